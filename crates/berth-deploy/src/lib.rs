@@ -1,0 +1,1 @@
+//! Deploy engine: plans, applies (server-side apply), waits for readiness, diagnoses failures, and records revisions of an application in a Kubernetes cluster; install, upgrade, rollback and uninstall that cannot wedge.

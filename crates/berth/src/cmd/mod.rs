@@ -1,0 +1,3 @@
+//! One module per command (or command group); each wires one library.
+
+pub mod completions;

@@ -1,0 +1,61 @@
+//! The `berth` command line: argument parsing, output and exit codes only.
+//! Every capability lives in a `berth-*` library; each `cmd/` module wires one of them.
+
+mod cmd;
+mod output;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes shared by every command (documented in `berth --help`).
+pub mod exit {
+    /// Success: nothing to report.
+    pub const OK: u8 = 0;
+    /// The command ran and found problems, or the operation failed.
+    pub const FAILURE: u8 = 1;
+    /// Usage error: bad flags or arguments, unreadable input.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Deliver a Kubernetes application into customers' own clusters, online or air-gapped",
+    long_about = "berth delivers a vendor's Kubernetes application into customers' own clusters, \
+online or air-gapped, and keeps it installed, upgraded, diagnosable and backed up there.",
+    after_help = "Exit codes: 0 success, 1 problems found or operation failed, 2 usage error \
+(preflight and support-bundle use troubleshoot's codes: 3 fail, 4 warn).\n\n\
+Example:\n  berth init myapp && berth lint myapp"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print shell completions.
+    Completions(cmd::completions::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            output::error(&e);
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Terminal output conventions: results on stdout, progress and errors on stderr,
+//! colour only on a terminal and never with `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+/// Whether stderr may carry colour.
+pub fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Whether stdout may carry colour.
+pub fn color_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// Print an error with its whole context chain on stderr.
+pub fn error(e: &anyhow::Error) {
+    let head = if color_stderr() {
+        console::style("error:").red().bold().force_styling(true).to_string()
+    } else {
+        "error:".to_string()
+    };
+    eprintln!("{head} {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need on a fresh
+# Debian 12 machine, then checks formatting and lints, then runs the whole suite.
+# Idempotent: a second run installs nothing and reuses the build cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export ROOT
+# Reuse a build cache outside the clone when present (never required).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Test tools and services are found through BERTH_TEST_* variables the setup scripts export.
+export BERTH_TEST_STRICT=1
+
+apt_updated=0
+# need_apt PKG...: install the Debian packages that are not installed yet.
+need_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+for f in scripts/setup.d/*.sh; do
+  [ -e "$f" ] || continue
+  echo "== setup: $f" >&2
+  # shellcheck source=/dev/null
+  source "$f"
+done
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all --check
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo nextest" >&2
+cargo nextest run --workspace --no-fail-fast --cargo-quiet "$@"
