@@ -1,0 +1,589 @@
+//! Diagnosis: from a failing object, its pods, events, container logs and a few cluster facts,
+//! name the cause and the fix in one line each, in words a customer admin understands.
+//! Pure functions over JSON; the engine gathers the inputs.
+
+use crate::object::{ObjectRef, object_ref};
+use crate::readiness::condition;
+use serde::Serialize;
+use serde_json::Value;
+
+/// A cause and a fix, one line each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// The object that is not ready (e.g. the Deployment), or the pod when no owner is known.
+    pub object: ObjectRef,
+    /// What went wrong.
+    pub cause: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// Everything the rules look at for one failing object.
+#[derive(Debug, Default, Clone)]
+pub struct Evidence {
+    /// The failing object.
+    pub object: Value,
+    /// Pods that belong to it (for a Pod, the pod itself).
+    pub pods: Vec<Value>,
+    /// Events whose involvedObject is the object, its pods, or its PVCs/ReplicaSets.
+    pub events: Vec<Value>,
+    /// Last log lines per (pod, container) of crashing containers.
+    pub logs: Vec<(String, String, String)>,
+    /// PVCs the object's pods use (or the PVC itself).
+    pub pvcs: Vec<Value>,
+    /// The cluster's StorageClasses.
+    pub storage_classes: Vec<Value>,
+    /// The cluster's IngressClasses.
+    pub ingress_classes: Vec<Value>,
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The registry host of an image reference (`docker.io` when none is named).
+pub fn image_registry(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first
+        }
+        _ => "docker.io",
+    }
+}
+
+fn containers_statuses(pod: &Value) -> impl Iterator<Item = &Value> {
+    ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .into_iter()
+        .filter_map(move |p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+}
+
+fn image_of(pod: &Value, container: &str) -> String {
+    for p in ["/spec/initContainers", "/spec/containers"] {
+        if let Some(cs) = pod.pointer(p).and_then(Value::as_array) {
+            for c in cs {
+                if c.get("name").and_then(Value::as_str) == Some(container) {
+                    return s(c, "/image").to_string();
+                }
+            }
+        }
+    }
+    String::new()
+}
+
+fn pod_name(pod: &Value) -> String {
+    format!("pod/{}", s(pod, "/metadata/name"))
+}
+
+/// Run every rule; the first that matches wins (most specific first).
+pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
+    let object = object_ref(&ev.object);
+    let found = image_pull(ev)
+        .or_else(|| quota(ev))
+        .or_else(|| storage(ev))
+        .or_else(|| scheduling(ev))
+        .or_else(|| crash_loop(ev))
+        .or_else(|| readiness_probe(ev))
+        .or_else(|| ingress_class(ev))
+        .or_else(|| job_failed(ev));
+    found.map(|(cause, fix)| Diagnosis { object, cause, fix })
+}
+
+fn image_pull(ev: &Evidence) -> Option<(String, String)> {
+    for pod in &ev.pods {
+        for cs in containers_statuses(pod) {
+            let reason = s(cs, "/state/waiting/reason");
+            if matches!(
+                reason,
+                "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull"
+            ) {
+                let name = s(cs, "/name");
+                let image = match s(cs, "/image") {
+                    "" => image_of(pod, name),
+                    i => i.to_string(),
+                };
+                let msg = s(cs, "/state/waiting/message");
+                let registry = image_registry(&image);
+                let detail = if msg.is_empty() {
+                    reason.to_string()
+                } else {
+                    first_line(msg)
+                };
+                return Some((
+                    format!(
+                        "image {image} cannot be pulled from registry {registry} for {} (container {name}): {detail}",
+                        pod_name(pod)
+                    ),
+                    format!(
+                        "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth airgap push`) and install with its address; online, check the image name and the pull secret for {registry}"
+                    ),
+                ));
+            }
+        }
+    }
+    for e in &ev.events {
+        let msg = s(e, "/message");
+        if s(e, "/reason") == "Failed" && msg.contains("pull") && msg.contains("image") {
+            let image = msg.split('"').nth(1).unwrap_or("the image").to_string();
+            let registry = image_registry(&image);
+            return Some((
+                format!(
+                    "image {image} cannot be pulled from registry {registry}: {}",
+                    first_line(msg)
+                ),
+                format!(
+                    "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth airgap push`); online, check the image name and the pull secret for {registry}"
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn quota(ev: &Evidence) -> Option<(String, String)> {
+    for e in &ev.events {
+        let msg = s(e, "/message");
+        if msg.contains("exceeded quota") {
+            let quota = msg
+                .split("exceeded quota: ")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .unwrap_or("a ResourceQuota");
+            return Some((
+                format!("a ResourceQuota blocks new pods: {}", first_line(msg)),
+                format!(
+                    "raise ResourceQuota {quota} in namespace {} (kubectl describe resourcequota -n {}) or lower the app's resource requests in its config",
+                    s(e, "/involvedObject/namespace"),
+                    s(e, "/involvedObject/namespace")
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn storage(ev: &Evidence) -> Option<(String, String)> {
+    let has_default = ev.storage_classes.iter().any(|sc| {
+        matches!(
+            crate::object::annotation(sc, "storageclass.kubernetes.io/is-default-class"),
+            Some("true")
+        )
+    });
+    for pvc in &ev.pvcs {
+        if s(pvc, "/status/phase") == "Bound" {
+            continue;
+        }
+        let name = s(pvc, "/metadata/name");
+        let class = s(pvc, "/spec/storageClassName");
+        if class.is_empty() && !has_default {
+            return Some((
+                format!("persistentvolumeclaim/{name} is Pending: it names no StorageClass and the cluster has no default StorageClass"),
+                "mark a StorageClass as default (kubectl annotate storageclass NAME storageclass.kubernetes.io/is-default-class=true) or set the storage class in the app's config".to_string(),
+            ));
+        }
+        if !class.is_empty()
+            && !ev
+                .storage_classes
+                .iter()
+                .any(|sc| s(sc, "/metadata/name") == class)
+        {
+            return Some((
+                format!(
+                    "persistentvolumeclaim/{name} is Pending: StorageClass {class} does not exist in the cluster"
+                ),
+                format!(
+                    "create StorageClass {class} or set an existing one in the app's config (kubectl get storageclass)"
+                ),
+            ));
+        }
+        let msg = ev
+            .events
+            .iter()
+            .filter(|e| {
+                s(e, "/involvedObject/kind") == "PersistentVolumeClaim"
+                    && s(e, "/type") == "Warning"
+            })
+            .map(|e| first_line(s(e, "/message")))
+            .next_back();
+        if let Some(msg) = msg {
+            return Some((
+                format!("persistentvolumeclaim/{name} is Pending: {msg}"),
+                format!(
+                    "check the provisioner of StorageClass {} (kubectl describe pvc {name})",
+                    if class.is_empty() { "(default)" } else { class }
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn scheduling(ev: &Evidence) -> Option<(String, String)> {
+    for e in &ev.events {
+        if s(e, "/reason") != "FailedScheduling" {
+            continue;
+        }
+        let msg = s(e, "/message");
+        let pod = s(e, "/involvedObject/name");
+        let cpu = msg.contains("Insufficient cpu");
+        let mem = msg.contains("Insufficient memory");
+        if cpu || mem {
+            let what = match (cpu, mem) {
+                (true, true) => "CPU and memory",
+                (true, false) => "CPU",
+                _ => "memory",
+            };
+            return Some((
+                format!(
+                    "pod/{pod} cannot be scheduled: no node has enough free {what} ({})",
+                    first_line(msg)
+                ),
+                format!(
+                    "add nodes or free {what} on the existing ones, or lower the app's resource requests in its config"
+                ),
+            ));
+        }
+        if msg.contains("unbound") && msg.contains("PersistentVolumeClaim") {
+            return Some((
+                format!("pod/{pod} cannot be scheduled: its PersistentVolumeClaims are not bound ({})", first_line(msg)),
+                "make sure the cluster has a default StorageClass whose provisioner works (kubectl get storageclass)".to_string(),
+            ));
+        }
+        return Some((
+            format!("pod/{pod} cannot be scheduled: {}", first_line(msg)),
+            "check node taints, selectors and capacity (kubectl describe pod)".to_string(),
+        ));
+    }
+    None
+}
+
+fn crash_loop(ev: &Evidence) -> Option<(String, String)> {
+    for pod in &ev.pods {
+        for cs in containers_statuses(pod) {
+            let waiting = s(cs, "/state/waiting/reason");
+            let restarts = cs.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+            let terminated_err = cs
+                .pointer("/state/terminated/exitCode")
+                .and_then(Value::as_i64)
+                .is_some_and(|c| c != 0);
+            if waiting == "CrashLoopBackOff"
+                || (restarts > 0 && terminated_err)
+                || waiting == "CreateContainerConfigError"
+            {
+                let name = s(cs, "/name");
+                let pname = s(pod, "/metadata/name");
+                if waiting == "CreateContainerConfigError" {
+                    return Some((
+                        format!("{} container {name} cannot start: {}", pod_name(pod), s(cs, "/state/waiting/message")),
+                        "create the Secret or ConfigMap it references, or fix the reference in the app's config".into(),
+                    ));
+                }
+                let exit = cs
+                    .pointer("/lastState/terminated/exitCode")
+                    .or_else(|| cs.pointer("/state/terminated/exitCode"))
+                    .and_then(Value::as_i64);
+                let log = ev
+                    .logs
+                    .iter()
+                    .find(|(p, c, _)| p == pname && c == name)
+                    .map(|(_, _, l)| last_lines(l, 3))
+                    .filter(|l| !l.is_empty());
+                let mut cause = format!(
+                    "{} container {name} keeps crashing ({restarts} restarts{})",
+                    pod_name(pod),
+                    exit.map(|c| format!(", exit code {c}")).unwrap_or_default()
+                );
+                if let Some(l) = log {
+                    cause.push_str(&format!("; last log lines: {l}"));
+                }
+                return Some((
+                    cause,
+                    format!(
+                        "fix the startup error in the container's log (kubectl logs {pname} -c {name} --previous); often a wrong config value or an unreachable database"
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn readiness_probe(ev: &Evidence) -> Option<(String, String)> {
+    for e in &ev.events {
+        let msg = s(e, "/message");
+        if s(e, "/reason") == "Unhealthy" && msg.starts_with("Readiness probe failed") {
+            return Some((
+                format!("pod/{} is running but its readiness probe fails: {}", s(e, "/involvedObject/name"), first_line(msg)),
+                "check that the probe's path and port match what the app serves, and what the app logs while starting".into(),
+            ));
+        }
+    }
+    for pod in &ev.pods {
+        if s(pod, "/status/phase") != "Running" {
+            continue;
+        }
+        for cs in containers_statuses(pod) {
+            let ready = cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+            let running = cs.pointer("/state/running").is_some();
+            if running && !ready {
+                return Some((
+                    format!("{} container {} is running but not ready (its readiness probe does not pass)", pod_name(pod), s(cs, "/name")),
+                    "check that the probe's path and port match what the app serves (kubectl describe pod)".into(),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn ingress_class(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "Ingress" {
+        return None;
+    }
+    let class = s(&ev.object, "/spec/ingressClassName");
+    let annotated =
+        crate::object::annotation(&ev.object, "kubernetes.io/ingress.class").unwrap_or("");
+    let wanted = if class.is_empty() { annotated } else { class };
+    let names: Vec<&str> = ev
+        .ingress_classes
+        .iter()
+        .map(|c| s(c, "/metadata/name"))
+        .collect();
+    if wanted.is_empty() {
+        let has_default = ev.ingress_classes.iter().any(|c| {
+            crate::object::annotation(c, "ingressclass.kubernetes.io/is-default-class")
+                == Some("true")
+        });
+        if !has_default {
+            return Some((
+                format!(
+                    "ingress/{} names no ingress class and the cluster has no default IngressClass, so no controller serves it",
+                    r.name
+                ),
+                if names.is_empty() {
+                    "install an ingress controller (e.g. ingress-nginx) or set the ingress class in the app's config".into()
+                } else {
+                    format!(
+                        "set the ingress class in the app's config to one of: {}",
+                        names.join(", ")
+                    )
+                },
+            ));
+        }
+    } else if !names.contains(&wanted) {
+        return Some((
+            format!(
+                "ingress/{} uses ingress class {wanted}, which does not exist in the cluster",
+                r.name
+            ),
+            if names.is_empty() {
+                format!(
+                    "install an ingress controller that provides class {wanted}, or set an existing class in the app's config"
+                )
+            } else {
+                format!(
+                    "set the ingress class in the app's config to one of: {}",
+                    names.join(", ")
+                )
+            },
+        ));
+    }
+    None
+}
+
+fn job_failed(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "Job" {
+        return None;
+    }
+    let (st, reason, msg) = condition(&ev.object, "Failed")?;
+    if st != "True" {
+        return None;
+    }
+    let log = ev
+        .logs
+        .first()
+        .map(|(_, _, l)| last_lines(l, 3))
+        .unwrap_or_default();
+    Some((
+        format!(
+            "job/{} failed: {} {}{}",
+            r.name,
+            reason,
+            msg,
+            if log.is_empty() {
+                String::new()
+            } else {
+                format!("; last log lines: {log}")
+            }
+        ),
+        format!(
+            "read the job's log (kubectl logs job/{} -n {}) and fix the cause, then run the operation again",
+            r.name, r.namespace
+        ),
+    ))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}
+
+fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deploy() -> Value {
+        json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"}})
+    }
+
+    fn pod_with(status: Value) -> Value {
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"shop"},
+            "spec":{"containers":[{"name":"app","image":"registry.example.com/shop/web:1.2"}]},
+            "status": status})
+    }
+
+    #[test]
+    fn image_pull_names_image_and_registry() {
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod_with(
+                json!({"phase":"Pending","containerStatuses":[{"name":"app","ready":false,"restartCount":0,
+                "state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image"}}}]}),
+            )],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(
+            d.cause.contains("registry.example.com/shop/web:1.2"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.cause.contains("registry registry.example.com"),
+            "{}",
+            d.cause
+        );
+        assert!(d.fix.contains("berth airgap push"), "{}", d.fix);
+        assert_eq!(d.object.name, "web");
+    }
+
+    #[test]
+    fn registry_parsing() {
+        assert_eq!(image_registry("nginx:1"), "docker.io");
+        assert_eq!(image_registry("library/nginx"), "docker.io");
+        assert_eq!(image_registry("localhost:5000/x"), "localhost:5000");
+        assert_eq!(image_registry("ghcr.io/a/b@sha256:00"), "ghcr.io");
+    }
+
+    #[test]
+    fn pvc_without_default_storage_class() {
+        let ev = Evidence {
+            object: deploy(),
+            pvcs: vec![
+                json!({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},"spec":{},"status":{"phase":"Pending"}}),
+            ],
+            storage_classes: vec![json!({"metadata":{"name":"slow"}})],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(d.cause.contains("no default StorageClass"), "{}", d.cause);
+        assert!(d.fix.contains("is-default-class"), "{}", d.fix);
+    }
+
+    #[test]
+    fn insufficient_memory() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"FailedScheduling","type":"Warning","involvedObject":{"kind":"Pod","name":"web-1"},
+                "message":"0/3 nodes are available: 3 Insufficient memory."}),
+            ],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(d.cause.contains("enough free memory"), "{}", d.cause);
+    }
+
+    #[test]
+    fn crash_loop_shows_last_log_lines() {
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod_with(
+                json!({"phase":"Running","containerStatuses":[{"name":"app","ready":false,"restartCount":4,
+                "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"exitCode":1}}}]}),
+            )],
+            logs: vec![(
+                "web-1".into(),
+                "app".into(),
+                "starting\nconnecting db\nerror: connection refused\n".into(),
+            )],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(d.cause.contains("4 restarts, exit code 1"), "{}", d.cause);
+        assert!(d.cause.contains("error: connection refused"), "{}", d.cause);
+        assert!(
+            d.fix.contains("kubectl logs web-1 -c app --previous"),
+            "{}",
+            d.fix
+        );
+    }
+
+    #[test]
+    fn readiness_probe_quota_ingress() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"Unhealthy","involvedObject":{"name":"web-1"},"message":"Readiness probe failed: HTTP probe failed with statuscode: 503"}),
+            ],
+            ..Default::default()
+        };
+        assert!(
+            diagnose(&ev)
+                .unwrap()
+                .cause
+                .contains("readiness probe fails")
+        );
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"FailedCreate","involvedObject":{"kind":"ReplicaSet","name":"web-1","namespace":"shop"},
+                "message":"pods \"web-1-x\" is forbidden: exceeded quota: compute, requested: cpu=2, used: cpu=4, limited: cpu=4"}),
+            ],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(
+            d.fix.contains("ResourceQuota compute in namespace shop"),
+            "{}",
+            d.fix
+        );
+        let ev = Evidence {
+            object: json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"web"},"spec":{"ingressClassName":"nginx"}}),
+            ingress_classes: vec![json!({"metadata":{"name":"traefik"}})],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(d.cause.contains("ingress class nginx"), "{}", d.cause);
+        assert!(d.fix.contains("traefik"), "{}", d.fix);
+    }
+
+    #[test]
+    fn healthy_evidence_gives_no_diagnosis() {
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod_with(
+                json!({"phase":"Running","containerStatuses":[{"name":"app","ready":true,"restartCount":0,"state":{"running":{}}}]}),
+            )],
+            ..Default::default()
+        };
+        assert_eq!(diagnose(&ev), None);
+    }
+}

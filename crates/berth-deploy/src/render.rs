@@ -1,0 +1,247 @@
+//! The seam between "what the vendor wrote" and "objects to apply": a [`Renderer`] turns one
+//! component of an app into objects with their source file, and [`Transform`]s rewrite the
+//! rendered objects afterwards (image relocation to a private registry plugs in here).
+
+use crate::object::Manifest;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Why a component could not be rendered. Messages name the file and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A YAML/JSON document could not be parsed.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A document is not a Kubernetes object.
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything a plugged-in renderer reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a renderer gets for one component.
+#[derive(Debug, Clone)]
+pub struct RenderRequest<'a> {
+    /// The app's directory (where `berth.yaml` lives).
+    pub app_dir: &'a Path,
+    /// The app name.
+    pub app: &'a str,
+    /// The component name.
+    pub component: &'a str,
+    /// The component's path, relative to `app_dir` (a manifest directory or a chart).
+    pub path: &'a Path,
+    /// The namespace objects without one land in.
+    pub namespace: &'a str,
+    /// The customer's validated config values plus generated values.
+    pub values: &'a Value,
+}
+
+/// Renders one component into objects. Implemented for manifest directories here and for Helm
+/// charts by the chart engine (the CLI picks the implementation per component type).
+pub trait Renderer: Send + Sync {
+    /// Render the component. Objects carry their source path for error messages.
+    fn render(&self, req: &RenderRequest<'_>) -> Result<Vec<Manifest>, RenderError>;
+}
+
+/// A rewrite applied to every rendered object (e.g. image relocation), in order.
+pub type Transform = Box<dyn Fn(&mut Manifest) -> Result<(), RenderError> + Send + Sync>;
+
+/// Renders a directory of plain YAML/JSON files (multi-document YAML allowed), recursively,
+/// in path order. No templating.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ManifestDirRenderer;
+
+impl Renderer for ManifestDirRenderer {
+    fn render(&self, req: &RenderRequest<'_>) -> Result<Vec<Manifest>, RenderError> {
+        let root = req.app_dir.join(req.path);
+        let mut files = Vec::new();
+        if root.is_file() {
+            files.push(root.clone());
+        } else {
+            for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                let entry = entry.map_err(|e| RenderError::Read {
+                    path: root.clone(),
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk failed")),
+                })?;
+                let p = entry.path();
+                if entry.file_type().is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
+                {
+                    files.push(p.to_path_buf());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|source| RenderError::Read {
+                path: f.clone(),
+                source,
+            })?;
+            let rel = f
+                .strip_prefix(req.app_dir)
+                .unwrap_or(&f)
+                .display()
+                .to_string();
+            out.extend(parse_documents(&text, &rel)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Parse a multi-document YAML (or JSON) text into objects; empty documents are skipped and
+/// `kind: List` is flattened. Each object's source is `file#N` (N counts documents from 1).
+pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Manifest>, RenderError> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| RenderError::Parse {
+        path: source.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        let src = format!("{source}#{}", i + 1);
+        match doc {
+            Value::Null => {}
+            Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
+                for item in m
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    push_checked(&mut out, item, &src)?;
+                }
+            }
+            Value::Object(_) => push_checked(&mut out, doc, &src)?,
+            other => {
+                return Err(RenderError::Invalid(format!(
+                    "{src}: expected a Kubernetes object (a map with apiVersion, kind, metadata), found {}",
+                    type_name(&other)
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_checked(out: &mut Vec<Manifest>, v: Value, src: &str) -> Result<(), RenderError> {
+    let m = Manifest::new(v, src);
+    m.validate().map_err(RenderError::Invalid)?;
+    out.push(m);
+    Ok(())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Put objects without a namespace into `namespace`, unless their kind is cluster-scoped.
+/// `cluster_scoped` answers for a kind (discovery when connected, a built-in list otherwise).
+pub fn default_namespace(
+    objects: &mut [Manifest],
+    namespace: &str,
+    cluster_scoped: impl Fn(&str, &str) -> bool,
+) {
+    for m in objects {
+        let r = m.reference();
+        if !r.namespace.is_empty() {
+            continue;
+        }
+        if cluster_scoped(&r.api_version, &r.kind) {
+            continue;
+        }
+        if let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("namespace".into(), Value::String(namespace.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_multi_doc_with_lists_and_blank_docs() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n";
+        let objs = parse_documents(text, "m.yaml").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[0].source, "m.yaml#1");
+        assert_eq!(objs[1].reference().kind, "Secret");
+    }
+
+    #[test]
+    fn names_the_file_on_bad_documents() {
+        let e = parse_documents("apiVersion: v1\nkind: ConfigMap\n", "bad.yaml").unwrap_err();
+        assert!(e.to_string().contains("bad.yaml#1"), "{e}");
+        assert!(e.to_string().contains("metadata.name"), "{e}");
+        let e = parse_documents("- a\n- b\n", "list.yaml").unwrap_err();
+        assert!(e.to_string().contains("found a list"), "{e}");
+        let e = parse_documents("a: [\n", "broken.yaml").unwrap_err();
+        assert!(e.to_string().starts_with("broken.yaml"), "{e}");
+    }
+
+    #[test]
+    fn renders_a_directory_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("manifests");
+        std::fs::create_dir_all(m.join("sub")).unwrap();
+        std::fs::write(
+            m.join("b.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            m.join("a.yml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            m.join("sub/c.json"),
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}"#,
+        )
+        .unwrap();
+        std::fs::write(m.join("README.md"), "not yaml").unwrap();
+        let values = Value::Null;
+        let req = RenderRequest {
+            app_dir: dir.path(),
+            app: "x",
+            component: "c",
+            path: Path::new("manifests"),
+            namespace: "ns",
+            values: &values,
+        };
+        let mut objs = ManifestDirRenderer.render(&req).unwrap();
+        let names: Vec<_> = objs.iter().map(|o| o.reference().name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(objs[0].source, "manifests/a.yml#1");
+        default_namespace(&mut objs, "ns", |_, k| {
+            crate::object::is_known_cluster_scoped(k)
+        });
+        assert_eq!(objs[0].reference().namespace, "ns");
+        assert_eq!(objs[2].reference().namespace, "");
+    }
+}
