@@ -1,0 +1,386 @@
+//! Cluster profiles: the Kubernetes version, distribution flavour, nodes, storage and ingress
+//! classes, pre-installed CRDs, registries and cluster-wide faults a simulator starts with.
+//! The YAML format is documented in docs/formats/sim-profile.md.
+
+use crate::SimError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A simulated cluster's shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Profile {
+    /// Profile name (informational).
+    pub name: String,
+    /// Kubernetes version, e.g. `1.32.0` (discovery and served APIs follow it).
+    pub kubernetes_version: String,
+    /// Distribution flavour: vanilla, k3s, eks, gke, openshift, rke2.
+    pub distribution: String,
+    /// Nodes; at least one is created if the list is empty.
+    pub nodes: Vec<NodeProfile>,
+    /// StorageClasses; PVCs bind only with a matching or default class.
+    pub storage_classes: Vec<StorageClassProfile>,
+    /// IngressClasses; Ingresses get an address only when their class exists.
+    pub ingress_classes: Vec<IngressClassProfile>,
+    /// CustomResourceDefinition manifests installed at start.
+    pub crds: Vec<Value>,
+    /// Registries the simulated kubelet may reach with `registry_check`.
+    pub registries: Vec<RegistryProfile>,
+    /// Cluster-wide faults.
+    pub faults: ProfileFaults,
+}
+
+/// One node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeProfile {
+    pub name: String,
+    pub cpu: String,
+    pub memory: String,
+    pub pods: String,
+    pub ephemeral_storage: String,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Value>,
+    pub kernel_version: String,
+    pub os_image: String,
+    pub container_runtime_version: String,
+    pub architecture: String,
+    /// false: the node reports Ready=False (NodeNotReady fault).
+    pub ready: bool,
+    pub internal_ip: String,
+}
+
+impl Default for NodeProfile {
+    fn default() -> Self {
+        NodeProfile {
+            name: "berth-sim-node".into(),
+            cpu: "4".into(),
+            memory: "8Gi".into(),
+            pods: "110".into(),
+            ephemeral_storage: "100Gi".into(),
+            labels: BTreeMap::new(),
+            taints: vec![],
+            kernel_version: "6.1.0-28-amd64".into(),
+            os_image: "Debian GNU/Linux 12 (bookworm)".into(),
+            container_runtime_version: "containerd://1.7.24".into(),
+            architecture: "amd64".into(),
+            ready: true,
+            internal_ip: String::new(),
+        }
+    }
+}
+
+/// A StorageClass.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageClassProfile {
+    pub name: String,
+    pub provisioner: String,
+    pub default: bool,
+}
+
+/// An IngressClass.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressClassProfile {
+    pub name: String,
+    pub controller: String,
+    pub default: bool,
+}
+
+/// A registry the kubelet checks images against.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryProfile {
+    /// host[:port] as written in image references.
+    pub host: String,
+    /// Plain http instead of https.
+    pub insecure: bool,
+    /// https without verifying the certificate (self-signed test registries).
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// Cluster-wide faults (per-object faults are annotations; see docs/formats/sim-profile.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileFaults {
+    /// Fraction (0..1) of API requests (other than discovery/version) answered with an error.
+    pub api_error_rate: f64,
+    /// 500 (InternalError) or 429 (TooManyRequests); default 500.
+    pub api_error_code: u16,
+    /// Every pod becomes ready this long after it starts, e.g. `2s`.
+    pub ready_delay: Option<String>,
+    /// Images (exact or `prefix*`) that fail to pull.
+    pub image_pull_fail: Vec<String>,
+    /// Images (exact or `prefix*`) whose containers crash-loop.
+    pub crashloop_images: Vec<String>,
+    /// No PVC ever binds.
+    pub pvc_never_bind: bool,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            name: "default".into(),
+            kubernetes_version: "1.32.0".into(),
+            distribution: "vanilla".into(),
+            nodes: vec![NodeProfile::default()],
+            storage_classes: vec![StorageClassProfile {
+                name: "standard".into(),
+                provisioner: "rancher.io/local-path".into(),
+                default: true,
+            }],
+            ingress_classes: vec![IngressClassProfile {
+                name: "nginx".into(),
+                controller: "k8s.io/ingress-nginx".into(),
+                default: true,
+            }],
+            crds: vec![],
+            registries: vec![],
+            faults: ProfileFaults::default(),
+        }
+    }
+}
+
+/// Names accepted by [`Profile::builtin`].
+pub const BUILTIN_NAMES: &[&str] = &[
+    "default",
+    "k3s",
+    "eks",
+    "gke",
+    "openshift",
+    "rke2",
+    "bare",
+    "k8s-1.NN",
+];
+
+impl Profile {
+    /// A built-in profile: `default`, `k3s`, `eks`, `gke`, `openshift`, `rke2`, `bare`
+    /// (no StorageClass, no IngressClass) or `k8s-1.NN` (the default cluster at that version).
+    pub fn builtin(name: &str) -> Option<Profile> {
+        let mut p = Profile {
+            name: name.into(),
+            ..Profile::default()
+        };
+        match name {
+            "default" | "vanilla" => {}
+            "k3s" => {
+                p.distribution = "k3s".into();
+                p.kubernetes_version = "1.32.3+k3s1".into();
+                p.storage_classes = vec![StorageClassProfile {
+                    name: "local-path".into(),
+                    provisioner: "rancher.io/local-path".into(),
+                    default: true,
+                }];
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: "traefik".into(),
+                    controller: "traefik.io/ingress-controller".into(),
+                    default: true,
+                }];
+                p.nodes[0].name = "k3s-server".into();
+                p.nodes[0].container_runtime_version = "containerd://1.7.26-k3s1".into();
+                p.nodes[0].labels.insert(
+                    "node-role.kubernetes.io/control-plane".into(),
+                    "true".into(),
+                );
+                p.nodes[0]
+                    .labels
+                    .insert("node.kubernetes.io/instance-type".into(), "k3s".into());
+            }
+            "eks" => {
+                p.distribution = "eks".into();
+                p.kubernetes_version = "1.31.4-eks-2d5f260".into();
+                p.storage_classes = vec![StorageClassProfile {
+                    name: "gp2".into(),
+                    provisioner: "kubernetes.io/aws-ebs".into(),
+                    default: true,
+                }];
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: "alb".into(),
+                    controller: "ingress.k8s.aws/alb".into(),
+                    default: false,
+                }];
+                p.nodes = (0..3)
+                    .map(|i| {
+                        let mut n = NodeProfile {
+                            name: format!("ip-10-0-{}-{}.ec2.internal", i + 1, 10 + i),
+                            cpu: "2".into(),
+                            memory: "7907Mi".into(),
+                            os_image: "Amazon Linux 2023.6.20250115".into(),
+                            kernel_version: "6.1.119-129.201.amzn2023.x86_64".into(),
+                            container_runtime_version: "containerd://1.7.25".into(),
+                            internal_ip: format!("10.0.{}.{}", i + 1, 10 + i),
+                            ..NodeProfile::default()
+                        };
+                        n.labels
+                            .insert("eks.amazonaws.com/nodegroup".into(), "default".into());
+                        n.labels
+                            .insert("node.kubernetes.io/instance-type".into(), "m5.large".into());
+                        n.labels.insert(
+                            "topology.kubernetes.io/zone".into(),
+                            format!("us-east-1{}", ['a', 'b', 'c'][i]),
+                        );
+                        n
+                    })
+                    .collect();
+            }
+            "gke" => {
+                p.distribution = "gke".into();
+                p.kubernetes_version = "1.31.5-gke.1023000".into();
+                p.storage_classes = vec![
+                    StorageClassProfile {
+                        name: "standard-rwo".into(),
+                        provisioner: "pd.csi.storage.gke.io".into(),
+                        default: true,
+                    },
+                    StorageClassProfile {
+                        name: "premium-rwo".into(),
+                        provisioner: "pd.csi.storage.gke.io".into(),
+                        default: false,
+                    },
+                ];
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: "gce".into(),
+                    controller: "k8s-io/ingress-gce".into(),
+                    default: false,
+                }];
+                p.nodes[0].name = "gke-cluster-default-pool-1a2b3c4d-x1y2".into();
+                p.nodes[0].os_image = "Container-Optimized OS from Google".into();
+                p.nodes[0].kernel_version = "6.1.112+".into();
+                p.nodes[0].container_runtime_version = "containerd://1.7.24".into();
+                p.nodes[0].labels.insert(
+                    "cloud.google.com/gke-nodepool".into(),
+                    "default-pool".into(),
+                );
+            }
+            "openshift" => {
+                p.distribution = "openshift".into();
+                p.kubernetes_version = "1.31.6".into();
+                p.storage_classes = vec![StorageClassProfile {
+                    name: "gp3-csi".into(),
+                    provisioner: "ebs.csi.aws.com".into(),
+                    default: true,
+                }];
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: "openshift-default".into(),
+                    controller: "openshift.io/ingress-to-route".into(),
+                    default: false,
+                }];
+                p.nodes[0].name = "worker-0".into();
+                p.nodes[0].os_image =
+                    "Red Hat Enterprise Linux CoreOS 418.94.202501221327-0".into();
+                p.nodes[0].kernel_version = "5.14.0-427.50.1.el9_4.x86_64".into();
+                p.nodes[0].container_runtime_version =
+                    "cri-o://1.31.4-3.rhaos4.18.gitd7c34a9.el9".into();
+                p.nodes[0]
+                    .labels
+                    .insert("node-role.kubernetes.io/worker".into(), String::new());
+            }
+            "rke2" => {
+                p.distribution = "rke2".into();
+                p.kubernetes_version = "1.32.2+rke2r1".into();
+                p.storage_classes = vec![];
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: "nginx".into(),
+                    controller: "k8s.io/ingress-nginx".into(),
+                    default: false,
+                }];
+                p.nodes[0].name = "rke2-server-0".into();
+                p.nodes[0].os_image = "Ubuntu 22.04.5 LTS".into();
+                p.nodes[0].kernel_version = "5.15.0-131-generic".into();
+                p.nodes[0].container_runtime_version = "containerd://1.7.23-k3s2".into();
+            }
+            "bare" => {
+                p.storage_classes = vec![];
+                p.ingress_classes = vec![];
+            }
+            other => {
+                let minor = other.strip_prefix("k8s-1.")?;
+                let minor: u32 = minor.parse().ok()?;
+                if !(16..=40).contains(&minor) {
+                    return None;
+                }
+                p.kubernetes_version = format!("1.{minor}.0");
+            }
+        }
+        Some(p)
+    }
+
+    /// Read a profile from a YAML file.
+    pub fn from_yaml_file(path: &Path) -> Result<Profile, SimError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SimError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Profile::from_yaml_str(&text).map_err(|message| SimError::Profile {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse a profile from YAML text.
+    pub fn from_yaml_str(text: &str) -> Result<Profile, String> {
+        let p: Profile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Built-in name or a path to a YAML file.
+    pub fn resolve(name_or_path: &str) -> Result<Profile, SimError> {
+        if let Some(p) = Profile::builtin(name_or_path) {
+            return Ok(p);
+        }
+        let path = Path::new(name_or_path);
+        if path.exists() {
+            return Profile::from_yaml_file(path);
+        }
+        Err(SimError::UnknownProfile(name_or_path.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.version_parts()?;
+        if !(0.0..=1.0).contains(&self.faults.api_error_rate) {
+            return Err(format!(
+                "faults.apiErrorRate must be between 0 and 1, got {}",
+                self.faults.api_error_rate
+            ));
+        }
+        if !matches!(self.faults.api_error_code, 0 | 500 | 429 | 503) {
+            return Err(format!(
+                "faults.apiErrorCode must be 500, 429 or 503, got {}",
+                self.faults.api_error_code
+            ));
+        }
+        if let Some(d) = &self.faults.ready_delay {
+            crate::parse_duration(d).ok_or_else(|| {
+                format!("faults.readyDelay: cannot read duration {d:?} (use e.g. 2s, 500ms, 1m)")
+            })?;
+        }
+        match self.distribution.as_str() {
+            "vanilla" | "k3s" | "eks" | "gke" | "openshift" | "rke2" => {}
+            d => {
+                return Err(format!(
+                    "distribution {d:?} is not one of vanilla, k3s, eks, gke, openshift, rke2"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// (major, minor, gitVersion) from `kubernetesVersion`.
+    pub fn version_parts(&self) -> Result<(u32, u32, String), String> {
+        let v = self.kubernetes_version.trim_start_matches('v');
+        let mut it = v.split(['.', '+', '-']);
+        let major = it.next().and_then(|s| s.parse().ok());
+        let minor = it.next().and_then(|s| s.parse().ok());
+        match (major, minor) {
+            (Some(a), Some(b)) => Ok((a, b, format!("v{v}"))),
+            _ => Err(format!(
+                "kubernetesVersion {:?} is not a version like 1.32.0",
+                self.kubernetes_version
+            )),
+        }
+    }
+}
