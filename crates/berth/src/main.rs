@@ -37,6 +37,8 @@ struct Cli {
 enum Command {
     /// Print shell completions.
     Completions(cmd::completions::Args),
+    /// Simulated Kubernetes clusters (`berth cluster sim`).
+    Cluster(cmd::cluster::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Cluster(a) => cmd::cluster::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
