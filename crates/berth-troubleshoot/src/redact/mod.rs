@@ -1,0 +1,932 @@
+//! Redaction: secrets are removed from every collected file before it is written.
+//!
+//! Three layers, applied per file:
+//! 1. **Line rules** in troubleshoot's order: its 18 default single-line and 8 multi-line
+//!    redactors, then berth's (any URL credentials, bearer/basic headers, cloud and SaaS keys,
+//!    JWTs, Azure keys, `k=v`/`k: v`/JSON pairs whose key names a secret), then each Redactor
+//!    spec's `values`, `regex` (named `mask`/`drop` groups; `selector` arms the redactor for
+//!    the next line). PEM private-key blocks and YAML block scalars under secret keys are
+//!    masked line by line.
+//! 2. **Structured** (JSON and YAML files): every string under a key that names a secret, at
+//!    any depth, and the `data`/`stringData` of Secret objects, is masked wherever it occurs
+//!    in the file, so pretty-printed and nested documents lose their secrets too.
+//! 3. **yamlPath** removals from Redactor specs (the file is re-emitted as YAML, as
+//!    troubleshoot does).
+//!
+//! Speed: a file is scanned once for trigger words (one case-insensitive multi-literal
+//! search); only lines holding one run the rules, and untouched stretches are copied in bulk.
+//! [`Redactor::redact_stream`] processes large logs in bounded memory.
+//!
+//! Reports list what was redacted where ([`RedactionRecord`]): redactor, file, line and the
+//! number of characters removed, never the value. With tokenization on, masks become
+//! `***TOKEN_<TYPE>_<HASH>***` tokens that are equal for equal secrets across all files of a run.
+
+mod rules;
+mod structured;
+mod tokenize;
+
+use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+pub use rules::is_secret_key;
+use rules::{GroupKind, LineRule, MultiLineRule};
+pub use tokenize::Tokenizer;
+
+/// The mask troubleshoot writes in place of a secret.
+pub const MASK: &str = "***HIDDEN***";
+
+/// A Redactor spec entry (`spec.redactors[]` of a `kind: Redactor` document).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactSpec {
+    /// Name used in the redaction report.
+    #[serde(default)]
+    pub name: String,
+    /// Which files the entry applies to (all when empty).
+    #[serde(default)]
+    pub file_selector: FileSelector,
+    /// What to remove.
+    #[serde(default)]
+    pub removals: Removals,
+}
+
+/// `fileSelector`: globs over bundle-relative paths (`*` within a segment, `**` across).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct FileSelector {
+    /// One glob.
+    #[serde(default)]
+    pub file: String,
+    /// Several globs.
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// `removals`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Removals {
+    /// Literal strings replaced wherever they occur.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Regex redactors, optionally with a previous-line selector.
+    #[serde(default)]
+    pub regex: Vec<RegexRemoval>,
+    /// Dot paths into YAML documents whose subtree is replaced.
+    #[serde(default)]
+    pub yaml_path: Vec<String>,
+}
+
+/// One `removals.regex` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct RegexRemoval {
+    /// When set, the redactor applies to the line after a line matching this.
+    #[serde(default)]
+    pub selector: String,
+    /// The regex; `(?P<mask>…)` is masked, `(?P<drop>…)` removed, other groups kept.
+    #[serde(default)]
+    pub redactor: String,
+}
+
+/// An invalid Redactor spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("redactor `{redactor}`, field `{field}`: {cause}")]
+pub struct RedactError {
+    /// The redactor's name (or `unnamed-<i>`).
+    pub redactor: String,
+    /// The field (`removals.regex[0].redactor`).
+    pub field: String,
+    /// What is wrong.
+    pub cause: String,
+}
+
+/// One redaction: what, where; never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactionRecord {
+    /// Which redactor fired.
+    pub redactor_name: String,
+    /// Bytes removed (original length minus redacted length; may be negative).
+    pub characters_removed: i64,
+    /// 1-based line; 0 for whole-file (yamlPath) redactions.
+    pub line: u64,
+    /// Bundle-relative path.
+    pub file: String,
+    /// True for built-in redactors.
+    pub is_default_redactor: bool,
+}
+
+/// Troubleshoot's report shape: `{"redactions": {"byRedactor": {...}, "byFile": {...}}}`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RedactionReport {
+    /// The two indexes.
+    pub redactions: RedactionIndex,
+}
+
+/// Records indexed by redactor and by file.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactionIndex {
+    /// Redactor name → records.
+    pub by_redactor: BTreeMap<String, Vec<RedactionRecord>>,
+    /// File → records.
+    pub by_file: BTreeMap<String, Vec<RedactionRecord>>,
+}
+
+impl RedactionReport {
+    /// Adds records.
+    pub fn extend(&mut self, records: impl IntoIterator<Item = RedactionRecord>) {
+        for r in records {
+            self.redactions
+                .by_redactor
+                .entry(r.redactor_name.clone())
+                .or_default()
+                .push(r.clone());
+            self.redactions
+                .by_file
+                .entry(r.file.clone())
+                .or_default()
+                .push(r);
+        }
+    }
+}
+
+/// Custom rules of one Redactor spec entry, compiled.
+#[derive(Debug)]
+struct Custom {
+    selector: Vec<globset::GlobMatcher>,
+    values: Vec<(String, Vec<u8>)>,
+    regex: Vec<LineRule>,
+    multi: Vec<MultiLineRule>,
+    yaml_paths: Vec<(String, Vec<String>)>,
+}
+
+impl Custom {
+    fn applies(&self, path: &str) -> bool {
+        self.selector.is_empty() || self.selector.iter().any(|m| m.is_match(path))
+    }
+}
+
+/// Per-line state carried from one line (and one chunk) to the next.
+#[derive(Debug, Default, Clone)]
+struct LineState {
+    /// Multi-line redactors armed by the previous line: (custom index or usize::MAX, rule index).
+    armed: Vec<(usize, usize)>,
+    /// Inside a PEM private key block.
+    in_pem: bool,
+    /// Inside a YAML block scalar under a secret key: the key's indentation.
+    yaml_block: Option<usize>,
+    /// 1-based number of the next line.
+    line: u64,
+}
+
+impl LineState {
+    fn needs_next_line(&self) -> bool {
+        !self.armed.is_empty() || self.in_pem || self.yaml_block.is_some()
+    }
+}
+
+/// Compiled redaction rules, safe to share across threads.
+pub struct Redactor {
+    defaults: bool,
+    line_rules: Vec<LineRule>,
+    multi_rules: Vec<MultiLineRule>,
+    customs: Vec<Custom>,
+    trigger: Regex,
+    pem_begin: Regex,
+    yaml_block_key: Regex,
+    tokenizer: Option<Tokenizer>,
+    structured: bool,
+}
+
+/// Files larger than this are redacted line by line only (no structured pass).
+pub const MAX_STRUCTURED: usize = 64 * 1024 * 1024;
+
+impl Redactor {
+    /// Defaults plus the given Redactor spec entries.
+    pub fn new(specs: &[RedactSpec]) -> Result<Redactor, RedactError> {
+        Self::build(specs, true)
+    }
+
+    /// Only the given specs (troubleshoot's `--redact=false` turns everything off; this keeps
+    /// custom specs without the defaults).
+    pub fn without_defaults(specs: &[RedactSpec]) -> Result<Redactor, RedactError> {
+        Self::build(specs, false)
+    }
+
+    /// Parses spec entries from JSON values (the `spec.redactors` list of Redactor documents).
+    pub fn from_values(values: &[serde_json::Value]) -> Result<Redactor, RedactError> {
+        let mut specs = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let s: RedactSpec = serde_json::from_value(v.clone()).map_err(|e| RedactError {
+                redactor: v
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or(&format!("unnamed-{i}"))
+                    .to_string(),
+                field: "redactors".into(),
+                cause: e.to_string(),
+            })?;
+            specs.push(s);
+        }
+        Self::new(&specs)
+    }
+
+    /// Replaces masks by stable tokens (`--tokenize`).
+    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
+        self.tokenizer = Some(tokenizer);
+        self
+    }
+
+    /// The tokenizer, to export the token map after a run.
+    pub fn tokenizer(&self) -> Option<&Tokenizer> {
+        self.tokenizer.as_ref()
+    }
+
+    fn build(specs: &[RedactSpec], defaults: bool) -> Result<Redactor, RedactError> {
+        let mut customs = Vec::new();
+        for (i, s) in specs.iter().enumerate() {
+            let base = if s.name.is_empty() {
+                format!("unnamed-{i}")
+            } else {
+                s.name.clone()
+            };
+            let err = |field: String, cause: String| RedactError {
+                redactor: base.clone(),
+                field,
+                cause,
+            };
+            let mut selector = Vec::new();
+            let globs = std::iter::once(&s.file_selector.file)
+                .chain(&s.file_selector.files)
+                .filter(|g| !g.is_empty());
+            for (j, g) in globs.enumerate() {
+                let m =
+                    crate::analyze::glob_matcher(g.trim_start_matches("./")).ok_or_else(|| {
+                        err(
+                            format!("fileSelector.files[{j}]"),
+                            format!("`{g}` is not a glob"),
+                        )
+                    })?;
+                selector.push(m);
+            }
+            let values = s
+                .removals
+                .values
+                .iter()
+                .filter(|v| !v.is_empty())
+                .enumerate()
+                .map(|(j, v)| (format!("{base}.literal.{j}"), v.as_bytes().to_vec()))
+                .collect();
+            let mut regex = Vec::new();
+            let mut multi = Vec::new();
+            for (j, r) in s.removals.regex.iter().enumerate() {
+                if r.redactor.is_empty() {
+                    return Err(err(
+                        format!("removals.regex[{j}].redactor"),
+                        "is required".into(),
+                    ));
+                }
+                if r.selector.is_empty() {
+                    let rule =
+                        rules::compile_rule(&format!("{base}.regex.{j}"), &r.redactor, &[], false)
+                            .map_err(|e| err(format!("removals.regex[{j}].redactor"), e))?;
+                    regex.push(rule);
+                } else {
+                    let selector = Regex::new(&r.selector)
+                        .map_err(|e| err(format!("removals.regex[{j}].selector"), e.to_string()))?;
+                    let rule = rules::compile_rule(
+                        &format!("{base}.multiLine.{j}"),
+                        &r.redactor,
+                        &[],
+                        false,
+                    )
+                    .map_err(|e| err(format!("removals.regex[{j}].redactor"), e))?;
+                    multi.push(MultiLineRule { selector, rule });
+                }
+            }
+            let yaml_paths = s
+                .removals
+                .yaml_path
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    (
+                        format!("{base}.yaml.{j}"),
+                        p.split('.').map(str::to_string).collect(),
+                    )
+                })
+                .collect();
+            customs.push(Custom {
+                selector,
+                values,
+                regex,
+                multi,
+                yaml_paths,
+            });
+        }
+        let trigger_pattern = format!(
+            "(?i){}",
+            rules::DEFAULT_TRIGGERS
+                .iter()
+                .map(|t| regex::escape(t))
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        let build_err = |cause: String| RedactError {
+            redactor: "default".into(),
+            field: "-".into(),
+            cause,
+        };
+        Ok(Redactor {
+            defaults,
+            line_rules: if defaults {
+                rules::default_line_rules()
+            } else {
+                Vec::new()
+            },
+            multi_rules: if defaults {
+                rules::default_multi_line_rules()
+            } else {
+                Vec::new()
+            },
+            customs,
+            trigger: regex::bytes::RegexBuilder::new(&trigger_pattern)
+                .unicode(false)
+                .build()
+                .map_err(|e| build_err(e.to_string()))?,
+            pem_begin: Regex::new(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+                .map_err(|e| build_err(e.to_string()))?,
+            yaml_block_key: Regex::new(
+                r#"^(\s*)(?:-\s+)?["']?([\w.\-]+)["']?\s*:\s*[|>][-+0-9]*\s*$"#,
+            )
+            .map_err(|e| build_err(e.to_string()))?,
+            tokenizer: None,
+            structured: defaults,
+        })
+    }
+
+    /// Redacts one file held in memory. `path` is bundle-relative (selects custom rules).
+    pub fn redact(&self, path: &str, data: &[u8]) -> (Vec<u8>, Vec<RedactionRecord>) {
+        let customs: Vec<usize> = (0..self.customs.len())
+            .filter(|&i| self.customs[i].applies(path))
+            .collect();
+        let mut records = Vec::new();
+        let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
+        if self.structured && data.len() <= MAX_STRUCTURED {
+            extra = structured::secret_values(path, data);
+        }
+        let mut out = Vec::with_capacity(data.len() + 64);
+        let mut st = LineState {
+            line: 1,
+            ..Default::default()
+        };
+        let every_line = !customs.is_empty() || !extra.is_empty();
+        let extra_re = structured::literal_matcher(&extra);
+        self.process(
+            path,
+            data,
+            true,
+            &customs,
+            extra_re.as_ref(),
+            every_line,
+            &mut st,
+            &mut out,
+            &mut records,
+        );
+        // yamlPath removals work on the whole document.
+        for &ci in &customs {
+            for (name, segs) in &self.customs[ci].yaml_paths {
+                if let Some(new) = structured::redact_yaml_path(&out, segs, &self.mask_fn(name)) {
+                    records.push(RedactionRecord {
+                        redactor_name: name.clone(),
+                        characters_removed: out.len() as i64 - new.len() as i64,
+                        line: 0,
+                        file: path.to_string(),
+                        is_default_redactor: false,
+                    });
+                    out = new;
+                }
+            }
+        }
+        (out, records)
+    }
+
+    /// Redacts a stream (large logs) in bounded memory: line rules only, in chunks.
+    pub fn redact_stream(
+        &self,
+        path: &str,
+        mut input: impl Read,
+        mut output: impl Write,
+    ) -> std::io::Result<Vec<RedactionRecord>> {
+        const CHUNK: usize = 4 * 1024 * 1024;
+        // A line longer than this is redacted in pieces rather than held whole.
+        const MAX_LINE: usize = 64 * 1024 * 1024;
+        let customs: Vec<usize> = (0..self.customs.len())
+            .filter(|&i| self.customs[i].applies(path))
+            .collect();
+        let every_line = !customs.is_empty();
+        let mut st = LineState {
+            line: 1,
+            ..Default::default()
+        };
+        let mut records = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+        let mut out = Vec::with_capacity(CHUNK * 2);
+        let mut eof = false;
+        while !eof {
+            let start = buf.len();
+            buf.resize(start + CHUNK, 0);
+            let n = read_full(&mut input, &mut buf[start..])?;
+            buf.truncate(start + n);
+            eof = n == 0;
+            let cut = if eof {
+                buf.len()
+            } else {
+                match buf.iter().rposition(|&b| b == b'\n') {
+                    Some(p) => p + 1,
+                    None if buf.len() >= MAX_LINE => buf.len(),
+                    None => continue,
+                }
+            };
+            out.clear();
+            self.process(
+                path,
+                &buf[..cut],
+                eof,
+                &customs,
+                None,
+                every_line,
+                &mut st,
+                &mut out,
+                &mut records,
+            );
+            output.write_all(&out)?;
+            buf.drain(..cut);
+        }
+        output.flush()?;
+        Ok(records)
+    }
+
+    fn mask_fn<'a>(&'a self, rule: &'a str) -> impl Fn(&[u8]) -> Vec<u8> + 'a {
+        move |value: &[u8]| self.mask_value(rule, value)
+    }
+
+    fn mask_value(&self, rule: &str, value: &[u8]) -> Vec<u8> {
+        // Already masked (several rules can match the same text): keep the first mask.
+        if value == MASK.as_bytes() || (value.starts_with(b"***TOKEN_") && value.ends_with(b"***"))
+        {
+            return value.to_vec();
+        }
+        match &self.tokenizer {
+            Some(t) => t.token(rule, value).into_bytes(),
+            None => MASK.as_bytes().to_vec(),
+        }
+    }
+
+    /// Runs the line rules over `data` (whole lines; the last may lack `\n` when `last`).
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &self,
+        path: &str,
+        data: &[u8],
+        _last: bool,
+        customs: &[usize],
+        extra: Option<&structured::Literals>,
+        every_line: bool,
+        st: &mut LineState,
+        out: &mut Vec<u8>,
+        records: &mut Vec<RedactionRecord>,
+    ) {
+        let mut pos = 0;
+        let len = data.len();
+        let mut line_buf: Vec<u8> = Vec::new();
+        while pos < len {
+            let line_start = if every_line || st.needs_next_line() {
+                pos
+            } else {
+                match self.trigger.find_at(data, pos) {
+                    None => {
+                        st.line += count_newlines(&data[pos..]);
+                        out.extend_from_slice(&data[pos..]);
+                        return;
+                    }
+                    Some(m) => {
+                        let ls = data[pos..m.start()]
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map(|p| pos + p + 1)
+                            .unwrap_or(pos);
+                        st.line += count_newlines(&data[pos..ls]);
+                        out.extend_from_slice(&data[pos..ls]);
+                        ls
+                    }
+                }
+            };
+            let (line_end, next) = match data[line_start..].iter().position(|&b| b == b'\n') {
+                Some(p) => (line_start + p, line_start + p + 1),
+                None => (len, len),
+            };
+            let line = &data[line_start..line_end];
+            line_buf.clear();
+            self.process_line(path, line, customs, extra, st, &mut line_buf, records);
+            out.extend_from_slice(&line_buf);
+            if next > line_end {
+                out.push(b'\n');
+            }
+            st.line += 1;
+            pos = next;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn process_line(
+        &self,
+        path: &str,
+        line: &[u8],
+        customs: &[usize],
+        extra: Option<&structured::Literals>,
+        st: &mut LineState,
+        out: &mut Vec<u8>,
+        records: &mut Vec<RedactionRecord>,
+    ) {
+        let record = |records: &mut Vec<RedactionRecord>,
+                      name: &str,
+                      before: usize,
+                      after: usize,
+                      default: bool,
+                      line: u64| {
+            records.push(RedactionRecord {
+                redactor_name: name.to_string(),
+                characters_removed: before as i64 - after as i64,
+                line,
+                file: path.to_string(),
+                is_default_redactor: default,
+            });
+        };
+        // PEM private key body: everything between BEGIN and END lines.
+        if st.in_pem {
+            if find_bytes(line, b"-----END").is_some() {
+                st.in_pem = false;
+                out.extend_from_slice(line);
+            } else {
+                let indent = line.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                out.extend_from_slice(&line[..indent]);
+                let body = &line[indent..];
+                if !body.is_empty() {
+                    out.extend_from_slice(&self.mask_value("private key", body));
+                    record(
+                        records,
+                        "berth: private key blocks",
+                        line.len(),
+                        out.len(),
+                        true,
+                        st.line,
+                    );
+                }
+            }
+            return;
+        }
+        // YAML block scalar under a secret key: more-indented (or blank) lines are the value.
+        if let Some(indent) = st.yaml_block {
+            let ind = line
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+            if ind == line.len() || ind > indent {
+                out.extend_from_slice(&line[..ind]);
+                if ind < line.len() {
+                    out.extend_from_slice(&self.mask_value("yaml block", &line[ind..]));
+                    record(
+                        records,
+                        "berth: YAML block values under secret keys",
+                        line.len(),
+                        out.len(),
+                        true,
+                        st.line,
+                    );
+                }
+                return;
+            }
+            st.yaml_block = None;
+        }
+        let armed = std::mem::take(&mut st.armed);
+        let mut cur: Vec<u8> = line.to_vec();
+        let mut scratch = Vec::new();
+        // Multi-line redactors armed by the previous line; this line is then not a selector.
+        for &(ci, ri) in &armed {
+            let rule = if ci == usize::MAX {
+                &self.multi_rules[ri].rule
+            } else {
+                &self.customs[ci].multi[ri].rule
+            };
+            if self.apply_rule(rule, &cur, &mut scratch, true) {
+                record(
+                    records,
+                    &rule.name,
+                    cur.len(),
+                    scratch.len(),
+                    rule.is_default,
+                    st.line,
+                );
+                std::mem::swap(&mut cur, &mut scratch);
+            }
+        }
+        if armed.is_empty() {
+            for (ri, m) in self.multi_rules.iter().enumerate() {
+                if m.selector.is_match(line) {
+                    st.armed.push((usize::MAX, ri));
+                }
+            }
+            for &ci in customs {
+                for (ri, m) in self.customs[ci].multi.iter().enumerate() {
+                    if m.selector.is_match(line) {
+                        st.armed.push((ci, ri));
+                    }
+                }
+            }
+        }
+        if self.defaults {
+            let lower = line.to_ascii_lowercase();
+            for rule in &self.line_rules {
+                if !rule.scan.is_empty()
+                    && !rule
+                        .scan
+                        .iter()
+                        .any(|s| find_bytes(&lower, s.as_bytes()).is_some())
+                {
+                    continue;
+                }
+                if self.apply_rule(rule, &cur, &mut scratch, false) {
+                    record(records, &rule.name, cur.len(), scratch.len(), true, st.line);
+                    std::mem::swap(&mut cur, &mut scratch);
+                }
+            }
+            if self.pem_begin.is_match(line) && find_bytes(line, b"-----END").is_none() {
+                st.in_pem = true;
+            }
+            if let Some(c) = self.yaml_block_key.captures(line)
+                && let (Some(ind), Some(key)) = (c.get(1), c.get(2))
+                && rules::is_secret_key(&String::from_utf8_lossy(key.as_bytes()))
+            {
+                st.yaml_block = Some(ind.as_bytes().len());
+            }
+        }
+        for &ci in customs {
+            let c = &self.customs[ci];
+            for rule in &c.regex {
+                if self.apply_rule(rule, &cur, &mut scratch, true) {
+                    record(
+                        records,
+                        &rule.name,
+                        cur.len(),
+                        scratch.len(),
+                        false,
+                        st.line,
+                    );
+                    std::mem::swap(&mut cur, &mut scratch);
+                }
+            }
+            for (name, v) in &c.values {
+                if find_bytes(&cur, v).is_some() {
+                    scratch.clear();
+                    replace_all(&cur, v, &self.mask_value(name, v), &mut scratch);
+                    record(records, name, cur.len(), scratch.len(), false, st.line);
+                    std::mem::swap(&mut cur, &mut scratch);
+                }
+            }
+        }
+        if let Some(lits) = extra
+            && let Some(new) = lits.replace(&cur, &|v| self.mask_value("structured", v))
+        {
+            record(
+                records,
+                "berth: values under secret keys (JSON/YAML)",
+                cur.len(),
+                new.len(),
+                true,
+                st.line,
+            );
+            cur = new;
+        }
+        out.extend_from_slice(&cur);
+    }
+
+    /// Applies one regex rule to `line`, writing into `out`; false when nothing changed.
+    fn apply_rule(&self, rule: &LineRule, line: &[u8], out: &mut Vec<u8>, _custom: bool) -> bool {
+        out.clear();
+        let mut last = 0;
+        let mut changed = false;
+        for caps in rule.re.captures_iter(line) {
+            let Some(m) = caps.get(0) else { continue };
+            // A `key` group that does not name a secret leaves the match alone.
+            let key_ok = rule.groups.iter().enumerate().all(|(i, k)| {
+                *k != GroupKind::Key
+                    || caps.get(i + 1).is_none_or(|g| {
+                        rules::is_secret_key(&String::from_utf8_lossy(g.as_bytes()))
+                    })
+            });
+            if !key_ok {
+                continue;
+            }
+            out.extend_from_slice(&line[last..m.start()]);
+            let mut piece = Vec::with_capacity(m.len());
+            for (i, kind) in rule.groups.iter().enumerate() {
+                if let Some(g) = caps.get(i + 1) {
+                    match kind {
+                        GroupKind::Keep | GroupKind::Key => piece.extend_from_slice(g.as_bytes()),
+                        GroupKind::Mask => {
+                            piece.extend_from_slice(&self.mask_value(&rule.name, g.as_bytes()))
+                        }
+                        GroupKind::Drop => {}
+                    }
+                }
+            }
+            if piece.as_slice() != m.as_bytes() {
+                changed = true;
+            }
+            out.extend_from_slice(&piece);
+            last = m.end();
+        }
+        if !changed {
+            return false;
+        }
+        out.extend_from_slice(&line[last..]);
+        true
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn count_newlines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
+pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn replace_all(hay: &[u8], needle: &[u8], with: &[u8], out: &mut Vec<u8>) {
+    let mut rest = hay;
+    while let Some(i) = find_bytes(rest, needle) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(with);
+        rest = &rest[i + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn red(s: &str) -> String {
+        let r = Redactor::new(&[]).unwrap();
+        let (out, _) = r.redact("f.log", s.as_bytes());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn troubleshoot_defaults() {
+        assert_eq!(
+            red(r#"{\"name\":\"DB_PASSWORD\",\"value\":\"hunter2\"}"#),
+            r#"{\"name\":\"DB_PASSWORD\",\"value\":\"***HIDDEN***\"}"#
+        );
+        // Troubleshoot's rule 10 also masks host and database of a URL with credentials.
+        assert_eq!(
+            red("see https://bob:pa55@example.com:8443/x"),
+            "see https://***HIDDEN***:***HIDDEN***@***HIDDEN***:8443/***HIDDEN***"
+        );
+        assert_eq!(
+            red("see https://bob:pa55@example.com"),
+            "see https://***HIDDEN***:***HIDDEN***@example.com"
+        );
+        assert_eq!(
+            red("Data Source=db1;Initial Catalog=x;"),
+            "Data Source=***HIDDEN***;Initial Catalog=x;"
+        );
+        assert_eq!(
+            red("  \"name\": \"AWS_SECRET_ACCESS_KEY\",\n  \"value\": \"abc\"\n"),
+            "  \"name\": \"AWS_SECRET_ACCESS_KEY\",\n  \"value\": \"***HIDDEN***\"\n"
+        );
+    }
+
+    #[test]
+    fn berth_rules() {
+        assert_eq!(
+            red("export DB_PASSWORD=hunter2 next"),
+            "export DB_PASSWORD=***HIDDEN*** next"
+        );
+        assert_eq!(red("secretName: my-tls"), "secretName: my-tls");
+        assert_eq!(
+            red("Authorization: Bearer abcdef123456"),
+            "Authorization: Bearer ***HIDDEN***"
+        );
+        assert_eq!(
+            red("key AKIAIOSFODNN7EXAMPLE used"),
+            "key ***HIDDEN*** used"
+        );
+        assert_eq!(
+            red("postgres://app:s3cr3t@db:5432"),
+            "postgres://***HIDDEN***:***HIDDEN***@db:5432"
+        );
+        assert_eq!(
+            red(
+                "tls.key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIabc\n  -----END RSA PRIVATE KEY-----\nnext: 1\n"
+            ),
+            "tls.key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  ***HIDDEN***\n  -----END RSA PRIVATE KEY-----\nnext: 1\n"
+        );
+        assert_eq!(
+            red("password: |\n  line1\n  line2\nuser: x\n"),
+            "password: |\n  ***HIDDEN***\n  ***HIDDEN***\nuser: x\n"
+        );
+        assert_eq!(
+            red("plain log line without anything\n"),
+            "plain log line without anything\n"
+        );
+    }
+
+    #[test]
+    fn custom_specs() {
+        let spec = RedactSpec {
+            name: "mine".into(),
+            file_selector: FileSelector {
+                file: String::new(),
+                files: vec!["logs/**".into()],
+            },
+            removals: Removals {
+                values: vec!["literal-secret".into()],
+                regex: vec![
+                    RegexRemoval {
+                        selector: String::new(),
+                        redactor: r#"("apikey":")(?P<mask>[^"]+)(")(?P<drop>,?)"#.into(),
+                    },
+                    RegexRemoval {
+                        selector: "^SECRET NEXT$".into(),
+                        redactor: r"^(?P<mask>.*)$".into(),
+                    },
+                ],
+                yaml_path: vec![],
+            },
+        };
+        let r = Redactor::without_defaults(&[spec]).unwrap();
+        let (out, recs) = r.redact("logs/a/b.log", b"x literal-secret y\n{\"apikey\":\"k1\",\"z\":1}\nSECRET NEXT\nthe value\nSECRET NEXT\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x ***HIDDEN*** y\n{\"apikey\":\"***HIDDEN***\"\"z\":1}\nSECRET NEXT\n***HIDDEN***\nSECRET NEXT\n"
+        );
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].line, 1);
+        assert_eq!(recs[2].redactor_name, "mine.multiLine.1");
+        let (out, _) = r.redact("other/file", b"literal-secret");
+        assert_eq!(out, b"literal-secret");
+        let bad = RedactSpec {
+            removals: Removals {
+                regex: vec![RegexRemoval {
+                    selector: String::new(),
+                    redactor: "(".into(),
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = Redactor::new(&[bad]).err().unwrap();
+        assert_eq!(e.field, "removals.regex[0].redactor");
+        assert_eq!(e.redactor, "unnamed-0");
+    }
+
+    #[test]
+    fn stream_matches_whole() {
+        let r = Redactor::new(&[]).unwrap();
+        let mut text = String::new();
+        for i in 0..200_000 {
+            text.push_str(&format!("line {i} ok\n"));
+            if i % 997 == 0 {
+                text.push_str("  \"name\": \"API_TOKEN\",\n  \"value\": \"tok-123\"\n");
+            }
+        }
+        let (whole, recs) = r.redact("x.log", text.as_bytes());
+        let mut streamed = Vec::new();
+        let recs2 = r
+            .redact_stream("x.log", text.as_bytes(), &mut streamed)
+            .unwrap();
+        assert_eq!(whole, streamed);
+        assert_eq!(recs, recs2);
+        assert!(!String::from_utf8_lossy(&whole).contains("tok-123"));
+    }
+}

@@ -1,0 +1,444 @@
+//! Line rules: troubleshoot's default redactors, berth's additions, and the regex machinery
+//! (named `mask`/`drop` groups, multi-line selectors) shared with Redactor specs.
+
+use regex::bytes::Regex;
+
+/// What happens to a capture group's text in the replacement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupKind {
+    /// Unnamed or other named groups: kept.
+    Keep,
+    /// `(?P<mask>...)`: replaced by the mask (or a token).
+    Mask,
+    /// `(?P<drop>...)`: removed.
+    Drop,
+    /// `(?P<key>...)`: kept; the match only redacts when the key names a secret.
+    Key,
+}
+
+/// A compiled single-line regex redactor.
+#[derive(Debug, Clone)]
+pub(crate) struct LineRule {
+    pub name: String,
+    pub re: Regex,
+    pub groups: Vec<GroupKind>,
+    /// Lower-case substrings, one of which must occur in the line (cheap prefilter).
+    pub scan: Vec<String>,
+    pub is_default: bool,
+}
+
+/// A selector/redactor pair: the selector on line N arms the redactor for line N+1.
+#[derive(Debug, Clone)]
+pub(crate) struct MultiLineRule {
+    pub selector: Regex,
+    pub rule: LineRule,
+}
+
+/// Troubleshoot allows a group name to repeat (`mask` twice); Rust's regex does not, so
+/// repeated `mask`/`drop` names are renamed `mask__N` / `drop__N` before compiling.
+fn dedupe_group_names(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut n = 0;
+    let mut rest = pattern;
+    while let Some(i) = rest.find("(?") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let mut replaced = false;
+        for prefix in ["(?P<", "(?<"] {
+            for name in ["mask", "drop"] {
+                let pat = format!("{prefix}{name}>");
+                if tail.starts_with(&pat) {
+                    n += 1;
+                    out.push_str(&format!("(?P<{name}__{n}>"));
+                    rest = &tail[pat.len()..];
+                    replaced = true;
+                    break;
+                }
+            }
+            if replaced {
+                break;
+            }
+        }
+        if !replaced {
+            out.push_str("(?");
+            rest = &tail[2..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Compiles a redactor regex; errors carry regex's own message.
+pub(crate) fn compile_rule(
+    name: &str,
+    pattern: &str,
+    scan: &[&str],
+    is_default: bool,
+) -> Result<LineRule, String> {
+    let re = regex::bytes::RegexBuilder::new(&dedupe_group_names(pattern))
+        .size_limit(32 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let groups = re
+        .capture_names()
+        .skip(1)
+        .map(|n| match n {
+            Some(n) if n == "mask" || n.starts_with("mask__") => GroupKind::Mask,
+            Some(n) if n == "drop" || n.starts_with("drop__") => GroupKind::Drop,
+            Some("key") => GroupKind::Key,
+            _ => GroupKind::Keep,
+        })
+        .collect();
+    Ok(LineRule {
+        name: name.to_string(),
+        re,
+        groups,
+        scan: scan.iter().map(|s| s.to_string()).collect(),
+        is_default,
+    })
+}
+
+/// Substrings whose presence in a line makes it worth running the default rules on.
+/// Every default rule below needs at least one of them (checked case-insensitively).
+pub(crate) const DEFAULT_TRIGGERS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "auth",
+    "bearer",
+    "user",
+    "database",
+    "data source",
+    "location",
+    "server",
+    "uid",
+    "://",
+    "@tcp(",
+    "entity",
+    "-----begin",
+    "akia",
+    "asia",
+    "eyj",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "ghu_",
+    "github_pat_",
+    "xox",
+    "aiza",
+    "sig=",
+    "signature",
+    "dsn",
+    "private",
+    "connectionstring",
+    "sas",
+];
+
+const ENV_JSON: &str =
+    r#"(?i)(\\"name\\":\\"[^"]*KEYWORD[^"]*\\",\\"value\\":\\")(?P<mask>[^"]*)(\\")"#;
+const ENV_JSON_SUFFIX: &str =
+    r#"(?i)(\\"name\\":\\"[^"]*KEYWORD\\",\\"value\\":\\")(?P<mask>[^"]*)(\\")"#;
+const MULTI_SELECTOR: &str = r#"(?i)"name": *"[^"]*KEYWORD[^"]*""#;
+const MULTI_REDACTOR: &str = r#"(?i)("value": *")(?P<mask>.*[^"]*)(")"#;
+
+/// Words a key must contain to name a secret (after lower-casing and removing `-_. `).
+const SECRET_KEY_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "authorization",
+    "connectionstring",
+    "sessionkey",
+    "signingkey",
+    "encryptionkey",
+    "masterkey",
+    "accountkey",
+    "signature",
+    "sharedaccesskey",
+    "clientkey",
+    "dsn",
+];
+
+/// Endings that name a reference to a secret rather than the secret itself.
+const NOT_SECRET_ENDINGS: &[&str] = &[
+    "name",
+    "names",
+    "ref",
+    "refs",
+    "exists",
+    "path",
+    "paths",
+    "file",
+    "filename",
+    "dir",
+    "type",
+    "kind",
+    "mode",
+    "ttl",
+    "expiry",
+    "expiration",
+    "expires",
+    "expiresat",
+    "seconds",
+    "length",
+    "policy",
+    "enabled",
+    "required",
+    "selector",
+    "namespace",
+    "version",
+    "count",
+    "size",
+    "format",
+    "source",
+    "sources",
+    "url",
+    "endpoint",
+    "provider",
+    "field",
+    "fields",
+    "template",
+    "hash",
+    "checksum",
+    "annotations",
+    "labels",
+    "id",
+];
+
+/// True when a key (JSON/YAML key, env var name, `k=v` key) names a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let norm: String = key
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '"' | '\\' | '\''))
+        .collect::<String>()
+        .to_lowercase();
+    if norm.is_empty() {
+        return false;
+    }
+    // accessKeyId / AWS_ACCESS_KEY_ID are credentials even though they end with "id".
+    if norm.ends_with("accesskeyid")
+        || norm == "pwd"
+        || norm.ends_with("pwd")
+        || norm == "auth"
+        || norm == "pass"
+    {
+        return true;
+    }
+    if NOT_SECRET_ENDINGS.iter().any(|e| norm.ends_with(e)) {
+        return false;
+    }
+    SECRET_KEY_WORDS.iter().any(|w| norm.contains(w))
+}
+
+/// Troubleshoot's 18 single-line defaults plus berth's; scan lists are lower-case.
+pub(crate) fn default_line_rules() -> Vec<LineRule> {
+    let mut specs: Vec<(String, String, Vec<&str>)> = Vec::new();
+    // (1-7) escaped-JSON environment entries.
+    for (kw, scan, suffix) in [
+        ("SECRET_?ACCESS_?KEY", "secret", true),
+        ("ACCESS_?KEY_?ID", "access", true),
+        ("OWNER_?ACCOUNT", "owner", true),
+        ("password", "password", false),
+        ("token", "token", false),
+        ("database", "database", false),
+        ("user", "user", false),
+    ] {
+        let tpl = if suffix { ENV_JSON_SUFFIX } else { ENV_JSON };
+        specs.push((
+            format!("Redact values for environment variables that look like {kw}"),
+            tpl.replace("KEYWORD", kw),
+            vec![scan],
+        ));
+    }
+    specs.push((
+        "Redact connection strings with username and password".into(),
+        r#"(?i)(https?|ftp)(://)(?P<mask>[^:"/\s]+)(:)(?P<mask>[^@"/\s]+)(?P<host>@[^:/\s"]+)(?P<port>:[\d]+)?"#.into(),
+        vec!["http", "ftp"],
+    ));
+    specs.push((
+        "Redact database connection strings that contain username and password".into(),
+        r#"\b(?P<mask>[^:"/\s]*)(:)(?P<mask>[^:"/\s]*)(@tcp\()(?P<mask>[^:"/\s]*)(?P<port>:[\d]*)?(\)/)(?P<mask>\S+)\b"#.into(),
+        vec!["@tcp("],
+    ));
+    specs.push((
+        "Redact database connection strings that contain username and password".into(),
+        r#"\b(\w*://)(?P<mask>[^:"/\s]*)(:)(?P<mask>[^@"/\s]*)(@)(?P<mask>[^:"/\s]*)(?P<port>:[\d]*)?(/)(?P<mask>[\w\-]+)\b"#.into(),
+        vec!["://"],
+    ));
+    for (kw, scan) in [
+        ("Data Source", "data source"),
+        ("location", "location"),
+        ("User ID", "user id"),
+        ("password", "password"),
+        ("Server", "server"),
+        ("Database", "database"),
+        ("Uid", "uid"),
+        ("Pwd", "pwd"),
+    ] {
+        specs.push((
+            format!("Redact '{kw}' values commonly found in database connection strings"),
+            format!(r"(?i)({kw} *= *)(?P<mask>[^;]+)(;)"),
+            vec![scan],
+        ));
+    }
+    // berth's additions.
+    specs.push((
+        "berth: user and password in any URL".into(),
+        r#"(?i)(\b[a-z][a-z0-9+.\-]*://)(?P<mask>[^:@/\s"']*)(:)(?P<mask>[^@/\s"']+)(@)"#.into(),
+        vec!["://"],
+    ));
+    specs.push((
+        "berth: private keys on one line (escaped PEM)".into(),
+        r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?P<mask>.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----)".into(),
+        vec!["-----begin"],
+    ));
+    specs.push((
+        "berth: environment entries as JSON or escaped JSON".into(),
+        r#"(?i)(\\*"name\\*"\s*:\s*\\*")(?P<key>[^"\\]*)(\\*"\s*,\s*\\*"value\\*"\s*:\s*\\*")(?P<mask>[^"\\]*)(\\*")"#.into(),
+        vec!["name"],
+    ));
+    specs.push((
+        "berth: bearer and basic credentials".into(),
+        r#"(?i)((?:authorization|proxy-authorization)\\*"?\s*[:=]\s*\\*"?\s*(?:bearer|basic|token|digest|negotiate)\s+|\bbearer\s+)(?P<mask>[A-Za-z0-9\-._~+/]{6,}=*)"#.into(),
+        vec!["auth", "bearer"],
+    ));
+    specs.push((
+        "berth: cloud and SaaS keys".into(),
+        r"\b(?P<mask>(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_\-]{35})".into(),
+        vec!["akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "gh", "xox", "aiza"],
+    ));
+    specs.push((
+        "berth: JSON web tokens".into(),
+        r"\b(?P<mask>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})".into(),
+        vec!["eyj"],
+    ));
+    specs.push((
+        "berth: Azure storage and service bus keys".into(),
+        r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature)=)(?P<mask>[^;&\s]+)".into(),
+        vec!["accountkey", "sharedaccess"],
+    ));
+    specs.push((
+        "berth: secret-named keys with values (k=v, k: v, JSON)".into(),
+        // The key is checked in code (is_secret_key) so `secretName: x` stays.
+        r#"(?i)(?P<key>[\w.\-]*(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&}\]\\|>][^\s"',;&}\]\\]*))"#.into(),
+        vec![
+            "password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential", "auth", "signature", "dsn",
+            "connection",
+        ],
+    ));
+    specs
+        .into_iter()
+        .map(|(name, pat, scan)| {
+            compile_rule(&name, &pat, &scan, true)
+                .unwrap_or_else(|e| panic!("default redactor {name} does not compile: {e}"))
+        })
+        .collect()
+}
+
+/// Troubleshoot's 8 multi-line defaults (selector on line N, value on line N+1) plus a YAML
+/// env-entry form (`- name: DB_PASSWORD` / `value: ...`).
+pub(crate) fn default_multi_line_rules() -> Vec<MultiLineRule> {
+    let mut out = Vec::new();
+    let compile = |name: &str, sel: &str, red: &str, scan: &[&str]| MultiLineRule {
+        selector: Regex::new(sel).unwrap_or_else(|e| panic!("default selector {name}: {e}")),
+        rule: compile_rule(name, red, scan, true)
+            .unwrap_or_else(|e| panic!("default redactor {name}: {e}")),
+    };
+    for kw in [
+        "SECRET_?ACCESS_?KEY",
+        "ACCESS_?KEY_?ID",
+        "OWNER_?ACCOUNT",
+        "password",
+        "token",
+        "database",
+        "user",
+    ] {
+        out.push(compile(
+            &format!("Redact multiline values for environment variables that look like {kw}"),
+            &MULTI_SELECTOR.replace("KEYWORD", kw),
+            MULTI_REDACTOR,
+            &[],
+        ));
+    }
+    out.push(compile(
+        "Redact ceph keys",
+        r#"(?i)("entity": *"(osd|client|mgr)\..*[^"]*")"#,
+        r#"(?i)("key": *")(?P<mask>.{38}==[^"]*)(")"#,
+        &[],
+    ));
+    out.push(compile(
+        "berth: YAML environment entries",
+        r#"(?i)^\s*-?\s*name:\s*["']?[\w.\-]*(password|passwd|pwd|secret|token|key|credential|auth|user|database|dsn)[\w.\-]*["']?\s*$"#,
+        r#"(?i)^(\s*value:\s*["']?)(?P<mask>[^"'\r]*)(["']?\s*)$"#,
+        &[],
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_group_names_compile() {
+        let r = compile_rule("t", r"(?P<mask>a)(:)(?P<mask>b)(?P<drop>c)", &[], false).unwrap();
+        assert_eq!(
+            r.groups,
+            vec![
+                GroupKind::Mask,
+                GroupKind::Keep,
+                GroupKind::Mask,
+                GroupKind::Drop
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_keys() {
+        for k in [
+            "password",
+            "DB_PASSWORD",
+            "apiKey",
+            "api-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "clientSecret",
+            "token",
+            "pwd",
+            "privateKey",
+            "authorization",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "secretName",
+            "secretKeyRef",
+            "tokenExpirationSeconds",
+            "name",
+            "key",
+            "user",
+            "passwordFile",
+            "secretExists",
+            "monkey",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn defaults_compile() {
+        assert!(default_line_rules().len() > 20);
+        assert_eq!(default_multi_line_rules().len(), 9);
+    }
+}
