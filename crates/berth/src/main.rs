@@ -35,6 +35,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check berth.yaml and every file it references; report all problems at once.
+    Lint(cmd::lint::Args),
+    /// Write a starter berth.yaml and a minimal chart that lint clean.
+    Init(cmd::init::Args),
+    /// Print the JSON Schema of berth.yaml (for editors).
+    Schema(cmd::schema::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Simulated Kubernetes clusters (`berth cluster sim`).
@@ -45,12 +51,19 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     let result = match cli.command {
+        Command::Lint(a) => cmd::lint::run(a),
+        Command::Init(a) => cmd::init::run(a),
+        Command::Schema(a) => cmd::schema::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Cluster(a) => cmd::cluster::run(a),
     };

@@ -16,7 +16,11 @@ pub fn color_stdout() -> bool {
 /// Print an error with its whole context chain on stderr.
 pub fn error(e: &anyhow::Error) {
     let head = if color_stderr() {
-        console::style("error:").red().bold().force_styling(true).to_string()
+        console::style("error:")
+            .red()
+            .bold()
+            .force_styling(true)
+            .to_string()
     } else {
         "error:".to_string()
     };
@@ -24,4 +28,24 @@ pub fn error(e: &anyhow::Error) {
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+}
+
+/// Output formats shared by commands (`-o/--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text and tables.
+    Table,
+    /// JSON, for machines.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// Print a structured document as JSON or YAML on stdout.
+pub fn print_structured(doc: &serde_json::Value, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Yaml => print!("{}", serde_saphyr::to_string(doc)?),
+        _ => println!("{}", serde_json::to_string_pretty(doc)?),
+    }
+    Ok(())
 }

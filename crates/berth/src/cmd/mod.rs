@@ -1,4 +1,7 @@
 //! One module per command (or command group); each wires one library.
 
-pub mod completions;
 pub mod cluster;
+pub mod completions;
+pub mod init;
+pub mod lint;
+pub mod schema;

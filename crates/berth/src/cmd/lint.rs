@@ -1,0 +1,116 @@
+//! `berth lint [DIR]`: every problem in berth.yaml and the files it references, at once.
+
+use crate::output;
+use berth_spec::{LintReport, Problem, Severity};
+use std::path::PathBuf;
+
+/// Check berth.yaml and every file it references; report all problems at once.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.\n\n\
+Examples:\n  berth lint examples/hello\n  berth lint myapp -o json | jq '.problems[] | .message'"
+)]
+pub struct Args {
+    /// Application directory (holding berth.yaml), or the manifest file itself.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = output::Format::Table)]
+    output: output::Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let report = berth_spec::lint_dir(&args.dir);
+    let errors = report.errors();
+    let warnings = report.problems.len() - errors;
+    match args.output {
+        output::Format::Json | output::Format::Yaml => {
+            let doc = serde_json::json!({
+                "file": report.file,
+                "errors": errors,
+                "warnings": warnings,
+                "problems": report.problems,
+            });
+            output::print_structured(&doc, args.output)?;
+        }
+        output::Format::Table => print_human(&report),
+    }
+    let failed = errors > 0 || (args.strict && warnings > 0);
+    Ok(if failed {
+        crate::exit::FAILURE
+    } else {
+        crate::exit::OK
+    })
+}
+
+fn print_human(report: &LintReport) {
+    let color = output::color_stdout();
+    let mut sources: std::collections::HashMap<PathBuf, Vec<String>> = Default::default();
+    for p in &report.problems {
+        let lines = sources.entry(p.file.clone()).or_insert_with(|| {
+            std::fs::read(&p.file)
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .lines()
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        println!("{}", render_problem(p, lines, color));
+    }
+    let errors = report.errors();
+    let warnings = report.problems.len() - errors;
+    if report.problems.is_empty() {
+        println!("{}: ok, no problems found", report.file.display());
+    } else {
+        println!(
+            "{}: {errors} error(s), {warnings} warning(s)",
+            report.file.display()
+        );
+    }
+}
+
+/// One problem the way compilers print them: header, location, source line, caret, help.
+pub fn render_problem(p: &Problem, lines: &[String], color: bool) -> String {
+    let (sev, paint): (&str, fn(&str) -> console::StyledObject<&str>) = match p.severity {
+        Severity::Error => ("error", |s| console::style(s).red().bold()),
+        Severity::Warning => ("warning", |s| console::style(s).yellow().bold()),
+    };
+    let head = format!("{sev}[{}]", p.code);
+    let head = if color {
+        paint(&head).force_styling(true).to_string()
+    } else {
+        head
+    };
+    let mut out = format!("{head}: {}\n", p.message);
+    match p.pos {
+        Some(pos) => {
+            out.push_str(&format!(
+                "  --> {}:{}:{}\n",
+                p.file.display(),
+                pos.line,
+                pos.column
+            ));
+            if let Some(line) = lines.get(pos.line.saturating_sub(1)) {
+                let num = pos.line.to_string();
+                let pad = " ".repeat(num.len());
+                let line: String = line.chars().take(160).collect();
+                let caret_pad: String = line
+                    .chars()
+                    .take(pos.column.saturating_sub(1))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                out.push_str(&format!("{pad} |\n{num} | {line}\n{pad} | {caret_pad}^\n"));
+            }
+        }
+        None => out.push_str(&format!("  --> {}\n", p.file.display())),
+    }
+    if let Some(help) = &p.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out
+}
