@@ -1,0 +1,358 @@
+//! Running collectors concurrently, each under its own timeout and all under one overall
+//! deadline. A collector that fails, times out or is not supported is recorded in the bundle
+//! (`collector-errors/`, `host-collectors/errors/`, `skipped-collectors.json`,
+//! `execution-data/`) and the others go on: one hung command never costs the whole bundle.
+
+use crate::collect::{self, CollectError, Context};
+use crate::spec::{CLUSTER_COLLECTORS, CollectorEntry, HOST_COLLECTORS, Merged};
+use serde::Serialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Limits for one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Bound for each collector.
+    pub collector_timeout: Duration,
+    /// Bound for the whole collection.
+    pub deadline: Duration,
+    /// Collectors running at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            collector_timeout: Duration::from_secs(120),
+            deadline: Duration::from_secs(600),
+            concurrency: 16,
+        }
+    }
+}
+
+/// How one collector ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Collected.
+    Ok,
+    /// Ran and failed (error recorded).
+    Failed,
+    /// Stopped by its timeout or the overall deadline.
+    TimedOut,
+    /// Not supported by berth, or needs something absent (recorded, not run).
+    Skipped,
+    /// `exclude: true`.
+    Excluded,
+}
+
+/// One collector's record.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectorRecord {
+    /// `<type>` or `<type>/<collectorName>`.
+    pub title: String,
+    /// Collector type.
+    pub kind: String,
+    /// Host or cluster collector.
+    pub host: bool,
+    /// How it ended.
+    pub status: Status,
+    /// The error, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall time in milliseconds.
+    pub millis: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// One record per collector, in spec order.
+    pub collectors: Vec<CollectorRecord>,
+    /// Wall time of the whole collection, milliseconds.
+    pub millis: u64,
+}
+
+impl RunReport {
+    /// Records that did not end `Ok` or `Excluded`.
+    pub fn problems(&self) -> impl Iterator<Item = &CollectorRecord> {
+        self.collectors
+            .iter()
+            .filter(|c| !matches!(c.status, Status::Ok | Status::Excluded))
+    }
+}
+
+/// Run every collector of `merged` (cluster and host) into `ctx.sink`, then write the run's
+/// own records into the bundle.
+pub async fn collect_all(merged: &Merged, ctx: Arc<Context>, opts: RunOptions) -> RunReport {
+    let start = Instant::now();
+    let deadline = start + opts.deadline;
+    let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let mut handles = Vec::new();
+    let entries: Vec<(CollectorEntry, bool)> = merged
+        .collectors
+        .iter()
+        .map(|e| (e.clone(), false))
+        .chain(merged.host_collectors.iter().map(|e| (e.clone(), true)))
+        .collect();
+    for (entry, host) in entries {
+        let ctx = ctx.clone();
+        let sem = sem.clone();
+        let title = entry.title();
+        let kind = entry.kind.clone();
+        let known = if host {
+            HOST_COLLECTORS
+        } else {
+            CLUSTER_COLLECTORS
+        };
+        if entry.excluded() {
+            handles.push(Pending::Done(CollectorRecord {
+                title,
+                kind,
+                host,
+                status: Status::Excluded,
+                error: None,
+                millis: 0,
+            }));
+            continue;
+        }
+        if !known.contains(&kind.as_str()) {
+            handles.push(Pending::Done(CollectorRecord {
+                title,
+                kind: kind.clone(),
+                host,
+                status: Status::Skipped,
+                error: Some(format!(
+                    "{} collector `{kind}` is not supported yet",
+                    if host { "host" } else { "cluster" }
+                )),
+                millis: 0,
+            }));
+            continue;
+        }
+        let per = opts.collector_timeout;
+        let h = tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let t0 = Instant::now();
+            let until = (t0 + per).min(deadline);
+            let r =
+                tokio::time::timeout_at(until.into(), collect::run_entry(&entry, host, &ctx)).await;
+            let (status, error) = match r {
+                Ok(Ok(())) => (Status::Ok, None),
+                Ok(Err(CollectError::Unavailable(m))) => (Status::Skipped, Some(m)),
+                Ok(Err(e)) => (Status::Failed, Some(e.to_string())),
+                Err(_) => (
+                    Status::TimedOut,
+                    Some(format!(
+                        "did not finish within {:?}; raise --collector-timeout or check what it waits for",
+                        until.saturating_duration_since(t0)
+                    )),
+                ),
+            };
+            CollectorRecord {
+                title: entry.title(),
+                kind: entry.kind.clone(),
+                host,
+                status,
+                error,
+                millis: t0.elapsed().as_millis() as u64,
+            }
+        });
+        handles.push(Pending::Running(title, kind, host, h));
+    }
+    let mut report = RunReport::default();
+    for p in handles {
+        let rec = match p {
+            Pending::Done(r) => r,
+            Pending::Running(title, kind, host, h) => match h.await {
+                Ok(r) => r,
+                Err(e) => CollectorRecord {
+                    title,
+                    kind,
+                    host,
+                    status: Status::Failed,
+                    error: Some(format!("collector crashed: {e}")),
+                    millis: 0,
+                },
+            },
+        };
+        report.collectors.push(rec);
+    }
+    report.millis = start.elapsed().as_millis() as u64;
+    write_records(&ctx.sink, &report);
+    report
+}
+
+enum Pending {
+    Done(CollectorRecord),
+    Running(
+        String,
+        String,
+        bool,
+        tokio::task::JoinHandle<CollectorRecord>,
+    ),
+}
+
+fn file_title(t: &str) -> String {
+    t.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Write the run's records: error files, `skipped-collectors.json`, `execution-data/`.
+fn write_records(sink: &collect::Sink, report: &RunReport) {
+    let now = jiff::Timestamp::now().to_string();
+    let mut skipped = Vec::new();
+    for c in report.problems() {
+        let err = c.error.clone().unwrap_or_default();
+        let body = json!({"collector": c.title, "error": err, "timestamp": now});
+        let dir = if c.host {
+            "host-collectors/errors"
+        } else {
+            "collector-errors"
+        };
+        let _ = sink.put_raw(
+            &format!("{dir}/{}-error.json", file_title(&c.title)),
+            &serde_json::to_vec_pretty(&body).unwrap_or_default(),
+        );
+        if c.status == Status::Skipped {
+            skipped.push(
+                json!({"collector": c.title, "reason": err, "errors": [err], "timestamp": now}),
+            );
+        }
+    }
+    let _ = sink.put_raw(
+        "skipped-collectors.json",
+        &serde_json::to_vec_pretty(&skipped).unwrap_or_default(),
+    );
+    let mut summary = format!(
+        "berth collection summary\ntotal: {} ms\n\n{:<50} {:>10}  status\n",
+        report.millis, "collector", "ms"
+    );
+    for c in &report.collectors {
+        summary.push_str(&format!(
+            "{:<50} {:>10}  {}\n",
+            format!("{}{}", if c.host { "host/" } else { "" }, c.title),
+            c.millis,
+            serde_json::to_value(c.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
+    }
+    let _ = sink.put_raw("execution-data/summary.txt", summary.as_bytes());
+    let _ = sink.put_raw(
+        "execution-data/collectors.json",
+        &serde_json::to_vec_pretty(report).unwrap_or_default(),
+    );
+}
+
+/// `version.yaml` at the bundle root (troubleshoot's shape, berth's version).
+pub fn version_yaml(version: &str) -> String {
+    format!(
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  versionNumber: {version}\n  producer: berth\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{BundleReader, BundleWriter};
+    use crate::collect::Sink;
+    use crate::spec::Specs;
+    use serde_json::Value;
+
+    fn ctx(dir: &std::path::Path) -> Arc<Context> {
+        let w = BundleWriter::create(dir, "b").unwrap();
+        Arc::new(Context {
+            kube: None,
+            kube_error: Some("test: no cluster".into()),
+            sink: Sink::new(w, None),
+        })
+    }
+
+    #[tokio::test]
+    async fn failures_and_timeouts_are_recorded_and_the_rest_goes_on() {
+        let mut s = Specs::default();
+        s.add_text(
+            "hb.yaml",
+            r#"apiVersion: troubleshoot.sh/v1beta2
+kind: SupportBundle
+spec:
+  hostCollectors:
+    - cpu: {}
+    - run: {collectorName: hang, command: sleep, args: ["600"]}
+    - run: {collectorName: hi, command: sh, args: ["-c", "echo hello"]}
+    - ceph: {}
+    - memory: {exclude: true}
+    - diskUsage: {}
+"#,
+        );
+        let m = s.merge_support_bundle();
+        let tmp = tempfile::tempdir().unwrap();
+        let c = ctx(tmp.path());
+        let opts = RunOptions {
+            collector_timeout: Duration::from_millis(800),
+            deadline: Duration::from_secs(60),
+            concurrency: 4,
+        };
+        let r = collect_all(&m, c.clone(), opts).await;
+        let st: Vec<(&str, Status)> = r
+            .collectors
+            .iter()
+            .map(|c| (c.title.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            st,
+            [
+                ("cpu", Status::Ok),
+                ("run/hang", Status::TimedOut),
+                ("run/hi", Status::Ok),
+                ("ceph", Status::Skipped),
+                ("memory", Status::Excluded),
+                ("diskUsage", Status::Failed),
+            ]
+        );
+        let b = c.sink.writer().reader().unwrap();
+        assert_eq!(
+            b.read("host-collectors/run-host/hi.txt").unwrap(),
+            b"hello\n"
+        );
+        assert!(b.read("host-collectors/system/cpu.json").is_some());
+        let e: Value = serde_json::from_slice(
+            &b.read("host-collectors/errors/run-hang-error.json")
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(e["error"].as_str().unwrap().contains("did not finish"));
+        let skipped: Value =
+            serde_json::from_slice(&b.read("skipped-collectors.json").unwrap()).unwrap();
+        assert_eq!(skipped[0]["collector"], "ceph");
+        assert!(b.read("execution-data/summary.txt").is_some());
+    }
+
+    #[tokio::test]
+    async fn cluster_collectors_without_a_cluster_say_so() {
+        let mut s = Specs::default();
+        s.add_text(
+            "sb.yaml",
+            "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  collectors:\n    - logs: {namespace: x}\n",
+        );
+        let m = s.merge_support_bundle();
+        let tmp = tempfile::tempdir().unwrap();
+        let c = ctx(tmp.path());
+        let r = collect_all(&m, c, RunOptions::default()).await;
+        assert_eq!(r.collectors.len(), 3);
+        for rec in &r.collectors {
+            assert_eq!(rec.status, Status::Skipped, "{rec:?}");
+            assert!(rec.error.as_deref().unwrap().contains("--kubeconfig"));
+        }
+    }
+}
