@@ -557,15 +557,16 @@ pub fn verify(
     let key_id = check_signature(path, &mbytes, &sbytes, key)?;
     let m = parse_manifest(path, &mbytes)?;
     if let Some(app) = &expect.app
-        && &m.app != app {
-            return Err(bundle_err(
-                path,
-                format!(
-                    "this bundle is for app {:?}, not {app:?}; get the bundle for {app}",
-                    m.app
-                ),
-            ));
-        }
+        && &m.app != app
+    {
+        return Err(bundle_err(
+            path,
+            format!(
+                "this bundle is for app {:?}, not {app:?}; get the bundle for {app}",
+                m.app
+            ),
+        ));
+    }
     let staging = match dest {
         Some(d) => {
             if d.exists() {
@@ -676,6 +677,15 @@ pub fn verify(
         }
         sink.flush()
             .map_err(|e| Error::io(dest.unwrap_or(path), e))?;
+        if total < fe.size {
+            return Err(bundle_err(
+                path,
+                format!(
+                    "{name}: only {total} of {} bytes: the bundle is truncated; copy it again",
+                    fe.size
+                ),
+            ));
+        }
         let actual = hasher.finish();
         if actual != fe.digest || total != fe.size {
             return Err(Error::DigestMismatch {

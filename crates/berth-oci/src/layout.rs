@@ -191,9 +191,10 @@ impl Layout {
         for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
             let e = e.map_err(|e| Error::io(&dir, e))?;
             if let Some(name) = e.file_name().to_str()
-                && let Ok(d) = Digest::parse(&format!("sha256:{name}")) {
-                    out.insert(d);
-                }
+                && let Ok(d) = Digest::parse(&format!("sha256:{name}"))
+            {
+                out.insert(d);
+            }
         }
         Ok(out)
     }

@@ -69,9 +69,10 @@ impl Reference {
             None => (rest, None),
         };
         if let Some(t) = &tag
-            && !valid_tag(t) {
-                return Err(bad(s, "the tag has characters outside [A-Za-z0-9._-]"));
-            }
+            && !valid_tag(t)
+        {
+            return Err(bad(s, "the tag has characters outside [A-Za-z0-9._-]"));
+        }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path))
                 if first.contains('.') || first.contains(':') || first == "localhost" =>

@@ -117,9 +117,10 @@ impl Mapping {
         let r = Reference::parse(image).ok()?;
         let name = r.name();
         if let Some(d) = &r.digest
-            && let Some(v) = self.entries.get(&format!("{name}@{d}")) {
-                return Some(v);
-            }
+            && let Some(v) = self.entries.get(&format!("{name}@{d}"))
+        {
+            return Some(v);
+        }
         r.tag
             .as_ref()
             .and_then(|t| self.entries.get(&format!("{name}:{t}")))
@@ -273,10 +274,10 @@ pub fn relocate_objects(objects: &mut [Value], mapping: &Mapping) -> Result<Repo
                     && !a
                         .iter()
                         .any(|s| s.get("name").and_then(Value::as_str) == Some(secret))
-                    {
-                        a.push(json!({ "name": secret }));
-                        report.secrets_added += 1;
-                    }
+                {
+                    a.push(json!({ "name": secret }));
+                    report.secrets_added += 1;
+                }
             }
         });
     }

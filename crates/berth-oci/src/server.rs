@@ -647,16 +647,17 @@ async fn upload(
         // Cross-repository mount: blobs are shared, so a known blob mounts at once.
         if let Some(m) = query.get("mount")
             && let Ok(d) = Digest::parse(m)
-                && blob_path(state, &d).is_file() {
-                    let mut r = StatusCode::CREATED.into_response();
-                    if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/blobs/{d}")) {
-                        r.headers_mut().insert(header::LOCATION, v);
-                    }
-                    if let Ok(v) = HeaderValue::from_str(d.as_str()) {
-                        r.headers_mut().insert("Docker-Content-Digest", v);
-                    }
-                    return Ok(r);
-                }
+            && blob_path(state, &d).is_file()
+        {
+            let mut r = StatusCode::CREATED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/blobs/{d}")) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(d.as_str()) {
+                r.headers_mut().insert("Docker-Content-Digest", v);
+            }
+            return Ok(r);
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let p = uploads.join(&id);
         tokio::fs::write(&p, b"")
@@ -696,13 +697,14 @@ async fn upload(
                 .and_then(|h| h.to_str().ok())
                 .and_then(|r| r.split('-').next())
                 .and_then(|s| s.trim().parse::<u64>().ok())
-                && start != size {
-                    return Ok(err(
-                        StatusCode::RANGE_NOT_SATISFIABLE,
-                        "BLOB_UPLOAD_INVALID",
-                        "chunk out of order",
-                    ));
-                }
+                && start != size
+            {
+                return Ok(err(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BLOB_UPLOAD_INVALID",
+                    "chunk out of order",
+                ));
+            }
             let n = append_body(&p, req).await?;
             Ok(upload_resp(StatusCode::ACCEPTED, name, id, size + n))
         }

@@ -290,3 +290,84 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A release layout built locally (no registry): the generated images under source names
+/// `ghcr.io/acme/{app,worker,multi}:<version>` plus app files. `changed_seed` alters the
+/// app image's top layer, to make a new version that differs in one image.
+pub fn make_release(
+    dir: &Path,
+    app: &str,
+    version: &str,
+    changed_seed: u64,
+) -> berth_oci::release::ReleaseMeta {
+    use berth_oci::model;
+    use berth_oci::release::{ReleaseImage, ReleaseMeta};
+    let layout = Layout::create(dir).unwrap();
+    let base = generate::random_layer(1, 200_000).unwrap();
+    let amd = linux("amd64");
+    let app_img = generate::write_image(
+        &layout,
+        &[
+            base.clone(),
+            generate::random_layer(changed_seed, 50_000).unwrap(),
+        ],
+        &amd,
+    )
+    .unwrap();
+    let worker = generate::write_image(
+        &layout,
+        &[base.clone(), generate::random_layer(3, 30_000).unwrap()],
+        &amd,
+    )
+    .unwrap();
+    let m1 = generate::write_image(&layout, std::slice::from_ref(&base), &amd).unwrap();
+    let m2 = generate::write_image(
+        &layout,
+        &[generate::random_layer(4, 10_000).unwrap()],
+        &linux("arm64"),
+    )
+    .unwrap();
+    let multi = generate::write_index(&layout, &[m1, m2]).unwrap();
+    let mut images = Vec::new();
+    for (name, mut d) in [("app", app_img), ("worker", worker), ("multi", multi)] {
+        let src = Reference::parse(&format!("ghcr.io/acme/{name}:1.0"))
+            .unwrap()
+            .to_string();
+        d.platform = None;
+        d.annotations
+            .insert(model::ANNOTATION_SOURCE.into(), src.clone());
+        d.annotations
+            .insert(model::ANNOTATION_REF_NAME.into(), src.clone());
+        d.annotations
+            .insert(model::ANNOTATION_KIND.into(), "image".into());
+        layout.add_entry(d.clone()).unwrap();
+        images.push(ReleaseImage {
+            source: src,
+            digest: d.digest.clone(),
+            media_type: d.media_type.clone(),
+        });
+    }
+    let meta = ReleaseMeta {
+        format: 1,
+        app: app.into(),
+        version: version.into(),
+        images,
+    };
+    let files = vec![
+        (
+            "berth.yaml".to_string(),
+            format!(
+                "apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: {app}\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "manifests/deploy.yaml".to_string(),
+            b"kind: Deployment\n".repeat(200),
+        ),
+    ];
+    berth_oci::release::write_app_entry(&layout, &meta, &files).unwrap();
+    meta
+}
+
+use berth_oci::Reference;
