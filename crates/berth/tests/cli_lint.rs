@@ -1,0 +1,97 @@
+//! The real `berth` binary: lint output, exit codes, init, schema.
+
+use assert_cmd::Command;
+
+fn berth() -> Command {
+    let mut c = Command::cargo_bin("berth").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn lint_example_is_clean_and_exits_zero() {
+    let out = berth()
+        .args(["lint", "../../examples/hello"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok, no problems found"));
+}
+
+#[test]
+fn lint_reports_problems_with_source_and_exits_one() {
+    let out = berth()
+        .current_dir("../berth-spec/tests/broken")
+        .args(["lint", "unknown-field.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn lint_json_is_machine_readable() {
+    let out = berth()
+        .current_dir("../berth-spec/tests/broken")
+        .args(["lint", "duplicate-item.yaml", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "duplicate-name")
+        .unwrap();
+    assert_eq!(
+        (p["line"].as_u64(), p["column"].as_u64()),
+        (Some(15), Some(17))
+    );
+    assert_eq!(p["field"], "spec.config[1].items[0].name");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let out = berth().args(["lint", "--output", "xml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = berth().args(["no-such-command"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn init_writes_an_app_that_lints_clean_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("shop");
+    berth().arg("init").arg(&app).assert().success();
+    berth().arg("lint").arg(&app).assert().success();
+    let again = berth().arg("init").arg(&app).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+#[test]
+fn schema_validates_the_example() {
+    let out = berth().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let text = std::fs::read_to_string("../../examples/hello/berth.yaml").unwrap();
+    let doc = berth_spec::yaml::parse_str(&text, &Default::default()).unwrap()[0].to_json();
+    assert!(validator.is_valid(&doc));
+    let mut broken = doc.clone();
+    broken["spec"]["components"][0]["valus"] = serde_json::json!("x");
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = berth().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("berth"));
+}
