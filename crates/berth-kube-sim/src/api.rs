@@ -123,6 +123,25 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
                 };
             }
             ["openapi", "v3"] => return json_response(200, &discovery::openapi_root(&store)),
+            ["openapi", "v2"] | ["swagger.json"] => {
+                let git = discovery::version_doc(&store)["gitVersion"]
+                    .as_str()
+                    .unwrap_or("v1.32.0")
+                    .to_string();
+                if accept.contains("protobuf") {
+                    return Response::builder()
+                        .header(
+                            header::CONTENT_TYPE,
+                            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                        )
+                        .body(Body::from(discovery::openapi_v2_proto()))
+                        .unwrap_or_default();
+                }
+                return json_response(
+                    200,
+                    &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": git}, "paths": {}, "definitions": {}}),
+                );
+            }
             ["openapi", "v3", rest @ ..] => {
                 return match discovery::openapi_gv(&store, &rest.join("/")) {
                     Some(d) => json_response(200, &d),

@@ -246,3 +246,31 @@ pub fn openapi_gv(store: &Store, rel: &str) -> Option<Value> {
         "components": {"schemas": schemas},
     }))
 }
+
+/// A minimal OpenAPI v2 document in protobuf (gnostic `openapi_v2.Document`: swagger,
+/// info, empty paths). kubectl falls back to it for kinds the v3 documents do not list,
+/// finds no schema, skips client-side validation and reports the real "no matches for
+/// kind" from discovery, as it does against a real API server.
+pub fn openapi_v2_proto() -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
+        out.push(tag);
+        let mut n = b.len();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+        out.extend_from_slice(b);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 0x0a, b"Kubernetes");
+    let mut doc = Vec::new();
+    field(&mut doc, 0x0a, b"2.0");
+    field(&mut doc, 0x12, &info);
+    field(&mut doc, 0x42, &[]);
+    doc
+}

@@ -137,19 +137,19 @@ fn object_meta(b: &[u8]) -> Result<Value, String> {
     let mut owners = Vec::new();
     while let Some((n, f)) = r.next()? {
         match (n, f) {
-            (1, Field::Bytes(x)) => {
+            (1, Field::Bytes(x)) if !x.is_empty() => {
                 m.insert("name".into(), json!(string(x)?));
             }
-            (2, Field::Bytes(x)) => {
+            (2, Field::Bytes(x)) if !x.is_empty() => {
                 m.insert("generateName".into(), json!(string(x)?));
             }
-            (3, Field::Bytes(x)) => {
+            (3, Field::Bytes(x)) if !x.is_empty() => {
                 m.insert("namespace".into(), json!(string(x)?));
             }
-            (5, Field::Bytes(x)) => {
+            (5, Field::Bytes(x)) if !x.is_empty() => {
                 m.insert("uid".into(), json!(string(x)?));
             }
-            (6, Field::Bytes(x)) => {
+            (6, Field::Bytes(x)) if !x.is_empty() => {
                 m.insert("resourceVersion".into(), json!(string(x)?));
             }
             (8, Field::Bytes(x)) => {
@@ -229,7 +229,7 @@ pub fn decode(body: &[u8], rt: &ResourceType) -> Result<Value, String> {
                         let (k, v) = map_entry(x)?;
                         data.insert(k, b64(&v));
                     }
-                    (3, Field::Bytes(x)) => obj["type"] = json!(string(x)?),
+                    (3, Field::Bytes(x)) if !x.is_empty() => obj["type"] = json!(string(x)?),
                     (4, Field::Bytes(x)) => {
                         let (k, v) = map_entry(x)?;
                         sdata.insert(k, json!(string(&v)?));
