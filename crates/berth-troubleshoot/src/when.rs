@@ -512,7 +512,8 @@ pub struct Version {
 }
 
 impl Version {
-    /// Tolerant parse: `v1.28`, `1.28.3-eks-abc`, `5.15.0-91-generic`, `22.04`.
+    /// Tolerant parse: `v1.28`, `5.15.0-91-generic`, `22.04`: the leading `N[.N[.N]]` only,
+    /// as troubleshoot compares host and database versions (suffixes are dropped).
     pub fn parse_tolerant(s: &str) -> Option<Version> {
         let s = s.trim().trim_start_matches(['v', 'V']);
         let end = s
@@ -526,23 +527,22 @@ impl Version {
         for (i, part) in core.split('.').take(3).enumerate() {
             nums[i] = part.parse().ok()?;
         }
-        let rest = &s[end..];
-        let pre = match rest.strip_prefix('-') {
-            Some(p) => p
-                .split(['.', '+'])
-                .take_while(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect(),
-            None => Vec::new(),
-        };
-        Some(Version { nums, pre })
+        Some(Version {
+            nums,
+            pre: Vec::new(),
+        })
     }
 
-    /// Strict `X.Y.Z[-pre][+build]`, as clusterVersion ranges require.
+    /// Strict `X.Y.Z[-pre][+build]`, as clusterVersion ranges require; a pre-release
+    /// (`1.28.3-gke.1`) sorts below its release.
     pub fn parse_strict(s: &str) -> Option<Version> {
         let s = s.trim().trim_start_matches('v');
-        let core_end = s.find(['-', '+']).unwrap_or(s.len());
-        let parts: Vec<&str> = s[..core_end].split('.').collect();
+        let (no_build, _) = s.split_once('+').unwrap_or((s, ""));
+        let (core, pre) = match no_build.split_once('-') {
+            Some((c, p)) => (c, p.split('.').map(str::to_string).collect()),
+            None => (no_build, Vec::new()),
+        };
+        let parts: Vec<&str> = core.split('.').collect();
         if parts.len() != 3
             || parts
                 .iter()
@@ -550,7 +550,11 @@ impl Version {
         {
             return None;
         }
-        Version::parse_tolerant(s)
+        let mut nums = [0u64; 3];
+        for (i, p) in parts.iter().enumerate() {
+            nums[i] = p.parse().ok()?;
+        }
+        Some(Version { nums, pre })
     }
 }
 
@@ -732,7 +736,7 @@ mod tests {
 
     #[test]
     fn versions() {
-        let v = Version::parse_tolerant("v1.28.3-gke.1").unwrap();
+        let v = Version::parse_strict("v1.28.3-gke.1").unwrap();
         assert!(version_cmp(&v, Op::Lt, "1.28.3", true).unwrap());
         assert!(version_cmp(&v, Op::Ge, "1.28.0", true).unwrap());
         assert!(version_cmp(&v, Op::Eq, "1.x", true).unwrap());
