@@ -1,8 +1,8 @@
 //! Preflight checks and support bundles: reads troubleshoot.sh/v1beta2 specs, runs host and cluster collectors concurrently, redacts secrets, and analyses the results.
-pub mod bundle;
-pub mod spec;
 pub mod analyze;
-pub mod when;
+pub mod bundle;
 pub mod collect;
-pub mod run;
 pub mod redact;
+pub mod run;
+pub mod spec;
+pub mod when;
