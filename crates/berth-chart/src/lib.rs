@@ -1,1 +1,34 @@
-//! Helm chart loader and renderer: loads charts from directories and .tgz archives, coalesces values as Helm does, renders templates and sorts objects in Helm's install order.
+//! Helm chart loader and renderer: loads charts from directories and .tgz archives,
+//! coalesces values as Helm does, renders templates and sorts objects in Helm's install order.
+//!
+//! The pipeline mirrors `helm template` (Helm v4) step by step so the objects match:
+//! [`Chart::load`] (directory with `.helmignore`, or an untrusted `.tgz`), then
+//! [`render`]: dependency enablement and `import-values`, values coalescing,
+//! values.schema.json validation, template execution through `berth-template`,
+//! document splitting, hook separation and install ordering.
+
+mod archive;
+mod chart;
+mod coalesce;
+mod dependencies;
+mod error;
+mod gofmt;
+mod ignore;
+mod manifest;
+mod metadata;
+mod schema;
+mod strvals;
+mod values;
+pub mod version;
+mod yaml;
+
+pub use archive::{ChartFile, MAX_ARCHIVE_SIZE, MAX_ENTRIES, MAX_FILE_SIZE, read_archive};
+pub use chart::Chart;
+pub use coalesce::merge_user_values;
+pub use error::ChartError;
+pub use ignore::IgnoreRules;
+pub use manifest::{Hook, INSTALL_ORDER, Manifest, kind_order, sort_manifests, split_manifests};
+pub use metadata::{Dependency, Maintainer, Metadata};
+pub use strvals::{SetKind, parse_into as parse_set_into, parse_set};
+pub use values::{prepare_values, validate_values};
+pub use yaml::{parse_object, parse_values};

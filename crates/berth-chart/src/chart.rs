@@ -1,0 +1,296 @@
+//! A loaded chart and how it is loaded: from a directory (honouring `.helmignore`)
+//! or a `.tgz` archive, with vendored subcharts under `charts/` (directories and archives).
+
+use crate::archive::{self, ChartFile, MAX_FILE_SIZE};
+use crate::error::ChartError;
+use crate::ignore::IgnoreRules;
+use crate::metadata::Metadata;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// How deep `charts/` may nest (a guard against archives that contain themselves).
+const MAX_SUBCHART_DEPTH: usize = 16;
+
+/// A Helm chart in memory.
+#[derive(Clone, Debug, Default)]
+pub struct Chart {
+    /// Chart.yaml.
+    pub metadata: Metadata,
+    /// values.yaml (numbers as float64, as Helm reads them).
+    pub values: Map<String, Value>,
+    /// values.schema.json, when present.
+    pub schema: Option<Vec<u8>>,
+    /// `templates/**` files.
+    pub templates: Vec<ChartFile>,
+    /// Every other file (what `.Files` sees), including `crds/`.
+    pub files: Vec<ChartFile>,
+    /// Subcharts found under `charts/`.
+    pub dependencies: Vec<Chart>,
+}
+
+impl Chart {
+    /// The chart's name (an alias once dependencies are processed).
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// Loads a chart from a directory or a `.tgz` file.
+    pub fn load(path: &Path) -> Result<Chart, ChartError> {
+        let meta = std::fs::metadata(path).map_err(|e| ChartError::io(path, e))?;
+        if meta.is_dir() {
+            Chart::load_dir(path)
+        } else {
+            if meta.len() > archive::MAX_ARCHIVE_SIZE {
+                return Err(ChartError::Archive {
+                    archive: path.display().to_string(),
+                    entry: String::new(),
+                    reason: "archive file is larger than 100 MiB".into(),
+                });
+            }
+            let bytes = std::fs::read(path).map_err(|e| ChartError::io(path, e))?;
+            Chart::load_archive(&bytes, &path.display().to_string())
+        }
+    }
+
+    /// Loads a chart from `.tgz` bytes; `origin` names it in errors.
+    pub fn load_archive(bytes: &[u8], origin: &str) -> Result<Chart, ChartError> {
+        let files = archive::read_archive(bytes, origin)?;
+        Chart::from_files(files, origin, 0)
+    }
+
+    /// Loads a chart directory, skipping what `.helmignore` lists.
+    pub fn load_dir(dir: &Path) -> Result<Chart, ChartError> {
+        let ignore_path = dir.join(".helmignore");
+        let mut rules = match std::fs::read_to_string(&ignore_path) {
+            Ok(text) => IgnoreRules::parse(&text).map_err(|m| ChartError::Parse {
+                chart: dir.display().to_string(),
+                file: ".helmignore".into(),
+                message: m,
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IgnoreRules::default(),
+            Err(e) => return Err(ChartError::io(ignore_path, e)),
+        };
+        rules.add_defaults();
+        let mut files = Vec::new();
+        walk(dir, "", &rules, &mut files, 0)?;
+        Chart::from_files(files, &dir.display().to_string(), 0)
+    }
+
+    /// Builds a chart from its files (names relative to the chart root), as
+    /// Helm's `LoadFiles`: Chart.yaml, values.yaml, values.schema.json,
+    /// requirements.yaml, templates/, charts/ and everything else.
+    pub fn from_files(
+        files: Vec<ChartFile>,
+        origin: &str,
+        depth: usize,
+    ) -> Result<Chart, ChartError> {
+        if depth > MAX_SUBCHART_DEPTH {
+            return Err(ChartError::Metadata {
+                chart: origin.into(),
+                message: format!("subcharts nest more than {MAX_SUBCHART_DEPTH} levels deep"),
+            });
+        }
+        let text = |f: &ChartFile| -> Result<String, ChartError> {
+            String::from_utf8(f.data.clone()).map_err(|_| ChartError::Parse {
+                chart: origin.into(),
+                file: f.name.clone(),
+                message: "not UTF-8 text".into(),
+            })
+        };
+        let Some(chart_yaml) = files.iter().find(|f| f.name == "Chart.yaml") else {
+            return Err(ChartError::Metadata {
+                chart: origin.into(),
+                message: "Chart.yaml file is missing".into(),
+            });
+        };
+        let mut metadata = Metadata::parse(&text(chart_yaml)?).map_err(|m| ChartError::Parse {
+            chart: origin.into(),
+            file: "Chart.yaml".into(),
+            message: m,
+        })?;
+        let mut c = Chart::default();
+        let mut subcharts: std::collections::BTreeMap<String, Vec<ChartFile>> = Default::default();
+        for f in files {
+            match f.name.as_str() {
+                "Chart.yaml" | "Chart.lock" => {}
+                "values.yaml" => {
+                    c.values =
+                        crate::yaml::parse_values(&text(&f)?).map_err(|m| ChartError::Parse {
+                            chart: origin.into(),
+                            file: "values.yaml".into(),
+                            message: m,
+                        })?;
+                }
+                "values.schema.json" => c.schema = Some(f.data),
+                "requirements.yaml" => {
+                    let doc =
+                        crate::yaml::parse_value(&text(&f)?).map_err(|m| ChartError::Parse {
+                            chart: origin.into(),
+                            file: "requirements.yaml".into(),
+                            message: m,
+                        })?;
+                    let deps = crate::metadata::parse_dependencies(doc.get("dependencies"))
+                        .map_err(|m| ChartError::Parse {
+                            chart: origin.into(),
+                            file: "requirements.yaml".into(),
+                            message: m,
+                        })?;
+                    if deps.is_some() {
+                        metadata.dependencies = deps;
+                    }
+                    if metadata.api_version == "v1" {
+                        c.files.push(f);
+                    }
+                }
+                "requirements.lock" => {
+                    if metadata.api_version == "v1" {
+                        c.files.push(f);
+                    }
+                }
+                n if n.starts_with("templates/") => c.templates.push(f),
+                n if n.starts_with("charts/") => {
+                    if n.ends_with(".prov") {
+                        c.files.push(f);
+                        continue;
+                    }
+                    let rest = &n["charts/".len()..];
+                    let (cname, inner) = match rest.split_once('/') {
+                        Some((a, b)) => (a.to_owned(), b.to_owned()),
+                        None => (rest.to_owned(), rest.to_owned()),
+                    };
+                    subcharts.entry(cname).or_default().push(ChartFile {
+                        name: inner,
+                        data: f.data,
+                    });
+                }
+                _ => c.files.push(f),
+            }
+        }
+        if !matches!(metadata.api_version.as_str(), "v1" | "v2") {
+            return Err(ChartError::Metadata {
+                chart: origin.into(),
+                message: format!(
+                    "unsupported chart apiVersion {:?}; berth reads v1 and v2 charts",
+                    metadata.api_version
+                ),
+            });
+        }
+        metadata.validate().map_err(|m| ChartError::Metadata {
+            chart: origin.into(),
+            message: m,
+        })?;
+        c.metadata = metadata;
+        let name = c.metadata.name.clone();
+        for (n, files) in subcharts {
+            if n.starts_with('_') || n.starts_with('.') {
+                continue;
+            }
+            let sub_origin = format!("{name}/charts/{n}");
+            let sc = if n.ends_with(".tgz") {
+                let Some(f) = files.into_iter().find(|f| f.name == n) else {
+                    return Err(ChartError::Archive {
+                        archive: sub_origin,
+                        entry: String::new(),
+                        reason: "a directory named like an archive (.tgz) in charts/".into(),
+                    });
+                };
+                let inner = archive::read_archive(&f.data, &sub_origin)?;
+                Chart::from_files(inner, &sub_origin, depth + 1)?
+            } else {
+                // A plain file directly under charts/ (not .tgz) is not a chart: Helm skips it.
+                let files: Vec<ChartFile> = files.into_iter().filter(|f| f.name != n).collect();
+                if files.is_empty() {
+                    continue;
+                }
+                Chart::from_files(files, &sub_origin, depth + 1)?
+            };
+            c.dependencies.push(sc);
+        }
+        Ok(c)
+    }
+
+    /// The CRD files of this chart and its subcharts, named by full path
+    /// (`parent/charts/sub/crds/x.yaml`), as `helm template --include-crds` prints them.
+    pub fn crd_files(&self) -> Vec<(String, &ChartFile)> {
+        let mut out = Vec::new();
+        self.collect_crds(self.name(), &mut out);
+        out
+    }
+
+    fn collect_crds<'a>(&'a self, prefix: &str, out: &mut Vec<(String, &'a ChartFile)>) {
+        for f in &self.files {
+            let lower = f.name.to_ascii_lowercase();
+            if f.name.starts_with("crds/")
+                && (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
+            {
+                out.push((format!("{prefix}/{}", f.name), f));
+            }
+        }
+        for d in &self.dependencies {
+            d.collect_crds(&format!("{prefix}/charts/{}", d.name()), out);
+        }
+    }
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    rules: &IgnoreRules,
+    out: &mut Vec<ChartFile>,
+    depth: usize,
+) -> Result<(), ChartError> {
+    if depth > 64 {
+        return Err(ChartError::io(
+            dir,
+            std::io::Error::other("directories nest too deep (a symlink loop?)"),
+        ));
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| ChartError::io(dir, e))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let Some(fname) = e.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let path = e.path();
+        let name = if rel.is_empty() {
+            fname.clone()
+        } else {
+            format!("{rel}/{fname}")
+        };
+        // Follow symlinks inside a vendor's own chart directory, as Helm does.
+        let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
+        if meta.is_dir() {
+            if rules.ignored(&name, true) {
+                continue;
+            }
+            walk(&path, &name, rules, out, depth + 1)?;
+            continue;
+        }
+        if rules.ignored(&name, false) {
+            continue;
+        }
+        if !meta.is_file() {
+            return Err(ChartError::io(
+                &path,
+                std::io::Error::other("not a regular file; remove it or list it in .helmignore"),
+            ));
+        }
+        if meta.len() > MAX_FILE_SIZE {
+            return Err(ChartError::io(
+                &path,
+                std::io::Error::other(format!(
+                    "chart file is larger than the maximum file size {MAX_FILE_SIZE} bytes"
+                )),
+            ));
+        }
+        let data = std::fs::read(&path).map_err(|e| ChartError::io(&path, e))?;
+        out.push(ChartFile {
+            name,
+            data: archive::strip_bom(data),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Turning rendered template files into Kubernetes objects the way Helm v4 does:
+//! split each file on `---` (Helm's `SplitManifests`), read each document's head
+//! (apiVersion, kind, metadata), separate hooks (`helm.sh/hook`), and sort both by
+//! Helm's install order of kinds.
+
+use crate::error::ChartError;
+use regex::Regex;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// One rendered Kubernetes object (a document of a template file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// The template that produced it, e.g. `web/templates/deployment.yaml`.
+    pub source_path: String,
+    /// The document text exactly as Helm keeps it (left-trimmed).
+    pub yaml_text: String,
+    /// The parsed object (null for a comment-only document).
+    pub object: Value,
+    /// Its `kind` (empty when absent).
+    pub kind: String,
+}
+
+/// A hook: a document annotated with `helm.sh/hook`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hook {
+    /// The rendered document.
+    pub manifest: Manifest,
+    /// `metadata.name`.
+    pub name: String,
+    /// Lower-cased events, e.g. `pre-install`.
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight` (0 when absent or not an integer).
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy` entries.
+    pub delete_policies: Vec<String>,
+    /// `helm.sh/hook-output-log-policy` entries.
+    pub output_log_policies: Vec<String>,
+}
+
+/// Helm's install order of kinds; unknown kinds go last, sorted by name.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+fn separator() -> &'static Regex {
+    static SEP: OnceLock<Regex> = OnceLock::new();
+    // RE2's \s is ASCII [\t\n\f\r ]; spell it out so Unicode spaces do not count.
+    SEP.get_or_init(|| {
+        Regex::new(r"(?:^|[\t\n\x0C\r ]*\n)---[\t\n\x0C\r ]*").unwrap_or_else(|_| unreachable!())
+    })
+}
+
+fn is_go_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// Helm v4's `SplitManifests`: the non-blank documents of a file, each left-trimmed.
+pub fn split_manifests(text: &str) -> Vec<&str> {
+    let text = text.trim_start_matches(is_go_space);
+    separator()
+        .split(text)
+        .filter(|d| !d.trim_matches(is_go_space).is_empty())
+        .map(|d| d.trim_start_matches(is_go_space))
+        .collect()
+}
+
+fn kind_rank(kind: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|k| *k == kind)
+}
+
+/// Helm's `lessByKind` as a total order usable by a stable sort.
+pub fn kind_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (kind_rank(a), kind_rank(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Less,
+        (None, Some(_)) => Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+fn string_map(obj: &Value, path: &str) -> Result<Vec<(String, String)>, String> {
+    let Some(ann) = obj.get("metadata").and_then(|m| m.get("annotations")) else {
+        return Ok(Vec::new());
+    };
+    match ann {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Null => Ok((k.clone(), String::new())),
+                other => Err(format!(
+                    "{path}: annotation {k} must be a string, found {other}; quote it"
+                )),
+            })
+            .collect(),
+        _ => Err(format!("{path}: metadata.annotations must be a mapping")),
+    }
+}
+
+/// Splits, classifies and sorts rendered files (path → text), as Helm's
+/// `SortManifests` with the install order. Files whose basename starts with `_`
+/// and blank files are skipped. Returns (hooks, manifests).
+pub fn sort_manifests(
+    files: &[(String, String)],
+) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
+    let mut paths: Vec<&(String, String)> = files.iter().collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hooks = Vec::new();
+    let mut generic = Vec::new();
+    for (path, content) in paths {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
+            continue;
+        }
+        for doc in split_manifests(content) {
+            let object =
+                crate::yaml::parse_object(doc).map_err(|message| ChartError::Manifest {
+                    path: path.clone(),
+                    message,
+                })?;
+            if !(object.is_null() || object.is_object()) {
+                return Err(ChartError::Manifest {
+                    path: path.clone(),
+                    message: format!(
+                        "a document must be a mapping (a Kubernetes object), found {}",
+                        crate::yaml::kind_name(&object)
+                    ),
+                });
+            }
+            let kind = object
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let annotations =
+                string_map(&object, path).map_err(|message| ChartError::Manifest {
+                    path: path.clone(),
+                    message,
+                })?;
+            let m = Manifest {
+                source_path: path.clone(),
+                yaml_text: doc.to_owned(),
+                object,
+                kind,
+            };
+            let get = |k: &str| {
+                annotations
+                    .iter()
+                    .find(|(a, _)| a == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            let Some(hook_types) = get("helm.sh/hook") else {
+                generic.push(m);
+                continue;
+            };
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for t in hook_types.split(',') {
+                let t = t.trim().to_lowercase();
+                if !HOOK_EVENTS.contains(&t.as_str()) {
+                    unknown = true;
+                    break;
+                }
+                events.push(t);
+            }
+            if unknown {
+                // Helm drops a document with an unknown hook event entirely.
+                continue;
+            }
+            let list = |k: &str| -> Vec<String> {
+                get(k)
+                    .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+                    .unwrap_or_default()
+            };
+            let name = m
+                .object
+                .get("metadata")
+                .and_then(|x| x.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            hooks.push(Hook {
+                name,
+                events,
+                weight: get("helm.sh/hook-weight")
+                    .and_then(|w| w.parse::<i64>().ok())
+                    .unwrap_or(0),
+                delete_policies: list("helm.sh/hook-delete-policy"),
+                output_log_policies: list("helm.sh/hook-output-log-policy"),
+                manifest: m,
+            });
+        }
+    }
+    generic.sort_by(|a, b| kind_order(&a.kind, &b.kind));
+    hooks.sort_by(|a, b| kind_order(&a.manifest.kind, &b.manifest.kind));
+    Ok((hooks, generic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_helm_v4() {
+        assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), vec!["a: 1", "b: 2\n"]);
+        // As with Go's regexp, a separator's trailing whitespace swallows the newline
+        // the next `---` would need, so that one stays in the document.
+        assert_eq!(
+            split_manifests("---\na: 1\n---   \n\n---\nb: 2"),
+            vec!["a: 1", "---\nb: 2"]
+        );
+        assert_eq!(split_manifests("  \n"), Vec::<&str>::new());
+        // `---` inside a line is not a separator.
+        assert_eq!(split_manifests("a: x---y\n"), vec!["a: x---y\n"]);
+    }
+
+    #[test]
+    fn sorts_by_kind_then_name_and_separates_hooks() {
+        let files = vec![
+            (
+                "c/templates/b.yaml".to_owned(),
+                "kind: Deployment\nmetadata: {name: d}\n---\nkind: Zed\n---\nkind: Alpha\n---\n# only a comment\n".to_owned(),
+            ),
+            ("c/templates/a.yaml".to_owned(), "kind: Service\n---\nkind: Namespace\n".to_owned()),
+            (
+                "c/templates/h.yaml".to_owned(),
+                "kind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: Pre-Install, post-upgrade\n    helm.sh/hook-weight: \"-5\"\n---\nkind: Job\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install,bogus\n".to_owned(),
+            ),
+            ("c/templates/_h.tpl".to_owned(), "kind: Secret\n".to_owned()),
+        ];
+        let (hooks, ms) = sort_manifests(&files).unwrap();
+        let kinds: Vec<&str> = ms.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "Service", "Deployment", "", "Alpha", "Zed"]
+        );
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].events, vec!["pre-install", "post-upgrade"]);
+        assert_eq!(hooks[0].weight, -5);
+        assert_eq!(hooks[0].name, "j");
+    }
+
+    #[test]
+    fn bad_yaml_names_the_file() {
+        let files = vec![("c/templates/x.yaml".to_owned(), "a: [1\n".to_owned())];
+        let e = sort_manifests(&files).unwrap_err().to_string();
+        assert!(
+            e.starts_with("YAML parse error on c/templates/x.yaml"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Render a chart with real Helm v4 (PyPI helm-python-sdk) and print JSON.
+
+The rendering oracle for berth's differential tests and benchmark.
+
+    helm_oracle.py CHART [--values FILE.json] [--name N] [--namespace NS]
+                         [--kube-version V] [--api-version A]... [--bench N]
+
+Prints one JSON object on stdout:
+    {"files": {template path: text}, "manifest": "...", "hooks": [...],
+     "notes": "..."}  or  {"error": "message"}
+`files` is Helm's engine output (`helm_render`: every rendered template);
+`manifest`, `hooks` and `notes` come from a client-side dry-run install, i.e.
+what `helm template` prints (sorted, hooks separated).
+
+With --bench N it instead times N warm runs of load+render and prints
+{"median_ms": ..., "min_ms": ..., "runs": N}.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import helm_python
+from helm_python import _native
+
+
+def render_opts(a):
+    opts = {"name": a.name, "namespace": a.namespace, "revision": 1,
+            "is_install": True, "is_upgrade": False}
+    if a.kube_version:
+        opts["kube_version"] = a.kube_version
+    if a.api_version:
+        opts["api_versions"] = a.api_version
+    return opts
+
+
+def render_files(chart_path, values, a):
+    chart = helm_python.Chart.load(chart_path)
+    out = _native.call_string("helm_render", chart._raw(), json.dumps(values),
+                              json.dumps(render_opts(a)))
+    return chart, json.loads(out)
+
+
+def dry_run(chart, values, a):
+    opts = {"namespace": a.namespace, "dry_run": "client"}
+    if a.kube_version:
+        opts["kube_version"] = a.kube_version
+    if a.api_version:
+        opts["api_versions"] = a.api_version
+    with helm_python.Config(namespace=a.namespace, storage_driver="memory") as cfg:
+        handle, ref = cfg._chart_args(chart)
+        payload = _native.call_string("helm_install", cfg._raw(), cfg._context_arg(None),
+                                      handle, ref, a.name, json.dumps(values), json.dumps(opts))
+    return json.loads(payload)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("chart")
+    p.add_argument("--values", help="JSON file with user values")
+    p.add_argument("--name", default="release-name")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--kube-version")
+    p.add_argument("--api-version", action="append", default=[])
+    p.add_argument("--bench", type=int, default=0)
+    a = p.parse_args()
+    values = {}
+    if a.values:
+        with open(a.values) as f:
+            values = json.load(f)
+    if a.bench:
+        times = []
+        for _ in range(3):
+            render_files(a.chart, values, a)
+        for _ in range(a.bench):
+            t0 = time.perf_counter()
+            render_files(a.chart, values, a)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times),
+                          "runs": a.bench}))
+        return
+    try:
+        chart, files = render_files(a.chart, values, a)
+        rel = dry_run(chart, values, a)
+    except Exception as e:  # the error text is what the test compares
+        print(json.dumps({"error": str(e)}))
+        return
+    print(json.dumps({"files": files, "manifest": rel.get("manifest", ""),
+                      "notes": rel.get("notes", "")}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
