@@ -1,0 +1,416 @@
+//! Renders an application — `berth.yaml` plus a customer's resolved config — into the
+//! Kubernetes objects of each component: the component's `values` template turns config into
+//! chart values, the chart renders as Helm would, and manifest directories are read as they are.
+//!
+//! This is the one place the deploy engine, `berth lint`, `berth template` for apps and release
+//! building get objects from, so all of them see the same objects.
+
+use berth_spec::Component;
+use berth_spec::config::ResolvedConfig;
+use berth_spec::lint::LoadedApp;
+use berth_spec::yaml::{Limits, NodeKind};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Why a component could not be rendered; every message names the component and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The component's `values` template failed.
+    #[error("component `{component}`: its `values` template in berth.yaml failed: {message}")]
+    ValuesTemplate {
+        /// The component.
+        component: String,
+        /// The template engine's message (with line and column inside the template).
+        message: String,
+    },
+    /// The `values` template rendered something that is not a YAML mapping.
+    #[error(
+        "component `{component}`: its `values` template rendered invalid YAML: {message}\n--- rendered values ---\n{rendered}"
+    )]
+    ValuesYaml {
+        /// The component.
+        component: String,
+        /// The parser's message.
+        message: String,
+        /// What the template produced (config passwords are not included in values templates' errors).
+        rendered: String,
+    },
+    /// The chart could not be loaded or rendered.
+    #[error("component `{component}`: chart {path}: {source}")]
+    Chart {
+        /// The component.
+        component: String,
+        /// The chart path.
+        path: PathBuf,
+        /// The chart engine's error.
+        #[source]
+        source: Box<berth_chart::ChartError>,
+    },
+    /// A manifest file could not be read or parsed.
+    #[error("component `{component}`: {file}: {message}")]
+    Manifest {
+        /// The component.
+        component: String,
+        /// The file.
+        file: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The component's `when` could not be evaluated.
+    #[error("component `{component}`: invalid `when` condition: {message}")]
+    When {
+        /// The component.
+        component: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A remote chart was referenced; it must be pulled into the release first.
+    #[error(
+        "component `{component}`: remote chart {repo} is not vendored; run `berth release build` (or `helm pull {repo} --version {version}` into the app directory and use `chart.path`)"
+    )]
+    RemoteChart {
+        /// The component.
+        component: String,
+        /// The repository reference.
+        repo: String,
+        /// The version.
+        version: String,
+    },
+}
+
+/// Cluster facts templates may read (`.Capabilities`) and the target namespace.
+#[derive(Debug, Clone, Default)]
+pub struct AppRenderOptions {
+    /// Namespace for components that name none.
+    pub namespace: String,
+    /// `.Capabilities.KubeVersion` (Helm's default when `None`).
+    pub kube_version: Option<String>,
+    /// Extra `.Capabilities.APIVersions`.
+    pub api_versions: Vec<String>,
+    /// Render as an upgrade (`.Release.IsUpgrade`).
+    pub is_upgrade: bool,
+    /// `.Release.Revision`.
+    pub revision: i64,
+}
+
+/// One rendered object and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedObject {
+    /// Source file relative to the app directory (`chart/templates/web.yaml`, `manifests/a.yaml#2`).
+    pub source: String,
+    /// The object.
+    pub object: Value,
+    /// Whether it is a Helm hook (`helm.sh/hook` annotation).
+    pub hook: bool,
+    /// Whether it came from a chart's `crds/` directory (installed first, never templated).
+    pub crd: bool,
+}
+
+/// A rendered component.
+#[derive(Debug, Clone)]
+pub struct RenderedComponent {
+    /// Component name.
+    pub component: String,
+    /// Install weight.
+    pub weight: i32,
+    /// Namespace its namespaced objects go to.
+    pub namespace: String,
+    /// Helm release name (charts) or component name.
+    pub release: String,
+    /// The chart values after the `values` template (charts only).
+    pub values: Value,
+    /// Objects: CRDs first, then manifests in Helm's order, then hooks.
+    pub objects: Vec<RenderedObject>,
+    /// Rendered NOTES.txt (charts only).
+    pub notes: String,
+}
+
+/// Whether a component is installed with this config (its `when` holds, or it has none).
+pub fn component_enabled(c: &Component, config: &ResolvedConfig) -> Result<bool, RenderError> {
+    match &c.when {
+        None => Ok(true),
+        Some(w) => config.holds(w).map_err(|e| RenderError::When {
+            component: c.name.clone(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Render every enabled component, in install-weight order (stable for equal weights).
+pub fn render_app(
+    app: &LoadedApp,
+    config: &ResolvedConfig,
+    opts: &AppRenderOptions,
+) -> Result<Vec<RenderedComponent>, RenderError> {
+    let mut comps: Vec<&Component> = Vec::new();
+    for c in &app.app.spec.components {
+        if component_enabled(c, config)? {
+            comps.push(c);
+        }
+    }
+    comps.sort_by_key(|c| c.weight);
+    comps
+        .into_iter()
+        .map(|c| render_component(app, c, config, opts))
+        .collect()
+}
+
+/// The chart values a component's `values` template produces from the config.
+pub fn component_values(
+    app: &LoadedApp,
+    c: &Component,
+    config: &ResolvedConfig,
+    namespace: &str,
+) -> Result<serde_json::Map<String, Value>, RenderError> {
+    let Some(tpl) = &c.values else {
+        return Ok(serde_json::Map::new());
+    };
+    let mut set = berth_template::TemplateSet::new(berth_template::Options::default());
+    let name = format!("berth.yaml:components[{}].values", c.name);
+    set.add(&name, tpl)
+        .map_err(|e| RenderError::ValuesTemplate {
+            component: c.name.clone(),
+            message: e.to_string(),
+        })?;
+    let data = serde_json::json!({
+        "Config": config.to_json(),
+        "App": {
+            "Name": app.app.metadata.name,
+            "Version": app.app.metadata.version.clone().unwrap_or_default(),
+        },
+        "Release": { "Name": release_name(c), "Namespace": namespace },
+    });
+    let text = set
+        .execute(&name, &berth_template::Value::from_json_keep_ints(&data))
+        .map_err(|e| RenderError::ValuesTemplate {
+            component: c.name.clone(),
+            message: e.to_string(),
+        })?;
+    berth_chart::parse_values(&text).map_err(|message| RenderError::ValuesYaml {
+        component: c.name.clone(),
+        message,
+        rendered: redact_rendered(&text, config, app),
+    })
+}
+
+/// Replace password values in rendered text before it is shown in an error.
+fn redact_rendered(text: &str, config: &ResolvedConfig, app: &LoadedApp) -> String {
+    let mut out = text.to_string();
+    for item in ResolvedConfig::secret_items(&app.app) {
+        if let Some(Value::String(s)) = config.values.get(&item)
+            && s.len() >= 4
+        {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+fn release_name(c: &Component) -> String {
+    c.release_name.clone().unwrap_or_else(|| c.name.clone())
+}
+
+/// Render one component.
+pub fn render_component(
+    app: &LoadedApp,
+    c: &Component,
+    config: &ResolvedConfig,
+    opts: &AppRenderOptions,
+) -> Result<RenderedComponent, RenderError> {
+    let namespace = c
+        .namespace
+        .clone()
+        .unwrap_or_else(|| opts.namespace.clone());
+    let release = release_name(c);
+    let mut out = RenderedComponent {
+        component: c.name.clone(),
+        weight: c.weight,
+        namespace: namespace.clone(),
+        release: release.clone(),
+        values: Value::Object(Default::default()),
+        objects: Vec::new(),
+        notes: String::new(),
+    };
+    if let Some(chart) = &c.chart {
+        let Some(path) = &chart.path else {
+            return Err(RenderError::RemoteChart {
+                component: c.name.clone(),
+                repo: chart.repo.clone().unwrap_or_default(),
+                version: chart.version.clone().unwrap_or_default(),
+            });
+        };
+        let values = component_values(app, c, config, &namespace)?;
+        out.values = Value::Object(values.clone());
+        let full = app.path(path);
+        let err = |source| RenderError::Chart {
+            component: c.name.clone(),
+            path: PathBuf::from(path),
+            source: Box::new(source),
+        };
+        let loaded = berth_chart::Chart::load(&full).map_err(err)?;
+        let ropts = berth_chart::RenderOptions {
+            release_name: release,
+            namespace,
+            revision: opts.revision.max(1),
+            is_upgrade: opts.is_upgrade,
+            values,
+            kube_version: opts.kube_version.clone(),
+            api_versions: opts.api_versions.clone(),
+            ..Default::default()
+        };
+        let rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;
+        for (file, f) in loaded.crd_files() {
+            let text = String::from_utf8_lossy(&f.data);
+            for (i, obj) in parse_docs(&text, &c.name, &format!("{path}/{file}"))?
+                .into_iter()
+                .enumerate()
+            {
+                out.objects.push(RenderedObject {
+                    source: format!("{path}/{file}#{}", i + 1),
+                    object: obj,
+                    hook: false,
+                    crd: true,
+                });
+            }
+        }
+        let prefix = |src: &str| {
+            format!(
+                "{path}/{}",
+                src.split_once('/').map_or(src, |(_, rest)| rest)
+            )
+        };
+        for m in rendered
+            .manifests
+            .into_iter()
+            .filter(|m| m.object.is_object())
+        {
+            out.objects.push(RenderedObject {
+                source: prefix(&m.source_path),
+                object: m.object,
+                hook: false,
+                crd: false,
+            });
+        }
+        for h in rendered
+            .hooks
+            .into_iter()
+            .filter(|h| h.manifest.object.is_object())
+        {
+            out.objects.push(RenderedObject {
+                source: prefix(&h.manifest.source_path),
+                object: h.manifest.object,
+                hook: true,
+                crd: false,
+            });
+        }
+        out.notes = rendered.notes;
+    } else if let Some(m) = &c.manifests {
+        out.objects = read_manifest_dir(&app.dir, Path::new(&m.path), &c.name)?;
+    }
+    Ok(out)
+}
+
+/// Read a directory of YAML/JSON manifests (recursively, in path order).
+pub fn read_manifest_dir(
+    app_dir: &Path,
+    rel: &Path,
+    component: &str,
+) -> Result<Vec<RenderedObject>, RenderError> {
+    let root = app_dir.join(rel);
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&root)
+        .sort_by_file_name()
+        .follow_links(false)
+    {
+        let entry = entry.map_err(|e| RenderError::Manifest {
+            component: component.into(),
+            file: rel.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let p = entry.path();
+        if entry.file_type().is_file()
+            && matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        {
+            files.push(p.to_path_buf());
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let shown = f.strip_prefix(app_dir).unwrap_or(&f).display().to_string();
+        let bytes = std::fs::read(&f).map_err(|e| RenderError::Manifest {
+            component: component.into(),
+            file: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| RenderError::Manifest {
+            component: component.into(),
+            file: shown.clone(),
+            message: "not UTF-8 text".into(),
+        })?;
+        for (i, obj) in parse_docs(&text, component, &shown)?
+            .into_iter()
+            .enumerate()
+        {
+            let hook = obj.pointer("/metadata/annotations/helm.sh~1hook").is_some();
+            out.push(RenderedObject {
+                source: format!("{shown}#{}", i + 1),
+                object: obj,
+                hook,
+                crd: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Parse YAML documents into objects: empty documents dropped, `kind: List` flattened, each
+/// document checked to be a Kubernetes object (errors carry line and column).
+fn parse_docs(text: &str, component: &str, file: &str) -> Result<Vec<Value>, RenderError> {
+    let err = |message: String| RenderError::Manifest {
+        component: component.into(),
+        file: file.into(),
+        message,
+    };
+    let docs =
+        berth_spec::yaml::parse_str(text, &Limits::default()).map_err(|e| err(e.to_string()))?;
+    let mut out = Vec::new();
+    for d in docs {
+        if matches!(d.kind, NodeKind::Null) {
+            continue;
+        }
+        let pos = d.pos;
+        let v = d.to_json();
+        let items = if v.get("kind").and_then(Value::as_str) == Some("List") {
+            v.get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            vec![v]
+        };
+        for item in items {
+            let ok = item
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+                && item
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+                && item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty());
+            if !ok {
+                return Err(err(format!(
+                    "{pos}: not a Kubernetes object: every document needs apiVersion, kind and metadata.name"
+                )));
+            }
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
