@@ -28,6 +28,9 @@ pub struct ClientConfig {
     pub ca_file: Option<PathBuf>,
     /// Explicit credentials, used for every registry (take precedence over the Docker config).
     pub credentials: Option<Credentials>,
+    /// Registry host → mirror host to contact instead (the repository path is kept), for
+    /// building releases from a local copy of the vendor's registries.
+    pub mirrors: std::collections::BTreeMap<String, String>,
     /// Docker config file to read credentials from (default: `$DOCKER_CONFIG/config.json`,
     /// then `~/.docker/config.json`).
     pub docker_config: Option<PathBuf>,
@@ -47,6 +50,7 @@ impl Default for ClientConfig {
             insecure: false,
             ca_file: None,
             credentials: None,
+            mirrors: Default::default(),
             docker_config: None,
             parallelism: 8,
             retries: 4,
@@ -201,10 +205,10 @@ impl Client {
     }
 
     fn base(&self, registry: &str) -> String {
-        let host = if registry == crate::reference::DOCKER_HUB {
-            "registry-1.docker.io"
-        } else {
-            registry
+        let host = match self.cfg.mirrors.get(registry) {
+            Some(m) => m.as_str(),
+            None if registry == crate::reference::DOCKER_HUB => "registry-1.docker.io",
+            None => registry,
         };
         format!(
             "{}://{host}",

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::path::Path;
 
 /// Generate a key pair and write `<prefix>.key` (mode 0600) and `<prefix>.pub`.

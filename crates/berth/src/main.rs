@@ -45,6 +45,14 @@ enum Command {
     Completions(cmd::completions::Args),
     /// Simulated Kubernetes clusters (`berth cluster sim`).
     Cluster(cmd::cluster::Args),
+    /// Build releases: the app and every image it runs, pinned by digest.
+    Release(cmd::oci::ReleaseArgs),
+    /// Air-gap bundles: create, verify, inspect, push into a customer registry.
+    Bundle(cmd::oci::BundleArgs),
+    /// Vendor signing keys for bundles.
+    Keys(cmd::oci::KeysArgs),
+    /// Run a small OCI registry.
+    Registry(cmd::oci::RegistryArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +74,10 @@ fn main() -> ExitCode {
         Command::Schema(a) => cmd::schema::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Release(a) => cmd::oci::run_release(a),
+        Command::Bundle(a) => cmd::oci::run_bundle(a),
+        Command::Keys(a) => cmd::oci::run_keys(a),
+        Command::Registry(a) => cmd::oci::run_registry(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,4 +4,5 @@ pub mod cluster;
 pub mod completions;
 pub mod init;
 pub mod lint;
+pub mod oci;
 pub mod schema;

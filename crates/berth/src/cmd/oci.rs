@@ -1,0 +1,832 @@
+//! `berth release build`, `berth bundle create|verify|inspect|push`, `berth keys generate`,
+//! `berth registry serve`: wiring of the `berth-oci` library.
+
+use crate::output::Format;
+use anyhow::{Context, bail};
+use berth_oci::bundle::{self, Base, Expect};
+use berth_oci::model::Platform;
+use berth_oci::release::{self, Release, ReleaseInput};
+use berth_oci::relocate::Target;
+use berth_oci::transfer::{self, Progress};
+use berth_oci::{Client, ClientConfig, Layout, keys};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// How to reach registries (shared by every command that talks to one).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegistryFlags {
+    /// Talk plain HTTP (no TLS) to the registry.
+    #[arg(long)]
+    insecure: bool,
+    /// PEM file with extra CA certificates to trust (for a registry with a private CA).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Registry username (the password comes from BERTH_REGISTRY_PASSWORD or --password-stdin).
+    #[arg(long)]
+    username: Option<String>,
+    /// Read the registry password from the first line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Docker config file with registry logins (default: $DOCKER_CONFIG/config.json, ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    docker_config: Option<PathBuf>,
+    /// Blob transfers in flight at once.
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    /// Fetch images of registry HOST from MIRROR instead (HOST=MIRROR, repository paths kept); repeatable.
+    #[arg(long, value_name = "HOST=MIRROR")]
+    mirror: Vec<String>,
+}
+
+impl RegistryFlags {
+    fn config(&self) -> anyhow::Result<ClientConfig> {
+        let credentials = match &self.username {
+            Some(u) => {
+                let password = if self.password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from stdin")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                } else {
+                    std::env::var("BERTH_REGISTRY_PASSWORD").map_err(|_| {
+                        anyhow::anyhow!("--username {u} needs a password: set BERTH_REGISTRY_PASSWORD or pass --password-stdin")
+                    })?
+                };
+                Some(berth_oci::auth::Credentials {
+                    username: u.clone(),
+                    password,
+                })
+            }
+            None => None,
+        };
+        let mut mirrors = std::collections::BTreeMap::new();
+        for m in &self.mirror {
+            let (h, to) = m.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--mirror {m:?}: expected HOST=MIRROR, for example docker.io=127.0.0.1:5000"
+                )
+            })?;
+            mirrors.insert(h.to_string(), to.to_string());
+        }
+        Ok(ClientConfig {
+            mirrors,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            credentials,
+            docker_config: self.docker_config.clone(),
+            parallelism: self.parallel.max(1),
+            ..Default::default()
+        })
+    }
+}
+
+/// Progress bars on a terminal (one per image plus the overall bytes); nothing in pipes.
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Bars {
+        let target = if quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let multi = MultiProgress::with_draw_target(target);
+        let total = multi.add(ProgressBar::new(0));
+        total.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        total.set_prefix("overall");
+        Bars {
+            multi,
+            total,
+            bars: Mutex::default(),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn image_start(&self, image: &str, total: u64) {
+        let b = self.multi.add(ProgressBar::new(total));
+        b.set_style(
+            ProgressStyle::with_template("{msg:40!} [{bar:20}] {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(image.to_string());
+        self.total.inc_length(total);
+        if let Ok(mut m) = self.bars.lock() {
+            m.insert(image.to_string(), b);
+        }
+    }
+    fn bytes(&self, image: &str, n: u64) {
+        self.total.inc(n);
+        if let Some(b) = self.bars.lock().ok().and_then(|m| m.get(image).cloned()) {
+            b.inc(n);
+        }
+    }
+    fn image_done(&self, image: &str) {
+        if let Some(b) = self.bars.lock().ok().and_then(|mut m| m.remove(image)) {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    berth_oci::client::install_crypto_provider();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn human(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+// ---------------------------------------------------------------- release
+
+/// Build releases: the app definition and every image it runs, pinned by digest, in one OCI image layout.
+#[derive(clap::Args)]
+pub struct ReleaseArgs {
+    #[command(subcommand)]
+    cmd: ReleaseCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum ReleaseCmd {
+    /// Collect every image of the app, resolve it to a digest, and write a release directory.
+    #[command(
+        after_help = "Examples:\n  berth release build examples/hello --version 1.0.0 --manifests rendered.yaml --out hello-1.0.0\n  \
+berth release build . --version 1.2.0 --platform linux/amd64 --dry-run"
+    )]
+    Build(ReleaseBuild),
+}
+
+#[derive(clap::Args)]
+struct ReleaseBuild {
+    /// The app directory (holding berth.yaml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Release version (X.Y.Z); defaults to metadata.version in berth.yaml.
+    #[arg(long)]
+    version: Option<String>,
+    /// Output directory (an OCI image layout); default `<app>-<version>.release`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rendered Kubernetes objects (YAML file or directory) to scan for images; repeatable.
+    #[arg(long, value_name = "PATH")]
+    manifests: Vec<PathBuf>,
+    /// Extra image to include; repeatable.
+    #[arg(long, value_name = "REF")]
+    image: Vec<String>,
+    /// Keep only these platforms of multi-platform images (os/arch[/variant]); repeatable.
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Vec<String>,
+    /// Print the images that would be included and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: Format,
+    #[command(flatten)]
+    registry: RegistryFlags,
+}
+
+/// Run `berth release ...`.
+pub fn run_release(a: ReleaseArgs) -> anyhow::Result<u8> {
+    match a.cmd {
+        ReleaseCmd::Build(b) => release_build(b),
+    }
+}
+
+fn read_objects(path: &Path, out: &mut Vec<serde_json::Value>) -> anyhow::Result<()> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = walkdir::WalkDir::new(path)
+            .follow_links(false)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            })
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+            .with_context(|| format!("{}: not valid YAML Kubernetes objects", f.display()))?;
+        out.extend(docs.into_iter().filter(|d| d.is_object()));
+    }
+    Ok(())
+}
+
+fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let e = e.with_context(|| format!("walking {}", dir.display()))?;
+        let name = e.file_name().to_string_lossy();
+        if e.depth() > 0 && name.starts_with('.') {
+            continue;
+        }
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(e.path())
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.ends_with(".release") || rel.ends_with(".bundle") {
+            continue;
+        }
+        let data =
+            std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
+        files.push((rel, data));
+    }
+    Ok(files)
+}
+
+fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
+    let loaded = berth_spec::load(&b.dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = &loaded.app;
+    let version = b
+        .version
+        .clone()
+        .or_else(|| app.metadata.version.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no version: pass --version X.Y.Z or set metadata.version in berth.yaml"
+            )
+        })?;
+    let mut objects = Vec::new();
+    for m in &b.manifests {
+        read_objects(m, &mut objects)?;
+    }
+    for c in &app.spec.components {
+        if let Some(m) = &c.manifests {
+            read_objects(&loaded.path(&m.path), &mut objects)?;
+        } else if c.chart.is_some() && b.manifests.is_empty() {
+            eprintln!(
+                "warning: component {} is a Helm chart: pass its rendered objects with --manifests so its images are included",
+                c.name
+            );
+        }
+    }
+    if let Some(ch) = &app.spec.checks {
+        for f in ch
+            .preflights
+            .iter()
+            .chain(&ch.support_bundles)
+            .chain(&ch.host_preflights)
+        {
+            read_objects(&loaded.path(f), &mut objects)?;
+        }
+    }
+    let mut extras = app.spec.images.clone();
+    extras.extend(b.image.iter().cloned());
+    let platforms = b
+        .platform
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (refs, uses) = release::plan_images(&objects, &extras)?;
+    if b.dry_run {
+        if b.output == Format::Table {
+            println!(
+                "release {} {} would include {} image(s):",
+                app.metadata.name,
+                version,
+                refs.len()
+            );
+            for r in &refs {
+                let by: Vec<&str> = uses
+                    .iter()
+                    .filter(|u| berth_oci::Reference::parse(&u.image).ok().as_ref() == Some(r))
+                    .map(|u| u.object.as_str())
+                    .collect();
+                println!(
+                    "  {r}{}",
+                    if by.is_empty() {
+                        "  (images:)".to_string()
+                    } else {
+                        format!("  ({})", by.join(", "))
+                    }
+                );
+            }
+        } else {
+            let doc = json!({"app": app.metadata.name, "version": version, "images": refs.iter().map(|r| r.to_string()).collect::<Vec<_>>()});
+            crate::output::print_structured(&doc, b.output)?;
+        }
+        return Ok(crate::exit::OK);
+    }
+    let out = b
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-{version}.release", app.metadata.name)));
+    let input = ReleaseInput {
+        app: app.metadata.name.clone(),
+        version: version.clone(),
+        files: app_files(&b.dir)?,
+        objects,
+        extra_images: extras,
+        platforms,
+    };
+    let client = Client::new(b.registry.config()?)?;
+    let bars = Bars::new(b.quiet || b.output != Format::Table);
+    let rt = runtime()?;
+    let (meta, stats) = rt.block_on(release::build(&client, &input, &out, &bars))?;
+    bars.total.finish_and_clear();
+    if b.output == Format::Table {
+        println!(
+            "release {} {} written to {}",
+            meta.app,
+            meta.version,
+            out.display()
+        );
+        for i in &meta.images {
+            println!("  {}  {}", i.digest, i.source);
+        }
+        println!(
+            "{} blob(s) pulled, {}",
+            stats.blobs_transferred,
+            human(stats.bytes_transferred)
+        );
+    } else {
+        crate::output::print_structured(&serde_json::to_value(&meta)?, b.output)?;
+    }
+    Ok(crate::exit::OK)
+}
+
+// ---------------------------------------------------------------- bundle
+
+/// Air-gap bundles: one signed file with the whole release, or only what changed since an older one.
+#[derive(clap::Args)]
+pub struct BundleArgs {
+    #[command(subcommand)]
+    cmd: BundleCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum BundleCmd {
+    /// Write a release as one signed bundle file (a delta with --since).
+    #[command(
+        after_help = "Examples:\n  berth bundle create --release hello-1.0.0.release --key vendor.key --out hello-1.0.0.bundle\n  \
+berth bundle create --release hello-1.1.0.release --key vendor.key --since hello-1.0.0.bundle --out hello-1.1.0-delta.bundle"
+    )]
+    Create(BundleCreate),
+    /// Check a bundle's signature and every file's digest (and optionally extract it).
+    #[command(
+        after_help = "Example:\n  berth bundle verify hello-1.0.0.bundle --pubkey vendor.pub --app hello"
+    )]
+    Verify(BundleVerify),
+    /// List a bundle's images, sizes and the space shared layers save.
+    #[command(
+        after_help = "Example:\n  berth bundle inspect hello-1.0.0.bundle --pubkey vendor.pub"
+    )]
+    Inspect(BundleInspect),
+    /// Push every image of a bundle (or release directory) into a registry, keeping digests.
+    #[command(
+        after_help = "Examples:\n  BERTH_REGISTRY_PASSWORD=... berth bundle push hello-1.0.0.bundle --pubkey vendor.pub \\\n      \
+--registry registry.corp:5000/vendor --username admin --ca-file corp-ca.pem\n  \
+berth bundle push hello-1.0.0.bundle --pubkey vendor.pub --registry 127.0.0.1:5000/apps --insecure --dry-run\n\n\
+Re-running after an interruption pushes only what is missing."
+    )]
+    Push(BundlePush),
+}
+
+#[derive(clap::Args)]
+struct BundleCreate {
+    /// The release directory (from `berth release build`).
+    #[arg(long)]
+    release: PathBuf,
+    /// The vendor's private key (from `berth keys generate`).
+    #[arg(long)]
+    key: PathBuf,
+    /// An older release directory or bundle: write a delta with only what it lacks.
+    #[arg(long, value_name = "PATH")]
+    since: Option<PathBuf>,
+    /// The bundle file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: Format,
+}
+
+#[derive(clap::Args)]
+struct BundleVerify {
+    /// The bundle file.
+    file: PathBuf,
+    /// The vendor's public key.
+    #[arg(long)]
+    pubkey: PathBuf,
+    /// Refuse a bundle of another app.
+    #[arg(long)]
+    app: Option<String>,
+    /// Also extract the release into this new directory.
+    #[arg(long, value_name = "DIR")]
+    extract: Option<PathBuf>,
+    /// For a delta bundle: the base release directory or bundle (needed with --extract).
+    #[arg(long, value_name = "PATH")]
+    base: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: Format,
+}
+
+#[derive(clap::Args)]
+struct BundleInspect {
+    /// The bundle file.
+    file: PathBuf,
+    /// Check the signature with this public key too.
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: Format,
+}
+
+#[derive(clap::Args)]
+struct BundlePush {
+    /// The bundle file, or a release directory.
+    file: PathBuf,
+    /// Target: host[:port][/prefix]. Images go to <registry>/<prefix>/<source repository>.
+    #[arg(long)]
+    registry: String,
+    /// The vendor's public key (required for a bundle file).
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    /// For a delta bundle: the base release directory or bundle.
+    #[arg(long, value_name = "PATH")]
+    base: Option<PathBuf>,
+    /// Refuse a bundle of another app.
+    #[arg(long)]
+    app: Option<String>,
+    /// Print where each image would go and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: Format,
+    #[command(flatten)]
+    flags: RegistryFlags,
+}
+
+/// Run `berth bundle ...`.
+pub fn run_bundle(a: BundleArgs) -> anyhow::Result<u8> {
+    match a.cmd {
+        BundleCmd::Create(c) => bundle_create(c),
+        BundleCmd::Verify(v) => bundle_verify(v),
+        BundleCmd::Inspect(i) => bundle_inspect(i),
+        BundleCmd::Push(p) => bundle_push(p),
+    }
+}
+
+fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
+    let key = keys::read_signing_key(&c.key)?;
+    let since = c.since.as_deref().map(Base::from_path);
+    let rep = bundle::create(&c.release, &c.out, &key, since.as_ref())?;
+    if c.output == Format::Table {
+        println!(
+            "{} bundle {} {} written to {} ({}, {} file(s){})",
+            rep.manifest.kind,
+            rep.manifest.app,
+            rep.manifest.version,
+            c.out.display(),
+            human(rep.bytes),
+            rep.manifest.files.len(),
+            if rep.blobs_omitted > 0 {
+                format!(", {} blob(s) left to the base", rep.blobs_omitted)
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        let doc = json!({"file": c.out, "bytes": rep.bytes, "kind": rep.manifest.kind, "app": rep.manifest.app,
+            "version": rep.manifest.version, "files": rep.manifest.files.len(), "blobsOmitted": rep.blobs_omitted});
+        crate::output::print_structured(&doc, c.output)?;
+    }
+    Ok(crate::exit::OK)
+}
+
+/// Open a base (release dir as is; bundle extracted into `scratch` after verification).
+fn open_base(base: &Path, key: &keys::VerifyingKey, scratch: &Path) -> anyhow::Result<Layout> {
+    if base.is_dir() {
+        return Ok(Layout::open(base)?);
+    }
+    let dest = scratch.join("base");
+    let (m, _) = bundle::read_head(base, Some(key))?;
+    if m.kind == "delta" {
+        bail!(
+            "{}: the base is itself a delta bundle; give the full release directory or bundle it applies to",
+            base.display()
+        );
+    }
+    bundle::verify(base, key, &Expect::default(), Some(&dest), None)?;
+    Ok(Layout::open(&dest)?)
+}
+
+fn bundle_verify(v: BundleVerify) -> anyhow::Result<u8> {
+    let key = keys::read_verifying_key(&v.pubkey)?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let base = match &v.base {
+        Some(b) => Some(open_base(b, &key, scratch.path())?),
+        None => None,
+    };
+    let ok = bundle::verify(
+        &v.file,
+        &key,
+        &Expect { app: v.app.clone() },
+        v.extract.as_deref(),
+        base.as_ref(),
+    )?;
+    if v.output == Format::Table {
+        println!(
+            "OK: {} bundle {} {} signed by key {}, {} file(s) match their digests{}",
+            ok.manifest.kind,
+            ok.manifest.app,
+            ok.manifest.version,
+            ok.key_id,
+            ok.manifest.files.len(),
+            v.extract
+                .as_ref()
+                .map(|d| format!("; release extracted to {}", d.display()))
+                .unwrap_or_default()
+        );
+    } else {
+        let doc = json!({"ok": true, "app": ok.manifest.app, "version": ok.manifest.version, "kind": ok.manifest.kind, "keyId": ok.key_id, "files": ok.manifest.files.len()});
+        crate::output::print_structured(&doc, v.output)?;
+    }
+    Ok(crate::exit::OK)
+}
+
+fn bundle_inspect(i: BundleInspect) -> anyhow::Result<u8> {
+    let key = match &i.pubkey {
+        Some(p) => Some(keys::read_verifying_key(p)?),
+        None => None,
+    };
+    let ins = bundle::inspect(&i.file, key.as_ref())?;
+    if i.output != Format::Table {
+        crate::output::print_structured(&serde_json::to_value(&ins)?, i.output)?;
+        return Ok(crate::exit::OK);
+    }
+    println!("app:        {} {}", ins.app, ins.version);
+    match &ins.base {
+        Some(b) => println!("kind:       delta on top of {} {}", b.app, b.version),
+        None => println!("kind:       {}", ins.kind),
+    }
+    println!(
+        "signature:  {}",
+        match &ins.signed_by {
+            Some(k) => format!("valid, key {k}"),
+            None => "not checked (pass --pubkey)".into(),
+        }
+    );
+    let w = ins
+        .images
+        .iter()
+        .map(|i| i.source.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!("{:w$}  {:19}  SIZE", "IMAGE", "DIGEST");
+    for img in &ins.images {
+        println!(
+            "{:w$}  {:19}  {}",
+            img.source,
+            &img.digest.as_str()[..19],
+            human(img.size)
+        );
+    }
+    let saved = ins.sum_of_images.saturating_sub(ins.unique_bytes);
+    println!(
+        "images total {} as separate archives; {} distinct in this release (shared layers save {}); bundle file {}",
+        human(ins.sum_of_images),
+        human(ins.unique_bytes),
+        human(saved),
+        human(ins.file_bytes)
+    );
+    Ok(crate::exit::OK)
+}
+
+fn bundle_push(p: BundlePush) -> anyhow::Result<u8> {
+    let target = Target::parse(&p.registry)?;
+    let scratch_parent = std::env::temp_dir();
+    let scratch = tempfile::Builder::new()
+        .prefix("berth-push-")
+        .tempdir_in(&scratch_parent)
+        .context("creating a scratch directory")?;
+    let release_dir = if p.file.is_dir() {
+        p.file.clone()
+    } else {
+        let pk = p.pubkey.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--pubkey is required to push a bundle file (its signature is checked first)"
+            )
+        })?;
+        let key = keys::read_verifying_key(pk)?;
+        let base = match &p.base {
+            Some(b) => Some(open_base(b, &key, scratch.path())?),
+            None => None,
+        };
+        let dest = scratch.path().join("release");
+        bundle::verify(
+            &p.file,
+            &key,
+            &Expect { app: p.app.clone() },
+            Some(&dest),
+            base.as_ref(),
+        )?;
+        dest
+    };
+    let rel = Release::open(&release_dir)?;
+    let items = rel.push_items(&target);
+    if p.dry_run {
+        if p.output == Format::Table {
+            for (it, (src, _)) in items.iter().zip(&rel.images) {
+                println!("{src} -> {}@{}", it.target, it.descriptor.digest);
+            }
+        } else {
+            let doc: Vec<_> = items
+                .iter()
+                .zip(&rel.images)
+                .map(|(it, (src, _))| json!({"source": src.to_string(), "target": it.target.to_string(), "digest": it.descriptor.digest}))
+                .collect();
+            crate::output::print_structured(&serde_json::Value::Array(doc), p.output)?;
+        }
+        return Ok(crate::exit::OK);
+    }
+    let client = Client::new(p.flags.config()?)?;
+    let bars = Bars::new(p.quiet || p.output != Format::Table);
+    let rt = runtime()?;
+    let stats = rt.block_on(transfer::push_images(&client, &rel.layout, &items, &bars))?;
+    bars.total.finish_and_clear();
+    if p.output == Format::Table {
+        println!(
+            "pushed {} image(s) of {} {} to {}: {} blob(s) uploaded ({}), {} mounted, {} already present, {} image(s) already up to date",
+            items.len(),
+            rel.meta.app,
+            rel.meta.version,
+            p.registry,
+            stats.blobs_transferred,
+            human(stats.bytes_transferred),
+            stats.blobs_mounted,
+            stats.blobs_skipped,
+            stats.images_skipped
+        );
+    } else {
+        let doc = json!({"images": items.iter().map(|i| format!("{}@{}", i.target, i.descriptor.digest)).collect::<Vec<_>>(),
+            "blobsUploaded": stats.blobs_transferred, "bytesUploaded": stats.bytes_transferred,
+            "blobsMounted": stats.blobs_mounted, "blobsPresent": stats.blobs_skipped, "imagesUpToDate": stats.images_skipped});
+        crate::output::print_structured(&doc, p.output)?;
+    }
+    Ok(crate::exit::OK)
+}
+
+// ---------------------------------------------------------------- keys
+
+/// Vendor signing keys.
+#[derive(clap::Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    cmd: KeysCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum KeysCmd {
+    /// Create an ed25519 key pair: PREFIX.key (private, keep it secret) and PREFIX.pub (ship it to customers).
+    #[command(
+        after_help = "Example:\n  berth keys generate --out vendor   # writes vendor.key and vendor.pub"
+    )]
+    Generate {
+        /// Path prefix of the two files.
+        #[arg(long, default_value = "berth-signing")]
+        out: PathBuf,
+    },
+}
+
+/// Run `berth keys ...`.
+pub fn run_keys(a: KeysArgs) -> anyhow::Result<u8> {
+    match a.cmd {
+        KeysCmd::Generate { out } => {
+            let (k, p) = keys::generate(&out)?;
+            let id = keys::key_id(&keys::read_verifying_key(&p)?);
+            println!(
+                "private key {} (keep secret), public key {} (key id {id})",
+                k.display(),
+                p.display()
+            );
+            Ok(crate::exit::OK)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- registry
+
+/// A small OCI registry.
+#[derive(clap::Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    cmd: RegistryCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum RegistryCmd {
+    /// Serve an OCI distribution registry (pull and push) from a directory until interrupted.
+    #[command(
+        after_help = "Examples:\n  berth registry serve --root /var/lib/berth-registry --addr 127.0.0.1:5000\n  \
+berth registry serve --root ./reg --addr 0.0.0.0:5443 --tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd"
+    )]
+    Serve(RegistryServe),
+}
+
+#[derive(clap::Args)]
+struct RegistryServe {
+    /// Storage directory.
+    #[arg(long)]
+    root: PathBuf,
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    addr: std::net::SocketAddr,
+    /// TLS certificate (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// htpasswd file (bcrypt, `htpasswd -B`): require basic auth.
+    #[arg(long)]
+    htpasswd: Option<PathBuf>,
+}
+
+/// Run `berth registry ...`.
+pub fn run_registry(a: RegistryArgs) -> anyhow::Result<u8> {
+    let RegistryCmd::Serve(s) = a.cmd;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let srv = berth_oci::server::start(berth_oci::server::ServerConfig {
+            root: s.root.clone(),
+            addr: s.addr,
+            tls: s.tls_cert.clone().zip(s.tls_key.clone()),
+            htpasswd: s.htpasswd.clone(),
+        })
+        .await?;
+        eprintln!(
+            "serving an OCI registry from {} on {}://{} (Ctrl-C stops)",
+            s.root.display(),
+            if s.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            srv.addr
+        );
+        // Print the bound address on stdout so scripts can use port 0.
+        println!("{}", srv.addr);
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        srv.shutdown().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(crate::exit::OK)
+}
