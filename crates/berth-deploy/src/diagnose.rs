@@ -196,6 +196,23 @@ fn storage(ev: &Evidence) -> Option<(String, String)> {
                 ),
             ));
         }
+        if let Some(e) = ev.events.iter().rev().find(|e| {
+            s(e, "/reason") == "ExternalProvisioning" && s(e, "/involvedObject/name") == name
+        }) {
+            let prov = s(e, "/message")
+                .split('\'')
+                .nth(1)
+                .unwrap_or("its provisioner");
+            let class = if class.is_empty() { "(default)" } else { class };
+            return Some((
+                format!(
+                    "persistentvolumeclaim/{name} is Pending: the provisioner {prov} of StorageClass {class} has not created a volume"
+                ),
+                format!(
+                    "check that {prov} is running and healthy (kubectl get pods -A), or choose a StorageClass with a working provisioner in the app's config"
+                ),
+            ));
+        }
         let msg = ev
             .events
             .iter()
@@ -262,10 +279,16 @@ fn crash_loop(ev: &Evidence) -> Option<(String, String)> {
         for cs in containers_statuses(pod) {
             let waiting = s(cs, "/state/waiting/reason");
             let restarts = cs.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
-            let terminated_err = cs
-                .pointer("/state/terminated/exitCode")
-                .and_then(Value::as_i64)
-                .is_some_and(|c| c != 0);
+            let terminated_err = [
+                "/state/terminated/exitCode",
+                "/lastState/terminated/exitCode",
+            ]
+            .iter()
+            .any(|p| {
+                cs.pointer(p)
+                    .and_then(Value::as_i64)
+                    .is_some_and(|c| c != 0)
+            });
             if waiting == "CrashLoopBackOff"
                 || (restarts > 0 && terminated_err)
                 || waiting == "CreateContainerConfigError"
@@ -319,7 +342,14 @@ fn readiness_probe(ev: &Evidence) -> Option<(String, String)> {
         }
     }
     for pod in &ev.pods {
-        if s(pod, "/status/phase") != "Running" {
+        // A container that just started is not ready yet; only a long wait counts.
+        let running_for = pod
+            .pointer("/status/startTime")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| jiff::Timestamp::now().duration_since(t).as_secs())
+            .unwrap_or(0);
+        if s(pod, "/status/phase") != "Running" || running_for < 30 {
             continue;
         }
         for cs in containers_statuses(pod) {

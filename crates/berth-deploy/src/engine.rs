@@ -1490,10 +1490,13 @@ impl Engine {
                 _ => false,
             };
             if !failed.is_empty() || timed_out || fail_fast {
-                let diagnoses = match diagnosed_since.take() {
-                    Some((_, d)) if !d.is_empty() => d,
-                    _ => self.diagnose_pending(&pending).await,
-                };
+                // A fresh look: the state may have moved on since the last diagnosis.
+                let mut diagnoses = self.diagnose_pending(&pending).await;
+                if diagnoses.is_empty()
+                    && let Some((_, d)) = diagnosed_since.take()
+                {
+                    diagnoses = d;
+                }
                 let message = if !failed.is_empty() {
                     failed
                         .iter()

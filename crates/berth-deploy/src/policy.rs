@@ -11,10 +11,8 @@ pub struct UpgradePolicy {
     pub min_upgrade_from: Option<String>,
     /// Releases that every upgrade path must pass through.
     pub required_releases: Vec<String>,
-    /// Oldest supported Kubernetes version (inclusive), e.g. `1.28`.
-    pub kubernetes_min: Option<String>,
-    /// Newest supported Kubernetes version (inclusive), e.g. `1.33`.
-    pub kubernetes_max: Option<String>,
+    /// Supported Kubernetes versions as a semver range, e.g. `>=1.27.0, <1.35.0`.
+    pub kubernetes: Option<String>,
 }
 
 /// Parse a version leniently: `v1.2`, `1.2`, `1.2.3-rc.1`.
@@ -27,17 +25,6 @@ pub fn parse_version(s: &str) -> Option<Version> {
     let maj = parts.next()?.parse().ok()?;
     let min = parts.next().unwrap_or("0").parse().ok()?;
     Some(Version::new(maj, min, 0))
-}
-
-fn kube_cmp(cluster: &Version, bound: &str) -> Option<std::cmp::Ordering> {
-    let b = parse_version(bound)?;
-    // Compare major.minor only when the bound names no patch.
-    let has_patch = bound.trim().trim_start_matches('v').split('.').count() >= 3;
-    Some(if has_patch {
-        cluster.cmp(&b)
-    } else {
-        (cluster.major, cluster.minor).cmp(&(b.major, b.minor))
-    })
 }
 
 /// Every reason the upgrade from `current` to `target` on a cluster running `kubernetes`
@@ -98,22 +85,26 @@ pub fn check_upgrade(
 /// Whether the cluster's Kubernetes version is in the supported range.
 pub fn check_kubernetes(kubernetes: Option<&str>, policy: &UpgradePolicy) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(k) = kubernetes.and_then(parse_version) else {
+    let (Some(k), Some(range)) = (
+        kubernetes.and_then(parse_version),
+        policy.kubernetes.as_deref(),
+    ) else {
         return out;
     };
-    if let Some(min) = &policy.kubernetes_min
-        && kube_cmp(&k, min) == Some(std::cmp::Ordering::Less)
-    {
-        out.push(format!(
-            "the cluster runs Kubernetes {k}, older than the oldest supported {min}; upgrade the cluster first"
-        ));
-    }
-    if let Some(max) = &policy.kubernetes_max
-        && kube_cmp(&k, max) == Some(std::cmp::Ordering::Greater)
-    {
-        out.push(format!(
-            "the cluster runs Kubernetes {k}, newer than the newest supported {max}; install a release of the app that supports it"
-        ));
+    match semver::VersionReq::parse(range) {
+        Ok(req) => {
+            // pre-release clusters (1.33.0-rc.1) are matched by their release number
+            let plain = Version::new(k.major, k.minor, k.patch);
+            if !req.matches(&plain) {
+                out.push(format!(
+                    "the cluster runs Kubernetes {k}, outside the range this release supports ({range}); use a cluster in that range or a release of the app that supports {}.{}",
+                    k.major, k.minor
+                ));
+            }
+        }
+        Err(e) => out.push(format!(
+            "the app's compatibility.kubernetes range {range:?} is not a semver range: {e}"
+        )),
     }
     out
 }
@@ -126,8 +117,7 @@ mod tests {
         UpgradePolicy {
             min_upgrade_from: Some("1.2.0".into()),
             required_releases: vec!["2.0.0".into(), "3.0.0".into()],
-            kubernetes_min: Some("1.28".into()),
-            kubernetes_max: Some("1.33".into()),
+            kubernetes: Some(">=1.28.0, <1.34.0".into()),
         }
     }
 
@@ -143,14 +133,14 @@ mod tests {
         assert_eq!(p.len(), 3, "{p:#?}");
         assert!(p[0].contains("oldest version allowed to upgrade directly is 1.2.0"));
         assert!(p[1].contains("skip required releases 2.0.0, 3.0.0; upgrade to 2.0.0 first"));
-        assert!(p[2].contains("newer than the newest supported 1.33"));
+        assert!(p[2].contains("outside the range this release supports (>=1.28.0, <1.34.0)"));
         let p = check_upgrade("2.1.0", "2.0.5", None, &policy());
         assert!(p[0].contains("downgrades are refused"), "{p:?}");
         let p = check_upgrade("2.1.0", "banana", Some("1.27.3"), &policy());
         assert!(p.iter().any(|m| m.contains("not a semantic version")));
         assert!(
             p.iter()
-                .any(|m| m.contains("older than the oldest supported 1.28"))
+                .any(|m| m.contains("Kubernetes 1.27.3, outside the range"))
         );
     }
 }

@@ -1,0 +1,704 @@
+//! The deploy engine against the Kubernetes API simulator, over HTTP, with the real kube client.
+
+use berth_deploy::engine::{DeployError, Mode, Options, Outcome, Quiet, Release};
+use berth_deploy::inventory::Status;
+use berth_deploy::object::{LABEL_APP, ObjectRef};
+use berth_deploy::plan::is_subset;
+use berth_deploy::policy::UpgradePolicy;
+use berth_deploy::render::parse_documents;
+use berth_deploy::{Cluster, ConnectOptions, Engine};
+use berth_kube_sim::{SimOptions, Simulator};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Env {
+    _sim: Simulator,
+    _dir: tempfile::TempDir,
+    cluster: Arc<Cluster>,
+}
+
+async fn env() -> Env {
+    let sim = Simulator::start(SimOptions::default())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let cluster = Cluster::connect(&ConnectOptions {
+        kubeconfig: Some(kc),
+        context: None,
+    })
+    .await
+    .expect("connect");
+    Env {
+        _sim: sim,
+        _dir: dir,
+        cluster: Arc::new(cluster),
+    }
+}
+
+fn engine(env: &Env, ns: &str) -> Engine {
+    Engine::new(
+        env.cluster.clone(),
+        Options {
+            namespace: ns.into(),
+            timeout: Duration::from_secs(60),
+            lock_ttl: 5,
+            fail_fast: Some(Duration::from_secs(3)),
+            ..Options::default()
+        },
+        Arc::new(Quiet),
+    )
+}
+
+fn release(version: &str, yaml: &str) -> Release {
+    Release {
+        app: "hello".into(),
+        version: version.into(),
+        objects: parse_documents(yaml, "test/manifests.yaml").expect("fixture parses"),
+        config: json!({}),
+        policy: UpgradePolicy::default(),
+    }
+}
+
+fn deployment(name: &str, image: &str, pod_annotations: Value) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+      annotations: {pod_annotations}
+    spec:
+      containers:
+      - name: app
+        image: {image}
+"#
+    )
+}
+
+fn cm(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: \"{value}\"\n")
+}
+
+fn r(api_version: &str, kind: &str, ns: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: ns.into(),
+        name: name.into(),
+    }
+}
+
+/// Every object labelled for the app, as (kind, name).
+async fn app_objects(env: &Env, ns: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (av, k) in [
+        ("v1", "ConfigMap"),
+        ("apps/v1", "Deployment"),
+        ("v1", "Service"),
+        ("v1", "PersistentVolumeClaim"),
+        ("batch/v1", "Job"),
+    ] {
+        for o in env
+            .cluster
+            .list(av, k, ns, Some(&format!("{LABEL_APP}=hello")))
+            .await
+            .expect("list")
+        {
+            out.push((
+                k.to_string(),
+                o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_is_idempotent_and_upgrade_prunes() {
+    let env = env().await;
+    let e = engine(&env, "shop");
+    let v1 = [cm("a", "1"), cm("b", "1"), deployment("web", "busybox:1.36", json!({})),
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n".into()]
+    .join("---\n");
+    let rep = e
+        .deploy(release("1.0.0", &v1), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    assert_eq!(rep.revision, Some(1));
+    assert_eq!(rep.plan.counts().0, 4);
+    let web = env
+        .cluster
+        .get(&r("apps/v1", "Deployment", "shop", "web"))
+        .await
+        .unwrap()
+        .expect("web exists");
+    assert_eq!(web["metadata"]["labels"][LABEL_APP], "hello");
+    assert!(
+        web["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"] == "berth")
+    );
+
+    // Same install again: nothing changes, no new revision.
+    let rep = e
+        .deploy(release("1.0.0", &v1), Mode::Install, false)
+        .await
+        .expect("re-install");
+    assert_eq!(rep.outcome, Outcome::Unchanged);
+    assert_eq!(rep.plan.counts(), (0, 0, 4, 0, 0));
+    assert_eq!(e.history("hello").await.unwrap().len(), 1);
+
+    // Upgrade: a changed, b removed (pruned), c added, PVC removed (kept by default).
+    let v2 = [
+        cm("a", "2"),
+        cm("c", "1"),
+        deployment("web", "busybox:1.37", json!({})),
+    ]
+    .join("---\n");
+    let plan = e.diff(&release("1.1.0", &v2)).await.expect("diff");
+    let text = plan.render();
+    assert!(
+        text.contains("~ configmap/a in namespace shop (update)"),
+        "{text}"
+    );
+    assert!(text.contains(".data.v: \"1\" -> \"2\""), "{text}");
+    assert!(
+        text.contains("- configmap/b in namespace shop (prune)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("! persistentvolumeclaim/data in namespace shop (keep"),
+        "{text}"
+    );
+    let rep = e
+        .deploy(release("1.1.0", &v2), Mode::Upgrade, false)
+        .await
+        .expect("upgrade");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    assert_eq!(rep.revision, Some(2));
+    assert_eq!(
+        app_objects(&env, "shop").await,
+        vec![
+            ("ConfigMap".into(), "a".into()),
+            ("ConfigMap".into(), "c".into()),
+            ("Deployment".into(), "web".into()),
+            ("PersistentVolumeClaim".into(), "data".into()),
+        ]
+    );
+    let a = env
+        .cluster
+        .get(&r("v1", "ConfigMap", "shop", "a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a["data"]["v"], "2");
+    let h = e.history("hello").await.unwrap();
+    assert_eq!(
+        h.iter().map(|h| h.status).collect::<Vec<_>>(),
+        vec![Status::Superseded, Status::Deployed]
+    );
+
+    // Installing a different version over it is refused with a pointer to upgrade.
+    let err = e
+        .deploy(release("2.0.0", &v2), Mode::Install, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeployError::AlreadyInstalled { .. }), "{err}");
+
+    // Rollback to revision 1 restores b and the old image.
+    let rep = e.rollback("hello", Some(1), false).await.expect("rollback");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    assert!(
+        env.cluster
+            .get(&r("v1", "ConfigMap", "shop", "b"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        env.cluster
+            .get(&r("v1", "ConfigMap", "shop", "c"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let web = env
+        .cluster
+        .get(&r("apps/v1", "Deployment", "shop", "web"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.36"
+    );
+
+    // Status reports every object ready.
+    let st = e.status("hello").await.expect("status");
+    assert_eq!(st.revision, 3);
+    assert!(
+        st.objects.iter().all(|o| o.state == "ready"),
+        "{:?}",
+        st.objects
+    );
+
+    // Uninstall keeps the PVC and forgets the revisions.
+    let rep = e.uninstall("hello", false).await.expect("uninstall");
+    assert_eq!(rep.outcome, Outcome::Uninstalled, "{:?}", rep.error);
+    assert_eq!(
+        app_objects(&env, "shop").await,
+        vec![("PersistentVolumeClaim".into(), "data".into())]
+    );
+    assert!(e.history("hello").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_run_in_weight_order_around_the_objects() {
+    let env = env().await;
+    let e = engine(&env, "hooks");
+    let job = |name: &str, hook: &str, weight: i32| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    helm.sh/hook: {hook}\n    helm.sh/hook-weight: \"{weight}\"\n    sim.berth.dev/run-for: 100ms\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox:1.36\n"
+        )
+    };
+    let yaml = [
+        job("post", "post-install", 0),
+        job("second", "pre-install", 5),
+        job("first", "pre-install", -1),
+        cm("cfg", "x"),
+    ]
+    .join("---\n");
+    let rep = e
+        .deploy(release("1.0.0", &yaml), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    assert_eq!(
+        rep.hooks_run,
+        vec![
+            "pre-install: job/first",
+            "pre-install: job/second",
+            "post-install: job/post"
+        ]
+    );
+    // The server's resourceVersions show write order: the ConfigMap never changes after
+    // creation, so the post-install hook (created later) has a higher one.
+    let rv = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("0")
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    let mut jobs = Vec::new();
+    for n in ["first", "second", "post"] {
+        let j = env
+            .cluster
+            .get(&r("batch/v1", "Job", "hooks", n))
+            .await
+            .unwrap()
+            .expect("hook job kept (before-hook-creation policy)");
+        assert_eq!(j["status"]["succeeded"], 1, "{n} ran to completion");
+        jobs.push(j);
+    }
+    let cfg = env
+        .cluster
+        .get(&r("v1", "ConfigMap", "hooks", "cfg"))
+        .await
+        .unwrap()
+        .expect("cfg");
+    assert!(rv(&jobs[2]) > rv(&cfg));
+    // Hooks are not part of the release's objects and are not pruned by an upgrade.
+    let h = e.history("hello").await.unwrap();
+    assert_eq!(h[0].objects, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crd_and_custom_resource_in_one_release() {
+    let env = env().await;
+    let e = engine(&env, "crd");
+    let yaml = r#"apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1}
+spec: {size: 3}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"#;
+    let rep = e
+        .deploy(release("1.0.0", yaml), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let w = env
+        .cluster
+        .get(&r("example.com/v1", "Widget", "crd", "w1"))
+        .await
+        .unwrap()
+        .expect("widget exists");
+    assert_eq!(w["spec"]["size"], 3);
+    // Uninstall deletes the custom resource and keeps the CRD (other apps' data may depend on it).
+    e.uninstall("hello", false).await.expect("uninstall");
+    assert!(
+        env.cluster
+            .get(&r("example.com/v1", "Widget", "crd", "w1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.cluster
+            .get(&r(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                "",
+                "widgets.example.com"
+            ))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_upgrade_rolls_back_to_the_previous_revision_object_for_object() {
+    let env = env().await;
+    let e = engine(&env, "rb");
+    let v1 = [
+        cm("settings", "1"),
+        deployment("web", "busybox:1.36", json!({})),
+    ]
+    .join("---\n");
+    let rep = e
+        .deploy(release("1.0.0", &v1), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let before: Vec<Value> = {
+        let mut v = Vec::new();
+        for (av, k, n) in [
+            ("v1", "ConfigMap", "settings"),
+            ("apps/v1", "Deployment", "web"),
+        ] {
+            v.push(env.cluster.get(&r(av, k, "rb", n)).await.unwrap().unwrap());
+        }
+        v
+    };
+    let v2 = [
+        cm("settings", "2"),
+        cm("extra", "new"),
+        deployment("web", "busybox:1.37", json!({})),
+        deployment(
+            "worker",
+            "registry.example.com/shop/web:2.0",
+            json!({"sim.berth.dev/fail": "image-pull"}),
+        ),
+    ]
+    .join("---\n");
+    let rep = e
+        .deploy(release("2.0.0", &v2), Mode::Upgrade, false)
+        .await
+        .expect("upgrade runs");
+    assert_eq!(rep.outcome, Outcome::RolledBack, "{:?}", rep.error);
+    assert!(
+        rep.diagnoses
+            .iter()
+            .any(|d| d.cause.contains("registry.example.com/shop/web:2.0")
+                && d.fix.contains("berth airgap push")),
+        "{:?}",
+        rep.diagnoses
+    );
+    let rb = rep.rollback.as_ref().expect("rollback report");
+    assert_eq!(rb.outcome, Outcome::Deployed);
+    // The cluster equals revision 1, object for object.
+    assert_eq!(
+        app_objects(&env, "rb").await,
+        vec![
+            ("ConfigMap".into(), "settings".into()),
+            ("Deployment".into(), "web".into())
+        ]
+    );
+    for b in &before {
+        let live = env
+            .cluster
+            .get(&berth_deploy::object::object_ref(b))
+            .await
+            .unwrap()
+            .unwrap();
+        for field in ["data", "spec"] {
+            if let Some(want) = b.get(field) {
+                assert!(
+                    is_subset(want, &live[field]) && is_subset(&live[field], want),
+                    "{field} of {} differs",
+                    b["metadata"]["name"]
+                );
+            }
+        }
+    }
+    let h = e.history("hello").await.unwrap();
+    let statuses: Vec<Status> = h.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Superseded, Status::RolledBack, Status::Deployed]
+    );
+    let st = e.status("hello").await.unwrap();
+    assert_eq!(st.version, "1.0.0");
+    assert!(
+        st.last_failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("registry.example.com/shop/web:2.0"),
+        "{:?}",
+        st.last_failure
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refusals_change_nothing() {
+    let env = env().await;
+    let e = engine(&env, "pol");
+    let v1 = cm("a", "1");
+    e.deploy(release("1.0.0", &v1), Mode::Install, false)
+        .await
+        .expect("install");
+    let mut down = release("0.9.0", &cm("a", "0"));
+    down.policy.required_releases = vec![];
+    let err = e
+        .deploy(down, Mode::Upgrade, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("downgrades are refused"), "{err}");
+    let mut skip = release("3.0.0", &cm("a", "3"));
+    skip.policy.required_releases = vec!["2.0.0".into()];
+    skip.policy.kubernetes = Some(">=1.40.0".into());
+    let err = e
+        .deploy(skip, Mode::Upgrade, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("skip required release 2.0.0; upgrade to 2.0.0 first"),
+        "{err}"
+    );
+    assert!(
+        err.contains("outside the range this release supports (>=1.40.0)"),
+        "{err}"
+    );
+    let a = env
+        .cluster
+        .get(&r("v1", "ConfigMap", "pol", "a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a["data"]["v"], "1");
+    assert_eq!(e.history("hello").await.unwrap().len(), 1);
+    // Upgrade of something not installed.
+    let other = engine(&env, "empty");
+    let err = other
+        .deploy(release("1.0.0", &v1), Mode::Upgrade, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeployError::NotInstalled { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_stops_before_any_change() {
+    let env = env().await;
+    let e = engine(&env, "bad");
+    // Rejected by the server: selector does not match template labels.
+    let bad = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: app, image: busybox}]}
+"#;
+    let yaml = [cm("ok", "1"), bad.to_string()].join("---\n");
+    let err = e
+        .deploy(release("1.0.0", &yaml), Mode::Install, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("deployment/web in namespace bad"), "{err}");
+    assert!(err.contains("test/manifests.yaml#2"), "{err}");
+    assert!(err.contains("does not match template"), "{err}");
+    assert!(
+        env.cluster
+            .get(&r("v1", "ConfigMap", "bad", "ok"))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing may change"
+    );
+    assert!(e.history("hello").await.unwrap().is_empty());
+    // Two objects without names: both reported at once, with their source files.
+    let mut rel = release("1.0.0", &cm("x", "1"));
+    rel.objects = vec![
+        berth_deploy::Manifest::new(
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{}}),
+            "a.yaml#1",
+        ),
+        berth_deploy::Manifest::new(
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{}}),
+            "b.yaml#3",
+        ),
+    ];
+    let err = e
+        .deploy(rel, Mode::Install, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("a.yaml#1: object is missing metadata.name") && err.contains("b.yaml#3"),
+        "{err}"
+    );
+    let yaml = "apiVersion: nope.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n";
+    let err = e
+        .deploy(release("1.0.0", yaml), Mode::Install, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not serve kind Gadget") && err.contains("test/manifests.yaml#1"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_is_respected_and_an_expired_one_taken_over() {
+    let env = env().await;
+    let mut opts = Options {
+        namespace: "lock".into(),
+        timeout: Duration::from_secs(2),
+        lock_ttl: 5,
+        ..Options::default()
+    };
+    let short = Engine::new(env.cluster.clone(), opts.clone(), Arc::new(Quiet));
+    env.cluster
+        .create(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"lock"}}))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let held =
+        berth_deploy::lock::lease("hello", "lock", "berth@elsewhere/1/abc", 3600, now, 0, None);
+    env.cluster.create(&held).await.unwrap();
+    let err = short
+        .deploy(release("1.0.0", &cm("a", "1")), Mode::Install, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lock held by berth@elsewhere/1/abc"), "{err}");
+    assert!(
+        env.cluster
+            .get(&r("v1", "ConfigMap", "lock", "a"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A lease that expires in 1s: the next run waits for it and takes over.
+    let mut l = env
+        .cluster
+        .get(&r(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "lock",
+            "berth.hello.lock",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    l["spec"]["leaseDurationSeconds"] = json!(1);
+    env.cluster.replace(&l).await.unwrap();
+    opts.timeout = Duration::from_secs(30);
+    let patient = Engine::new(env.cluster.clone(), opts, Arc::new(Quiet));
+    let rep = patient
+        .deploy(release("1.0.0", &cm("a", "1")), Mode::Install, false)
+        .await
+        .expect("takes over");
+    assert_eq!(rep.outcome, Outcome::Deployed);
+    // and releases the lock when done
+    assert!(
+        env.cluster
+            .get(&r(
+                "coordination.k8s.io/v1",
+                "Lease",
+                "lock",
+                "berth.hello.lock"
+            ))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_injected_fault_gets_a_diagnosis() {
+    let env = env().await;
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("image-pull", deployment("web", "registry.example.com/web:9", json!({"sim.berth.dev/fail": "image-pull"})), "cannot be pulled"),
+        ("crashloop", deployment("web", "busybox", json!({"sim.berth.dev/fail": "crashloop", "sim.berth.dev/log": "starting\nerror: cannot connect to database"})), "keeps crashing"),
+        ("readiness", deployment("web", "busybox", json!({"sim.berth.dev/fail": "readiness"})), "readiness probe"),
+        ("unschedulable", deployment("web", "busybox", json!({"sim.berth.dev/fail": "unschedulable"})), "cannot be scheduled"),
+        ("job-failed", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      annotations: {sim.berth.dev/fail: job-failed, sim.berth.dev/run-for: 100ms}\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n".into(), "failed"),
+        ("pvc-pending", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  annotations: {sim.berth.dev/fail: pvc-pending}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n".into(), "Pending"),
+    ];
+    let mut tasks = Vec::new();
+    for (name, yaml, want) in cases {
+        let e = engine(&env, &format!("fault-{name}"));
+        tasks.push(async move {
+            let rep = e
+                .deploy(release("1.0.0", &yaml), Mode::Install, false)
+                .await
+                .expect("install runs");
+            (name, want, rep)
+        });
+    }
+    for (name, want, rep) in futures::future::join_all(tasks).await {
+        assert_eq!(rep.outcome, Outcome::Failed, "{name}: {:?}", rep.error);
+        let all: Vec<String> = rep
+            .diagnoses
+            .iter()
+            .map(|d| format!("{} / {}", d.cause, d.fix))
+            .collect();
+        assert!(
+            all.iter().any(|d| d.contains(want)),
+            "{name}: wanted {want:?} in {all:#?} (error: {:?})",
+            rep.error
+        );
+        if name == "crashloop" {
+            assert!(
+                all.iter().any(|d| d.contains("cannot connect to database")),
+                "{all:#?}"
+            );
+        }
+    }
+}
