@@ -261,6 +261,131 @@ pub fn version_yaml(version: &str) -> String {
     )
 }
 
+/// Errors that stop a run before any collector ran.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The bundle directory or archive could not be written.
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    /// A Redactor spec is invalid (a spec problem: exit code 2).
+    #[error("invalid Redactor spec: {0}")]
+    Redactor(#[from] crate::redact::RedactError),
+}
+
+/// What to collect with, and where.
+pub struct CollectOptions {
+    /// Timeouts and concurrency.
+    pub run: RunOptions,
+    /// Apply redaction (defaults + Redactor specs) to every file.
+    pub redact: bool,
+    /// Replace masks by stable tokens.
+    pub tokenize: bool,
+    /// Cluster client, if any.
+    pub kube: Option<kube::Client>,
+    /// Why there is no cluster client.
+    pub kube_error: Option<String>,
+    /// Parent directory of the staging directory.
+    pub work_dir: std::path::PathBuf,
+    /// Bundle name (top-level directory).
+    pub name: String,
+    /// berth's version, for version.yaml.
+    pub version: String,
+}
+
+/// A collected bundle, staged on disk.
+pub struct Collected {
+    /// The staging directory's writer.
+    pub writer: crate::bundle::BundleWriter,
+    /// What the collectors did.
+    pub report: RunReport,
+    /// What was redacted where (never the values).
+    pub redactions: crate::redact::RedactionReport,
+}
+
+/// Collect everything `merged` asks for into a staging directory, redacting every file.
+pub async fn collect_bundle(merged: &Merged, opts: CollectOptions) -> Result<Collected, RunError> {
+    let writer = crate::bundle::BundleWriter::create(&opts.work_dir, &opts.name)?;
+    writer.write("version.yaml", version_yaml(&opts.version).as_bytes())?;
+    let records = Arc::new(std::sync::Mutex::new(
+        crate::redact::RedactionReport::default(),
+    ));
+    let filter: Option<Box<collect::Filter>> = if opts.redact {
+        let mut r = crate::redact::Redactor::from_values(&merged.redactors)?;
+        if opts.tokenize {
+            r = r.with_tokenizer(crate::redact::Tokenizer::new());
+        }
+        let r = Arc::new(r);
+        let records = records.clone();
+        Some(Box::new(move |path: &str, data: Vec<u8>| {
+            let (out, recs) = r.redact(path, &data);
+            if !recs.is_empty()
+                && let Ok(mut rep) = records.lock()
+            {
+                rep.extend(recs);
+            }
+            out
+        }))
+    } else {
+        None
+    };
+    let ctx = Arc::new(Context {
+        kube: opts.kube,
+        kube_error: opts.kube_error,
+        sink: collect::Sink::new(writer, filter),
+    });
+    let report = collect_all(merged, ctx.clone(), opts.run).await;
+    let ctx = Arc::try_unwrap(ctx).map_err(|_| crate::bundle::BundleError::Io {
+        path: opts.name.clone(),
+        source: std::io::Error::other("a collector outlived the run"),
+    })?;
+    let redactions = records.lock().map(|r| r.clone()).unwrap_or_default();
+    let writer = ctx.sink.into_writer();
+    if opts.redact {
+        writer.write(
+            "redaction-report.json",
+            &serde_json::to_vec_pretty(&redactions).unwrap_or_default(),
+        )?;
+    }
+    Ok(Collected {
+        writer,
+        report,
+        redactions,
+    })
+}
+
+/// A Kubernetes client from a kubeconfig (explicit path, else `KUBECONFIG` / `~/.kube/config`,
+/// else in-cluster), with bounded connect and read timeouts so an unreachable API server
+/// ends as a recorded error instead of a hang.
+pub async fn kube_client(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<kube::Client, String> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_string),
+        cluster: None,
+        user: None,
+    };
+    let mut cfg = match kubeconfig {
+        Some(p) => {
+            let kc = Kubeconfig::read_from(p)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| format!("kubeconfig: {e}"))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no kubeconfig found ({e})"))?,
+    };
+    cfg.connect_timeout = Some(Duration::from_secs(10));
+    cfg.read_timeout = Some(Duration::from_secs(120));
+    kube::Client::try_from(cfg).map_err(|e| format!("cannot build the Kubernetes client: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

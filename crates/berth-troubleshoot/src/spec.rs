@@ -657,6 +657,201 @@ impl Specs {
     }
 }
 
+/// Whether a CLI argument names a cluster object (`secret/<ns>/<name>[/<key>]`,
+/// `configmap/<ns>/<name>[/<key>]`) rather than a file.
+pub fn is_cluster_ref(arg: &str) -> bool {
+    (arg.starts_with("secret/") || arg.starts_with("configmap/"))
+        && arg.split('/').count() >= 3
+        && !Path::new(arg).exists()
+}
+
+/// Whether a CLI argument is an http(s) URL.
+pub fn is_url(arg: &str) -> bool {
+    arg.starts_with("https://") || arg.starts_with("http://")
+}
+
+impl Specs {
+    /// Read specs from `secret/<ns>/<name>[/<key>]` or `configmap/<ns>/<name>[/<key>]`
+    /// (without a key, every spec key of the object).
+    pub async fn add_cluster_object(
+        &mut self,
+        client: &kube::Client,
+        arg: &str,
+    ) -> Result<(), LoadError> {
+        let parts: Vec<&str> = arg.splitn(4, '/').collect();
+        let (kind, ns, name) = (parts[0], parts[1], parts[2]);
+        let plural = if kind == "secret" {
+            "secrets"
+        } else {
+            "configmaps"
+        };
+        let req = http::Request::get(format!("/api/v1/namespaces/{ns}/{plural}/{name}"))
+            .body(Vec::new())
+            .map_err(|e| LoadError::Cluster {
+                what: arg.into(),
+                cause: e.to_string(),
+            })?;
+        let obj: Value = client.request(req).await.map_err(|e| LoadError::Cluster {
+            what: arg.into(),
+            cause: e.to_string(),
+        })?;
+        let Value::Object(map) = obj else {
+            return Err(LoadError::Cluster {
+                what: arg.into(),
+                cause: "not an object".into(),
+            });
+        };
+        match parts.get(3) {
+            Some(key) => {
+                use base64::Engine as _;
+                let v = map
+                    .get("data")
+                    .and_then(|d| d.get(*key))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| LoadError::Cluster {
+                        what: arg.into(),
+                        cause: format!("no key {key:?} in its data"),
+                    })?;
+                let text = if kind == "secret" {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .map_err(|e| LoadError::Cluster {
+                            what: arg.into(),
+                            cause: format!("key {key:?} is not base64: {e}"),
+                        })?
+                } else {
+                    v.to_string()
+                };
+                self.add_text(arg, &text);
+            }
+            None => {
+                let mut with_kind = map.clone();
+                with_kind.insert(
+                    "kind".into(),
+                    Value::String(
+                        if kind == "secret" {
+                            "Secret"
+                        } else {
+                            "ConfigMap"
+                        }
+                        .into(),
+                    ),
+                );
+                let found = spec_values_of_object(&with_kind);
+                if found.is_empty() {
+                    return Err(LoadError::Cluster {
+                        what: arg.into(),
+                        cause: format!("it holds none of the keys {}", SPEC_KEYS.join(", ")),
+                    });
+                }
+                for (key, text) in found {
+                    self.add_text(&format!("{arg}/{key}"), &text);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Read every Secret and ConfigMap labelled `troubleshoot.sh/kind=support-bundle` (and the
+    /// older `troubleshoot.io/kind`) in `namespace`, or in all namespaces. Returns how many
+    /// objects held specs.
+    pub async fn discover(
+        &mut self,
+        client: &kube::Client,
+        namespace: Option<&str>,
+    ) -> Result<usize, LoadError> {
+        let mut n = 0;
+        for plural in ["secrets", "configmaps"] {
+            for label in ["troubleshoot.sh/kind", "troubleshoot.io/kind"] {
+                let base = match namespace {
+                    Some(ns) => format!("/api/v1/namespaces/{ns}/{plural}"),
+                    None => format!("/api/v1/{plural}"),
+                };
+                let sel: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("labelSelector", &format!("{label}=support-bundle"))
+                    .finish();
+                let req = http::Request::get(format!("{base}?{sel}"))
+                    .body(Vec::new())
+                    .map_err(|e| LoadError::Cluster {
+                        what: plural.into(),
+                        cause: e.to_string(),
+                    })?;
+                let list: Value = client.request(req).await.map_err(|e| LoadError::Cluster {
+                    what: format!("{plural} labelled {label}=support-bundle"),
+                    cause: e.to_string(),
+                })?;
+                for item in list
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(map) = item.as_object() else {
+                        continue;
+                    };
+                    let mut with_kind = map.clone();
+                    with_kind.insert(
+                        "kind".into(),
+                        Value::String(
+                            if plural == "secrets" {
+                                "Secret"
+                            } else {
+                                "ConfigMap"
+                            }
+                            .into(),
+                        ),
+                    );
+                    let ns = item
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let name = meta_name(map);
+                    let found = spec_values_of_object(&with_kind);
+                    if !found.is_empty() {
+                        n += 1;
+                    }
+                    for (key, text) in found {
+                        let kind = if plural == "secrets" {
+                            "secret"
+                        } else {
+                            "configmap"
+                        };
+                        self.add_text(&format!("{kind}/{ns}/{name}/{key}"), &text);
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Fetch a spec from an http(s) URL (30 s bound).
+    pub async fn add_url(&mut self, url: &str) -> Result<(), LoadError> {
+        crate::collect::net::ensure_crypto_provider();
+        let fetch = async {
+            let c = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let r = c
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| crate::collect::net::error_chain(&e))?;
+            if !r.status().is_success() {
+                return Err(format!("HTTP {}", r.status()));
+            }
+            r.text().await.map_err(|e| e.to_string())
+        };
+        let text = fetch.await.map_err(|cause| LoadError::Fetch {
+            url: url.into(),
+            cause,
+        })?;
+        self.add_text(url, &text);
+        Ok(())
+    }
+}
+
 fn at(origin: &Origin, rel_line: Option<usize>) -> Origin {
     Origin {
         source: origin.source.clone(),

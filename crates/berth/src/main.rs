@@ -45,6 +45,12 @@ enum Command {
     Completions(cmd::completions::Args),
     /// Simulated Kubernetes clusters (`berth cluster sim`).
     Cluster(cmd::cluster::Args),
+    /// Run troubleshoot.sh Preflight/HostPreflight checks against this host and the cluster.
+    Preflight(cmd::troubleshoot::PreflightArgs),
+    /// Collect a redacted, analysed support bundle (troubleshoot.sh SupportBundle specs).
+    SupportBundle(cmd::troubleshoot::SupportBundleArgs),
+    /// Run analyzers on a support bundle offline (berth's or troubleshoot's).
+    Analyze(cmd::troubleshoot::AnalyzeArgs),
     /// Build releases: the app and every image it runs, pinned by digest.
     Release(cmd::oci::ReleaseArgs),
     /// Air-gap bundles: create, verify, inspect, push into a customer registry.
@@ -74,6 +80,9 @@ fn main() -> ExitCode {
         Command::Schema(a) => cmd::schema::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Preflight(a) => cmd::troubleshoot::preflight(a),
+        Command::SupportBundle(a) => cmd::troubleshoot::support_bundle(a),
+        Command::Analyze(a) => cmd::troubleshoot::analyze_bundle(a),
         Command::Release(a) => cmd::oci::run_release(a),
         Command::Bundle(a) => cmd::oci::run_bundle(a),
         Command::Keys(a) => cmd::oci::run_keys(a),
