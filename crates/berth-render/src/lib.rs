@@ -414,3 +414,70 @@ fn parse_docs(text: &str, component: &str, file: &str) -> Result<Vec<Value>, Ren
     }
     Ok(out)
 }
+
+/// Render every component of a linted app with its default config (and each `when` branch of
+/// the components), turning render failures into lint problems. `berth lint` calls this after
+/// the manifest itself is clean, so template errors surface before any install.
+pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Problem> {
+    use berth_spec::{Problem, Severity};
+    let mut problems = Vec::new();
+    let problem = |severity, code, message: String, help: Option<String>| Problem {
+        severity,
+        code,
+        file: manifest_file.to_path_buf(),
+        pos: None,
+        field: String::new(),
+        message,
+        help,
+    };
+    let config = match berth_spec::config::resolve(&app.app, &Default::default(), None, &mut |_| {
+        "lint-generated-value".into()
+    }) {
+        Ok(c) => c,
+        Err(errs) => {
+            // Required items without defaults: render with placeholders so templates are still checked.
+            let mut input = std::collections::BTreeMap::new();
+            for e in &errs {
+                input.insert(e.item.clone(), Value::String("example".into()));
+            }
+            match berth_spec::config::resolve(&app.app, &input, None, &mut |_| {
+                "lint-generated-value".into()
+            }) {
+                Ok(c) => c,
+                Err(errs) => {
+                    problems.push(problem(
+                        Severity::Warning,
+                        "config-not-renderable",
+                        format!(
+                            "the charts could not be rendered with the default config: {}",
+                            errs.iter()
+                                .map(|e| e.to_string())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                        Some("give the config items defaults that pass their validation".into()),
+                    ));
+                    return problems;
+                }
+            }
+        }
+    };
+    let opts = AppRenderOptions {
+        namespace: "default".into(),
+        ..Default::default()
+    };
+    for c in &app.app.spec.components {
+        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
+            continue; // remote charts are rendered at release build time
+        }
+        if let Err(e) = render_component(app, c, &config, &opts) {
+            problems.push(problem(
+                Severity::Error,
+                "render-failed",
+                e.to_string(),
+                Some("fix the template, or the values template in berth.yaml, then run `berth lint` again".into()),
+            ));
+        }
+    }
+    problems
+}

@@ -95,3 +95,54 @@ fn completions_are_generated() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("berth"));
 }
+
+#[test]
+fn lint_renders_the_charts_and_reports_template_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new("../../examples/hello");
+    for entry in walk(src) {
+        let rel = entry.strip_prefix(src).unwrap();
+        let dst = dir.path().join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &dst).unwrap();
+    }
+    let tpl = dir.path().join("chart/templates/deployment.yaml");
+    let text = std::fs::read_to_string(&tpl).unwrap();
+    std::fs::write(
+        &tpl,
+        text.replace(
+            "{{ .Values.replicaCount }}",
+            "{{ .Values.replicaCount | nosuch }}",
+        ),
+    )
+    .unwrap();
+    let out = berth()
+        .arg("lint")
+        .arg(dir.path())
+        .arg("-o")
+        .arg("json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["problems"][0];
+    assert_eq!(p["code"], "render-failed");
+    let msg = p["message"].as_str().unwrap();
+    assert!(
+        msg.contains("deployment.yaml:8") && msg.contains("nosuch"),
+        "{msg}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -23,7 +23,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let report = berth_spec::lint_dir(&args.dir);
+    let mut report = berth_spec::lint_dir(&args.dir);
+    // Once the manifest is clean, render its charts with the default config so template
+    // errors show up here rather than at install time.
+    if report.errors() == 0
+        && let Some(app) = report.app.clone()
+    {
+        let dir = report
+            .file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let loaded = berth_spec::LoadedApp { dir, app };
+        report
+            .problems
+            .extend(berth_render::lint_render(&loaded, &report.file));
+    }
     let errors = report.errors();
     let warnings = report.problems.len() - errors;
     match args.output {
