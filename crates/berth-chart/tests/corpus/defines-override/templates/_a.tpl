@@ -1,0 +1,2 @@
+{{- define "shared.name" -}}from-root-a{{- end -}}
+{{- define "other" -}}a{{- end -}}

@@ -1,0 +1,2 @@
+{{- define "shared.name" -}}from-root-z{{- end -}}
+{{- define "other" -}}z{{- end -}}

@@ -1,0 +1,1 @@
+{{ define "helm-functions.x" }}{{ .Chart.Name | upper }}{{ end }}

@@ -1,0 +1,3 @@
+{{- define "ti.owner" -}}
+{{ .Release.Namespace }}-team
+{{- end -}}
