@@ -343,6 +343,10 @@ async fn dispatch(
                     let bytes = read_body(body).await?;
                     let opts: Value = if bytes.is_empty() {
                         json!({})
+                    } else if content_type(headers) == "application/vnd.kubernetes.protobuf" {
+                        protobuf::decode_delete_options(&bytes).map_err(|e| {
+                            ApiError::bad_request(format!("error decoding DeleteOptions: {e}"))
+                        })?
                     } else {
                         serde_json::from_slice(&bytes).map_err(|e| {
                             ApiError::bad_request(format!("error decoding DeleteOptions: {e}"))

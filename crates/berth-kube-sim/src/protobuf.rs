@@ -329,3 +329,55 @@ mod tests {
         assert!(decode(b"nope", &rt).is_err());
     }
 }
+
+/// Decode a protobuf `DeleteOptions` body (client-go typed clients send it that way).
+pub fn decode_delete_options(body: &[u8]) -> Result<Value, String> {
+    let inner = body
+        .strip_prefix(MAGIC)
+        .ok_or("missing the k8s protobuf envelope prefix")?;
+    let mut r = Reader::new(inner);
+    let mut raw = None;
+    while let Some((n, f)) = r.next()? {
+        if let (2, Field::Bytes(x)) = (n, f) {
+            raw = Some(x);
+        }
+    }
+    let mut out = Map::new();
+    let mut r = Reader::new(raw.ok_or("protobuf envelope has no object")?);
+    let mut dry = Vec::new();
+    while let Some((n, f)) = r.next()? {
+        match (n, f) {
+            (1, Field::Varint(v)) => {
+                out.insert("gracePeriodSeconds".into(), json!(v as i64));
+            }
+            (2, Field::Bytes(x)) => {
+                let mut p = Reader::new(x);
+                let mut pre = Map::new();
+                while let Some((n, f)) = p.next()? {
+                    match (n, f) {
+                        (1, Field::Bytes(v)) if !v.is_empty() => {
+                            pre.insert("uid".into(), json!(string(v)?));
+                        }
+                        (2, Field::Bytes(v)) if !v.is_empty() => {
+                            pre.insert("resourceVersion".into(), json!(string(v)?));
+                        }
+                        _ => {}
+                    }
+                }
+                out.insert("preconditions".into(), Value::Object(pre));
+            }
+            (3, Field::Varint(v)) => {
+                out.insert("orphanDependents".into(), json!(v != 0));
+            }
+            (4, Field::Bytes(x)) if !x.is_empty() => {
+                out.insert("propagationPolicy".into(), json!(string(x)?));
+            }
+            (5, Field::Bytes(x)) => dry.push(json!(string(x)?)),
+            _ => {}
+        }
+    }
+    if !dry.is_empty() {
+        out.insert("dryRun".into(), Value::Array(dry));
+    }
+    Ok(Value::Object(out))
+}
