@@ -282,6 +282,109 @@ fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(files)
 }
 
+/// Config inputs that together take every `when` branch an image may hide behind: the
+/// defaults, each option of each select item, and each bool item on and off.
+fn config_variants(
+    app: &berth_spec::Application,
+) -> Vec<std::collections::BTreeMap<String, serde_json::Value>> {
+    let mut out = vec![std::collections::BTreeMap::new()];
+    for (_, item) in app.config_items() {
+        match item.item_type {
+            berth_spec::ItemType::Select => {
+                for o in &item.options {
+                    out.push(
+                        [(
+                            item.name.clone(),
+                            serde_json::Value::String(o.value.clone()),
+                        )]
+                        .into(),
+                    );
+                }
+            }
+            berth_spec::ItemType::Bool => {
+                for v in [true, false] {
+                    out.push([(item.name.clone(), serde_json::Value::Bool(v))].into());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Render the app once per config variant and return every object (duplicates are fine:
+/// images are de-duplicated later). Required items without defaults get placeholders.
+fn render_all_branches(loaded: &berth_spec::LoadedApp) -> (Vec<serde_json::Value>, Vec<String>) {
+    let mut objects = Vec::new();
+    let mut warnings = Vec::new();
+    let placeholder = |name: &str| -> serde_json::Value {
+        let item = loaded
+            .app
+            .config_items()
+            .map(|(_, i)| i)
+            .find(|i| i.name == name);
+        match item.map(|i| &i.item_type) {
+            Some(berth_spec::ItemType::Number) => serde_json::json!(1),
+            Some(berth_spec::ItemType::Bool) => serde_json::json!(false),
+            _ => serde_json::json!("placeholder.example"),
+        }
+    };
+    let mut rendered_any = false;
+    for mut input in config_variants(&loaded.app) {
+        let mut resolved = None;
+        for _ in 0..4 {
+            match berth_spec::config::resolve(
+                &loaded.app,
+                &input,
+                None,
+                &mut berth_spec::config::generate_value,
+            ) {
+                Ok(r) => {
+                    resolved = Some(r);
+                    break;
+                }
+                Err(problems) => {
+                    let mut changed = false;
+                    for p in problems {
+                        if !input.contains_key(&p.item) {
+                            input.insert(p.item.clone(), placeholder(&p.item));
+                            changed = true;
+                        }
+                    }
+                    if !changed {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(cfg) = resolved else { continue };
+        let opts = berth_render::AppRenderOptions {
+            namespace: "default".into(),
+            ..Default::default()
+        };
+        match berth_render::render_app(loaded, &cfg, &opts) {
+            Ok(comps) => {
+                rendered_any = true;
+                objects.extend(
+                    comps
+                        .into_iter()
+                        .flat_map(|c| c.objects.into_iter().map(|o| o.object)),
+                );
+            }
+            Err(e) => warnings.push(format!("rendering with config {input:?} failed: {e}")),
+        }
+    }
+    if !rendered_any {
+        warnings.push(
+            "the app could not be rendered with any config; pass rendered objects with --manifests"
+                .into(),
+        );
+    }
+    warnings.sort();
+    warnings.dedup();
+    (objects, warnings)
+}
+
 fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
     let loaded = berth_spec::load(&b.dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = &loaded.app;
@@ -298,15 +401,12 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
     for m in &b.manifests {
         read_objects(m, &mut objects)?;
     }
-    for c in &app.spec.components {
-        if let Some(m) = &c.manifests {
-            read_objects(&loaded.path(&m.path), &mut objects)?;
-        } else if c.chart.is_some() && b.manifests.is_empty() {
-            eprintln!(
-                "warning: component {} is a Helm chart: pass its rendered objects with --manifests so its images are included",
-                c.name
-            );
+    if b.manifests.is_empty() {
+        let (objs, warnings) = render_all_branches(&loaded);
+        for w in warnings {
+            eprintln!("warning: {w}");
         }
+        objects.extend(objs);
     }
     if let Some(ch) = &app.spec.checks {
         for f in ch
@@ -335,11 +435,13 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
                 refs.len()
             );
             for r in &refs {
-                let by: Vec<&str> = uses
+                let mut by: Vec<&str> = uses
                     .iter()
                     .filter(|u| berth_oci::Reference::parse(&u.image).ok().as_ref() == Some(r))
                     .map(|u| u.object.as_str())
                     .collect();
+                by.sort();
+                by.dedup();
                 println!(
                     "  {r}{}",
                     if by.is_empty() {
