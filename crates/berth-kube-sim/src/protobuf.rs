@@ -291,45 +291,6 @@ pub fn decode(body: &[u8], rt: &ResourceType) -> Result<Value, String> {
     Ok(obj)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn field(n: u64, b: &[u8]) -> Vec<u8> {
-        let mut out = vec![((n << 3) | 2) as u8, b.len() as u8];
-        out.extend_from_slice(b);
-        out
-    }
-
-    #[test]
-    fn decodes_a_secret() {
-        let mut meta = field(1, b"sh.helm.release.v1.demo.v1");
-        let mut label = field(1, b"owner");
-        label.extend(field(2, b"helm"));
-        meta.extend(field(11, &label));
-        let mut entry = field(1, b"release");
-        entry.extend(field(2, b"\x01\x02"));
-        let mut raw = field(1, &meta);
-        raw.extend(field(2, &entry));
-        raw.extend(field(3, b"helm.sh/release.v1"));
-        let mut tm = field(1, b"v1");
-        tm.extend(field(2, b"Secret"));
-        let mut body = MAGIC.to_vec();
-        body.extend(field(1, &tm));
-        body.extend(field(2, &raw));
-        let rt = crate::catalog::builtin_types(32, false)
-            .into_iter()
-            .find(|t| t.kind == "Secret")
-            .unwrap();
-        let v = decode(&body, &rt).unwrap();
-        assert_eq!(v["metadata"]["name"], "sh.helm.release.v1.demo.v1");
-        assert_eq!(v["metadata"]["labels"]["owner"], "helm");
-        assert_eq!(v["data"]["release"], "AQI=");
-        assert_eq!(v["type"], "helm.sh/release.v1");
-        assert!(decode(b"nope", &rt).is_err());
-    }
-}
-
 /// Decode a protobuf `DeleteOptions` body (client-go typed clients send it that way).
 pub fn decode_delete_options(body: &[u8]) -> Result<Value, String> {
     let inner = body
@@ -380,4 +341,43 @@ pub fn decode_delete_options(body: &[u8]) -> Result<Value, String> {
         out.insert("dryRun".into(), Value::Array(dry));
     }
     Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(n: u64, b: &[u8]) -> Vec<u8> {
+        let mut out = vec![((n << 3) | 2) as u8, b.len() as u8];
+        out.extend_from_slice(b);
+        out
+    }
+
+    #[test]
+    fn decodes_a_secret() {
+        let mut meta = field(1, b"sh.helm.release.v1.demo.v1");
+        let mut label = field(1, b"owner");
+        label.extend(field(2, b"helm"));
+        meta.extend(field(11, &label));
+        let mut entry = field(1, b"release");
+        entry.extend(field(2, b"\x01\x02"));
+        let mut raw = field(1, &meta);
+        raw.extend(field(2, &entry));
+        raw.extend(field(3, b"helm.sh/release.v1"));
+        let mut tm = field(1, b"v1");
+        tm.extend(field(2, b"Secret"));
+        let mut body = MAGIC.to_vec();
+        body.extend(field(1, &tm));
+        body.extend(field(2, &raw));
+        let rt = crate::catalog::builtin_types(32, false)
+            .into_iter()
+            .find(|t| t.kind == "Secret")
+            .unwrap();
+        let v = decode(&body, &rt).unwrap();
+        assert_eq!(v["metadata"]["name"], "sh.helm.release.v1.demo.v1");
+        assert_eq!(v["metadata"]["labels"]["owner"], "helm");
+        assert_eq!(v["data"]["release"], "AQI=");
+        assert_eq!(v["type"], "helm.sh/release.v1");
+        assert!(decode(b"nope", &rt).is_err());
+    }
 }
