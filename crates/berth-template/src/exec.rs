@@ -256,9 +256,15 @@ impl<'s> Exec<'s> {
                 }
                 Ok(())
             }
-            Node::If(b) => self.walk_if_with(dot, b, out, false),
-            Node::With(b) => self.walk_if_with(dot, b, out, true),
-            Node::Range(b) => self.walk_range(dot, b, out),
+            Node::If(b) => stacker::maybe_grow(RED_ZONE, STACK_GROW, || {
+                self.walk_if_with(dot, b, out, false)
+            }),
+            Node::With(b) => stacker::maybe_grow(RED_ZONE, STACK_GROW, || {
+                self.walk_if_with(dot, b, out, true)
+            }),
+            Node::Range(b) => {
+                stacker::maybe_grow(RED_ZONE, STACK_GROW, || self.walk_range(dot, b, out))
+            }
             Node::Break => Err(Flow::Break),
             Node::Continue => Err(Flow::Continue),
             Node::Template { pos, name, pipe } => {
@@ -482,10 +488,7 @@ impl<'s> Exec<'s> {
             }
             Arg::Pipe(_, p) => {
                 self.not_a_function(cmd, rest, &fin)?;
-                let mark = self.vars.len();
-                let v = self.eval_pipeline(dot, p);
-                let _ = mark;
-                v
+                stacker::maybe_grow(RED_ZONE, STACK_GROW, || self.eval_pipeline(dot, p))
             }
             Arg::Nil(pos) => Err(Flow::Err(self.error_at(
                 *pos,

@@ -457,11 +457,17 @@ impl<'f> Parser<'f> {
                     self.expect_right("end")?;
                     return Ok(Err(Stop::End(it.pos)));
                 }
-                "if" => return self.control(it.pos, "if").map(|b| Ok(Node::If(b))),
-                "range" => {
-                    return self.control(it.pos, "range").map(|b| Ok(Node::Range(b)));
+                "if" | "range" | "with" => {
+                    let kw = kw.clone();
+                    let b = stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || {
+                        self.control(it.pos, &kw)
+                    })?;
+                    return Ok(Ok(match kw.as_str() {
+                        "if" => Node::If(b),
+                        "range" => Node::Range(b),
+                        _ => Node::With(b),
+                    }));
                 }
-                "with" => return self.control(it.pos, "with").map(|b| Ok(Node::With(b))),
                 "template" => return self.template_call(it.pos).map(Ok),
                 "define" => return self.err(it.pos, "unexpected <define> in command"),
                 _ => {}
@@ -793,7 +799,9 @@ impl<'f> Parser<'f> {
             Tok::Str(s, raw) => Arg::Str(it.pos, s, raw),
             Tok::LParen => {
                 self.enter(it.pos)?;
-                let p = self.pipeline_inner("parenthesized pipeline", true, true)?;
+                let p = stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || {
+                    self.pipeline_inner("parenthesized pipeline", true, true)
+                })?;
                 self.depth -= 1;
                 Arg::Pipe(it.pos, Box::new(p))
             }
