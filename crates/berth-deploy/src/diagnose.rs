@@ -115,7 +115,7 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
                         pod_name(pod)
                     ),
                     format!(
-                        "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth airgap push`) and install with its address; online, check the image name and the pull secret for {registry}"
+                        "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth bundle push`) and install with its address; online, check the image name and the pull secret for {registry}"
                     ),
                 ));
             }
@@ -132,7 +132,7 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
                     first_line(msg)
                 ),
                 format!(
-                    "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth airgap push`); online, check the image name and the pull secret for {registry}"
+                    "make {image} reachable from the cluster's nodes: air-gapped, push the bundle's images into your private registry (`berth bundle push`); online, check the image name and the pull secret for {registry}"
                 ),
             ));
         }
@@ -500,7 +500,7 @@ mod tests {
             "{}",
             d.cause
         );
-        assert!(d.fix.contains("berth airgap push"), "{}", d.fix);
+        assert!(d.fix.contains("berth bundle push"), "{}", d.fix);
         assert_eq!(d.object.name, "web");
     }
 

@@ -430,7 +430,7 @@ async fn failed_upgrade_rolls_back_to_the_previous_revision_object_for_object() 
         rep.diagnoses
             .iter()
             .any(|d| d.cause.contains("registry.example.com/shop/web:2.0")
-                && d.fix.contains("berth airgap push")),
+                && d.fix.contains("berth bundle push")),
         "{:?}",
         rep.diagnoses
     );

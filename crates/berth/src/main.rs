@@ -43,6 +43,22 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
+    /// The tour: a simulated cluster, install, status, upgrade, a failed upgrade that rolls back.
+    Demo(cmd::demo::Args),
+    /// Install the app into a cluster (server-side apply, ordered, waits until ready).
+    Install(cmd::deploy::InstallArgs),
+    /// Upgrade the installed app; a failed upgrade rolls back by itself.
+    Upgrade(cmd::deploy::UpgradeArgs),
+    /// Show what an install or upgrade would change.
+    Diff(cmd::deploy::DiffArgs),
+    /// Return to an earlier revision.
+    Rollback(cmd::deploy::RollbackArgs),
+    /// The app's version, revision, readiness of every object and the last failure.
+    Status(cmd::deploy::AppArgs),
+    /// The app's revisions.
+    History(cmd::deploy::AppArgs),
+    /// Remove the app (keeps PersistentVolumeClaims unless --delete-data).
+    Uninstall(cmd::deploy::UninstallArgs),
     /// Simulated Kubernetes clusters (`berth cluster sim`).
     Cluster(cmd::cluster::Args),
     /// Run troubleshoot.sh Preflight/HostPreflight checks against this host and the cluster.
@@ -79,6 +95,14 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Schema(a) => cmd::schema::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Install(a) => cmd::deploy::install(a),
+        Command::Upgrade(a) => cmd::deploy::upgrade(a),
+        Command::Diff(a) => cmd::deploy::diff(a),
+        Command::Rollback(a) => cmd::deploy::rollback(a),
+        Command::Status(a) => cmd::deploy::status(a),
+        Command::History(a) => cmd::deploy::history(a),
+        Command::Uninstall(a) => cmd::deploy::uninstall(a),
         Command::Cluster(a) => cmd::cluster::run(a),
         Command::Preflight(a) => cmd::troubleshoot::preflight(a),
         Command::SupportBundle(a) => cmd::troubleshoot::support_bundle(a),

@@ -2,6 +2,8 @@
 
 pub mod cluster;
 pub mod completions;
+pub mod demo;
+pub mod deploy;
 pub mod init;
 pub mod lint;
 pub mod oci;
