@@ -373,6 +373,24 @@ impl Redactor {
             .filter(|&i| self.customs[i].applies(path))
             .collect();
         let mut records = Vec::new();
+        // yamlPath removals need the document before line rules write masks into it (a
+        // `***HIDDEN***` scalar is a YAML alias and would no longer parse).
+        let mut doc: std::borrow::Cow<[u8]> = std::borrow::Cow::Borrowed(data);
+        for &ci in &customs {
+            for (name, segs) in &self.customs[ci].yaml_paths {
+                if let Some(new) = structured::redact_yaml_path(&doc, segs, &self.mask_fn(name)) {
+                    records.push(RedactionRecord {
+                        redactor_name: name.clone(),
+                        characters_removed: doc.len() as i64 - new.len() as i64,
+                        line: 0,
+                        file: path.to_string(),
+                        is_default_redactor: false,
+                    });
+                    doc = std::borrow::Cow::Owned(new);
+                }
+            }
+        }
+        let data: &[u8] = &doc;
         let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
         if self.structured && data.len() <= MAX_STRUCTURED {
             extra = structured::secret_values(path, data);
@@ -395,21 +413,6 @@ impl Redactor {
             &mut out,
             &mut records,
         );
-        // yamlPath removals work on the whole document.
-        for &ci in &customs {
-            for (name, segs) in &self.customs[ci].yaml_paths {
-                if let Some(new) = structured::redact_yaml_path(&out, segs, &self.mask_fn(name)) {
-                    records.push(RedactionRecord {
-                        redactor_name: name.clone(),
-                        characters_removed: out.len() as i64 - new.len() as i64,
-                        line: 0,
-                        file: path.to_string(),
-                        is_default_redactor: false,
-                    });
-                    out = new;
-                }
-            }
-        }
         (out, records)
     }
 
@@ -474,8 +477,10 @@ impl Redactor {
     }
 
     fn mask_value(&self, rule: &str, value: &[u8]) -> Vec<u8> {
-        // Already masked (several rules can match the same text): keep the first mask.
-        if value == MASK.as_bytes() || (value.starts_with(b"***TOKEN_") && value.ends_with(b"***"))
+        // Nothing to hide, or already masked (several rules can match the same text).
+        if value.is_empty()
+            || value == MASK.as_bytes()
+            || (value.starts_with(b"***TOKEN_") && value.ends_with(b"***"))
         {
             return value.to_vec();
         }
@@ -731,13 +736,23 @@ impl Redactor {
                 continue;
             }
             out.extend_from_slice(&line[last..m.start()]);
+            // Tokens take their type from the key when the rule has one (DB_PASSWORD → PASSWORD).
+            let key_text = rule
+                .groups
+                .iter()
+                .position(|k| *k == GroupKind::Key)
+                .and_then(|i| caps.get(i + 1));
+            let type_hint = match key_text {
+                Some(k) => String::from_utf8_lossy(k.as_bytes()).into_owned(),
+                None => rule.name.clone(),
+            };
             let mut piece = Vec::with_capacity(m.len());
             for (i, kind) in rule.groups.iter().enumerate() {
                 if let Some(g) = caps.get(i + 1) {
                     match kind {
                         GroupKind::Keep | GroupKind::Key => piece.extend_from_slice(g.as_bytes()),
                         GroupKind::Mask => {
-                            piece.extend_from_slice(&self.mask_value(&rule.name, g.as_bytes()))
+                            piece.extend_from_slice(&self.mask_value(&type_hint, g.as_bytes()))
                         }
                         GroupKind::Drop => {}
                     }

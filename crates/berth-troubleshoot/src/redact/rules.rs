@@ -331,7 +331,7 @@ pub(crate) fn default_line_rules() -> Vec<LineRule> {
     specs.push((
         "berth: secret-named keys with values (k=v, k: v, JSON)".into(),
         // The key is checked in code (is_secret_key) so `secretName: x` stays.
-        r#"(?i)(?P<key>[\w.\-]*(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&}\]\\|>][^\s"',;&}\]\\]*))"#.into(),
+        r#"(?i)(?P<key>[\w.\-]*(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&{}\[\]\\|>][^\s"',;&}\]\\]*))"#.into(),
         vec![
             "password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential", "auth", "signature", "dsn",
             "connection",

@@ -9,7 +9,11 @@ use super::rules::is_secret_key;
 /// Keys that point at a secret instead of holding it (`secretKeyRef: {name, key}`): under a
 /// secret-named parent these stop the "everything below is secret" rule.
 fn is_reference_key(k: &str) -> bool {
-    let n = k.to_ascii_lowercase();
+    let n: String = k
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
     [
         "name",
         "namespace",
@@ -18,6 +22,20 @@ fn is_reference_key(k: &str) -> bool {
         "kind",
         "apiversion",
         "type",
+        "user",
+        "username",
+        "host",
+        "hostname",
+        "port",
+        "region",
+        "database",
+        "db",
+        "scheme",
+        "protocol",
+        "url",
+        "endpoint",
+        "enabled",
+        "existingsecret",
     ]
     .contains(&n.as_str())
         || n.ends_with("ref")
@@ -86,7 +104,7 @@ fn walk(v: &Value, secret: bool, out: &mut Vec<String>) {
                 for line in t
                     .lines()
                     .map(str::trim)
-                    .filter(|l| l.len() >= 2 && !l.starts_with("-----"))
+                    .filter(|l| l.len() >= 4 && !l.starts_with("-----"))
                 {
                     out.push(line.to_string());
                 }
@@ -236,14 +254,17 @@ mod tests {
     #[test]
     fn finds_nested_secrets() {
         let doc = br#"{"a": {"db": {"password": "p@ss w0rd", "host": "db1"}}, "credentials": {"user": "u1", "secretRef": {"name": "n"}},
-            "env": [{"name": "API_TOKEN", "value": "t0k"}], "secretName": "tls"}"#;
+            "env": [{"name": "API_TOKEN", "value": "t0ken"}], "secretName": "tls"}"#;
         let vals: Vec<String> = secret_values("x.json", doc)
             .into_iter()
             .map(|(_, v)| String::from_utf8(v).unwrap())
             .collect();
         assert!(vals.contains(&"p@ss w0rd".to_string()));
-        assert!(vals.contains(&"u1".to_string()));
-        assert!(vals.contains(&"t0k".to_string()));
+        assert!(
+            !vals.contains(&"u1".to_string()),
+            "usernames are not secrets"
+        );
+        assert!(vals.contains(&"t0ken".to_string()));
         assert!(!vals.contains(&"db1".to_string()));
         assert!(!vals.contains(&"tls".to_string()));
         assert!(!vals.contains(&"n".to_string()));
