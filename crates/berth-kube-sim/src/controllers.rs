@@ -2101,7 +2101,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>) {
                     let mut restarts = 0i64;
                     let running_since;
                     loop {
-                        let crash_at = t + 1.0;
+                        let crash_at = t + 0.5;
                         if secs < crash_at {
                             running_since = t;
                             break;
