@@ -2,6 +2,8 @@
 //! reasons, restartCount, lastState), Events and logs. Plus the registry check against a
 //! real registry (Debian's docker-registry, BERTH_TEST_DOCKER_REGISTRY).
 
+#![allow(clippy::field_reassign_with_default)]
+
 mod common;
 use berth_kube_sim::{Profile, SimOptions, Simulator, profile::RegistryProfile};
 use common::{Http, eventually, start, start_with, tool};
