@@ -78,9 +78,9 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let src = format!("{}1{}", "{{ (".repeat(1), ") }}");
+    let src = "{{ (1) }}";
     let mut set = TemplateSet::new(Options::default());
-    set.add("ok", &src).unwrap();
+    set.add("ok", src).unwrap();
     let deep = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
     let e = set.add("deep", &deep).unwrap_err().to_string();
     assert!(e.contains("nested too deeply"), "{e}");
