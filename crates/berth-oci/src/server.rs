@@ -2,7 +2,7 @@
 //! for demos. Pull and push (monolithic and chunked uploads, cross-repository mount), HEAD,
 //! tag lists and the catalog. Blobs live once on disk whatever the number of repositories.
 //!
-//! Storage under `--root` (documented in docs/formats/release.md's sibling, here):
+//! Storage under `--root` (docs/formats/release.md, "Registry server storage"):
 //! `blobs/sha256/<hex>` (all content, manifests included), `repositories/<name>/tags/<tag>`
 //! (a digest), `repositories/<name>/manifests/<hex>` (the media type of a manifest linked
 //! to the repository), `uploads/<uuid>` (uploads in progress).
