@@ -4,7 +4,7 @@
 //! is checked against the digest it was asked for.
 
 use crate::auth::{Challenge, Credentials};
-use crate::digest::{Digest, Hasher};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::BlobWriter;
 use crate::model::{self, MANIFEST_ACCEPT};
@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub retries: u32,
     /// Upload chunk size; blobs up to this size go in one request.
     pub chunk_size: usize,
+    /// Upload bigger blobs in `chunk_size` PATCH requests instead of one streamed PATCH
+    /// (for proxies that limit request sizes).
+    pub chunked_uploads: bool,
     /// First backoff delay; doubled on each retry.
     pub backoff: Duration,
 }
@@ -54,7 +57,8 @@ impl Default for ClientConfig {
             docker_config: None,
             parallelism: 8,
             retries: 4,
-            chunk_size: 32 * 1024 * 1024,
+            chunk_size: 16 * 1024 * 1024,
+            chunked_uploads: false,
             backoff: Duration::from_millis(200),
         }
     }
@@ -241,6 +245,20 @@ impl Client {
         action: &str,
         build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Sync),
     ) -> Result<reqwest::Response> {
+        self.send_with(registry, scope, action, build, self.cfg.retries)
+            .await
+    }
+
+    /// [`send`](Self::send) with an explicit retry budget (0 for requests that must not be
+    /// repeated blindly, like a streamed upload the registry may have partly stored).
+    async fn send_with(
+        &self,
+        registry: &str,
+        scope: &Scope,
+        action: &str,
+        build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Sync),
+        retries: u32,
+    ) -> Result<reqwest::Response> {
         let key = (registry.to_string(), scope.clone());
         let mut authed_once = false;
         let mut attempt = 0u32;
@@ -256,7 +274,7 @@ impl Client {
                 Err(e) => {
                     let cause = flatten(&e);
                     let permanent = cause.to_lowercase().contains("certificate") || e.is_builder();
-                    if attempt < self.cfg.retries && !permanent {
+                    if attempt < retries && !permanent {
                         attempt += 1;
                         tracing::debug!(registry, action, %cause, attempt, "retrying");
                         tokio::time::sleep(retry_delay).await;
@@ -298,7 +316,7 @@ impl Client {
                 Ok(resp)
                     if (resp.status() == StatusCode::TOO_MANY_REQUESTS
                         || resp.status().is_server_error())
-                        && attempt < self.cfg.retries =>
+                        && attempt < retries =>
                 {
                     attempt += 1;
                     tracing::debug!(registry, action, status = %resp.status(), attempt, "retrying");
@@ -634,8 +652,10 @@ impl Client {
             .is_none())
     }
 
-    /// Upload a blob from a file. Small blobs go in one PUT; bigger ones in chunks of
-    /// `chunk_size`, and a failed chunk resumes from the offset the registry confirms.
+    /// Upload a blob from a file. Blobs up to `chunk_size` go in one PUT; bigger ones in one
+    /// streamed PATCH (or `chunk_size` PATCHes with `chunked_uploads`). When a PATCH fails,
+    /// the upload resumes in chunks from the offset the registry confirms. The registry
+    /// checks the digest when the upload is closed; a mismatch is an error.
     pub async fn upload_blob(
         &self,
         registry: &str,
@@ -661,7 +681,6 @@ impl Client {
                     .await
                     .map_err(|e| Error::io(path, e))?,
             );
-            digest.verify(&path.display().to_string(), &data)?;
             let mut u = loc.clone();
             u.query_pairs_mut().append_pair("digest", digest.as_str());
             let resp = self
@@ -678,13 +697,58 @@ impl Client {
             on_bytes(size);
             return Ok(());
         }
+        let mut offset = 0u64;
+        let mut resumes = 0;
+        if !self.cfg.chunked_uploads {
+            let u = loc.clone();
+            let p = path.to_path_buf();
+            let r = self
+                .send_with(
+                    registry,
+                    &scope,
+                    &action,
+                    &|c| {
+                        let body = match std::fs::File::open(&p) {
+                            Ok(f) => reqwest::Body::wrap_stream(
+                                tokio_util::io::ReaderStream::with_capacity(
+                                    tokio::fs::File::from_std(f),
+                                    1 << 20,
+                                ),
+                            ),
+                            Err(_) => reqwest::Body::from(Vec::new()),
+                        };
+                        c.patch(u.clone())
+                            .header(CONTENT_TYPE, "application/octet-stream")
+                            .header(CONTENT_LENGTH, size)
+                            .body(body)
+                    },
+                    0,
+                )
+                .await;
+            match r {
+                Ok(r)
+                    if r.status() == StatusCode::ACCEPTED
+                        || r.status() == StatusCode::NO_CONTENT =>
+                {
+                    if let Some(l) = r.headers().get(LOCATION).and_then(|h| h.to_str().ok()) {
+                        loc = self.resolve_location(registry, l)?;
+                    }
+                    offset = size;
+                    on_bytes(size);
+                }
+                _ => {
+                    resumes += 1;
+                    let (l, next) = self.upload_status(registry, repo, &loc).await?;
+                    loc = l;
+                    offset = next;
+                    on_bytes(next);
+                }
+            }
+        }
         use tokio::io::{AsyncReadExt, AsyncSeekExt};
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::io(path, e))?;
-        let mut hasher = Hasher::new();
-        let mut offset = 0u64;
-        let mut resumes = 0;
         while offset < size {
             let end = (offset + chunk).min(size);
             let mut buf = vec![0u8; (end - offset) as usize];
@@ -698,15 +762,21 @@ impl Client {
             let range = format!("{}-{}", offset, end - 1);
             let u = loc.clone();
             let resp = self
-                .send(registry, &scope, &action, &|c| {
-                    c.patch(u.clone())
-                        .header(CONTENT_TYPE, "application/octet-stream")
-                        .header(CONTENT_RANGE, range.clone())
-                        .header(CONTENT_LENGTH, data.len())
-                        .body(data.clone())
-                })
+                .send_with(
+                    registry,
+                    &scope,
+                    &action,
+                    &|c| {
+                        c.patch(u.clone())
+                            .header(CONTENT_TYPE, "application/octet-stream")
+                            .header(CONTENT_RANGE, range.clone())
+                            .header(CONTENT_LENGTH, data.len())
+                            .body(data.clone())
+                    },
+                    0,
+                )
                 .await;
-            let ok = match resp {
+            match resp {
                 Ok(r)
                     if r.status() == StatusCode::ACCEPTED
                         || r.status() == StatusCode::NO_CONTENT =>
@@ -714,49 +784,22 @@ impl Client {
                     if let Some(l) = r.headers().get(LOCATION).and_then(|h| h.to_str().ok()) {
                         loc = self.resolve_location(registry, l)?;
                     }
-                    true
+                    offset = end;
+                    on_bytes(data.len() as u64);
                 }
-                Ok(r) if resumes >= 3 => return Err(Self::fail(registry, &action, r).await),
-                Err(e) if resumes >= 3 => return Err(e),
-                _ => false,
-            };
-            if ok {
-                // Hash in order, only what the registry accepted.
-                hasher.update(&data);
-                offset = end;
-                on_bytes(data.len() as u64);
-                continue;
-            }
-            // Ask the registry how far it got and continue from there.
-            resumes += 1;
-            let (l, next) = self.upload_status(registry, repo, &loc).await?;
-            loc = l;
-            if next != offset {
-                // Re-hash from the start: simplest correct way after a partial chunk.
-                hasher = Hasher::new();
-                let mut f = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| Error::io(path, e))?;
-                let mut left = next;
-                let mut b = vec![0u8; 1 << 20];
-                while left > 0 {
-                    let n = (left as usize).min(b.len());
-                    f.read_exact(&mut b[..n])
-                        .await
-                        .map_err(|e| Error::io(path, e))?;
-                    hasher.update(&b[..n]);
-                    left -= n as u64;
+                Ok(r) if resumes >= self.cfg.retries => {
+                    return Err(Self::fail(registry, &action, r).await);
                 }
-                offset = next;
+                Err(e) if resumes >= self.cfg.retries => return Err(e),
+                _ => {
+                    // Ask the registry how far it got and continue from there.
+                    resumes += 1;
+                    tokio::time::sleep(self.cfg.backoff * resumes).await;
+                    let (l, next) = self.upload_status(registry, repo, &loc).await?;
+                    loc = l;
+                    offset = next;
+                }
             }
-        }
-        let actual = hasher.finish();
-        if &actual != digest {
-            return Err(Error::DigestMismatch {
-                what: path.display().to_string(),
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
         }
         let mut u = loc.clone();
         u.query_pairs_mut().append_pair("digest", digest.as_str());

@@ -81,6 +81,7 @@ fn run(secure: bool) {
     let mut cfg = ClientConfig {
         docker_config: Some(work.path().join("none.json")),
         chunk_size: 50_000,
+        chunked_uploads: !secure,
         ..Default::default()
     };
     match &tls {
