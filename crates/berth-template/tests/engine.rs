@@ -866,3 +866,83 @@ fn objects_methods_and_fields() {
             .contains("can't evaluate field Nope")
     );
 }
+
+#[test]
+fn crypto_shapes() {
+    let s = set_with(
+        Options::default(),
+        &[(
+            "t",
+            r#"{{- $ca := genCA "my-ca" 365 -}}
+{{- $c := genSignedCert "svc.ns.svc" (list "10.0.0.1") (list "svc" "svc.ns.svc") 30 $ca -}}
+{{- $ss := genSelfSignedCert "self" nil (list "a.example") 10 -}}
+{{ $ca.Cert }}|{{ $ca.Key }}|{{ $c.Cert }}|{{ $c.Key }}|{{ $ss.Cert }}"#,
+        )],
+    );
+    let out = s.execute("t", &Value::Nil).unwrap();
+    let parts: Vec<&str> = out.split('|').collect();
+    assert_eq!(parts.len(), 5);
+    for i in [0, 2, 4] {
+        assert!(
+            parts[i].starts_with("-----BEGIN CERTIFICATE-----\n")
+                && parts[i].ends_with("-----END CERTIFICATE-----\n"),
+            "{}",
+            parts[i]
+        );
+    }
+    for i in [1, 3] {
+        assert!(
+            parts[i].starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
+            "{}",
+            parts[i]
+        );
+    }
+    let der = |pem: &str| {
+        x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .unwrap()
+            .1
+            .contents
+    };
+    let ca_der = der(parts[0]);
+    let leaf_der = der(parts[2]);
+    let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(&leaf_der).unwrap();
+    assert!(ca.is_ca());
+    assert!(!leaf.is_ca());
+    assert_eq!(leaf.issuer().to_string(), ca.subject().to_string());
+    assert_eq!(ca.subject().to_string(), "CN=my-ca");
+    leaf.verify_signature(Some(ca.public_key()))
+        .expect("leaf is signed by the CA");
+    let san = leaf
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .len();
+    assert_eq!(san, 3);
+
+    assert!(ok(r#"{{ htpasswd "user" "pw" }}"#, json!({})).starts_with("user:$2a$10$"));
+    assert_eq!(
+        ok(r#"{{ htpasswd "a:b" "pw" }}"#, json!({})),
+        "invalid username: a:b"
+    );
+    assert!(
+        ok(r#"{{ genPrivateKey "ecdsa" }}"#, json!({}))
+            .starts_with("-----BEGIN EC PRIVATE KEY-----\n")
+    );
+    assert!(
+        ok(r#"{{ genPrivateKey "ed25519" }}"#, json!({}))
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert_eq!(
+        ok(r#"{{ genPrivateKey "x" }}"#, json!({})),
+        "Unknown type x"
+    );
+    assert_eq!(ok(r#"{{ randBytes 12 | len }}"#, json!({})), "16");
+    let e = err(
+        r#"{{ genSelfSignedCert "x" (list "nope") nil 1 }}"#,
+        json!({}),
+    );
+    assert!(e.contains("error parsing ip: nope"), "{e}");
+}
