@@ -291,6 +291,7 @@ impl<'s> Exec<'s> {
         Ok(match v {
             Value::Nil => "<no value>".to_string(),
             Value::String(s) => s.to_string(),
+            Value::Object(o) => o.print_text(),
             other => {
                 let mut s = String::new();
                 gofmt::write_v(&mut s, other, 0);

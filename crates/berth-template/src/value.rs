@@ -72,6 +72,12 @@ pub trait Object: Send + Sync {
             None => "{}".to_string(),
         }
     }
+    /// How `{{ obj }}` prints the object directly in an action. Go calls a pointer-receiver
+    /// `String()` there but not under `%v`/`quote` (e.g. `.Capabilities.KubeVersion` prints
+    /// `v1.36.0` yet quotes as the struct). Defaults to [`Object::display`].
+    fn print_text(&self) -> String {
+        self.display()
+    }
     /// Serialisation (toJson/toYaml); defaults to the underlying value or `{}`.
     fn to_json(&self) -> serde_json::Value {
         match self.underlying() {
