@@ -738,7 +738,7 @@ impl Client {
                 }
                 _ => {
                     resumes += 1;
-                    let (l, next) = self.upload_status(registry, repo, &loc).await?;
+                    let (l, next) = self.resume_or_restart(registry, repo, &loc).await?;
                     loc = l;
                     offset = next;
                     on_bytes(next);
@@ -795,7 +795,7 @@ impl Client {
                     // Ask the registry how far it got and continue from there.
                     resumes += 1;
                     tokio::time::sleep(self.cfg.backoff * resumes).await;
-                    let (l, next) = self.upload_status(registry, repo, &loc).await?;
+                    let (l, next) = self.resume_or_restart(registry, repo, &loc).await?;
                     loc = l;
                     offset = next;
                 }
@@ -812,6 +812,27 @@ impl Client {
             return Err(Self::fail(registry, &action, resp).await);
         }
         Ok(())
+    }
+
+    /// After a failed PATCH: continue where the registry says the upload stands or, when
+    /// the registry dropped the upload (docker-registry does on a broken request), start a
+    /// new one from byte 0.
+    async fn resume_or_restart(
+        &self,
+        registry: &str,
+        repo: &str,
+        loc: &url::Url,
+    ) -> Result<(url::Url, u64)> {
+        match self.upload_status(registry, repo, loc).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                tracing::debug!(error = %e, "upload lost; starting it again");
+                match self.start_upload(registry, repo, None).await? {
+                    Some(l) => Ok((l, 0)),
+                    None => Err(e),
+                }
+            }
+        }
     }
 
     /// Where an upload stands: its (new) URL and the next byte offset expected.

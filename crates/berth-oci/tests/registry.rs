@@ -256,3 +256,169 @@ fn berth_pulls_what_skopeo_pushed() {
     }
     assert!(stats.blobs_transferred >= 6, "{stats:?}");
 }
+
+/// A TCP proxy that cuts the connection once, 200 kB into the first PATCH body it sees.
+fn cutting_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let cut = std::sync::Arc::new(AtomicBool::new(false));
+    let cut2 = cut.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let Ok(mut server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Both);
+            });
+            let cut = cut2.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut patch_bytes: Option<usize> = None;
+                loop {
+                    let n = match client.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if patch_bytes.is_none()
+                        && !cut.load(Ordering::SeqCst)
+                        && buf[..n].windows(6).any(|w| w == b"PATCH ")
+                    {
+                        patch_bytes = Some(0);
+                    }
+                    if let Some(b) = patch_bytes.as_mut() {
+                        *b += n;
+                        if *b > 200_000 {
+                            cut.store(true, Ordering::SeqCst);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                    }
+                    if server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = server.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, cut)
+}
+
+/// docker-registry drops an upload whose request broke, so berth starts it again.
+#[test]
+fn interrupted_upload_recovers_docker_registry() {
+    let (Some(reg_bin), Some(sk)) = (
+        tool("BERTH_TEST_DOCKER_REGISTRY"),
+        tool("BERTH_TEST_SKOPEO"),
+    ) else {
+        return;
+    };
+    let reg = Registry::start(&reg_bin, false);
+    let (proxy, cut) = cutting_proxy(reg.host.clone());
+    let work = tempfile::tempdir().unwrap();
+    let imgs = make_images(&work.path().join("src"), 90, 1_500_000);
+    let mut cfg = reg.client_config();
+    cfg.chunk_size = 256 * 1024;
+    cfg.parallelism = 1;
+    let client = Client::new(cfg).unwrap();
+    let mut d = imgs.app.clone();
+    d.annotations.clear();
+    let item = PushItem {
+        descriptor: d,
+        target: Reference::parse(&format!("{proxy}/cut/app:1")).unwrap(),
+    };
+    rt().block_on(transfer::push_images(
+        &client,
+        &imgs.layout,
+        &[item],
+        &NoProgress,
+    ))
+    .unwrap();
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut an upload"
+    );
+    // The registry holds exactly the image (skopeo reads it directly, not through the proxy).
+    assert_eq!(
+        inspect_digest(&sk, &reg, "cut/app:1"),
+        imgs.app.digest.to_string()
+    );
+    let mut args = vec!["copy".to_string(), "--quiet".to_string()];
+    args.extend(reg.skopeo_flags("src-"));
+    args.push(format!("docker://{}/cut/app:1", reg.host));
+    args.push(format!("oci:{}:app", work.path().join("check").display()));
+    skopeo(&sk, &args);
+}
+
+/// berth's registry keeps what arrived, so the upload resumes from the confirmed offset.
+#[test]
+fn interrupted_upload_resumes_on_berth_registry() {
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let srv = rt
+        .block_on(berth_oci::server::start(berth_oci::server::ServerConfig {
+            root: work.path().join("root"),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            htpasswd: None,
+        }))
+        .unwrap();
+    let (proxy, cut) = cutting_proxy(srv.addr.to_string());
+    let imgs = make_images(&work.path().join("src"), 95, 1_500_000);
+    let cfg = berth_oci::ClientConfig {
+        insecure: true,
+        chunk_size: 256 * 1024,
+        parallelism: 1,
+        docker_config: Some(work.path().join("none.json")),
+        ..Default::default()
+    };
+    let client = Client::new(cfg).unwrap();
+    let mut d = imgs.app.clone();
+    d.annotations.clear();
+    let item = PushItem {
+        descriptor: d,
+        target: Reference::parse(&format!("{proxy}/cut/app:1")).unwrap(),
+    };
+    rt.block_on(transfer::push_images(
+        &client,
+        &imgs.layout,
+        &[item],
+        &NoProgress,
+    ))
+    .unwrap();
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut an upload"
+    );
+    // Pull back directly and compare every blob.
+    let dest = Layout::create(work.path().join("back")).unwrap();
+    let r = Reference::parse(&format!("{}/cut/app:1", srv.addr)).unwrap();
+    let (p, _) = rt
+        .block_on(transfer::pull_images(
+            &client,
+            &[r],
+            &dest,
+            &[],
+            &NoProgress,
+        ))
+        .unwrap();
+    assert_eq!(p[0].descriptor.digest, imgs.app.digest);
+    assert!(dest.has_blob(&imgs.base_layer));
+    // The interrupted upload itself was continued and completed.
+    let left = std::fs::read_dir(work.path().join("root/uploads"))
+        .unwrap()
+        .count();
+    // A restart would have left the first, broken upload behind.
+    assert_eq!(
+        left, 0,
+        "{left} uploads left over: the upload was restarted, not resumed"
+    );
+    rt.block_on(srv.shutdown());
+}
