@@ -237,14 +237,51 @@ fn strip(v: &Value) -> Value {
     v
 }
 
+/// The server stores a Secret's `stringData` as base64 in `data`; compare in that form.
+fn normalize(v: &Value) -> Value {
+    use base64::Engine as _;
+    if object_ref(v).kind != "Secret" {
+        return v.clone();
+    }
+    let mut v = v.clone();
+    let Some(obj) = v.as_object_mut() else {
+        return v;
+    };
+    let Some(Value::Object(sd)) = obj.remove("stringData") else {
+        return v;
+    };
+    let data = obj
+        .entry("data")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(data) = data.as_object_mut() {
+        for (k, val) in sd {
+            let raw = val
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| val.to_string());
+            data.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(raw)),
+            );
+        }
+    }
+    v
+}
+
 /// The field changes between the desired object and the live one (plus fields berth applied
 /// in the previous revision and no longer applies). Secret values are redacted.
 pub fn field_changes(desired: &Value, live: &Value, previous: Option<&Value>) -> Vec<FieldChange> {
-    let (d, l) = (redact(&strip(desired)), redact(&strip(live)));
+    let (d, l) = (redact(&strip(&normalize(desired))), redact(&strip(live)));
     let mut out = Vec::new();
     diff_into("", &d, Some(&l), &mut out);
     if let Some(p) = previous {
-        removed_into("", &redact(&strip(p)), Some(&d), Some(&l), &mut out);
+        removed_into(
+            "",
+            &redact(&strip(&normalize(p))),
+            Some(&d),
+            Some(&l),
+            &mut out,
+        );
     }
     out
 }
@@ -392,6 +429,17 @@ mod tests {
         assert_eq!(ch.len(), 1);
         assert_eq!(ch[0].path, ".data.b");
         assert_eq!(ch[0].new, None);
+    }
+
+    #[test]
+    fn string_data_compares_with_stored_data() {
+        let d = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"p":"new"}});
+        let same =
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"p":"bmV3"}});
+        let other =
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"p":"b2xk"}});
+        assert!(field_changes(&d, &same, Some(&d)).is_empty());
+        assert_eq!(field_changes(&d, &other, Some(&d)).len(), 1);
     }
 
     #[test]

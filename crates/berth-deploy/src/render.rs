@@ -110,7 +110,12 @@ impl Renderer for ManifestDirRenderer {
 /// Parse a multi-document YAML (or JSON) text into objects; empty documents are skipped and
 /// `kind: List` is flattened. Each object's source is `file#N` (N counts documents from 1).
 pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Manifest>, RenderError> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| RenderError::Parse {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(
+        text,
+        // An app may hold thousands of objects in one file; the other limits stay at their
+        // defaults (nesting, aliases, total size).
+        serde_saphyr::options! { budget: serde_saphyr::budget! { max_documents: 50_000, max_nodes: 5_000_000, max_events: 20_000_000 } },
+    ).map_err(|e| RenderError::Parse {
         path: source.to_string(),
         message: e.to_string(),
     })?;

@@ -702,3 +702,65 @@ async fn every_injected_fault_gets_a_diagnosis() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_name_the_other_manager_and_force_takes_over() {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let env = env().await;
+    env.cluster
+        .create(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"cf"}}))
+        .await
+        .unwrap();
+    // Another tool owns data.v of this ConfigMap.
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        env.cluster.client().clone(),
+        "cf",
+        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    let theirs = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"shared"},"data":{"v":"theirs"}});
+    api.patch(
+        "shared",
+        &PatchParams::apply("helm"),
+        &Patch::Apply(&theirs),
+    )
+    .await
+    .expect("helm applies");
+    let e = engine(&env, "cf");
+    let err = e
+        .deploy(
+            release("1.0.0", &cm("shared", "ours")),
+            Mode::Install,
+            false,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"helm\"") && err.contains(".data.v"), "{err}");
+    assert!(err.contains("--force-conflicts"), "{err}");
+    let forced = Engine::new(
+        env.cluster.clone(),
+        Options {
+            namespace: "cf".into(),
+            force_conflicts: true,
+            timeout: Duration::from_secs(30),
+            ..Options::default()
+        },
+        Arc::new(Quiet),
+    );
+    let rep = forced
+        .deploy(
+            release("1.0.0", &cm("shared", "ours")),
+            Mode::Install,
+            false,
+        )
+        .await
+        .expect("forced install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let live = env
+        .cluster
+        .get(&r("v1", "ConfigMap", "cf", "shared"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live["data"]["v"], "ours");
+}
