@@ -29,7 +29,9 @@ pub use chart::Chart;
 pub use coalesce::merge_user_values;
 pub use error::ChartError;
 pub use ignore::IgnoreRules;
-pub use manifest::{Hook, INSTALL_ORDER, Manifest, kind_order, sort_manifests, split_manifests};
+pub use manifest::{
+    Hook, INSTALL_ORDER, Manifest, kind_order, show_only, sort_manifests, split_manifests,
+};
 pub use metadata::{Dependency, Maintainer, Metadata};
 pub use render::{DEFAULT_KUBE_VERSION, RenderOptions, Rendered, json_to_value, render};
 pub use strvals::{SetKind, parse_into as parse_set_into, parse_set};

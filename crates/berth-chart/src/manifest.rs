@@ -303,3 +303,50 @@ mod tests {
         );
     }
 }
+
+/// `helm template --show-only`: keeps the documents of `output` (a `helm template`
+/// stream) whose `# Source: <chart>/<path>` matches one of `patterns` (Go
+/// `filepath.Match`, relative to the chart, e.g. `templates/deployment.yaml`).
+/// Errors name a pattern that matches nothing.
+pub fn show_only(output: &str, patterns: &[String]) -> Result<String, ChartError> {
+    let docs = split_manifests(output);
+    let mut out = String::new();
+    for pat in patterns {
+        let pat = pat.replace('\\', "/");
+        let mut found = false;
+        for d in &docs {
+            let Some(src) = d
+                .lines()
+                .find_map(|l| l.strip_prefix("# Source: "))
+                .and_then(|p| p.split_once('/').map(|(_, rest)| rest))
+            else {
+                continue;
+            };
+            if crate::ignore::go_match(&pat, src).unwrap_or(false) {
+                out.push_str(&format!("---\n{d}\n"));
+                found = true;
+            }
+        }
+        if !found {
+            return Err(ChartError::Template(format!(
+                "could not find template {pat} in chart; --show-only takes a path such as templates/deployment.yaml"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod show_only_tests {
+    use super::show_only;
+
+    #[test]
+    fn filters_by_source_path() {
+        let out = "---\n# Source: c/templates/a.yaml\nkind: A\n---\n# Source: c/charts/s/templates/b.yaml\nkind: B\n";
+        let a = show_only(out, &["templates/a.yaml".into()]).unwrap();
+        assert_eq!(a, "---\n# Source: c/templates/a.yaml\nkind: A\n");
+        let b = show_only(out, &["charts/s/templates/*.yaml".into()]).unwrap();
+        assert!(b.contains("kind: B") && !b.contains("kind: A"));
+        assert!(show_only(out, &["templates/none.yaml".into()]).is_err());
+    }
+}

@@ -39,6 +39,8 @@ enum Command {
     Lint(cmd::lint::Args),
     /// Write a starter berth.yaml and a minimal chart that lint clean.
     Init(cmd::init::Args),
+    /// Render a Helm chart locally, as `helm template` does.
+    Template(cmd::template::Args),
     /// Print the JSON Schema of berth.yaml (for editors).
     Schema(cmd::schema::Args),
     /// Print shell completions.
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => cmd::lint::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Schema(a) => cmd::schema::run(a),
+        Command::Template(a) => cmd::template::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Install(a) => cmd::deploy::install(a),

@@ -8,4 +8,5 @@ pub mod init;
 pub mod lint;
 pub mod oci;
 pub mod schema;
+pub mod template;
 pub mod troubleshoot;

@@ -1,0 +1,146 @@
+//! `berth template CHART [NAME]`: render a Helm chart locally, as `helm template` does.
+
+use anyhow::{Context, bail};
+use berth_chart::{Chart, RenderOptions, SetKind};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Render a Helm chart (directory or .tgz) locally and print the objects, as `helm template`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Output is byte-compatible with `helm template` (Helm v4): objects in \
+Helm's install order, then hooks. Values: chart defaults < -f files (in order) < --set < \
+--set-string < --set-file.\n\n\
+Exit codes: 0 rendered, 1 the chart or its values are invalid, 2 usage error.\n\n\
+Examples:\n  berth template examples/hello/chart\n  berth template ./mychart web -n shop -f prod.yaml --set replicas=3\n  \
+berth template mychart-1.2.0.tgz --kube-version 1.29 --api-versions monitoring.coreos.com/v1 \
+--show-only templates/deployment.yaml"
+)]
+pub struct Args {
+    /// Chart directory or packaged chart (.tgz).
+    chart: PathBuf,
+    /// Release name (`.Release.Name`).
+    #[arg(default_value = "release-name")]
+    name: String,
+    /// Values file (YAML); repeat to layer several, later files win.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    values: Vec<PathBuf>,
+    /// Set values: `a.b=1,list[0]=x,arr={a,b}` (typed: true/false/null/integers).
+    #[arg(long = "set", value_name = "EXPR")]
+    set: Vec<String>,
+    /// Set values that stay strings: `tag=0123`.
+    #[arg(long = "set-string", value_name = "EXPR")]
+    set_string: Vec<String>,
+    /// Set values from files: `config=path/to/file`.
+    #[arg(long = "set-file", value_name = "EXPR")]
+    set_file: Vec<String>,
+    /// `.Release.Namespace`.
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// Kubernetes version for `.Capabilities.KubeVersion` (e.g. 1.30).
+    #[arg(long, value_name = "VERSION")]
+    kube_version: Option<String>,
+    /// Extra API versions for `.Capabilities.APIVersions` (comma-separated or repeated).
+    #[arg(
+        short = 'a',
+        long = "api-versions",
+        value_delimiter = ',',
+        value_name = "GROUP/VERSION"
+    )]
+    api_versions: Vec<String>,
+    /// Only print the objects from these templates (e.g. templates/service.yaml; globs allowed).
+    #[arg(short = 's', long = "show-only", value_name = "PATH")]
+    show_only: Vec<String>,
+    /// Print the chart's CRDs (crds/) first.
+    #[arg(long)]
+    include_crds: bool,
+    /// Leave out test hooks (`helm.sh/hook: test`).
+    #[arg(long)]
+    skip_tests: bool,
+    /// Render as an upgrade (`.Release.IsUpgrade` true).
+    #[arg(long)]
+    is_upgrade: bool,
+    /// Skip values.schema.json validation.
+    #[arg(long)]
+    skip_schema_validation: bool,
+}
+
+/// Merges `-f` files, then `--set`, `--set-string` and `--set-file`, as Helm's CLI does.
+pub fn user_values(
+    files: &[PathBuf],
+    set: &[String],
+    set_string: &[String],
+    set_file: &[String],
+) -> anyhow::Result<Map<String, Value>> {
+    let mut base = Map::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read values file {}", f.display()))?;
+        let vals = berth_chart::parse_values(&text)
+            .map_err(|m| anyhow::anyhow!("failed to parse {}: {m}", f.display()))?;
+        berth_chart::merge_user_values(&mut base, vals);
+    }
+    let no_files = |_: &str| -> Result<String, String> { Err("not a file expression".into()) };
+    let read = |p: &str| -> Result<String, String> {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
+    };
+    for (flag, exprs, kind) in [
+        ("--set", set, SetKind::Typed),
+        ("--set-string", set_string, SetKind::String),
+        ("--set-file", set_file, SetKind::File),
+    ] {
+        for e in exprs {
+            let reader: &dyn Fn(&str) -> Result<String, String> = if kind == SetKind::File {
+                &read
+            } else {
+                &no_files
+            };
+            berth_chart::parse_set_into(e, &mut base, kind, reader)
+                .map_err(|m| anyhow::anyhow!("failed parsing {flag} {e:?}: {m}"))?;
+        }
+    }
+    Ok(base)
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    // Accept Helm's argument order too: `berth template NAME CHART`.
+    let (chart_path, name) = if !args.chart.exists() && Path::new(&args.name).exists() {
+        (PathBuf::from(&args.name), args.chart.display().to_string())
+    } else {
+        (args.chart.clone(), args.name.clone())
+    };
+    if !chart_path.exists() {
+        bail!(
+            "chart {} not found: pass a chart directory (with Chart.yaml) or a packaged .tgz",
+            chart_path.display()
+        );
+    }
+    let values = user_values(&args.values, &args.set, &args.set_string, &args.set_file)?;
+    let chart = Chart::load(&chart_path)?;
+    let opts = RenderOptions {
+        release_name: name,
+        namespace: args.namespace.clone(),
+        is_upgrade: args.is_upgrade,
+        values,
+        kube_version: args.kube_version.clone(),
+        api_versions: args.api_versions.clone(),
+        skip_schema_validation: args.skip_schema_validation,
+        ..RenderOptions::default()
+    };
+    let mut rendered = berth_chart::render(&chart, &opts)?;
+    for w in &rendered.warnings {
+        eprintln!("{w}");
+    }
+    if args.skip_tests {
+        rendered
+            .hooks
+            .retain(|h| !h.events.iter().any(|e| e == "test" || e == "test-success"));
+    }
+    let out = rendered.template_output(args.include_crds);
+    if args.show_only.is_empty() {
+        print!("{out}");
+    } else {
+        print!("{}", berth_chart::show_only(&out, &args.show_only)?);
+    }
+    Ok(crate::exit::OK)
+}

@@ -1,0 +1,184 @@
+//! `berth template`: the real binary on the example chart and the chart corpus.
+//! With Helm v4 available (`BERTH_TEST_HELM_PYTHON`), the output must equal what
+//! Helm's client-side install renders, byte for byte (manifest part).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn berth() -> Command {
+    let mut c = Command::cargo_bin("berth").expect("berth binary");
+    c.current_dir(root());
+    c
+}
+
+#[test]
+fn renders_the_example_chart_with_set_values() {
+    let out = berth()
+        .args(["template", "examples/hello/chart", "hello", "-n", "shop"])
+        .args(["--set", "postgresql.password=s3cret,replicaCount=4"])
+        .output()
+        .expect("run berth");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("---\n# Source: hello/templates/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicas: 4"),
+        "--set integer reaches the template"
+    );
+    assert!(
+        text.contains("name: hello-db"),
+        "the release name reaches the templates: {text}"
+    );
+}
+
+#[test]
+fn helm_argument_order_and_show_only() {
+    let out = berth()
+        .args([
+            "template",
+            "hello",
+            "examples/hello/chart",
+            "--set-string",
+            "postgresql.password=0123",
+        ])
+        .args(["--show-only", "templates/service.yaml"])
+        .output()
+        .expect("run berth");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("kind: Service"), "{text}");
+    assert!(!text.contains("kind: Deployment"), "{text}");
+    let missing = berth()
+        .args([
+            "template",
+            "examples/hello/chart",
+            "--set",
+            "postgresql.password=x",
+        ])
+        .args(["-s", "templates/nope.yaml"])
+        .output()
+        .expect("run berth");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("could not find template templates/nope.yaml")
+    );
+}
+
+#[test]
+fn errors_name_the_template_and_the_fix() {
+    // The example chart requires a database password.
+    let out = berth()
+        .args(["template", "examples/hello/chart"])
+        .output()
+        .expect("run berth");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hello/templates/secret.yaml") && err.contains("password is required"),
+        "{err}"
+    );
+    let out = berth()
+        .args(["template", "no/such/chart"])
+        .output()
+        .expect("run berth");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let out = berth()
+        .args(["template", "examples/hello/chart", "--set", "a[x]=1"])
+        .output()
+        .expect("run berth");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed parsing --set"));
+}
+
+#[test]
+fn values_files_and_set_file_layer_like_helm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let f1 = dir.path().join("a.yaml");
+    let f2 = dir.path().join("b.yaml");
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&f1, "replicaCount: 7\npostgresql:\n  password: from-a\n").expect("write");
+    std::fs::write(&f2, "replicaCount: 9\n").expect("write");
+    std::fs::write(&pw, "from-file").expect("write");
+    let out = berth()
+        .args(["template", "examples/hello/chart", "-f"])
+        .arg(&f1)
+        .arg("-f")
+        .arg(&f2)
+        .arg("--set-file")
+        .arg(format!("postgresql.password={}", pw.display()))
+        .output()
+        .expect("run berth");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("replicas: 9"), "later -f wins");
+    // b64 of "from-file"
+    assert!(
+        text.contains("ZnJvbS1maWxl"),
+        "--set-file content reaches the secret: {text}"
+    );
+}
+
+#[test]
+fn byte_identical_to_helm_v4() {
+    let Ok(python) = std::env::var("BERTH_TEST_HELM_PYTHON") else {
+        assert_ne!(
+            std::env::var("BERTH_TEST_STRICT").as_deref(),
+            Ok("1"),
+            "BERTH_TEST_HELM_PYTHON is not set"
+        );
+        eprintln!("skipping: BERTH_TEST_HELM_PYTHON is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vals = dir.path().join("v.json");
+    std::fs::write(&vals, r#"{"postgresql": {"password": "s3cret"}}"#).expect("write");
+    let oracle = std::process::Command::new(python)
+        .arg(root().join("scripts/helm_oracle.py"))
+        .arg(root().join("examples/hello/chart"))
+        .args(["--name", "hello", "--namespace", "shop", "--values"])
+        .arg(&vals)
+        .output()
+        .expect("run oracle");
+    let v: serde_json::Value = serde_json::from_slice(&oracle.stdout).expect("oracle JSON");
+    let manifest = v["manifest"].as_str().expect("manifest");
+    let out = berth()
+        .args([
+            "template",
+            "examples/hello/chart",
+            "hello",
+            "-n",
+            "shop",
+            "--set",
+            "postgresql.password=s3cret",
+        ])
+        .output()
+        .expect("run berth");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("{}\n", manifest.trim());
+    assert!(
+        text.starts_with(&want),
+        "berth template differs from helm:\n--- helm\n{want}\n--- berth\n{text}"
+    );
+}
