@@ -74,7 +74,16 @@ fn write_app(root: &Path, version: &str, v: usize) -> PathBuf {
 fn berth(args: &[&str], kubeconfig: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
     c.args(args)
-        .args(["--kubeconfig", &kubeconfig.display().to_string(), "-n", NS, "-o", "json", "--timeout", "60s"])
+        .args([
+            "--kubeconfig",
+            &kubeconfig.display().to_string(),
+            "-n",
+            NS,
+            "-o",
+            "json",
+            "--timeout",
+            "60s",
+        ])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -96,30 +105,56 @@ fn run_ok(args: &[&str], kubeconfig: &Path) -> Value {
 }
 
 /// The app's objects and bookkeeping in the cluster, read with kube-free HTTP via the simulator.
-fn cluster_state(rt: &tokio::runtime::Runtime, kubeconfig: &Path) -> (BTreeSet<(String, String)>, Vec<String>, bool) {
+fn cluster_state(
+    rt: &tokio::runtime::Runtime,
+    kubeconfig: &Path,
+) -> (BTreeSet<(String, String)>, Vec<String>, bool) {
     rt.block_on(async {
-        let cluster = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions { kubeconfig: Some(kubeconfig.to_path_buf()), context: None })
-            .await
-            .expect("connect");
+        let cluster = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+        })
+        .await
+        .expect("connect");
         let sel = format!("berth.dev/app={APP}");
         let mut objs = BTreeSet::new();
-        for (av, k) in [("v1", "ConfigMap"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "Secret")] {
+        for (av, k) in [
+            ("v1", "ConfigMap"),
+            ("apps/v1", "Deployment"),
+            ("v1", "Service"),
+            ("v1", "Secret"),
+        ] {
             for o in cluster.list(av, k, NS, Some(&sel)).await.expect("list") {
                 if o.pointer("/metadata/labels/berth.dev~1kind").is_some() {
                     continue; // revision Secrets
                 }
-                objs.insert((k.to_string(), o["metadata"]["name"].as_str().unwrap_or("").to_string()));
+                objs.insert((
+                    k.to_string(),
+                    o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                ));
             }
         }
         let engine = berth_deploy::Engine::new(
             std::sync::Arc::new(cluster),
-            berth_deploy::Options { namespace: NS.into(), ..Default::default() },
+            berth_deploy::Options {
+                namespace: NS.into(),
+                ..Default::default()
+            },
             std::sync::Arc::new(berth_deploy::Quiet),
         );
-        let statuses = engine.history(APP).await.expect("history").iter().map(|h| h.status.as_str().to_string()).collect();
-        let c2 = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions { kubeconfig: Some(kubeconfig.to_path_buf()), context: None })
+        let statuses = engine
+            .history(APP)
             .await
-            .expect("connect");
+            .expect("history")
+            .iter()
+            .map(|h| h.status.as_str().to_string())
+            .collect();
+        let c2 = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+        })
+        .await
+        .expect("connect");
         let lease = c2
             .get(&berth_deploy::object::ObjectRef {
                 api_version: "coordination.k8s.io/v1".into(),
@@ -136,12 +171,22 @@ fn cluster_state(rt: &tokio::runtime::Runtime, kubeconfig: &Path) -> (BTreeSet<(
 
 #[test]
 fn killed_installs_and_upgrades_converge_on_the_next_run() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let sim = rt.block_on(Simulator::start(SimOptions::default())).expect("simulator");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
     let kc = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kc).expect("kubeconfig");
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
     eprintln!("crash-safety seed {seed}");
     let mut rng = Rng(seed);
 
@@ -173,20 +218,41 @@ fn killed_installs_and_upgrades_converge_on_the_next_run() {
         // The same command again: converges without any manual step.
         let report = run_ok(&[verb, &app_s], &kc);
         let outcome = report["outcome"].as_str().unwrap_or("");
-        assert!(outcome == "deployed" || outcome == "unchanged", "trial {trial}: {report}");
+        assert!(
+            outcome == "deployed" || outcome == "unchanged",
+            "trial {trial}: {report}"
+        );
         installed = true;
         let (objs, statuses, lease) = cluster_state(&rt, &kc);
         let want: BTreeSet<(String, String)> = objects(variant).into_iter().collect();
-        assert_eq!(objs, want, "trial {trial} (seed {seed}, killed after {delay:?}): the cluster must hold exactly the new revision's objects");
-        assert!(!statuses.iter().any(|s| s == "pending"), "trial {trial}: unsettled revisions {statuses:?}");
-        assert_eq!(statuses.iter().filter(|s| *s == "deployed").count(), 1, "trial {trial}: {statuses:?}");
+        assert_eq!(
+            objs, want,
+            "trial {trial} (seed {seed}, killed after {delay:?}): the cluster must hold exactly the new revision's objects"
+        );
+        assert!(
+            !statuses.iter().any(|s| s == "pending"),
+            "trial {trial}: unsettled revisions {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "deployed").count(),
+            1,
+            "trial {trial}: {statuses:?}"
+        );
         assert!(!lease, "trial {trial}: the lock was not released");
         // The objects carry the new version.
         let st = run_ok(&["status", APP], &kc);
         assert_eq!(st["version"], version.as_str(), "trial {trial}");
-        assert!(st["objects"].as_array().is_some_and(|a| a.iter().all(|o| o["state"] == "ready")), "trial {trial}: {st}");
+        assert!(
+            st["objects"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(|o| o["state"] == "ready")),
+            "trial {trial}: {st}"
+        );
     }
     eprintln!("{TRIALS} trials, {kills_mid_run} killed mid-run");
-    assert!(kills_mid_run >= TRIALS / 4, "too few kills landed mid-run ({kills_mid_run}); the timing model is off");
+    assert!(
+        kills_mid_run >= TRIALS / 4,
+        "too few kills landed mid-run ({kills_mid_run}); the timing model is off"
+    );
     drop(sim);
 }

@@ -400,6 +400,15 @@ async fn apply_op(
 ) -> Result<u8> {
     // The app name decides the default namespace; load berth.yaml once for it.
     let loaded = berth_spec::load(&apply.app_dir).map_err(|e| BadInput(e.to_string()))?;
+    // Config and rendering problems are reported before touching the network.
+    prepare(
+        &apply.app_dir,
+        apply.config.as_deref(),
+        common.namespace.as_deref(),
+        None,
+        None,
+        false,
+    )?;
     let namespace = common
         .namespace
         .clone()

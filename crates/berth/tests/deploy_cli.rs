@@ -1,0 +1,126 @@
+//! `berth install|diff|status|history|uninstall` as a user runs them, against the simulator.
+
+use berth_kube_sim::{SimOptions, Simulator};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn berth(args: &[&str], kubeconfig: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .args(["--kubeconfig", &kubeconfig.display().to_string()])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("berth runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn hello() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/hello")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn config_problems_are_reported_all_at_once_before_any_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("values.yaml");
+    std::fs::write(&cfg, "replicas: 0\nhostname: Not_A_Host\nreplicaz: 3\n").expect("values");
+    // No cluster is needed to find these: the kubeconfig points nowhere.
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .expect("kubeconfig");
+    let out = berth(
+        &["install", &hello(), "--config", &cfg.display().to_string()],
+        &kc,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("replicas") && t.contains("hostname") && t.contains("replicaz"),
+        "{t}"
+    );
+    assert!(t.contains("3 problem(s)"), "{t}");
+}
+
+#[test]
+fn install_status_history_diff_uninstall_on_the_simulator() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+
+    let out = berth(&["install", &hello(), "--dry-run"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("+ deployment/hello in namespace hello (create)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("plan: 7 to create, 0 to update, 0 to prune, 0 unchanged"),
+        "{t}"
+    );
+
+    let out = berth(&["install", &hello()], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("install of hello 1.0.0 in namespace hello succeeded (revision 1)"),
+        "{t}"
+    );
+
+    let out = berth(&["status", "hello"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("7/7 objects ready"), "{t}");
+
+    // A changed config shows as a field diff of the objects it touches.
+    let cfg = dir.path().join("values.yaml");
+    std::fs::write(&cfg, "replicas: 3\n").expect("values");
+    let out = berth(
+        &["diff", &hello(), "--config", &cfg.display().to_string()],
+        &kc,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("~ deployment/hello in namespace hello (update)")
+            && t.contains(".spec.replicas: 2 -> 3"),
+        "{t}"
+    );
+    // Passwords never show: the generated database password is kept, so the Secret is unchanged.
+    assert!(
+        t.contains("= secret/hello-db in namespace hello (unchanged)"),
+        "{t}"
+    );
+
+    let out = berth(&["history", "hello", "-o", "json"], &kc);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).expect("history json");
+    assert_eq!(h[0]["status"], "deployed", "{h}");
+
+    let out = berth(&["uninstall", "hello"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("uninstalled hello from namespace hello"), "{t}");
+    let out = berth(&["status", "hello"], &kc);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    drop(sim);
+}
