@@ -13,8 +13,9 @@
 //! 3. **yamlPath** removals from Redactor specs (the file is re-emitted as YAML, as
 //!    troubleshoot does).
 //!
-//! Speed: a file is scanned once for trigger words (one case-insensitive multi-literal
-//! search); only lines holding one run the rules, and untouched stretches are copied in bulk.
+//! Speed: a file is scanned once for trigger words (one multi-literal search over a
+//! lower-cased window); only lines holding one run the rules, one regex-set pass per such line
+//! picks the rules that can match, and untouched stretches are copied in bulk.
 //! [`Redactor::redact_stream`] processes large logs in bounded memory.
 //!
 //! Reports list what was redacted where ([`RedactionRecord`]): redactor, file, line and the
@@ -194,10 +195,12 @@ pub struct Redactor {
     multi_rules: Vec<MultiLineRule>,
     customs: Vec<Custom>,
     trigger: Regex,
+    default_set: regex::bytes::RegexSet,
     pem_begin: Regex,
     yaml_block_key: Regex,
     tokenizer: Option<Tokenizer>,
     structured: bool,
+    prefilter: bool,
 }
 
 /// Files larger than this are redacted line by line only (no structured pass).
@@ -236,6 +239,15 @@ impl Redactor {
     /// Replaces masks by stable tokens (`--tokenize`).
     pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
         self.tokenizer = Some(tokenizer);
+        self
+    }
+
+    /// Turns the whole-file trigger scan and the per-line rule set off, so every line runs
+    /// every rule (after its lower-case scan check) the way troubleshoot's redactor does.
+    /// Benchmarks compare the two; results are identical.
+    #[doc(hidden)]
+    pub fn with_line_prefilter(mut self, on: bool) -> Self {
+        self.prefilter = on;
         self
     }
 
@@ -326,14 +338,18 @@ impl Redactor {
                 yaml_paths,
             });
         }
-        let trigger_pattern = format!(
-            "(?i){}",
-            rules::DEFAULT_TRIGGERS
-                .iter()
-                .map(|t| regex::escape(t))
-                .collect::<Vec<_>>()
-                .join("|")
-        );
+        // Triggers are searched case-sensitively in a lower-cased copy of the data: a plain
+        // literal alternation runs on SIMD prefilters, several times faster than `(?i)`.
+        let trigger_pattern = rules::DEFAULT_TRIGGERS
+            .iter()
+            .map(|t| regex::escape(t))
+            .collect::<Vec<_>>()
+            .join("|");
+        let line_rules = if defaults {
+            rules::default_line_rules()
+        } else {
+            Vec::new()
+        };
         let build_err = |cause: String| RedactError {
             redactor: "default".into(),
             field: "-".into(),
@@ -341,11 +357,15 @@ impl Redactor {
         };
         Ok(Redactor {
             defaults,
-            line_rules: if defaults {
-                rules::default_line_rules()
-            } else {
-                Vec::new()
-            },
+            default_set: regex::bytes::RegexSetBuilder::new(
+                line_rules.iter().map(|r| r.pattern.as_str()),
+            )
+            .unicode(false)
+            .size_limit(64 * 1024 * 1024)
+            .dfa_size_limit(64 * 1024 * 1024)
+            .build()
+            .map_err(|e| build_err(e.to_string()))?,
+            line_rules,
             multi_rules: if defaults {
                 rules::default_multi_line_rules()
             } else {
@@ -364,6 +384,7 @@ impl Redactor {
             .map_err(|e| build_err(e.to_string()))?,
             tokenizer: None,
             structured: defaults,
+            prefilter: true,
         })
     }
 
@@ -400,7 +421,7 @@ impl Redactor {
             line: 1,
             ..Default::default()
         };
-        let every_line = !customs.is_empty() || !extra.is_empty();
+        let every_line = !self.prefilter || !customs.is_empty() || !extra.is_empty();
         let extra_re = structured::literal_matcher(&extra);
         self.process(
             path,
@@ -429,7 +450,7 @@ impl Redactor {
         let customs: Vec<usize> = (0..self.customs.len())
             .filter(|&i| self.customs[i].applies(path))
             .collect();
-        let every_line = !customs.is_empty();
+        let every_line = !self.prefilter || !customs.is_empty();
         let mut st = LineState {
             line: 1,
             ..Default::default()
@@ -507,18 +528,19 @@ impl Redactor {
         let mut pos = 0;
         let len = data.len();
         let mut line_buf: Vec<u8> = Vec::new();
+        let mut scan = TriggerScan::default();
         while pos < len {
             let line_start = if every_line || st.needs_next_line() {
                 pos
             } else {
-                match self.trigger.find_at(data, pos) {
+                match scan.find(&self.trigger, data, pos) {
                     None => {
                         st.line += count_newlines(&data[pos..]);
                         out.extend_from_slice(&data[pos..]);
                         return;
                     }
-                    Some(m) => {
-                        let ls = data[pos..m.start()]
+                    Some(hit) => {
+                        let ls = data[pos..hit]
                             .iter()
                             .rposition(|&b| b == b'\n')
                             .map(|p| pos + p + 1)
@@ -638,8 +660,12 @@ impl Redactor {
                 std::mem::swap(&mut cur, &mut scratch);
             }
         }
+        let lower = line.to_ascii_lowercase();
+        // Every default selector needs `name` or `entity` on the line.
+        let may_select =
+            find_bytes(&lower, b"name").is_some() || find_bytes(&lower, b"entity").is_some();
         if armed.is_empty() {
-            for (ri, m) in self.multi_rules.iter().enumerate() {
+            for (ri, m) in self.multi_rules.iter().enumerate().filter(|_| may_select) {
                 if m.selector.is_match(line) {
                     st.armed.push((usize::MAX, ri));
                 }
@@ -653,13 +679,12 @@ impl Redactor {
             }
         }
         if self.defaults {
-            let lower = line.to_ascii_lowercase();
-            for rule in &self.line_rules {
-                if !rule.scan.is_empty()
-                    && !rule
-                        .scan
-                        .iter()
-                        .any(|s| find_bytes(&lower, s.as_bytes()).is_some())
+            // One pass over the line says which default rules can match at all.
+            // (Without the prefilter every rule runs, as troubleshoot does.)
+            let hits = self.prefilter.then(|| self.default_set.matches(line));
+            for (ri, rule) in self.line_rules.iter().enumerate() {
+                if hits.as_ref().is_some_and(|h| !h.matched(ri))
+                    || rule.scan.as_ref().is_some_and(|s| !s.is_match(&lower))
                 {
                     continue;
                 }
@@ -668,10 +693,19 @@ impl Redactor {
                     std::mem::swap(&mut cur, &mut scratch);
                 }
             }
-            if self.pem_begin.is_match(line) && find_bytes(line, b"-----END").is_none() {
+            if find_bytes(line, b"-----BEGIN").is_some()
+                && self.pem_begin.is_match(line)
+                && find_bytes(line, b"-----END").is_none()
+            {
                 st.in_pem = true;
             }
-            if let Some(c) = self.yaml_block_key.captures(line)
+            let ends_block = line
+                .iter()
+                .rev()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|b| b"|>-+0123456789".contains(b));
+            if ends_block
+                && let Some(c) = self.yaml_block_key.captures(line)
                 && let (Some(ind), Some(key)) = (c.get(1), c.get(2))
                 && rules::is_secret_key(&String::from_utf8_lossy(key.as_bytes()))
             {
@@ -772,6 +806,49 @@ impl Redactor {
     }
 }
 
+/// A lower-cased window of the data being redacted, reused across trigger searches.
+#[derive(Default)]
+struct TriggerScan {
+    start: usize,
+    end: usize,
+    lower: Vec<u8>,
+}
+
+impl TriggerScan {
+    const WINDOW: usize = 256 * 1024;
+    /// Longer than the longest trigger, so none is cut at a window edge.
+    const OVERLAP: usize = 64;
+
+    /// Position of the first trigger at or after `from`.
+    fn find(&mut self, trigger: &Regex, data: &[u8], mut from: usize) -> Option<usize> {
+        loop {
+            if from >= data.len() {
+                return None;
+            }
+            let usable = if self.end == data.len() {
+                self.end
+            } else {
+                self.end.saturating_sub(Self::OVERLAP)
+            };
+            if from < self.start || from >= usable {
+                self.start = from;
+                self.end = (from + Self::WINDOW + Self::OVERLAP).min(data.len());
+                self.lower.clear();
+                self.lower.extend_from_slice(&data[self.start..self.end]);
+                self.lower.make_ascii_lowercase();
+            }
+            let rel = from - self.start;
+            if let Some(m) = trigger.find_at(&self.lower, rel) {
+                return Some(self.start + m.start());
+            }
+            if self.end == data.len() {
+                return None;
+            }
+            from = self.end - Self::OVERLAP;
+        }
+    }
+}
+
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -790,10 +867,20 @@ fn count_newlines(b: &[u8]) -> u64 {
 }
 
 pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > hay.len() {
+    let (&first, rest) = needle.split_first()?;
+    if needle.len() > hay.len() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        let p = hay[i..=last_start].iter().position(|&b| b == first)?;
+        if hay[i + p + 1..].starts_with(rest) {
+            return Some(i + p);
+        }
+        i += p + 1;
+    }
+    None
 }
 
 fn replace_all(hay: &[u8], needle: &[u8], with: &[u8], out: &mut Vec<u8>) {

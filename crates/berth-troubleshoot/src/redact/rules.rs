@@ -20,10 +20,13 @@ pub(crate) enum GroupKind {
 #[derive(Debug, Clone)]
 pub(crate) struct LineRule {
     pub name: String,
+    /// The pattern as compiled (repeated group names made unique).
+    pub pattern: String,
     pub re: Regex,
     pub groups: Vec<GroupKind>,
-    /// Lower-case substrings, one of which must occur in the line (cheap prefilter).
-    pub scan: Vec<String>,
+    /// Lower-case substrings, one of which must occur in the (lower-cased) line: a cheap
+    /// prefilter compiled as one literal search.
+    pub scan: Option<Regex>,
     pub is_default: bool,
 }
 
@@ -75,7 +78,11 @@ pub(crate) fn compile_rule(
     scan: &[&str],
     is_default: bool,
 ) -> Result<LineRule, String> {
-    let re = regex::bytes::RegexBuilder::new(&dedupe_group_names(pattern))
+    // Default rules use ASCII classes (`\w`, `\s`, `\b`) like Go's RE2, which is also faster;
+    // custom rules keep Unicode so non-ASCII literals in them work.
+    let pattern = dedupe_group_names(pattern);
+    let re = regex::bytes::RegexBuilder::new(&pattern)
+        .unicode(!is_default)
         .size_limit(32 * 1024 * 1024)
         .build()
         .map_err(|e| e.to_string())?;
@@ -91,9 +98,20 @@ pub(crate) fn compile_rule(
         .collect();
     Ok(LineRule {
         name: name.to_string(),
+        pattern,
         re,
         groups,
-        scan: scan.iter().map(|s| s.to_string()).collect(),
+        scan: if scan.is_empty() {
+            None
+        } else {
+            let alts: Vec<String> = scan.iter().map(|s| regex::escape(s)).collect();
+            Some(
+                regex::bytes::RegexBuilder::new(&alts.join("|"))
+                    .unicode(false)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+        },
         is_default,
     })
 }
@@ -101,9 +119,7 @@ pub(crate) fn compile_rule(
 /// Substrings whose presence in a line makes it worth running the default rules on.
 /// Every default rule below needs at least one of them (checked case-insensitively).
 pub(crate) const DEFAULT_TRIGGERS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
+    "pass",
     "pwd",
     "secret",
     "token",
@@ -123,6 +139,13 @@ pub(crate) const DEFAULT_TRIGGERS: &[&str] = &[
     "-----begin",
     "akia",
     "asia",
+    "agpa",
+    "aida",
+    "aroa",
+    "anpa",
+    "anva",
+    "aipa",
+    "ghr_",
     "eyj",
     "ghp_",
     "gho_",
@@ -137,6 +160,8 @@ pub(crate) const DEFAULT_TRIGGERS: &[&str] = &[
     "private",
     "connectionstring",
     "sas",
+    "owner_account",
+    "owneraccount",
 ];
 
 const ENV_JSON: &str =
