@@ -1455,12 +1455,28 @@ impl Engine {
     ) -> Result<(), WaitFailure> {
         let total = objects.len();
         let mut pending: BTreeMap<Key, (ObjectRef, Readiness, Option<Value>)> = BTreeMap::new();
+        // An Ingress whose class does not exist is served by no controller: fail it at once.
+        let ingress_classes = if objects.iter().any(|m| m.reference().kind == "Ingress") {
+            Some(
+                self.cluster
+                    .list("networking.k8s.io/v1", "IngressClass", "", None)
+                    .await
+                    .unwrap_or_default(),
+            )
+        } else {
+            None
+        };
         for m in objects {
             let k = m.reference().key();
-            let st = match live.get(&k) {
+            let mut st = match live.get(&k) {
                 Some(v) => readiness(v),
                 None => Readiness::Pending("not found".into()),
             };
+            if let (Some(classes), Some(v)) = (&ingress_classes, live.get(&k))
+                && let Some(problem) = crate::readiness::ingress_class_problem(v, classes)
+            {
+                st = Readiness::Failed(problem);
+            }
             if !st.is_ready() {
                 pending.insert(k.clone(), (m.reference(), st, live.get(&k).cloned()));
             }

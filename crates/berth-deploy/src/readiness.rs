@@ -264,6 +264,32 @@ fn service(v: &Value) -> Readiness {
     Readiness::Ready
 }
 
+/// Why an Ingress will not be served: its class (spec or legacy annotation) is not among the
+/// cluster's IngressClasses, or it names none and no class is the default. `None` otherwise.
+pub fn ingress_class_problem(ingress: &Value, classes: &[Value]) -> Option<String> {
+    if object_ref(ingress).kind != "Ingress" {
+        return None;
+    }
+    let names: Vec<&str> = classes
+        .iter()
+        .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+        .collect();
+    let wanted = string(ingress, "/spec/ingressClassName")
+        .or_else(|| crate::object::annotation(ingress, "kubernetes.io/ingress.class"))
+        .unwrap_or("");
+    if wanted.is_empty() {
+        let has_default = classes.iter().any(|c| {
+            crate::object::annotation(c, "ingressclass.kubernetes.io/is-default-class")
+                == Some("true")
+        });
+        return (!has_default).then(|| {
+            "it names no ingress class and the cluster has no default IngressClass".to_string()
+        });
+    }
+    (!names.contains(&wanted))
+        .then(|| format!("ingress class {wanted} does not exist in the cluster"))
+}
+
 /// kstatus-style rules for custom resources and kinds without a built-in rule.
 pub fn kstatus(v: &Value) -> Readiness {
     if let Some(p) = generation_observed(v) {
@@ -318,6 +344,23 @@ mod tests {
         assert!(matches!(readiness(&svc), Readiness::Pending(s) if s.contains("load balancer")));
         let crd = json!({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"a.b"},"status":{"conditions":[{"type":"Established","status":"True"}]}});
         assert!(readiness(&crd).is_ready());
+    }
+
+    #[test]
+    fn ingress_classes() {
+        let ing = json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},"spec":{"ingressClassName":"nginx"}});
+        let traefik = json!({"metadata":{"name":"traefik","annotations":{"ingressclass.kubernetes.io/is-default-class":"true"}}});
+        assert!(
+            ingress_class_problem(&ing, std::slice::from_ref(&traefik))
+                .is_some_and(|p| p.contains("nginx"))
+        );
+        assert_eq!(
+            ingress_class_problem(&ing, &[json!({"metadata":{"name":"nginx"}})]),
+            None
+        );
+        let no_class = json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},"spec":{}});
+        assert_eq!(ingress_class_problem(&no_class, &[traefik]), None);
+        assert!(ingress_class_problem(&no_class, &[]).is_some());
     }
 
     #[test]

@@ -764,3 +764,58 @@ async fn conflicts_name_the_other_manager_and_force_takes_over() {
         .unwrap();
     assert_eq!(live["data"]["v"], "ours");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_shape_problems_are_diagnosed() {
+    use berth_kube_sim::Profile;
+    // "bare": no StorageClass, no IngressClass.
+    let sim = Simulator::start(SimOptions {
+        profile: Profile::builtin("bare").expect("bare profile"),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let cluster = Arc::new(
+        Cluster::connect(&ConnectOptions {
+            kubeconfig: Some(kc),
+            context: None,
+        })
+        .await
+        .expect("connect"),
+    );
+    let env = Env {
+        _sim: sim,
+        _dir: dir,
+        cluster,
+    };
+    let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    let rep = engine(&env, "bare-pvc")
+        .deploy(release("1.0.0", pvc), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Failed);
+    assert!(
+        rep.diagnoses
+            .iter()
+            .any(|d| d.cause.contains("no default StorageClass")
+                && d.fix.contains("is-default-class")),
+        "{:?}",
+        rep.diagnoses
+    );
+    let ing = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  ingressClassName: nginx\n  rules: [{host: a.example.com}]\n";
+    let rep = engine(&env, "bare-ing")
+        .deploy(release("1.0.0", ing), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Failed);
+    assert!(
+        rep.diagnoses.iter().any(
+            |d| d.cause.contains("ingress class nginx") && d.fix.contains("ingress controller")
+        ),
+        "{:?}",
+        rep.diagnoses
+    );
+}
