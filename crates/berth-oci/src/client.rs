@@ -594,7 +594,10 @@ impl Client {
             on_bytes(chunk.len() as u64);
             writer.write(&chunk)?;
         }
-        writer.commit()
+        // fsync off the async workers, so other transfers keep going meanwhile.
+        tokio::task::spawn_blocking(move || writer.commit())
+            .await
+            .map_err(|e| Error::Usage(format!("blob write task failed: {e}")))?
     }
 
     /// Try to mount `digest` from `from` into `repo`. Returns an upload URL when the

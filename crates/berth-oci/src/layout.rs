@@ -120,6 +120,7 @@ impl Layout {
             expected: expected.clone(),
             dest: self.blob_path(expected),
             written: 0,
+            buf: Vec::with_capacity(BUF),
         })
     }
 
@@ -207,16 +208,37 @@ pub struct BlobWriter {
     expected: Digest,
     dest: PathBuf,
     written: u64,
+    buf: Vec<u8>,
 }
 
+const BUF: usize = 1 << 20;
+
 impl BlobWriter {
-    /// Append bytes.
+    /// Append bytes (buffered; network reads arrive in small pieces).
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         self.hasher.update(data);
         self.written += data.len() as u64;
-        self.tmp
-            .write_all(data)
-            .map_err(|e| Error::io(self.tmp.path(), e))
+        if self.buf.len() + data.len() > BUF {
+            self.flush()?;
+        }
+        if data.len() >= BUF {
+            return self
+                .tmp
+                .write_all(data)
+                .map_err(|e| Error::io(self.tmp.path(), e));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.tmp
+                .write_all(&self.buf)
+                .map_err(|e| Error::io(self.tmp.path(), e))?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -225,7 +247,8 @@ impl BlobWriter {
     }
 
     /// Verify the digest, flush to disk and move the blob into place.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        self.flush()?;
         let actual = self.hasher.finish();
         if actual != self.expected {
             return Err(Error::DigestMismatch {
