@@ -251,7 +251,12 @@ async fn mysql(uri: &str) -> Result<String, String> {
     for _ in 0..4 {
         let (seq, pkt) = read_packet(&mut s).await?;
         match pkt.first() {
-            Some(0x00) => return Ok(numeric_version(&version)),
+            // MariaDB prefixes its version with "5.5.5-" for old clients.
+            Some(0x00) => {
+                return Ok(numeric_version(
+                    version.strip_prefix("5.5.5-").unwrap_or(&version),
+                ));
+            }
             Some(0xff) => return Err(mysql_err(&pkt)),
             Some(0xfe) => {
                 // Auth switch: plugin name, then new scramble.
