@@ -60,6 +60,17 @@ impl ExecError {
                 self.file, self.line, self.col, m
             );
         }
+        // Helm leaves a function's own error as Go's single line, except `include`, whose
+        // nested error goes on its own line.
+        if let Some(rest) = self.msg.strip_prefix("error calling include: ") {
+            return format!(
+                "{}:{}:{}\n  executing {:?} at <{}>:\n    error calling include:\n{}",
+                self.file, self.line, self.col, self.template, self.node, rest
+            );
+        }
+        if self.msg.starts_with("error calling ") {
+            return self.to_string();
+        }
         format!(
             "{}:{}:{}\n  executing {:?} at <{}>:\n    {}",
             self.file, self.line, self.col, self.template, self.node, self.msg
@@ -411,9 +422,22 @@ impl<'s> Exec<'s> {
             }
             Value::Nil => {}
             other => {
+                let (pos, node) = match b.pipe.cmds.last().and_then(|c| c.args.first()) {
+                    Some(a) if b.pipe.cmds.last().is_some_and(|c| c.args.len() == 1) => {
+                        (a.pos(), a.to_string())
+                    }
+                    _ => (
+                        b.pipe.cmds.last().map(|c| c.pos).unwrap_or(b.pipe.pos),
+                        b.pipe
+                            .cmds
+                            .last()
+                            .map(|c| c.to_string())
+                            .unwrap_or_default(),
+                    ),
+                };
                 return Err(Flow::Err(self.error_at(
-                    b.pipe.pos,
-                    &b.pipe.to_string(),
+                    pos,
+                    &node,
                     format!("range can't iterate over {}", other),
                 )));
             }
@@ -736,6 +760,17 @@ impl<'s> Exec<'s> {
                 let (p, node) = match args.get(i) {
                     Some(a) => (a.pos(), a.to_string()),
                     None => (pos, cmd_str()),
+                };
+                let literal = matches!(
+                    args.get(i),
+                    Some(Arg::Str(..) | Arg::Number(..) | Arg::Bool(..))
+                );
+                let m = match (literal, m.split_once("expected ")) {
+                    (true, Some((_, rest))) => {
+                        let ty = rest.split(';').next().unwrap_or(rest);
+                        format!("expected {ty}; found {node}")
+                    }
+                    _ => m,
                 };
                 Err(Flow::Err(self.error_at(p, &node, m)))
             }

@@ -525,7 +525,7 @@ fn fmt_arg(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
                 if i > 0 {
                     out.push(' ');
                 }
-                fmt_arg(out, x, verb, fl, depth + 1);
+                fmt_elem(out, x, verb, fl, depth + 1);
             }
             out.push(']');
         }
@@ -541,7 +541,7 @@ fn fmt_arg(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
                 }
                 fmt_arg(out, &Value::str(k), verb, fl, depth + 1);
                 out.push(':');
-                fmt_arg(out, x, verb, fl, depth + 1);
+                fmt_elem(out, x, verb, fl, depth + 1);
             }
             out.push(']');
         }
@@ -552,6 +552,15 @@ fn fmt_arg(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
                 _ => bad_verb(out, verb, v),
             },
         },
+    }
+}
+
+/// An element of a slice or map: a nil interface prints `<nil>` under any verb.
+fn fmt_elem(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
+    if matches!(v, Value::Nil) && verb != 'T' {
+        pad(out, "<nil>", fl, false);
+    } else {
+        fmt_arg(out, v, verb, fl, depth);
     }
 }
 

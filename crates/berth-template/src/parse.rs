@@ -553,6 +553,7 @@ impl<'f> Parser<'f> {
             Tok::Str(s, _) => s.clone(),
             _ => return self.unexpected(&name_it, "template clause"),
         };
+        let pos = if name_it.pos > 0 { name_it.pos } else { pos };
         let nx = self.next_non_space();
         let pipe = if nx.tok == Tok::RightDelim {
             None

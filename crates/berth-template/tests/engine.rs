@@ -946,3 +946,49 @@ fn crypto_shapes() {
     );
     assert!(e.contains("error parsing ip: nope"), "{e}");
 }
+
+/// Cases diffed against Helm v4.2.3 through helm-python-sdk (examples/probe.rs).
+#[test]
+fn helm_observed_error_layouts() {
+    let helm = |src: &str| -> String {
+        let mut s = TemplateSet::new(Options::default());
+        match s.add("t/templates/t.yaml", src) {
+            Err(e) => e.helm_message(),
+            Ok(()) => s
+                .execute(
+                    "t/templates/t.yaml",
+                    &Value::from_json(json!({"Values": {"i": 3, "l": [1, null]}})),
+                )
+                .map_err(|e| e.helm_message())
+                .unwrap_err(),
+        }
+    };
+    assert_eq!(
+        helm("{{ range .Values.i }}{{ end }}"),
+        "t/templates/t.yaml:1:16\n  executing \"t/templates/t.yaml\" at <.Values.i>:\n    range can't iterate over 3"
+    );
+    assert_eq!(
+        helm("{{ template \"nope\" }}"),
+        "t/templates/t.yaml:1:12\n  executing \"t/templates/t.yaml\" at <{{template \"nope\"}}>:\n    template \"nope\" not defined"
+    );
+    assert_eq!(
+        helm("{{ ternary 1 2 \"x\" }}"),
+        "t/templates/t.yaml:1:15\n  executing \"t/templates/t.yaml\" at <\"x\">:\n    expected bool; found \"x\""
+    );
+    assert_eq!(
+        helm("{{ eq .Values.i 3 }}"),
+        "template: t/templates/t.yaml:1:3: executing \"t/templates/t.yaml\" at <eq .Values.i 3>: error calling eq: incompatible types for comparison: float64 and int"
+    );
+    assert_eq!(
+        helm("{{ include \"nope\" . }}"),
+        "t/templates/t.yaml:1:3\n  executing \"t/templates/t.yaml\" at <include \"nope\" .>:\n    error calling include:\ntemplate: no template \"nope\" associated with template \"gotpl\""
+    );
+    assert_eq!(
+        helm("{{ tpl \"{{ nope }}\" . }}"),
+        "template: t/templates/t.yaml:1:3: executing \"t/templates/t.yaml\" at <tpl \"{{ nope }}\" .>: error calling tpl: cannot parse template \"{{ nope }}\": template: gotpl:1: function \"nope\" not defined"
+    );
+    assert_eq!(
+        ok("{{ printf \"%s %d\" .l .l }}", json!({"l": [1, null, "a"]})),
+        "[%!s(float64=1) <nil> a] [%!d(float64=1) <nil> %!d(string=a)]"
+    );
+}

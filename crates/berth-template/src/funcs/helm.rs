@@ -154,6 +154,14 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
     let src = s(a, 0)?.to_string();
     let (tree, defines) = match crate::parse_source("gotpl", &src) {
         Ok(x) => x,
+        Err(crate::TemplateError::Parse {
+            name, line, msg, ..
+        }) => {
+            return Err(FnErr::Call(format!(
+                "cannot parse template {:?}: template: {name}:{line}: {msg}",
+                src
+            )));
+        }
         Err(e) => {
             return Err(FnErr::Call(format!(
                 "cannot parse template {:?}: {}",
