@@ -93,6 +93,9 @@ impl Scope {
         }
     }
     fn scopes(&self) -> Vec<String> {
+        if self.repo.is_empty() {
+            return Vec::new(); // the API check (`GET /v2/`) needs no repository access
+        }
         let mut v = vec![format!(
             "repository:{}:{}",
             self.repo,
