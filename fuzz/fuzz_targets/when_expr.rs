@@ -23,7 +23,9 @@ impl Env for AnyEnv {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(w) = When::parse(s) {
         let _ = w.eval(&AnyEnv);
     }
@@ -35,17 +37,31 @@ fuzz_target!(|data: &[u8]| {
         let _ = when::version_cmp(&v, Op::Lt, s, true);
     }
     let mut b = MemBundle::new();
-    b.insert("cluster-info/cluster_version.json", r#"{"string":"v1.29.3"}"#);
-    b.insert("host-collectors/system/cpu.json", r#"{"logicalCount":4,"physicalCount":2,"flags":["sse2"]}"#);
-    b.insert("host-collectors/diskUsage/d.json", r#"{"total_bytes":100,"used_bytes":90}"#);
+    b.insert(
+        "cluster-info/cluster_version.json",
+        r#"{"string":"v1.29.3"}"#,
+    );
+    b.insert(
+        "host-collectors/system/cpu.json",
+        r#"{"logicalCount":4,"physicalCount":2,"flags":["sse2"]}"#,
+    );
+    b.insert(
+        "host-collectors/diskUsage/d.json",
+        r#"{"total_bytes":100,"used_bytes":90}"#,
+    );
     b.insert("cluster-resources/nodes.json", r#"{"items":[{"metadata":{"name":"n"},"status":{"capacity":{"cpu":"2","memory":"4Gi"},"allocatable":{"cpu":"2","memory":"4Gi"}}}]}"#);
-    let outcome = serde_json::json!([{"fail": {"when": s, "message": "f"}}, {"pass": {"message": "p"}}]);
+    let outcome =
+        serde_json::json!([{"fail": {"when": s, "message": "f"}}, {"pass": {"message": "p"}}]);
     for (key, scope, extra) in [
         ("clusterVersion", Scope::Cluster, serde_json::json!({})),
         ("nodeResources", Scope::Cluster, serde_json::json!({})),
         ("distribution", Scope::Cluster, serde_json::json!({})),
         ("cpu", Scope::Host, serde_json::json!({})),
-        ("diskUsage", Scope::Host, serde_json::json!({"collectorName": "d"})),
+        (
+            "diskUsage",
+            Scope::Host,
+            serde_json::json!({"collectorName": "d"}),
+        ),
         ("hostOS", Scope::Host, serde_json::json!({})),
     ] {
         let mut spec = extra;
