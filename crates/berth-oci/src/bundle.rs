@@ -9,10 +9,10 @@
 //! file is hashed, decompression stops at the declared size, and extraction writes to a
 //! temporary directory renamed into place only when everything checked out.
 
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Digest, Hasher, HashingReader};
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::layout::{Layout, OCI_LAYOUT_FILE};
+use crate::layout::Layout;
 use crate::model;
 use crate::release::{Release, ReleaseMeta};
 use base64::Engine as _;
@@ -218,11 +218,13 @@ pub fn create(
     // Files: oci-layout, index.json, then blobs sorted by digest.
     let index_bytes = std::fs::read(rel.layout.root().join("index.json"))
         .map_err(|e| Error::io(rel.layout.root().join("index.json"), e))?;
+    let layout_path = rel.layout.root().join("oci-layout");
+    let layout_bytes = std::fs::read(&layout_path).map_err(|e| Error::io(&layout_path, e))?;
     let mut plan: Vec<(String, Digest, u64, Option<String>)> = vec![
         (
             "oci-layout".into(),
-            Digest::of(OCI_LAYOUT_FILE.as_bytes()),
-            OCI_LAYOUT_FILE.len() as u64,
+            Digest::of(&layout_bytes),
+            layout_bytes.len() as u64,
             None,
         ),
         (
@@ -274,8 +276,9 @@ pub fn create(
             let raw = std::fs::File::open(&src).map_err(|e| Error::io(&src, e))?;
             let zf = std::fs::File::create(&zpath).map_err(|e| Error::io(&zpath, e))?;
             let mut enc = zstd::Encoder::new(zf, 3).map_err(|e| Error::io(&zpath, e))?;
-            std::io::copy(&mut std::io::BufReader::new(raw), &mut enc)
-                .map_err(|e| Error::io(&zpath, e))?;
+            let mut hr = HashingReader::new(std::io::BufReader::new(raw));
+            std::io::copy(&mut hr, &mut enc).map_err(|e| Error::io(&zpath, e))?;
+            check_source(&src, digest, *size, hr.finish())?;
             enc.finish().map_err(|e| Error::io(&zpath, e))?;
             let zlen = std::fs::metadata(&zpath)
                 .map_err(|e| Error::io(&zpath, e))?
@@ -347,10 +350,15 @@ pub fn create(
             &mut sbytes.as_slice(),
             sbytes.len() as u64,
         )?;
-        for (name, src) in &sources {
-            let f = std::fs::File::open(src).map_err(|e| Error::io(src, e))?;
-            let len = f.metadata().map_err(|e| Error::io(src, e))?.len();
-            add(&mut tb, name, &mut std::io::BufReader::new(f), len)?;
+        for ((name, src), f) in sources.iter().zip(&manifest.files) {
+            let file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?;
+            let len = file.metadata().map_err(|e| Error::io(src, e))?.len();
+            let mut hr = HashingReader::new(std::io::BufReader::new(file));
+            add(&mut tb, name, &mut hr, len)?;
+            // Raw entries are checked here; compressed ones were checked while compressing.
+            if f.encoding == "none" {
+                check_source(src, &f.digest, f.size, hr.finish())?;
+            }
         }
         let mut w = tb.into_inner().map_err(|e| Error::io(&tpath, e))?;
         w.flush().map_err(|e| Error::io(&tpath, e))?;
@@ -369,6 +377,24 @@ pub fn create(
         bytes,
         blobs_omitted: omitted,
     })
+}
+
+/// A release file must hash to the digest it is listed under before it is signed.
+fn check_source(
+    src: &Path,
+    digest: &Digest,
+    size: u64,
+    (actual, len): (Digest, u64),
+) -> Result<()> {
+    if &actual != digest || len != size {
+        return Err(Error::Layout {
+            path: src.to_path_buf(),
+            reason: format!(
+                "does not match its digest {digest} (got {actual}, {len} of {size} bytes): the release directory is corrupted; build the release again"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn bundle_err(path: &Path, reason: impl Into<String>) -> Error {

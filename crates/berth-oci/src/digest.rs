@@ -105,6 +105,37 @@ impl Hasher {
     }
 }
 
+/// A reader that hashes what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+    len: u64,
+}
+
+impl<R: std::io::Read> HashingReader<R> {
+    /// Wrap `inner`.
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Hasher::new(),
+            len: 0,
+        }
+    }
+    /// The digest and length of everything read.
+    pub fn finish(self) -> (Digest, u64) {
+        (self.hasher.finish(), self.len)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

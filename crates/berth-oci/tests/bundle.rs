@@ -376,3 +376,31 @@ fn full_disk_leaves_nothing_half_written() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn corrupted_release_is_not_signed() {
+    let f = fixture();
+    make_release(&f.p("rel"), "shop", "1.0.0", 2);
+    // Flip a byte in the biggest blob of the release directory.
+    let blobs = f.p("rel/blobs/sha256");
+    let biggest = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .path();
+    let mut data = std::fs::read(&biggest).unwrap();
+    data[1000] ^= 1;
+    std::fs::write(&biggest, data).unwrap();
+    let e = bundle::create(&f.p("rel"), &f.p("out.bundle"), &f.key, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("corrupted"), "{e}");
+    assert!(!f.p("out.bundle").exists());
+    let stray: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".bundle-"))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left behind");
+}
