@@ -483,7 +483,11 @@ impl<'s> Exec<'s> {
         let val = val.unwrap_or_default();
         for d in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(d, val.clone(), pipe.pos)?;
+                let at = pipe.cmds.last().map(|c| c.pos).unwrap_or(pipe.pos);
+                if let Err(Flow::Err(mut e)) = self.set_var(d, val.clone(), at) {
+                    e.node = pipe.cmds.last().map(|c| c.to_string()).unwrap_or_default();
+                    return Err(Flow::Err(e));
+                }
             } else {
                 self.vars.push((d.clone(), val.clone()));
             }
@@ -530,8 +534,8 @@ impl<'s> Exec<'s> {
     fn not_a_function(&self, cmd: &Command, rest: &[Arg], fin: &Option<Value>) -> R<()> {
         if !rest.is_empty() || fin.is_some() {
             return Err(Flow::Err(self.error_at(
-                cmd.pos,
-                &cmd.to_string(),
+                cmd.args[0].pos(),
+                &cmd.args[0].to_string(),
                 format!("can't give argument to non-function {}", cmd.args[0]),
             )));
         }
@@ -774,7 +778,7 @@ impl<'s> Exec<'s> {
                 };
                 Err(Flow::Err(self.error_at(p, &node, m)))
             }
-            Err(FnErr::Plain(m)) => Err(Flow::Err(self.error_at(pos, &cmd_str(), m))),
+            Err(FnErr::Plain(m)) => Err(Flow::Err(self.error_at(pos, name, m))),
             Err(FnErr::Fail(m)) => {
                 let mut e = self.error_at(pos, &cmd_str(), format!("error calling {name}: {m}"));
                 e.fail = Some(m);

@@ -72,7 +72,7 @@ pub fn format_g(f: f64, prec: Option<usize>, upper: bool) -> String {
     if let Some(s) = special(f) {
         return s;
     }
-    let neg = f.is_sign_negative() && f != 0.0;
+    let neg = f.is_sign_negative();
     let prec = prec.map(|p| p.max(1));
     let (digits, dp) = decimal(f, prec);
     let nd = digits.len() as i32;
@@ -724,6 +724,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             continue;
         };
         argn += 1;
+        if verb == 'v' && fl.plus {
+            // %+v adds struct field names; it is not the sign flag
+            fl.plus = false;
+        }
         if verb == 'v' && fl.sharp {
             let mut s = String::new();
             go_syntax(&mut s, arg, true);

@@ -95,7 +95,11 @@ impl TemplateError {
         match self {
             TemplateError::Parse {
                 name, line, msg, ..
-            } => format!("parse error at ({name}:{line}): {msg}"),
+            } => {
+                // Helm keeps only the text after the last ": " of Go's message.
+                let tail = msg.rsplit(": ").next().unwrap_or(msg);
+                format!("parse error at ({name}:{line}): {tail}")
+            }
             TemplateError::Exec(e) => e.helm_message(),
             TemplateError::NotFound(_) => self.to_string(),
         }

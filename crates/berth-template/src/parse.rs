@@ -282,26 +282,39 @@ enum Stop {
 }
 
 fn describe(t: &Tok) -> String {
+    // Go's item.String(): keywords in angle brackets, everything else %q (10 runes max).
+    let q = |v: &str| {
+        if v.chars().count() > 10 {
+            let cut: String = v.chars().take(10).collect();
+            format!("{}...", crate::gofmt::quote(&cut))
+        } else {
+            crate::gofmt::quote(v)
+        }
+    };
     match t {
-        Tok::Text(s) => format!("{:?}", s),
-        Tok::LeftDelim => "<{{>".into(),
-        Tok::RightDelim => "<}}>".into(),
-        Tok::Space => "space".into(),
-        Tok::Field(f) => format!("<.{f}>"),
-        Tok::Variable(v) => format!("<{v}>"),
-        Tok::Ident(i) => format!("<{i}>"),
+        Tok::Text(s) => q(s),
+        Tok::LeftDelim => q("{{"),
+        Tok::RightDelim => q("}}"),
+        Tok::Space => q(" "),
+        Tok::Field(f) => q(&format!(".{f}")),
+        Tok::Variable(v) => q(v),
+        Tok::Ident(i) => match i.as_str() {
+            "block" | "break" | "continue" | "define" | "else" | "end" | "if" | "range" | "nil"
+            | "template" | "with" => format!("<{i}>"),
+            _ => q(i),
+        },
         Tok::Dot => "<.>".into(),
-        Tok::Bool(b) => format!("<{b}>"),
-        Tok::Number(n) => format!("<{n}>"),
-        Tok::Str(_, raw) => format!("<{raw}>"),
-        Tok::Char(_, raw) => format!("<{raw}>"),
-        Tok::Pipe => "<|>".into(),
-        Tok::LParen => "<(>".into(),
-        Tok::RParen => "<)>".into(),
-        Tok::Declare => "<:=>".into(),
-        Tok::Assign => "<=>".into(),
-        Tok::Comma => "<,>".into(),
-        Tok::Punct(c) => format!("{:?}", c.to_string()),
+        Tok::Bool(b) => q(&b.to_string()),
+        Tok::Number(n) => q(n),
+        Tok::Str(_, raw) => q(raw),
+        Tok::Char(_, raw) => q(raw),
+        Tok::Pipe => q("|"),
+        Tok::LParen => q("("),
+        Tok::RParen => q(")"),
+        Tok::Declare => q(":="),
+        Tok::Assign => q("="),
+        Tok::Comma => q(","),
+        Tok::Punct(c) => q(&c.to_string()),
         Tok::Eof => "EOF".into(),
     }
 }
@@ -507,7 +520,7 @@ impl<'f> Parser<'f> {
                 match &nx.tok {
                     Tok::Ident(k) if (k == "if" || k == "with") && kw != "range" => {
                         if k != kw {
-                            return self.unexpected(&nx, kw);
+                            return self.unexpected(&nx, "input");
                         }
                         self.next_non_space();
                         let inner = self.control(nx.pos, kw)?;
@@ -524,6 +537,9 @@ impl<'f> Parser<'f> {
                             list,
                             else_list: Some(vec![node]),
                         });
+                    }
+                    Tok::Ident(k) if k == "if" || k == "with" => {
+                        return self.unexpected(&nx, "input");
                     }
                     _ => {}
                 }
@@ -628,6 +644,9 @@ impl<'f> Parser<'f> {
                         return self.err(v2.pos, format!("missing variable in {ctx}"));
                     };
                     let op = self.next_non_space();
+                    if op.tok == Tok::Comma {
+                        return self.err(op.pos, format!("too many declarations in {ctx}"));
+                    }
                     if !matches!(op.tok, Tok::Declare | Tok::Assign) {
                         return self.unexpected(&op, ctx);
                     }
@@ -639,13 +658,6 @@ impl<'f> Parser<'f> {
                     return self.err(nx.pos, format!("too many declarations in {ctx}"));
                 }
                 _ => self.i = save,
-            }
-            if pipe.is_assign {
-                for d in &pipe.decl {
-                    if !self.vars.contains(d) {
-                        return self.err(start.pos, format!("undefined variable {:?}", d));
-                    }
-                }
             }
         }
         loop {
@@ -848,6 +860,9 @@ fn parse_number(text: &str) -> Result<Number, String> {
             None
         }
     };
+    if ["0x", "0o", "0b"].contains(&lower.as_str()) {
+        return Err(format!("bad number syntax: {:?}", text));
+    }
     if let Some(u) = int_parse() {
         let v = if neg {
             if u > i64::MAX as u64 + 1 {

@@ -13,7 +13,12 @@ const BEST_WIDTH: usize = 80;
 
 /// Helm's `toYaml` text (with the trailing newline that Helm then trims).
 pub fn to_yaml(v: &Value) -> String {
-    let j = v.to_json();
+    let mut j = v.to_json();
+    // The YAML reader behind sigs.k8s.io/yaml rejects characters that JSON leaves raw
+    // (DEL, C1 controls, U+FFFE/FFFF): Helm's toYaml then returns "".
+    if !round_trip_json(&mut j) {
+        return String::new();
+    }
     let mut e = Emitter {
         out: String::new(),
         pretty: false,
@@ -30,6 +35,35 @@ pub fn to_yaml_pretty(v: &Value) -> String {
     };
     e.document(&pretty_json(v, 0));
     e.out
+}
+
+fn yaml_reader_rejects(c: char) -> bool {
+    let u = c as u32;
+    (0x7F..=0x9F).contains(&u) && u != 0x85 || u == 0xFFFE || u == 0xFFFF
+}
+
+/// Applies what the JSON → YAML re-read does to strings: rejects unreadable characters and
+/// folds a raw NEL (a YAML line break inside a quoted scalar) into a space.
+fn round_trip_json(j: &mut serde_json::Value) -> bool {
+    match j {
+        serde_json::Value::String(s) => {
+            if s.chars().any(yaml_reader_rejects) {
+                return false;
+            }
+            if s.contains('\u{85}') {
+                *s = s.replace('\u{85}', " ");
+            }
+            true
+        }
+        serde_json::Value::Array(a) => a.iter_mut().all(round_trip_json),
+        serde_json::Value::Object(o) => {
+            if o.keys().any(|k| k.chars().any(yaml_reader_rejects)) {
+                return false;
+            }
+            o.values_mut().all(round_trip_json)
+        }
+        _ => true,
+    }
 }
 
 /// Like to_json but keeps floats as floats (no JSON round trip in go-yaml v3).
@@ -675,6 +709,7 @@ impl Emitter {
         self.out.push('\'');
         let mut col = self.column();
         let mut spaces = false;
+        let mut breaks = false;
         let n = chars.len();
         for i in 0..n {
             let c = chars[i];
@@ -694,7 +729,19 @@ impl Emitter {
                     col += 1;
                 }
                 spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.out.push('\n');
+                }
+                self.out.push(c);
+                col = 0;
+                breaks = true;
             } else {
+                if breaks {
+                    self.out.extend(std::iter::repeat_n(' ', indent));
+                    col = indent;
+                    breaks = false;
+                }
                 if c == '\'' {
                     self.out.push('\'');
                     col += 1;

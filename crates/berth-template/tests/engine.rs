@@ -992,3 +992,49 @@ fn helm_observed_error_layouts() {
         "[%!s(float64=1) <nil> a] [%!d(float64=1) <nil> %!d(string=a)]"
     );
 }
+
+/// Parse errors and YAML corner cases diffed against Helm v4.2.3.
+#[test]
+fn helm_observed_parse_errors_and_yaml_corners() {
+    let parse = |src: &str| {
+        let mut s = TemplateSet::new(Options::default());
+        s.add("t/templates/t.yaml", src).unwrap_err().helm_message()
+    };
+    let p = |m: &str| format!("parse error at (t/templates/t.yaml:1): {m}");
+    assert_eq!(parse("{{ 'ab' }}"), p("'ab'"));
+    assert_eq!(parse("{{ 3.x }}"), p("\"3.x\""));
+    assert_eq!(parse("{{ 0x }}"), p("\"0x\""));
+    assert_eq!(
+        parse("{{ range $a, $b, $c := . }}{{ end }}"),
+        p("too many declarations in range")
+    );
+    assert_eq!(
+        parse("{{ template x }}"),
+        p("unexpected \"x\" in template clause")
+    );
+    assert_eq!(
+        parse("{{ printf \"%s\" \"a\"x }}"),
+        p("unexpected \"x\" in operand")
+    );
+    assert_eq!(parse("{{ | upper }}"), p("unexpected \"|\" in command"));
+    assert_eq!(
+        parse("{{ range . }}{{ else if 1 }}{{ end }}"),
+        p("unexpected <if> in input")
+    );
+    let e = err("{{ $x = 1 }}", json!({}));
+    assert!(e.contains("undefined variable: $x"), "{e}");
+    assert_eq!(
+        ok("{{ -0.0 }} {{ printf \"%+v\" (dict \"k\" 1) }}", json!({})),
+        "-0 map[k:1]"
+    );
+    // JSON leaves DEL/C1 raw and the YAML reader rejects them: toYaml gives "".
+    assert_eq!(ok("{{ toYaml (dict \"k\" \"\\u007f\") }}", json!({})), "");
+    assert_eq!(
+        ok("{{ toYaml (dict \"k\" \"a\\u0085b\") }}", json!({})),
+        "k: a b"
+    );
+    assert_eq!(
+        ok("{{ toYaml (dict \"l\" \"a\\u2028b\") }}", json!({})),
+        "l: 'a\u{2028}  b'"
+    );
+}
