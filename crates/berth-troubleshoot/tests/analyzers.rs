@@ -1132,3 +1132,57 @@ fn strict_and_uri_are_copied() {
     assert!(rows[0].strict);
     assert_eq!(rows[0].uri.as_deref(), Some("https://x/y"));
 }
+
+#[test]
+fn ingress_cluster_resource_and_netns() {
+    let ing = vec![(
+        "cluster-resources/ingress/app.json",
+        json!({"items": [{"metadata": {"name": "web"}}]}),
+    )];
+    let a = "ingress: {ingressName: NAME, namespace: app, outcomes: [{fail: {message: missing}}, {pass: {message: present}}]}";
+    assert_eq!(cluster(&ing, &a.replace("NAME", "web")), Outcome::Pass);
+    assert_eq!(cluster(&ing, &a.replace("NAME", "api")), Outcome::Fail);
+    let d = vec![(
+        "cluster-resources/deployments/app.json",
+        json!({"items": [deploy("api", 3, 3)]}),
+    )];
+    let a = r#"
+clusterResource:
+  kind: Deployment
+  namespace: app
+  name: api
+  yamlPath: spec.replicas
+  expectedValue: "3"
+  outcomes:
+    - fail: {when: "false", message: wrong replicas}
+    - pass: {when: "true", message: three replicas}
+"#;
+    assert_eq!(
+        one(Scope::Cluster, &d, a),
+        (Outcome::Pass, "three replicas".into())
+    );
+    assert_eq!(cluster(&d, &a.replace("\"3\"", "\"2\"")), Outcome::Fail);
+    let a = "clusterResource: {kind: Deployment, namespace: app, name: api, yamlPath: metadata.name, regex: '^ap', outcomes: [{fail: {when: 'false'}}, {pass: {when: 'true'}}]}";
+    assert_eq!(cluster(&d, a), Outcome::Pass);
+    let sc = vec![(
+        "cluster-resources/storage-classes.json",
+        json!({"items": [{"metadata": {"name": "fast"}, "provisioner": "ebs.csi.aws.com"}]}),
+    )];
+    let a = "clusterResource: {kind: StorageClass, clusterScoped: true, name: fast, yamlPath: provisioner, expectedValue: ebs.csi.aws.com, outcomes: [{fail: {when: 'false'}}, {pass: {when: 'true'}}]}";
+    assert_eq!(cluster(&sc, a), Outcome::Pass);
+    let ns = |ok: bool| {
+        vec![(
+            "host-collectors/system/networkNamespaceConnectivity.json",
+            json!({"from_cidr": "10.0.0.0/24", "to_cidr": "10.0.1.0/24", "errors": {"from_interface": if ok {""} else {"no route"}}, "success": ok}),
+        )]
+    };
+    let a = "networkNamespaceConnectivity: {outcomes: [{pass: {message: 'ok {{ .FromCIDR }}'}}, {fail: {message: 'broken: {{ .ErrorMessage }}'}}]}";
+    assert_eq!(
+        one(Scope::Host, &ns(true), a),
+        (Outcome::Pass, "ok 10.0.0.0/24".into())
+    );
+    assert_eq!(
+        one(Scope::Host, &ns(false), a),
+        (Outcome::Fail, "broken: from_interface: no route".into())
+    );
+}

@@ -39,6 +39,8 @@ pub(crate) fn run(ctx: &Ctx) -> Run {
         }
         "registryImages" => super::host::registry_images(ctx, "registry"),
         "event" => event(ctx),
+        "ingress" => ingress(ctx),
+        "clusterResource" => cluster_resource(ctx),
         "textAnalyze" => super::compare::text_analyze(ctx),
         "yamlCompare" => super::compare::json_compare(ctx, true),
         "jsonCompare" => super::compare::json_compare(ctx, false),
@@ -833,4 +835,131 @@ fn event(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
             "Namespace": get_str(&data, "involvedObject.namespace")},
     });
     first_match_row(ctx, &title, &outcomes, &env, Some(&data))
+}
+
+fn ingress(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
+    let outcomes = ctx.outcomes()?;
+    let name = ctx.required_str("ingressName")?;
+    let ns = ctx.required_str("namespace")?;
+    let title = ctx.title(&format!("Ingress {name}"));
+    let v = match ctx.read_json(&format!("cluster-resources/ingress/{ns}.json")) {
+        Ok(v) => v,
+        Err(m) => return Ok(vec![ctx.missing(&title, &m, "clusterResources")]),
+    };
+    let found = items(&v)
+        .iter()
+        .any(|i| get_str(i, "metadata.name") == name);
+    let kind = if found { Outcome::Pass } else { Outcome::Fail };
+    Ok(vec![match outcomes.iter().rev().find(|o| o.kind == kind) {
+        Some(o) => ctx.row(&title, o),
+        None => ctx.plain(
+            &title,
+            kind,
+            if found {
+                format!("Ingress {ns}/{name} found")
+            } else {
+                format!("Ingress {ns}/{name} not found")
+            },
+        ),
+    }])
+}
+
+/// The `cluster-resources/` file name troubleshoot uses for a kind.
+fn resource_dir(kind: &str) -> String {
+    let k = kind.to_ascii_lowercase();
+    match k.as_str() {
+        "ingress" | "ingresses" => "ingress".into(),
+        "networkpolicy" | "networkpolicies" => "network-policy".into(),
+        "resourcequota" | "resourcequotas" => "resource-quota".into(),
+        "poddisruptionbudget" | "poddisruptionbudgets" => "pod-disruption-budgets".into(),
+        "persistentvolumeclaim" | "persistentvolumeclaims" | "pvc" => "pvcs".into(),
+        "persistentvolume" | "persistentvolumes" | "pv" => "pvs".into(),
+        "storageclass" | "storageclasses" => "storage-classes".into(),
+        "ingressclass" | "ingressclasses" => "ingress-classes".into(),
+        "customresourcedefinition" | "customresourcedefinitions" => {
+            "custom-resource-definitions".into()
+        }
+        "priorityclass" | "priorityclasses" => "priorityclasses".into(),
+        _ if k.ends_with('s') => k,
+        _ => format!("{k}s"),
+    }
+}
+
+/// `clusterResource`: a field of one collected object compared with `expectedValue` or `regex`.
+fn cluster_resource(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
+    let outcomes = ctx.outcomes()?;
+    let kind = ctx.required_str("kind")?;
+    let name = ctx.required_str("name")?;
+    let path = ctx.required_str("yamlPath")?;
+    let cluster_scoped = ctx
+        .spec
+        .get("clusterScoped")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let ns = ctx
+        .str_field("namespace")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let title = ctx.title(&format!("{kind} {name}"));
+    let file = if cluster_scoped {
+        format!("cluster-resources/{}.json", resource_dir(&kind))
+    } else {
+        format!("cluster-resources/{}/{ns}.json", resource_dir(&kind))
+    };
+    let v = match ctx.read_json(&file) {
+        Ok(v) => v,
+        Err(m) => return Ok(vec![ctx.missing(&title, &m, "clusterResources")]),
+    };
+    let Some(obj) = items(&v)
+        .iter()
+        .find(|o| get_str(o, "metadata.name") == name)
+    else {
+        return Ok(vec![ctx.plain(
+            &title,
+            Outcome::Fail,
+            format!("{kind} {name} was not found in {file}"),
+        )]);
+    };
+    let mut cur = obj.clone();
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        cur = match seg.parse::<usize>() {
+            Ok(i) if cur.is_array() => cur.get(i).cloned().unwrap_or(Value::Null),
+            _ => cur.get(seg).cloned().unwrap_or(Value::Null),
+        };
+    }
+    let matched = if let Some(re) = ctx.str_field("regex").filter(|s| !s.is_empty()) {
+        let re = regex::Regex::new(&re).map_err(|e| ctx.err("regex", e.to_string()))?;
+        let text = match &cur {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        re.is_match(&text)
+    } else {
+        let want = match ctx.spec.get("expectedValue") {
+            Some(Value::String(s)) => {
+                super::parse_json_or_yaml(s.as_bytes()).unwrap_or_else(|_| Value::String(s.clone()))
+            }
+            Some(other) => other.clone(),
+            None => return Err(ctx.err("expectedValue", "give `expectedValue` or `regex`")),
+        };
+        super::compare::loose_eq(&cur, &want)
+    };
+    for (i, o) in outcomes.iter().enumerate() {
+        let w = o.when.trim();
+        let want = if w.is_empty() {
+            o.kind == Outcome::Pass
+        } else {
+            crate::when::parse_bool(w).ok_or_else(|| {
+                ctx.when_err(
+                    i,
+                    o,
+                    crate::when::WhenError::new(w, "write `true` or `false`"),
+                )
+            })?
+        };
+        if want == matched {
+            return Ok(vec![ctx.row(&title, o)]);
+        }
+    }
+    Ok(Vec::new())
 }

@@ -56,6 +56,7 @@ pub(crate) fn run(ctx: &Ctx) -> Run {
         "subnetContainsIP" => subnet_contains_ip(ctx),
         "registryImages" => registry_images(ctx, "host-collectors/registry-images"),
         "kernelConfigs" => kernel_configs(ctx),
+        "networkNamespaceConnectivity" => netns_connectivity(ctx),
         "textAnalyze" => super::compare::text_analyze(ctx),
         "jsonCompare" => super::compare::json_compare(ctx, false),
         _ => return super::berth::run(ctx),
@@ -1134,6 +1135,45 @@ fn kernel_configs(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
                         .replace("{{ .ConfigsNotFound }}", &missing.join(", "));
                     r
                 })
+                .into_iter()
+                .collect())
+        },
+    )
+}
+
+fn netns_connectivity(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
+    let outcomes = ctx.outcomes()?;
+    let name = ctx
+        .collector_name()
+        .unwrap_or_else(|| "networkNamespaceConnectivity".into());
+    let title = ctx.title("Network Namespace Connectivity");
+    per_file(
+        ctx,
+        &format!("system/{name}.json"),
+        &title,
+        "networkNamespaceConnectivity",
+        |title, v| {
+            let ok = get(v, "success").and_then(Value::as_bool).unwrap_or(false);
+            let errors: Vec<String> = get(v, "errors")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, e)| {
+                    e.as_str()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| format!("{k}: {s}"))
+                })
+                .collect();
+            let data = json!({
+                "FromCIDR": get_str(v, "from_cidr"), "ToCIDR": get_str(v, "to_cidr"),
+                "ErrorMessage": errors.join("; "), "Success": ok,
+            });
+            // No `when`: the first pass when connected, else the first fail.
+            let want = if ok { Outcome::Pass } else { Outcome::Fail };
+            Ok(outcomes
+                .iter()
+                .find(|o| o.kind == want)
+                .map(|o| ctx.row_templated(title, o, &data))
                 .into_iter()
                 .collect())
         },
