@@ -79,6 +79,16 @@ pub const STEPS: &[Step] = &[
         title: "show the revision history",
         run: |d| Box::pin(history(d)),
     },
+    Step {
+        title: "preflight checks, then a support bundle with its analysis",
+        run: |d| {
+            Box::pin(crate::cmd::troubleshoot::demo_step(
+                d.kubeconfig.clone(),
+                d.namespace.clone(),
+                d.work.path().to_path_buf(),
+            ))
+        },
+    },
 ];
 
 fn engine(d: &Demo) -> Result<&Engine> {

@@ -5,7 +5,7 @@
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result, bail};
 use berth_troubleshoot::analyze::{self, AnalyzeResult, Outcome};
-use berth_troubleshoot::bundle;
+use berth_troubleshoot::bundle::{self, BundleReader as _};
 use berth_troubleshoot::run::{self, CollectOptions, RunOptions, Status};
 use berth_troubleshoot::spec::{self, Severity, Specs};
 use serde_json::{Value, json};
@@ -624,4 +624,123 @@ pub fn analyze_bundle(a: AnalyzeArgs) -> Result<u8> {
         }
         Ok(exit_code(&results))
     })
+}
+
+/// The `berth demo` step: a preflight of this host and the cluster, then a support bundle
+/// of the app's namespace with berth's analysis. Returns what to show.
+pub async fn demo_step(kubeconfig: PathBuf, namespace: String, work: PathBuf) -> Result<String> {
+    let client = run::kube_client(Some(&kubeconfig), None)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let mut specs = Specs::default();
+    specs.add_text(
+        "(demo)",
+        &format!(
+            r#"apiVersion: troubleshoot.sh/v1beta2
+kind: Preflight
+metadata: {{name: demo}}
+spec:
+  analyzers:
+    - clusterVersion:
+        outcomes:
+          - fail: {{when: "< 1.26.0", message: Kubernetes 1.26 or newer is required}}
+          - pass: {{message: Kubernetes version is supported}}
+    - nodeResources:
+        checkName: Cluster memory
+        outcomes:
+          - fail: {{when: "sum(memoryCapacity) < 2Gi", message: Need 2 GiB across all nodes}}
+          - pass: {{message: Enough memory}}
+---
+apiVersion: troubleshoot.sh/v1beta2
+kind: HostPreflight
+metadata: {{name: demo-host}}
+spec:
+  collectors:
+    - cpu: {{}}
+    - memory: {{}}
+  analyzers:
+    - cpu:
+        outcomes:
+          - fail: {{when: "count < 1", message: at least one CPU}}
+          - pass: {{message: CPU ok}}
+---
+apiVersion: troubleshoot.sh/v1beta2
+kind: SupportBundle
+metadata: {{name: demo}}
+spec:
+  collectors:
+    - clusterResources: {{namespaces: [{namespace}]}}
+    - logs: {{name: app, namespace: {namespace}}}
+  analyzers:
+    - clusterPodStatuses:
+        namespaces: [{namespace}]
+        outcomes:
+          - fail: {{when: "!= Healthy", message: "Pod {{{{ .Namespace }}}}/{{{{ .Name }}}} is {{{{ .Status.Reason }}}}"}}
+          - pass: {{message: "Pod {{{{ .Name }}}} is healthy"}}
+    - deploymentStatus:
+        namespaces: [{namespace}]
+        outcomes:
+          - fail: {{message: a deployment is not available}}
+"#
+        ),
+    );
+    anyhow::ensure!(!specs.has_errors(), "demo specs: {:?}", specs.problems);
+    let mut lines = Vec::new();
+    for (label, merged, name) in [
+        ("preflight", specs.merge_preflight(), "preflightbundle-demo"),
+        (
+            "support bundle",
+            specs.merge_support_bundle(),
+            "support-bundle-demo",
+        ),
+    ] {
+        let t = std::time::Instant::now();
+        let collected = run::collect_bundle(
+            &merged,
+            CollectOptions {
+                run: RunOptions::default(),
+                redact: true,
+                tokenize: false,
+                kube: Some(client.clone()),
+                kube_error: None,
+                work_dir: work.clone(),
+                name: name.into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        )
+        .await?;
+        let reader = collected.writer.reader()?;
+        let results = analyze::analyze_all(&merged.analyzers, &merged.host_analyzers, &reader);
+        let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+        let mut line = format!(
+            "{label}: {} pass, {} warn, {} fail",
+            count(Outcome::Pass),
+            count(Outcome::Warn),
+            count(Outcome::Fail) + count(Outcome::Error)
+        );
+        if label == "support bundle" {
+            collected.writer.write(
+                "analysis.json",
+                &serde_json::to_vec_pretty(&analysis_json(&results))?,
+            )?;
+            let archive = work.join(format!("{name}.tar.gz"));
+            let size = collected.writer.pack(&archive)?;
+            let files = collected.writer.reader()?.glob("**").len();
+            line.push_str(&format!(
+                "; {files} files, {size} bytes in {}",
+                archive.display()
+            ));
+        }
+        line.push_str(&format!(" ({:.2}s)", t.elapsed().as_secs_f64()));
+        for r in results.iter().filter(|r| r.outcome != Outcome::Pass) {
+            line.push_str(&format!(
+                "\n      {} {}: {}",
+                outcome_word(r.outcome),
+                r.check,
+                r.message
+            ));
+        }
+        lines.push(line);
+    }
+    Ok(lines.join("\n    "))
 }
