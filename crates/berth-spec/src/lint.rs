@@ -178,8 +178,10 @@ pub fn lint_bytes(bytes: &[u8], file: &Path, dir: &Path) -> LintReport {
             &docs[0]
         }
     };
-    let schema = Application::json_schema();
-    let issues = schema_check::check(root, &schema);
+    // Generating the schema walks every type; do it once per process.
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(Application::json_schema);
+    let issues = schema_check::check(root, schema);
     let blocking = issues.iter().any(|i| !i.droppable);
     for i in &issues {
         ctx.error(
