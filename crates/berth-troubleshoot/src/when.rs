@@ -175,7 +175,7 @@ impl When {
     pub fn parse(src: &str) -> Result<When, WhenError> {
         if src.len() > MAX_LEN {
             return Err(WhenError::new(
-                &src[..64.min(src.len())],
+                &src.chars().take(64).collect::<String>(),
                 "expression longer than 4096 bytes",
             ));
         }
@@ -593,6 +593,11 @@ pub fn version_cmp(version: &Version, op: Op, value: &str, strict: bool) -> Resu
         if wild == 0 {
             return Ok(!matches!(op, Op::Ne | Op::Lt | Op::Gt));
         }
+        if wild > 2 {
+            return Err(format!(
+                "`{value}`: a wildcard goes in the minor or patch place (1.x, 1.28.x)"
+            ));
+        }
         let mut lo = [0u64; 3];
         for (i, p) in parts[..wild].iter().enumerate() {
             lo[i] = p
@@ -600,7 +605,7 @@ pub fn version_cmp(version: &Version, op: Op, value: &str, strict: bool) -> Resu
                 .map_err(|_| format!("`{value}` is not a version"))?;
         }
         let mut hi = lo;
-        hi[wild - 1] += 1;
+        hi[wild - 1] = hi[wild - 1].saturating_add(1);
         let low = Version {
             nums: lo,
             pre: vec![],
@@ -743,6 +748,8 @@ mod tests {
         assert!(version_cmp(&v, Op::Eq, "1.28.x", true).unwrap());
         assert!(!version_cmp(&v, Op::Eq, "1.27.x", true).unwrap());
         assert!(version_cmp(&v, Op::Lt, "1.28", true).is_err());
+        assert!(version_cmp(&v, Op::Eq, "1.2.3.x", true).is_err());
+        assert!(version_cmp(&v, Op::Eq, "1.2.3.4.x", false).is_err());
         assert!(version_cmp(&v, Op::Lt, "1.29", false).unwrap());
         let k = Version::parse_tolerant("5.15.0-91-generic").unwrap();
         assert_eq!(k.nums, [5, 15, 0]);

@@ -182,6 +182,13 @@ fn malformed_expressions_are_errors_that_quote_them() {
         When::parse(&long).is_err(),
         "absurdly long expressions are refused"
     );
+    let wide = "é".repeat(3000);
+    let e = When::parse(&wide).expect_err("too long");
+    assert_eq!(
+        e.expr.chars().count(),
+        64,
+        "the quoted prefix is cut on a character boundary"
+    );
 }
 
 #[test]

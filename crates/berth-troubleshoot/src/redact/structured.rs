@@ -159,8 +159,11 @@ impl Literals {
         let mut last = 0;
         for m in self.re.find_iter(line) {
             let s = m.as_bytes();
-            let before_ok = m.start() == 0 || !(word(line[m.start() - 1]) && word(s[0]));
-            let after_ok = m.end() == line.len() || !(word(line[m.end()]) && word(s[s.len() - 1]));
+            let (Some(&first), Some(&last_byte)) = (s.first(), s.last()) else {
+                continue;
+            };
+            let before_ok = m.start() == 0 || !(word(line[m.start() - 1]) && word(first));
+            let after_ok = m.end() == line.len() || !(word(line[m.end()]) && word(last_byte));
             if !before_ok || !after_ok {
                 continue;
             }
