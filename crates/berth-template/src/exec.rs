@@ -772,7 +772,11 @@ impl<'s> Exec<'s> {
                 let m = match (literal, m.split_once("expected ")) {
                     (true, Some((_, rest))) => {
                         let ty = rest.split(';').next().unwrap_or(rest);
-                        format!("expected {ty}; found {node}")
+                        if ty.starts_with("map") || ty.starts_with("[]") {
+                            format!("can't handle {node} for arg of type {ty}")
+                        } else {
+                            format!("expected {ty}; found {node}")
+                        }
                     }
                     _ => m,
                 };

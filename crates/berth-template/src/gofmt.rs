@@ -140,7 +140,7 @@ pub fn format_f(f: f64, prec: Option<usize>) -> String {
     if let Some(s) = special(f) {
         return s;
     }
-    let neg = f.is_sign_negative() && f != 0.0;
+    let neg = f.is_sign_negative();
     let body = match prec {
         Some(p) => format!("{:.*}", p, f.abs()),
         None => {

@@ -1038,3 +1038,36 @@ fn helm_observed_parse_errors_and_yaml_corners() {
         "l: 'a\u{2028}  b'"
     );
 }
+
+/// Sprig argument handling diffed against Helm v4.2.3.
+#[test]
+fn helm_observed_sprig_edges() {
+    let d = json!({"e": [], "m": {"a": 1}, "l": [1, 2, 3]});
+    assert_eq!(
+        ok(
+            "{{ compact .e }} {{ reverse .e }} {{ rest .e }} {{ initial .e }} {{ last .e }}",
+            d.clone()
+        ),
+        "[] [] [] [] "
+    );
+    assert!(err("{{ first .m }}", d.clone()).ends_with("Cannot find first on type map"));
+    assert!(
+        err("{{ slice .l 3 1 }}", d.clone())
+            .ends_with("reflect.Value.Slice: slice index out of bounds")
+    );
+    assert!(
+        err("{{ merge .m 1 }}", d.clone())
+            .ends_with("can't handle 1 for arg of type map[string]interface {}")
+    );
+    assert_eq!(ok("{{ toJson -0.0 }} {{ toToml 1 }}", d.clone()), "-0 1");
+    assert_eq!(
+        ok(
+            "{{ fromJson \"\" }} {{ fromYaml \"---\\n---\\na: 1\" }}",
+            d.clone()
+        ),
+        "map[Error:unexpected end of JSON input] map[]"
+    );
+    assert!(
+        err("{{ semverCompare \"bad\" \"1.0.0\" }}", d).ends_with("improper constraint: \"bad\"")
+    );
+}

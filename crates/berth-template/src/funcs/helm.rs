@@ -80,7 +80,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
                 "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                 json_kind(&other)
             )),
-            Err(e) => error_map(&e.to_string()),
+            Err(e) => error_map(&go_json_error(&e)),
         })
     });
     m.insert("mustFromJson", |_, a| {
@@ -101,7 +101,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
                 "json: cannot unmarshal {} into Go value of type []interface {{}}",
                 json_kind(&other)
             ))]),
-            Err(e) => Value::list(vec![Value::str(e.to_string())]),
+            Err(e) => Value::list(vec![Value::str(go_json_error(&e))]),
         })
     });
     m.insert("toToml", |_, a| {
@@ -116,6 +116,14 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             Some(f) => f(av, k, ns, n).map_err(FnErr::Call),
         }
     });
+}
+
+/// encoding/json's wording for the common syntax errors.
+fn go_json_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    e.to_string()
 }
 
 fn trim_nl(mut s: String) -> String {
@@ -223,6 +231,9 @@ pub fn parse_yaml_first(src: &str) -> Result<serde_json::Value, String> {
         legacy_octal_numbers: true,
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins,
     };
+    if first_document_empty(src) {
+        return Ok(serde_json::Value::Null);
+    }
     match serde_saphyr::from_multiple_with_options::<serde_json::Value>(src, opts) {
         Ok(docs) => Ok(docs.into_iter().next().unwrap_or(serde_json::Value::Null)),
         Err(e) => Err(format!(
@@ -230,6 +241,29 @@ pub fn parse_yaml_first(src: &str) -> Result<serde_json::Value, String> {
             first_line(&e.to_string())
         )),
     }
+}
+
+/// True when the stream starts with an empty document (`---` twice before any content).
+fn first_document_empty(src: &str) -> bool {
+    let mut starts = 0;
+    for line in src.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with('%') {
+            continue;
+        }
+        if t == "---" || t.starts_with("--- ") {
+            starts += 1;
+            if starts >= 2 {
+                return true;
+            }
+            if t != "---" {
+                return false;
+            }
+            continue;
+        }
+        return false;
+    }
+    false
 }
 
 fn first_line(s: &str) -> &str {
@@ -335,7 +369,7 @@ fn write_json(out: &mut String, v: &Value, html: bool, indent: Option<&str>, dep
 /// BurntSushi/toml encoding of a map (scalars first, then tables; floats keep a `.0`).
 fn to_toml(v: &Value) -> String {
     let Some(m) = v.as_map() else {
-        return "toml: top-level values must be Go maps or structs".into();
+        return toml_scalar(v).unwrap_or_default();
     };
     let mut out = String::new();
     toml_table(&mut out, &m.snapshot(), &mut Vec::new(), 0);

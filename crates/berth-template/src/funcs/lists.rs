@@ -45,7 +45,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             want_n("rest", a, 1)?;
             let l = as_list(&a[0], "find rest")?;
             if l.is_empty() {
-                return Ok(Value::Nil);
+                return Ok(Value::list(Vec::new()));
             }
             Ok(Value::list(l[1..].to_vec()))
         });
@@ -55,7 +55,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             want_n("initial", a, 1)?;
             let l = as_list(&a[0], "find initial")?;
             if l.is_empty() {
-                return Ok(Value::Nil);
+                return Ok(Value::list(Vec::new()));
             }
             Ok(Value::list(l[..l.len() - 1].to_vec()))
         });
@@ -129,7 +129,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             let start = a.get(1).map(to_i64).unwrap_or(0);
             let end = a.get(2).map(to_i64).unwrap_or(l.len() as i64);
             if start < 0 || end < start || end as usize > l.len() {
-                return Err(FnErr::Call("reflect: slice index out of range".into()));
+                return Err(FnErr::Call(
+                    "reflect.Value.Slice: slice index out of bounds".into(),
+                ));
             }
             Ok(Value::list(l[start as usize..end as usize].to_vec()))
         });
@@ -140,7 +142,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             let size = int(a, 0)?;
             let l = as_list(&a[1], "chunk")?;
             if size <= 0 {
-                return Err(FnErr::Call("runtime error: integer divide by zero".into()));
+                return Err(FnErr::Call(
+                    "runtime error: makeslice: len out of range".into(),
+                ));
             }
             Ok(Value::list(
                 l.chunks(size as usize)

@@ -118,7 +118,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want_n("semverCompare", a, 2)?;
         let (c, v) = (s(a, 0)?, s(a, 1)?);
         let cons = Constraints::parse(c)
-            .ok_or_else(|| FnErr::Call(format!("improper constraint: {c}")))?;
+            .ok_or_else(|| FnErr::Call(format!("improper constraint: {c:?}")))?;
         let v = Version::parse(v).ok_or_else(|| FnErr::Call("invalid semantic version".into()))?;
         Ok(Value::Bool(cons.check(&v)))
     });

@@ -292,7 +292,7 @@ pub(crate) fn as_list(v: &Value, fname: &str) -> Result<std::sync::Arc<Vec<Value
             )),
             other => Err(FnErr::Call(format!(
                 "Cannot {fname} on type {}",
-                other.type_name()
+                other.kind_name()
             ))),
         },
     }
