@@ -656,11 +656,15 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         if i < b.len() && b[i] == b'*' {
             i += 1;
             if let Some(Value::Int(w)) = args.get(argn) {
-                if *w < 0 {
-                    fl.minus = true;
-                    fl.zero = false;
+                if w.unsigned_abs() > 1_000_000 {
+                    out.push_str("%!(BADWIDTH)");
+                } else {
+                    if *w < 0 {
+                        fl.minus = true;
+                        fl.zero = false;
+                    }
+                    fl.width = Some(w.unsigned_abs() as usize);
                 }
-                fl.width = Some(w.unsigned_abs() as usize);
             } else {
                 out.push_str("%!(BADWIDTH)");
             }
@@ -671,7 +675,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 i += 1;
             }
             if i > s {
-                fl.width = format[s..i].parse().ok();
+                fl.width = format[s..i].parse().ok().filter(|w| *w <= 1_000_000);
+                if fl.width.is_none() {
+                    out.push_str("%!(BADWIDTH)");
+                }
             }
         }
         // precision
@@ -683,7 +690,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if i < b.len() && b[i] == b'*' {
                 i += 1;
                 match args.get(argn) {
-                    Some(Value::Int(p)) if *p >= 0 => fl.prec = Some(*p as usize),
+                    Some(Value::Int(p)) if (0..=1_000_000).contains(p) => {
+                        fl.prec = Some(*p as usize)
+                    }
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 argn += 1;
@@ -692,7 +701,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
-                fl.prec = Some(format[s..i].parse().unwrap_or(0));
+                match format[s..i].parse::<usize>() {
+                    Ok(p) if p > 1_000_000 => out.push_str("%!(BADPREC)"),
+                    Ok(p) => fl.prec = Some(p),
+                    Err(_) => fl.prec = Some(0),
+                }
             }
         }
         if good {

@@ -1071,3 +1071,16 @@ fn helm_observed_sprig_edges() {
         err("{{ semverCompare \"bad\" \"1.0.0\" }}", d).ends_with("improper constraint: \"bad\"")
     );
 }
+
+#[test]
+fn huge_widths_and_lists_are_refused() {
+    assert_eq!(
+        ok("{{ printf \"%*d\" 1000000000 1 }}", json!({})),
+        "%!(BADWIDTH)1"
+    );
+    assert_eq!(
+        ok("{{ printf \"%.9999999f\" 1.0 }}", json!({})),
+        "%!(BADPREC)1.000000"
+    );
+    assert!(err("{{ until 100000000 | len }}", json!({})).contains("too many elements"));
+}

@@ -197,7 +197,7 @@ fn atoi(s: &str) -> Option<i64> {
 
 fn until_step(start: i64, stop: i64, step: i64) -> Res {
     let mut v = Vec::new();
-    let limit = 10_000_000usize;
+    let limit = 1_000_000usize;
     if stop < start {
         if step >= 0 {
             return Ok(Value::list(v));
