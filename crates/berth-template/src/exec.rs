@@ -753,7 +753,18 @@ impl<'s> Exec<'s> {
                 cmd.to_string()
             }
         };
-        match f(self, &argv) {
+        let mut result = f(self, &argv);
+        // Go converts an integral float constant (`3.0`) for an int parameter.
+        if let Err(FnErr::Arg(i, m)) = &result
+            && let Some(Arg::Number(_, Number::Float(x))) = args.get(*i)
+            && m.contains("expected int;")
+            && x.fract() == 0.0
+            && x.abs() < 9.0e15
+        {
+            argv[*i] = Value::Int(*x as i64);
+            result = f(self, &argv);
+        }
+        match result {
             Ok(v) => Ok(v),
             Err(FnErr::Call(m)) => Err(Flow::Err(self.error_at(
                 pos,

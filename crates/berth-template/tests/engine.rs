@@ -1084,3 +1084,13 @@ fn huge_widths_and_lists_are_refused() {
     );
     assert!(err("{{ until 100000000 | len }}", json!({})).contains("too many elements"));
 }
+
+#[test]
+fn integral_float_constants_fit_int_parameters() {
+    assert_eq!(
+        ok("{{ until 3.0 }} {{ trunc 2.0 \"abc\" }}", json!({})),
+        "[0 1 2] ab"
+    );
+    assert!(err("{{ until 2.5 }}", json!({})).contains("expected int; found 2.5"));
+    assert!(err("{{ until .n }}", json!({"n": 3})).contains("expected int; got float64"));
+}
