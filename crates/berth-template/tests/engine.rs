@@ -1094,3 +1094,19 @@ fn integral_float_constants_fit_int_parameters() {
     assert!(err("{{ until 2.5 }}", json!({})).contains("expected int; found 2.5"));
     assert!(err("{{ until .n }}", json!({"n": 3})).contains("expected int; got float64"));
 }
+
+#[test]
+fn regex_errors_read_like_go() {
+    let e = err("{{ regexFind \"(\" \"x\" }}", json!({}));
+    assert!(e.ends_with("error calling regexFind: regexp: Compile(`(`): error parsing regexp: missing closing ): `(`"), "{e}");
+    let e = err("{{ mustRegexFind \"a\\\\q\" \"x\" }}", json!({}));
+    assert!(
+        e.ends_with("error parsing regexp: invalid escape sequence: `\\q`"),
+        "{e}"
+    );
+    let e = err("{{ mustRegexFind \"[z-a]\" \"x\" }}", json!({}));
+    assert!(
+        e.ends_with("error parsing regexp: invalid character class range: `z-a`"),
+        "{e}"
+    );
+}

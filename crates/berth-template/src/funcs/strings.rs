@@ -331,61 +331,25 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         let (re, x) = (s(a, 0)?, s(a, 1)?);
         Ok(Value::Bool(compile(re)?.is_match(x)))
     });
-    for name in ["regexFindAll", "mustRegexFindAll"] {
-        m.insert(name, |_, a| {
-            want_n("regexFindAll", a, 3)?;
-            let (re, x, n) = (s(a, 0)?, s(a, 1)?, int(a, 2)?);
-            let r = compile(re)?;
-            let it = r.find_iter(x).map(|m| Value::str(m.as_str()));
-            let v: Vec<Value> = if n < 0 {
-                it.collect()
-            } else {
-                it.take(n as usize).collect()
-            };
-            Ok(Value::list(v))
-        });
-    }
-    for name in ["regexFind", "mustRegexFind"] {
-        m.insert(name, |_, a| {
-            want_n("regexFind", a, 2)?;
-            let (re, x) = (s(a, 0)?, s(a, 1)?);
-            let r = compile(re)?;
-            st(r.find(x)
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default())
-        });
-    }
-    for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
-        m.insert(name, |_, a| {
-            want_n("regexReplaceAll", a, 3)?;
-            let (re, x, repl) = (s(a, 0)?, s(a, 1)?, s(a, 2)?);
-            let r = compile(re)?;
-            st(r.replace_all(x, repl).into_owned())
-        });
-    }
-    for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
-        m.insert(name, |_, a| {
-            want_n("regexReplaceAllLiteral", a, 3)?;
-            let (re, x, repl) = (s(a, 0)?, s(a, 1)?, s(a, 2)?);
-            let r = compile(re)?;
-            st(r.replace_all(x, regex::NoExpand(repl)).into_owned())
-        });
-    }
-    for name in ["regexSplit", "mustRegexSplit"] {
-        m.insert(name, |_, a| {
-            want_n("regexSplit", a, 3)?;
-            let (re, x, n) = (s(a, 0)?, s(a, 1)?, int(a, 2)?);
-            let r = compile(re)?;
-            let v: Vec<Value> = if n < 0 {
-                r.split(x).map(Value::from).collect()
-            } else if n == 0 {
-                Vec::new()
-            } else {
-                r.splitn(x, n as usize).map(Value::from).collect()
-            };
-            Ok(Value::list(v))
-        });
-    }
+    // Plain forms compile with MustCompile (its panic text); must* forms return the error.
+    m.insert("regexFindAll", |_, a| regex_find_all(a, must_compile));
+    m.insert("mustRegexFindAll", |_, a| regex_find_all(a, compile));
+    m.insert("regexFind", |_, a| regex_find(a, must_compile));
+    m.insert("mustRegexFind", |_, a| regex_find(a, compile));
+    m.insert("regexReplaceAll", |_, a| {
+        regex_replace(a, must_compile, false)
+    });
+    m.insert("mustRegexReplaceAll", |_, a| {
+        regex_replace(a, compile, false)
+    });
+    m.insert("regexReplaceAllLiteral", |_, a| {
+        regex_replace(a, must_compile, true)
+    });
+    m.insert("mustRegexReplaceAllLiteral", |_, a| {
+        regex_replace(a, compile, true)
+    });
+    m.insert("regexSplit", |_, a| regex_split(a, must_compile));
+    m.insert("mustRegexSplit", |_, a| regex_split(a, compile));
     m.insert("regexQuoteMeta", |_, a| {
         want_n("regexQuoteMeta", a, 1)?;
         st(regex::escape(s(a, 0)?))
@@ -411,20 +375,119 @@ fn rand_from(a: &[Value], name: &str, set: &[u8]) -> Res {
         .collect())
 }
 
+type Compile = fn(&str) -> Result<regex::Regex, FnErr>;
+
+fn regex_find_all(a: &[Value], comp: Compile) -> Res {
+    want_n("regexFindAll", a, 3)?;
+    let (re, x, n) = (s(a, 0)?, s(a, 1)?, int(a, 2)?);
+    let r = comp(re)?;
+    let it = r.find_iter(x).map(|m| Value::str(m.as_str()));
+    let v: Vec<Value> = if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    };
+    Ok(Value::list(v))
+}
+
+fn regex_find(a: &[Value], comp: Compile) -> Res {
+    want_n("regexFind", a, 2)?;
+    let (re, x) = (s(a, 0)?, s(a, 1)?);
+    let r = comp(re)?;
+    st(r.find(x)
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default())
+}
+
+fn regex_replace(a: &[Value], comp: Compile, literal: bool) -> Res {
+    want_n("regexReplaceAll", a, 3)?;
+    let (re, x, repl) = (s(a, 0)?, s(a, 1)?, s(a, 2)?);
+    let r = comp(re)?;
+    if literal {
+        st(r.replace_all(x, regex::NoExpand(repl)).into_owned())
+    } else {
+        st(r.replace_all(x, repl).into_owned())
+    }
+}
+
+fn regex_split(a: &[Value], comp: Compile) -> Res {
+    want_n("regexSplit", a, 3)?;
+    let (re, x, n) = (s(a, 0)?, s(a, 1)?, int(a, 2)?);
+    let r = comp(re)?;
+    let v: Vec<Value> = if n < 0 {
+        r.split(x).map(Value::from).collect()
+    } else if n == 0 {
+        Vec::new()
+    } else {
+        r.splitn(x, n as usize).map(Value::from).collect()
+    };
+    Ok(Value::list(v))
+}
+
+/// Compiles like Go's regexp.Compile (the `must*` forms and regexMatch).
 fn compile(re: &str) -> Result<regex::Regex, FnErr> {
+    regex::RegexBuilder::new(re)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| FnErr::Call(go_regex_error(re, &e)))
+}
+
+/// Compiles like Go's regexp.MustCompile, whose panic text the plain Sprig forms show.
+fn must_compile(re: &str) -> Result<regex::Regex, FnErr> {
     regex::RegexBuilder::new(re)
         .size_limit(1 << 22)
         .build()
         .map_err(|e| {
             FnErr::Call(format!(
-                "error parsing regexp: {}",
-                first_line(&e.to_string())
+                "regexp: Compile(`{re}`): {}",
+                go_regex_error(re, &e)
             ))
         })
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or("").trim().to_string()
+/// RE2's wording for the common syntax errors: `error parsing regexp: CODE: `EXPR``.
+fn go_regex_error(re: &str, e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let kind = lines
+        .last()
+        .map(|l| l.trim().trim_start_matches("error: ").to_string())
+        .unwrap_or_default();
+    // The caret line marks the span (4 spaces of indentation in regex's message).
+    let span = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with('^'))
+        .map(|l| {
+            let start = l.find('^').unwrap_or(4).saturating_sub(4);
+            let end = l.rfind('^').unwrap_or(4).saturating_sub(4) + 1;
+            (start, end)
+        });
+    let chars: Vec<char> = re.chars().collect();
+    let part = |a: usize, b: usize| {
+        chars
+            .get(a.min(chars.len())..b.min(chars.len()))
+            .map(|c| c.iter().collect::<String>())
+            .unwrap_or_default()
+    };
+    let (code, expr) = match (kind.as_str(), span) {
+        ("unclosed group", _) => ("missing closing )", re.to_string()),
+        ("unopened group", _) => ("unexpected )", re.to_string()),
+        ("unclosed character class", Some((a, _))) => ("missing closing ]", part(a, chars.len())),
+        (k, Some((a, b))) if k.starts_with("unrecognized escape sequence") => {
+            ("invalid escape sequence", part(a, b))
+        }
+        (k, Some((a, b))) if k.starts_with("repetition operator missing expression") => {
+            ("missing argument to repetition operator", part(a, b))
+        }
+        (k, _) if k.starts_with("incomplete escape sequence") => {
+            ("trailing backslash at end of expression", String::new())
+        }
+        (k, Some((a, b))) if k.starts_with("invalid character class range") => {
+            ("invalid character class range", part(a, b))
+        }
+        _ => return format!("error parsing regexp: {kind}: `{re}`"),
+    };
+    format!("error parsing regexp: {code}: `{expr}`")
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
