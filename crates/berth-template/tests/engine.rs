@@ -1110,3 +1110,52 @@ fn regex_errors_read_like_go() {
         "{e}"
     );
 }
+
+#[test]
+fn named_map_objects_work_with_sprig_map_functions() {
+    use berth_template::{MapRef, Object};
+    /// Like Helm's common.Values: a map with methods.
+    struct Vals(MapRef);
+    impl Object for Vals {
+        fn field(&self, _: &str) -> Option<Value> {
+            None
+        }
+        fn call_method(&self, name: &str, _: &[Value]) -> Option<Result<Value, String>> {
+            (name == "YAML").then(|| {
+                Ok(Value::str(berth_template::yaml::to_yaml(&Value::Map(
+                    self.0.clone(),
+                ))))
+            })
+        }
+        fn type_name(&self) -> String {
+            "common.Values".into()
+        }
+        fn underlying(&self) -> Option<Value> {
+            Some(Value::Map(self.0.clone()))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+    let vals = MapRef::new(berth_template::MapData::new());
+    vals.insert("a", Value::Float(1.0));
+    let mut root = berth_template::MapData::new();
+    root.insert("Values".into(), Value::object(Vals(vals.clone())));
+    let data = Value::map(root);
+    let mut s = TemplateSet::new(Options::default());
+    s.add(
+        "t",
+        "{{ $_ := set .Values \"b\" 2 }}{{ .Values.b }} {{ hasKey .Values \"a\" }} {{ typeOf .Values }} {{ index .Values \"a\" }} {{ .Values.YAML }}",
+    )
+    .unwrap();
+    assert_eq!(
+        s.execute("t", &data).unwrap(),
+        "2 true common.Values 1 a: 1\nb: 2\n"
+    );
+    s.add("d", "{{ dig \"a\" 0 .Values }}").unwrap();
+    let e = s.execute("d", &data).unwrap_err().to_string();
+    assert!(
+        e.contains("interface {} is common.Values, not map[string]interface {}"),
+        "{e}"
+    );
+}

@@ -132,10 +132,17 @@ pub(crate) fn boolean(args: &[Value], i: usize) -> Result<bool, FnErr> {
     }
 }
 
-/// A `map[string]interface{}` parameter.
+/// A `map[string]interface{}` parameter. Named map types are assignable in Go, so a host
+/// object wrapping a map (Helm's `common.Values`) is accepted too.
 pub(crate) fn map(args: &[Value], i: usize) -> Result<crate::value::MapRef, FnErr> {
     match args.get(i) {
         Some(Value::Map(m)) => Ok(m.clone()),
+        Some(Value::Object(o)) if matches!(o.underlying(), Some(Value::Map(_))) => {
+            match o.underlying() {
+                Some(Value::Map(m)) => Ok(m),
+                _ => Err(FnErr::Plain("missing argument".into())),
+            }
+        }
         Some(v) => Err(FnErr::Arg(
             i,
             format!(
