@@ -768,6 +768,41 @@ mod tests {
     }
 
     #[test]
+    fn gnu_tar_and_gzip_read_the_multi_member_archive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = sample(tmp.path());
+        let out = tmp.path().join("b.tar.gz");
+        w.pack(&out).unwrap();
+        let ok = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&out)
+            .status();
+        if let Ok(st) = ok {
+            assert!(st.success(), "gzip -t rejected the archive");
+        }
+        let dest = tmp.path().join("x");
+        fs::create_dir(&dest).unwrap();
+        let Ok(st) = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&dest)
+            .status()
+        else {
+            return;
+        };
+        assert!(st.success(), "GNU tar could not extract the bundle");
+        let root = dest.join("support-bundle-x");
+        assert_eq!(fs::read(root.join("api/p/c.log")).unwrap(), b"hello\n");
+        assert_eq!(
+            fs::read(root.join("host-collectors/run-host/big.txt"))
+                .unwrap()
+                .len(),
+            CHUNK * 2 + 17
+        );
+    }
+
+    #[test]
     fn finds_root_in_troubleshoot_layout() {
         let tmp = tempfile::tempdir().unwrap();
         let w = sample(tmp.path());

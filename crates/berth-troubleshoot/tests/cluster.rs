@@ -351,3 +351,33 @@ async fn unreachable_cluster_is_recorded_not_hung() {
     let b = collected.writer.reader().unwrap();
     assert!(b.read("cluster-info/errors.json").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_resources_keeps_logs_of_unhealthy_pods_only() {
+    let (sim, client, dir) = seeded().await;
+    let mut specs = Specs::default();
+    specs.add_text(
+        "sb.yaml",
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  collectors:\n    - clusterResources: {namespaces: [acme]}\n",
+    );
+    let collected = run::collect_bundle(
+        &specs.merge_support_bundle(),
+        CollectOptions {
+            run: RunOptions::default(),
+            redact: true,
+            tokenize: false,
+            kube: Some(client),
+            kube_error: None,
+            work_dir: dir.path().to_path_buf(),
+            name: "b".into(),
+            version: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let b = collected.writer.reader().unwrap();
+    let logs = b.glob("cluster-resources/pods/logs/**");
+    assert!(logs.iter().any(|p| p.contains("/worker-")), "{logs:?}");
+    assert!(!logs.iter().any(|p| p.contains("/api-")), "{logs:?}");
+    sim.shutdown().await;
+}

@@ -309,7 +309,10 @@ async fn cluster_resources(f: &Value, ctx: &Context) -> Result<(), CollectError>
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<()>>()
         .await;
-    let errors = errors.into_inner().unwrap_or_default();
+    let mut errors = errors.into_inner().unwrap_or_default();
+    if let Err(e) = unhealthy_pod_logs(client, ns_set, sink).await {
+        errors.push(e);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -319,6 +322,82 @@ async fn cluster_resources(f: &Value, ctx: &Context) -> Result<(), CollectError>
             errors.join("; ")
         )))
     }
+}
+
+/// Logs of pods that are not running and ready (last 500 lines, 5 MB), as troubleshoot's
+/// clusterResources collects them: the first thing anyone reads about a crash loop.
+async fn unhealthy_pod_logs(
+    client: &kube::Client,
+    ns_set: &BTreeSet<&str>,
+    sink: &super::Sink,
+) -> Result<(), String> {
+    let pods = get_json(client, "/api/v1/pods")
+        .await
+        .map_err(|e| format!("pods for logs: {}", net::error_chain(&e)))?;
+    let mut jobs = Vec::new();
+    for p in items(&pods) {
+        let ns = p
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !ns_set.contains(ns) {
+            continue;
+        }
+        let name = p
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let phase = p
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for st in p
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let ready = st.get("ready").and_then(Value::as_bool).unwrap_or(false);
+            let restarts = st.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+            if phase == "Succeeded" || (phase == "Running" && ready && restarts == 0) {
+                continue;
+            }
+            let c = st.get("name").and_then(Value::as_str).unwrap_or("");
+            jobs.push((ns.to_string(), name.to_string(), c.to_string(), false));
+            if restarts > 0 {
+                jobs.push((ns.to_string(), name.to_string(), c.to_string(), true));
+            }
+        }
+    }
+    let futs: Vec<_> = jobs
+        .into_iter()
+        .map(|(ns, pod, c, previous)| async move {
+            let q = query(&[
+                ("container", c.clone()),
+                ("tailLines", "500".into()),
+                ("limitBytes", DEFAULT_MAX_BYTES.to_string()),
+                ("previous", previous.to_string()),
+            ]);
+            let url = format!("/api/v1/namespaces/{ns}/pods/{pod}/log?{q}");
+            let file = if previous {
+                format!("{c}-previous.log")
+            } else {
+                format!("{c}.log")
+            };
+            // A waiting container has no log yet; that is not an error of the collector.
+            if let Ok(bytes) = fetch_bounded(client, &url, Some(DEFAULT_MAX_BYTES as u64)).await {
+                let _ = sink.put(
+                    &format!("cluster-resources/pods/logs/{ns}/{pod}/{file}"),
+                    bytes,
+                );
+            }
+        })
+        .collect();
+    futures::stream::iter(futs)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(())
 }
 
 fn items(list: &Value) -> &[Value] {
