@@ -752,7 +752,14 @@ fn deployments(store: &mut Store) {
             }
         }
         // Status from the ReplicaSets.
-        let rss = owned_index(store, &rsg).remove(&uid).unwrap_or_default();
+        let mut names: Vec<String> = rss.iter().map(|r| md_str(r, "name").to_string()).collect();
+        if !names.contains(&rs_name) {
+            names.push(rs_name.clone());
+        }
+        let rss: Vec<Arc<Value>> = names
+            .iter()
+            .filter_map(|n| store.get(&rsg, &ns, n))
+            .collect();
         let sum = |k: &str| {
             rss.iter()
                 .map(|r| r["status"][k].as_i64().unwrap_or(0))
@@ -1082,9 +1089,9 @@ fn statefulsets(store: &mut Store) {
                 store.remove(&pg, &ns, md_str(p, "name"));
             }
         }
-        let pods: Vec<Arc<Value>> = store
-            .list(&pg, Some(&ns))
-            .into_iter()
+        let upper = want.max(pods.len() as i64);
+        let pods: Vec<Arc<Value>> = (0..upper)
+            .filter_map(|i| store.get(&pg, &ns, &format!("{name}-{i}")))
             .filter(|p| {
                 p["metadata"]["ownerReferences"]
                     .as_array()
@@ -1166,7 +1173,11 @@ fn daemonsets(store: &mut Store) {
                 }
             }
         }
-        let pods: Vec<Arc<Value>> = owned_index(store, &pg).remove(&uid).unwrap_or_default();
+        // Status from this tick's view (new pods count from the next tick).
+        let pods: Vec<Arc<Value>> = pods
+            .iter()
+            .filter_map(|p| store.get(&pg, &ns, md_str(p, "name")))
+            .collect();
         let ready = pods.iter().filter(|p| pod_ready(p)).count();
         let want = targets.len();
         let mut status = json!({"currentNumberScheduled": pods.len(), "desiredNumberScheduled": want, "numberMisscheduled": 0, "numberReady": ready, "observedGeneration": ds["metadata"]["generation"], "updatedNumberScheduled": pods.len(), "numberAvailable": ready});
@@ -1528,6 +1539,8 @@ fn services(store: &mut Store) {
     let eg = gr("", "endpoints");
     let pg = gr("", "pods");
     let eks = store.profile.distribution == "eks";
+    let pods_changed = store.pods_gen != store.endpoints_gen;
+    store.endpoints_gen = store.pods_gen;
     for svc in store.list(&sg, None) {
         let ns = md_str(&svc, "namespace").to_string();
         let name = md_str(&svc, "name").to_string();
@@ -1549,6 +1562,15 @@ fn services(store: &mut Store) {
                 "service-controller",
             );
         }
+        let svc_rv = svc["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let svc_uid = md_str(&svc, "uid").to_string();
+        if !pods_changed && store.endpoints_seen.get(&svc_uid) == Some(&svc_rv) {
+            continue;
+        }
+        store.endpoints_seen.insert(svc_uid, svc_rv);
         let Some(sel) = svc["spec"]["selector"]
             .as_object()
             .filter(|m| !m.is_empty())
@@ -1655,7 +1677,28 @@ struct NodeFit {
     taints: Vec<Value>,
 }
 
-fn schedule(store: &Store, pod: &Value) -> Result<String, String> {
+/// Requests already placed on each node: (cpu millis, memory bytes, pods).
+pub type Usage = HashMap<String, (i64, i64, i64)>;
+
+fn node_usage(store: &Store) -> Usage {
+    let mut used: Usage = HashMap::new();
+    if let Some(m) = store.objects.get(&gr("", "pods")) {
+        for p in m.values() {
+            if let Some(n) = p["spec"]["nodeName"].as_str()
+                && !pod_finished(p)
+            {
+                let (c, mem) = pod_requests(p);
+                let e = used.entry(n.to_string()).or_default();
+                e.0 += c;
+                e.1 += mem;
+                e.2 += 1;
+            }
+        }
+    }
+    used
+}
+
+fn schedule(store: &Store, pod: &Value, used: &Usage) -> Result<String, String> {
     let nodes: Vec<NodeFit> = store
         .list(&gr("", "nodes"), None)
         .iter()
@@ -1707,20 +1750,6 @@ fn schedule(store: &Store, pod: &Value) -> Result<String, String> {
         // Ask for more than any node has.
         cpu_req = cpu_req.max(nodes.iter().map(|n| n.cpu).max().unwrap_or(0) + 1000);
         let _ = &mut mem_req;
-    }
-    // Usage per node.
-    let mut used: HashMap<String, (i64, i64, i64)> = HashMap::new();
-    for p in store.list(&gr("", "pods"), None) {
-        if let Some(n) = p["spec"]["nodeName"].as_str()
-            && !pod_finished(&p)
-            && p["metadata"]["uid"] != pod["metadata"]["uid"]
-        {
-            let (c, m) = pod_requests(&p);
-            let e = used.entry(n.to_string()).or_default();
-            e.0 += c;
-            e.1 += m;
-            e.2 += 1;
-        }
     }
     let node_sel = LabelSelector::from_map(&pod["spec"]["nodeSelector"]);
     let tolerations = pod["spec"]["tolerations"]
@@ -1817,6 +1846,7 @@ fn backoff_secs(restarts: i64) -> i64 {
 fn kubelet(store: &mut Store, sh: &Shared) {
     let pg = gr("", "pods");
     let pods = store.list(&pg, None);
+    let mut used = node_usage(store);
     for pod in pods {
         if is_deleting(&pod) {
             // Pods have no kubelet-held finalizers here; finish deletion.
@@ -1831,7 +1861,13 @@ fn kubelet(store: &mut Store, sh: &Shared) {
         if pod_finished(&pod) {
             continue;
         }
-        kubelet_pod(store, sh, &pod);
+        // Settled pods (running, ready, no time-driven fault) need no work until they change.
+        if store.settled.get(md_str(&pod, "uid")).map(String::as_str)
+            == pod["metadata"]["resourceVersion"].as_str()
+        {
+            continue;
+        }
+        kubelet_pod(store, sh, &pod, &mut used);
     }
 }
 
@@ -1839,7 +1875,7 @@ fn container_names(spec: &Value, list: &str) -> Vec<Value> {
     spec[list].as_array().cloned().unwrap_or_default()
 }
 
-fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>) {
+fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usage) {
     let pg = gr("", "pods");
     let ns = md_str(pod, "namespace").to_string();
     let name = md_str(pod, "name").to_string();
@@ -1852,8 +1888,13 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>) {
     // 1. Scheduling.
     let node = match pod["spec"]["nodeName"].as_str() {
         Some(n) => n.to_string(),
-        None => match schedule(store, pod) {
+        None => match schedule(store, pod, used) {
             Ok(n) => {
+                let (c, m) = pod_requests(pod);
+                let e = used.entry(n.clone()).or_default();
+                e.0 += c;
+                e.1 += m;
+                e.2 += 1;
                 let mut p = (**pod).clone();
                 p["spec"]["nodeName"] = json!(n);
                 let stored = store.commit(&pg, p, Some(pod.clone()));
@@ -2265,13 +2306,25 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>) {
     if !init_statuses.is_empty() {
         status["initContainerStatuses"] = Value::Array(init_statuses);
     }
-    if pod["status"] != status {
+    let unchanged = pod["status"] == status;
+    let settled = unchanged
+        && !is_job_pod
+        && phase == "Running"
+        && all_ready
+        && !crash
+        && !job_fail
+        && !readiness_fail
+        && events.is_empty();
+    if !unchanged {
         set_status(store, &pg, pod, status);
     }
     if let Some(cur) = store.get(&pg, &ns, &name) {
         for (warn, reason, msg) in events {
             store.record_event(&cur, warn, &reason, &msg, "kubelet");
         }
+    }
+    if settled && let Some(rv) = pod["metadata"]["resourceVersion"].as_str() {
+        store.settled.insert(uid, rv.to_string());
     }
 }
 

@@ -58,7 +58,9 @@ impl Default for NodeProfile {
             name: "berth-sim-node".into(),
             cpu: "4".into(),
             memory: "8Gi".into(),
-            pods: "110".into(),
+            // Real kubelets default to 110; the simulator's single default node takes the
+            // thousands of pods berth's own benchmarks create. Profiles may set "110".
+            pods: "5000".into(),
             ephemeral_storage: "100Gi".into(),
             labels: BTreeMap::new(),
             taints: vec![],

@@ -51,6 +51,12 @@ pub struct Store {
     pub tx: broadcast::Sender<Arc<WatchEvent>>,
     /// uid -> when the simulated kubelet first saw the pod (for delays and restarts).
     pub born: HashMap<String, Instant>,
+    /// uid -> resourceVersion of pods the kubelet has nothing more to do for.
+    pub settled: HashMap<String, String>,
+    /// Bumped on every pod write (Services recompute Endpoints only when it moved).
+    pub pods_gen: u64,
+    pub endpoints_gen: u64,
+    pub endpoints_seen: HashMap<String, String>,
     /// Event dedup index: (involved uid, reason, message) -> (namespace, event name).
     pub event_index: HashMap<(String, String, String), (String, String)>,
     pub need_gc: bool,
@@ -140,6 +146,10 @@ impl Store {
             history_cap: HISTORY,
             tx,
             born: HashMap::new(),
+            settled: HashMap::new(),
+            pods_gen: 0,
+            endpoints_gen: u64::MAX,
+            endpoints_seen: HashMap::new(),
             event_index: HashMap::new(),
             need_gc: false,
             dirty: false,
@@ -237,6 +247,9 @@ impl Store {
             }
         }
         self.rv += 1;
+        if gr.0.is_empty() && gr.1 == "pods" {
+            self.pods_gen += 1;
+        }
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let arc = Arc::new(obj);
         self.objects
@@ -269,6 +282,9 @@ impl Store {
             .get_mut(gr)?
             .remove(&(ns.to_string(), name.to_string()))?;
         self.rv += 1;
+        if gr.0.is_empty() && gr.1 == "pods" {
+            self.pods_gen += 1;
+        }
         let mut last = (*old).clone();
         last["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let last = Arc::new(last);
@@ -282,6 +298,7 @@ impl Store {
         });
         if let Some(uid) = last["metadata"]["uid"].as_str() {
             self.born.remove(uid);
+            self.settled.remove(uid);
         }
         self.need_gc = true;
         if gr.0 == "apiextensions.k8s.io" {
