@@ -271,13 +271,14 @@ async fn hooks_run_in_weight_order_around_the_objects() {
     let e = engine(&env, "hooks");
     let job = |name: &str, hook: &str, weight: i32| {
         format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    helm.sh/hook: {hook}\n    helm.sh/hook-weight: \"{weight}\"\n    sim.berth.dev/run-for: 100ms\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox:1.36\n"
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    helm.sh/hook: {hook}\n    helm.sh/hook-weight: \"{weight}\"\n    sim.berth.dev/run-for: 100ms\nspec:\n  template:\n    metadata:\n      annotations: {{sim.berth.dev/run-for: 100ms}}\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox:1.36\n"
         )
     };
     let yaml = [
         job("post", "post-install", 0),
         job("second", "pre-install", 5),
         job("first", "pre-install", -1),
+        job("cleanup", "pre-delete", 0),
         cm("cfg", "x"),
     ]
     .join("---\n");
@@ -324,6 +325,24 @@ async fn hooks_run_in_weight_order_around_the_objects() {
     // Hooks are not part of the release's objects and are not pruned by an upgrade.
     let h = e.history("hello").await.unwrap();
     assert_eq!(h[0].objects, 1);
+    // Uninstall runs the pre-delete hook before deleting the objects.
+    let rep = e.uninstall("hello", false).await.expect("uninstall");
+    assert_eq!(rep.outcome, Outcome::Uninstalled, "{:?}", rep.error);
+    assert_eq!(rep.hooks_run, vec!["pre-delete: job/cleanup"]);
+    let cleanup = env
+        .cluster
+        .get(&r("batch/v1", "Job", "hooks", "cleanup"))
+        .await
+        .unwrap()
+        .expect("pre-delete hook ran");
+    assert_eq!(cleanup["status"]["succeeded"], 1);
+    assert!(
+        env.cluster
+            .get(&r("v1", "ConfigMap", "hooks", "cfg"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
