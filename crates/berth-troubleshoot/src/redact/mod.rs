@@ -760,26 +760,35 @@ impl Redactor {
         for caps in rule.re.captures_iter(line) {
             let Some(m) = caps.get(0) else { continue };
             // A `key` group that does not name a secret leaves the match alone.
-            let key_ok = rule.groups.iter().enumerate().all(|(i, k)| {
-                *k != GroupKind::Key
-                    || caps.get(i + 1).is_none_or(|g| {
-                        rules::is_secret_key(&String::from_utf8_lossy(g.as_bytes()))
-                    })
-            });
-            if !key_ok {
-                continue;
-            }
-            out.extend_from_slice(&line[last..m.start()]);
-            // Tokens take their type from the key when the rule has one (DB_PASSWORD → PASSWORD).
+            // The `key` group, extended backwards over key characters for rules that match
+            // from the secret word on (`db_password` matched at `password`).
             let key_text = rule
                 .groups
                 .iter()
                 .position(|k| *k == GroupKind::Key)
-                .and_then(|i| caps.get(i + 1));
-            let type_hint = match key_text {
-                Some(k) => String::from_utf8_lossy(k.as_bytes()).into_owned(),
-                None => rule.name.clone(),
-            };
+                .and_then(|i| caps.get(i + 1))
+                .map(|g| {
+                    let mut start = g.start();
+                    if rule.key_prefix {
+                        while start > last
+                            && (line[start - 1].is_ascii_alphanumeric()
+                                || matches!(line[start - 1], b'_' | b'.' | b'-'))
+                        {
+                            start -= 1;
+                        }
+                    }
+                    String::from_utf8_lossy(&line[start..g.end()]).into_owned()
+                });
+            // A `key` that does not name a secret leaves the match alone.
+            if key_text
+                .as_deref()
+                .is_some_and(|k| !rules::is_secret_key(k))
+            {
+                continue;
+            }
+            out.extend_from_slice(&line[last..m.start()]);
+            // Tokens take their type from the key when the rule has one (DB_PASSWORD → PASSWORD).
+            let type_hint = key_text.unwrap_or_else(|| rule.name.clone());
             let mut piece = Vec::with_capacity(m.len());
             for (i, kind) in rule.groups.iter().enumerate() {
                 if let Some(g) = caps.get(i + 1) {

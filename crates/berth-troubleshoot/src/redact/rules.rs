@@ -28,6 +28,9 @@ pub(crate) struct LineRule {
     /// prefilter compiled as one literal search.
     pub scan: Option<Regex>,
     pub is_default: bool,
+    /// The `key` group starts at the secret word; the key's beginning is found by walking
+    /// back over key characters (cheaper than a leading `[\w.-]*` in the regex).
+    pub key_prefix: bool,
 }
 
 /// A selector/redactor pair: the selector on line N arms the redactor for line N+1.
@@ -113,6 +116,7 @@ pub(crate) fn compile_rule(
             )
         },
         is_default,
+        key_prefix: false,
     })
 }
 
@@ -356,7 +360,7 @@ pub(crate) fn default_line_rules() -> Vec<LineRule> {
     specs.push((
         "berth: secret-named keys with values (k=v, k: v, JSON)".into(),
         // The key is checked in code (is_secret_key) so `secretName: x` stays.
-        r#"(?i)(?P<key>[\w.\-]*(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&{}\[\]\\|>][^\s"',;&}\]\\]*))"#.into(),
+        r#"(?i)(?P<key>(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&{}\[\]\\|>][^\s"',;&}\]\\]*))"#.into(),
         vec![
             "password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential", "auth", "signature", "dsn",
             "connection",
@@ -365,7 +369,12 @@ pub(crate) fn default_line_rules() -> Vec<LineRule> {
     specs
         .into_iter()
         .map(|(name, pat, scan)| {
+            let key_prefix = name.starts_with("berth: secret-named keys");
             compile_rule(&name, &pat, &scan, true)
+                .map(|mut rule| {
+                    rule.key_prefix = key_prefix;
+                    rule
+                })
                 .unwrap_or_else(|e| panic!("default redactor {name} does not compile: {e}"))
         })
         .collect()
