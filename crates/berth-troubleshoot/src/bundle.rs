@@ -459,9 +459,17 @@ impl BundleWriter {
         }
         let depth = rel.matches('/').count();
         let relative = format!("{}{}", "../".repeat(depth), target);
-        let _ = fs::remove_file(&p);
+        // Two pods with one name in different namespaces share a link path (troubleshoot's
+        // layout); the last writer wins, and a concurrent writer must not turn that into an error.
         #[cfg(unix)]
-        std::os::unix::fs::symlink(&relative, &p).map_err(io_err(&p))?;
+        for attempt in 0..3 {
+            let _ = fs::remove_file(&p);
+            match std::os::unix::fs::symlink(&relative, &p) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 2 => continue,
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+        }
         Ok(())
     }
 
