@@ -8,6 +8,7 @@
 //! Both sides are warm and do the same work per run: parse every template and execute the
 //! non-partials. Helm runs in-process through helm-python-sdk (`Chart.render`, timed inside
 //! Python); its figure also includes Helm's own value coalescing for this one small chart.
+//! `SPLIT=1` prints berth's parse / execute / context-building times separately instead.
 
 use std::path::Path;
 use std::time::Instant;
@@ -212,7 +213,41 @@ fn helm(python: &str, values: &str, runs: usize) -> Result<(f64, f64), String> {
     ))
 }
 
+fn split_timing(data: &Value) {
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let mut set = TemplateSet::new(Options::default());
+        for (path, src) in FILES {
+            let _ = set.add(&format!("web/{path}"), src);
+        }
+    }
+    let parse = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let mut set = TemplateSet::new(Options::default());
+    for (path, src) in FILES {
+        let _ = set.add(&format!("web/{path}"), src);
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        for (path, _) in FILES {
+            let _ = set.execute(&format!("web/{path}"), data);
+        }
+    }
+    let exec = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = context(&serde_json::from_str::<serde_json::Value>(VALUES).unwrap_or_default());
+    }
+    let ctx = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    eprintln!("parse {parse:.4} ms, execute {exec:.4} ms, context {ctx:.4} ms");
+}
+
 fn main() {
+    if std::env::var("SPLIT").is_ok() {
+        let v: serde_json::Value = serde_json::from_str(VALUES).unwrap_or_default();
+        split_timing(&context(&v));
+        return;
+    }
     let runs: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -1,11 +1,14 @@
 //! Lexer for Go text/template (`text/template/parse/lex.go` semantics): delimiters with
 //! trim markers, comments, and the tokens inside actions. Positions are byte offsets.
 
+/// Shared token text: the parser peeks and backs up a lot, so clones must be cheap.
+pub type S = std::sync::Arc<str>;
+
 /// Token kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     /// Plain text outside actions (already trimmed by neighbouring markers).
-    Text(String),
+    Text(S),
     /// `{{`
     LeftDelim,
     /// `}}`
@@ -13,21 +16,21 @@ pub enum Tok {
     /// Run of spaces (and newlines) inside an action.
     Space,
     /// `.name`
-    Field(String),
+    Field(S),
     /// `$name` (`$` alone too)
-    Variable(String),
+    Variable(S),
     /// A function name or keyword
-    Ident(String),
+    Ident(S),
     /// `.`
     Dot,
     /// `true`/`false`
     Bool(bool),
     /// Numeric literal text
-    Number(String),
+    Number(S),
     /// Quoted string (already unquoted)
-    Str(String, String),
+    Str(S, S),
     /// Character constant value
-    Char(i64, String),
+    Char(i64, S),
     /// `|`
     Pipe,
     /// `(`
@@ -128,7 +131,7 @@ impl<'a> Lexer<'a> {
             if !text.is_empty() {
                 let tpos = text_end - text.len();
                 self.items.push(Item {
-                    tok: Tok::Text(text.to_string()),
+                    tok: Tok::Text(text.into()),
                     pos: tpos,
                 });
             }
@@ -253,7 +256,7 @@ impl<'a> Lexer<'a> {
                     let s = self.src[start + 1..end].to_string();
                     let raw = self.src[start..=end].to_string();
                     self.pos = end + 1;
-                    self.push(Tok::Str(s, raw), start);
+                    self.push(Tok::Str(s.into(), raw.into()), start);
                 }
                 '$' => {
                     let mut p = self.pos + 1;
@@ -266,7 +269,7 @@ impl<'a> Lexer<'a> {
                     }
                     let name = self.src[start..p].to_string();
                     self.pos = p;
-                    self.push(Tok::Variable(name), start);
+                    self.push(Tok::Variable(name.into()), start);
                 }
                 '\'' => self.char_const(start)?,
                 '.' => {
@@ -288,7 +291,7 @@ impl<'a> Lexer<'a> {
                             self.push(Tok::Dot, start);
                         } else {
                             let name = self.src[start + 1..p].to_string();
-                            self.push(Tok::Field(name), start);
+                            self.push(Tok::Field(name.into()), start);
                         }
                         self.check_terminator()?;
                     }
@@ -321,7 +324,7 @@ impl<'a> Lexer<'a> {
                     match word {
                         "true" => self.push(Tok::Bool(true), start),
                         "false" => self.push(Tok::Bool(false), start),
-                        _ => self.push(Tok::Ident(word.to_string()), start),
+                        _ => self.push(Tok::Ident(word.into()), start),
                     }
                     self.check_terminator()?;
                 }
@@ -374,7 +377,7 @@ impl<'a> Lexer<'a> {
         let raw = &self.src[start..=p];
         let s = unquote(raw).map_err(|m| LexError { pos: start, msg: m })?;
         self.pos = p + 1;
-        self.push(Tok::Str(s, raw.to_string()), start);
+        self.push(Tok::Str(s.into(), raw.into()), start);
         Ok(())
     }
 
@@ -397,7 +400,7 @@ impl<'a> Lexer<'a> {
             return self.err(start, format!("malformed character constant: {raw}"));
         };
         self.pos = p + 1;
-        self.push(Tok::Char(c as i64, raw.to_string()), start);
+        self.push(Tok::Char(c as i64, raw.into()), start);
         Ok(())
     }
 
@@ -482,7 +485,7 @@ impl<'a> Lexer<'a> {
             );
         }
         self.pos = p;
-        self.push(Tok::Number(self.src[start..p].to_string()), start);
+        self.push(Tok::Number(self.src[start..p].into()), start);
         Ok(())
     }
 }

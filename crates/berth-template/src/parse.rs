@@ -298,7 +298,7 @@ fn describe(t: &Tok) -> String {
         Tok::Space => q(" "),
         Tok::Field(f) => q(&format!(".{f}")),
         Tok::Variable(v) => q(v),
-        Tok::Ident(i) => match i.as_str() {
+        Tok::Ident(i) => match &**i {
             "block" | "break" | "continue" | "define" | "else" | "end" | "if" | "range" | "nil"
             | "template" | "with" => format!("<{i}>"),
             _ => q(i),
@@ -403,7 +403,7 @@ impl<'f> Parser<'f> {
     fn define(&mut self, pos: usize) -> Result<(), ParseError> {
         let name_it = self.next_non_space();
         let name = match &name_it.tok {
-            Tok::Str(s, _) => s.clone(),
+            Tok::Str(s, _) => s.to_string(),
             _ => return self.unexpected(&name_it, "define clause"),
         };
         self.expect_right("define clause")?;
@@ -440,7 +440,7 @@ impl<'f> Parser<'f> {
     fn text_or_action(&mut self) -> Result<Result<Node, Stop>, ParseError> {
         let it = self.next();
         match it.tok {
-            Tok::Text(s) => Ok(Ok(Node::Text(s))),
+            Tok::Text(s) => Ok(Ok(Node::Text(s.to_string()))),
             Tok::LeftDelim => self.action(it.pos),
             Tok::Eof => Ok(Err(Stop::Eof)),
             _ => self.unexpected(&it, "input"),
@@ -450,14 +450,14 @@ impl<'f> Parser<'f> {
     fn action(&mut self, delim_pos: usize) -> Result<Result<Node, Stop>, ParseError> {
         let it = self.next_non_space();
         if let Tok::Ident(kw) = &it.tok {
-            match kw.as_str() {
+            match &**kw {
                 "block" => return self.block(it.pos).map(Ok),
                 "break" | "continue" => {
                     if self.range_depth == 0 {
                         return self.err(it.pos, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
                     }
                     self.expect_right(&format!("{{{{{kw}}}}}"))?;
-                    return Ok(Ok(if kw == "break" {
+                    return Ok(Ok(if &**kw == "break" {
                         Node::Break
                     } else {
                         Node::Continue
@@ -471,7 +471,7 @@ impl<'f> Parser<'f> {
                     return Ok(Err(Stop::End(it.pos)));
                 }
                 "if" | "range" | "with" => {
-                    let kw = kw.clone();
+                    let kw = kw.to_string();
                     let b = stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || {
                         self.control(it.pos, &kw)
                     })?;
@@ -518,8 +518,8 @@ impl<'f> Parser<'f> {
                 // `else if` / `else with` chain?
                 let nx = self.peek_non_space();
                 match &nx.tok {
-                    Tok::Ident(k) if (k == "if" || k == "with") && kw != "range" => {
-                        if k != kw {
+                    Tok::Ident(k) if (&**k == "if" || &**k == "with") && kw != "range" => {
+                        if &**k != kw {
                             return self.unexpected(&nx, "input");
                         }
                         self.next_non_space();
@@ -538,7 +538,7 @@ impl<'f> Parser<'f> {
                             else_list: Some(vec![node]),
                         });
                     }
-                    Tok::Ident(k) if k == "if" || k == "with" => {
+                    Tok::Ident(k) if &**k == "if" || &**k == "with" => {
                         return self.unexpected(&nx, "input");
                     }
                     _ => {}
@@ -566,7 +566,7 @@ impl<'f> Parser<'f> {
     fn template_call(&mut self, pos: usize) -> Result<Node, ParseError> {
         let name_it = self.next_non_space();
         let name = match &name_it.tok {
-            Tok::Str(s, _) => s.clone(),
+            Tok::Str(s, _) => s.to_string(),
             _ => return self.unexpected(&name_it, "template clause"),
         };
         let pos = if name_it.pos > 0 { name_it.pos } else { pos };
@@ -583,7 +583,7 @@ impl<'f> Parser<'f> {
     fn block(&mut self, pos: usize) -> Result<Node, ParseError> {
         let name_it = self.next_non_space();
         let name = match &name_it.tok {
-            Tok::Str(s, _) => s.clone(),
+            Tok::Str(s, _) => s.to_string(),
             _ => return self.unexpected(&name_it, "block clause"),
         };
         let pipe = self.pipeline("block clause", false)?;
@@ -636,7 +636,7 @@ impl<'f> Parser<'f> {
             match nx.tok {
                 Tok::Declare | Tok::Assign => {
                     pipe.is_assign = nx.tok == Tok::Assign;
-                    pipe.decl.push(v.clone());
+                    pipe.decl.push(v.to_string());
                 }
                 Tok::Comma if ctx == "range" => {
                     let v2 = self.next_non_space();
@@ -651,8 +651,8 @@ impl<'f> Parser<'f> {
                         return self.unexpected(&op, ctx);
                     }
                     pipe.is_assign = op.tok == Tok::Assign;
-                    pipe.decl.push(v.clone());
-                    pipe.decl.push(n2.clone());
+                    pipe.decl.push(v.to_string());
+                    pipe.decl.push(n2.to_string());
                 }
                 Tok::Comma => {
                     return self.err(nx.pos, format!("too many declarations in {ctx}"));
@@ -757,7 +757,7 @@ impl<'f> Parser<'f> {
             let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = &self.peek().tok {
-                fields.push(f.clone());
+                fields.push(f.to_string());
                 self.next();
             }
             return Ok(Some(match term {
@@ -783,23 +783,23 @@ impl<'f> Parser<'f> {
         let it = self.next_non_space();
         Ok(Some(match it.tok {
             Tok::Ident(name) => {
-                if name == "nil" {
+                if &*name == "nil" {
                     Arg::Nil(it.pos)
                 } else {
                     if !(self.funcs)(&name) {
                         return self.err(it.pos, format!("function {:?} not defined", name));
                     }
-                    Arg::Ident(it.pos, name)
+                    Arg::Ident(it.pos, name.to_string())
                 }
             }
             Tok::Dot => Arg::Dot(it.pos),
             Tok::Variable(v) => {
-                if !self.vars.contains(&v) {
+                if !self.vars.iter().any(|x| **x == *v) {
                     return self.err(it.pos, format!("undefined variable {:?}", v));
                 }
-                Arg::Variable(it.pos, v, Vec::new())
+                Arg::Variable(it.pos, v.to_string(), Vec::new())
             }
-            Tok::Field(f) => Arg::Field(it.pos, vec![f]),
+            Tok::Field(f) => Arg::Field(it.pos, vec![f.to_string()]),
             Tok::Bool(b) => Arg::Bool(it.pos, b),
             Tok::Char(c, _) => Arg::Number(it.pos, Number::Int(c)),
             Tok::Number(n) => Arg::Number(
@@ -809,7 +809,7 @@ impl<'f> Parser<'f> {
                     msg: m,
                 })?,
             ),
-            Tok::Str(s, raw) => Arg::Str(it.pos, s, raw),
+            Tok::Str(s, raw) => Arg::Str(it.pos, s.to_string(), raw.to_string()),
             Tok::LParen => {
                 self.enter(it.pos)?;
                 let p = stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || {
