@@ -286,7 +286,24 @@ pub fn decode(body: &[u8], rt: &ResourceType) -> Result<Value, String> {
                 }
             }
         }
-        _ => return Err(format!("protobuf bodies for {kind} are not supported")),
+        (g, k) => {
+            let mut meta = Value::Null;
+            let mut rm = Reader::new(raw);
+            while let Some((n, f)) = rm.next()? {
+                if let (1, Field::Bytes(x)) = (n, f) {
+                    meta = object_meta(x)?;
+                }
+            }
+            obj["metadata"] = meta;
+            let fields = schema::top(g, k)
+                .ok_or_else(|| format!("protobuf bodies for {kind} are not supported"))?;
+            let decoded = schema::decode(raw, fields)?;
+            if let (Value::Object(dst), Value::Object(src)) = (&mut obj, decoded) {
+                for (k, v) in src {
+                    dst.insert(k, v);
+                }
+            }
+        }
     }
     Ok(obj)
 }
@@ -341,6 +358,250 @@ pub fn decode_delete_options(body: &[u8]) -> Result<Value, String> {
         out.insert("dryRun".into(), Value::Array(dry));
     }
     Ok(Value::Object(out))
+}
+
+/// Field tables for the workload kinds `kubectl create`/`run`/`expose` send as protobuf
+/// (numbers from the upstream `generated.proto` files; fields outside these tables are
+/// skipped). Zero numbers, empty strings and `false` are dropped like JSON `omitempty`,
+/// except for optional fields where zero is meaningful (replicas, completions...).
+mod schema {
+    use super::{Field, Reader, map_entry, object_meta, string};
+    use serde_json::{Map, Value, json};
+
+    #[derive(Clone, Copy)]
+    pub enum T {
+        Str,
+        Int,
+        IntKeep,
+        Bool,
+        Meta,
+        MapStr,
+        MapQty,
+        RepStr,
+        IntOrStr,
+        Msg(&'static [F]),
+        RepMsg(&'static [F]),
+    }
+
+    pub struct F(pub u64, pub &'static str, pub T);
+
+    const INT_OR_STR: T = T::IntOrStr;
+    const REQUIREMENT: &[F] = &[
+        F(1, "key", T::Str),
+        F(2, "operator", T::Str),
+        F(3, "values", T::RepStr),
+    ];
+    const SELECTOR: &[F] = &[
+        F(1, "matchLabels", T::MapStr),
+        F(2, "matchExpressions", T::RepMsg(REQUIREMENT)),
+    ];
+    const PORT: &[F] = &[
+        F(1, "name", T::Str),
+        F(2, "hostPort", T::Int),
+        F(3, "containerPort", T::Int),
+        F(4, "protocol", T::Str),
+        F(5, "hostIP", T::Str),
+    ];
+    const ENV: &[F] = &[F(1, "name", T::Str), F(2, "value", T::Str)];
+    const RESOURCES: &[F] = &[F(1, "limits", T::MapQty), F(2, "requests", T::MapQty)];
+    const MOUNT: &[F] = &[
+        F(1, "name", T::Str),
+        F(2, "readOnly", T::Bool),
+        F(3, "mountPath", T::Str),
+        F(4, "subPath", T::Str),
+    ];
+    const CONTAINER: &[F] = &[
+        F(1, "name", T::Str),
+        F(2, "image", T::Str),
+        F(3, "command", T::RepStr),
+        F(4, "args", T::RepStr),
+        F(5, "workingDir", T::Str),
+        F(6, "ports", T::RepMsg(PORT)),
+        F(7, "env", T::RepMsg(ENV)),
+        F(8, "resources", T::Msg(RESOURCES)),
+        F(9, "volumeMounts", T::RepMsg(MOUNT)),
+        F(13, "terminationMessagePath", T::Str),
+        F(14, "imagePullPolicy", T::Str),
+        F(16, "stdin", T::Bool),
+        F(18, "tty", T::Bool),
+        F(20, "terminationMessagePolicy", T::Str),
+    ];
+    const LOCAL_REF: &[F] = &[F(1, "name", T::Str)];
+    const TOLERATION: &[F] = &[
+        F(1, "key", T::Str),
+        F(2, "operator", T::Str),
+        F(3, "value", T::Str),
+        F(4, "effect", T::Str),
+        F(5, "tolerationSeconds", T::Int),
+    ];
+    const POD_SPEC: &[F] = &[
+        F(2, "containers", T::RepMsg(CONTAINER)),
+        F(3, "restartPolicy", T::Str),
+        F(4, "terminationGracePeriodSeconds", T::IntKeep),
+        F(5, "activeDeadlineSeconds", T::Int),
+        F(6, "dnsPolicy", T::Str),
+        F(7, "nodeSelector", T::MapStr),
+        F(8, "serviceAccountName", T::Str),
+        F(10, "nodeName", T::Str),
+        F(11, "hostNetwork", T::Bool),
+        F(15, "imagePullSecrets", T::RepMsg(LOCAL_REF)),
+        F(16, "hostname", T::Str),
+        F(17, "subdomain", T::Str),
+        F(19, "schedulerName", T::Str),
+        F(20, "initContainers", T::RepMsg(CONTAINER)),
+        F(22, "tolerations", T::RepMsg(TOLERATION)),
+        F(24, "priorityClassName", T::Str),
+    ];
+    const TEMPLATE: &[F] = &[F(1, "metadata", T::Meta), F(2, "spec", T::Msg(POD_SPEC))];
+    const ROLLING: &[F] = &[
+        F(1, "maxUnavailable", INT_OR_STR),
+        F(2, "maxSurge", INT_OR_STR),
+    ];
+    const STRATEGY: &[F] = &[F(1, "type", T::Str), F(2, "rollingUpdate", T::Msg(ROLLING))];
+    const DEPLOYMENT_SPEC: &[F] = &[
+        F(1, "replicas", T::IntKeep),
+        F(2, "selector", T::Msg(SELECTOR)),
+        F(3, "template", T::Msg(TEMPLATE)),
+        F(4, "strategy", T::Msg(STRATEGY)),
+        F(5, "minReadySeconds", T::Int),
+        F(6, "revisionHistoryLimit", T::IntKeep),
+        F(7, "paused", T::Bool),
+        F(9, "progressDeadlineSeconds", T::IntKeep),
+    ];
+    const JOB_SPEC: &[F] = &[
+        F(1, "parallelism", T::IntKeep),
+        F(2, "completions", T::IntKeep),
+        F(3, "activeDeadlineSeconds", T::Int),
+        F(4, "selector", T::Msg(SELECTOR)),
+        F(6, "template", T::Msg(TEMPLATE)),
+        F(7, "backoffLimit", T::IntKeep),
+        F(8, "ttlSecondsAfterFinished", T::IntKeep),
+        F(9, "completionMode", T::Str),
+        F(10, "suspend", T::Bool),
+    ];
+    const JOB_TEMPLATE: &[F] = &[F(1, "metadata", T::Meta), F(2, "spec", T::Msg(JOB_SPEC))];
+    const CRONJOB_SPEC: &[F] = &[
+        F(1, "schedule", T::Str),
+        F(2, "startingDeadlineSeconds", T::Int),
+        F(3, "concurrencyPolicy", T::Str),
+        F(4, "suspend", T::Bool),
+        F(5, "jobTemplate", T::Msg(JOB_TEMPLATE)),
+        F(6, "successfulJobsHistoryLimit", T::IntKeep),
+        F(7, "failedJobsHistoryLimit", T::IntKeep),
+        F(8, "timeZone", T::Str),
+    ];
+    const SERVICE_PORT: &[F] = &[
+        F(1, "name", T::Str),
+        F(2, "protocol", T::Str),
+        F(3, "port", T::Int),
+        F(4, "targetPort", INT_OR_STR),
+        F(5, "nodePort", T::Int),
+    ];
+    const SERVICE_SPEC: &[F] = &[
+        F(1, "ports", T::RepMsg(SERVICE_PORT)),
+        F(2, "selector", T::MapStr),
+        F(3, "clusterIP", T::Str),
+        F(4, "type", T::Str),
+        F(5, "externalIPs", T::RepStr),
+        F(7, "sessionAffinity", T::Str),
+        F(8, "loadBalancerIP", T::Str),
+        F(10, "externalName", T::Str),
+    ];
+    const DEPLOYMENT: &[F] = &[F(2, "spec", T::Msg(DEPLOYMENT_SPEC))];
+    const JOB: &[F] = &[F(2, "spec", T::Msg(JOB_SPEC))];
+    const CRONJOB: &[F] = &[F(2, "spec", T::Msg(CRONJOB_SPEC))];
+    const POD: &[F] = &[F(2, "spec", T::Msg(POD_SPEC))];
+    const SERVICE: &[F] = &[F(2, "spec", T::Msg(SERVICE_SPEC))];
+
+    /// Field table of a top-level kind (metadata is field 1 in all of them).
+    pub fn top(group: &str, kind: &str) -> Option<&'static [F]> {
+        Some(match (group, kind) {
+            ("apps", "Deployment") => DEPLOYMENT,
+            ("batch", "Job") => JOB,
+            ("batch", "CronJob") => CRONJOB,
+            ("", "Pod") => POD,
+            ("", "Service") => SERVICE,
+            _ => return None,
+        })
+    }
+
+    fn int(v: u64) -> i64 {
+        // int32/int64 fields: negative values arrive as 64-bit two's complement.
+        v as i64
+    }
+
+    pub fn decode(b: &[u8], fields: &[F]) -> Result<Value, String> {
+        let mut r = Reader::new(b);
+        let mut out = Map::new();
+        while let Some((n, f)) = r.next()? {
+            let Some(F(_, name, t)) = fields.iter().find(|x| x.0 == n) else {
+                continue;
+            };
+            let name = name.to_string();
+            match (t, f) {
+                (T::Str, Field::Bytes(x)) if !x.is_empty() => {
+                    out.insert(name, json!(string(x)?));
+                }
+                (T::Int, Field::Varint(v)) if v != 0 => {
+                    out.insert(name, json!(int(v)));
+                }
+                (T::IntKeep, Field::Varint(v)) => {
+                    out.insert(name, json!(int(v)));
+                }
+                (T::Bool, Field::Varint(v)) if v != 0 => {
+                    out.insert(name, json!(true));
+                }
+                (T::Meta, Field::Bytes(x)) => {
+                    out.insert(name, object_meta(x)?);
+                }
+                (T::MapStr, Field::Bytes(x)) => {
+                    let (k, v) = map_entry(x)?;
+                    let m = out.entry(name).or_insert_with(|| json!({}));
+                    m[k] = json!(string(&v)?);
+                }
+                (T::MapQty, Field::Bytes(x)) => {
+                    let (k, v) = map_entry(x)?;
+                    let q = decode(&v, &[F(1, "q", T::Str)])?;
+                    let m = out.entry(name).or_insert_with(|| json!({}));
+                    m[k] = q["q"].clone();
+                }
+                (T::RepStr, Field::Bytes(x)) => {
+                    let a = out.entry(name).or_insert_with(|| json!([]));
+                    if let Some(a) = a.as_array_mut() {
+                        a.push(json!(string(x)?));
+                    }
+                }
+                (T::IntOrStr, Field::Bytes(x)) => {
+                    let v = decode(
+                        x,
+                        &[
+                            F(1, "type", T::Int),
+                            F(2, "i", T::IntKeep),
+                            F(3, "s", T::Str),
+                        ],
+                    )?;
+                    let val = if v["type"] == 1 {
+                        v["s"].clone()
+                    } else {
+                        v["i"].clone()
+                    };
+                    out.insert(name, val);
+                }
+                (T::Msg(sub), Field::Bytes(x)) => {
+                    out.insert(name, decode(x, sub)?);
+                }
+                (T::RepMsg(sub), Field::Bytes(x)) => {
+                    let item = decode(x, sub)?;
+                    let a = out.entry(name).or_insert_with(|| json!([]));
+                    if let Some(a) = a.as_array_mut() {
+                        a.push(item);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 #[cfg(test)]

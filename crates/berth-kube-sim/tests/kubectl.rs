@@ -465,3 +465,84 @@ async fn scale_patch_and_watch() {
     assert!(out.contains("web"), "{out}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imperative_create_commands_send_protobuf() {
+    let sim = start().await;
+    let Some(k) = Kubectl::new(&sim) else { return };
+    // These generators send protobuf bodies (Deployment, Service, Pod, Job, CronJob...).
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=2",
+        "--port=80",
+    ])
+    .await;
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
+    let d = k.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
+    k.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=8080",
+        "--target-port=80",
+    ])
+    .await;
+    let s = k.json(&["get", "svc", "web"]).await;
+    assert_eq!(s["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
+    assert_eq!(s["spec"]["selector"]["app"], "web");
+    k.ok(&["create", "service", "nodeport", "np", "--tcp=80:8080"])
+        .await;
+    let s = k.json(&["get", "svc", "np"]).await;
+    assert_eq!(s["spec"]["type"], "NodePort");
+    assert!(s["spec"]["ports"][0]["nodePort"].as_i64().unwrap() >= 30000);
+    k.ok(&[
+        "run",
+        "one",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "echo",
+        "hi",
+    ])
+    .await;
+    let p = k.json(&["get", "pod", "one"]).await;
+    assert_eq!(
+        p["spec"]["containers"][0]["args"],
+        serde_json::json!(["echo", "hi"])
+    );
+    k.ok(&["create", "job", "once", "--image=busybox"]).await;
+    k.ok(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/once",
+        "--timeout=60s",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+    ])
+    .await;
+    let c = k.json(&["get", "cronjob", "nightly"]).await;
+    assert_eq!(c["spec"]["schedule"], "0 3 * * *");
+    k.ok(&["create", "serviceaccount", "robot"]).await;
+    sim.shutdown().await;
+}
