@@ -125,6 +125,37 @@ async fn image_pull_failure() {
     // The Deployment never becomes available.
     let (_, d) = http.get(&format!("{DEPLOYS}/pull")).await;
     assert!(d["status"]["availableReplicas"].is_null(), "{d}");
+    // With a short progress deadline the rollout is reported failed, as kstatus expects.
+    create(
+        &http,
+        DEPLOYS,
+        &deployment(
+            "stuck",
+            json!({"sim.berth.dev/fail": "image-pull"}),
+            "x:1",
+            json!({}),
+        ),
+    )
+    .await;
+    let (code, _) = http
+        .send(
+            "PATCH",
+            &format!("{DEPLOYS}/stuck"),
+            "application/merge-patch+json",
+            br#"{"spec":{"progressDeadlineSeconds":1}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let c = eventually("ProgressDeadlineExceeded", || async {
+        let (_, d) = http.get(&format!("{DEPLOYS}/stuck")).await;
+        d["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded")
+            .cloned()
+    })
+    .await;
+    assert_eq!(c["status"], "False");
     sim.shutdown().await;
 }
 
