@@ -32,6 +32,8 @@ pub struct ExecError {
     /// For `fail`/`required`: the user's message (Helm prints only this, with the location
     /// of the outermost action).
     pub fail: Option<String>,
+    /// The error inside an `include` that caused this one (Helm prints the chain level by level).
+    pub cause: Option<Box<ExecError>>,
 }
 
 impl std::fmt::Display for ExecError {
@@ -60,8 +62,31 @@ impl ExecError {
                 self.file, self.line, self.col, m
             );
         }
-        // Helm leaves a function's own error as Go's single line, except `include`, whose
-        // nested error goes on its own line.
+        // Helm walks the include chain: when the innermost error is a function's own error it
+        // keeps Go's single line; otherwise every level gets its own location block.
+        if self.cause.is_some() {
+            let mut levels = vec![self];
+            while let Some(c) = levels.last().and_then(|l| l.cause.as_deref()) {
+                levels.push(c);
+            }
+            let innermost = levels.last().map(|l| l.msg.as_str()).unwrap_or("");
+            if innermost.starts_with("error calling ") {
+                return self.to_string();
+            }
+            let mut out = String::new();
+            for (i, l) in levels.iter().enumerate() {
+                out.push_str(&format!(
+                    "{}:{}:{}\n  executing {:?} at <{}>:\n    ",
+                    l.file, l.line, l.col, l.template, l.node
+                ));
+                if i + 1 < levels.len() {
+                    out.push_str("error calling include:\n");
+                } else {
+                    out.push_str(&l.msg);
+                }
+            }
+            return out;
+        }
         if let Some(rest) = self.msg.strip_prefix("error calling include: ") {
             return format!(
                 "{}:{}:{}\n  executing {:?} at <{}>:\n    error calling include:\n{}",
@@ -151,6 +176,7 @@ impl<'s> Exec<'s> {
             node: node.to_string(),
             msg,
             fail: None,
+            cause: None,
         })
     }
 
@@ -803,6 +829,9 @@ impl<'s> Exec<'s> {
                 let mut e =
                     self.error_at(pos, &cmd_str(), format!("error calling {name}: {inner}"));
                 e.fail = inner.fail.clone();
+                if name == "include" {
+                    e.cause = Some(inner);
+                }
                 Err(Flow::Err(e))
             }
         }

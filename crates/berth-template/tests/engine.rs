@@ -1159,3 +1159,28 @@ fn named_map_objects_work_with_sprig_map_functions() {
         "{e}"
     );
 }
+
+/// Helm prints nested include failures level by level (observed with Helm v4.2.3).
+#[test]
+fn include_chains_print_like_helm() {
+    let helm = |src: &str| {
+        let mut s = TemplateSet::new(Options::default());
+        s.add("t/templates/t.yaml", src).unwrap();
+        s.execute(
+            "t/templates/t.yaml",
+            &Value::from_json(json!({"Values": {}})),
+        )
+        .unwrap_err()
+        .helm_message()
+    };
+    assert_eq!(
+        helm(
+            "{{ define \"y\" }}{{ include \"x\" . }}{{ end }}{{ define \"x\" }}{{ .Values.a.b }}{{ end }}a: {{ include \"y\" . }}"
+        ),
+        "t/templates/t.yaml:1:92\n  executing \"t/templates/t.yaml\" at <include \"y\" .>:\n    error calling include:\nt/templates/t.yaml:1:19\n  executing \"y\" at <include \"x\" .>:\n    error calling include:\nt/templates/t.yaml:1:70\n  executing \"x\" at <.Values.a.b>:\n    nil pointer evaluating interface {}.b"
+    );
+    assert_eq!(
+        helm("{{ define \"x\" }}{{ eq 1 \"a\" }}{{ end }}{{ include \"x\" . }}"),
+        "template: t/templates/t.yaml:1:42: executing \"t/templates/t.yaml\" at <include \"x\" .>: error calling include: template: t/templates/t.yaml:1:19: executing \"x\" at <eq 1 \"a\">: error calling eq: incompatible types for comparison: int and string"
+    );
+}
