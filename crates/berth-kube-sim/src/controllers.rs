@@ -231,6 +231,17 @@ pub fn seed(store: &mut Store) {
     for (i, n) in nodes.iter().enumerate() {
         let obj = node_object(store, n, i);
         put_new(store, &gr("", "nodes"), obj);
+        // The node heartbeat `kubectl describe node` shows.
+        let renew = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+            .to_string();
+        put_new(
+            store,
+            &gr("coordination.k8s.io", "leases"),
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": n.name, "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": n.name, "leaseDurationSeconds": 40, "renewTime": renew}}),
+        );
     }
     for sc in &profile.storage_classes {
         let mut o = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": sc.name}, "provisioner": sc.provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", "allowVolumeExpansion": true});
