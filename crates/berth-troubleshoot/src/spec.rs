@@ -145,6 +145,8 @@ pub struct Specs {
     pub documents: Vec<Document>,
     /// Problems found while reading (errors and notices).
     pub problems: Vec<Problem>,
+    /// `.Values` for templated v1beta3 specs (`--values`, `--set`); `None` = not given.
+    pub values: Option<Value>,
 }
 
 /// One collector entry: its type key, its fields and where it was written.
@@ -325,7 +327,37 @@ impl Specs {
     }
 
     /// Parse a YAML stream (one or more documents) named `source` and add its documents.
+    /// A v1beta3 stream holding `{{ }}` is first rendered as a Go template with `.Values`
+    /// (troubleshoot renders it with Helm's engine; berth with its own Helm-compatible one).
     pub fn add_text(&mut self, source: &str, text: &str) {
+        let rendered;
+        let text = if text.contains("troubleshoot.sh/v1beta3")
+            && text.contains("{{")
+            && text.contains("}}")
+        {
+            match &self.values {
+                None => {
+                    self.problems.push(Problem {
+                        severity: Severity::Error,
+                        origin: Origin { source: source.to_string(), line: 0, column: 0 },
+                        message: "this v1beta3 spec is a template; pass --values FILE or --set key=value (an empty `--set x=` renders with defaults)".into(),
+                    });
+                    return;
+                }
+                Some(values) => match render_v1beta3(source, text, values) {
+                    Ok(r) => {
+                        rendered = r;
+                        rendered.as_str()
+                    }
+                    Err(p) => {
+                        self.problems.push(p);
+                        return;
+                    }
+                },
+            }
+        } else {
+            text
+        };
         for (start_line, doc) in split_documents(text) {
             self.add_document_text(source, start_line, &doc);
         }
@@ -435,14 +467,6 @@ impl Specs {
             });
             return;
         };
-        if api_version == "troubleshoot.sh/v1beta3" && doc.contains("{{") && doc.contains("}}") {
-            self.problems.push(Problem {
-                severity: Severity::Error,
-                origin,
-                message: "v1beta3 templated specs ({{ .Values }}) are not supported yet; render the template first (e.g. with helm template) and pass the result".into(),
-            });
-            return;
-        }
         let spec = map
             .get("spec")
             .cloned()
@@ -852,6 +876,81 @@ impl Specs {
     }
 }
 
+/// Render a templated v1beta3 spec with `.Values` (Helm semantics: missing values print
+/// nothing; `.Values.x.enabled` is false unless set). Template errors carry the line.
+fn render_v1beta3(source: &str, text: &str, values: &Value) -> Result<String, Problem> {
+    let mut set = berth_template::TemplateSet::new(berth_template::Options::default());
+    let problem = |e: berth_template::TemplateError| Problem {
+        severity: Severity::Error,
+        origin: Origin {
+            source: source.to_string(),
+            line: 0,
+            column: 0,
+        },
+        message: format!("template: {e}"),
+    };
+    set.add(source, text).map_err(problem)?;
+    let data = berth_template::Value::from_json(serde_json::json!({
+        "Values": values,
+        "Release": {"Name": "preflight", "Namespace": "default"},
+    }));
+    set.execute(source, &data).map_err(problem)
+}
+
+/// Deep-merge `over` into `base` (maps merge, everything else replaces), as Helm merges values.
+pub fn merge_values(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv) => merge_values(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Apply one `--set a.b.c=value` (value typed: true/false/null/integers; else a string).
+pub fn set_value(values: &mut Value, assignment: &str) -> Result<(), String> {
+    let (path, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| format!("--set {assignment:?}: expected key=value"))?;
+    let v = match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        r => r
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(r.to_string())),
+    };
+    let mut cur = values;
+    let keys: Vec<&str> = path.split('.').collect();
+    for (i, k) in keys.iter().enumerate() {
+        if k.is_empty() {
+            return Err(format!("--set {assignment:?}: empty key in {path:?}"));
+        }
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let Value::Object(m) = cur else {
+            return Err(format!("--set {assignment:?}"));
+        };
+        if i + 1 == keys.len() {
+            m.insert(k.to_string(), v);
+            return Ok(());
+        }
+        cur = m
+            .entry(k.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    Ok(())
+}
+
 fn at(origin: &Origin, rel_line: Option<usize>) -> Origin {
     Origin {
         source: origin.source.clone(),
@@ -1092,6 +1191,32 @@ mod tests {
             "apiVersion: troubleshoot.sh/v1beta2\nkind: Nope\n",
         );
         assert!(s.has_errors());
+    }
+
+    #[test]
+    fn v1beta3_templates_render_with_values_or_ask_for_them() {
+        let t = "apiVersion: troubleshoot.sh/v1beta3\nkind: Preflight\nmetadata: {name: p}\nspec:\n  analyzers:\n{{- if .Values.db.enabled }}\n    - postgres: {collectorName: db, outcomes: []}\n{{- end }}\n    - clusterVersion:\n        outcomes:\n          - fail: {when: \"< {{ .Values.minVersion | default \"1.28.0\" }}\", message: old}\n";
+        let mut s = Specs::default();
+        s.add_text("p.yaml", t);
+        assert!(s.has_errors());
+        assert!(s.problems[0].message.contains("--values"));
+        let mut s = Specs {
+            values: Some(serde_json::json!({})),
+            ..Specs::default()
+        };
+        set_value(s.values.as_mut().unwrap(), "db.enabled=true").unwrap();
+        s.add_text("p.yaml", t);
+        assert!(!s.has_errors(), "{:?}", s.problems);
+        let m = s.merge_preflight();
+        assert_eq!(m.analyzers.len(), 2);
+        assert_eq!(
+            m.analyzers[1]["clusterVersion"]["outcomes"][0]["fail"]["when"],
+            "< 1.28.0"
+        );
+        let mut base = serde_json::json!({"a": {"b": 1, "c": 2}});
+        merge_values(&mut base, serde_json::json!({"a": {"b": 5}}));
+        assert_eq!(base, serde_json::json!({"a": {"b": 5, "c": 2}}));
+        assert!(set_value(&mut base, "novalue").is_err());
     }
 
     #[test]

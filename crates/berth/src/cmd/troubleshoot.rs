@@ -63,7 +63,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  berth preflight preflight.yaml\n  \
 berth preflight host-preflight.yaml -o json\n  \
-berth preflight secret/acme/preflights --kubeconfig ~/.kube/config\n\n\
+berth preflight secret/acme/preflights --kubeconfig ~/.kube/config\n  \
+berth preflight v1beta3-preflight.yaml -f values.yaml --set db.enabled=true\n\n\
 SPEC is a file, - (stdin), an http(s) URL, or secret|configmap/<namespace>/<name>[/<key>].\n\
 Exit codes: 0 pass, 3 a check failed, 4 a check warned, 2 spec problems, 1 other errors.")]
 pub struct PreflightArgs {
@@ -80,6 +81,33 @@ pub struct PreflightArgs {
     /// Keep the collected data as a .tar.gz bundle at this path.
     #[arg(long, value_name = "PATH")]
     pub bundle: Option<PathBuf>,
+    /// Values for templated v1beta3 specs (YAML files, merged in order).
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Set a value for templated v1beta3 specs (key.path=value; after --values).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// `.Values` from `--values` files and `--set`; `None` when neither is given.
+fn template_values(files: &[PathBuf], sets: &[String]) -> Result<Option<Value>> {
+    if files.is_empty() && sets.is_empty() {
+        return Ok(None);
+    }
+    let mut values = json!({});
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading values file {}", f.display()))?;
+        let v: Value = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("values file {}: {e}", f.display()))?;
+        if !v.is_null() {
+            spec::merge_values(&mut values, v);
+        }
+    }
+    for s in sets {
+        spec::set_value(&mut values, s).map_err(anyhow::Error::msg)?;
+    }
+    Ok(Some(values))
 }
 
 /// `berth support-bundle`.
@@ -178,7 +206,18 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Read every SPEC argument; cluster refs need a client.
 async fn load_specs(args: &[String], cluster: &ClusterArgs) -> Result<Specs> {
-    let mut specs = Specs::default();
+    load_specs_with(args, cluster, None).await
+}
+
+async fn load_specs_with(
+    args: &[String],
+    cluster: &ClusterArgs,
+    values: Option<Value>,
+) -> Result<Specs> {
+    let mut specs = Specs {
+        values,
+        ..Specs::default()
+    };
     let mut client = None;
     for a in args {
         if spec::is_url(a) {
@@ -379,7 +418,11 @@ fn run_options(l: &LimitArgs) -> RunOptions {
 /// `berth preflight`.
 pub fn preflight(a: PreflightArgs) -> Result<u8> {
     runtime()?.block_on(async move {
-        let specs = match load_specs(&a.specs, &a.cluster).await {
+        let loaded = match template_values(&a.values, &a.set) {
+            Ok(values) => load_specs_with(&a.specs, &a.cluster, values).await,
+            Err(e) => Err(e),
+        };
+        let specs = match loaded {
             Ok(s) => s,
             Err(e) => {
                 output::error(&e);
