@@ -468,4 +468,89 @@ fn hello_release_bundle_push_relocate_and_delta() {
         .output()
         .unwrap();
     assert_eq!(berth_oci::Digest::of(&out.stdout), web2_digest);
+
+    // Air-gapped install: the simulated kubelet pulls only from the customer registry (a real
+    // HEAD of every manifest with the pull secret), so the install is ready only if every image
+    // was pushed and relocated by digest.
+    let sim = rt.block_on(async {
+        let mut profile = berth_kube_sim::Profile::default();
+        profile
+            .registries
+            .push(berth_kube_sim::profile::RegistryProfile {
+                host: chost.clone(),
+                insecure: false,
+                insecure_skip_tls_verify: true,
+            });
+        berth_kube_sim::Simulator::start(berth_kube_sim::SimOptions {
+            profile,
+            registry_check: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    });
+    let kubeconfig = p("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let install = |extra: &[&str]| {
+        let mut c = berth();
+        c.arg("install")
+            .arg(hello_dir())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["-n", "hello", "--timeout", "90s", "--registry", &target])
+            .args(["--username", USER, "--ca-file"])
+            .arg(&ca)
+            .args(extra);
+        c.env("BERTH_REGISTRY_PASSWORD", PASSWORD);
+        c.output().unwrap()
+    };
+    // A bundle without --pubkey is refused by the argument parser (exit 2).
+    let out = install(&["--airgap-bundle", p("hello-1.0.0.bundle").to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = install(&[
+        "--airgap-bundle",
+        p("hello-1.0.0.bundle").to_str().unwrap(),
+        "--pubkey",
+        pubkey.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kc = rt.block_on(async {
+        let cfg = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(cfg).unwrap()
+    });
+    let deploys: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        kc.clone(),
+        "hello",
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "apps",
+            "v1",
+            "Deployment",
+        )),
+    );
+    let web = rt.block_on(deploys.get("hello")).unwrap();
+    let spec = &web.data["spec"]["template"]["spec"];
+    let image = spec["containers"][0]["image"].as_str().unwrap();
+    assert!(
+        image.starts_with(&format!("{chost}/apps/hello/web@sha256:")),
+        "{image}"
+    );
+    assert_eq!(spec["imagePullSecrets"][0]["name"], "berth-registry");
+    rt.block_on(sim.shutdown());
 }

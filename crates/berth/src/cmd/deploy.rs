@@ -79,6 +79,8 @@ pub struct InstallArgs {
     #[command(flatten)]
     apply: ApplyFlags,
     #[command(flatten)]
+    airgap: crate::cmd::airgap::AirgapFlags,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -95,6 +97,8 @@ pub struct UpgradeArgs {
     /// Keep the failed state for debugging instead of rolling back.
     #[arg(long)]
     no_rollback: bool,
+    #[command(flatten)]
+    airgap: crate::cmd::airgap::AirgapFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -397,6 +401,7 @@ async fn apply_op(
     common: Common,
     mode: Option<Mode>,
     no_rollback: bool,
+    airgap: Option<crate::cmd::airgap::AirgapFlags>,
 ) -> Result<u8> {
     // The app name decides the default namespace; load berth.yaml once for it.
     let loaded = berth_spec::load(&apply.app_dir).map_err(|e| BadInput(e.to_string()))?;
@@ -413,6 +418,16 @@ async fn apply_op(
         .namespace
         .clone()
         .unwrap_or_else(|| loaded.app.metadata.name.clone());
+    // Air-gap: verify the bundle and push its images before touching the cluster.
+    let relocation = match &airgap {
+        Some(f) => crate::cmd::airgap::prepare(f, apply.dry_run).await?,
+        None => None,
+    };
+    if let Some(r) = &relocation
+        && common.output == Format::Table
+    {
+        eprintln!("{}", r.summary);
+    }
     let ctx = connect(&common, &namespace, |o| {
         o.force_conflicts = apply.force_conflicts;
         o.concurrency = apply.concurrency.max(1);
@@ -425,7 +440,7 @@ async fn apply_op(
     let is_upgrade = history
         .iter()
         .any(|r| r.status == berth_deploy::inventory::Status::Deployed);
-    let prepared = prepare(
+    let mut prepared = prepare(
         &apply.app_dir,
         apply.config.as_deref(),
         Some(&namespace),
@@ -433,6 +448,10 @@ async fn apply_op(
         None,
         is_upgrade,
     )?;
+    if let Some(r) = &relocation {
+        r.apply(&mut prepared.release.objects)
+            .map_err(|e| BadInput(format!("{e:#}")))?;
+    }
     let res = match mode {
         None => {
             let plan = ctx.engine.diff(&prepared.release).await;
@@ -570,6 +589,7 @@ pub fn install(a: InstallArgs) -> Result<u8> {
             a.common.clone(),
             Some(Mode::Install),
             false,
+            Some(a.airgap.clone()),
         ))
         .or_else(bad_input)
 }
@@ -582,6 +602,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<u8> {
             a.common.clone(),
             Some(Mode::Upgrade),
             a.no_rollback,
+            Some(a.airgap.clone()),
         ))
         .or_else(bad_input)
 }
@@ -589,7 +610,13 @@ pub fn upgrade(a: UpgradeArgs) -> Result<u8> {
 /// `berth diff`.
 pub fn diff(a: DiffArgs) -> Result<u8> {
     runtime()?
-        .block_on(apply_op(a.apply.clone(), a.common.clone(), None, false))
+        .block_on(apply_op(
+            a.apply.clone(),
+            a.common.clone(),
+            None,
+            false,
+            None,
+        ))
         .or_else(bad_input)
 }
 

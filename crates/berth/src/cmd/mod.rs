@@ -1,5 +1,6 @@
 //! One module per command (or command group); each wires one library.
 
+pub mod airgap;
 pub mod cluster;
 pub mod completions;
 pub mod demo;

@@ -43,7 +43,7 @@ pub struct RegistryFlags {
 }
 
 impl RegistryFlags {
-    fn config(&self) -> anyhow::Result<ClientConfig> {
+    pub(crate) fn config(&self) -> anyhow::Result<ClientConfig> {
         let credentials = match &self.username {
             Some(u) => {
                 let password = if self.password_stdin {
