@@ -886,6 +886,28 @@ fn deployments(store: &mut Store) {
             }
         }
         if let Some(cur) = store.get(&dg, &ns, &dname) {
+            // The controller records the current revision on the Deployment (rollout undo
+            // patches this annotation).
+            let rev = new_now
+                .as_ref()
+                .and_then(|r| {
+                    r["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str()
+                })
+                .map(String::from);
+            let cur = match rev {
+                Some(rev)
+                    if cur["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                        != rev.as_str() =>
+                {
+                    let mut n = (*cur).clone();
+                    if !n["metadata"]["annotations"].is_object() {
+                        n["metadata"]["annotations"] = json!({});
+                    }
+                    n["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(rev);
+                    store.commit(&dg, n, Some(cur.clone()))
+                }
+                _ => cur,
+            };
             set_status(store, &dg, &cur, status);
         }
     }
