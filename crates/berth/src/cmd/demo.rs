@@ -80,6 +80,15 @@ pub const STEPS: &[Step] = &[
         run: |d| Box::pin(history(d)),
     },
     Step {
+        title: "air-gapped: release, signed bundle, push into the customer's registry, install relocated",
+        run: |d| {
+            Box::pin(crate::cmd::demo_airgap::demo_step(
+                d.work.path().to_path_buf(),
+                d.app.clone(),
+            ))
+        },
+    },
+    Step {
         title: "preflight checks, then a support bundle with its analysis",
         run: |d| {
             Box::pin(crate::cmd::troubleshoot::demo_step(

@@ -4,6 +4,7 @@ pub mod airgap;
 pub mod cluster;
 pub mod completions;
 pub mod demo;
+pub mod demo_airgap;
 pub mod deploy;
 pub mod init;
 pub mod lint;
