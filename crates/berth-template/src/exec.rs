@@ -597,7 +597,7 @@ impl<'s> Exec<'s> {
                     format!("complex constant {s} is not supported"),
                 ))),
             },
-            Arg::Str(_, s, _) => Ok(Value::str(s)),
+            Arg::Str(_, s, _) => Ok(Value::String(s.clone())),
             Arg::Ident(pos, name) => {
                 let cmd = Command {
                     pos: *pos,

@@ -15,7 +15,7 @@ pub type List = Vec<Node>;
 #[derive(Debug)]
 pub enum Node {
     /// Literal text.
-    Text(String),
+    Text(std::sync::Arc<str>),
     /// `{{ pipeline }}`
     Action(Pipe),
     /// `{{if}}`
@@ -90,7 +90,7 @@ pub enum Arg {
     /// Number literal.
     Number(usize, Number),
     /// String literal (value, source text).
-    Str(usize, String, String),
+    Str(usize, std::sync::Arc<str>, std::sync::Arc<str>),
     /// Function name.
     Ident(usize, String),
     /// `( pipeline )`
@@ -440,7 +440,7 @@ impl<'f> Parser<'f> {
     fn text_or_action(&mut self) -> Result<Result<Node, Stop>, ParseError> {
         let it = self.next();
         match it.tok {
-            Tok::Text(s) => Ok(Ok(Node::Text(s.to_string()))),
+            Tok::Text(s) => Ok(Ok(Node::Text(s))),
             Tok::LeftDelim => self.action(it.pos),
             Tok::Eof => Ok(Err(Stop::Eof)),
             _ => self.unexpected(&it, "input"),
@@ -809,7 +809,7 @@ impl<'f> Parser<'f> {
                     msg: m,
                 })?,
             ),
-            Tok::Str(s, raw) => Arg::Str(it.pos, s.to_string(), raw.to_string()),
+            Tok::Str(s, raw) => Arg::Str(it.pos, s, raw),
             Tok::LParen => {
                 self.enter(it.pos)?;
                 let p = stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || {
