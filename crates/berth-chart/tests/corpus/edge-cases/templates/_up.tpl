@@ -1,0 +1,1 @@
+{{- define "up" -}}{{ . | upper }}{{- end -}}
