@@ -410,7 +410,34 @@ fn owner_ref(o: &Value) -> Value {
 
 /// Stable short hash of a JSON value (pod-template-hash style: 10 safe characters).
 fn template_hash(v: &Value) -> String {
-    let s = v.to_string();
+    // Key order must not matter (clients reorder maps), so hash a canonical form.
+    fn canon(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for k in keys {
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canon(&m[k], out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for x in a {
+                    canon(x, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::new();
+    canon(v, &mut s);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= b as u64;
@@ -725,6 +752,27 @@ fn deployments(store: &mut Store) {
             new_rs = Some(rs);
         }
         let Some(new_rs) = new_rs else { continue };
+        // A template that matches an old ReplicaSet (rollout undo) makes it the newest revision.
+        let rev_of = |r: &Value| {
+            r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                .as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let max_other = rss
+            .iter()
+            .filter(|r| md_str(r, "name") != rs_name)
+            .map(|r| rev_of(r))
+            .max()
+            .unwrap_or(0);
+        let new_rs = if rev_of(&new_rs) <= max_other {
+            let mut n = (*new_rs).clone();
+            n["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                json!((max_other + 1).to_string());
+            store.commit(&rsg, n, Some(new_rs.clone()))
+        } else {
+            new_rs
+        };
         // Keep the new ReplicaSet at the desired size; retire old ones once it is ready.
         if new_rs["spec"]["replicas"].as_i64() != Some(replicas) {
             let mut n = (*new_rs).clone();
