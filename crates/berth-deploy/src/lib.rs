@@ -26,4 +26,4 @@ pub use engine::{
     DeployError, Engine, Event, Mode, Options, Outcome, Progress, Quiet, Release, Report,
 };
 pub use object::Manifest;
-pub use render::{ManifestDirRenderer, RenderError, RenderRequest, Renderer, Transform};
+pub use render::RenderError;

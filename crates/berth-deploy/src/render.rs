@@ -1,10 +1,10 @@
-//! The seam between "what the vendor wrote" and "objects to apply": a [`Renderer`] turns one
-//! component of an app into objects with their source file, and [`Transform`]s rewrite the
-//! rendered objects afterwards (image relocation to a private registry plugs in here).
+//! Objects from YAML text and namespace defaulting. Applications are rendered by
+//! `berth-render` (charts, manifest directories, values templates); the CLI turns its output
+//! into [`Manifest`]s, relocates images for air-gapped installs, and hands them to the engine.
 
 use crate::object::Manifest;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a component could not be rendered. Messages name the file and what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -31,80 +31,6 @@ pub enum RenderError {
     /// Anything a plugged-in renderer reports.
     #[error("{0}")]
     Other(String),
-}
-
-/// What a renderer gets for one component.
-#[derive(Debug, Clone)]
-pub struct RenderRequest<'a> {
-    /// The app's directory (where `berth.yaml` lives).
-    pub app_dir: &'a Path,
-    /// The app name.
-    pub app: &'a str,
-    /// The component name.
-    pub component: &'a str,
-    /// The component's path, relative to `app_dir` (a manifest directory or a chart).
-    pub path: &'a Path,
-    /// The namespace objects without one land in.
-    pub namespace: &'a str,
-    /// The customer's validated config values plus generated values.
-    pub values: &'a Value,
-}
-
-/// Renders one component into objects. Implemented for manifest directories here and for Helm
-/// charts by the chart engine (the CLI picks the implementation per component type).
-pub trait Renderer: Send + Sync {
-    /// Render the component. Objects carry their source path for error messages.
-    fn render(&self, req: &RenderRequest<'_>) -> Result<Vec<Manifest>, RenderError>;
-}
-
-/// A rewrite applied to every rendered object (e.g. image relocation), in order.
-pub type Transform = Box<dyn Fn(&mut Manifest) -> Result<(), RenderError> + Send + Sync>;
-
-/// Renders a directory of plain YAML/JSON files (multi-document YAML allowed), recursively,
-/// in path order. No templating.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ManifestDirRenderer;
-
-impl Renderer for ManifestDirRenderer {
-    fn render(&self, req: &RenderRequest<'_>) -> Result<Vec<Manifest>, RenderError> {
-        let root = req.app_dir.join(req.path);
-        let mut files = Vec::new();
-        if root.is_file() {
-            files.push(root.clone());
-        } else {
-            for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
-                let entry = entry.map_err(|e| RenderError::Read {
-                    path: root.clone(),
-                    source: e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("walk failed")),
-                })?;
-                let p = entry.path();
-                if entry.file_type().is_file()
-                    && matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yaml" | "yml" | "json")
-                    )
-                {
-                    files.push(p.to_path_buf());
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|source| RenderError::Read {
-                path: f.clone(),
-                source,
-            })?;
-            let rel = f
-                .strip_prefix(req.app_dir)
-                .unwrap_or(&f)
-                .display()
-                .to_string();
-            out.extend(parse_documents(&text, &rel)?);
-        }
-        Ok(out)
-    }
 }
 
 /// Parse a multi-document YAML (or JSON) text into objects; empty documents are skipped and
@@ -210,43 +136,13 @@ mod tests {
     }
 
     #[test]
-    fn renders_a_directory_in_path_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = dir.path().join("manifests");
-        std::fs::create_dir_all(m.join("sub")).unwrap();
-        std::fs::write(
-            m.join("b.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
-        )
-        .unwrap();
-        std::fs::write(
-            m.join("a.yml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-        )
-        .unwrap();
-        std::fs::write(
-            m.join("sub/c.json"),
-            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}"#,
-        )
-        .unwrap();
-        std::fs::write(m.join("README.md"), "not yaml").unwrap();
-        let values = Value::Null;
-        let req = RenderRequest {
-            app_dir: dir.path(),
-            app: "x",
-            component: "c",
-            path: Path::new("manifests"),
-            namespace: "ns",
-            values: &values,
-        };
-        let mut objs = ManifestDirRenderer.render(&req).unwrap();
-        let names: Vec<_> = objs.iter().map(|o| o.reference().name).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        assert_eq!(objs[0].source, "manifests/a.yml#1");
+    fn namespaces_default_except_for_cluster_scoped_kinds() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n";
+        let mut objs = parse_documents(text, "m.yaml").unwrap();
         default_namespace(&mut objs, "ns", |_, k| {
             crate::object::is_known_cluster_scoped(k)
         });
         assert_eq!(objs[0].reference().namespace, "ns");
-        assert_eq!(objs[2].reference().namespace, "");
+        assert_eq!(objs[1].reference().namespace, "");
     }
 }
