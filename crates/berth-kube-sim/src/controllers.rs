@@ -414,7 +414,12 @@ fn template_hash(v: &Value) -> String {
     fn canon(v: &Value, out: &mut String) {
         match v {
             Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
+                // Null and absent are the same field to the Go structs upstream hashes.
+                let mut keys: Vec<&String> = m
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k)
+                    .collect();
                 keys.sort();
                 out.push('{');
                 for k in keys {

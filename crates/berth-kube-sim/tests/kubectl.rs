@@ -546,3 +546,39 @@ async fn imperative_create_commands_send_protobuf() {
     k.ok(&["create", "serviceaccount", "robot"]).await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_history_and_undo() {
+    let sim = start().await;
+    let Some(k) = Kubectl::new(&sim) else { return };
+    k.ok_stdin(&["apply", "-f", "-"], WEB).await;
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
+    k.ok(&["set", "image", "deployment/web", "app=nginx:1.28"])
+        .await;
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
+    k.ok(&["rollout", "undo", "deployment/web"]).await;
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
+    let d = k.json(&["get", "deploy", "web"]).await;
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
+    // The first ReplicaSet was reused, not recreated.
+    let rs = k.json(&["get", "rs"]).await;
+    assert_eq!(rs["items"].as_array().unwrap().len(), 2);
+    let out = k.ok(&["rollout", "history", "deployment/web"]).await;
+    let revs: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revs, ["2", "3"], "{out}");
+    sim.shutdown().await;
+}
