@@ -9,48 +9,9 @@ use serde_json::Value;
 /// ready) before higher ones. Default 0.
 pub const ANNOTATION_WEIGHT: &str = "berth.dev/weight";
 
-/// Helm's install order of kinds (pkg/releaseutil/kind_sorter.go, extended); unknown kinds
-/// (custom resources) come after all of these.
-const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
+/// Helm's install order of kinds, shared with the chart renderer so `berth install` applies
+/// in the order `helm template` prints; unknown kinds (custom resources) come after all of these.
+use berth_chart::INSTALL_ORDER;
 
 /// Position of a kind in the install order (unknown kinds last).
 pub fn kind_rank(kind: &str) -> usize {
