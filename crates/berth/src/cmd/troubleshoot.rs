@@ -188,9 +188,9 @@ spec:
     - clockSkew: {}
     - diskPressure: {}
     - clusterDNS: {}
+  hostAnalyzers:
     - renamedInterfaces: {}
     - mtuMismatch: {}
-  hostAnalyzers:
     - time:
         outcomes:
           - warn: {when: "ntp == unsynchronized+inactive", message: "The clock is not synchronised and no NTP service runs"}
