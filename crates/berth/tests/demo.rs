@@ -24,6 +24,9 @@ fn the_tour_runs_every_step() {
         "preflight: 3 pass",
         "total",
     ] {
-        assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "`{expected}` missing from:\n{text}"
+        );
     }
 }
