@@ -236,47 +236,37 @@ fn yaml_help(e: &yaml::YamlError) -> String {
     }
 }
 
-fn replace_path(json: &mut serde_json::Value, path: &[PathSeg], value: serde_json::Value) {
+/// The JSON node at `path`, if it exists.
+fn node_mut<'a>(
+    json: &'a mut serde_json::Value,
+    path: &[PathSeg],
+) -> Option<&'a mut serde_json::Value> {
     let mut cur = json;
     for seg in path {
         cur = match (seg, cur) {
-            (PathSeg::Key(k), serde_json::Value::Object(m)) => match m.get_mut(k) {
-                Some(v) => v,
-                None => return,
-            },
-            (PathSeg::Index(i), serde_json::Value::Array(a)) => match a.get_mut(*i) {
-                Some(v) => v,
-                None => return,
-            },
-            _ => return,
+            (PathSeg::Key(k), serde_json::Value::Object(m)) => m.get_mut(k)?,
+            (PathSeg::Index(i), serde_json::Value::Array(a)) => a.get_mut(*i)?,
+            _ => return None,
         };
     }
-    *cur = value;
+    Some(cur)
+}
+
+fn replace_path(json: &mut serde_json::Value, path: &[PathSeg], value: serde_json::Value) {
+    if let Some(node) = node_mut(json, path) {
+        *node = value;
+    }
 }
 
 fn remove_path(json: &mut serde_json::Value, path: &[PathSeg]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
-    let mut cur = json;
-    for seg in parents {
-        cur = match (seg, cur) {
-            (PathSeg::Key(k), serde_json::Value::Object(m)) => match m.get_mut(k) {
-                Some(v) => v,
-                None => return,
-            },
-            (PathSeg::Index(i), serde_json::Value::Array(a)) => match a.get_mut(*i) {
-                Some(v) => v,
-                None => return,
-            },
-            _ => return,
-        };
-    }
-    match (last, cur) {
-        (PathSeg::Key(k), serde_json::Value::Object(m)) => {
+    match (last, node_mut(json, parents)) {
+        (PathSeg::Key(k), Some(serde_json::Value::Object(m))) => {
             m.shift_remove(k);
         }
-        (PathSeg::Index(i), serde_json::Value::Array(a)) => {
+        (PathSeg::Index(i), Some(serde_json::Value::Array(a))) => {
             // Keep indexes stable for later removals: replace rather than shift.
             if let Some(v) = a.get_mut(*i) {
                 *v = serde_json::Value::Null;
