@@ -141,6 +141,7 @@ pub fn lint_bytes(bytes: &[u8], file: &Path, dir: &Path) -> LintReport {
     let mut ctx = Ctx {
         file: file.to_path_buf(),
         problems: Vec::new(),
+        source: String::from_utf8_lossy(bytes).into_owned(),
     };
     let docs = match yaml::parse_bytes(bytes, &Limits::default()) {
         Ok(d) => d,
@@ -279,6 +280,8 @@ fn remove_path(json: &mut serde_json::Value, path: &[PathSeg]) {
 struct Ctx {
     file: PathBuf,
     problems: Vec<Problem>,
+    /// The manifest's text, to place positions inside quoted scalars.
+    source: String,
 }
 
 impl Ctx {
@@ -360,14 +363,22 @@ fn pos_at(root: &Node, path: &[PathSeg]) -> Option<Pos> {
         .find_map(|n| root.at(&path[..n]).map(|n| n.pos))
 }
 
-/// The position inside a scalar string node of a character offset (for `when` errors).
-fn pos_in_scalar(root: &Node, path: &[PathSeg], offset: usize) -> Option<Pos> {
+/// The position inside a one-line scalar of a character offset (for `when` errors); a quoted
+/// scalar's text starts one column after its opening quote.
+fn pos_in_scalar(root: &Node, path: &[PathSeg], offset: usize, source: &str) -> Option<Pos> {
     let node = root.at(path)?;
     match &node.kind {
-        NodeKind::Str(s) if !s.contains('\n') => Some(Pos {
-            line: node.pos.line,
-            column: node.pos.column + offset,
-        }),
+        NodeKind::Str(s) if !s.contains('\n') => {
+            let quoted = source
+                .lines()
+                .nth(node.pos.line.saturating_sub(1))
+                .and_then(|l| l.chars().nth(node.pos.column.saturating_sub(1)))
+                .is_some_and(|c| c == '"' || c == '\'');
+            Some(Pos {
+                line: node.pos.line,
+                column: node.pos.column + offset + usize::from(quoted),
+            })
+        }
         _ => Some(node.pos),
     }
 }
@@ -1091,7 +1102,7 @@ fn check_when(
 ) {
     match when::parse(src) {
         Err(e) => ctx.error(
-            pos_in_scalar(root, path, e.offset),
+            pos_in_scalar(root, path, e.offset, &ctx.source),
             field,
             "invalid-when",
             format!("invalid condition `{src}`: {}", e.message),
