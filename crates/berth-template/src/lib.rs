@@ -18,6 +18,7 @@ mod funcs;
 pub mod gofmt;
 mod lex;
 mod parse;
+pub mod semver;
 mod value;
 pub mod yaml;
 
