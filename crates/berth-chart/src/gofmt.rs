@@ -1,33 +1,14 @@
 //! Go's `%v` / `strconv.FormatFloat(f, 'g', -1, 64)` formatting of float64, which
 //! Helm uses wherever a number read from YAML turns into text (map keys,
-//! `appVersion: 1.10`, `--set` echo).
+//! `appVersion: 1.10`, `--set` echo). The formatting itself is berth-template's.
 
 /// Formats `f` as Go's `%v` does: shortest round-trip digits, exponent form when
-/// the decimal exponent is below -4 or at least 6.
+/// the decimal exponent is below -4 or at least 6; zero (also -0) is `0`.
 pub(crate) fn format_float_g(f: f64) -> String {
     if f == 0.0 {
         return "0".to_owned();
     }
-    if !f.is_finite() {
-        return if f.is_nan() {
-            "NaN".into()
-        } else if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let sci = format!("{f:e}");
-    let (mant, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m.to_owned(), e.parse::<i32>().unwrap_or(0)),
-        None => (sci.clone(), 0),
-    };
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{f}")
-    }
+    berth_template::gofmt::format_g(f, None, false)
 }
 
 #[cfg(test)]
