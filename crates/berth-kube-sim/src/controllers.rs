@@ -2120,21 +2120,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     let fin = if fin.is_object() {
                         fin
                     } else {
-                        events.push((
-                            false,
-                            "Pulled".into(),
-                            format!("Container image \"{image}\" already present on machine"),
-                        ));
-                        events.push((
-                            false,
-                            "Created".into(),
-                            format!("Created container: {cname}"),
-                        ));
-                        events.push((
-                            false,
-                            "Started".into(),
-                            format!("Started container {cname}"),
-                        ));
+                        container_started_events(&mut events, &image, &cname);
                         json!({"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now, "containerID": format!("containerd://{}", &uuid::Uuid::new_v4().simple().to_string())})
                     };
                     s["state"] = json!({"terminated": fin});
@@ -2205,21 +2191,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     && old["state"]["terminated"].is_null()
                     && old["lastState"]["terminated"].is_null()
                 {
-                    events.push((
-                        false,
-                        "Pulled".into(),
-                        format!("Container image \"{image}\" already present on machine"),
-                    ));
-                    events.push((
-                        false,
-                        "Created".into(),
-                        format!("Created container: {cname}"),
-                    ));
-                    events.push((
-                        false,
-                        "Started".into(),
-                        format!("Started container {cname}"),
-                    ));
+                    container_started_events(&mut events, &image, &cname);
                 }
                 let secs = elapsed.as_secs_f64();
                 if crash || (job_fail && !is_job_pod) {
@@ -2600,6 +2572,25 @@ fn gc(store: &mut Store) {
     if did || more {
         store.need_gc = true;
     }
+}
+
+/// The events a kubelet records when it starts a container whose image is present.
+fn container_started_events(events: &mut Vec<(bool, String, String)>, image: &str, cname: &str) {
+    events.push((
+        false,
+        "Pulled".into(),
+        format!("Container image \"{image}\" already present on machine"),
+    ));
+    events.push((
+        false,
+        "Created".into(),
+        format!("Created container: {cname}"),
+    ));
+    events.push((
+        false,
+        "Started".into(),
+        format!("Started container {cname}"),
+    ));
 }
 
 #[cfg(test)]
