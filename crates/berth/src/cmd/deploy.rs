@@ -403,21 +403,19 @@ async fn apply_op(
     no_rollback: bool,
     airgap: Option<crate::cmd::airgap::AirgapFlags>,
 ) -> Result<u8> {
-    // The app name decides the default namespace; load berth.yaml once for it.
-    let loaded = berth_spec::load(&apply.app_dir).map_err(|e| BadInput(e.to_string()))?;
-    // Config and rendering problems are reported before touching the network.
-    prepare(
+    // Config and rendering problems are reported before touching the network; the app name
+    // found here decides the default namespace.
+    let app = prepare(
         &apply.app_dir,
         apply.config.as_deref(),
         common.namespace.as_deref(),
         None,
         None,
         false,
-    )?;
-    let namespace = common
-        .namespace
-        .clone()
-        .unwrap_or_else(|| loaded.app.metadata.name.clone());
+    )?
+    .release
+    .app;
+    let namespace = common.namespace.clone().unwrap_or_else(|| app.clone());
     // Air-gap: verify the bundle and push its images before touching the cluster.
     let relocation = match &airgap {
         Some(f) => crate::cmd::airgap::prepare(f, apply.dry_run).await?,
@@ -435,7 +433,7 @@ async fn apply_op(
         o.validate = !apply.no_validate;
     })
     .await?;
-    let history = ctx.engine.revisions(&loaded.app.metadata.name).await?;
+    let history = ctx.engine.revisions(&app).await?;
     let previous_config = history.last().map(|r| r.config.clone());
     let is_upgrade = history
         .iter()
