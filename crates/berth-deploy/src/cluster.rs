@@ -9,7 +9,8 @@ use kube::discovery::Scope;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How to reach the cluster.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +66,9 @@ pub enum ClusterError {
         "cannot reach the Kubernetes API server: {0}; check the cluster address in your kubeconfig and that the server is up"
     )]
     Transport(String),
+    /// This run lost its operation lock; nothing more is written.
+    #[error("{0}")]
+    LockLost(crate::lock::LostLock),
 }
 
 impl ClusterError {
@@ -85,6 +89,45 @@ pub struct Cluster {
     client: kube::Client,
     // (apiVersion) -> kind -> (resource, namespaced)
     resources: Mutex<HashMap<String, KindsOfVersion>>,
+    // the operation lock this process holds; every write is checked against it
+    watch: Mutex<Option<Arc<crate::lock::LockWatch>>>,
+    faults: Faults,
+}
+
+/// Fault injection for crash tests, read from the environment once per connection:
+/// `BERTH_TEST_EXIT_AT_WRITE=N` ends the process (exit 137, as after SIGKILL) just before its
+/// Nth write to the cluster; `BERTH_TEST_STOP_AT_WRITE=N` stops it there with SIGSTOP (a
+/// test resumes it with SIGCONT). Writes are counted in the order they are sent (the lock's
+/// renewals excepted); unset, nothing happens.
+#[derive(Default)]
+struct Faults {
+    exit_at: Option<u64>,
+    stop_at: Option<u64>,
+    writes: AtomicU64,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        let read = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse().ok());
+        Faults {
+            exit_at: read("BERTH_TEST_EXIT_AT_WRITE"),
+            stop_at: read("BERTH_TEST_STOP_AT_WRITE"),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    fn before_write(&self) {
+        if self.exit_at.is_none() && self.stop_at.is_none() {
+            return;
+        }
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.exit_at == Some(n) {
+            std::process::exit(137);
+        }
+        if self.stop_at == Some(n) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+        }
+    }
 }
 
 fn from_kube(
@@ -179,7 +222,26 @@ impl Cluster {
         Cluster {
             client,
             resources: Mutex::new(HashMap::new()),
+            watch: Mutex::new(None),
+            faults: Faults::from_env(),
         }
+    }
+
+    /// Check every later write against this lock (None: stop checking).
+    pub fn set_lock_watch(&self, watch: Option<Arc<crate::lock::LockWatch>>) {
+        if let Ok(mut w) = self.watch.lock() {
+            *w = watch;
+        }
+    }
+
+    /// Before every write: the fault-injection hook, then the lock.
+    async fn before_write(&self, r: &ObjectRef) -> Result<(), ClusterError> {
+        self.faults.before_write();
+        let watch = self.watch.lock().ok().and_then(|w| w.clone());
+        if let Some(w) = watch {
+            w.check(self, r).await.map_err(ClusterError::LockLost)?;
+        }
+        Ok(())
     }
 
     /// The underlying client.
@@ -288,6 +350,7 @@ impl Cluster {
         force: bool,
     ) -> Result<Value, ClusterError> {
         let r = object_ref(obj);
+        self.before_write(&r).await?;
         let (api, _) = self.api(&r, source).await?;
         let mut pp = PatchParams::apply(FIELD_MANAGER);
         if force {
@@ -378,6 +441,7 @@ impl Cluster {
 
     /// Delete an object (background propagation); `false` when it was already gone.
     pub async fn delete(&self, r: &ObjectRef) -> Result<bool, ClusterError> {
+        self.before_write(r).await?;
         let (api, _) = match self.api(r, "").await {
             Ok(a) => a,
             Err(ClusterError::UnknownKind { .. }) => return Ok(false),
@@ -393,6 +457,7 @@ impl Cluster {
     /// Create an object (not apply): fails with 409 when it exists.
     pub async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
         let r = object_ref(obj);
+        self.before_write(&r).await?;
         let (api, _) = self.api(&r, "").await?;
         let o: DynamicObject = serde_json::from_value(obj.clone())
             .map_err(|e| ClusterError::Transport(e.to_string()))?;
@@ -406,6 +471,12 @@ impl Cluster {
     /// Replace an object (PUT); with `metadata.resourceVersion` set this is a compare-and-swap
     /// (409 when someone else wrote first).
     pub async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.before_write(&object_ref(obj)).await?;
+        self.replace_unguarded(obj).await
+    }
+
+    /// [`Cluster::replace`] without the write checks (the lock renews its own Lease).
+    pub(crate) async fn replace_unguarded(&self, obj: &Value) -> Result<Value, ClusterError> {
         let r = object_ref(obj);
         let (api, _) = self.api(&r, "").await?;
         let o: DynamicObject = serde_json::from_value(obj.clone())

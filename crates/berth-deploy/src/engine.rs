@@ -35,7 +35,8 @@ pub struct Options {
     pub force_conflicts: bool,
     /// Roll a failed upgrade back automatically.
     pub rollback_on_failure: bool,
-    /// Lock lease duration in seconds (renewed every third of it).
+    /// Lock lease duration in seconds (renewed every third of it). Default 60, or
+    /// `BERTH_LOCK_TTL_SECONDS` when set (tests use a short lease).
     pub lock_ttl: u32,
     /// Revisions kept in the cluster.
     pub history_max: usize,
@@ -55,7 +56,11 @@ impl Default for Options {
             concurrency: 32,
             force_conflicts: false,
             rollback_on_failure: true,
-            lock_ttl: 60,
+            lock_ttl: std::env::var("BERTH_LOCK_TTL_SECONDS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(60),
             history_max: 10,
             fail_fast: Some(Duration::from_secs(10)),
             validate: true,
@@ -324,6 +329,7 @@ pub struct Engine {
 
 struct LockGuard {
     renew: tokio::task::JoinHandle<()>,
+    watch: Arc<lock::LockWatch>,
 }
 
 struct Timer {
@@ -389,8 +395,30 @@ impl Engine {
 
     // ---------------------------------------------------------------- history
 
-    /// Every revision of `app`, oldest first.
+    /// Every revision of `app`, oldest first, settled (at most one `deployed`, see
+    /// [`inventory::settle`]).
     pub async fn revisions(&self, app: &str) -> Result<Vec<Revision>, DeployError> {
+        let mut out = self.stored_revisions(app).await?;
+        inventory::settle(&mut out);
+        Ok(out)
+    }
+
+    /// Revisions settled, with every change written back: the first step of each locked
+    /// operation, so a status change cut in half by a kill is finished by the next run.
+    async fn repaired_revisions(&self, app: &str) -> Result<Vec<Revision>, DeployError> {
+        let mut out = self.stored_revisions(app).await?;
+        for i in inventory::settle(&mut out) {
+            self.note(format!(
+                "revision {} ({}) was left deployed by an interrupted run; marking it superseded",
+                out[i].number, out[i].version
+            ));
+            self.write_revision(&out[i]).await?;
+        }
+        Ok(out)
+    }
+
+    /// Every revision of `app` as stored, oldest first.
+    async fn stored_revisions(&self, app: &str) -> Result<Vec<Revision>, DeployError> {
         let secrets = self
             .cluster
             .list(
@@ -570,33 +598,33 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        let watch = Arc::new(lock::LockWatch::new(
+            app,
+            r,
+            &self.me,
+            Duration::from_secs(u64::from(ttl)),
+        ));
+        self.cluster.set_lock_watch(Some(watch.clone()));
         let cluster = self.cluster.clone();
-        let me = self.me.clone();
-        let app_s = app.to_string();
-        let ns = self.ns().to_string();
+        let renewing = watch.clone();
         let renew = tokio::spawn(async move {
             let every = Duration::from_secs_f64((ttl as f64 / 3.0).max(0.3));
             loop {
                 tokio::time::sleep(every).await;
-                let Ok(Some(live)) = cluster.get(&r).await else {
-                    continue;
-                };
-                if live.pointer("/spec/holderIdentity").and_then(Value::as_str) != Some(me.as_str())
-                {
-                    tracing::warn!("lost the lock of {app_s}");
-                    return;
+                if renewing.confirm(&cluster).await.is_err() {
+                    return; // writes are refused from now on
                 }
-                let mut l = live.clone();
-                l["spec"]["renewTime"] = json!(lock::micro_time(jiff::Timestamp::now()));
-                let _ = cluster.replace(&l).await;
-                let _ = &ns;
             }
         });
-        Ok(LockGuard { renew })
+        Ok(LockGuard { renew, watch })
     }
 
     async fn release(&self, app: &str, guard: LockGuard) {
         guard.renew.abort();
+        self.cluster.set_lock_watch(None);
+        if guard.watch.lost().await.is_some() {
+            return; // another run holds it now
+        }
         let r = ObjectRef {
             api_version: "coordination.k8s.io/v1".into(),
             kind: "Lease".into(),
@@ -793,7 +821,11 @@ impl Engine {
         dry_run: bool,
         timer: &mut Timer,
     ) -> Result<Report, DeployError> {
-        let history = self.revisions(&rel.app).await?;
+        let history = if dry_run {
+            self.revisions(&rel.app).await?
+        } else {
+            self.repaired_revisions(&rel.app).await?
+        };
         let current = history
             .iter()
             .rev()
@@ -932,7 +964,11 @@ impl Engine {
             Some(self.acquire(app).await?)
         };
         let res = async {
-            let history = self.revisions(app).await?;
+            let history = if dry_run {
+                self.revisions(app).await?
+            } else {
+                self.repaired_revisions(app).await?
+            };
             let current = history
                 .iter()
                 .rev()
@@ -1137,11 +1173,15 @@ impl Engine {
                     Operation::Install => format!("installed {version}"),
                 });
                 self.write_revision(&rev).await?;
-                // the previous deployed revisions are superseded
-                for r in history.iter().filter(|r| r.status == Status::Deployed) {
-                    let mut r = r.clone();
-                    r.status = Status::Superseded;
-                    self.write_revision(&r).await?;
+                // The previous deployed revisions are superseded. Read them again rather than
+                // trusting the history read at the start: a write of a killed earlier run that
+                // was still in flight may have landed since.
+                for r in self.stored_revisions(app).await? {
+                    if r.status == Status::Deployed && r.number != rev.number {
+                        let mut r = r;
+                        r.status = Status::Superseded;
+                        self.write_revision(&r).await?;
+                    }
                 }
                 report.outcome = Outcome::Deployed;
                 self.trim_history(app).await;

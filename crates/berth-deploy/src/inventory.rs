@@ -264,6 +264,30 @@ pub fn decode(secrets: &[Value]) -> Result<Revision, InventoryError> {
     serde_json::from_slice(&json).map_err(|e| damaged(format!("bad JSON: {e}")))
 }
 
+/// Settle a history (oldest first) so that at most one revision is `deployed`: the newest
+/// `deployed` one stays, older `deployed` ones become `superseded`. A run killed between
+/// marking its revision deployed and marking the previous one superseded leaves two; this is
+/// the repair every locked run applies first. Returns the indexes it changed.
+pub fn settle(history: &mut [Revision]) -> Vec<usize> {
+    let Some(newest) = history
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == Status::Deployed)
+        .max_by_key(|(_, r)| r.number)
+        .map(|(i, _)| i)
+    else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    for (i, r) in history.iter_mut().enumerate() {
+        if i != newest && r.status == Status::Deployed {
+            r.status = Status::Superseded;
+            changed.push(i);
+        }
+    }
+    changed
+}
+
 /// A copy of an object safe to print: Secret values replaced by a short digest.
 pub fn redact(v: &Value) -> Value {
     let mut v = v.clone();
@@ -318,6 +342,31 @@ mod tests {
             message: None,
             diagnoses: vec![],
         }
+    }
+
+    #[test]
+    fn settle_keeps_only_the_newest_deployed() {
+        let mut h: Vec<Revision> = (1..=4)
+            .map(|n| Revision {
+                number: n,
+                ..rev(0)
+            })
+            .collect();
+        h[0].status = Status::Superseded;
+        h[3].status = Status::Failed;
+        // revisions 2 and 3 are both deployed (killed between the two status writes)
+        assert_eq!(settle(&mut h), vec![1]);
+        let st: Vec<Status> = h.iter().map(|r| r.status).collect();
+        assert_eq!(
+            st,
+            [
+                Status::Superseded,
+                Status::Superseded,
+                Status::Deployed,
+                Status::Failed
+            ]
+        );
+        assert!(settle(&mut h).is_empty(), "settling is idempotent");
     }
 
     #[test]

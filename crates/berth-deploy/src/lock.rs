@@ -2,8 +2,16 @@
 //! namespace, with a holder and a renewal deadline. A killed berth leaves a Lease that expires;
 //! the next run takes it over (at once when the holder was a process on this host that no
 //! longer exists) and repairs from the inventory. No state survives that needs a manual step.
+//!
+//! A run that holds the lock watches it ([`LockWatch`]): every write goes through the watch,
+//! which refuses the write once the Lease was taken over by another run, deleted, or could not
+//! be renewed for a whole lease duration. The run then stops before its next change and leaves
+//! its pending revision for the next run to repair.
 
+use crate::cluster::Cluster;
+use crate::object::ObjectRef;
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 /// What to do about the lock.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,9 +148,230 @@ pub fn lease(
     v
 }
 
+/// Why a run no longer holds its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostLock {
+    /// The app.
+    pub app: String,
+    /// The run holding the Lease now, when known.
+    pub holder: Option<String>,
+    /// What happened.
+    pub why: String,
+}
+
+impl std::fmt::Display for LostLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "this run lost the lock of {}: {}", self.app, self.why)?;
+        if let Some(h) = &self.holder {
+            write!(f, "; it is now held by {h}")?;
+        }
+        write!(
+            f,
+            "; stopped before the next change (the revision this run was writing stays pending, and the next install/upgrade/rollback repairs it)"
+        )
+    }
+}
+
+/// What a run holding the lock makes of one look at its Lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Still ours: renew it.
+    Renew,
+    /// Could not read it, but the lease has not run out since it was last confirmed: keep going.
+    Keep,
+    /// Not ours any more.
+    Lost {
+        /// The new holder, when known.
+        holder: Option<String>,
+        /// What happened.
+        why: String,
+    },
+}
+
+/// Judge one read of the Lease (`Err` carries the read or renewal error) by a run that last
+/// confirmed it `since_confirmed` ago.
+pub fn judge(
+    observed: Result<Option<&Value>, &str>,
+    me: &str,
+    since_confirmed: Duration,
+    ttl: Duration,
+) -> Judgement {
+    match observed {
+        Ok(Some(l)) => {
+            let holder = l
+                .pointer("/spec/holderIdentity")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if holder == me {
+                Judgement::Renew
+            } else if holder.is_empty() {
+                Judgement::Lost {
+                    holder: None,
+                    why: "its Lease no longer names a holder".into(),
+                }
+            } else {
+                Judgement::Lost {
+                    holder: Some(holder.to_string()),
+                    why: "another run took the lock over after this run's lease expired".into(),
+                }
+            }
+        }
+        Ok(None) => Judgement::Lost {
+            holder: None,
+            why: "its Lease was deleted by someone else".into(),
+        },
+        Err(e) if since_confirmed >= ttl => Judgement::Lost {
+            holder: None,
+            why: format!(
+                "the lease could not be renewed for {}s, its whole duration ({e})",
+                since_confirmed.as_secs()
+            ),
+        },
+        Err(_) => Judgement::Keep,
+    }
+}
+
+struct WatchState {
+    confirmed: Instant,
+    lost: Option<LostLock>,
+}
+
+/// The lock as held by this run: renewed in the background, checked before every write.
+pub struct LockWatch {
+    app: String,
+    lease: ObjectRef,
+    me: String,
+    ttl: Duration,
+    state: tokio::sync::Mutex<WatchState>,
+}
+
+impl LockWatch {
+    /// A watch over a Lease this run has just acquired.
+    pub fn new(app: &str, lease: ObjectRef, me: &str, ttl: Duration) -> LockWatch {
+        LockWatch {
+            app: app.to_string(),
+            lease,
+            me: me.to_string(),
+            ttl,
+            state: tokio::sync::Mutex::new(WatchState {
+                confirmed: Instant::now(),
+                lost: None,
+            }),
+        }
+    }
+
+    /// Why the lock was lost, if it was.
+    pub async fn lost(&self) -> Option<LostLock> {
+        self.state.lock().await.lost.clone()
+    }
+
+    /// Called before a write to `target`: passes while the lock is ours. A lease not confirmed
+    /// for half its duration (the renewal task was starved, or the process was paused) is read
+    /// again first, so a run that wakes up after another took over stops here.
+    pub async fn check(&self, cluster: &Cluster, target: &ObjectRef) -> Result<(), LostLock> {
+        if *target == self.lease {
+            return Ok(()); // the lock's own writes
+        }
+        let mut st = self.state.lock().await;
+        if let Some(l) = &st.lost {
+            return Err(l.clone());
+        }
+        if st.confirmed.elapsed() < self.ttl / 2 {
+            return Ok(());
+        }
+        self.confirm_locked(&mut st, cluster).await
+    }
+
+    /// Read the Lease and renew it (the renewal task calls this every third of the lease).
+    pub async fn confirm(&self, cluster: &Cluster) -> Result<(), LostLock> {
+        let mut st = self.state.lock().await;
+        if let Some(l) = &st.lost {
+            return Err(l.clone());
+        }
+        self.confirm_locked(&mut st, cluster).await
+    }
+
+    async fn confirm_locked(&self, st: &mut WatchState, cluster: &Cluster) -> Result<(), LostLock> {
+        let read = cluster.get(&self.lease).await.map_err(|e| e.to_string());
+        let judged = judge(
+            read.as_ref().map(Option::as_ref).map_err(String::as_str),
+            &self.me,
+            st.confirmed.elapsed(),
+            self.ttl,
+        );
+        match judged {
+            Judgement::Keep => Ok(()),
+            Judgement::Lost { holder, why } => {
+                let lost = LostLock {
+                    app: self.app.clone(),
+                    holder,
+                    why,
+                };
+                tracing::warn!("{lost}");
+                st.lost = Some(lost.clone());
+                Err(lost)
+            }
+            Judgement::Renew => {
+                let Ok(Some(mut l)) = read else {
+                    return Ok(());
+                };
+                l["spec"]["renewTime"] = json!(micro_time(jiff::Timestamp::now()));
+                // compare-and-swap on resourceVersion: a takeover in between makes this fail
+                match cluster.replace_unguarded(&l).await {
+                    Ok(_) => {
+                        st.confirmed = Instant::now();
+                        Ok(())
+                    }
+                    Err(e) => match judge(
+                        Err(&e.to_string()),
+                        &self.me,
+                        st.confirmed.elapsed(),
+                        self.ttl,
+                    ) {
+                        Judgement::Lost { why, .. } => {
+                            let lost = LostLock {
+                                app: self.app.clone(),
+                                holder: None,
+                                why,
+                            };
+                            st.lost = Some(lost.clone());
+                            Err(lost)
+                        }
+                        _ => Ok(()),
+                    },
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_judges_its_lease() {
+        let t0 = jiff::Timestamp::now();
+        let ttl = Duration::from_secs(60);
+        let mine = lease("a", "ns", "me", 60, t0, 0, None);
+        let theirs = lease("a", "ns", "berth@h/42/other", 60, t0, 1, None);
+        let short = Duration::from_secs(5);
+        assert_eq!(judge(Ok(Some(&mine)), "me", short, ttl), Judgement::Renew);
+        assert!(matches!(
+            judge(Ok(Some(&theirs)), "me", short, ttl),
+            Judgement::Lost { holder: Some(h), .. } if h == "berth@h/42/other"
+        ));
+        assert!(matches!(
+            judge(Ok(None), "me", short, ttl),
+            Judgement::Lost { holder: None, .. }
+        ));
+        // a failed renewal is tolerated while the lease lasts, not after
+        assert_eq!(judge(Err("timeout"), "me", short, ttl), Judgement::Keep);
+        assert!(matches!(
+            judge(Err("timeout"), "me", Duration::from_secs(61), ttl),
+            Judgement::Lost { holder: None, why } if why.contains("timeout")
+        ));
+    }
 
     #[test]
     fn decisions() {

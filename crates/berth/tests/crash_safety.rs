@@ -2,6 +2,11 @@
 //! command again and check that it converges with no manual step and nothing orphaned: the
 //! cluster holds exactly the objects of the deployed revision, every revision is settled, and
 //! the lock is released. Runs against the simulator over HTTP with the real `berth` binary.
+//!
+//! Two kinds of kill, interleaved: most runs end themselves just before a chosen write to the
+//! cluster (`BERTH_TEST_EXIT_AT_WRITE`, exit 137 as after SIGKILL), so every write point is
+//! reached deterministically and cheaply (200 of them); every [`KILL_EVERY`]th run gets a real
+//! SIGKILL at a random time instead, for the points between writes.
 
 use berth_kube_sim::{SimOptions, Simulator};
 use serde_json::Value;
@@ -10,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TRIALS: usize = 50;
+const TRIALS: usize = 240;
+const KILL_EVERY: usize = 6;
+/// Write points tried by the exit trials: an install or upgrade of this app sends about 24
+/// writes (the lock, revisions, 18 objects, prunes), so the last few points let it finish.
+const WRITE_POINTS: u64 = 28;
 const APP: &str = "crash";
 const NS: &str = "crash";
 
@@ -108,7 +117,7 @@ fn run_ok(args: &[&str], kubeconfig: &Path) -> Value {
 fn cluster_state(
     rt: &tokio::runtime::Runtime,
     kubeconfig: &Path,
-) -> (BTreeSet<(String, String)>, Vec<String>, bool) {
+) -> (BTreeSet<(String, String)>, Vec<String>, bool, String) {
     rt.block_on(async {
         let cluster = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
             kubeconfig: Some(kubeconfig.to_path_buf()),
@@ -118,6 +127,8 @@ fn cluster_state(
         .expect("connect");
         let sel = format!("berth.dev/app={APP}");
         let mut objs = BTreeSet::new();
+        let mut statuses = Vec::new();
+        let mut version = String::new();
         for (av, k) in [
             ("v1", "ConfigMap"),
             ("apps/v1", "Deployment"),
@@ -126,7 +137,25 @@ fn cluster_state(
         ] {
             for o in cluster.list(av, k, NS, Some(&sel)).await.expect("list") {
                 if o.pointer("/metadata/labels/berth.dev~1kind").is_some() {
+                    if o.pointer("/metadata/labels/berth.dev~1kind")
+                        == Some(&Value::from("revision"))
+                    {
+                        // the stored status, not the engine's settled reading of it
+                        let label = |k: &str| {
+                            o.pointer(&format!("/metadata/labels/berth.dev~1{k}"))
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        statuses.push((
+                            label("revision").parse::<u32>().unwrap_or(0),
+                            label("status"),
+                        ));
+                    }
                     continue; // revision Secrets
+                }
+                if k == "ConfigMap" && o["metadata"]["name"] == "cfg-1" {
+                    version = o["data"]["version"].as_str().unwrap_or("").to_string();
                 }
                 objs.insert((
                     k.to_string(),
@@ -134,21 +163,6 @@ fn cluster_state(
                 ));
             }
         }
-        let engine = berth_deploy::Engine::new(
-            std::sync::Arc::new(cluster),
-            berth_deploy::Options {
-                namespace: NS.into(),
-                ..Default::default()
-            },
-            std::sync::Arc::new(berth_deploy::Quiet),
-        );
-        let statuses = engine
-            .history(APP)
-            .await
-            .expect("history")
-            .iter()
-            .map(|h| h.status.as_str().to_string())
-            .collect();
         let c2 = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
             kubeconfig: Some(kubeconfig.to_path_buf()),
             context: None,
@@ -165,8 +179,22 @@ fn cluster_state(
             .await
             .expect("get lease")
             .is_some();
-        (objs, statuses, lease)
+        statuses.sort();
+        let statuses = statuses
+            .into_iter()
+            .map(|(n, s)| format!("{n}:{s}"))
+            .collect();
+        (objs, statuses, lease, version)
     })
+}
+
+/// How a trial's first run is cut short.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// The run ends itself just before its Nth write.
+    AtWrite(u64),
+    /// SIGKILL after this long.
+    After(Duration),
 }
 
 #[test]
@@ -182,12 +210,17 @@ fn killed_installs_and_upgrades_converge_on_the_next_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kc = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kc).expect("kubeconfig");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
+    let seed = std::env::var("BERTH_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
         | 1;
-    eprintln!("crash-safety seed {seed}");
+    eprintln!("crash-safety seed {seed} (re-run with BERTH_CRASH_SEED={seed})");
     let mut rng = Rng(seed);
 
     // Measure one full install to know where "random points" lie.
@@ -198,61 +231,102 @@ fn killed_installs_and_upgrades_converge_on_the_next_run() {
     run_ok(&["uninstall", APP, "--delete-data"], &kc);
 
     let mut installed = false;
-    let mut kills_mid_run = 0;
-    for trial in 0..TRIALS {
+    let mut cut_short = 0;
+    let mut points = BTreeSet::new();
+    // BERTH_CRASH_TRIALS shortens a local run; CI runs all of them.
+    let trials = std::env::var("BERTH_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(TRIALS);
+    let mut exits = 0;
+    for trial in 0..trials {
         let version = format!("1.{}.0", trial + 1);
         let variant = trial % 2;
         let app = write_app(dir.path(), &version, variant);
         let verb = if installed { "upgrade" } else { "install" };
         let app_s = app.display().to_string();
-        // Kill somewhere between the start and the end of a typical run.
-        let delay = Duration::from_millis(rng.below(full + full / 4));
-        let mut child = berth(&[verb, &app_s], &kc).spawn().expect("spawn berth");
-        std::thread::sleep(delay);
-        let finished_first = matches!(child.try_wait(), Ok(Some(_)));
+        let cut = if trial % KILL_EVERY != KILL_EVERY - 1 {
+            exits += 1;
+            Cut::AtWrite(1 + rng.below(WRITE_POINTS))
+        } else {
+            Cut::After(Duration::from_millis(rng.below(full + full / 4)))
+        };
+        let mut cmd = berth(&[verb, &app_s], &kc);
+        let finished_first = match cut {
+            Cut::AtWrite(n) => {
+                let out = cmd
+                    .env("BERTH_TEST_EXIT_AT_WRITE", n.to_string())
+                    .output()
+                    .expect("berth runs");
+                if out.status.code() == Some(137) {
+                    points.insert(n);
+                    false
+                } else {
+                    true
+                }
+            }
+            Cut::After(delay) => {
+                let mut child = cmd.spawn().expect("spawn berth");
+                std::thread::sleep(delay);
+                let done = matches!(child.try_wait(), Ok(Some(_)));
+                let _ = child.kill();
+                let _ = child.wait();
+                done
+            }
+        };
         if !finished_first {
-            kills_mid_run += 1;
+            cut_short += 1;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        let ctx = format!("trial {trial} (seed {seed}, {verb} cut {cut:?})");
         // The same command again: converges without any manual step.
         let report = run_ok(&[verb, &app_s], &kc);
         let outcome = report["outcome"].as_str().unwrap_or("");
         assert!(
             outcome == "deployed" || outcome == "unchanged",
-            "trial {trial}: {report}"
+            "{ctx}: {report}"
         );
         installed = true;
-        let (objs, statuses, lease) = cluster_state(&rt, &kc);
+        let (objs, statuses, lease, live_version) = cluster_state(&rt, &kc);
         let want: BTreeSet<(String, String)> = objects(variant).into_iter().collect();
         assert_eq!(
             objs, want,
-            "trial {trial} (seed {seed}, killed after {delay:?}): the cluster must hold exactly the new revision's objects"
+            "{ctx}: the cluster must hold exactly the new revision's objects"
         );
         assert!(
-            !statuses.iter().any(|s| s == "pending"),
-            "trial {trial}: unsettled revisions {statuses:?}"
+            !statuses.iter().any(|s| s.ends_with(":pending")),
+            "{ctx}: unsettled revisions {statuses:?}"
         );
         assert_eq!(
-            statuses.iter().filter(|s| *s == "deployed").count(),
+            statuses.iter().filter(|s| s.ends_with(":deployed")).count(),
             1,
-            "trial {trial}: {statuses:?}"
+            "{ctx}: stored statuses {statuses:?}\nhistory: {}",
+            run_ok(&["history", APP], &kc)
         );
-        assert!(!lease, "trial {trial}: the lock was not released");
-        // The objects carry the new version.
-        let st = run_ok(&["status", APP], &kc);
-        assert_eq!(st["version"], version.as_str(), "trial {trial}");
-        assert!(
-            st["objects"]
-                .as_array()
-                .is_some_and(|a| a.iter().all(|o| o["state"] == "ready")),
-            "trial {trial}: {st}"
+        assert!(!lease, "{ctx}: the lock was not released");
+        assert_eq!(
+            live_version, version,
+            "{ctx}: the objects carry the new version"
         );
     }
-    eprintln!("{TRIALS} trials, {kills_mid_run} killed mid-run");
+    // The objects are ready and status agrees.
+    let st = run_ok(&["status", APP], &kc);
     assert!(
-        kills_mid_run >= TRIALS / 4,
-        "too few kills landed mid-run ({kills_mid_run}); the timing model is off"
+        st["objects"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|o| o["state"] == "ready")),
+        "{st}"
+    );
+    eprintln!(
+        "{} trials, {cut_short} cut short; write points reached: {points:?}",
+        trials
+    );
+    assert!(
+        points.len() >= 15.min(exits / 4),
+        "too few distinct write points were cut ({points:?}); WRITE_POINTS is off"
+    );
+    assert!(
+        cut_short >= exits / 2,
+        "too few runs were cut short ({cut_short}); the model is off"
     );
     drop(sim);
 }
