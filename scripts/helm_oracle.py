@@ -5,6 +5,7 @@ The rendering oracle for berth's differential tests and benchmark.
 
     helm_oracle.py CHART [--values FILE.json] [--name N] [--namespace NS]
                          [--kube-version V] [--api-version A]... [--bench N]
+                         [--kubeconfig FILE]
 
 Prints one JSON object on stdout:
     {"files": {template path: text}, "manifest": "...", "hooks": [...],
@@ -12,6 +13,10 @@ Prints one JSON object on stdout:
 `files` is Helm's engine output (`helm_render`: every rendered template);
 `manifest`, `hooks` and `notes` come from a client-side dry-run install, i.e.
 what `helm template` prints (sorted, hooks separated).
+
+With --kubeconfig FILE the install is a server-side dry run against that cluster, as
+`helm install --dry-run=server` does: `.Capabilities` come from the server's /version and
+discovery, and `lookup` reads the cluster.
 
 With --bench N it instead times N warm runs of load+render and prints
 {"median_ms": ..., "min_ms": ..., "runs": N}.
@@ -45,6 +50,16 @@ def render_files(chart_path, values, a):
 
 def dry_run(chart, values, a):
     opts = {"namespace": a.namespace, "dry_run": "client"}
+    if a.kubeconfig:
+        opts["dry_run"] = "server"
+        opts["disable_openapi_validation"] = True
+        with helm_python.Config(kubeconfig_path=a.kubeconfig, namespace=a.namespace,
+                                storage_driver="memory") as cfg:
+            handle, ref = cfg._chart_args(chart)
+            payload = _native.call_string("helm_install", cfg._raw(), cfg._context_arg(None),
+                                          handle, ref, a.name, json.dumps(values),
+                                          json.dumps(opts))
+        return json.loads(payload)
     if a.kube_version:
         opts["kube_version"] = a.kube_version
     if a.api_version:
@@ -65,6 +80,7 @@ def main():
     p.add_argument("--kube-version")
     p.add_argument("--api-version", action="append", default=[])
     p.add_argument("--bench", type=int, default=0)
+    p.add_argument("--kubeconfig")
     a = p.parse_args()
     values = {}
     if a.values:
@@ -82,7 +98,10 @@ def main():
                           "runs": a.bench}))
         return
     try:
-        chart, files = render_files(a.chart, values, a)
+        if a.kubeconfig:
+            chart, files = helm_python.Chart.load(a.chart), {}
+        else:
+            chart, files = render_files(a.chart, values, a)
         rel = dry_run(chart, values, a)
     except Exception as e:  # the error text is what the test compares
         print(json.dumps({"error": str(e)}))

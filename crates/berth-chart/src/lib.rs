@@ -33,7 +33,9 @@ pub use manifest::{
     Hook, INSTALL_ORDER, Manifest, kind_order, show_only, sort_manifests, split_manifests,
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
-pub use render::{DEFAULT_KUBE_VERSION, RenderOptions, Rendered, json_to_value, render};
+pub use render::{
+    ClusterLookup, DEFAULT_KUBE_VERSION, RenderOptions, Rendered, json_to_value, render,
+};
 pub use strvals::{SetKind, parse_into as parse_set_into, parse_set};
 pub use values::{prepare_values, validate_values};
 pub use yaml::{parse_object, parse_values};

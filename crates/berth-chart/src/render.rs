@@ -9,6 +9,7 @@ use crate::values::prepare_values;
 use berth_template::{MapData, MapRef, Options, TemplateSet, Value};
 use serde_json::Map;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The Kubernetes version templates see when none is given (Helm 4.2's default).
 pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
@@ -36,6 +37,27 @@ pub struct RenderOptions {
     pub skip_schema_validation: bool,
     /// Keep subcharts' NOTES.txt too (Helm's `--render-subchart-notes`).
     pub sub_notes: bool,
+    /// The live cluster's API versions (from discovery): when set they replace Helm's default
+    /// list, as `helm install` does (`api_versions` are still added).
+    pub live_api_versions: Option<Vec<String>>,
+    /// Helm's `lookup` against a live cluster; without one `lookup` returns an empty map, as in
+    /// `helm template`.
+    pub lookup: Option<ClusterLookup>,
+}
+
+/// Helm's `lookup` backend over a live cluster: (apiVersion, kind, namespace, name) → the object,
+/// the list (`name` empty) or an empty map when absent, as Kubernetes JSON.
+#[derive(Clone)]
+pub struct ClusterLookup(pub Arc<LookupJson>);
+
+/// (apiVersion, kind, namespace, name) → Kubernetes JSON, or the error to report.
+pub type LookupJson =
+    dyn Fn(&str, &str, &str, &str) -> Result<serde_json::Value, String> + Send + Sync;
+
+impl std::fmt::Debug for ClusterLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterLookup")
+    }
 }
 
 impl Default for RenderOptions {
@@ -51,6 +73,8 @@ impl Default for RenderOptions {
             strict: false,
             skip_schema_validation: false,
             sub_notes: false,
+            live_api_versions: None,
+            lookup: None,
         }
     }
 }
@@ -203,10 +227,13 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
             version: kube.version.clone(),
         });
     }
-    let mut apis: Vec<String> = DEFAULT_API_VERSIONS
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut apis: Vec<String> = match &opts.live_api_versions {
+        Some(live) => live.clone(),
+        None => DEFAULT_API_VERSIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    };
     apis.extend(opts.api_versions.iter().cloned());
     let caps = Value::object(Capabilities {
         kube,
@@ -232,6 +259,12 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
         strict: opts.strict,
         ..Options::default()
     });
+    if let Some(ClusterLookup(f)) = &opts.lookup {
+        let f = f.clone();
+        set.set_lookup(Arc::new(move |av: &str, k: &str, ns: &str, n: &str| {
+            f(av, k, ns, n).map(|j| json_to_value(&j))
+        }));
+    }
     for j in &jobs {
         set.add(&j.path, &j.source)
             .map_err(|e| ChartError::Template(e.helm_message()))?;

@@ -68,7 +68,7 @@ pub enum ClusterError {
     Transport(String),
     /// This run lost its operation lock; nothing more is written.
     #[error("{0}")]
-    LockLost(crate::lock::LostLock),
+    LockLost(Box<crate::lock::LostLock>),
 }
 
 impl ClusterError {
@@ -239,7 +239,9 @@ impl Cluster {
         self.faults.before_write();
         let watch = self.watch.lock().ok().and_then(|w| w.clone());
         if let Some(w) = watch {
-            w.check(self, r).await.map_err(ClusterError::LockLost)?;
+            w.check(self, r)
+                .await
+                .map_err(|l| ClusterError::LockLost(Box::new(l)))?;
         }
         Ok(())
     }
@@ -259,6 +261,105 @@ impl Cluster {
         let v = info.git_version.trim_start_matches('v');
         let core = v.split(['-', '+']).next().unwrap_or(v);
         Ok(core.to_string())
+    }
+
+    /// The server's `gitVersion` as `/version` reports it (e.g. `v1.30.2`): what Helm shows
+    /// templates as `.Capabilities.KubeVersion`.
+    pub async fn git_version(&self) -> Result<String, ClusterError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| from_kube(e, "get", None, ""))?;
+        Ok(info.git_version)
+    }
+
+    /// Every served `group/version` and `group/version/Kind` (core: `v1`, `v1/Pod`), from
+    /// discovery, as Helm fills `.Capabilities.APIVersions` on install and upgrade.
+    pub async fn api_versions(&self) -> Result<Vec<String>, ClusterError> {
+        let discovery = kube::discovery::Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| from_kube(e, "list", None, ""))?;
+        let mut out = Vec::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                let gv = if group.name().is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{}/{version}", group.name())
+                };
+                for (ar, _) in group.versioned_resources(version) {
+                    out.push(format!("{gv}/{}", ar.kind));
+                }
+                out.push(gv);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Helm's `lookup`: the object when `name` is given (an empty map when absent), else the
+    /// list (`{apiVersion, kind: <Kind>List, metadata, items}`); `namespace` is ignored for
+    /// cluster-scoped kinds and means every namespace when empty.
+    pub async fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ClusterError> {
+        let namespaced = self
+            .is_namespaced(api_version, kind)
+            .await?
+            .ok_or_else(|| ClusterError::UnknownKind {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                object: format!("lookup {api_version} {kind}"),
+                source_file: String::new(),
+            })?;
+        let namespace = if namespaced { namespace } else { "" };
+        if !name.is_empty() {
+            let r = ObjectRef {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                namespace: namespace.into(),
+                name: name.into(),
+            };
+            return Ok(self
+                .get(&r)
+                .await?
+                .unwrap_or_else(|| Value::Object(Default::default())));
+        }
+        let items = self.list(api_version, kind, namespace, None).await?;
+        Ok(serde_json::json!({
+            "apiVersion": api_version,
+            "kind": format!("{kind}List"),
+            "metadata": {},
+            "items": items,
+        }))
+    }
+
+    /// [`Cluster::lookup`] as a synchronous backend for the template engine, which runs
+    /// inside this (multi-threaded) tokio runtime.
+    pub fn template_lookup(self: &Arc<Self>) -> berth_chart::ClusterLookup {
+        let cluster = self.clone();
+        berth_chart::ClusterLookup(Arc::new(move |av: &str, k: &str, ns: &str, n: &str| {
+            let handle = tokio::runtime::Handle::try_current()
+                .map_err(|_| "lookup needs the tokio runtime".to_string())?;
+            if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+                return Err("lookup needs a multi-threaded tokio runtime".into());
+            }
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    cluster
+                        .lookup(av, k, ns, n)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+        }))
     }
 
     /// Resolve a kind: its resource and whether it is namespaced. Cached; a miss refreshes the

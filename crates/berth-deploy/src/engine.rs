@@ -376,6 +376,11 @@ impl Engine {
         }
     }
 
+    /// The cluster.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
     /// The options.
     pub fn options(&self) -> &Options {
         &self.opts

@@ -91,6 +91,10 @@ pub struct AppRenderOptions {
     pub is_upgrade: bool,
     /// `.Release.Revision`.
     pub revision: i64,
+    /// The live cluster's API versions (install/upgrade/diff); `None` keeps Helm's defaults.
+    pub live_api_versions: Option<Vec<String>>,
+    /// Helm's `lookup` over the live cluster (install/upgrade/diff); `None` returns empty maps.
+    pub lookup: Option<berth_chart::ClusterLookup>,
 }
 
 /// One rendered object and where it came from.
@@ -256,6 +260,8 @@ pub fn render_component(
             values,
             kube_version: opts.kube_version.clone(),
             api_versions: opts.api_versions.clone(),
+            live_api_versions: opts.live_api_versions.clone(),
+            lookup: opts.lookup.clone(),
             ..Default::default()
         };
         let rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;

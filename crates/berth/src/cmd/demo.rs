@@ -189,8 +189,10 @@ async fn deploy(
         config,
         Some(&d.namespace),
         previous.as_ref(),
-        None,
-        mode == Mode::Upgrade,
+        berth_render::AppRenderOptions {
+            is_upgrade: mode == Mode::Upgrade,
+            ..Default::default()
+        },
     )?;
     let version = p.release.version.clone();
     let r = e.deploy(p.release, mode, false).await?;

@@ -293,15 +293,13 @@ pub struct Prepared {
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// Load berth.yaml, resolve config (keeping generated values of `previous`), render.
-pub fn prepare(
+/// Load berth.yaml and resolve the config (keeping generated values of `previous`): every
+/// problem the user can fix before berth touches the network.
+fn resolve_config(
     app_dir: &Path,
     config_file: Option<&Path>,
-    namespace: Option<&str>,
     previous: Option<&Value>,
-    kube_version: Option<String>,
-    is_upgrade: bool,
-) -> Result<Prepared> {
+) -> Result<(berth_spec::LoadedApp, ResolvedConfig)> {
     let loaded = berth_spec::load(app_dir).map_err(|e| BadInput(e.to_string()))?;
     let app = &loaded.app;
     let input: BTreeMap<String, Value> = match config_file {
@@ -335,15 +333,26 @@ pub fn prepare(
                 .join("\n")
         ))
     })?;
+    Ok((loaded, resolved))
+}
+
+/// Load berth.yaml, resolve config (keeping generated values of `previous`), render.
+pub fn prepare(
+    app_dir: &Path,
+    config_file: Option<&Path>,
+    namespace: Option<&str>,
+    previous: Option<&Value>,
+    render: berth_render::AppRenderOptions,
+) -> Result<Prepared> {
+    let (loaded, resolved) = resolve_config(app_dir, config_file, previous)?;
+    let app = &loaded.app;
     let namespace = namespace
         .map(str::to_string)
         .unwrap_or_else(|| app.metadata.name.clone());
     let opts = berth_render::AppRenderOptions {
         namespace: namespace.clone(),
-        kube_version,
-        is_upgrade,
-        revision: 1,
-        ..Default::default()
+        revision: render.revision.max(1),
+        ..render
     };
     let comps =
         berth_render::render_app(&loaded, &resolved, &opts).map_err(|e| BadInput(e.to_string()))?;
@@ -395,6 +404,24 @@ pub fn prepare(
     })
 }
 
+/// What templates see of the live cluster on install, upgrade and diff (as `helm install`):
+/// the revision being written, the server's version and API versions, and `lookup`.
+async fn live_render_options(
+    engine: &Engine,
+    history: &[berth_deploy::inventory::Revision],
+    is_upgrade: bool,
+) -> Result<berth_render::AppRenderOptions> {
+    let cluster = engine.cluster();
+    Ok(berth_render::AppRenderOptions {
+        revision: i64::from(history.iter().map(|r| r.number).max().unwrap_or(0)) + 1,
+        is_upgrade,
+        kube_version: Some(cluster.git_version().await?),
+        live_api_versions: Some(cluster.api_versions().await?),
+        lookup: Some(cluster.template_lookup()),
+        ..Default::default()
+    })
+}
+
 /// Run one deploy-family operation and return its exit code.
 async fn apply_op(
     apply: ApplyFlags,
@@ -405,16 +432,12 @@ async fn apply_op(
 ) -> Result<u8> {
     // Config and rendering problems are reported before touching the network; the app name
     // found here decides the default namespace.
-    let app = prepare(
-        &apply.app_dir,
-        apply.config.as_deref(),
-        common.namespace.as_deref(),
-        None,
-        None,
-        false,
-    )?
-    .release
-    .app;
+    // (Rendering waits for the cluster: templates may read it with `lookup`.)
+    let app = resolve_config(&apply.app_dir, apply.config.as_deref(), None)?
+        .0
+        .app
+        .metadata
+        .name;
     let namespace = common.namespace.clone().unwrap_or_else(|| app.clone());
     // Air-gap: verify the bundle and push its images before touching the cluster.
     let relocation = match &airgap {
@@ -438,13 +461,13 @@ async fn apply_op(
     let is_upgrade = history
         .iter()
         .any(|r| r.status == berth_deploy::inventory::Status::Deployed);
+    let live = live_render_options(&ctx.engine, &history, is_upgrade).await?;
     let mut prepared = prepare(
         &apply.app_dir,
         apply.config.as_deref(),
         Some(&namespace),
         previous_config.as_ref(),
-        None,
-        is_upgrade,
+        live,
     )?;
     if let Some(r) = &relocation {
         r.apply(&mut prepared.release.objects)
