@@ -20,7 +20,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// What an interrupted run records and prints.
+const INTERRUPTED: &str = "interrupted (Ctrl-C): stopped at a safe point; run the same command again to finish, or `berth rollback`";
 
 /// Engine settings (CLI flags).
 #[derive(Debug, Clone)]
@@ -146,6 +150,8 @@ pub enum Outcome {
     RolledBack,
     /// Failed, and the automatic rollback failed too.
     RollbackFailed,
+    /// Stopped by the user (Ctrl-C) at a safe point; the revision is recorded as interrupted.
+    Interrupted,
     /// Uninstalled.
     Uninstalled,
 }
@@ -294,6 +300,10 @@ pub struct StatusReport {
     /// Diagnoses of objects not ready now.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<Diagnosis>,
+    /// The newest revision when it is `pending` or `interrupted` (a run is going on, was
+    /// killed or was stopped with Ctrl-C): what it is and what to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsettled: Option<String>,
 }
 
 /// One line of `berth history`.
@@ -325,6 +335,7 @@ pub struct Engine {
     opts: Options,
     progress: Arc<dyn Progress>,
     me: String,
+    interrupted: Arc<AtomicBool>,
 }
 
 struct LockGuard {
@@ -373,7 +384,29 @@ impl Engine {
             opts,
             progress,
             me: lock::identity(),
+            interrupted: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Set this flag (from a Ctrl-C handler) to stop install, upgrade or rollback at the next
+    /// safe point: between batches, before hooks and prune, or while waiting. The revision is
+    /// recorded as `interrupted` and the lock released.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupted.clone()
+    }
+
+    fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    fn stop_if_interrupted(&self) -> Result<(), WaitFailure> {
+        if self.is_interrupted() {
+            return Err(WaitFailure {
+                message: INTERRUPTED.into(),
+                diagnoses: vec![],
+            });
+        }
+        Ok(())
     }
 
     /// The cluster.
@@ -547,6 +580,7 @@ impl Engine {
         };
         let deadline = Instant::now() + self.opts.timeout;
         let ttl = self.opts.lock_ttl.max(1);
+        let mut told: Option<String> = None;
         loop {
             let live = self.cluster.get(&r).await?;
             let now = jiff::Timestamp::now();
@@ -583,17 +617,27 @@ impl Engine {
                         .map(|_| ())
                 }
                 LockState::Held { holder, remaining } => {
-                    if Instant::now() + Duration::from_secs_f64(remaining) > deadline {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
                         return Err(DeployError::Locked {
                             app: app.into(),
                             holder,
                             remaining,
                         });
                     }
-                    self.note(format!(
-                        "waiting for the lock held by {holder} ({remaining:.0}s left)"
-                    ));
-                    tokio::time::sleep(Duration::from_secs_f64(remaining.clamp(0.2, 2.0))).await;
+                    if told.as_deref() != Some(holder.as_str()) {
+                        let until = jiff::Timestamp::now()
+                            .checked_add(jiff::SignedDuration::from_secs_f64(remaining))
+                            .map(|t| t.strftime("%H:%M:%S UTC").to_string())
+                            .unwrap_or_default();
+                        self.note(format!(
+                            "waiting for the lock of {app}: another berth run ({holder}) holds it until {until} unless it renews it; waiting up to {}s (--timeout)",
+                            left.as_secs()
+                        ));
+                        told = Some(holder.clone());
+                    }
+                    let step = Duration::from_secs_f64(remaining.clamp(0.2, 2.0)).min(left);
+                    tokio::time::sleep(step).await;
                     continue;
                 }
             };
@@ -1077,14 +1121,16 @@ impl Engine {
         if dry_run {
             return Ok(report);
         }
-        let leftovers = history.iter().any(|r| matches!(r.status, Status::Pending))
-            || current.is_some_and(|c| {
-                history.iter().any(|r| {
-                    r.number > c.number
-                        && r.status == Status::Failed
-                        && operation != Operation::Rollback
-                })
-            });
+        let leftovers = history.iter().any(|r| {
+            r.status == Status::Pending
+                || (r.status == Status::Interrupted && current.is_none_or(|c| r.number > c.number))
+        }) || current.is_some_and(|c| {
+            history.iter().any(|r| {
+                r.number > c.number
+                    && r.status == Status::Failed
+                    && operation != Operation::Rollback
+            })
+        });
         let unchanged_release = current.is_some_and(|c| {
             c.version == version && c.config == config && operation != Operation::Rollback
         });
@@ -1191,6 +1237,13 @@ impl Engine {
                 report.outcome = Outcome::Deployed;
                 self.trim_history(app).await;
             }
+            Err(f) if self.is_interrupted() => {
+                rev.status = Status::Interrupted;
+                rev.message = Some(f.message.clone());
+                self.write_revision(&rev).await?;
+                report.outcome = Outcome::Interrupted;
+                report.error = Some(f.message);
+            }
             Err(f) => {
                 rev.status = Status::Failed;
                 rev.message = Some(f.message.clone());
@@ -1265,6 +1318,7 @@ impl Engine {
             Operation::Upgrade => (HookEvent::PreUpgrade, HookEvent::PostUpgrade),
             Operation::Rollback => (HookEvent::PreRollback, HookEvent::PostRollback),
         };
+        self.stop_if_interrupted()?;
         self.run_hooks(hooks, pre, deadline, &mut report.hooks_run)
             .await?;
         timer.lap("pre-hooks");
@@ -1281,6 +1335,7 @@ impl Engine {
         let mut live_now: HashMap<Key, Value> = live.clone();
         let mut since_wait: Vec<Manifest> = Vec::new();
         for (i, b) in batches.iter().enumerate() {
+            self.stop_if_interrupted()?;
             self.phase(format!(
                 "applying batch {} of {} ({} objects)",
                 i + 1,
@@ -1324,6 +1379,7 @@ impl Engine {
         self.wait_ready(app, &since_wait, &live_now, deadline)
             .await?;
         timer.lap("wait");
+        self.stop_if_interrupted()?;
         // Prune what the new revision no longer has (only objects labelled for this app).
         let prunes: Vec<&ObjectRef> = the_plan
             .steps
@@ -1352,6 +1408,7 @@ impl Engine {
             }
             timer.lap("prune");
         }
+        self.stop_if_interrupted()?;
         self.run_hooks(hooks, post, deadline, &mut report.hooks_run)
             .await?;
         timer.lap("post-hooks");
@@ -1530,6 +1587,7 @@ impl Engine {
         let mut diagnosed_since: Option<(Instant, Vec<Diagnosis>)> = None;
         let mut last_diag = Instant::now();
         loop {
+            self.stop_if_interrupted()?;
             if pending.is_empty() {
                 self.progress.event(Event::Waiting {
                     ready: total,
@@ -2133,7 +2191,41 @@ impl Engine {
                 }
                 s
             });
+        let unsettled = history
+            .last()
+            .filter(|r| matches!(r.status, Status::Pending | Status::Interrupted))
+            .map(|r| {
+                let verb = match (
+                    r.operation,
+                    history.iter().any(|h| h.status == Status::Deployed),
+                ) {
+                    (_, false) => "berth install APP_DIR",
+                    (Operation::Rollback, true) => "berth rollback",
+                    (_, true) => "berth upgrade APP_DIR",
+                };
+                let what = if r.status == Status::Pending {
+                    "is pending: a berth run is applying it, or was killed"
+                } else {
+                    "was interrupted (Ctrl-C)"
+                };
+                format!(
+                    "revision {} ({}, {}) {what}; run `{verb}` again to repair{}",
+                    r.number,
+                    r.version,
+                    match r.operation {
+                        Operation::Install => "install",
+                        Operation::Upgrade => "upgrade",
+                        Operation::Rollback => "rollback",
+                    },
+                    if history.iter().any(|h| h.status == Status::Deployed) {
+                        ""
+                    } else {
+                        " (nothing was ever deployed: the app is not installed yet)"
+                    }
+                )
+            });
         Ok(StatusReport {
+            unsettled,
             app: app.into(),
             namespace: self.ns().into(),
             version: current.version.clone(),
@@ -2171,7 +2263,10 @@ fn previous_objects(history: &[Revision]) -> Vec<Value> {
     }
     // Objects of earlier failed revisions that were never pruned (a rollback that was interrupted).
     for r in &history[..start] {
-        if matches!(r.status, Status::Failed | Status::Pending) {
+        if matches!(
+            r.status,
+            Status::Failed | Status::Pending | Status::Interrupted
+        ) {
             for m in &r.objects {
                 if seen.insert(m.reference().key()) {
                     out.push(m.object.clone());

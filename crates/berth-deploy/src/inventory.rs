@@ -38,6 +38,8 @@ pub enum Status {
     Superseded,
     /// Apply or readiness failed.
     Failed,
+    /// Stopped by the user (Ctrl-C) at a safe point; the next run repairs.
+    Interrupted,
     /// Failed and was rolled back automatically to an earlier revision.
     RolledBack,
     /// The app was uninstalled.
@@ -52,6 +54,7 @@ impl Status {
             Status::Deployed => "deployed",
             Status::Superseded => "superseded",
             Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
             Status::RolledBack => "rolled-back",
             Status::Uninstalled => "uninstalled",
         }

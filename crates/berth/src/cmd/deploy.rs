@@ -218,7 +218,13 @@ impl TermProgress {
 
 impl Progress for TermProgress {
     fn event(&self, e: Event) {
-        let Some(b) = &self.bar else { return };
+        let Some(b) = &self.bar else {
+            // Notes (waiting for a lock, repairs) matter in logs and pipes too.
+            if let Event::Note(n) = e {
+                eprintln!("note: {n}");
+            }
+            return;
+        };
         match e {
             Event::Phase(p) => b.set_message(p),
             Event::Object { .. } => {}
@@ -422,6 +428,24 @@ async fn live_render_options(
     })
 }
 
+/// The first Ctrl-C asks the engine to stop at its next safe point (it records the revision
+/// as interrupted and releases the lock); a second one exits at once.
+async fn stop_on_ctrl_c(flag: Arc<std::sync::atomic::AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    eprintln!(
+        "\ninterrupted: stopping at the next safe point, recording the revision as interrupted and releasing the lock (Ctrl-C again exits at once; running the same command again repairs either way)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!(
+            "interrupted again: exiting now; the revision stays pending and the lock expires, and running the same command again repairs both"
+        );
+        std::process::exit(130);
+    }
+}
+
 /// Run one deploy-family operation and return its exit code.
 async fn apply_op(
     apply: ApplyFlags,
@@ -486,9 +510,13 @@ async fn apply_op(
             return Ok(0);
         }
         Some(mode) => {
-            ctx.engine
+            let on_ctrl_c = tokio::spawn(stop_on_ctrl_c(ctx.engine.interrupt_flag()));
+            let res = ctx
+                .engine
                 .deploy(prepared.release, mode, apply.dry_run)
-                .await
+                .await;
+            on_ctrl_c.abort();
+            res
         }
     };
     ctx.progress.finish();
@@ -567,6 +595,10 @@ pub fn render_report(r: &Report) -> String {
                 out.push_str(&format!("  kept {}\n", s.object));
             }
         }
+        Outcome::Interrupted => out.push_str(&format!(
+            "{op} of {} {} in namespace {} was interrupted{rev} after {total:.1}s: it stopped at a safe point, recorded the revision as interrupted and released the lock; run the same command again to finish it (or `berth rollback`)\n",
+            r.app, r.version, r.namespace
+        )),
         Outcome::Failed | Outcome::RolledBack | Outcome::RollbackFailed => {
             out.push_str(&format!(
                 "{op} of {} {} in namespace {} FAILED{rev} after {total:.1}s\n",
@@ -691,7 +723,7 @@ pub fn status(a: AppArgs) -> Result<u8> {
                 DeployError::NotInstalled { .. } => anyhow::Error::from(BadInput(e.to_string())),
                 e => e.into(),
             })?;
-            let ready = st.objects.iter().all(|o| o.state == "ready");
+            let ready = st.objects.iter().all(|o| o.state == "ready") && st.unsettled.is_none();
             if a.common.output != Format::Table {
                 output::print_structured(&serde_json::to_value(&st)?, a.common.output)?;
             } else {
@@ -731,6 +763,9 @@ pub fn render_status(st: &berth_deploy::engine::StatusReport) -> String {
     }
     if let Some(f) = &st.last_failure {
         out.push_str(&format!("last failure: {f}\n"));
+    }
+    if let Some(u) = &st.unsettled {
+        out.push_str(&format!("unfinished: {u}\n"));
     }
     out
 }
