@@ -896,8 +896,9 @@ impl Engine {
                     wanted: rel.version.clone(),
                 });
             }
-            (Some(_), Mode::Install) => Operation::Install,
-            (Some(_), Mode::Upgrade) => Operation::Upgrade,
+            // Installing again over an installed app is an upgrade (as `helm upgrade --install`):
+            // pre-/post-upgrade hooks, and an automatic rollback when it fails.
+            (Some(_), Mode::Install | Mode::Upgrade) => Operation::Upgrade,
         };
         // Policy before anything changes.
         let kube_version = self.cluster.server_version().await.ok();
@@ -980,6 +981,7 @@ impl Engine {
                         target.version
                     ));
                     self.write_revision(&failed).await?;
+                    self.delete_hooks_of_failed(&failed, &target.hooks).await;
                 }
                 report.outcome = if ok {
                     Outcome::RolledBack
@@ -1515,6 +1517,41 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// After an automatic rollback, delete the hook objects the failed attempt left (a failed
+    /// migration Job and its pods): the rollback restored the previous revision, and the
+    /// failure is kept in the failed revision's message and diagnoses. Objects that are also
+    /// rollback hooks of the restored revision (just run by the rollback) are left alone.
+    async fn delete_hooks_of_failed(&self, failed: &Revision, restored: &[Manifest]) {
+        let (pre, post) = (HookEvent::PreUpgrade, HookEvent::PostUpgrade);
+        // the rollback's own hooks (same names) stay
+        let keep: HashSet<Key> = split_hooks(restored.to_vec())
+            .map(|(_, hs)| hs)
+            .unwrap_or_default()
+            .iter()
+            .filter(|h| {
+                h.events.contains(&HookEvent::PreRollback)
+                    || h.events.contains(&HookEvent::PostRollback)
+            })
+            .map(|h| h.manifest.reference().key())
+            .collect();
+        let Ok((_, hooks)) = split_hooks(failed.hooks.clone()) else {
+            return;
+        };
+        for h in hooks
+            .iter()
+            .filter(|h| h.events.contains(&pre) || h.events.contains(&post))
+            .filter(|h| !keep.contains(&h.manifest.reference().key()))
+        {
+            let r = h.manifest.reference();
+            if let Ok(true) = self.cluster.delete(&r).await {
+                self.note(format!(
+                    "deleted {r}, a hook of the failed revision {}",
+                    failed.number
+                ));
+            }
+        }
     }
 
     async fn delete_and_wait(&self, r: &ObjectRef, deadline: Instant) -> Result<(), WaitFailure> {

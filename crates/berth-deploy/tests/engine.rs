@@ -838,3 +838,71 @@ async fn cluster_shape_problems_are_diagnosed() {
         rep.diagnoses
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reinstall_with_changed_config_runs_upgrade_hooks_and_rolls_back_a_failed_hook() {
+    let env = env().await;
+    let e = engine(&env, "reinstall");
+    let job = |name: &str, hook: &str, fail: bool| {
+        let fault = if fail {
+            ", sim.berth.dev/fail: job-failed"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    helm.sh/hook: {hook}\n    sim.berth.dev/run-for: 50ms\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      annotations: {{sim.berth.dev/run-for: 50ms{fault}}}\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox:1.36\n"
+        )
+    };
+    let v1 = [
+        job("setup", "pre-install", false),
+        job("migrate", "pre-upgrade", false),
+        cm("cfg", "1"),
+    ]
+    .join("---\n");
+    let rep = e
+        .deploy(release("1.0.0", &v1), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    assert_eq!(rep.hooks_run, vec!["pre-install: job/setup"]);
+
+    // `berth install` again, same version, changed config: an upgrade, whose hook fails.
+    let v1b = [
+        job("setup", "pre-install", false),
+        job("migrate", "pre-upgrade", true),
+        cm("cfg", "2"),
+    ]
+    .join("---\n");
+    let mut rel = release("1.0.0", &v1b);
+    rel.config = json!({"values": {"greeting": "changed"}});
+    let rep = e
+        .deploy(rel, Mode::Install, false)
+        .await
+        .expect("re-install runs");
+    assert_eq!(rep.operation, berth_deploy::inventory::Operation::Upgrade);
+    assert_eq!(
+        rep.hooks_run,
+        vec!["pre-upgrade: job/migrate"],
+        "install hooks must not run again"
+    );
+    assert_eq!(rep.outcome, Outcome::RolledBack, "{:?}", rep.error);
+    // The failed hook Job is gone, the ConfigMap is revision 1's.
+    assert!(
+        env.cluster
+            .get(&r("batch/v1", "Job", "reinstall", "migrate"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the failed hook Job is cleaned up after the rollback"
+    );
+    let cfg = env
+        .cluster
+        .get(&r("v1", "ConfigMap", "reinstall", "cfg"))
+        .await
+        .unwrap()
+        .expect("cfg");
+    assert_eq!(cfg["data"]["v"], "1", "{cfg}");
+    let h = e.history("hello").await.expect("history");
+    let st: Vec<&str> = h.iter().map(|x| x.status.as_str()).collect();
+    assert_eq!(st, ["superseded", "rolled-back", "deployed"], "{h:?}");
+}
