@@ -96,35 +96,41 @@ pub struct Cluster {
 
 /// Fault injection for crash tests, read from the environment once per connection:
 /// `BERTH_TEST_EXIT_AT_WRITE=N` ends the process (exit 137, as after SIGKILL) just before its
-/// Nth write to the cluster; `BERTH_TEST_STOP_AT_WRITE=N` stops it there with SIGSTOP (a
-/// test resumes it with SIGCONT). Writes are counted in the order they are sent (the lock's
+/// Nth write to the cluster; `BERTH_TEST_STOP_AT_WRITE=N[,M…]` stops it there with SIGSTOP
+/// (a test resumes it with SIGCONT). Writes are counted in the order they are sent (the lock's
 /// renewals excepted); unset, nothing happens.
 #[derive(Default)]
 struct Faults {
     exit_at: Option<u64>,
-    stop_at: Option<u64>,
+    stop_at: Vec<u64>,
     writes: AtomicU64,
 }
 
 impl Faults {
     fn from_env() -> Faults {
-        let read = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse().ok());
+        let read = |k: &str| -> Vec<u64> {
+            std::env::var(k)
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|v| v.trim().parse().ok())
+                .collect()
+        };
         Faults {
-            exit_at: read("BERTH_TEST_EXIT_AT_WRITE"),
+            exit_at: read("BERTH_TEST_EXIT_AT_WRITE").first().copied(),
             stop_at: read("BERTH_TEST_STOP_AT_WRITE"),
             writes: AtomicU64::new(0),
         }
     }
 
     fn before_write(&self) {
-        if self.exit_at.is_none() && self.stop_at.is_none() {
+        if self.exit_at.is_none() && self.stop_at.is_empty() {
             return;
         }
         let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
         if self.exit_at == Some(n) {
             std::process::exit(137);
         }
-        if self.stop_at == Some(n) {
+        if self.stop_at.contains(&n) {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
         }
     }

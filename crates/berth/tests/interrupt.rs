@@ -216,6 +216,49 @@ fn ctrl_c_stops_at_a_safe_point_records_the_revision_and_the_next_run_repairs() 
 }
 
 #[test]
+fn a_second_ctrl_c_exits_at_once_and_the_next_run_repairs() {
+    let (rt, sim) = sim();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let app = write_app(dir.path(), "twice");
+    let app_s = app.display().to_string();
+    // Paused twice in the same batch of objects: the first Ctrl-C asks for a safe point (the
+    // end of the batch), the second one comes before it.
+    let mut child = berth(&["install", &app_s], "twice", &kc)
+        .env("BERTH_TEST_STOP_AT_WRITE", "5,7")
+        .spawn()
+        .expect("spawn");
+    wait_stopped(&mut child);
+    signal(&child, "-INT");
+    signal(&child, "-CONT");
+    wait_stopped(&mut child);
+    signal(&child, "-INT");
+    signal(&child, "-CONT");
+    let out = child.wait_with_output().expect("install ends");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(t.contains("interrupted again: exiting now"), "{t}");
+    let (revs, _) = stored(&rt, &kc, "twice");
+    assert_eq!(
+        revs,
+        vec![(1, "pending".to_string())],
+        "nothing settled: {t}"
+    );
+    let again = berth(&["install", &app_s], "twice", &kc)
+        .output()
+        .expect("install");
+    assert!(again.status.success(), "{}", text(&again));
+    let (revs, lease) = stored(&rt, &kc, "twice");
+    assert_eq!(
+        revs,
+        vec![(1, "failed".to_string()), (2, "deployed".to_string())]
+    );
+    assert!(!lease);
+    drop(sim);
+}
+
+#[test]
 fn a_run_waiting_for_the_lock_says_for_whom_and_waits_up_to_its_timeout() {
     let (_rt, sim) = sim();
     let dir = tempfile::tempdir().expect("tempdir");
