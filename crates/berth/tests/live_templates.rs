@@ -229,5 +229,46 @@ fn install_renders_against_the_live_cluster_as_helm_does() {
     assert_eq!(facts["kubeVersion"], "v1.30.4", "{facts}");
     assert_eq!(facts["password"], "hunter2", "{facts}");
     assert_eq!(facts["unserved"], "false", "{facts}");
+    assert_eq!(
+        (&facts["revision"], &facts["isInstall"], &facts["isUpgrade"]),
+        (&json!("1"), &json!("true"), &json!("false"))
+    );
+
+    // An upgrade renders as revision 2, IsUpgrade (Helm's numbering: the revision being written).
+    let yaml = std::fs::read_to_string(live.join("berth.yaml")).expect("berth.yaml");
+    std::fs::write(
+        live.join("berth.yaml"),
+        yaml.replace("version: 1.0.0", "version: 1.1.0"),
+    )
+    .expect("berth.yaml");
+    let out = berth(&["upgrade", &live.display().to_string()], &kc);
+    assert!(
+        out.status.success(),
+        "berth upgrade: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let facts = rt.block_on(async {
+        let c = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
+            kubeconfig: Some(kc.clone()),
+            context: None,
+        })
+        .await
+        .expect("connect");
+        c.get(&berth_deploy::object::ObjectRef {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: NS.into(),
+            name: "facts".into(),
+        })
+        .await
+        .expect("get")
+        .expect("facts")["data"]
+            .clone()
+    });
+    assert_eq!(
+        (&facts["revision"], &facts["isInstall"], &facts["isUpgrade"]),
+        (&json!("2"), &json!("false"), &json!("true")),
+        "{facts}"
+    );
     drop(sim);
 }
