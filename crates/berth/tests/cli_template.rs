@@ -5,6 +5,10 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -141,13 +145,7 @@ fn values_files_and_set_file_layer_like_helm() {
 
 #[test]
 fn byte_identical_to_helm_v4() {
-    let Ok(python) = std::env::var("BERTH_TEST_HELM_PYTHON") else {
-        assert_ne!(
-            std::env::var("BERTH_TEST_STRICT").as_deref(),
-            Ok("1"),
-            "BERTH_TEST_HELM_PYTHON is not set"
-        );
-        eprintln!("skipping: BERTH_TEST_HELM_PYTHON is not set");
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
