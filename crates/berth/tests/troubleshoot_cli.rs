@@ -136,3 +136,145 @@ spec:
         .assert()
         .code(1);
 }
+
+fn example(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/hello")
+        .join(rel)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn preflight_without_a_cluster_is_an_error_naming_the_kubeconfig() {
+    let d = tempfile::tempdir().unwrap();
+    let kc = d.path().join("no-such-kubeconfig");
+    let out = berth()
+        .current_dir(d.path())
+        .args(["preflight", "--kubeconfig"])
+        .arg(&kc)
+        .arg(example("checks/preflight.yaml"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("kubeconfig {}", kc.display())),
+        "{text}"
+    );
+    assert!(text.contains("No such file"), "{text}");
+    assert!(!text.contains("PASSED"), "{text}");
+    assert!(
+        !text.contains("add the"),
+        "no advice to add a collector: {text}"
+    );
+    assert!(!text.contains("'\""), "no double-quoted path: {text}");
+}
+
+#[test]
+fn support_bundle_without_a_cluster_writes_nothing_and_fails() {
+    let d = tempfile::tempdir().unwrap();
+    let kc = d.path().join("no-such-kubeconfig");
+    let archive = d.path().join("b.tar.gz");
+    let out = berth()
+        .current_dir(d.path())
+        .args(["support-bundle", "--kubeconfig"])
+        .arg(&kc)
+        .arg("--archive")
+        .arg(&archive)
+        .arg(example("checks/support-bundle.yaml"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("clusterInfo, clusterResources, logs"),
+        "{text}"
+    );
+    assert!(text.contains(&kc.display().to_string()), "{text}");
+    assert!(!archive.exists(), "no bundle of skipped collectors");
+    assert!(!text.contains("add the"), "{text}");
+}
+
+#[test]
+fn an_unreachable_api_server_is_named_with_its_url_and_context() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let kc = d.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: ghost\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}\ncontexts:\n- name: ghost\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .unwrap();
+    let out = berth()
+        .current_dir(d.path())
+        .args(["preflight", "--kubeconfig"])
+        .arg(&kc)
+        .arg(example("checks/preflight.yaml"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("https://127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.contains("context ghost"), "{text}");
+}
+
+/// A healthy app's bundle, analysed with berth's defaults, passes: checks whose data the
+/// bundle was never asked to collect (host collectors here) are not warnings.
+#[test]
+fn default_analysis_of_a_healthy_apps_bundle_exits_0() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt
+        .block_on(berth_kube_sim::Simulator::start(
+            berth_kube_sim::SimOptions::default(),
+        ))
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let kc = d.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    berth()
+        .arg("install")
+        .arg(example(""))
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .assert()
+        .code(0);
+    let archive = d.path().join("b.tar.gz");
+    berth()
+        .current_dir(d.path())
+        .args(["support-bundle", "--kubeconfig"])
+        .arg(&kc)
+        .arg("--archive")
+        .arg(&archive)
+        .arg(example("checks/support-bundle.yaml"))
+        .assert()
+        .code(0);
+    let out = berth().arg("analyze").arg(&archive).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("add the"), "{text}");
+    assert!(
+        text.contains("note: not in this bundle, so not checked"),
+        "{text}"
+    );
+    drop(sim);
+}
