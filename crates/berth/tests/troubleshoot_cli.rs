@@ -278,3 +278,49 @@ fn default_analysis_of_a_healthy_apps_bundle_exits_0() {
     );
     drop(sim);
 }
+
+#[test]
+fn a_directory_given_as_a_spec_names_the_file_meant() {
+    let out = berth().arg("preflight").arg(example("")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let meant = example("checks/preflight.yaml").display().to_string();
+    assert!(
+        err.contains("is a directory") && err.contains(&format!("did you mean {meant}?")),
+        "{err}"
+    );
+}
+
+#[test]
+fn support_bundle_exits_with_troubleshoots_code_for_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = d.path().join("sb.yaml");
+    std::fs::write(
+        &spec,
+        r#"apiVersion: troubleshoot.sh/v1beta2
+kind: SupportBundle
+metadata: {name: sb}
+spec:
+  hostCollectors:
+    - cpu: {}
+  hostAnalyzers:
+    - cpu:
+        outcomes:
+          - warn: {when: "count < 100000", message: fewer than 100000 cpus}
+          - pass: {message: plenty}
+"#,
+    )
+    .unwrap();
+    let archive = d.path().join("out.tar.gz");
+    berth()
+        .args(["support-bundle", "--archive"])
+        .arg(&archive)
+        .arg(&spec)
+        .assert()
+        .code(4)
+        .stdout(contains("fewer than 100000 cpus"));
+    assert!(
+        archive.is_file(),
+        "the bundle is written whatever the analysis says"
+    );
+}

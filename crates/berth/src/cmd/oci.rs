@@ -961,3 +961,34 @@ pub fn run_registry(a: RegistryArgs) -> anyhow::Result<u8> {
     })?;
     Ok(crate::exit::OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_summary_counts_add_up() {
+        // Every image already up to date: no "0 blob(s) uploaded, 0 already present" for 4
+        // images, which read as if nothing happened to them.
+        let stats = transfer::Stats {
+            images_skipped: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
+            "hello 1.0.0 to r:5000/hello: 0 image(s) pushed, 4 already up to date"
+        );
+        let stats = transfer::Stats {
+            blobs_transferred: 3,
+            bytes_transferred: 2048,
+            blobs_skipped: 2,
+            blobs_mounted: 1,
+            images_skipped: 1,
+        };
+        assert_eq!(
+            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
+            "hello 1.0.0 to r:5000/hello: 3 image(s) pushed, 1 already up to date; \
+             3 blob(s) uploaded (2.0 KiB), 1 mounted, 2 already present"
+        );
+    }
+}
