@@ -286,6 +286,29 @@ mod tests {
         assert!(count > 30, "only {count} examples found");
     }
 
+    /// The README lists the same exit codes as `berth --help`, row for row.
+    #[test]
+    fn readme_lists_the_exit_codes_of_the_help() {
+        let readme = include_str!("../../../README.md");
+        let mut rows: Vec<String> = Vec::new();
+        for line in crate::exit::table!().lines().skip(1) {
+            if line.starts_with("     ") {
+                if let Some(last) = rows.last_mut() {
+                    last.push(' ');
+                    last.push_str(line.trim());
+                }
+            } else {
+                rows.push(line.trim().to_string());
+            }
+        }
+        assert_eq!(rows.len(), 6, "{rows:?}");
+        for row in rows {
+            let (code, meaning) = row.split_once("  ").expect("code and meaning");
+            let want = format!("| {code} | {} |", meaning.trim());
+            assert!(readme.contains(&want), "README lacks the row `{want}`");
+        }
+    }
+
     #[test]
     fn example_extraction_joins_continuations_and_drops_comments() {
         let help = "Intro\n\nExamples:\n  berth a \\\n    --b c   # why\n  X=1 berth d | jq . && berth e > f\n\nExit codes: 0";
