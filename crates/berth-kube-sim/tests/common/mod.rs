@@ -10,6 +10,7 @@ use std::time::Duration;
 #[path = "../../../../testing/tool.rs"]
 mod tool_rule;
 /// A test tool from `BERTH_TEST_<NAME>`: a missing one fails (see testing/tool.rs).
+#[allow(unused_imports)] // each test binary uses some of the helpers
 pub use tool_rule::{program_on_path, tool};
 
 pub async fn start() -> Simulator {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 #[path = "../../../../testing/tool.rs"]
 mod tool_rule;
 /// A test tool from `BERTH_TEST_<NAME>`: a missing one fails (see testing/tool.rs).
+#[allow(unused_imports)] // each test binary uses some of the helpers
 pub use tool_rule::{program_on_path, tool};
 
 pub fn free_port() -> u16 {
