@@ -189,9 +189,12 @@ impl Cluster {
                 .as_ref()
                 .map(|p| format!(", kubeconfig {}", p.display()))
                 .unwrap_or_default();
+            let context = context.map_or_else(
+                || "the current context".to_string(),
+                |c| format!("context {c}"),
+            );
             return Err(ClusterError::Transport(format!(
-                "{server} (context {}{kubeconfig}): {e}",
-                context.as_deref().unwrap_or("(current)")
+                "{server} ({context}{kubeconfig}): {e}"
             )));
         }
         Ok(Cluster::from_client(client))

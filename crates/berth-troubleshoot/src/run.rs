@@ -368,11 +368,12 @@ pub async fn kube_client(
 /// A cluster that could not be used, with what was tried: the kubeconfig, the context and
 /// the API server's URL, so the message says which cluster and how to point at another.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{cause} (kubeconfig {kubeconfig}, context {context}{server})")]
+#[error("{cause} (kubeconfig {kubeconfig}, {context}{server})")]
 pub struct NoCluster {
     /// The kubeconfig file tried, or how it was looked for.
     pub kubeconfig: String,
-    /// The context tried (`--context`, else the kubeconfig's current context).
+    /// The context tried: `context NAME` (`--context`, else the kubeconfig's current
+    /// context), or `its current context` when the kubeconfig could not be read.
     pub context: String,
     /// `, server URL` once the kubeconfig was read, else empty.
     server: String,
@@ -428,7 +429,10 @@ async fn build_client(
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(none: no $KUBECONFIG, no $HOME)".into()),
-        context: context.unwrap_or("(current)").to_string(),
+        context: context.map_or_else(
+            || "its current context".to_string(),
+            |c| format!("context {c}"),
+        ),
         server: String::new(),
     };
     let in_cluster = kubeconfig.is_none()
@@ -455,7 +459,7 @@ async fn build_client(
         if context.is_none()
             && let Some(c) = &kc.current_context
         {
-            target.context = c.clone();
+            target.context = format!("context {c}");
         }
         kube::Config::from_custom_kubeconfig(kc, &opts)
             .await

@@ -324,3 +324,20 @@ spec:
         "the bundle is written whatever the analysis says"
     );
 }
+
+/// A bundle collected without a cluster holds nothing berth's default checks read: that is
+/// not a pass.
+#[test]
+fn default_analysis_of_a_bundle_with_nothing_to_check_is_not_a_pass() {
+    let d = tempfile::tempdir().unwrap();
+    let bundle = d.path().join("bundle");
+    std::fs::create_dir_all(bundle.join("cluster-resources")).unwrap();
+    std::fs::write(bundle.join("version.yaml"), "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundleVersion\nspec: {versionNumber: 0.1.0}\n").unwrap();
+    let out = berth().arg("analyze").arg(&bundle).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("none of the data berth's default checks read"),
+        "{err}"
+    );
+}

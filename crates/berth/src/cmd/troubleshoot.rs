@@ -739,6 +739,16 @@ pub fn analyze_bundle(a: AnalyzeArgs) -> Result<u8> {
             let (skipped, kept): (Vec<_>, Vec<_>) =
                 results.into_iter().partition(|r| r.not_collected);
             results = kept;
+            if results.is_empty() && !skipped.is_empty() {
+                // Nothing to judge is not a pass: most often the cluster was unreachable
+                // when the bundle was collected (see its collector-errors/).
+                eprintln!(
+                    "error: this bundle holds none of the data berth's default checks read; \
+                     was the cluster reachable when it was collected? Pass an analyzer spec \
+                     to check what it does hold"
+                );
+                return Ok(code::OTHER);
+            }
             if !skipped.is_empty() {
                 let names: Vec<&str> = skipped.iter().map(|r| r.check.as_str()).collect();
                 eprintln!(
