@@ -15,19 +15,11 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn helm_python() -> Option<String> {
-    match std::env::var("BERTH_TEST_HELM_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            if std::env::var("BERTH_TEST_STRICT").as_deref() == Ok("1") {
-                panic!(
-                    "BERTH_TEST_HELM_PYTHON is not set (scripts/setup.d/10-helm-oracle.sh exports it)"
-                );
-            }
-            eprintln!("skipping: BERTH_TEST_HELM_PYTHON is not set; run scripts/test.sh");
-            None
-        }
-    }
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+
+fn helm_python() -> Option<PathBuf> {
+    tool_rule::tool("BERTH_TEST_HELM_PYTHON")
 }
 
 #[derive(Default, Clone)]
@@ -88,7 +80,7 @@ fn case_for(all: &Map<String, Value>, name: &str) -> Case {
     }
 }
 
-fn oracle(python: &str, chart: &Path, case: &Case) -> Value {
+fn oracle(python: &Path, chart: &Path, case: &Case) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let vals = dir.path().join("values.json");
     std::fs::write(&vals, serde_json::to_vec(&case.values).expect("json")).expect("write values");
@@ -169,7 +161,7 @@ struct Report {
     checked: usize,
 }
 
-fn compare_chart(python: &str, name: &str, dir: &Path, case: &Case, r: &mut Report) {
+fn compare_chart(python: &Path, name: &str, dir: &Path, case: &Case, r: &mut Report) {
     let want = oracle(python, dir, case);
     let opts = RenderOptions {
         release_name: case.name.clone().unwrap_or_else(|| "release-name".into()),

@@ -3,6 +3,10 @@
 
 use serde_json::Value;
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 const EXPRS: &[&str] = &[
     "a=1,b.c=two,ports={80,443}",
     "x=true,y=NULL,z=0,w=007,v=-3,u=+4",
@@ -19,13 +23,7 @@ const EXPRS: &[&str] = &[
 
 #[test]
 fn set_expressions_parse_like_helm() {
-    let Ok(python) = std::env::var("BERTH_TEST_HELM_PYTHON") else {
-        assert_ne!(
-            std::env::var("BERTH_TEST_STRICT").as_deref(),
-            Ok("1"),
-            "BERTH_TEST_HELM_PYTHON is not set"
-        );
-        eprintln!("skipping: BERTH_TEST_HELM_PYTHON is not set");
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
         return;
     };
     let script = "import json,sys,helm_python as h\n\

@@ -203,10 +203,17 @@ impl Cluster {
             context: opts.context.clone(),
             ..Default::default()
         };
+        // Which cluster, for messages: kubeconfig file, context, then the server's URL.
+        let mut context = opts.context.clone();
         let config = match &opts.kubeconfig {
             Some(path) => {
-                let kc = kube::config::Kubeconfig::read_from(path)
+                // Read the file here: kube's own error quotes the path twice ('"…"').
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ClusterError::Config(format!("cannot read {}: {e}", path.display()))
+                })?;
+                let kc = kube::config::Kubeconfig::from_yaml(&text)
                     .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
+                context = context.or_else(|| kc.current_context.clone());
                 kube::Config::from_custom_kubeconfig(kc, &kopts)
                     .await
                     .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?
@@ -218,8 +225,27 @@ impl Cluster {
                 .await
                 .map_err(|e| ClusterError::Config(e.to_string()))?,
         };
+        let server = config.cluster_url.to_string();
         let client =
             kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+        // Ask once who is there, so an unreachable server is named with its URL and context
+        // rather than surfacing later as a bare "client error (Connect)".
+        if let Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_))) =
+            client.apiserver_version().await
+        {
+            let kubeconfig = opts
+                .kubeconfig
+                .as_ref()
+                .map(|p| format!(", kubeconfig {}", p.display()))
+                .unwrap_or_default();
+            let context = context.map_or_else(
+                || "the current context".to_string(),
+                |c| format!("context {c}"),
+            );
+            return Err(ClusterError::Transport(format!(
+                "{server} ({context}{kubeconfig}): {e}"
+            )));
+        }
         Ok(Cluster::from_client(client))
     }
 

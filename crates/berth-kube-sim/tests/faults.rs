@@ -690,12 +690,7 @@ async fn registry_check_against_real_registry() {
     sim.shutdown().await;
 
     // Basic auth: only a pod with the right imagePullSecret can pull.
-    let Some(htpasswd) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("htpasswd"))
-            .find(|p| p.exists())
-    }) else {
-        eprintln!("skipping the auth half: htpasswd (apache2-utils) not found");
+    let Some(htpasswd) = common::program_on_path("htpasswd") else {
         return;
     };
     let out = std::process::Command::new(htpasswd)

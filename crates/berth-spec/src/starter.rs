@@ -5,7 +5,8 @@
 pub fn files(name: &str) -> Vec<(String, String)> {
     let manifest = format!(
         r#"# berth.yaml: how berth installs, configures and upgrades {name}.
-# Reference: docs/formats/berth-yaml.md. Check it with `berth lint`.
+# Every field, with its description: `berth schema` (a JSON Schema; point your editor's YAML
+# extension at it). Check this file and the chart with `berth lint` in this folder.
 apiVersion: berth.dev/v1alpha1
 kind: Application
 metadata:

@@ -353,37 +353,138 @@ pub async fn collect_bundle(merged: &Merged, opts: CollectOptions) -> Result<Col
     })
 }
 
-/// A Kubernetes client from a kubeconfig (explicit path, else `KUBECONFIG` / `~/.kube/config`,
-/// else in-cluster), with bounded connect and read timeouts so an unreachable API server
-/// ends as a recorded error instead of a hang.
+/// Build a client from a kubeconfig (`--kubeconfig`/`--context`, else `$KUBECONFIG`,
+/// `~/.kube/config`, in-cluster). It does not contact the server: see [`connect`].
 pub async fn kube_client(
     kubeconfig: Option<&std::path::Path>,
     context: Option<&str>,
 ) -> Result<kube::Client, String> {
+    build_client(kubeconfig, context)
+        .await
+        .map(|(client, _)| client)
+        .map_err(|e| e.to_string())
+}
+
+/// A cluster that could not be used, with what was tried: the kubeconfig, the context and
+/// the API server's URL, so the message says which cluster and how to point at another.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{cause} (kubeconfig {kubeconfig}, {context}{server})")]
+pub struct NoCluster {
+    /// The kubeconfig file tried, or how it was looked for.
+    pub kubeconfig: String,
+    /// The context tried: `context NAME` (`--context`, else the kubeconfig's current
+    /// context), or `its current context` when the kubeconfig could not be read.
+    pub context: String,
+    /// `, server URL` once the kubeconfig was read, else empty.
+    server: String,
+    /// What went wrong.
+    pub cause: String,
+}
+
+/// What [`build_client`] learned about the target before any request.
+struct Target {
+    kubeconfig: String,
+    context: String,
+    server: String,
+}
+
+impl Target {
+    fn fail(&self, cause: impl Into<String>) -> NoCluster {
+        NoCluster {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            server: if self.server.is_empty() {
+                String::new()
+            } else {
+                format!(", server {}", self.server)
+            },
+            cause: cause.into(),
+        }
+    }
+}
+
+/// The kubeconfig file `kube` would read without `--kubeconfig` (first of `$KUBECONFIG`).
+fn default_kubeconfig() -> Option<std::path::PathBuf> {
+    if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        return std::env::split_paths(&v).next();
+    }
+    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"))
+}
+
+async fn build_client(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<(kube::Client, Target), NoCluster> {
     use kube::config::{KubeConfigOptions, Kubeconfig};
     let opts = KubeConfigOptions {
         context: context.map(str::to_string),
         cluster: None,
         user: None,
     };
-    let mut cfg = match kubeconfig {
-        Some(p) => {
-            let kc = Kubeconfig::read_from(p)
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &opts)
-                .await
-                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
-        }
-        None if context.is_some() => kube::Config::from_kubeconfig(&opts)
-            .await
-            .map_err(|e| format!("kubeconfig: {e}"))?,
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no kubeconfig found ({e})"))?,
+    let path = kubeconfig
+        .map(std::path::Path::to_path_buf)
+        .or_else(default_kubeconfig);
+    let mut target = Target {
+        kubeconfig: path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(none: no $KUBECONFIG, no $HOME)".into()),
+        context: context.map_or_else(
+            || "its current context".to_string(),
+            |c| format!("context {c}"),
+        ),
+        server: String::new(),
     };
+    let in_cluster = kubeconfig.is_none()
+        && context.is_none()
+        && path.as_ref().is_none_or(|p| !p.exists())
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let mut cfg = if in_cluster {
+        target.kubeconfig = "(in-cluster service account)".into();
+        kube::Config::incluster().map_err(|e| target.fail(e.to_string()))?
+    } else {
+        let Some(p) = path else {
+            return Err(target.fail("no kubeconfig found"));
+        };
+        // Read the file ourselves: kube's own error quotes the path twice ('"…"').
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| target.fail(format!("cannot read kubeconfig {}: {e}", p.display())))?;
+        let kc = if kubeconfig.is_none() && std::env::var_os("KUBECONFIG").is_some() {
+            // $KUBECONFIG may list several files: kube merges them as kubectl does.
+            Kubeconfig::read()
+        } else {
+            Kubeconfig::from_yaml(&text)
+        }
+        .map_err(|e| target.fail(format!("kubeconfig {} is not valid: {e}", p.display())))?;
+        if context.is_none()
+            && let Some(c) = &kc.current_context
+        {
+            target.context = format!("context {c}");
+        }
+        kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| target.fail(format!("kubeconfig {}: {e}", p.display())))?
+    };
+    target.server = cfg.cluster_url.to_string();
     cfg.connect_timeout = Some(Duration::from_secs(10));
     cfg.read_timeout = Some(Duration::from_secs(120));
-    kube::Client::try_from(cfg).map_err(|e| format!("cannot build the Kubernetes client: {e}"))
+    let client = kube::Client::try_from(cfg)
+        .map_err(|e| target.fail(format!("cannot build the Kubernetes client: {e}")))?;
+    Ok((client, target))
+}
+
+/// A client for a cluster that answered: the kubeconfig is read and the API server's
+/// `/version` is asked, so an absent or unreachable cluster is an error naming the kubeconfig,
+/// the context and the server's URL, not a bundle of skipped collectors.
+pub async fn connect(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<kube::Client, NoCluster> {
+    let (client, target) = build_client(kubeconfig, context).await?;
+    match client.apiserver_version().await {
+        Ok(_) => Ok(client),
+        Err(e) => Err(target.fail(format!("the Kubernetes API server did not answer: {e}"))),
+    }
 }
 
 #[cfg(test)]

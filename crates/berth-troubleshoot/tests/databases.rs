@@ -4,25 +4,13 @@
 
 use berth_troubleshoot::collect::db;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The tool's path from its env var, or None (skip) — a failure under BERTH_TEST_STRICT=1.
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() && Path::new(&v).exists() => Some(PathBuf::from(v)),
-        _ => {
-            if std::env::var("BERTH_TEST_STRICT").as_deref() == Ok("1") {
-                panic!(
-                    "{var} is not set or does not exist; run scripts/test.sh (scripts/setup.d/40-databases.sh)"
-                );
-            }
-            eprintln!("skipping: {var} is not set (scripts/setup.d/40-databases.sh sets it)");
-            None
-        }
-    }
-}
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -2,20 +2,11 @@
 //! Every capability lives in a `berth-*` library; each `cmd/` module wires one of them.
 
 mod cmd;
+mod exit;
 mod output;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
-
-/// Exit codes shared by every command (documented in `berth --help`).
-pub mod exit {
-    /// Success: nothing to report.
-    pub const OK: u8 = 0;
-    /// The command ran and found problems, or the operation failed.
-    pub const FAILURE: u8 = 1;
-    /// Usage error: bad flags or arguments, unreadable input.
-    pub const USAGE: u8 = 2;
-}
 
 #[derive(Parser)]
 #[command(
@@ -24,9 +15,10 @@ pub mod exit {
     about = "Deliver a Kubernetes application into customers' own clusters, online or air-gapped",
     long_about = "berth delivers a vendor's Kubernetes application into customers' own clusters, \
 online or air-gapped, and keeps it installed, upgraded, diagnosable and backed up there.",
-    after_help = "Exit codes: 0 success, 1 problems found or operation failed, 2 usage error \
-(preflight and support-bundle use troubleshoot's codes: 3 fail, 4 warn).\n\n\
-Example:\n  berth init myapp && berth lint myapp"
+    after_help = concat!(
+        "Example:\n  berth init myapp && berth lint myapp\n\n",
+        crate::exit::table!()
+    )
 )]
 struct Cli {
     #[command(subcommand)]
@@ -119,7 +111,220 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             output::error(&e);
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(exit::code_for(&e))
         }
+    }
+}
+
+/// The examples printed by `--help`, pulled out of the help text as a user would copy them.
+#[cfg(test)]
+pub(crate) mod help_examples {
+    /// The example commands of one help text: lines under an `Example…:` heading, with `\`
+    /// continuations joined and trailing `# comments` removed.
+    pub fn examples(help: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut in_block = false;
+        let mut pending = String::new();
+        for line in help.lines() {
+            if line.starts_with("Example") && line.trim_end().ends_with(':') {
+                in_block = true;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            if line.trim().is_empty() {
+                in_block = false;
+                continue;
+            }
+            let text = line.trim();
+            if let Some(head) = text.strip_suffix('\\') {
+                pending.push_str(head);
+                continue;
+            }
+            pending.push_str(text);
+            out.push(strip_comment(&pending).trim().to_string());
+            pending.clear();
+        }
+        out
+    }
+
+    fn strip_comment(s: &str) -> &str {
+        let b = s.as_bytes();
+        let (mut single, mut double) = (false, false);
+        for (i, c) in s.char_indices() {
+            match c {
+                '\'' if !double => single = !single,
+                '"' if !single => double = !double,
+                '#' if !single && !double && i > 0 && b[i - 1].is_ascii_whitespace() => {
+                    return &s[..i];
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Shell words (single and double quotes; no expansion).
+    pub fn words(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut any = false;
+        let (mut single, mut double) = (false, false);
+        for c in s.chars() {
+            match c {
+                '\'' if !double => {
+                    single = !single;
+                    any = true;
+                }
+                '"' if !single => {
+                    double = !double;
+                    any = true;
+                }
+                c if c.is_whitespace() && !single && !double => {
+                    if any {
+                        out.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                c => {
+                    cur.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            out.push(cur);
+        }
+        out
+    }
+
+    /// The `berth …` commands of one example line: split at `&&`, `;`, `|` and redirections,
+    /// leading `VAR=value` assignments dropped; other programs (kubectl, jq) left out.
+    pub fn berth_commands(example: &str) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for part in example.split("&&").flat_map(|p| p.split(';')) {
+            let cmd = part.split(['|', '>']).next().unwrap_or("");
+            let mut w = words(cmd);
+            while w
+                .first()
+                .is_some_and(|x| x.contains('=') && !x.starts_with('-'))
+            {
+                w.remove(0);
+            }
+            if w.first().is_some_and(|x| x == "berth") {
+                out.push(w);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and group (recursively), with its full name and help.
+    fn all_commands() -> Vec<(String, clap::Command)> {
+        fn walk(prefix: &str, cmd: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let name = format!("{prefix} {}", sub.get_name());
+                out.push((name.clone(), sub.clone()));
+                walk(&name, sub, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk("berth", &Cli::command(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_command_and_group_has_an_example_that_parses() {
+        let mut missing = Vec::new();
+        let mut bad = Vec::new();
+        let mut count = 0;
+        for (name, cmd) in all_commands() {
+            // An 80-column terminal: an example clap wraps there breaks copy-paste.
+            let help = cmd.term_width(80).render_long_help().to_string();
+            let examples = help_examples::examples(&help);
+            for e in &examples {
+                let first = help_examples::words(e)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                let known = ["berth", "kubectl", "cargo", "#"].contains(&first.as_str());
+                if !(known || first.contains('=')) {
+                    bad.push(format!("{name}: `{e}` is not a command (a wrapped line?)"));
+                }
+            }
+            let runs: Vec<Vec<String>> = examples
+                .iter()
+                .flat_map(|e| help_examples::berth_commands(e))
+                .collect();
+            if runs.is_empty() {
+                missing.push(name.clone());
+            }
+            for words in runs {
+                count += 1;
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    bad.push(format!("{name}: `{}`: {e}", words.join(" ")));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "commands without an example: {missing:?}"
+        );
+        assert!(
+            bad.is_empty(),
+            "examples that do not parse:\n{}",
+            bad.join("\n")
+        );
+        assert!(count > 30, "only {count} examples found");
+    }
+
+    /// The README lists the same exit codes as `berth --help`, row for row.
+    #[test]
+    fn readme_lists_the_exit_codes_of_the_help() {
+        let readme = include_str!("../../../README.md");
+        let mut rows: Vec<String> = Vec::new();
+        for line in crate::exit::table!().lines().skip(1) {
+            if line.starts_with("     ") {
+                if let Some(last) = rows.last_mut() {
+                    last.push(' ');
+                    last.push_str(line.trim());
+                }
+            } else {
+                rows.push(line.trim().to_string());
+            }
+        }
+        assert_eq!(rows.len(), 6, "{rows:?}");
+        for row in rows {
+            let (code, meaning) = row.split_once("  ").expect("code and meaning");
+            let want = format!("| {code} | {} |", meaning.trim());
+            assert!(readme.contains(&want), "README lacks the row `{want}`");
+        }
+    }
+
+    #[test]
+    fn example_extraction_joins_continuations_and_drops_comments() {
+        let help = "Intro\n\nExamples:\n  berth a \\\n    --b c   # why\n  X=1 berth d | jq . && berth e > f\n\nExit codes: 0";
+        let ex = help_examples::examples(help);
+        assert_eq!(ex, ["berth a --b c", "X=1 berth d | jq . && berth e > f"]);
+        let cmds: Vec<Vec<String>> = ex
+            .iter()
+            .flat_map(|e| help_examples::berth_commands(e))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                vec!["berth", "a", "--b", "c"],
+                vec!["berth", "d"],
+                vec!["berth", "e"]
+            ]
+        );
     }
 }

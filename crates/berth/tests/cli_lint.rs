@@ -146,3 +146,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `berth init` writes a berth.yaml whose comment points at what the binary has (`berth
+/// schema`, `berth lint`), not at docs that exist only in berth's repository.
+#[test]
+fn init_points_to_commands_not_repository_docs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["init", "myapp"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("myapp/berth.yaml")).unwrap();
+    assert!(!manifest.contains("docs/"), "{manifest}");
+    assert!(
+        manifest.contains("berth schema") && manifest.contains("berth lint"),
+        "{manifest}"
+    );
+}

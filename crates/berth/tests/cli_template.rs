@@ -5,6 +5,10 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -93,18 +97,52 @@ fn errors_name_the_template_and_the_fix() {
         err.contains("hello/templates/secret.yaml") && err.contains("password is required"),
         "{err}"
     );
+    // Input given that is missing or invalid is exit 2 (berth's one table), a chart that
+    // does not render is 1.
     let out = berth()
         .args(["template", "no/such/chart"])
         .output()
         .expect("run berth");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     let out = berth()
         .args(["template", "examples/hello/chart", "--set", "a[x]=1"])
         .output()
         .expect("run berth");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("failed parsing --set"));
+}
+
+#[test]
+fn a_missing_values_file_and_a_bad_one_are_the_same_class() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "replicaCount: [\n").expect("write");
+    for f in [dir.path().join("missing.yaml"), bad] {
+        let out = berth()
+            .args(["template", "examples/hello/chart", "-f"])
+            .arg(&f)
+            .output()
+            .expect("run berth");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&f.display().to_string()), "{err}");
+    }
+}
+
+#[test]
+fn an_app_directory_points_to_its_chart() {
+    let out = berth()
+        .args(["template", "examples/hello"])
+        .output()
+        .expect("run berth");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is a berth app directory")
+            && err.contains("berth template examples/hello/chart"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,13 +179,7 @@ fn values_files_and_set_file_layer_like_helm() {
 
 #[test]
 fn byte_identical_to_helm_v4() {
-    let Ok(python) = std::env::var("BERTH_TEST_HELM_PYTHON") else {
-        assert_ne!(
-            std::env::var("BERTH_TEST_STRICT").as_deref(),
-            Ok("1"),
-            "BERTH_TEST_HELM_PYTHON is not set"
-        );
-        eprintln!("skipping: BERTH_TEST_HELM_PYTHON is not set");
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");

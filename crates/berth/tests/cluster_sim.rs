@@ -3,6 +3,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 struct Kill(std::process::Child);
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -13,12 +17,7 @@ impl Drop for Kill {
 
 #[test]
 fn kubectl_sees_the_simulated_node_and_applies_an_object() {
-    let Some(kubectl) = std::env::var_os("BERTH_TEST_KUBECTL") else {
-        assert!(
-            std::env::var("BERTH_TEST_STRICT").as_deref() != Ok("1"),
-            "BERTH_TEST_KUBECTL is not set (scripts/setup.d/20-kubectl.sh sets it)"
-        );
-        eprintln!("skipped: BERTH_TEST_KUBECTL is not set");
+    let Some(kubectl) = tool("BERTH_TEST_KUBECTL") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

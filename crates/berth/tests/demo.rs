@@ -29,4 +29,26 @@ fn the_tour_runs_every_step() {
             "`{expected}` missing from:\n{text}"
         );
     }
+    // Paths of the folder removed on exit are not printed (they would point at nothing).
+    let tmp = std::env::temp_dir().display().to_string();
+    assert!(!text.contains(&tmp), "a temporary path in:\n{text}");
+    // The README's excerpt is what the demo prints: every line, up to its `…` elisions.
+    let readme = std::fs::read_to_string("../../README.md").unwrap();
+    let excerpt = readme
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has the demo excerpt");
+    assert!(excerpt.starts_with('['), "{excerpt}");
+    for line in excerpt.lines() {
+        let mut from = 0;
+        for part in line.split('…').filter(|p| !p.trim().is_empty()) {
+            match text[from..].find(part) {
+                Some(i) => from += i + part.len(),
+                None => panic!(
+                    "README excerpt line not printed by the demo:\n{line}\n(missing: {part:?})\n{text}"
+                ),
+            }
+        }
+    }
 }

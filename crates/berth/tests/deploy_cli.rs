@@ -54,6 +54,53 @@ fn config_problems_are_reported_all_at_once_before_any_change() {
 }
 
 #[test]
+fn a_missing_config_file_is_an_input_error_like_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, "apiVersion: v1\nkind: Config\n").expect("kubeconfig");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "replicas: [\n").expect("values");
+    for cfg in [dir.path().join("missing.yaml"), bad] {
+        let out = berth(
+            &["install", &hello(), "--config", &cfg.display().to_string()],
+            &kc,
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains(&cfg.display().to_string()), "{t}");
+    }
+}
+
+#[test]
+fn an_unreachable_cluster_is_named_with_its_url_and_context() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: ghost\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\ncontexts:\n- name: ghost\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let out = berth(&["status", "hello"], &kc);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!("https://127.0.0.1:{port}")) && t.contains("context ghost"),
+        "{t}"
+    );
+    let missing = dir.path().join("nope");
+    let out = berth(&["status", "hello"], &missing);
+    let t = text(&out);
+    assert!(t.contains(&missing.display().to_string()), "{t}");
+    assert!(!t.contains("'\""), "no double-quoted path: {t}");
+}
+
+#[test]
 fn install_status_history_diff_uninstall_on_the_simulator() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -120,7 +167,16 @@ fn install_status_history_diff_uninstall_on_the_simulator() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("uninstalled hello from namespace hello"), "{t}");
+    // "Not installed" has its own exit code (5), for status and history alike: it is
+    // neither a usage error nor a success.
     let out = berth(&["status", "hello"], &kc);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let out = berth(&["history", "hello"], &kc);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{t}");
+    assert!(
+        t.contains("hello is not installed in namespace hello"),
+        "{t}"
+    );
     drop(sim);
 }

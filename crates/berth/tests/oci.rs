@@ -11,18 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            if std::env::var("BERTH_TEST_STRICT").as_deref() == Ok("1") {
-                panic!("{var} is not set (BERTH_TEST_STRICT=1): run scripts/test.sh");
-            }
-            eprintln!("skipping: {var} is not set (scripts/setup.d/30-registry.sh sets it)");
-            None
-        }
-    }
-}
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
 
 struct Kill(Child);
 impl Drop for Kill {

@@ -7,19 +7,11 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A test tool from `BERTH_TEST_<NAME>`; None means skip (fails under BERTH_TEST_STRICT=1).
-pub fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            if std::env::var("BERTH_TEST_STRICT").as_deref() == Ok("1") {
-                panic!("{var} is not set; run scripts/test.sh (its setup scripts export it)");
-            }
-            eprintln!("skipping: {var} is not set (scripts/setup.d exports it)");
-            None
-        }
-    }
-}
+#[path = "../../../../testing/tool.rs"]
+mod tool_rule;
+/// A test tool from `BERTH_TEST_<NAME>`: a missing one fails (see testing/tool.rs).
+#[allow(unused_imports)] // each test binary uses some of the helpers
+pub use tool_rule::{program_on_path, tool};
 
 pub async fn start() -> Simulator {
     start_with(Profile::default()).await

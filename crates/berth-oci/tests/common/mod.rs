@@ -10,21 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The path from `BERTH_TEST_<name>`, or `None` (test skips) unless strict mode.
-pub fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            if std::env::var("BERTH_TEST_STRICT").as_deref() == Ok("1") {
-                panic!(
-                    "{var} is not set (BERTH_TEST_STRICT=1): run scripts/test.sh, which installs it"
-                );
-            }
-            eprintln!("skipping: {var} is not set (scripts/setup.d/30-registry.sh sets it)");
-            None
-        }
-    }
-}
+#[path = "../../../../testing/tool.rs"]
+mod tool_rule;
+/// A test tool from `BERTH_TEST_<NAME>`: a missing one fails (see testing/tool.rs).
+#[allow(unused_imports)] // each test binary uses some of the helpers
+pub use tool_rule::{program_on_path, tool};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

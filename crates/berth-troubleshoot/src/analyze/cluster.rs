@@ -535,11 +535,13 @@ fn node_resources(ctx: &Ctx) -> Result<Vec<AnalyzeResult>, AnalyzeError> {
             {
                 return Ok(Vec::new());
             }
-            return Ok(vec![ctx.plain(
+            let mut r = ctx.plain(
                 &title,
                 Outcome::Warn,
                 "No node resources were collected, unable to analyze node resources (add the clusterResources collector)",
-            )]);
+            );
+            r.not_collected = true;
+            return Ok(vec![r]);
         }
     };
     let filters = ctx

@@ -101,6 +101,11 @@ pub struct AnalyzeResult {
     /// The Kubernetes object a row is about (clusterPodStatuses), if any.
     #[serde(skip_serializing_if = "Option::is_none", rename = "involvedObject")]
     pub involved_object: Option<Value>,
+    /// The row says the data this check needs is not in the bundle (its collector did not
+    /// run), not what the data shows. A spec that asked for the check wants to hear it;
+    /// berth's default analysis of a bundle drops such rows.
+    #[serde(skip)]
+    pub not_collected: bool,
 }
 
 /// One entry of `outcomes`.
@@ -220,6 +225,7 @@ impl<'a> Ctx<'a> {
             uri: (!o.uri.is_empty()).then(|| o.uri.clone()),
             strict: self.strict(),
             involved_object: None,
+            not_collected: false,
         }
     }
 
@@ -242,19 +248,22 @@ impl<'a> Ctx<'a> {
             uri: None,
             strict: self.strict(),
             involved_object: None,
+            not_collected: false,
         }
     }
 
     /// The row for data that was never collected.
     pub fn missing(&self, title: &str, m: &Missing, collector: &str) -> AnalyzeResult {
-        self.plain(
+        let mut r = self.plain(
             title,
             Outcome::Warn,
             format!(
                 "{} was not collected, so `{}` cannot be evaluated: add the `{collector}` collector to the spec",
                 m.0, self.kind
             ),
-        )
+        );
+        r.not_collected = true;
+        r
     }
 
     /// First outcome whose `when` holds (troubleshoot's first-match rule).
@@ -454,6 +463,7 @@ pub fn analyze_entry(entry: &Value, scope: Scope, reader: &dyn BundleReader) -> 
         uri: None,
         strict: false,
         involved_object: None,
+        not_collected: false,
     };
     let Value::Object(m) = entry else {
         return vec![err_row(

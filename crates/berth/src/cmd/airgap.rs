@@ -93,14 +93,8 @@ pub async fn prepare(flags: &AirgapFlags, dry_run: bool) -> Result<Option<Reloca
         let items = rel.push_items(&target);
         let stats =
             transfer::push_images(&client, &rel.layout, &items, &transfer::NoProgress).await?;
-        summary = format!(
-            "pushed {} image(s) of {} {} to {registry} ({} blob(s) uploaded, {} already present)",
-            items.len(),
-            rel.meta.app,
-            rel.meta.version,
-            stats.blobs_transferred,
-            stats.blobs_skipped
-        );
+        let what = format!("{} {}", rel.meta.app, rel.meta.version);
+        summary = crate::cmd::oci::push_summary(items.len(), &what, registry, &stats);
     }
     let mut mapping = rel.mapping(&target);
     let secret = config.credentials.as_ref().map(|c| {

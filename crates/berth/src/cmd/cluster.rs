@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 /// Simulated clusters.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  berth cluster sim --kubeconfig /tmp/sim.kubeconfig   # until Ctrl-C"
+)]
 pub struct Args {
     #[command(subcommand)]
     command: ClusterCommand,

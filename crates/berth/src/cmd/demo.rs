@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Run the tour against an in-process simulated cluster.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  cargo run --release -- demo\n  berth demo --app examples/hello --keep   # leave the simulator running; prints its kubeconfig"
+    after_help = "Example:\n  cargo run --release -- demo\n  berth demo --keep   # keep the simulated cluster running for kubectl"
 )]
 pub struct Args {
     /// The app to install.
@@ -306,6 +306,19 @@ pub fn run(a: Args) -> Result<u8> {
         let mut d = Demo { app: a.app.clone(), work, sim: None, kubeconfig, engine: None, namespace: String::new() };
         d.namespace = app_name(&d)?;
         let bold = |s: &str| if crate::output::color_stdout() { console::style(s).bold().to_string() } else { s.to_string() };
+        // The work folder is removed when the demo ends: without --keep its paths would point
+        // at nothing, so they are shown as a placeholder (with --keep they exist until Ctrl-C).
+        let work_path = d.work.path().display().to_string();
+        let shown = |line: &str| {
+            if a.keep {
+                line.to_string()
+            } else {
+                line.replace(&work_path, "<demo temp folder>")
+            }
+        };
+        if !a.keep {
+            println!("(files go to a temporary folder removed when the demo ends; --keep keeps them and the cluster until Ctrl-C)\n");
+        }
         let mut timings = Vec::new();
         let total = Instant::now();
         for (i, step) in STEPS.iter().enumerate() {
@@ -316,7 +329,7 @@ pub fn run(a: Args) -> Result<u8> {
             match res {
                 Ok(text) => {
                     for line in text.lines() {
-                        println!("    {line}");
+                        println!("    {}", shown(line));
                     }
                     println!("    ({secs:.2}s)\n");
                     timings.push((step.title, secs));

@@ -1,7 +1,6 @@
 //! `berth install|upgrade|diff|rollback|status|history|uninstall`: wiring of `berth-deploy`.
 //! Loads `berth.yaml` (berth-spec), resolves the customer's config, renders every component
-//! (berth-render), then hands the objects to the deploy engine. Exit codes: 0 success,
-//! 1 the operation failed (or was rolled back), 2 bad input (config, objects, flags).
+//! (berth-render), then hands the objects to the deploy engine. Exit codes: crate::exit.
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result, anyhow};
@@ -294,10 +293,7 @@ pub struct Prepared {
     pub release: Release,
 }
 
-/// Input problems that are the user's to fix (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+pub use crate::exit::BadInput;
 
 /// Load berth.yaml and resolve the config (keeping generated values of `previous`): every
 /// problem the user can fix before berth touches the network.
@@ -312,7 +308,7 @@ fn resolve_config(
         None => BTreeMap::new(),
         Some(f) => {
             let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read config file {}", f.display()))?;
+                .map_err(|e| BadInput(format!("cannot read config file {}: {e}", f.display())))?;
             berth_spec::config::parse_values(&text)
                 .map_err(|e| BadInput(format!("{}: {e}", f.display())))?
         }
@@ -530,7 +526,6 @@ fn finish(res: std::result::Result<Report, DeployError>, format: Format) -> Resu
             e @ (DeployError::Invalid(_)
             | DeployError::Refused(_)
             | DeployError::AlreadyInstalled { .. }
-            | DeployError::NotInstalled { .. }
             | DeployError::BadRevision { .. }),
         ) => {
             return Err(BadInput(e.to_string()).into());
@@ -719,10 +714,7 @@ pub fn status(a: AppArgs) -> Result<u8> {
             let ctx = connect(&a.common, &ns, |_| {}).await?;
             let st = ctx.engine.status(&app).await;
             ctx.progress.finish();
-            let st = st.map_err(|e| match e {
-                DeployError::NotInstalled { .. } => anyhow::Error::from(BadInput(e.to_string())),
-                e => e.into(),
-            })?;
+            let st = st?;
             let ready = st.objects.iter().all(|o| o.state == "ready") && st.unsettled.is_none();
             if a.common.output != Format::Table {
                 output::print_structured(&serde_json::to_value(&st)?, a.common.output)?;
@@ -779,12 +771,11 @@ pub fn history(a: AppArgs) -> Result<u8> {
         let h = ctx.engine.history(&app).await;
         ctx.progress.finish();
         let h = h?;
+        if h.is_empty() {
+            return Err(crate::exit::NotInstalled { app, namespace: ns }.into());
+        }
         if a.common.output != Format::Table {
             output::print_structured(&serde_json::to_value(&h)?, a.common.output)?;
-            return Ok(0);
-        }
-        if h.is_empty() {
-            println!("{app} has no revisions in namespace {ns}");
             return Ok(0);
         }
         let mut t = comfy_table::Table::new();

@@ -150,6 +150,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// What a push did, counted so the numbers add up: every image is either pushed or already
+/// up to date, every blob of a pushed image uploaded, mounted or already present.
+pub fn push_summary(images: usize, what: &str, registry: &str, stats: &transfer::Stats) -> String {
+    let skipped = usize::try_from(stats.images_skipped)
+        .unwrap_or(images)
+        .min(images);
+    let pushed = images - skipped;
+    let mut s =
+        format!("{what} to {registry}: {pushed} image(s) pushed, {skipped} already up to date");
+    if pushed > 0 {
+        s.push_str(&format!(
+            "; {} blob(s) uploaded ({}), {} mounted, {} already present",
+            stats.blobs_transferred,
+            human(stats.bytes_transferred),
+            stats.blobs_mounted,
+            stats.blobs_skipped
+        ));
+    }
+    s
+}
+
 fn human(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
@@ -169,6 +190,11 @@ fn human(n: u64) -> String {
 
 /// Build releases: the app definition and every image it runs, pinned by digest, in one OCI image layout.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example (images from a local mirror, e.g. `berth registry serve`):\n  \
+berth release build examples/hello --version 1.0.0 --out hello-1.0.0.release \\\n    \
+--mirror registry.hello.example=127.0.0.1:5000 --insecure"
+)]
 pub struct ReleaseArgs {
     #[command(subcommand)]
     cmd: ReleaseCmd,
@@ -177,10 +203,11 @@ pub struct ReleaseArgs {
 #[derive(clap::Subcommand)]
 enum ReleaseCmd {
     /// Collect every image of the app, resolve it to a digest, and write a release directory.
-    #[command(
-        after_help = "Examples:\n  berth release build examples/hello --version 1.0.0 --manifests rendered.yaml --out hello-1.0.0\n  \
-berth release build . --version 1.2.0 --platform linux/amd64 --dry-run"
-    )]
+    #[command(after_help = "Examples:\n  \
+berth release build examples/hello --version 1.0.0 --out hello-1.0.0.release\n  \
+berth release build examples/hello --dry-run --platform linux/amd64\n  \
+berth release build examples/hello --out hello-1.0.0.release \\\n    \
+--mirror registry.hello.example=127.0.0.1:5000 --insecure   # offline mirror")]
     Build(ReleaseBuild),
 }
 
@@ -499,6 +526,10 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
 
 /// Air-gap bundles: one signed file with the whole release, or only what changed since an older one.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+berth bundle create --release hello-1.0.0.release --key vendor.key \\\n    \
+--out hello-1.0.0.bundle\n  \
+berth bundle verify hello-1.0.0.bundle --pubkey vendor.pub")]
 pub struct BundleArgs {
     #[command(subcommand)]
     cmd: BundleCmd,
@@ -507,10 +538,11 @@ pub struct BundleArgs {
 #[derive(clap::Subcommand)]
 enum BundleCmd {
     /// Write a release as one signed bundle file (a delta with --since).
-    #[command(
-        after_help = "Examples:\n  berth bundle create --release hello-1.0.0.release --key vendor.key --out hello-1.0.0.bundle\n  \
-berth bundle create --release hello-1.1.0.release --key vendor.key --since hello-1.0.0.bundle --out hello-1.1.0-delta.bundle"
-    )]
+    #[command(after_help = "Examples:\n  \
+berth bundle create --release hello-1.0.0.release --key vendor.key \\\n    \
+--out hello-1.0.0.bundle\n  \
+berth bundle create --release hello-1.1.0.release --key vendor.key \\\n    \
+--since hello-1.0.0.bundle --out hello-1.1.0-delta.bundle   # what changed")]
     Create(BundleCreate),
     /// Check a bundle's signature and every file's digest (and optionally extract it).
     #[command(
@@ -523,12 +555,13 @@ berth bundle create --release hello-1.1.0.release --key vendor.key --since hello
     )]
     Inspect(BundleInspect),
     /// Push every image of a bundle (or release directory) into a registry, keeping digests.
-    #[command(
-        after_help = "Examples:\n  BERTH_REGISTRY_PASSWORD=... berth bundle push hello-1.0.0.bundle --pubkey vendor.pub \\\n      \
---registry registry.corp:5000/vendor --username admin --ca-file corp-ca.pem\n  \
-berth bundle push hello-1.0.0.bundle --pubkey vendor.pub --registry 127.0.0.1:5000/apps --insecure --dry-run\n\n\
-Re-running after an interruption pushes only what is missing."
-    )]
+    #[command(after_help = "Examples:\n  \
+BERTH_REGISTRY_PASSWORD=... berth bundle push hello-1.0.0.bundle \\\n    \
+--pubkey vendor.pub --registry registry.corp:5000/vendor --username admin \\\n    \
+--ca-file corp-ca.pem\n  \
+berth bundle push hello-1.0.0.bundle --pubkey vendor.pub \\\n    \
+--registry 127.0.0.1:5000/apps --insecure --dry-run\n\n\
+Re-running after an interruption pushes only what is missing.")]
     Push(BundlePush),
 }
 
@@ -803,18 +836,8 @@ fn bundle_push(p: BundlePush) -> anyhow::Result<u8> {
     let stats = rt.block_on(transfer::push_images(&client, &rel.layout, &items, &bars))?;
     bars.total.finish_and_clear();
     if p.output == Format::Table {
-        println!(
-            "pushed {} image(s) of {} {} to {}: {} blob(s) uploaded ({}), {} mounted, {} already present, {} image(s) already up to date",
-            items.len(),
-            rel.meta.app,
-            rel.meta.version,
-            p.registry,
-            stats.blobs_transferred,
-            human(stats.bytes_transferred),
-            stats.blobs_mounted,
-            stats.blobs_skipped,
-            stats.images_skipped
-        );
+        let what = format!("{} {}", rel.meta.app, rel.meta.version);
+        println!("{}", push_summary(items.len(), &what, &p.registry, &stats));
     } else {
         let doc = json!({"images": items.iter().map(|i| format!("{}@{}", i.target, i.descriptor.digest)).collect::<Vec<_>>(),
             "blobsUploaded": stats.blobs_transferred, "bytesUploaded": stats.bytes_transferred,
@@ -828,6 +851,9 @@ fn bundle_push(p: BundlePush) -> anyhow::Result<u8> {
 
 /// Vendor signing keys.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  berth keys generate --out vendor   # writes vendor.key and vendor.pub"
+)]
 pub struct KeysArgs {
     #[command(subcommand)]
     cmd: KeysCmd,
@@ -866,6 +892,9 @@ pub fn run_keys(a: KeysArgs) -> anyhow::Result<u8> {
 
 /// A small OCI registry.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  berth registry serve --root ./registry --addr 127.0.0.1:5000   # until Ctrl-C"
+)]
 pub struct RegistryArgs {
     #[command(subcommand)]
     cmd: RegistryCmd,
@@ -874,10 +903,10 @@ pub struct RegistryArgs {
 #[derive(clap::Subcommand)]
 enum RegistryCmd {
     /// Serve an OCI distribution registry (pull and push) from a directory until interrupted.
-    #[command(
-        after_help = "Examples:\n  berth registry serve --root /var/lib/berth-registry --addr 127.0.0.1:5000\n  \
-berth registry serve --root ./reg --addr 0.0.0.0:5443 --tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd"
-    )]
+    #[command(after_help = "Examples:\n  \
+berth registry serve --root /var/lib/berth-registry --addr 127.0.0.1:5000\n  \
+berth registry serve --root ./reg --addr 0.0.0.0:5443 \\\n    \
+--tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd")]
     Serve(RegistryServe),
 }
 
@@ -931,4 +960,35 @@ pub fn run_registry(a: RegistryArgs) -> anyhow::Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(crate::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_summary_counts_add_up() {
+        // Every image already up to date: no "0 blob(s) uploaded, 0 already present" for 4
+        // images, which read as if nothing happened to them.
+        let stats = transfer::Stats {
+            images_skipped: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
+            "hello 1.0.0 to r:5000/hello: 0 image(s) pushed, 4 already up to date"
+        );
+        let stats = transfer::Stats {
+            blobs_transferred: 3,
+            bytes_transferred: 2048,
+            blobs_skipped: 2,
+            blobs_mounted: 1,
+            images_skipped: 1,
+        };
+        assert_eq!(
+            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
+            "hello 1.0.0 to r:5000/hello: 3 image(s) pushed, 1 already up to date; \
+             3 blob(s) uploaded (2.0 KiB), 1 mounted, 2 already present"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! `berth template CHART [NAME]`: render a Helm chart locally, as `helm template` does.
 
-use anyhow::{Context, bail};
+use crate::exit::BadInput;
 use berth_chart::{Chart, RenderOptions, SetKind};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -11,10 +11,14 @@ use std::path::{Path, PathBuf};
     after_help = "Output is byte-compatible with `helm template` (Helm v4): objects in \
 Helm's install order, then hooks. Values: chart defaults < -f files (in order) < --set < \
 --set-string < --set-file.\n\n\
-Exit codes: 0 rendered, 1 the chart or its values are invalid, 2 usage error.\n\n\
-Examples:\n  berth template examples/hello/chart\n  berth template ./mychart web -n shop -f prod.yaml --set replicas=3\n  \
-berth template mychart-1.2.0.tgz --kube-version 1.29 --api-versions monitoring.coreos.com/v1 \
---show-only templates/deployment.yaml"
+Exit codes: 0 rendered, 1 the chart does not render, 2 a file or flag given is missing or \
+invalid.\n\n\
+Examples (from the repository's root):\n  \
+berth template examples/hello/chart --set postgresql.password=s3cret\n  \
+berth template examples/hello/chart web -n shop --set replicaCount=3 \\\n    \
+--set postgresql.password=s3cret\n  \
+berth template examples/hello/chart --set postgresql.password=s3cret \\\n    \
+--kube-version 1.29 --show-only templates/deployment.yaml"
 )]
 pub struct Args {
     /// Chart directory or packaged chart (.tgz).
@@ -75,9 +79,9 @@ pub fn user_values(
     let mut base = Map::new();
     for f in files {
         let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read values file {}", f.display()))?;
+            .map_err(|e| BadInput(format!("cannot read values file {}: {e}", f.display())))?;
         let vals = berth_chart::parse_values(&text)
-            .map_err(|m| anyhow::anyhow!("failed to parse {}: {m}", f.display()))?;
+            .map_err(|m| BadInput(format!("failed to parse {}: {m}", f.display())))?;
         berth_chart::merge_user_values(&mut base, vals);
     }
     let no_files = |_: &str| -> Result<String, String> { Err("not a file expression".into()) };
@@ -96,10 +100,44 @@ pub fn user_values(
                 &no_files
             };
             berth_chart::parse_set_into(e, &mut base, kind, reader)
-                .map_err(|m| anyhow::anyhow!("failed parsing {flag} {e:?}: {m}"))?;
+                .map_err(|m| BadInput(format!("failed parsing {flag} {e:?}: {m}")))?;
         }
     }
     Ok(base)
+}
+
+/// What to say when a directory without Chart.yaml is given: name the charts below it
+/// (`berth template APP_DIR` means the app's chart folder).
+fn not_a_chart(dir: &Path) -> String {
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join("Chart.yaml").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    charts.sort();
+    let what = if dir.join("berth.yaml").is_file() {
+        "is a berth app directory (berth.yaml), not a Helm chart"
+    } else {
+        "has no Chart.yaml, so it is not a Helm chart"
+    };
+    match charts.as_slice() {
+        [] => format!(
+            "{} {what}: pass a chart directory (with Chart.yaml) or a packaged .tgz",
+            dir.display()
+        ),
+        found => format!(
+            "{} {what}: render its chart with `berth template {}`",
+            dir.display(),
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join("` or `berth template ")
+        ),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -110,10 +148,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         (args.chart.clone(), args.name.clone())
     };
     if !chart_path.exists() {
-        bail!(
+        return Err(BadInput(format!(
             "chart {} not found: pass a chart directory (with Chart.yaml) or a packaged .tgz",
             chart_path.display()
-        );
+        ))
+        .into());
+    }
+    if chart_path.is_dir() && !chart_path.join("Chart.yaml").exists() {
+        return Err(BadInput(not_a_chart(&chart_path)).into());
     }
     let values = user_values(&args.values, &args.set, &args.set_string, &args.set_file)?;
     let chart = Chart::load(&chart_path)?;

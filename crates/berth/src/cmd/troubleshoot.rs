@@ -1,29 +1,32 @@
 //! `berth preflight`, `berth support-bundle`, `berth analyze`: wiring of `berth-troubleshoot`.
 //! Exit codes follow troubleshoot: 0 pass, 3 a check failed, 4 a check warned (no failure),
-//! 2 spec problems, 1 anything else. `support-bundle` exits 0 whatever the analysis says.
+//! 2 spec problems, 1 anything else (no reachable cluster for cluster collectors). The
+//! same table for every command is in crate::exit.
 
+use crate::exit;
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result, bail};
 use berth_troubleshoot::analyze::{self, AnalyzeResult, Outcome};
 use berth_troubleshoot::bundle::{self, BundleReader as _};
 use berth_troubleshoot::run::{self, CollectOptions, RunOptions, Status};
-use berth_troubleshoot::spec::{self, Severity, Specs};
+use berth_troubleshoot::spec::{self, Merged, Severity, Specs};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// troubleshoot's exit codes.
+/// troubleshoot's exit codes, as entries of berth's one table (crate::exit).
 pub mod code {
+    use crate::exit;
     /// Every check passed.
-    pub const PASS: u8 = 0;
+    pub const PASS: u8 = exit::OK;
     /// Something other than a check failed.
-    pub const OTHER: u8 = 1;
+    pub const OTHER: u8 = exit::FAILURE;
     /// The specs are malformed.
-    pub const SPEC: u8 = 2;
+    pub const SPEC: u8 = exit::USAGE;
     /// A check failed.
-    pub const FAIL: u8 = 3;
+    pub const FAIL: u8 = exit::CHECK_FAILED;
     /// A check warned and none failed.
-    pub const WARN: u8 = 4;
+    pub const WARN: u8 = exit::CHECK_WARNED;
 }
 
 /// Cluster connection flags (kubectl habits).
@@ -116,8 +119,9 @@ fn template_values(files: &[PathBuf], sets: &[String]) -> Result<Option<Value>> 
     after_help = "Examples:\n  berth support-bundle support-bundle.yaml\n  \
 berth support-bundle --archive /tmp/acme.tar.gz spec.yaml redactors.yaml\n  \
 berth support-bundle            # specs from Secrets/ConfigMaps labelled troubleshoot.sh/kind=support-bundle\n\n\
-Every file is redacted before it is written. Exit codes: 0 bundle written (whatever the analysis\n\
-says), 2 spec problems, 1 other errors."
+Every file is redacted before it is written. Exit codes: 0 bundle written and its analysis\n\
+passed, 3 written and a check failed, 4 written and a check warned, 2 spec problems, 1 other\n\
+errors (no reachable cluster for the spec's cluster collectors)."
 )]
 pub struct SupportBundleArgs {
     /// SupportBundle / Collector / Redactor specs; none = discover them in the cluster.
@@ -204,15 +208,55 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Spec kinds each command reads, to suggest the file meant when a directory is given.
+const PREFLIGHT_KINDS: &[&str] = &["Preflight", "HostPreflight"];
+const BUNDLE_KINDS: &[&str] = &["SupportBundle", "Collector", "HostCollector", "Redactor"];
+const ANALYZE_KINDS: &[&str] = &["Analyzer", "SupportBundle", "Preflight", "HostPreflight"];
+
 /// Read every SPEC argument; cluster refs need a client.
-async fn load_specs(args: &[String], cluster: &ClusterArgs) -> Result<Specs> {
-    load_specs_with(args, cluster, None).await
+async fn load_specs(args: &[String], cluster: &ClusterArgs, kinds: &[&str]) -> Result<Specs> {
+    load_specs_with(args, cluster, None, kinds).await
+}
+
+/// The error for a directory given where a spec file is expected, naming the spec files of
+/// the wanted kinds found in it or in its `checks/` folder (`examples/hello` ->
+/// `examples/hello/checks/preflight.yaml`).
+fn directory_given(dir: &Path, kinds: &[&str]) -> anyhow::Error {
+    let mut found = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("checks")] {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files {
+            let yaml = f.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            let kind_of = |k: &&str| text.lines().any(|l| l.trim() == format!("kind: {k}"));
+            if yaml && text.contains("troubleshoot.sh/") && kinds.iter().any(kind_of) {
+                found.push(f.display().to_string());
+            }
+        }
+    }
+    let hint = match found.as_slice() {
+        [] => format!("pass a {} spec file", kinds.join(" or ")),
+        [one] => format!("did you mean {one}?"),
+        many => format!("did you mean one of: {}?", many.join(", ")),
+    };
+    crate::exit::BadInput(format!(
+        "{} is a directory, not a spec file: {hint}",
+        dir.display()
+    ))
+    .into()
 }
 
 async fn load_specs_with(
     args: &[String],
     cluster: &ClusterArgs,
     values: Option<Value>,
+    kinds: &[&str],
 ) -> Result<Specs> {
     let mut specs = Specs {
         values,
@@ -234,6 +278,8 @@ async fn load_specs_with(
             if let Some(c) = &client {
                 specs.add_cluster_object(c, a).await?;
             }
+        } else if Path::new(a).is_dir() {
+            return Err(directory_given(Path::new(a), kinds));
         } else {
             specs.add_file(Path::new(a))?;
         }
@@ -253,13 +299,33 @@ fn report_problems(specs: &Specs) -> bool {
     specs.has_errors()
 }
 
-async fn client_for(needed: bool, cluster: &ClusterArgs) -> (Option<kube::Client>, Option<String>) {
-    if !needed {
-        return (None, None);
+/// The cluster a spec's cluster collectors run against; none when it has only host collectors.
+/// No reachable cluster is an error (exit 1) naming what was tried: a bundle of skipped
+/// collectors, or checks that "pass with warnings", would hide the real cause.
+async fn cluster_for(merged: &Merged, cluster: &ClusterArgs) -> Result<Option<kube::Client>, u8> {
+    let mut names: Vec<&str> = merged
+        .collectors
+        .iter()
+        .filter(|c| !c.excluded())
+        .map(|c| c.kind.as_str())
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(None);
     }
-    match run::kube_client(cluster.kubeconfig.as_deref(), cluster.context.as_deref()).await {
-        Ok(c) => (Some(c), None),
-        Err(e) => (None, Some(e)),
+    match run::connect(cluster.kubeconfig.as_deref(), cluster.context.as_deref()).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => {
+            eprintln!(
+                "error: no Kubernetes cluster to run the cluster collectors ({}) against: {e}",
+                names.join(", ")
+            );
+            eprintln!(
+                "  fix: pass --kubeconfig PATH and --context NAME of the cluster (or set KUBECONFIG); \
+checks of this machine alone go in a HostPreflight spec"
+            );
+            Err(exit::FAILURE)
+        }
     }
 }
 
@@ -419,7 +485,7 @@ fn run_options(l: &LimitArgs) -> RunOptions {
 pub fn preflight(a: PreflightArgs) -> Result<u8> {
     runtime()?.block_on(async move {
         let loaded = match template_values(&a.values, &a.set) {
-            Ok(values) => load_specs_with(&a.specs, &a.cluster, values).await,
+            Ok(values) => load_specs_with(&a.specs, &a.cluster, values, PREFLIGHT_KINDS).await,
             Err(e) => Err(e),
         };
         let specs = match loaded {
@@ -437,7 +503,10 @@ pub fn preflight(a: PreflightArgs) -> Result<u8> {
             eprintln!("Warning: no Preflight or HostPreflight analyzers found in the given specs");
             return Ok(code::PASS);
         }
-        let (kube, kube_error) = client_for(!merged.collectors.is_empty(), &a.cluster).await;
+        let kube = match cluster_for(&merged, &a.cluster).await {
+            Ok(k) => k,
+            Err(code) => return Ok(code),
+        };
         let work = tempfile::Builder::new()
             .prefix("berth-preflight-")
             .tempdir()
@@ -450,7 +519,7 @@ pub fn preflight(a: PreflightArgs) -> Result<u8> {
                 redact: a.bundle.is_some(),
                 tokenize: false,
                 kube,
-                kube_error,
+                kube_error: None,
                 work_dir: work.path().to_path_buf(),
                 name,
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -503,7 +572,7 @@ pub fn preflight(a: PreflightArgs) -> Result<u8> {
 /// `berth support-bundle`.
 pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
     runtime()?.block_on(async move {
-        let mut specs = match load_specs(&a.specs, &a.cluster).await {
+        let mut specs = match load_specs(&a.specs, &a.cluster, BUNDLE_KINDS).await {
             Ok(s) => s,
             Err(e) => {
                 output::error(&e);
@@ -512,7 +581,7 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
         };
         let mut pre_client = None;
         if a.specs.is_empty() {
-            match run::kube_client(a.cluster.kubeconfig.as_deref(), a.cluster.context.as_deref()).await {
+            match run::connect(a.cluster.kubeconfig.as_deref(), a.cluster.context.as_deref()).await {
                 Ok(c) => {
                     match specs.discover(&c, a.cluster.namespace.as_deref()).await {
                         Ok(0) => eprintln!(
@@ -539,9 +608,12 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
         } else {
             merged
         };
-        let (kube, kube_error) = match pre_client {
-            Some(c) => (Some(c), None),
-            None => client_for(!merged.collectors.is_empty(), &a.cluster).await,
+        let kube = match pre_client {
+            Some(c) => Some(c),
+            None => match cluster_for(&merged, &a.cluster).await {
+                Ok(k) => k,
+                Err(code) => return Ok(code),
+            },
         };
         let name_default = bundle::default_name("support-bundle", jiff::Zoned::now());
         let (archive, name) = match &a.archive {
@@ -573,7 +645,7 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
                 redact: !a.no_redact,
                 tokenize: a.tokenize,
                 kube,
-                kube_error,
+                kube_error: None,
                 work_dir: if a.no_archive { parent.clone() } else { work.path().to_path_buf() },
                 name: name.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -619,7 +691,9 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
                 output::print_structured(&doc, f)?;
             }
         }
-        Ok(code::PASS)
+        // troubleshoot's codes: the bundle is written either way, the code says what the
+        // analysis found (3 a check failed, 4 a check warned).
+        Ok(exit_code(&results))
     })
 }
 
@@ -640,6 +714,7 @@ pub fn analyze_bundle(a: AnalyzeArgs) -> Result<u8> {
                 context: None,
                 namespace: None,
             },
+            ANALYZE_KINDS,
         )
         .await
         {
@@ -656,8 +731,32 @@ pub fn analyze_bundle(a: AnalyzeArgs) -> Result<u8> {
             return Ok(code::SPEC);
         }
         let merged = specs.merge_analyzers();
-        let results =
+        let mut results =
             analyze::analyze_all(&merged.analyzers, &merged.host_analyzers, reader.as_ref());
+        if a.specs.is_empty() {
+            // berth's default analysis judges what the bundle holds: a check whose data was
+            // never asked for is not a warning about the app (a spec that names it still is).
+            let (skipped, kept): (Vec<_>, Vec<_>) =
+                results.into_iter().partition(|r| r.not_collected);
+            results = kept;
+            if results.is_empty() && !skipped.is_empty() {
+                // Nothing to judge is not a pass: most often the cluster was unreachable
+                // when the bundle was collected (see its collector-errors/).
+                eprintln!(
+                    "error: this bundle holds none of the data berth's default checks read; \
+                     was the cluster reachable when it was collected? Pass an analyzer spec \
+                     to check what it does hold"
+                );
+                return Ok(code::OTHER);
+            }
+            if !skipped.is_empty() {
+                let names: Vec<&str> = skipped.iter().map(|r| r.check.as_str()).collect();
+                eprintln!(
+                    "note: not in this bundle, so not checked: {}",
+                    names.join(", ")
+                );
+            }
+        }
         match a.output {
             Format::Table => print_table(&results, &[]),
             f => output::print_structured(
