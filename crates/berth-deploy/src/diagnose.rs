@@ -78,7 +78,8 @@ fn pod_name(pod: &Value) -> String {
 /// Run every rule; the first that matches wins (most specific first).
 pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
     let object = object_ref(&ev.object);
-    let found = image_pull(ev)
+    let found = missing_reference(ev)
+        .or_else(|| image_pull(ev))
         .or_else(|| quota(ev))
         .or_else(|| storage(ev))
         .or_else(|| scheduling(ev))
@@ -87,6 +88,119 @@ pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
         .or_else(|| ingress_class(ev))
         .or_else(|| job_failed(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
+}
+
+/// `kind "name" not found` inside a kubelet or admission message: (kind, name).
+fn not_found_object(msg: &str) -> Option<(&'static str, String)> {
+    for (word, kind) in [
+        ("serviceaccount \"", "ServiceAccount"),
+        ("secret \"", "Secret"),
+        ("configmap \"", "ConfigMap"),
+    ] {
+        if let Some(i) = msg.find(word) {
+            let rest = &msg[i + word.len()..];
+            if let Some((name, tail)) = rest.split_once('"')
+                && tail.starts_with(" not found")
+            {
+                return Some((kind, name.to_string()));
+            }
+        }
+    }
+    // `couldn't find key K in Secret NS/NAME`
+    let rest = msg.split("couldn't find key ").nth(1)?;
+    let (_, rest) = rest.split_once(" in ")?;
+    let (kind, path) = rest.split_once(' ')?;
+    let name = path.rsplit('/').next()?.trim().to_string();
+    match kind {
+        "Secret" => Some(("Secret", name)),
+        "ConfigMap" => Some(("ConfigMap", name)),
+        _ => None,
+    }
+}
+
+/// How to bring a missing object into being, per kind.
+fn create_hint(kind: &str, name: &str, ns: &str) -> String {
+    match kind {
+        "ServiceAccount" => format!(
+            "create ServiceAccount {name} in namespace {ns} (kubectl create serviceaccount {name} -n {ns}, or enable the chart's serviceAccount.create value), or set the workload's serviceAccountName to one that exists"
+        ),
+        "Secret" => format!(
+            "create Secret {name} in namespace {ns} (kubectl create secret generic {name} -n {ns} --from-literal=KEY=VALUE, or set the config value that makes the app create it) before the app starts, or mark the reference optional: true if the app can run without it"
+        ),
+        _ => format!(
+            "create ConfigMap {name} in namespace {ns} (kubectl create configmap {name} -n {ns} --from-literal=KEY=VALUE) before the app starts, or mark the reference optional: true if the app can run without it"
+        ),
+    }
+}
+
+/// Pods refused or stalled because a ServiceAccount, Secret or ConfigMap they name is
+/// missing: FailedCreate (admission), FailedMount (volumes), CreateContainerConfigError (env).
+fn missing_reference(ev: &Evidence) -> Option<(String, String)> {
+    let ns = |e: &Value| s(e, "/involvedObject/namespace").to_string();
+    for pod in &ev.pods {
+        for cs in containers_statuses(pod) {
+            if s(cs, "/state/waiting/reason") != "CreateContainerConfigError" {
+                continue;
+            }
+            let msg = s(cs, "/state/waiting/message");
+            let Some((kind, name)) = not_found_object(msg) else {
+                continue;
+            };
+            let pns = s(pod, "/metadata/namespace");
+            let what = if msg.starts_with("couldn't find key") {
+                format!(
+                    "a key it needs is missing from {} {name}",
+                    kind.to_lowercase()
+                )
+            } else {
+                format!("{} {name} does not exist", kind.to_lowercase())
+            };
+            return Some((
+                format!(
+                    "container {} of {} cannot start: it takes environment variables from {kind} {name} in namespace {pns}, and {what} ({msg})",
+                    s(cs, "/name"),
+                    pod_name(pod)
+                ),
+                create_hint(kind, &name, pns),
+            ));
+        }
+    }
+    for e in &ev.events {
+        let msg = s(e, "/message");
+        match s(e, "/reason") {
+            "FailedCreate" if msg.contains("error looking up service account") => {
+                let Some((kind, name)) = not_found_object(msg) else {
+                    continue;
+                };
+                let ns = ns(e);
+                return Some((
+                    format!(
+                        "{} {} cannot create pods: ServiceAccount {name} does not exist in namespace {ns} ({})",
+                        s(e, "/involvedObject/kind").to_lowercase(),
+                        s(e, "/involvedObject/name"),
+                        first_line(msg)
+                    ),
+                    create_hint(kind, &name, &ns),
+                ));
+            }
+            "FailedMount" => {
+                let Some((kind, name)) = not_found_object(msg) else {
+                    continue;
+                };
+                let ns = ns(e);
+                let volume = msg.split('"').nth(1).unwrap_or("?");
+                return Some((
+                    format!(
+                        "pod/{} is stuck in ContainerCreating: volume {volume} mounts {kind} {name}, which does not exist in namespace {ns}",
+                        s(e, "/involvedObject/name")
+                    ),
+                    create_hint(kind, &name, &ns),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn image_pull(ev: &Evidence) -> Option<(String, String)> {
@@ -603,6 +717,60 @@ mod tests {
         let d = diagnose(&ev).unwrap();
         assert!(d.cause.contains("ingress class nginx"), "{}", d.cause);
         assert!(d.fix.contains("traefik"), "{}", d.fix);
+    }
+
+    #[test]
+    fn missing_references_name_the_object_and_the_fix() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![json!({"reason": "FailedCreate", "type": "Warning",
+                "involvedObject": {"kind": "ReplicaSet", "name": "web-1", "namespace": "shop"},
+                "message": "Error creating: pods \"web-1-\" is forbidden: error looking up service account shop/robot: serviceaccount \"robot\" not found"})],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause
+                .contains("ServiceAccount robot does not exist in namespace shop"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix
+                .contains("kubectl create serviceaccount robot -n shop"),
+            "{d:?}"
+        );
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![json!({"reason": "FailedMount", "type": "Warning",
+                "involvedObject": {"kind": "Pod", "name": "web-1-x", "namespace": "shop"},
+                "message": "MountVolume.SetUp failed for volume \"creds\" : secret \"db\" not found"})],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(d.cause.contains("volume creds mounts Secret db"), "{d:?}");
+        assert!(
+            d.fix.contains("create Secret db in namespace shop"),
+            "{d:?}"
+        );
+        let mut pod = pod_with(
+            json!({"containerStatuses": [{"name": "app", "state": {"waiting": {
+            "reason": "CreateContainerConfigError", "message": "couldn't find key password in Secret shop/db"}}}]}),
+        );
+        pod["metadata"]["namespace"] = json!("shop");
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause.contains("a key it needs is missing from secret db"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix.contains("create Secret db in namespace shop"),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -722,6 +722,73 @@ async fn every_injected_fault_gets_a_diagnosis() {
     }
 }
 
+/// A Deployment whose pod spec is `spec` (YAML flow mapping).
+fn deployment_spec(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {spec}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_references_are_diagnosed_with_the_object_and_the_fix() {
+    let env = env().await;
+    let cases: Vec<(&str, String, [&str; 2])> = vec![
+        (
+            "sa",
+            deployment_spec(
+                "web",
+                "{serviceAccountName: robot, containers: [{name: app, image: busybox}]}",
+            ),
+            [
+                "ServiceAccount robot does not exist in namespace missing-sa",
+                "kubectl create serviceaccount robot -n missing-sa",
+            ],
+        ),
+        (
+            "mount",
+            deployment_spec(
+                "web",
+                "{containers: [{name: app, image: busybox}], volumes: [{name: tls, secret: {secretName: web-tls}}]}",
+            ),
+            [
+                "volume tls mounts Secret web-tls",
+                "create Secret web-tls in namespace missing-mount",
+            ],
+        ),
+        (
+            "env",
+            deployment_spec(
+                "web",
+                "{containers: [{name: app, image: busybox, envFrom: [{configMapRef: {name: web-settings}}]}]}",
+            ),
+            [
+                "ConfigMap web-settings in namespace missing-env",
+                "create ConfigMap web-settings in namespace missing-env",
+            ],
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for (name, yaml, want) in cases {
+        let e = engine(&env, &format!("missing-{name}"));
+        tasks.push(async move {
+            let rep = e
+                .deploy(release("1.0.0", &yaml), Mode::Install, false)
+                .await
+                .expect("install runs");
+            (name, want, rep)
+        });
+    }
+    for (name, want, rep) in futures::future::join_all(tasks).await {
+        assert_eq!(rep.outcome, Outcome::Failed, "{name}: {:?}", rep.error);
+        let d = rep
+            .diagnoses
+            .iter()
+            .find(|d| d.cause.contains(want[0]))
+            .unwrap_or_else(|| panic!("{name}: wanted {want:?} in {:#?}", rep.diagnoses));
+        assert!(d.fix.contains(want[1]), "{name}: {d:#?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_name_the_other_manager_and_force_takes_over() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams};

@@ -621,6 +621,7 @@ fn create(
         }
     }
     defaults::apply(&mut store, &rr.rt, &mut obj, None);
+    admit_pod_create(&store, rr, &obj)?;
     let manager = manager_of(q, h);
     fields::record_update(
         None,
@@ -635,6 +636,18 @@ fn create(
     }
     let stored = store.commit(&gr, obj, None);
     Ok(json_response(201, &output(&stored, &rr.rt)))
+}
+
+/// The built-in admission a pod create passes: its ServiceAccount must exist.
+fn admit_pod_create(store: &Store, rr: &ResReq, obj: &Value) -> Result<(), ApiError> {
+    if rr.rt.group.is_empty() && rr.rt.kind == "Pod" {
+        let ns = rr.ns.as_deref().unwrap_or_default();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if let Some(e) = crate::references::service_account_error(store, ns, obj, name) {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Merge an incoming full object with the stored one: keep server-owned metadata; a main
@@ -888,6 +901,7 @@ fn apply(
             store.prepare_create(&mut obj);
             validate::object(&rr.rt, &obj)?;
             defaults::apply(&mut store, &rr.rt, &mut obj, None);
+            admit_pod_create(&store, rr, &obj)?;
             if dry_run(q) {
                 return Ok(json_response(201, &obj));
             }

@@ -27,6 +27,7 @@ mod logs;
 mod persist;
 pub mod profile;
 mod protobuf;
+mod references;
 mod registry;
 mod selector;
 mod status;
