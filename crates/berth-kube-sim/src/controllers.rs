@@ -2110,10 +2110,12 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
         || all_containers.iter().any(|c| {
             faults::image_matches(c["image"].as_str().unwrap_or(""), &pfaults.crashloop_images)
         });
-    let job_fail = faults::has(pod, Fail::JobFailed);
+    let job_fail = faults::has(pod, Fail::JobFailed) || owner_job_matches(pod, &pfaults.fail_jobs);
+    let time_scale = store.profile.time_scale;
     let readiness_fail = faults::has(pod, Fail::Readiness);
     let ready_after = faults::ready_after(pod, &pfaults);
     let run_for = faults::annotation(pod, faults::RUN_FOR)
+        .or(pfaults.job_run_for.as_deref())
         .and_then(crate::parse_duration)
         .unwrap_or(Duration::from_secs(1));
     let exit_code: i64 = faults::annotation(pod, faults::EXIT_CODE)
@@ -2338,7 +2340,9 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     {
                         s["lastState"] = l.clone();
                     }
-                    let ready = !readiness_fail && elapsed >= ready_after;
+                    // Not Ready before the probes' delays have passed (scaled clock).
+                    let gate = ready_after.max(crate::timing::ready_after(&c, time_scale));
+                    let ready = !readiness_fail && elapsed >= gate;
                     s["ready"] = json!(ready);
                     if !ready {
                         all_ready = false;
@@ -2463,6 +2467,19 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
         // Delays (ready-after, probe delays) count from when the containers can start.
         store.born.remove(&uid);
     }
+}
+
+/// Whether the pod belongs to a Job named by the profile's `faults.failJobs`.
+fn owner_job_matches(pod: &Value, patterns: &[String]) -> bool {
+    !patterns.is_empty()
+        && pod["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r["kind"] == "Job"
+                    && faults::image_matches(r["name"].as_str().unwrap_or(""), patterns)
+            })
 }
 
 /// Whether any container of the pod has ever started (mounts are only checked before).

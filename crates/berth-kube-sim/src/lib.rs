@@ -33,6 +33,7 @@ mod selector;
 mod status;
 mod store;
 mod table;
+mod timing;
 mod validate;
 mod watch;
 
