@@ -86,7 +86,8 @@ pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
         .or_else(|| crash_loop(ev))
         .or_else(|| readiness_probe(ev))
         .or_else(|| ingress_class(ev))
-        .or_else(|| job_failed(ev));
+        .or_else(|| job_failed(ev))
+        .or_else(|| apiservice_unavailable(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
 }
 
@@ -569,6 +570,47 @@ fn job_failed(ev: &Evidence) -> Option<(String, String)> {
     ))
 }
 
+/// An aggregated API whose backend Service is missing or has no ready pods: its
+/// group-version answers 503 and discovery clients warn about it.
+fn apiservice_unavailable(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "APIService" {
+        return None;
+    }
+    let (st, reason, msg) = condition(&ev.object, "Available")?;
+    if st != "False" {
+        return None;
+    }
+    let gv = format!(
+        "{}/{}",
+        s(&ev.object, "/spec/group"),
+        s(&ev.object, "/spec/version")
+    );
+    let svc = s(&ev.object, "/spec/service/name");
+    let ns = s(&ev.object, "/spec/service/namespace");
+    let fix = match reason {
+        "ServiceNotFound" => format!(
+            "install the API's backend so that service/{svc} exists in namespace {ns} (the chart's component that serves {gv}), or delete apiservice/{} if the cluster should not serve {gv}",
+            r.name
+        ),
+        "MissingEndpoints" => format!(
+            "make the pods behind service/{svc} in namespace {ns} ready (kubectl get pods -n {ns}; kubectl describe service {svc} -n {ns} for its selector), or delete apiservice/{} if the cluster should not serve {gv}",
+            r.name
+        ),
+        _ => format!(
+            "check the backend of {gv} (service/{svc} in namespace {ns}) and its certificates, or delete apiservice/{}",
+            r.name
+        ),
+    };
+    Some((
+        format!(
+            "apiservice/{} is not available ({reason}: {msg}); requests for {gv} answer 503 \"the server is currently unable to handle the request\" and kubectl warns about it",
+            r.name
+        ),
+        fix,
+    ))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
@@ -769,6 +811,29 @@ mod tests {
         );
         assert!(
             d.fix.contains("create Secret db in namespace shop"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn unavailable_apiservice_names_the_service() {
+        let ev = Evidence {
+            object: json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                "metadata": {"name": "v1beta1.metrics.k8s.io"},
+                "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "service": {"name": "metrics-server", "namespace": "kube-system"}},
+                "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints",
+                    "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\""}]}}),
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause
+                .contains("apiservice/v1beta1.metrics.k8s.io is not available (MissingEndpoints"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix
+                .contains("service/metrics-server in namespace kube-system ready"),
             "{d:?}"
         );
     }

@@ -790,6 +790,30 @@ async fn missing_references_are_diagnosed_with_the_object_and_the_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_apiservice_is_diagnosed() {
+    let env = env().await;
+    let yaml = "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.k8s.io}\nspec:\n  group: metrics.k8s.io\n  version: v1beta1\n  groupPriorityMinimum: 100\n  versionPriority: 100\n  insecureSkipTLSVerify: true\n  service: {name: metrics-server, namespace: agg, port: 443}\n";
+    let rep = engine(&env, "agg")
+        .deploy(release("1.0.0", yaml), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Failed, "{:?}", rep.error);
+    let d = rep
+        .diagnoses
+        .iter()
+        .find(|d| {
+            d.cause
+                .contains("apiservice/v1beta1.metrics.k8s.io is not available (ServiceNotFound")
+        })
+        .unwrap_or_else(|| panic!("{:#?}", rep.diagnoses));
+    assert!(
+        d.fix
+            .contains("service/metrics-server exists in namespace agg"),
+        "{d:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_name_the_other_manager_and_force_takes_over() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams};
     let env = env().await;

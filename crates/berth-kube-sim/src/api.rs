@@ -77,6 +77,17 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     // Discovery, version, OpenAPI: never subject to injected faults.
     {
         let store = sh.read();
+        if let ["apis", g, v, ..] = segs.as_slice()
+            && crate::aggregation::unavailable(&store, g, v)
+        {
+            // kube-aggregator's proxy answers in plain text; clients turn a 503 into
+            // "the server is currently unable to handle the request".
+            return Response::builder()
+                .status(503)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from("service unavailable\n"))
+                .unwrap_or_default();
+        }
         match segs.as_slice() {
             ["version"] => return json_response(200, &discovery::version_doc(&store)),
             ["healthz"] | ["readyz"] | ["livez"] => {

@@ -344,6 +344,7 @@ pub fn tick(store: &mut Store, sh: &Shared) {
     pvcs(store);
     kubelet(store, sh);
     services(store);
+    crate::aggregation::controller(store);
     ingresses(store);
     if store.need_gc {
         store.need_gc = false;
