@@ -24,8 +24,10 @@ fn ts(s: &Value) -> jiff::Timestamp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_waits_for_the_initial_delay_on_the_scaled_clock() {
     // 8 s of probe delay at scale 2: about 4 s of wall time.
-    let mut profile = Profile::default();
-    profile.time_scale = 2.0;
+    let profile = Profile {
+        time_scale: 2.0,
+        ..Profile::default()
+    };
     let sim = start_with(profile).await;
     let http = Http::new(&sim);
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "slow"},
