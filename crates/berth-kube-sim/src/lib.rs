@@ -16,6 +16,7 @@
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
 //! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir).
 
+mod admission;
 mod aggregation;
 mod api;
 mod catalog;
