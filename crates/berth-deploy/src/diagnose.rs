@@ -611,6 +611,74 @@ fn apiservice_unavailable(ev: &Evidence) -> Option<(String, String)> {
     ))
 }
 
+/// Cause and fix for an API error that admission (a webhook, or a missing ServiceAccount)
+/// answered, as a hint appended to the error: `None` for other errors.
+pub fn admission_hint(message: &str) -> Option<String> {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = message.split(after).nth(1)?;
+        rest.split('"').next().map(String::from)
+    };
+    if let Some(hook) = quoted("admission webhook \"")
+        && message.contains("denied the request")
+    {
+        let why = message
+            .split("denied the request")
+            .nth(1)
+            .map(|w| w.trim_start_matches(':').trim())
+            .filter(|w| !w.is_empty() && *w != "without explanation")
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Some(format!(
+            "; the cluster's admission webhook {hook} refused the object{why}: change the object (its config values) to satisfy that policy, or ask the admin who runs {hook} for an exception"
+        ));
+    }
+    if let Some(hook) = quoted("failed calling webhook \"") {
+        let url = quoted("Post \"").unwrap_or_default();
+        // https://SVC.NS.svc:PORT/...
+        let host = url
+            .trim_start_matches("https://")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("");
+        let mut parts = host.split('.');
+        let (svc, ns) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let cause = if message.contains("not found") && host.ends_with(".svc") {
+            format!("its Service {svc} does not exist in namespace {ns}")
+        } else if message.contains("no endpoints available") {
+            format!("its Service {svc} in namespace {ns} has no ready pods")
+        } else if message.contains("deadline exceeded") {
+            "it did not answer within its timeoutSeconds".to_string()
+        } else {
+            "the call failed".to_string()
+        };
+        let fix = if host.ends_with(".svc") {
+            format!(
+                "start the webhook's pods (kubectl get pods -n {ns}; kubectl describe service {svc} -n {ns}) and retry; if the component that served it was uninstalled, delete its leftover ValidatingWebhookConfiguration/MutatingWebhookConfiguration"
+            )
+        } else {
+            format!("make {url} reachable from the API server and retry")
+        };
+        return Some(format!(
+            "; admission webhook {hook} cannot be reached ({cause}) and its failurePolicy is Fail: {fix}"
+        ));
+    }
+    if message.contains("does not support dry run") {
+        return Some(
+            "; a webhook with side effects cannot take a dry run: run without --dry-run, or ask its owner to declare sideEffects: None".into(),
+        );
+    }
+    if message.contains("error looking up service account") {
+        let (kind, name) = not_found_object(message)?;
+        let ns = message
+            .split("error looking up service account ")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        return Some(format!("; {}", create_hint(kind, &name, ns)));
+    }
+    None
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
@@ -836,6 +904,30 @@ mod tests {
                 .contains("service/metrics-server in namespace kube-system ready"),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn admission_errors_get_a_cause_and_a_fix() {
+        let h = admission_hint(
+            "admission webhook \"deny.example.com\" denied the request: label deny is set",
+        )
+        .expect("hint");
+        assert!(
+            h.contains("webhook deny.example.com refused the object (label deny is set)"),
+            "{h}"
+        );
+        let h = admission_hint("Internal error occurred: failed calling webhook \"v.cert-manager.io\": failed to call webhook: Post \"https://cm-webhook.cert-manager.svc:443/validate?timeout=10s\": no endpoints available for service \"cm-webhook\"").expect("hint");
+        assert!(
+            h.contains("its Service cm-webhook in namespace cert-manager has no ready pods"),
+            "{h}"
+        );
+        assert!(h.contains("kubectl get pods -n cert-manager"), "{h}");
+        let h = admission_hint("pods \"p\" is forbidden: error looking up service account shop/robot: serviceaccount \"robot\" not found").expect("hint");
+        assert!(
+            h.contains("create ServiceAccount robot in namespace shop"),
+            "{h}"
+        );
+        assert_eq!(admission_hint("configmaps \"x\" not found"), None);
     }
 
     #[test]

@@ -814,6 +814,31 @@ async fn unavailable_apiservice_is_diagnosed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_admission_webhook_is_explained() {
+    let env = env().await;
+    env.cluster
+        .create(&json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"},
+            "webhooks": [{"name": "policy.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"name": "policy-webhook", "namespace": "policy-system", "path": "/validate"}},
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hooked"}},
+                "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}]}]}))
+        .await
+        .expect("webhook configuration");
+    let err = engine(&env, "hooked")
+        .deploy(release("1.0.0", &cm("settings", "1")), Mode::Install, false)
+        .await
+        .expect_err("the webhook refuses")
+        .to_string();
+    assert!(
+        err.contains("failed calling webhook \"policy.example.com\"")
+            && err.contains("its Service policy-webhook does not exist in namespace policy-system")
+            && err.contains("delete its leftover ValidatingWebhookConfiguration"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_name_the_other_manager_and_force_takes_over() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams};
     let env = env().await;
