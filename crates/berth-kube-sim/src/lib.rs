@@ -14,7 +14,9 @@
 //! Layout: `catalog` (served kinds), `store` (objects, resourceVersions, watch history),
 //! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `watch`, `table`,
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
-//! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir).
+//! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir), `references`
+//! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
+//! `admission` (webhook calls), `aggregation` (APIService availability).
 
 mod admission;
 mod aggregation;
