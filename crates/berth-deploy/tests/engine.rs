@@ -811,6 +811,16 @@ async fn unavailable_apiservice_is_diagnosed() {
             .contains("service/metrics-server exists in namespace agg"),
         "{d:#?}"
     );
+    // A broken aggregated API (503 for its group) must not break deploys of other kinds.
+    let rep = engine(&env, "other")
+        .deploy(
+            release("1.0.0", &deployment("web", "busybox", json!({}))),
+            Mode::Install,
+            false,
+        )
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
