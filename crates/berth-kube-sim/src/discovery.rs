@@ -84,11 +84,11 @@ pub fn aggregated(store: &Store, core: bool, version: &str) -> Value {
         for (g, vs) in aggregated_groups(store) {
             items.push(json!({
                 "metadata": {"name": g, "creationTimestamp": null},
-                "versions": vs.iter().map(|a| if a.available {
-                    json!({"version": a.version, "resources": [], "freshness": "Current"})
-                } else {
-                    json!({"version": a.version, "freshness": "Stale"})
-                }).collect::<Vec<_>>(),
+                "versions": vs.iter().map(|a| json!({
+                    "version": a.version,
+                    "resources": [],
+                    "freshness": if a.available { "Current" } else { "Stale" },
+                })).collect::<Vec<_>>(),
             }));
         }
     }
