@@ -150,7 +150,9 @@ fn from_kube(
     };
     match e {
         kube::Error::Api(s) => {
+            let admission = crate::diagnose::admission_hint(&s.message);
             let hint = match s.code {
+                _ if admission.is_some() => admission.unwrap_or_default(),
                 403 => {
                     let what = r
                         .map(|r| {

@@ -78,15 +78,130 @@ fn pod_name(pod: &Value) -> String {
 /// Run every rule; the first that matches wins (most specific first).
 pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
     let object = object_ref(&ev.object);
-    let found = image_pull(ev)
+    let found = missing_reference(ev)
+        .or_else(|| image_pull(ev))
         .or_else(|| quota(ev))
         .or_else(|| storage(ev))
         .or_else(|| scheduling(ev))
         .or_else(|| crash_loop(ev))
         .or_else(|| readiness_probe(ev))
         .or_else(|| ingress_class(ev))
-        .or_else(|| job_failed(ev));
+        .or_else(|| job_failed(ev))
+        .or_else(|| apiservice_unavailable(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
+}
+
+/// `kind "name" not found` inside a kubelet or admission message: (kind, name).
+fn not_found_object(msg: &str) -> Option<(&'static str, String)> {
+    for (word, kind) in [
+        ("serviceaccount \"", "ServiceAccount"),
+        ("secret \"", "Secret"),
+        ("configmap \"", "ConfigMap"),
+    ] {
+        if let Some(i) = msg.find(word) {
+            let rest = &msg[i + word.len()..];
+            if let Some((name, tail)) = rest.split_once('"')
+                && tail.starts_with(" not found")
+            {
+                return Some((kind, name.to_string()));
+            }
+        }
+    }
+    // `couldn't find key K in Secret NS/NAME`
+    let rest = msg.split("couldn't find key ").nth(1)?;
+    let (_, rest) = rest.split_once(" in ")?;
+    let (kind, path) = rest.split_once(' ')?;
+    let name = path.rsplit('/').next()?.trim().to_string();
+    match kind {
+        "Secret" => Some(("Secret", name)),
+        "ConfigMap" => Some(("ConfigMap", name)),
+        _ => None,
+    }
+}
+
+/// How to bring a missing object into being, per kind.
+fn create_hint(kind: &str, name: &str, ns: &str) -> String {
+    match kind {
+        "ServiceAccount" => format!(
+            "create ServiceAccount {name} in namespace {ns} (kubectl create serviceaccount {name} -n {ns}, or enable the chart's serviceAccount.create value), or set the workload's serviceAccountName to one that exists"
+        ),
+        "Secret" => format!(
+            "create Secret {name} in namespace {ns} (kubectl create secret generic {name} -n {ns} --from-literal=KEY=VALUE, or set the config value that makes the app create it) before the app starts, or mark the reference optional: true if the app can run without it"
+        ),
+        _ => format!(
+            "create ConfigMap {name} in namespace {ns} (kubectl create configmap {name} -n {ns} --from-literal=KEY=VALUE) before the app starts, or mark the reference optional: true if the app can run without it"
+        ),
+    }
+}
+
+/// Pods refused or stalled because a ServiceAccount, Secret or ConfigMap they name is
+/// missing: FailedCreate (admission), FailedMount (volumes), CreateContainerConfigError (env).
+fn missing_reference(ev: &Evidence) -> Option<(String, String)> {
+    let ns = |e: &Value| s(e, "/involvedObject/namespace").to_string();
+    for pod in &ev.pods {
+        for cs in containers_statuses(pod) {
+            if s(cs, "/state/waiting/reason") != "CreateContainerConfigError" {
+                continue;
+            }
+            let msg = s(cs, "/state/waiting/message");
+            let Some((kind, name)) = not_found_object(msg) else {
+                continue;
+            };
+            let pns = s(pod, "/metadata/namespace");
+            let what = if msg.starts_with("couldn't find key") {
+                format!(
+                    "a key it needs is missing from {} {name}",
+                    kind.to_lowercase()
+                )
+            } else {
+                format!("{} {name} does not exist", kind.to_lowercase())
+            };
+            return Some((
+                format!(
+                    "container {} of {} cannot start: it takes environment variables from {kind} {name} in namespace {pns}, and {what} ({msg})",
+                    s(cs, "/name"),
+                    pod_name(pod)
+                ),
+                create_hint(kind, &name, pns),
+            ));
+        }
+    }
+    for e in &ev.events {
+        let msg = s(e, "/message");
+        match s(e, "/reason") {
+            "FailedCreate" if msg.contains("error looking up service account") => {
+                let Some((kind, name)) = not_found_object(msg) else {
+                    continue;
+                };
+                let ns = ns(e);
+                return Some((
+                    format!(
+                        "{} {} cannot create pods: ServiceAccount {name} does not exist in namespace {ns} ({})",
+                        s(e, "/involvedObject/kind").to_lowercase(),
+                        s(e, "/involvedObject/name"),
+                        first_line(msg)
+                    ),
+                    create_hint(kind, &name, &ns),
+                ));
+            }
+            "FailedMount" => {
+                let Some((kind, name)) = not_found_object(msg) else {
+                    continue;
+                };
+                let ns = ns(e);
+                let volume = msg.split('"').nth(1).unwrap_or("?");
+                return Some((
+                    format!(
+                        "pod/{} is stuck in ContainerCreating: volume {volume} mounts {kind} {name}, which does not exist in namespace {ns}",
+                        s(e, "/involvedObject/name")
+                    ),
+                    create_hint(kind, &name, &ns),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn image_pull(ev: &Evidence) -> Option<(String, String)> {
@@ -455,6 +570,115 @@ fn job_failed(ev: &Evidence) -> Option<(String, String)> {
     ))
 }
 
+/// An aggregated API whose backend Service is missing or has no ready pods: its
+/// group-version answers 503 and discovery clients warn about it.
+fn apiservice_unavailable(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "APIService" {
+        return None;
+    }
+    let (st, reason, msg) = condition(&ev.object, "Available")?;
+    if st != "False" {
+        return None;
+    }
+    let gv = format!(
+        "{}/{}",
+        s(&ev.object, "/spec/group"),
+        s(&ev.object, "/spec/version")
+    );
+    let svc = s(&ev.object, "/spec/service/name");
+    let ns = s(&ev.object, "/spec/service/namespace");
+    let fix = match reason {
+        "ServiceNotFound" => format!(
+            "install the API's backend so that service/{svc} exists in namespace {ns} (the chart's component that serves {gv}), or delete apiservice/{} if the cluster should not serve {gv}",
+            r.name
+        ),
+        "MissingEndpoints" => format!(
+            "make the pods behind service/{svc} in namespace {ns} ready (kubectl get pods -n {ns}; kubectl describe service {svc} -n {ns} for its selector), or delete apiservice/{} if the cluster should not serve {gv}",
+            r.name
+        ),
+        _ => format!(
+            "check the backend of {gv} (service/{svc} in namespace {ns}) and its certificates, or delete apiservice/{}",
+            r.name
+        ),
+    };
+    Some((
+        format!(
+            "apiservice/{} is not available ({reason}: {msg}); requests for {gv} answer 503 \"the server is currently unable to handle the request\" and kubectl warns about it",
+            r.name
+        ),
+        fix,
+    ))
+}
+
+/// Cause and fix for an API error that admission (a webhook, or a missing ServiceAccount)
+/// answered, as a hint appended to the error: `None` for other errors.
+pub fn admission_hint(message: &str) -> Option<String> {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = message.split(after).nth(1)?;
+        rest.split('"').next().map(String::from)
+    };
+    if let Some(hook) = quoted("admission webhook \"")
+        && message.contains("denied the request")
+    {
+        let why = message
+            .split("denied the request")
+            .nth(1)
+            .map(|w| w.trim_start_matches(':').trim())
+            .filter(|w| !w.is_empty() && *w != "without explanation")
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Some(format!(
+            "; the cluster's admission webhook {hook} refused the object{why}: change the object (its config values) to satisfy that policy, or ask the admin who runs {hook} for an exception"
+        ));
+    }
+    if let Some(hook) = quoted("failed calling webhook \"") {
+        let url = quoted("Post \"").unwrap_or_default();
+        // https://SVC.NS.svc:PORT/...
+        let host = url
+            .trim_start_matches("https://")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("");
+        let mut parts = host.split('.');
+        let (svc, ns) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let cause = if message.contains("not found") && host.ends_with(".svc") {
+            format!("its Service {svc} does not exist in namespace {ns}")
+        } else if message.contains("no endpoints available") {
+            format!("its Service {svc} in namespace {ns} has no ready pods")
+        } else if message.contains("deadline exceeded") {
+            "it did not answer within its timeoutSeconds".to_string()
+        } else {
+            "the call failed".to_string()
+        };
+        let fix = if host.ends_with(".svc") {
+            format!(
+                "start the webhook's pods (kubectl get pods -n {ns}; kubectl describe service {svc} -n {ns}) and retry; if the component that served it was uninstalled, delete its leftover ValidatingWebhookConfiguration/MutatingWebhookConfiguration"
+            )
+        } else {
+            format!("make {url} reachable from the API server and retry")
+        };
+        return Some(format!(
+            "; admission webhook {hook} cannot be reached ({cause}) and its failurePolicy is Fail: {fix}"
+        ));
+    }
+    if message.contains("does not support dry run") {
+        return Some(
+            "; a webhook with side effects cannot take a dry run: run without --dry-run, or ask its owner to declare sideEffects: None".into(),
+        );
+    }
+    if message.contains("error looking up service account") {
+        let (kind, name) = not_found_object(message)?;
+        let ns = message
+            .split("error looking up service account ")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        return Some(format!("; {}", create_hint(kind, &name, ns)));
+    }
+    None
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
@@ -603,6 +827,107 @@ mod tests {
         let d = diagnose(&ev).unwrap();
         assert!(d.cause.contains("ingress class nginx"), "{}", d.cause);
         assert!(d.fix.contains("traefik"), "{}", d.fix);
+    }
+
+    #[test]
+    fn missing_references_name_the_object_and_the_fix() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![json!({"reason": "FailedCreate", "type": "Warning",
+                "involvedObject": {"kind": "ReplicaSet", "name": "web-1", "namespace": "shop"},
+                "message": "Error creating: pods \"web-1-\" is forbidden: error looking up service account shop/robot: serviceaccount \"robot\" not found"})],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause
+                .contains("ServiceAccount robot does not exist in namespace shop"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix
+                .contains("kubectl create serviceaccount robot -n shop"),
+            "{d:?}"
+        );
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![json!({"reason": "FailedMount", "type": "Warning",
+                "involvedObject": {"kind": "Pod", "name": "web-1-x", "namespace": "shop"},
+                "message": "MountVolume.SetUp failed for volume \"creds\" : secret \"db\" not found"})],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(d.cause.contains("volume creds mounts Secret db"), "{d:?}");
+        assert!(
+            d.fix.contains("create Secret db in namespace shop"),
+            "{d:?}"
+        );
+        let mut pod = pod_with(
+            json!({"containerStatuses": [{"name": "app", "state": {"waiting": {
+            "reason": "CreateContainerConfigError", "message": "couldn't find key password in Secret shop/db"}}}]}),
+        );
+        pod["metadata"]["namespace"] = json!("shop");
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod],
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause.contains("a key it needs is missing from secret db"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix.contains("create Secret db in namespace shop"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn unavailable_apiservice_names_the_service() {
+        let ev = Evidence {
+            object: json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                "metadata": {"name": "v1beta1.metrics.k8s.io"},
+                "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "service": {"name": "metrics-server", "namespace": "kube-system"}},
+                "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints",
+                    "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\""}]}}),
+            ..Evidence::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(
+            d.cause
+                .contains("apiservice/v1beta1.metrics.k8s.io is not available (MissingEndpoints"),
+            "{d:?}"
+        );
+        assert!(
+            d.fix
+                .contains("service/metrics-server in namespace kube-system ready"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn admission_errors_get_a_cause_and_a_fix() {
+        let h = admission_hint(
+            "admission webhook \"deny.example.com\" denied the request: label deny is set",
+        )
+        .expect("hint");
+        assert!(
+            h.contains("webhook deny.example.com refused the object (label deny is set)"),
+            "{h}"
+        );
+        let h = admission_hint("Internal error occurred: failed calling webhook \"v.cert-manager.io\": failed to call webhook: Post \"https://cm-webhook.cert-manager.svc:443/validate?timeout=10s\": no endpoints available for service \"cm-webhook\"").expect("hint");
+        assert!(
+            h.contains("its Service cm-webhook in namespace cert-manager has no ready pods"),
+            "{h}"
+        );
+        assert!(h.contains("kubectl get pods -n cert-manager"), "{h}");
+        let h = admission_hint("pods \"p\" is forbidden: error looking up service account shop/robot: serviceaccount \"robot\" not found").expect("hint");
+        assert!(
+            h.contains("create ServiceAccount robot in namespace shop"),
+            "{h}"
+        );
+        assert_eq!(admission_hint("configmaps \"x\" not found"), None);
     }
 
     #[test]

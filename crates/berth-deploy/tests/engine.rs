@@ -722,6 +722,211 @@ async fn every_injected_fault_gets_a_diagnosis() {
     }
 }
 
+/// A Deployment whose pod spec is `spec` (YAML flow mapping).
+fn deployment_spec(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {spec}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_references_are_diagnosed_with_the_object_and_the_fix() {
+    let env = env().await;
+    let cases: Vec<(&str, String, [&str; 2])> = vec![
+        (
+            "sa",
+            deployment_spec(
+                "web",
+                "{serviceAccountName: robot, containers: [{name: app, image: busybox}]}",
+            ),
+            [
+                "ServiceAccount robot does not exist in namespace missing-sa",
+                "kubectl create serviceaccount robot -n missing-sa",
+            ],
+        ),
+        (
+            "mount",
+            deployment_spec(
+                "web",
+                "{containers: [{name: app, image: busybox}], volumes: [{name: tls, secret: {secretName: web-tls}}]}",
+            ),
+            [
+                "volume tls mounts Secret web-tls",
+                "create Secret web-tls in namespace missing-mount",
+            ],
+        ),
+        (
+            "env",
+            deployment_spec(
+                "web",
+                "{containers: [{name: app, image: busybox, envFrom: [{configMapRef: {name: web-settings}}]}]}",
+            ),
+            [
+                "ConfigMap web-settings in namespace missing-env",
+                "create ConfigMap web-settings in namespace missing-env",
+            ],
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for (name, yaml, want) in cases {
+        let e = engine(&env, &format!("missing-{name}"));
+        tasks.push(async move {
+            let rep = e
+                .deploy(release("1.0.0", &yaml), Mode::Install, false)
+                .await
+                .expect("install runs");
+            (name, want, rep)
+        });
+    }
+    for (name, want, rep) in futures::future::join_all(tasks).await {
+        assert_eq!(rep.outcome, Outcome::Failed, "{name}: {:?}", rep.error);
+        let d = rep
+            .diagnoses
+            .iter()
+            .find(|d| d.cause.contains(want[0]))
+            .unwrap_or_else(|| panic!("{name}: wanted {want:?} in {:#?}", rep.diagnoses));
+        assert!(d.fix.contains(want[1]), "{name}: {d:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_apiservice_is_diagnosed() {
+    let env = env().await;
+    let yaml = "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.k8s.io}\nspec:\n  group: metrics.k8s.io\n  version: v1beta1\n  groupPriorityMinimum: 100\n  versionPriority: 100\n  insecureSkipTLSVerify: true\n  service: {name: metrics-server, namespace: agg, port: 443}\n";
+    let rep = engine(&env, "agg")
+        .deploy(release("1.0.0", yaml), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Failed, "{:?}", rep.error);
+    let d = rep
+        .diagnoses
+        .iter()
+        .find(|d| {
+            d.cause
+                .contains("apiservice/v1beta1.metrics.k8s.io is not available (ServiceNotFound")
+        })
+        .unwrap_or_else(|| panic!("{:#?}", rep.diagnoses));
+    assert!(
+        d.fix
+            .contains("service/metrics-server exists in namespace agg"),
+        "{d:#?}"
+    );
+    // A broken aggregated API (503 for its group) must not break deploys of other kinds.
+    let rep = engine(&env, "other")
+        .deploy(
+            release("1.0.0", &deployment("web", "busybox", json!({}))),
+            Mode::Install,
+            false,
+        )
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_admission_webhook_is_explained() {
+    let env = env().await;
+    env.cluster
+        .create(&json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"},
+            "webhooks": [{"name": "policy.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"name": "policy-webhook", "namespace": "policy-system", "path": "/validate"}},
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hooked"}},
+                "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}]}]}))
+        .await
+        .expect("webhook configuration");
+    let err = engine(&env, "hooked")
+        .deploy(release("1.0.0", &cm("settings", "1")), Mode::Install, false)
+        .await
+        .expect_err("the webhook refuses")
+        .to_string();
+    assert!(
+        err.contains("failed calling webhook \"policy.example.com\"")
+            && err.contains("its Service policy-webhook does not exist in namespace policy-system")
+            && err.contains("delete its leftover ValidatingWebhookConfiguration"),
+        "{err}"
+    );
+}
+
+/// A real HTTPS validating webhook that refuses ConfigMaps without an `owner` label; returns
+/// its URL, the base64 CA bundle and the server handle (kept alive by the caller).
+async fn policy_webhook() -> (String, String, axum_server::Handle<std::net::SocketAddr>) {
+    use axum::{Json, routing::post};
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("cert");
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        cert.pem().into_bytes(),
+        key.serialize_pem().into_bytes(),
+    )
+    .await
+    .expect("tls");
+    let app = axum::Router::new().route(
+        "/validate",
+        post(|Json(r): Json<Value>| async move {
+            let has_owner = r["request"]["object"]["metadata"]["labels"]["owner"].is_string();
+            let mut resp = json!({"uid": r["request"]["uid"], "allowed": has_owner});
+            if !has_owner {
+                resp["status"] = json!({"code": 403, "message": "every ConfigMap needs an owner label"});
+            }
+            Json(json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}))
+        }),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, tls)
+        .expect("server")
+        .handle(handle.clone());
+    tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    use base64::Engine as _;
+    let bundle = base64::engine::general_purpose::STANDARD.encode(ca.pem());
+    (format!("https://{addr}/validate"), bundle, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_denial_names_the_webhook_and_its_policy() {
+    let env = env().await;
+    let (url, ca_bundle, _server) = policy_webhook().await;
+    env.cluster
+        .create(&json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "owners"},
+            "webhooks": [{"name": "owners.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                "clientConfig": {"url": url, "caBundle": ca_bundle},
+                "objectSelector": {"matchLabels": {"app.kubernetes.io/name": "settings"}},
+                "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}]}]}))
+        .await
+        .expect("webhook configuration");
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {app.kubernetes.io/name: settings}\ndata: {v: \"1\"}\n";
+    let err = engine(&env, "owners")
+        .deploy(release("1.0.0", yaml), Mode::Install, false)
+        .await
+        .expect_err("the webhook refuses")
+        .to_string();
+    assert!(
+        err.contains("admission webhook owners.example.com refused the object (every ConfigMap needs an owner label)")
+            && !err.contains("missing permission"),
+        "{err}"
+    );
+    let ok = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {app.kubernetes.io/name: settings, owner: shop}\ndata: {v: \"1\"}\n";
+    let rep = engine(&env, "owners")
+        .deploy(release("1.0.0", ok), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_name_the_other_manager_and_force_takes_over() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams};

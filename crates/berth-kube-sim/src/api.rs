@@ -77,6 +77,17 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     // Discovery, version, OpenAPI: never subject to injected faults.
     {
         let store = sh.read();
+        if let ["apis", g, v, ..] = segs.as_slice()
+            && crate::aggregation::unavailable(&store, g, v)
+        {
+            // kube-aggregator's proxy answers in plain text; clients turn a 503 into
+            // "the server is currently unable to handle the request".
+            return Response::builder()
+                .status(503)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from("service unavailable\n"))
+                .unwrap_or_default();
+        }
         match segs.as_slice() {
             ["version"] => return json_response(200, &discovery::version_doc(&store)),
             ["healthz"] | ["readyz"] | ["livez"] => {
@@ -299,7 +310,10 @@ async fn dispatch(
             Method::POST => {
                 let bytes = read_body(body).await?;
                 let obj = decode_body(&content_type(headers), &bytes, &rr.rt)?;
-                create(sh, &rr, obj, q, headers)
+                admitted(sh, &rr, q, headers, false, |q| {
+                    create(sh, &rr, obj.clone(), q, headers)
+                })
+                .await
             }
             Method::DELETE => delete_collection(sh, &rr, q),
             _ => Err(ApiError::method_not_allowed()),
@@ -324,20 +338,18 @@ async fn dispatch(
                 Method::PUT => {
                     let bytes = read_body(body).await?;
                     let obj = decode_body(&content_type(headers), &bytes, &rr.rt)?;
-                    update(sh, &rr, &name, obj, q, headers, false)
+                    admitted(sh, &rr, q, headers, false, |q| {
+                        update(sh, &rr, &name, obj.clone(), q, headers, false)
+                    })
+                    .await
                 }
                 Method::PATCH => {
                     let bytes = read_body(body).await?;
-                    patch(
-                        sh,
-                        &rr,
-                        &name,
-                        &content_type(headers),
-                        &bytes,
-                        q,
-                        headers,
-                        false,
-                    )
+                    let ct = content_type(headers);
+                    admitted(sh, &rr, q, headers, false, |q| {
+                        patch(sh, &rr, &name, &ct, &bytes, q, headers, false)
+                    })
+                    .await
                 }
                 Method::DELETE => {
                     let bytes = read_body(body).await?;
@@ -621,6 +633,7 @@ fn create(
         }
     }
     defaults::apply(&mut store, &rr.rt, &mut obj, None);
+    admit_pod_create(&store, rr, &obj)?;
     let manager = manager_of(q, h);
     fields::record_update(
         None,
@@ -635,6 +648,84 @@ fn create(
     }
     let stored = store.commit(&gr, obj, None);
     Ok(json_response(201, &output(&stored, &rr.rt)))
+}
+
+/// Run a create or update through the admission webhooks: a dry run of `write` yields the
+/// object it would store, the webhooks see that object, then `write` runs for real (or, when
+/// a mutating webhook patched the object, the patched object is created or stored).
+async fn admitted<F>(
+    sh: &Arc<Shared>,
+    rr: &ResReq,
+    q: &Query,
+    h: &HeaderMap,
+    status_sub: bool,
+    write: F,
+) -> Result<Response, ApiError>
+where
+    F: Fn(&Query) -> Result<Response, ApiError>,
+{
+    if !crate::admission::any_configured(&sh.read()) {
+        return write(q);
+    }
+    let mut dq = q.clone();
+    dq.insert("dryRun".into(), "All".into());
+    let candidate = write(&dq)?;
+    let created = candidate.status().as_u16() == 201;
+    let bytes = axum::body::to_bytes(candidate.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    let cand: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    let ns = rr.ns.clone().unwrap_or_default();
+    let name = cand["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let old = if created {
+        None
+    } else {
+        sh.read().get(&rr.rt.storage_key(), &ns, &name)
+    };
+    let sub = status_sub.then_some("status");
+    let adm =
+        crate::admission::admit(sh, &rr.rt, sub, &ns, &cand, old.as_deref(), dry_run(q)).await?;
+    let mut resp = match adm.mutated {
+        None => write(q)?,
+        Some(mut m) if created => {
+            // Server-set fields are set again by the create.
+            if let Some(md) = m["metadata"].as_object_mut() {
+                for k in [
+                    "uid",
+                    "resourceVersion",
+                    "creationTimestamp",
+                    "managedFields",
+                ] {
+                    md.remove(k);
+                }
+            }
+            create(sh, rr, m, q, h)?
+        }
+        Some(m) => update(sh, rr, &name, m, q, h, status_sub)?,
+    };
+    for w in adm.warnings {
+        let v = format!("299 - \"{}\"", w.replace('"', "'"));
+        if let Ok(v) = http::HeaderValue::from_str(&v) {
+            resp.headers_mut().append("Warning", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The built-in admission a pod create passes: its ServiceAccount must exist.
+fn admit_pod_create(store: &Store, rr: &ResReq, obj: &Value) -> Result<(), ApiError> {
+    if rr.rt.group.is_empty() && rr.rt.kind == "Pod" {
+        let ns = rr.ns.as_deref().unwrap_or_default();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if let Some(e) = crate::references::service_account_error(store, ns, obj, name) {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Merge an incoming full object with the stored one: keep server-owned metadata; a main
@@ -888,6 +979,7 @@ fn apply(
             store.prepare_create(&mut obj);
             validate::object(&rr.rt, &obj)?;
             defaults::apply(&mut store, &rr.rt, &mut obj, None);
+            admit_pod_create(&store, rr, &obj)?;
             if dry_run(q) {
                 return Ok(json_response(201, &obj));
             }

@@ -344,6 +344,7 @@ pub fn tick(store: &mut Store, sh: &Shared) {
     pvcs(store);
     kubelet(store, sh);
     services(store);
+    crate::aggregation::controller(store);
     ingresses(store);
     if store.need_gc {
         store.need_gc = false;
@@ -507,12 +508,55 @@ fn create_pod(
     if store.get(&g, &ns, name).is_some() {
         return None;
     }
+    if refused_by_admission(store, owner, &pod, name) {
+        return None;
+    }
     store.prepare_create(&mut pod);
     if let Some(rt) = store.type_for("", "pods") {
         defaults::apply(store, &rt, &mut pod, None);
     }
     Some(store.commit(&g, pod, None))
 }
+
+/// The admission checks a controller's pod create goes through; a refusal becomes the
+/// owner's `FailedCreate` event (retried every tick, recorded at most every few seconds).
+fn refused_by_admission(store: &mut Store, owner: &Value, pod: &Value, name: &str) -> bool {
+    let ns = md_str(owner, "namespace").to_string();
+    let owner_name = md_str(owner, "name");
+    let kind = owner["kind"].as_str().unwrap_or("");
+    // Controllers other than the StatefulSet's create pods by generateName.
+    let shown = if kind == "StatefulSet" {
+        name.to_string()
+    } else {
+        format!("{owner_name}-")
+    };
+    let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown) else {
+        return false;
+    };
+    let (msg, component) = match kind {
+        "StatefulSet" => (
+            format!(
+                "create Pod {name} in StatefulSet {owner_name} failed error: {}",
+                err.message
+            ),
+            "statefulset-controller",
+        ),
+        "DaemonSet" => (
+            format!("Error creating: {}", err.message),
+            "daemonset-controller",
+        ),
+        "Job" => (format!("Error creating: {}", err.message), "job-controller"),
+        _ => (
+            format!("Error creating: {}", err.message),
+            "replicaset-controller",
+        ),
+    };
+    store.record_event_every(owner, true, "FailedCreate", &msg, component, EVENT_EVERY);
+    true
+}
+
+/// How often a repeating warning (a retried create, a retried mount) is recorded again.
+const EVENT_EVERY: Duration = Duration::from_secs(5);
 
 fn delete_now(store: &mut Store, g: &Gr, o: &Value) {
     let ns = md_str(o, "namespace").to_string();
@@ -2009,6 +2053,14 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
             }
         },
     };
+    // Volumes: a missing Secret/ConfigMap keeps the pod in ContainerCreating until it appears.
+    if !containers_started(&prev) {
+        let failed = crate::references::mount_errors(store, &ns, pod);
+        if !failed.is_empty() {
+            stalled_on_mounts(store, pod, &node, &failed);
+            return;
+        }
+    }
     let born = *store.born.entry(uid.clone()).or_insert_with(Instant::now);
     let elapsed = born.elapsed();
     let node_ip = store
@@ -2059,10 +2111,12 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
         || all_containers.iter().any(|c| {
             faults::image_matches(c["image"].as_str().unwrap_or(""), &pfaults.crashloop_images)
         });
-    let job_fail = faults::has(pod, Fail::JobFailed);
+    let job_fail = faults::has(pod, Fail::JobFailed) || owner_job_matches(pod, &pfaults.fail_jobs);
+    let time_scale = store.profile.time_scale;
     let readiness_fail = faults::has(pod, Fail::Readiness);
     let ready_after = faults::ready_after(pod, &pfaults);
     let run_for = faults::annotation(pod, faults::RUN_FOR)
+        .or(pfaults.job_run_for.as_deref())
         .and_then(crate::parse_duration)
         .unwrap_or(Duration::from_secs(1));
     let exit_code: i64 = faults::annotation(pod, faults::EXIT_CODE)
@@ -2092,6 +2146,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
     let mut events: Vec<(bool, String, String)> = Vec::new();
     let mut init_statuses = Vec::new();
     let mut init_done = true;
+    let mut config_blocked = false;
     for c in container_names(&pod["spec"], "initContainers") {
         let cname = c["name"].as_str().unwrap_or("").to_string();
         let image = c["image"].as_str().unwrap_or("").to_string();
@@ -2113,8 +2168,17 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                 init_done = false;
             }
             PullState::Present => {
+                let config_error = if init_done && !old["state"]["terminated"].is_object() {
+                    crate::references::container_config_error(store, &ns, &c)
+                } else {
+                    None
+                };
                 if !init_done {
                     s["state"] = json!({"waiting": {"reason": "PodInitializing"}});
+                } else if let Some(msg) = config_error {
+                    config_waiting(&mut s, &old, &msg, &mut events);
+                    config_blocked = true;
+                    init_done = false;
                 } else {
                     let fin = old["state"]["terminated"].clone();
                     let fin = if fin.is_object() {
@@ -2186,11 +2250,26 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     .as_str()
                     .map(String::from)
                     .unwrap_or_else(|| format!("containerd://{}", uuid::Uuid::new_v4().simple()));
-                s["containerID"] = json!(cid);
-                if old["state"]["running"].is_null()
+                let never_started = old["state"]["running"].is_null()
                     && old["state"]["terminated"].is_null()
-                    && old["lastState"]["terminated"].is_null()
+                    && old["lastState"]["terminated"].is_null();
+                if never_started
+                    && let Some(msg) = crate::references::container_config_error(store, &ns, &c)
                 {
+                    s["imageID"] = json!("");
+                    if let Some(m) = s.as_object_mut() {
+                        m.remove("containerID");
+                    }
+                    config_waiting(&mut s, &old, &msg, &mut events);
+                    config_blocked = true;
+                    all_ready = false;
+                    all_terminated_ok = false;
+                    s["lastState"] = json!({});
+                    statuses.push(s);
+                    continue;
+                }
+                s["containerID"] = json!(cid);
+                if never_started {
                     container_started_events(&mut events, &image, &cname);
                 }
                 let secs = elapsed.as_secs_f64();
@@ -2262,7 +2341,9 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     {
                         s["lastState"] = l.clone();
                     }
-                    let ready = !readiness_fail && elapsed >= ready_after;
+                    // Not Ready before the probes' delays have passed (scaled clock).
+                    let gate = ready_after.max(crate::timing::ready_after(&c, time_scale));
+                    let ready = !readiness_fail && elapsed >= gate;
                     s["ready"] = json!(ready);
                     if !ready {
                         all_ready = false;
@@ -2383,6 +2464,114 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
     }
     if settled && let Some(rv) = pod["metadata"]["resourceVersion"].as_str() {
         store.settled.insert(uid, rv.to_string());
+    } else if config_blocked {
+        // Delays (ready-after, probe delays) count from when the containers can start.
+        store.born.remove(&uid);
+    }
+}
+
+/// Whether the pod belongs to a Job named by the profile's `faults.failJobs`.
+fn owner_job_matches(pod: &Value, patterns: &[String]) -> bool {
+    !patterns.is_empty()
+        && pod["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r["kind"] == "Job"
+                    && faults::image_matches(r["name"].as_str().unwrap_or(""), patterns)
+            })
+}
+
+/// Whether any container of the pod has ever started (mounts are only checked before).
+fn containers_started(status: &Value) -> bool {
+    ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .any(|l| {
+            status[*l].as_array().is_some_and(|a| {
+                a.iter().any(|c| {
+                    c["state"]["running"].is_object()
+                        || c["state"]["terminated"].is_object()
+                        || c["lastState"]["terminated"].is_object()
+                })
+            })
+        })
+}
+
+/// A container the kubelet cannot configure: waiting `CreateContainerConfigError`.
+fn config_waiting(s: &mut Value, old: &Value, msg: &str, events: &mut Vec<(bool, String, String)>) {
+    s["state"] = json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}});
+    if old["state"]["waiting"]["message"].as_str() != Some(msg) {
+        events.push((true, "Failed".into(), format!("Error: {msg}")));
+    }
+}
+
+/// A pod whose volumes cannot be set up: Pending, containers `ContainerCreating`, one
+/// `FailedMount` event per volume (repeated as the kubelet retries).
+fn stalled_on_mounts(store: &mut Store, pod: &Arc<Value>, node: &str, failed: &[String]) {
+    let pg = gr("", "pods");
+    let prev = &pod["status"];
+    let prev_conds = &prev["conditions"];
+    store.born.remove(md_str(pod, "uid"));
+    let node_ip = store
+        .get_core("nodes", "", node)
+        .and_then(|n| {
+            n["status"]["addresses"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+                .map(|x| x["address"].clone())
+        })
+        .unwrap_or(json!("172.18.0.2"));
+    let waiting = |list: &str, reason: &str| -> Vec<Value> {
+        container_names(&pod["spec"], list)
+            .iter()
+            .map(|c| json!({"name": c["name"], "image": c["image"], "imageID": "", "restartCount": 0, "ready": false, "started": false, "lastState": {}, "state": {"waiting": {"reason": reason}}}))
+            .collect()
+    };
+    let inits = waiting("initContainers", "PodInitializing");
+    let names: Vec<String> = container_names(&pod["spec"], "containers")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    let unready = format!("containers with unready status: [{}]", names.join(" "));
+    let init_c = if inits.is_empty() {
+        pod_cond("Initialized", true, None, None, prev_conds)
+    } else {
+        let n: Vec<&str> = inits.iter().filter_map(|c| c["name"].as_str()).collect();
+        let m = format!("containers with incomplete status: [{}]", n.join(" "));
+        pod_cond(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(&m),
+            prev_conds,
+        )
+    };
+    let ready = pod_cond(
+        "Ready",
+        false,
+        Some("ContainersNotReady"),
+        Some(&unready),
+        prev_conds,
+    );
+    let mut cr = ready.clone();
+    cr["type"] = json!("ContainersReady");
+    let mut status = json!({
+        "phase": "Pending",
+        "conditions": [pod_cond("PodReadyToStartContainers", false, None, None, prev_conds), init_c, ready, cr, pod_cond("PodScheduled", true, None, None, prev_conds)],
+        "hostIP": node_ip, "hostIPs": [{"ip": node_ip}],
+        "startTime": prev["startTime"].as_str().map(String::from).unwrap_or_else(now_str),
+        "containerStatuses": waiting("containers", "ContainerCreating"),
+        "qosClass": qos(pod),
+    });
+    if !inits.is_empty() {
+        status["initContainerStatuses"] = Value::Array(inits);
+    }
+    set_status(store, &pg, pod, status);
+    if let Some(cur) = store.get(&pg, md_str(pod, "namespace"), md_str(pod, "name")) {
+        for msg in failed {
+            store.record_event_every(&cur, true, "FailedMount", msg, "kubelet", EVENT_EVERY);
+        }
     }
 }
 

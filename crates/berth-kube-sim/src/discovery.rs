@@ -1,6 +1,7 @@
 //! `/version`, API discovery (aggregated apidiscovery v2/v2beta1 and the legacy documents)
 //! and the minimal OpenAPI v3 documents kubectl and Helm probe for field validation.
 
+use crate::aggregation::{self, Aggregated};
 use crate::catalog::{self, ResourceType};
 use crate::store::Store;
 use serde_json::{Value, json};
@@ -63,7 +64,7 @@ fn grouped(store: &Store) -> Grouped<'_> {
 
 /// Aggregated discovery for `/api` (core = true) or `/apis`.
 pub fn aggregated(store: &Store, core: bool, version: &str) -> Value {
-    let items: Vec<Value> = grouped(store)
+    let mut items: Vec<Value> = grouped(store)
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
         .map(|(g, vs)| {
@@ -77,6 +78,20 @@ pub fn aggregated(store: &Store, core: bool, version: &str) -> Value {
             })
         })
         .collect();
+    if !core {
+        // Aggregated APIs: no resources known; unavailable ones are Stale, as kube-aggregator
+        // reports a group-version whose backend cannot be reached.
+        for (g, vs) in aggregated_groups(store) {
+            items.push(json!({
+                "metadata": {"name": g, "creationTimestamp": null},
+                "versions": vs.iter().map(|a| json!({
+                    "version": a.version,
+                    "resources": [],
+                    "freshness": if a.available { "Current" } else { "Stale" },
+                })).collect::<Vec<_>>(),
+            }));
+        }
+    }
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": format!("apidiscovery.k8s.io/{version}"),
@@ -105,25 +120,58 @@ fn group_doc(g: &str, vs: &[(String, Vec<&ResourceType>)]) -> Value {
     })
 }
 
+/// Service-backed APIService group-versions by group.
+fn aggregated_groups(store: &Store) -> Vec<(String, Vec<Aggregated>)> {
+    let mut out: Vec<(String, Vec<Aggregated>)> = Vec::new();
+    for a in aggregation::aggregated(store) {
+        match out.iter_mut().find(|(g, _)| *g == a.group) {
+            Some((_, vs)) => vs.push(a),
+            None => out.push((a.group.clone(), vec![a])),
+        }
+    }
+    out
+}
+
+fn aggregated_group_doc(g: &str, vs: &[Aggregated]) -> Value {
+    let versions: Vec<Value> = vs
+        .iter()
+        .map(|a| json!({"groupVersion": format!("{g}/{}", a.version), "version": a.version}))
+        .collect();
+    json!({
+        "name": g,
+        "versions": versions,
+        "preferredVersion": versions.first().cloned().unwrap_or(Value::Null),
+    })
+}
+
 pub fn legacy_apis(store: &Store) -> Value {
-    let groups: Vec<Value> = grouped(store)
+    let mut groups: Vec<Value> = grouped(store)
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, vs)| group_doc(&g, &vs))
         .collect();
+    for (g, vs) in aggregated_groups(store) {
+        groups.push(aggregated_group_doc(&g, &vs));
+    }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 pub fn legacy_group(store: &Store, group: &str) -> Option<Value> {
-    grouped(store)
+    let doc = grouped(store)
         .into_iter()
         .find(|(g, _)| g == group && !g.is_empty())
-        .map(|(g, vs)| {
-            let mut d = group_doc(&g, &vs);
-            d["kind"] = json!("APIGroup");
-            d["apiVersion"] = json!("v1");
-            d
-        })
+        .map(|(g, vs)| group_doc(&g, &vs))
+        .or_else(|| {
+            aggregated_groups(store)
+                .into_iter()
+                .find(|(g, _)| g == group)
+                .map(|(g, vs)| aggregated_group_doc(&g, &vs))
+        });
+    doc.map(|mut d| {
+        d["kind"] = json!("APIGroup");
+        d["apiVersion"] = json!("v1");
+        d
+    })
 }
 
 pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
@@ -133,7 +181,11 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
         .filter(|t| t.group == group && t.version == version)
         .collect();
     if ts.is_empty() {
-        return None;
+        // An available aggregated API: its backend is simulated, with no resources.
+        return aggregation::aggregated(store)
+            .iter()
+            .any(|a| a.group == group && a.version == version && a.available)
+            .then(|| json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": []}));
     }
     let gv = if group.is_empty() {
         version.to_string()

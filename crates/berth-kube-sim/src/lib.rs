@@ -14,8 +14,12 @@
 //! Layout: `catalog` (served kinds), `store` (objects, resourceVersions, watch history),
 //! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `watch`, `table`,
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
-//! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir).
+//! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir), `references`
+//! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
+//! `admission` (webhook calls), `aggregation` (APIService availability).
 
+mod admission;
+mod aggregation;
 mod api;
 mod catalog;
 mod controllers;
@@ -27,11 +31,13 @@ mod logs;
 mod persist;
 pub mod profile;
 mod protobuf;
+mod references;
 mod registry;
 mod selector;
 mod status;
 mod store;
 mod table;
+mod timing;
 mod validate;
 mod watch;
 

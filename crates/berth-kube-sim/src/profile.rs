@@ -30,7 +30,15 @@ pub struct Profile {
     pub registries: Vec<RegistryProfile>,
     /// Cluster-wide faults.
     pub faults: ProfileFaults,
+    /// How much faster than real time Kubernetes durations from manifests (probe
+    /// `initialDelaySeconds`, `periodSeconds`) pass: 10 means a 5 s delay takes 0.5 s.
+    /// 1 is real time. Default 10.
+    pub time_scale: f64,
 }
+
+/// The default [`Profile::time_scale`]: fast enough for test suites, slow enough that a
+/// pod visibly waits out its probe delay.
+pub const DEFAULT_TIME_SCALE: f64 = 10.0;
 
 /// One node.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -120,6 +128,11 @@ pub struct ProfileFaults {
     pub crashloop_images: Vec<String>,
     /// No PVC ever binds.
     pub pvc_never_bind: bool,
+    /// How long Job pods run before they finish, e.g. `3s` (default 1s; the
+    /// `sim.berth.dev/run-for` annotation wins).
+    pub job_run_for: Option<String>,
+    /// Jobs (by name: exact or `prefix*`) whose pods fail, as `sim.berth.dev/fail: job-failed`.
+    pub fail_jobs: Vec<String>,
 }
 
 impl Default for Profile {
@@ -142,6 +155,7 @@ impl Default for Profile {
             crds: vec![],
             registries: vec![],
             faults: ProfileFaults::default(),
+            time_scale: DEFAULT_TIME_SCALE,
         }
     }
 }
@@ -359,6 +373,17 @@ impl Profile {
             crate::parse_duration(d).ok_or_else(|| {
                 format!("faults.readyDelay: cannot read duration {d:?} (use e.g. 2s, 500ms, 1m)")
             })?;
+        }
+        if let Some(d) = &self.faults.job_run_for {
+            crate::parse_duration(d).ok_or_else(|| {
+                format!("faults.jobRunFor: cannot read duration {d:?} (use e.g. 3s, 500ms, 1m)")
+            })?;
+        }
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= 10_000.0) {
+            return Err(format!(
+                "timeScale must be a number above 0 and at most 10000 (1 = real time), got {}",
+                self.time_scale
+            ));
         }
         match self.distribution.as_str() {
             "vanilla" | "k3s" | "eks" | "gke" | "openshift" | "rke2" => {}

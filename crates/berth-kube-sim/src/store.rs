@@ -59,6 +59,8 @@ pub struct Store {
     pub endpoints_seen: HashMap<String, String>,
     /// Event dedup index: (involved uid, reason, message) -> (namespace, event name).
     pub event_index: HashMap<(String, String, String), (String, String)>,
+    /// Last time a throttled event was recorded, by (involved uid, reason, message).
+    pub event_last: HashMap<(String, String, String), Instant>,
     pub need_gc: bool,
     pub dirty: bool,
     pub next_ip: u32,
@@ -151,6 +153,7 @@ impl Store {
             endpoints_gen: u64::MAX,
             endpoints_seen: HashMap::new(),
             event_index: HashMap::new(),
+            event_last: HashMap::new(),
             need_gc: false,
             dirty: false,
             next_ip: 10,
@@ -377,6 +380,36 @@ impl Store {
     }
 
     /// Record a core/v1 Event about `involved` (deduplicated: repeats bump count).
+    /// [`Store::record_event`], at most once per `every` for the same object, reason and message
+    /// (controllers and the kubelet retry every tick; real ones back off).
+    pub fn record_event_every(
+        &mut self,
+        involved: &Value,
+        warning: bool,
+        reason: &str,
+        message: &str,
+        component: &str,
+        every: std::time::Duration,
+    ) {
+        let key = (
+            involved["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            reason.to_string(),
+            message.to_string(),
+        );
+        if self
+            .event_last
+            .get(&key)
+            .is_some_and(|t| t.elapsed() < every)
+        {
+            return;
+        }
+        self.event_last.insert(key, Instant::now());
+        self.record_event(involved, warning, reason, message, component);
+    }
+
     pub fn record_event(
         &mut self,
         involved: &Value,

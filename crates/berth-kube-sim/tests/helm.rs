@@ -221,3 +221,110 @@ async fn helm_memory_storage() {
     assert_eq!(code, 404);
     sim.shutdown().await;
 }
+
+const STALL_SCRIPT: &str = r#"
+import json, sys, helm_python as h
+kc, chart = sys.argv[1], sys.argv[2]
+cfg = h.Config(kubeconfig_path=kc, storage_driver="memory", namespace="default")
+try:
+    r = cfg.install(chart, "demo", {}, wait="watcher", timeout=8)
+    print(json.dumps({"ok": True}))
+except Exception as e:
+    print(json.dumps({"ok": False, "error": str(e)}))
+"#;
+
+async fn helm_install_outcome(
+    py: &Path,
+    files: &[(&str, &str)],
+    profile: berth_kube_sim::Profile,
+) -> serde_json::Value {
+    let sim = common::start_with(profile).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let chart = dir.path().join("chart");
+    for (name, text) in files {
+        let p = chart.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let out = tokio::process::Command::new(py)
+        .arg("-c")
+        .arg(STALL_SCRIPT)
+        .arg(&kc)
+        .arg(&chart)
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|_| {
+        panic!(
+            "helm script output:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Real Helm v4 waiting with kstatus: a Deployment whose pods take env from a missing Secret
+/// never becomes ready, so the install times out (as on a real cluster), and a post-install
+/// hook Job the profile fails makes the install fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_waits_time_out_on_missing_references_and_hooks_fail_by_profile() {
+    let Some(py) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let chart = "apiVersion: v2\nname: stall\nversion: 0.1.0\n";
+    let web = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo-web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        envFrom: [{secretRef: {name: demo-db-credentials}}]
+"#;
+    let r = helm_install_outcome(
+        &py,
+        &[("Chart.yaml", chart), ("templates/web.yaml", web)],
+        berth_kube_sim::Profile::default(),
+    )
+    .await;
+    assert_eq!(r["ok"], false, "install must not succeed: {r}");
+    eprintln!("helm (missing secret): {}", r["error"]);
+    assert!(
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Deployment/default/demo-web not ready")),
+        "{r}"
+    );
+    let hook = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: demo-migrate
+  annotations: {"helm.sh/hook": post-install}
+spec:
+  backoffLimit: 0
+  template:
+    spec: {restartPolicy: Never, containers: [{name: m, image: "migrate:1"}]}
+"#;
+    let files = [("Chart.yaml", chart), ("templates/hook.yaml", hook)];
+    let ok = helm_install_outcome(&py, &files, berth_kube_sim::Profile::default()).await;
+    assert_eq!(ok["ok"], true, "the hook succeeds by default: {ok}");
+    let failing = berth_kube_sim::Profile::from_yaml_str(
+        "faults: {failJobs: [\"demo-*\"], jobRunFor: 200ms}\n",
+    )
+    .expect("profile");
+    let r = helm_install_outcome(&py, &files, failing).await;
+    assert_eq!(r["ok"], false, "a failing hook fails the install: {r}");
+    eprintln!("helm (failing hook): {}", r["error"]);
+    assert!(
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("demo-migrate")),
+        "{r}"
+    );
+}

@@ -381,3 +381,53 @@ async fn cluster_resources_keeps_logs_of_unhealthy_pods_only() {
     assert!(!logs.iter().any(|p| p.contains("/api-")), "{logs:?}");
     sim.shutdown().await;
 }
+
+/// A cluster with a broken aggregated API (an APIService whose Service is missing answers 503
+/// for its group, as metrics-server often does) still gets its resources collected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_resources_survive_an_unavailable_aggregated_api() {
+    let (sim, client, dir) = seeded().await;
+    post(
+        &client,
+        "/apis/apiregistration.k8s.io/v1/apiservices",
+        json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": "v1beta1.metrics.k8s.io"},
+            "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                "versionPriority": 100, "service": {"name": "metrics-server", "namespace": "kube-system"}}}),
+    )
+    .await;
+    let mut specs = Specs::default();
+    specs.add_text(
+        "sb.yaml",
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  collectors:\n    - clusterResources: {namespaces: [acme]}\n",
+    );
+    let collected = run::collect_bundle(
+        &specs.merge_support_bundle(),
+        CollectOptions {
+            run: RunOptions::default(),
+            redact: true,
+            tokenize: false,
+            kube: Some(client),
+            kube_error: None,
+            work_dir: dir.path().to_path_buf(),
+            name: "b".into(),
+            version: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let rec = collected
+        .report
+        .collectors
+        .iter()
+        .find(|c| c.title == "clusterResources")
+        .expect("clusterResources record");
+    assert_eq!(rec.status, Status::Ok, "{:?}", rec.error);
+    let b = collected.writer.reader().unwrap();
+    assert!(
+        b.read("cluster-resources/deployments/acme.json").is_some(),
+        "{:?}",
+        b.glob("cluster-resources/**")
+    );
+    sim.shutdown().await;
+}

@@ -190,10 +190,16 @@ impl Kind {
 async fn cluster_resources(f: &Value, ctx: &Context) -> Result<(), CollectError> {
     let client = ctx.kube()?;
     let only_ns: Vec<String> = field_strs(f, "namespaces");
-    let disc = Discovery::new(client.clone())
-        .run()
-        .await
-        .map_err(|e| api_err("API discovery", e))?;
+    // Aggregated discovery is one request and skips an unavailable aggregated API (a broken
+    // metrics-server answers 503, which the per-group legacy walk retries until the collector
+    // times out); servers before 1.26 only have the legacy walk.
+    let disc = match Discovery::new(client.clone()).run_aggregated().await {
+        Ok(d) => d,
+        Err(_) => Discovery::new(client.clone())
+            .run()
+            .await
+            .map_err(|e| api_err("API discovery", e))?,
+    };
     // CRD-defined groups/plurals, to place custom resources like troubleshoot does.
     let crds = get_json(
         &client,
