@@ -227,9 +227,21 @@ impl Simulator {
     pub fn set_watch_history(&self, n: usize) {
         let mut s = self.shared.write();
         s.history_cap = n.max(1);
-        while s.history.len() > s.history_cap {
-            s.history.pop_front();
-        }
+        s.trim_history();
+    }
+
+    /// Byte budget of the watch history (default 64 MiB): each kept change counts the
+    /// object before and after it. Older resourceVersions get 410 Expired.
+    pub fn set_watch_history_bytes(&self, bytes: usize) {
+        let mut s = self.shared.write();
+        s.history_byte_cap = bytes;
+        s.trim_history();
+    }
+
+    /// What the watch history holds now: (changes, estimated bytes).
+    pub fn watch_history_usage(&self) -> (usize, usize) {
+        let s = self.shared.read();
+        (s.history.len(), s.history_bytes)
     }
 
     /// Stop serving, end open watches, save state (with a state dir).
