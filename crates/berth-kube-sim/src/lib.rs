@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Layout: `catalog` (served kinds), `store` (objects, resourceVersions, watch history),
-//! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `watch`, `table`,
+//! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `schema` (unknown
+//! fields per fieldValidation), `watch`, `table`,
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
 //! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir).
 
@@ -28,6 +29,7 @@ mod persist;
 pub mod profile;
 mod protobuf;
 mod registry;
+mod schema;
 mod selector;
 mod status;
 mod store;

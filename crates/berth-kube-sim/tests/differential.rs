@@ -157,3 +157,282 @@ async fn name_rules_per_kind() {
     );
     sim.shutdown().await;
 }
+
+fn deployment_with_typos(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replica": 2, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "nginx", "port": 80}]}}}})
+}
+
+/// POST with a `fieldValidation` value; returns (code, Warning headers, body).
+async fn post_validated(
+    http: &Http,
+    path: &str,
+    mode: Option<&str>,
+    v: &Value,
+) -> (u16, Vec<String>, Value) {
+    let url = match mode {
+        Some(m) => format!("{}{path}?fieldValidation={m}", http.base),
+        None => format!("{}{path}", http.base),
+    };
+    let r = http
+        .client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(v).unwrap())
+        .send()
+        .await
+        .expect("request");
+    let code = r.status().as_u16();
+    let warnings = r
+        .headers()
+        .get_all("warning")
+        .iter()
+        .map(|w| w.to_str().unwrap_or_default().to_string())
+        .collect();
+    (code, warnings, r.json().await.expect("json body"))
+}
+
+const DEPLOYS: &str = "/apis/apps/v1/namespaces/default/deployments";
+
+/// Unknown fields of built-in kinds under each fieldValidation directive, as the API server
+/// answers them (docs: "Field validation" in the API concepts page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_field_validation_builtin() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    // Strict: 400 with the strict decoder's error, nothing stored.
+    let (c, w, b) = post_validated(
+        &http,
+        DEPLOYS,
+        Some("Strict"),
+        &deployment_with_typos("strict"),
+    )
+    .await;
+    assert_eq!(c, 400, "{b}");
+    assert_eq!(b["reason"], "BadRequest");
+    assert_eq!(
+        b["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].port\""
+    );
+    assert!(w.is_empty(), "{w:?}");
+    let (c, _) = http.get(&format!("{DEPLOYS}/strict")).await;
+    assert_eq!(c, 404);
+
+    // Warn (also the default): stored without the unknown fields, one Warning per field.
+    for (mode, name) in [(Some("Warn"), "warn"), (None, "default")] {
+        let (c, w, b) = post_validated(&http, DEPLOYS, mode, &deployment_with_typos(name)).await;
+        assert_eq!(c, 201, "{b}");
+        assert_eq!(
+            w,
+            vec![
+                r#"299 - "unknown field \"spec.replica\"""#,
+                r#"299 - "unknown field \"spec.template.spec.containers[0].port\"""#
+            ],
+            "{mode:?}"
+        );
+        assert!(b["spec"].get("replica").is_none(), "{b}");
+        assert!(
+            b["spec"]["template"]["spec"]["containers"][0]
+                .get("port")
+                .is_none(),
+            "{b}"
+        );
+    }
+
+    // Ignore: stored, pruned, silent.
+    let (c, w, b) = post_validated(
+        &http,
+        DEPLOYS,
+        Some("Ignore"),
+        &deployment_with_typos("ignore"),
+    )
+    .await;
+    assert_eq!(c, 201, "{b}");
+    assert!(w.is_empty(), "{w:?}");
+    assert!(b["spec"].get("replica").is_none(), "{b}");
+
+    // Server-side apply refuses undeclared fields whatever the directive.
+    let (c, b) = http
+        .send(
+            "PATCH",
+            &format!("{DEPLOYS}/ssa?fieldManager=t&fieldValidation=Ignore"),
+            "application/apply-patch+yaml",
+            serde_json::to_vec(&deployment_with_typos("ssa")).unwrap(),
+        )
+        .await;
+    assert_eq!(c, 500, "{b}");
+    assert_eq!(
+        b["message"],
+        "failed to create typed patch object (default/ssa; apps/v1, Kind=Deployment): errors:\n  .spec.replica: field not declared in schema\n  .spec.template.spec.containers[name=\"web\"].port: field not declared in schema"
+    );
+
+    // A merge patch with a typo under Strict.
+    let (c, b) = http
+        .send(
+            "PATCH",
+            &format!("{DEPLOYS}/warn?fieldValidation=Strict"),
+            "application/merge-patch+json",
+            br#"{"spec":{"replicas":3,"paused":false,"minReadySecond":5}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(c, 400, "{b}");
+    assert_eq!(
+        b["message"],
+        "strict decoding error: unknown field \"spec.minReadySecond\""
+    );
+
+    // Valid objects are never refused: status, server-set metadata, every field of a rich pod.
+    let full = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "rich", "labels": {"a": "b"}, "annotations": {"x": "y"},
+            "finalizers": ["example.com/f"], "ownerReferences": [], "creationTimestamp": null},
+        "spec": {"restartPolicy": "Always", "serviceAccountName": "default",
+            "securityContext": {"runAsNonRoot": true, "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "k", "operator": "In", "values": ["v"]}]}]}}},
+            "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "c", "optional": true, "items": [{"key": "a", "path": "a"}]}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+            "containers": [{"name": "app", "image": "nginx", "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}],
+                "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                "envFrom": [{"configMapRef": {"name": "c", "optional": true}}],
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "initialDelaySeconds": 1, "periodSeconds": 5},
+                "livenessProbe": {"tcpSocket": {"port": 80}},
+                "volumeMounts": [{"name": "cfg", "mountPath": "/cfg", "readOnly": true}],
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]},
+        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}});
+    let (c, w, b) = post_validated(
+        &http,
+        "/api/v1/namespaces/default/pods",
+        Some("Strict"),
+        &full,
+    )
+    .await;
+    assert_eq!(c, 201, "{b}");
+    assert!(w.is_empty(), "{w:?}");
+
+    // The same through real kubectl: client-side apply (Strict by default), --validate=warn,
+    // --validate=false (Ignore) and server-side apply.
+    let Some(k) = Kubectl::new(&sim) else {
+        return;
+    };
+    let manifest = |name: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replica: 2\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers: [{{name: web, image: nginx, port: 80}}]\n"
+        )
+    };
+    let err = k
+        .fails_stdin(&["apply", "-f", "-"], &manifest("k-strict"))
+        .await;
+    assert!(
+        err.contains(
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].port\""
+        ),
+        "{err}"
+    );
+    let o = k
+        .run_stdin(
+            &["apply", "--validate=warn", "-f", "-"],
+            Some(&manifest("k-warn")),
+        )
+        .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Warning: unknown field \"spec.replica\""),
+        "{}",
+        o.stderr
+    );
+    let o = k
+        .run_stdin(
+            &["apply", "--validate=false", "-f", "-"],
+            Some(&manifest("k-ignore")),
+        )
+        .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("unknown field"), "{}", o.stderr);
+    let err = k
+        .fails_stdin(&["apply", "--server-side", "-f", "-"], &manifest("k-ssa"))
+        .await;
+    assert!(
+        err.contains(
+            "failed to create typed patch object (default/k-ssa; apps/v1, Kind=Deployment): errors:"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(".spec.replica: field not declared in schema"),
+        "{err}"
+    );
+    sim.shutdown().await;
+}
+
+const CRD: &str = r#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+  "metadata": {"name": "widgets.example.com"},
+  "spec": {"group": "example.com", "scope": "Namespaced",
+    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+    "versions": [{"name": "v1", "served": true, "storage": true,
+      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {
+          "size": {"type": "integer", "default": 3},
+          "settings": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+          "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}}]}}"#;
+
+/// Custom resources against their CRD's structural schema: pruning, defaults,
+/// x-kubernetes-preserve-unknown-fields, additionalProperties.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_field_validation_custom_resources() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    let crd: Value = serde_json::from_str(CRD).unwrap();
+    let (c, b) = http
+        .post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &crd,
+        )
+        .await;
+    assert_eq!(c, 201, "{b}");
+    let widgets = "/apis/example.com/v1/namespaces/default/widgets";
+    common::eventually("widgets served", || async {
+        (http.get(widgets).await.0 == 200).then_some(())
+    })
+    .await;
+    let w = |name: &str| {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name},
+            "spec": {"sise": 1, "settings": {"free": {"form": true}}, "labels": {"a": "b"}}})
+    };
+    let (c, _, b) = post_validated(&http, widgets, Some("Strict"), &w("strict")).await;
+    assert_eq!(c, 400, "{b}");
+    assert_eq!(
+        b["message"],
+        "Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.sise\""
+    );
+    let (c, warnings, b) = post_validated(&http, widgets, Some("Warn"), &w("warn")).await;
+    assert_eq!(c, 201, "{b}");
+    assert_eq!(warnings, vec![r#"299 - "unknown field \"spec.sise\"""#]);
+    assert!(b["spec"].get("sise").is_none(), "{b}");
+    assert_eq!(b["spec"]["size"], 3, "default applied: {b}");
+    assert_eq!(
+        b["spec"]["settings"]["free"]["form"], true,
+        "preserved: {b}"
+    );
+    assert_eq!(b["spec"]["labels"]["a"], "b");
+    // Server-side apply: undeclared fields refused, defaults applied to what is stored.
+    let (c, b) = http.apply(&format!("{widgets}/ssa"), "t", &w("ssa")).await;
+    assert_eq!(c, 500, "{b}");
+    assert_eq!(
+        b["message"],
+        "failed to create typed patch object (default/ssa; example.com/v1, Kind=Widget): .spec.sise: field not declared in schema"
+    );
+    let (c, b) = http
+        .apply(
+            &format!("{widgets}/ssa"),
+            "t",
+            &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "ssa"}, "spec": {"labels": {"x": "y"}}}),
+        )
+        .await;
+    assert_eq!(c, 201, "{b}");
+    assert_eq!(b["spec"]["size"], 3, "{b}");
+    sim.shutdown().await;
+}
