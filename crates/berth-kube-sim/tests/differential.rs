@@ -122,6 +122,25 @@ async fn name_rules_per_kind() {
         "{b}"
     );
 
+    // CronJob names leave room for the Job suffix: at most 52 characters.
+    let cj = |name: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}})
+    };
+    let cjs = "/apis/batch/v1/namespaces/default/cronjobs";
+    let (c, b) = http.post(cjs, &cj(&"j".repeat(52))).await;
+    assert_eq!(c, 201, "{b}");
+    let n53 = "k".repeat(53);
+    let (c, b) = http.post(cjs, &cj(&n53)).await;
+    assert_eq!(c, 422, "{b}");
+    assert_eq!(
+        invalid_message(&b),
+        format!(
+            "CronJob.batch \"{n53}\" is invalid: metadata.name: Invalid value: \"{n53}\": must be no more than 52 characters"
+        )
+    );
+
     // The same through real kubectl (server-side and client-side apply).
     let Some(k) = Kubectl::new(&sim) else {
         return;
