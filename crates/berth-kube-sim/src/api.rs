@@ -7,7 +7,7 @@ use crate::fields;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Gr, Store, now_str};
-use crate::{Shared, discovery, logs, protobuf, table, validate, watch};
+use crate::{Shared, discovery, logs, protobuf, schema, table, validate, watch};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -287,6 +287,100 @@ fn manager_of(q: &Query, h: &HeaderMap) -> String {
 
 fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
+}
+
+/// Find and drop the fields the object's schema does not declare: the built-in kind's
+/// OpenAPI fields, or the CRD version's structural schema.
+fn prune_unknown(store: &Store, rt: &ResourceType, obj: &mut Value) -> schema::Unknown {
+    if rt.crd.is_none() {
+        return schema::prune_builtin(rt, store.minor, obj);
+    }
+    let crd_gr: Gr = (
+        "apiextensions.k8s.io".into(),
+        "customresourcedefinitions".into(),
+    );
+    let Some(crd) = store.get(&crd_gr, "", &format!("{}.{}", rt.plural, rt.group)) else {
+        return schema::Unknown::default();
+    };
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["name"] == rt.version.as_str()));
+    match version.map(|v| &v["schema"]["openAPIV3Schema"]) {
+        Some(s) if s.is_object() => schema::prune_custom(s, store.minor, obj),
+        _ => schema::Unknown::default(),
+    }
+}
+
+/// What a write does with unknown fields, by `fieldValidation` (default Warn, as the API
+/// server): Strict refuses with the strict decoder's error, Warn returns `Warning` texts,
+/// Ignore drops them silently. They are dropped from the object in every case.
+fn unknown_fields(
+    store: &Store,
+    rt: &ResourceType,
+    obj: &mut Value,
+    q: &Query,
+    whole_object: bool,
+) -> Result<Vec<String>, ApiError> {
+    let unknown = prune_unknown(store, rt, obj);
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    match q.get("fieldValidation").map(String::as_str) {
+        Some("Strict") if whole_object => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {}",
+            unknown.strict_message(),
+            kind = rt.kind,
+            v = rt.version
+        ))),
+        Some("Strict") => Err(ApiError::bad_request(unknown.strict_message())),
+        Some("Ignore") => Ok(Vec::new()),
+        _ => Ok(unknown
+            .decoder_paths()
+            .iter()
+            .map(|p| format!("unknown field \"{p}\""))
+            .collect()),
+    }
+}
+
+/// Server-side apply refuses undeclared fields whatever `fieldValidation` says (the
+/// structured-merge typed conversion fails; real API servers answer 500 with this text).
+fn apply_unknown_fields(
+    store: &Store,
+    rt: &ResourceType,
+    body: &Value,
+    ns: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let mut probe = body.clone();
+    if let Some(md) = probe["metadata"].as_object_mut() {
+        md.remove("managedFields");
+    }
+    let unknown = prune_unknown(store, rt, &mut probe);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        500,
+        "",
+        format!(
+            "failed to create typed patch object ({ns}/{name}; {}/{}, Kind={}): {}",
+            rt.group,
+            rt.version,
+            rt.kind,
+            unknown.apply_message()
+        ),
+    ))
+}
+
+/// Add `Warning: 299 - "text"` headers (RFC 7234 warn-text, quotes escaped).
+fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = header::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
 }
 
 async fn dispatch(
@@ -600,6 +694,7 @@ fn create(
 ) -> Result<Response, ApiError> {
     check_identity(rr, &mut obj, None)?;
     let mut store = sh.write();
+    let warnings = unknown_fields(&store, &rr.rt, &mut obj, q, true)?;
     let gr = rr.rt.storage_key();
     store.prepare_create(&mut obj);
     let name = obj["metadata"]["name"]
@@ -644,10 +739,13 @@ fn create(
         &now_str(),
     );
     if dry_run(q) {
-        return Ok(json_response(201, &obj));
+        return Ok(with_warnings(json_response(201, &obj), &warnings));
     }
     let stored = store.commit(&gr, obj, None);
-    Ok(json_response(201, &output(&stored, &rr.rt)))
+    Ok(with_warnings(
+        json_response(201, &output(&stored, &rr.rt)),
+        &warnings,
+    ))
 }
 
 /// Run a create or update through the admission webhooks: a dry run of `write` yields the
@@ -824,6 +922,7 @@ fn update(
     let Some(old) = store.get(&gr, &ns, name) else {
         return Err(ApiError::not_found(&rr.rt, name));
     };
+    let warnings = unknown_fields(&store, &rr.rt, &mut obj, q, true)?;
     if let Some(rv) = obj["metadata"]
         .get("resourceVersion")
         .and_then(Value::as_str)
@@ -855,7 +954,7 @@ fn update(
         status_sub,
         &now_str(),
     );
-    finish_write(&mut store, rr, &gr, obj, old, dry_run(q))
+    finish_write(&mut store, rr, &gr, obj, old, dry_run(q)).map(|r| with_warnings(r, &warnings))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -909,6 +1008,7 @@ fn patch(
         return Err(ApiError::conflict(&rr.rt, name));
     }
     check_identity(rr, &mut obj, Some(name))?;
+    let warnings = unknown_fields(&store, &rr.rt, &mut obj, q, false)?;
     carry_over(&old, &mut obj, status_sub);
     let manager = manager_of(q, h);
     fields::record_update(
@@ -919,7 +1019,7 @@ fn patch(
         status_sub,
         &now_str(),
     );
-    finish_write(&mut store, rr, &gr, obj, old, dry_run(q))
+    finish_write(&mut store, rr, &gr, obj, old, dry_run(q)).map(|r| with_warnings(r, &warnings))
 }
 
 fn apply(
@@ -952,6 +1052,7 @@ fn apply(
     let gr = rr.rt.storage_key();
     let ns = rr.ns.clone().unwrap_or_default();
     let mut store = sh.write();
+    apply_unknown_fields(&store, &rr.rt, &body, &ns, name)?;
     let old = store.get(&gr, &ns, name);
     let now = now_str();
     match old {
@@ -977,6 +1078,8 @@ fn apply(
                 obj["metadata"]["namespace"] = json!(ns);
             }
             store.prepare_create(&mut obj);
+            // Nothing unknown is left (checked above); this applies a CRD schema's defaults.
+            prune_unknown(&store, &rr.rt, &mut obj);
             validate::object(&rr.rt, &obj)?;
             defaults::apply(&mut store, &rr.rt, &mut obj, None);
             admit_pod_create(&store, rr, &obj)?;
@@ -1006,6 +1109,7 @@ fn apply(
             .map_err(|c| conflict_error(&rr.rt, name, &c))?;
             let mut obj = obj;
             carry_over_apply(&old, &mut obj, status_sub);
+            prune_unknown(&store, &rr.rt, &mut obj);
             finish_write(&mut store, rr, &gr, obj, old, dry_run(q))
         }
     }

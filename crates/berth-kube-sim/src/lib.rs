@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Layout: `catalog` (served kinds), `store` (objects, resourceVersions, watch history),
-//! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `watch`, `table`,
+//! `api` (HTTP verbs), `fields` (managed fields, apply and patches), `schema` (unknown
+//! fields per fieldValidation), `watch`, `table`,
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
 //! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir), `references`
 //! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
@@ -33,6 +34,7 @@ pub mod profile;
 mod protobuf;
 mod references;
 mod registry;
+mod schema;
 mod selector;
 mod status;
 mod store;
@@ -233,9 +235,21 @@ impl Simulator {
     pub fn set_watch_history(&self, n: usize) {
         let mut s = self.shared.write();
         s.history_cap = n.max(1);
-        while s.history.len() > s.history_cap {
-            s.history.pop_front();
-        }
+        s.trim_history();
+    }
+
+    /// Byte budget of the watch history (default 64 MiB): each kept change counts the
+    /// object before and after it. Older resourceVersions get 410 Expired.
+    pub fn set_watch_history_bytes(&self, bytes: usize) {
+        let mut s = self.shared.write();
+        s.history_byte_cap = bytes;
+        s.trim_history();
+    }
+
+    /// What the watch history holds now: (changes, estimated bytes).
+    pub fn watch_history_usage(&self) -> (usize, usize) {
+        let s = self.shared.read();
+        (s.history.len(), s.history_bytes)
     }
 
     /// Stop serving, end open watches, save state (with a state dir).

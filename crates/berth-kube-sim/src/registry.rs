@@ -189,16 +189,7 @@ async fn check(
     };
     let resp = match client.head(&url).header("Accept", ACCEPT).send().await {
         Ok(r) => r,
-        Err(e) => {
-            let why = if e.is_connect() {
-                format!(
-                    "failed to do request: Head \"{url}\": dial tcp {host}: connect: connection refused"
-                )
-            } else {
-                format!("failed to do request: Head \"{url}\": {e}")
-            };
-            return fail(why);
-        }
+        Err(e) => return fail(request_failure(&e, &url, host, insecure).await),
     };
     let resp = if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
         let challenge = resp
@@ -265,6 +256,67 @@ async fn check(
         401 | 403 => fail("pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed".to_string()),
         s => fail(format!("unexpected status from HEAD request to {url}: {s}")),
     }
+}
+
+/// Whether an error (or any error it wraps) is an I/O error of `kind`.
+fn has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// An error with its causes, `a: b: c`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = err.source();
+    }
+    out
+}
+
+/// Whether `host` answers plain HTTP (a registry without TLS).
+async fn speaks_plain_http(host: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
+        return false;
+    };
+    client
+        .get(format!("http://{host}/v2/"))
+        .send()
+        .await
+        .is_ok()
+}
+
+/// containerd's wording for a HEAD that never got an answer, with the fix when the
+/// simulator spoke HTTPS to a plain-HTTP registry.
+async fn request_failure(e: &reqwest::Error, url: &str, host: &str, insecure: bool) -> String {
+    if has_io_kind(e, std::io::ErrorKind::ConnectionRefused) {
+        return format!(
+            "failed to do request: Head \"{url}\": dial tcp {host}: connect: connection refused"
+        );
+    }
+    if !insecure && speaks_plain_http(host).await {
+        return format!(
+            "failed to do request: Head \"{url}\": http: server gave HTTP response to HTTPS client (the simulated kubelet spoke HTTPS to {host}, a plain-HTTP registry; mark it insecure in the cluster profile: `registries: [{{host: \"{host}\", insecure: true}}]`, see docs/formats/sim-profile.md)"
+        );
+    }
+    format!("failed to do request: Head \"{url}\": {}", chain(e))
 }
 
 #[cfg(test)]

@@ -31,10 +31,33 @@ pub struct WatchEvent {
     pub typ: EvType,
     pub obj: Arc<Value>,
     pub old: Option<Arc<Value>>,
+    /// Estimated bytes this change keeps alive (the object before and after).
+    pub bytes: usize,
 }
 
 /// Default number of changes kept for watch resume.
 pub const HISTORY: usize = 50_000;
+
+/// Default byte budget of the watch history (like a real API server's compaction, old
+/// changes go first; a watch from before them gets 410 Expired).
+pub const HISTORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// An estimate of a JSON value's in-memory size: string and key bytes plus a fixed
+/// overhead per node (cheap: no serialisation).
+pub fn value_bytes(v: &Value) -> usize {
+    const NODE: usize = 32;
+    match v {
+        Value::String(s) => NODE + s.len(),
+        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => {
+            NODE + m
+                .iter()
+                .map(|(k, v)| NODE + k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => NODE,
+    }
+}
 
 /// The in-memory cluster state.
 pub struct Store {
@@ -48,6 +71,9 @@ pub struct Store {
     pub objects: HashMap<Gr, BTreeMap<(String, String), Arc<Value>>>,
     pub history: VecDeque<Arc<WatchEvent>>,
     pub history_cap: usize,
+    /// Sum of `bytes` over `history`.
+    pub history_bytes: usize,
+    pub history_byte_cap: usize,
     pub tx: broadcast::Sender<Arc<WatchEvent>>,
     /// uid -> when the simulated kubelet first saw the pod (for delays and restarts).
     pub born: HashMap<String, Instant>,
@@ -146,6 +172,8 @@ impl Store {
             objects: HashMap::new(),
             history: VecDeque::new(),
             history_cap: HISTORY,
+            history_bytes: 0,
+            history_byte_cap: HISTORY_BYTES,
             tx,
             born: HashMap::new(),
             settled: HashMap::new(),
@@ -203,14 +231,26 @@ impl Store {
         }
     }
 
-    fn emit(&mut self, ev: WatchEvent) {
+    fn emit(&mut self, mut ev: WatchEvent) {
+        ev.bytes = value_bytes(&ev.obj) + ev.old.as_deref().map_or(0, value_bytes);
         let ev = Arc::new(ev);
+        self.history_bytes += ev.bytes;
         self.history.push_back(ev.clone());
-        while self.history.len() > self.history_cap {
-            self.history.pop_front();
-        }
+        self.trim_history();
         self.dirty = true;
         let _ = self.tx.send(ev);
+    }
+
+    /// Drop the oldest changes beyond the count or byte budget (the newest always stays,
+    /// so a watch from the current resourceVersion can resume).
+    pub fn trim_history(&mut self) {
+        while self.history.len() > 1
+            && (self.history.len() > self.history_cap || self.history_bytes > self.history_byte_cap)
+        {
+            if let Some(old) = self.history.pop_front() {
+                self.history_bytes = self.history_bytes.saturating_sub(old.bytes);
+            }
+        }
     }
 
     /// Oldest resourceVersion a watch can resume from.
@@ -271,6 +311,7 @@ impl Store {
             typ,
             obj: arc.clone(),
             old,
+            bytes: 0,
         });
         if gr.0 == "apiextensions.k8s.io" {
             self.refresh_crd_types();
@@ -298,6 +339,7 @@ impl Store {
             typ: EvType::Deleted,
             obj: last.clone(),
             old: Some(old),
+            bytes: 0,
         });
         if let Some(uid) = last["metadata"]["uid"].as_str() {
             self.born.remove(uid);

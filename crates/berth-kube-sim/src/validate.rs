@@ -1,5 +1,5 @@
-//! Validation with the API server's wording: names (RFC 1123), labels, workload selectors
-//! and templates, Job restart policies, CRD schemas, and immutable fields on update.
+//! Validation with the API server's wording: names (per kind, as apimachinery), labels,
+//! workload selectors and templates, Job restart policies, CRD schemas, and immutable fields on update.
 
 use crate::catalog::ResourceType;
 use crate::selector::LabelSelector;
@@ -8,19 +8,113 @@ use serde_json::Value;
 
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
-pub fn is_dns_label(s: &str) -> bool {
+/// apimachinery's `MaxLenError`.
+fn max_len(n: usize) -> String {
+    format!("must be no more than {n} characters")
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?` without the length limit.
+fn label_shape(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 63
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
 
+#[cfg(test)]
+/// RFC 1123 label: at most 63 characters of `[a-z0-9-]`, alphanumeric at both ends.
+pub fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && label_shape(s)
+}
+
+#[cfg(test)]
+/// RFC 1123 subdomain as Kubernetes checks it: at most 253 characters matching
+/// `label(\.label)*`. The parts between dots have no length limit of their own.
 pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+    s.len() <= 253 && subdomain_shape(s)
+}
+
+fn subdomain_shape(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(label_shape)
+}
+
+/// apimachinery `IsDNS1123Subdomain`: one message per broken rule.
+pub fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push(max_len(253));
+    }
+    if !subdomain_shape(s) {
+        errs.push(SUBDOMAIN_MSG.to_string());
+    }
+    errs
+}
+
+/// apimachinery `IsDNS1123Label` (a valid subdomain with dots gets "must not contain dots").
+pub fn dns1123_label_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push(max_len(63));
+    }
+    if !label_shape(s) {
+        if subdomain_shape(s) {
+            errs.push("must not contain dots".to_string());
+        } else {
+            errs.push(LABEL_MSG.to_string());
+        }
+    }
+    errs
+}
+
+/// apimachinery `IsDNS1035Label`: like a 1123 label but starting with a letter.
+pub fn dns1035_label_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push(max_len(63));
+    }
+    if !label_shape(s) || !s.as_bytes()[0].is_ascii_lowercase() {
+        errs.push(DNS1035_MSG.to_string());
+    }
+    errs
+}
+
+/// apimachinery `IsValidPathSegmentName` (RBAC objects, core Events).
+pub fn path_segment_errors(s: &str) -> Vec<String> {
+    if s == "." || s == ".." {
+        return vec![format!("may not be '{s}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| s.contains(*c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
+}
+
+/// The name rule the API server applies to `metadata.name` of a kind, as its messages.
+/// `prefix` is true for `generateName`, whose trailing dash is allowed.
+pub fn name_errors(rt: &ResourceType, name: &str, prefix: bool) -> Vec<String> {
+    // NameIsDNS*(name, prefix=true) masks a trailing '-' before checking.
+    let masked;
+    let name = if prefix && name.ends_with('-') {
+        masked = format!("{}a", &name[..name.len() - 1]);
+        masked.as_str()
+    } else {
+        name
+    };
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Namespace") => dns1123_label_errors(name),
+        ("", "Service") => dns1035_label_errors(name),
+        ("", "Event")
+        | (
+            "rbac.authorization.k8s.io",
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
+        ) => path_segment_errors(name),
+        _ => dns1123_subdomain_errors(name),
+    }
 }
 
 fn is_label_value(s: &str) -> bool {
@@ -66,12 +160,10 @@ fn containers(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
                 let name = c["name"].as_str().unwrap_or_default();
                 if name.is_empty() {
                     causes.push(required(&format!("{base}.containers[{i}].name"), ""));
-                } else if !is_dns_label(name) {
-                    causes.push(invalid(
-                        &format!("{base}.containers[{i}].name"),
-                        name,
-                        LABEL_MSG,
-                    ));
+                } else {
+                    for msg in dns1123_label_errors(name) {
+                        causes.push(invalid(&format!("{base}.containers[{i}].name"), name, &msg));
+                    }
                 }
                 if c["image"].as_str().is_none_or(|s| s.trim().is_empty()) {
                     causes.push(required(&format!("{base}.containers[{i}].image"), ""));
@@ -86,24 +178,23 @@ fn containers(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
 pub fn object(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     let mut causes: Vec<Cause> = Vec::new();
-    let label_kind = matches!(rt.kind.as_str(), "Namespace" | "Service") && rt.group.is_empty();
-    let name_ok = match rt.kind.as_str() {
-        _ if label_kind => is_dns_label(name),
-        // RBAC and a few others accept any path-segment name.
-        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "Event" => {
-            !name.is_empty()
-                && !name.contains('/')
-                && !name.contains('%')
-                && name != "."
-                && name != ".."
+    for msg in name_errors(rt, name, false) {
+        causes.push(invalid("metadata.name", name, &msg));
+    }
+    if let Some(g) = obj["metadata"]["generateName"]
+        .as_str()
+        .filter(|g| !g.is_empty())
+    {
+        for msg in name_errors(rt, g, true) {
+            causes.push(invalid("metadata.generateName", g, &msg));
         }
-        _ => is_dns_subdomain(name),
-    };
-    if !name_ok {
+    }
+    if rt.group == "batch" && rt.kind == "CronJob" && name.len() > 52 {
+        // Job names get an 11-character suffix and must stay DNS-1035 labels.
         causes.push(invalid(
             "metadata.name",
             name,
-            if label_kind { LABEL_MSG } else { SUBDOMAIN_MSG },
+            "must be no more than 52 characters",
         ));
     }
     if let Some(labels) = obj["metadata"]["labels"].as_object() {
@@ -344,5 +435,32 @@ mod tests {
         assert!(!is_dns_subdomain("a_b"));
         assert!(is_dns_label("ns-1"));
         assert!(!is_dns_label("a.b"));
+        // Parts between dots are not limited to 63 characters; the whole is (253).
+        assert!(is_dns_subdomain(&"a".repeat(69)));
+        assert!(is_dns_subdomain(&"a".repeat(253)));
+        assert!(!is_dns_subdomain(&"a".repeat(254)));
+    }
+
+    #[test]
+    fn name_messages_per_kind() {
+        assert_eq!(dns1123_label_errors("a.b"), vec!["must not contain dots"]);
+        assert_eq!(
+            dns1123_label_errors(&"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
+        assert_eq!(dns1035_label_errors("1web"), vec![DNS1035_MSG]);
+        assert_eq!(
+            dns1123_subdomain_errors(&"A".repeat(254)),
+            vec![
+                "must be no more than 253 characters".to_string(),
+                SUBDOMAIN_MSG.to_string()
+            ]
+        );
+        assert_eq!(path_segment_errors(".."), vec!["may not be '..'"]);
+        assert_eq!(
+            path_segment_errors("a/b%c"),
+            vec!["may not contain '/'", "may not contain '%'"]
+        );
+        assert!(path_segment_errors("system:aggregate-to-admin").is_empty());
     }
 }

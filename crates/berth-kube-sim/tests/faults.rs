@@ -760,3 +760,73 @@ async fn registry_check_against_real_registry() {
     );
     sim.shutdown().await;
 }
+
+/// A plain-HTTP registry that the profile does not mark insecure: the simulated kubelet
+/// speaks HTTPS to it and says so (with the fix), instead of "connection refused"; a port
+/// where nothing listens still says "connection refused".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_check_https_to_plain_http_registry() {
+    let Some(bin) = tool("BERTH_TEST_DOCKER_REGISTRY") else {
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let reg = start_registry(&bin, None).await;
+    let client = reqwest::Client::new();
+    push_image(&client, &reg.host, "shop/api", "1.0", None).await;
+    let closed = format!("127.0.0.1:{}", free_port());
+    let sim = Simulator::start(SimOptions {
+        registry_check: true,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let http = Http::new(&sim);
+    let image = format!("{}/shop/api:1.0", reg.host);
+    create(
+        &http,
+        DEPLOYS,
+        &deployment("plain", json!({}), &image, json!({})),
+    )
+    .await;
+    create(
+        &http,
+        DEPLOYS,
+        &deployment(
+            "nothing",
+            json!({}),
+            &format!("{closed}/shop/api:1.0"),
+            json!({}),
+        ),
+    )
+    .await;
+    let message = |p: &Value| {
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let p = wait_pod(&http, "plain", "https to a plain-http registry", |p| {
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull"
+    })
+    .await;
+    let msg = message(&p);
+    assert!(
+        msg.contains("http: server gave HTTP response to HTTPS client"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("host: \"{}\", insecure: true", reg.host)),
+        "{msg}"
+    );
+    assert!(!msg.contains("connection refused"), "{msg}");
+    let p = wait_pod(&http, "nothing", "nothing listening", |p| {
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull"
+    })
+    .await;
+    let msg = message(&p);
+    assert!(
+        msg.contains(&format!("dial tcp {closed}: connect: connection refused")),
+        "{msg}"
+    );
+    sim.shutdown().await;
+}

@@ -328,3 +328,51 @@ spec:
         "{r}"
     );
 }
+
+/// Helm v4 installs with server-side apply: a chart with a misspelled field (`spec.replica`)
+/// fails as on a real cluster, naming the field; the corrected chart installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_refuses_undeclared_fields() {
+    let Some(py) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let sim = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let chart = dir.path().join("chart");
+    write_chart(&chart);
+    let all = chart.join("templates/all.yaml");
+    let good = std::fs::read_to_string(&all).unwrap();
+    let bad = good.replacen("  replicas: {{ .Values.replicas }}", "  replica: 2", 1);
+    assert_ne!(good, bad);
+    std::fs::write(&all, &bad).unwrap();
+    let out = tokio::process::Command::new(&py)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(&kc)
+        .arg("memory")
+        .arg(&chart)
+        .arg("install")
+        .output()
+        .await
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "install of a misspelled chart passed"
+    );
+    assert!(
+        stderr.contains(".spec.replica: field not declared in schema"),
+        "{stderr}"
+    );
+    let http = Http::new(&sim);
+    let (code, _) = http
+        .get("/apis/apps/v1/namespaces/default/deployments/demo-web")
+        .await;
+    assert_eq!(code, 404, "nothing half-applied for the refused Deployment");
+    std::fs::write(&all, &good).unwrap();
+    let r = helm(&py, &kc, "memory", &chart, &["install"]).await;
+    assert_eq!(r[0]["status"], "deployed");
+    sim.shutdown().await;
+}
