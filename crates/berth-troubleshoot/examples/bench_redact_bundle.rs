@@ -119,7 +119,7 @@ fn configmaps_json(rng: &mut Rng, count: usize) -> Vec<u8> {
             let h = rng.next() >> 40;
             let cfg = format!(
                 "server:\n  port: 8080\n  host: 0.0.0.0\nfeatures:\n  checkout: true\n  search: {}\ncache:\n  ttl: 30s\n  size: {}\n",
-                h % 2 == 0,
+                h.is_multiple_of(2),
                 h % 1000
             );
             serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
