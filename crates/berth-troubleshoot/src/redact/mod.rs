@@ -7,9 +7,12 @@
 //!    spec's `values`, `regex` (named `mask`/`drop` groups; `selector` arms the redactor for
 //!    the next line). PEM private-key blocks and YAML block scalars under secret keys are
 //!    masked line by line.
-//! 2. **Structured** (JSON and YAML files): every string under a key that names a secret, at
-//!    any depth, and the `data`/`stringData` of Secret objects, is masked wherever it occurs
-//!    in the file, so pretty-printed and nested documents lose their secrets too.
+//! 2. **Structured**, found by content whatever the file's name: a whole JSON file, and the
+//!    runs of YAML/JSON lines around trigger words in any text (a `run` collector's
+//!    `kubectl config view --raw`, `kubectl get secret -o yaml` between other output), are
+//!    parsed; every string under a key that names a secret, at any depth, and the
+//!    `data`/`stringData` of Secret objects, is masked wherever it occurs in the file, so
+//!    pretty-printed and nested documents lose their secrets too.
 //! 3. **yamlPath** removals from Redactor specs (the file is re-emitted as YAML, as
 //!    troubleshoot does).
 //!
