@@ -50,6 +50,9 @@ impl MultiLineRule {
     /// Does `line` arm this rule? A selector with a `key` group (berth's YAML env entries)
     /// only arms when that name is a secret's (`API_KEY_HEADER` is not).
     pub fn selects(&self, line: &[u8]) -> bool {
+        if !self.selector.is_match(line) {
+            return false;
+        }
         match self.selector.captures(line) {
             None => false,
             Some(c) => c.name("key").is_none_or(|k| {
@@ -327,6 +330,32 @@ const NOT_SECRET_ENDINGS: &[&str] = &[
 
 /// True when a key (JSON/YAML key, env var name, `k=v` key) names a secret.
 pub fn is_secret_key(key: &str) -> bool {
+    // Most keys (`apiVersion`, `image`, `labels`) hold none of the words: reject them
+    // without allocating (this runs for every key of every parsed document).
+    let lower_has = |w: &[u8]| {
+        key.as_bytes()
+            .windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w))
+    };
+    const STEMS: &[&[u8]] = &[
+        b"pas",
+        b"pw",
+        b"secret",
+        b"token",
+        b"key",
+        b"cred",
+        b"auth",
+        b"sign",
+        b"dsn",
+        b"connection",
+        b"salt",
+        b"hmac",
+        b"cookie",
+        b"docker",
+    ];
+    if !STEMS.iter().any(|w| lower_has(w)) {
+        return false;
+    }
     let norm: String = key
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '"' | '\\' | '\''))

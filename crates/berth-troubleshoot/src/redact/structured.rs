@@ -120,6 +120,30 @@ fn classify(line: &[u8]) -> LineKind {
     }
 }
 
+/// Bounds of the key-like word holding `pos`.
+fn word_at(data: &[u8], pos: usize) -> (usize, usize) {
+    let word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/');
+    let start = data[..pos]
+        .iter()
+        .rposition(|&b| !word(b))
+        .map_or(0, |p| p + 1);
+    let end = data[pos..]
+        .iter()
+        .position(|&b| !word(b))
+        .map_or(data.len(), |p| pos + p);
+    (start, end)
+}
+
+/// A word that can start a secret in a document: a secret-naming key or env name, `key`
+/// (`{"api": {"key": …}}`) or the kind `Secret`.
+fn names_secret(word: &[u8]) -> bool {
+    let Ok(w) = std::str::from_utf8(word) else {
+        return false;
+    };
+    let w = w.trim_matches(|c| c == '.' || c == '-' || c == '/');
+    w.eq_ignore_ascii_case("key") || w == "Secret" || is_secret_key(w)
+}
+
 /// Bounds of the line holding `pos`: (start, end without `\n`).
 fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
     let start = data[..pos]
@@ -157,11 +181,14 @@ pub(crate) fn secret_values(data: &[u8], trigger: &Regex) -> Vec<(String, Vec<u8
         let mut covered = 0;
         let mut hit = Some(first_hit);
         while let Some(h) = hit {
-            let (ls, le) = line_at(data, h);
-            if le < covered {
-                hit = scan.find(trigger, data, covered);
+            // Only a word that names a secret (or a Secret, or `key`) makes the structure
+            // around it worth parsing: `cache_key` in a JSON log line does not.
+            let (ws, we) = word_at(data, h);
+            if !names_secret(&data[ws..we]) {
+                hit = scan.find(trigger, data, we.max(h + 1));
                 continue;
             }
+            let (ls, le) = line_at(data, h);
             covered = if classify(&data[ls..le]) == LineKind::Other {
                 inline_json(&data[ls..le], &mut found);
                 le + 1
@@ -330,7 +357,7 @@ fn is_plain_literal(t: &str) -> bool {
 
 /// A key is only a secret's name when it is one or two words (`Account Key`), not a sentence.
 fn key_is_secret(k: &str) -> bool {
-    k.split_whitespace().count() <= 2 && is_secret_key(k)
+    is_secret_key(k) && k.split_whitespace().count() <= 2
 }
 
 fn walk(v: &Value, ctx: Ctx, out: &mut Vec<String>) {
@@ -398,28 +425,32 @@ fn walk(v: &Value, ctx: Ctx, out: &mut Vec<String>) {
                 .is_some_and(is_secret_key)
                 && m.contains_key("value");
             // A kubeconfig user with a private key: its certificate goes too.
-            let has_client_key = m.keys().any(|k| norm_key(k).starts_with("clientkey"));
-            let parent_reference = ctx.parent.is_some_and(is_reference_key);
+            let has_client_key = m
+                .keys()
+                .any(|k| starts_client(k) && norm_key(k).starts_with("clientkey"));
             // `secret: {secretName: x, items: [...]}` points at a secret: nothing below it is
             // secret by inheritance.
-            let points_at_secret = m.keys().any(|k| {
-                let n = norm_key(k);
-                n == "name" || n.ends_with("secretname") || n.ends_with("ref")
-            });
+            let points_at_secret = ctx.secret
+                && m.keys().any(|k| {
+                    let n = norm_key(k);
+                    n == "name" || n.ends_with("secretname") || n.ends_with("ref")
+                });
             let inherited = ctx.secret && !points_at_secret;
             for (k, child) in m {
-                let nk = norm_key(k);
+                let is_key = k.eq_ignore_ascii_case("key");
                 let child_secret = ctx.all
                     || key_is_secret(k)
                     || (inherited && !is_reference_key(k))
                     || (is_secret_object && (k == "data" || k == "stringData"))
                     || (env_secret && k == "value")
-                    || (has_client_key && nk.starts_with("clientcertificate"))
-                    || (nk == "key"
-                        && !parent_reference
+                    || (has_client_key
+                        && starts_client(k)
+                        && norm_key(k).starts_with("clientcertificate"))
+                    || (is_key
+                        && !ctx.parent.is_some_and(is_reference_key)
                         && ctx
                             .parent
-                            .is_some_and(|p| is_secret_key(&format!("{}{nk}", norm_key(p)))));
+                            .is_some_and(|p| is_secret_key(&format!("{}key", norm_key(p)))));
                 walk(
                     child,
                     Ctx {
@@ -456,6 +487,10 @@ fn nested_document(t: &str, ctx: Ctx, out: &mut Vec<String>) {
             walk(&v, inner, out);
         }
     }
+}
+
+fn starts_client(k: &str) -> bool {
+    k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("client"))
 }
 
 fn norm_key(k: &str) -> String {
