@@ -7,9 +7,12 @@
 //!    spec's `values`, `regex` (named `mask`/`drop` groups; `selector` arms the redactor for
 //!    the next line). PEM private-key blocks and YAML block scalars under secret keys are
 //!    masked line by line.
-//! 2. **Structured** (JSON and YAML files): every string under a key that names a secret, at
-//!    any depth, and the `data`/`stringData` of Secret objects, is masked wherever it occurs
-//!    in the file, so pretty-printed and nested documents lose their secrets too.
+//! 2. **Structured**, found by content whatever the file's name: a whole JSON file, and the
+//!    runs of YAML/JSON lines around trigger words in any text (a `run` collector's
+//!    `kubectl config view --raw`, `kubectl get secret -o yaml` between other output), are
+//!    parsed; every string under a key that names a secret, at any depth, and the
+//!    `data`/`stringData` of Secret objects, is masked wherever it occurs in the file, so
+//!    pretty-printed and nested documents lose their secrets too.
 //! 3. **yamlPath** removals from Redactor specs (the file is re-emitted as YAML, as
 //!    troubleshoot does).
 //!
@@ -200,11 +203,10 @@ pub struct Redactor {
     yaml_block_key: Regex,
     tokenizer: Option<Tokenizer>,
     structured: bool,
+    /// Finds lines worth parsing for structure ([`structured::STRUCT_TRIGGERS`]).
+    struct_trigger: Regex,
     prefilter: bool,
 }
-
-/// Files larger than this are redacted line by line only (no structured pass).
-pub const MAX_STRUCTURED: usize = 64 * 1024 * 1024;
 
 impl Redactor {
     /// Defaults plus the given Redactor spec entries.
@@ -376,7 +378,7 @@ impl Redactor {
                 .unicode(false)
                 .build()
                 .map_err(|e| build_err(e.to_string()))?,
-            pem_begin: Regex::new(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+            pem_begin: Regex::new(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
                 .map_err(|e| build_err(e.to_string()))?,
             yaml_block_key: Regex::new(
                 r#"^(\s*)(?:-\s+)?["']?([\w.\-]+)["']?\s*:\s*[|>][-+0-9]*\s*$"#,
@@ -384,6 +386,7 @@ impl Redactor {
             .map_err(|e| build_err(e.to_string()))?,
             tokenizer: None,
             structured: defaults,
+            struct_trigger: structured::trigger_regex().map_err(|e| build_err(e.to_string()))?,
             prefilter: true,
         })
     }
@@ -412,32 +415,62 @@ impl Redactor {
             }
         }
         let data: &[u8] = &doc;
-        let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
-        if self.structured && data.len() <= MAX_STRUCTURED {
-            extra = structured::secret_values(path, data);
-        }
         let mut out = Vec::with_capacity(data.len() + 64);
         let mut st = LineState {
             line: 1,
             ..Default::default()
         };
-        let every_line = !self.prefilter || !customs.is_empty() || !extra.is_empty();
-        let extra_re = structured::literal_matcher(&extra);
+        let every_line = !self.prefilter || !customs.is_empty();
         self.process(
             path,
             data,
-            true,
             &customs,
-            extra_re.as_ref(),
             every_line,
             &mut st,
             &mut out,
             &mut records,
         );
+        let out = self.mask_structured(path, data, out, 1, &mut records);
+        // Structured masks are found after the line rules ran; keep the report in line order.
+        records.sort_by_key(|r| r.line);
         (out, records)
     }
 
-    /// Redacts a stream (large logs) in bounded memory: line rules only, in chunks.
+    /// The structured pass over `data` (a whole file or a chunk starting at line
+    /// `first_line`): secrets found by structure in the input are masked in `out` (the line
+    /// rules' output, which has the same lines) wherever they occur.
+    fn mask_structured(
+        &self,
+        path: &str,
+        data: &[u8],
+        out: Vec<u8>,
+        first_line: u64,
+        records: &mut Vec<RedactionRecord>,
+    ) -> Vec<u8> {
+        if !self.structured {
+            return out;
+        }
+        let values = structured::secret_values(data, &self.struct_trigger);
+        let Some(lits) = structured::literal_matcher(&values) else {
+            return out;
+        };
+        let mask = |v: &[u8]| self.mask_value("structured", v);
+        let mut record = |line: u64, removed: i64| {
+            records.push(RedactionRecord {
+                redactor_name: "berth: values under secret keys (JSON/YAML, found by content)"
+                    .into(),
+                characters_removed: removed,
+                line: first_line + line,
+                file: path.to_string(),
+                is_default_redactor: true,
+            })
+        };
+        lits.mask_all(&out, &mask, &mut record).unwrap_or(out)
+    }
+
+    /// Redacts a stream (large logs) in bounded memory, in chunks of whole lines: line rules,
+    /// and the structured pass within each chunk (a document cut by a chunk boundary is
+    /// parsed as two runs).
     pub fn redact_stream(
         &self,
         path: &str,
@@ -475,18 +508,28 @@ impl Redactor {
                 }
             };
             out.clear();
+            let first_line = st.line;
+            let mut chunk_records = Vec::new();
             self.process(
                 path,
                 &buf[..cut],
-                eof,
                 &customs,
-                None,
                 every_line,
                 &mut st,
                 &mut out,
-                &mut records,
+                &mut chunk_records,
             );
-            output.write_all(&out)?;
+            let masked = self.mask_structured(
+                path,
+                &buf[..cut],
+                std::mem::take(&mut out),
+                first_line,
+                &mut chunk_records,
+            );
+            chunk_records.sort_by_key(|r| r.line);
+            records.extend(chunk_records);
+            output.write_all(&masked)?;
+            out = masked;
             buf.drain(..cut);
         }
         output.flush()?;
@@ -511,15 +554,13 @@ impl Redactor {
         }
     }
 
-    /// Runs the line rules over `data` (whole lines; the last may lack `\n` when `last`).
+    /// Runs the line rules over `data` (whole lines; the last may lack `\n`).
     #[allow(clippy::too_many_arguments)]
     fn process(
         &self,
         path: &str,
         data: &[u8],
-        _last: bool,
         customs: &[usize],
-        extra: Option<&structured::Literals>,
         every_line: bool,
         st: &mut LineState,
         out: &mut Vec<u8>,
@@ -557,7 +598,7 @@ impl Redactor {
             };
             let line = &data[line_start..line_end];
             line_buf.clear();
-            self.process_line(path, line, customs, extra, st, &mut line_buf, records);
+            self.process_line(path, line, customs, st, &mut line_buf, records);
             out.extend_from_slice(&line_buf);
             if next > line_end {
                 out.push(b'\n');
@@ -573,7 +614,6 @@ impl Redactor {
         path: &str,
         line: &[u8],
         customs: &[usize],
-        extra: Option<&structured::Literals>,
         st: &mut LineState,
         out: &mut Vec<u8>,
         records: &mut Vec<RedactionRecord>,
@@ -623,7 +663,10 @@ impl Redactor {
                 .count();
             if ind == line.len() || ind > indent {
                 out.extend_from_slice(&line[..ind]);
-                if ind < line.len() {
+                // PEM armour lines say what the value was and are kept.
+                if line[ind..].starts_with(b"-----") {
+                    out.extend_from_slice(&line[ind..]);
+                } else if ind < line.len() {
                     out.extend_from_slice(&self.mask_value("yaml block", &line[ind..]));
                     record(
                         records,
@@ -665,8 +708,12 @@ impl Redactor {
         let may_select =
             find_bytes(&lower, b"name").is_some() || find_bytes(&lower, b"entity").is_some();
         if armed.is_empty() {
+            // `{"name": "TOKEN_TTL", "value": "3600"},` is a whole entry: the next line's
+            // value belongs to another one.
+            let whole_entry = find_bytes(&lower, b"value\"").is_some()
+                || find_bytes(&lower, b"value\\\"").is_some();
             for (ri, m) in self.multi_rules.iter().enumerate().filter(|_| may_select) {
-                if m.selector.is_match(line) {
+                if !whole_entry && m.selects(line) {
                     st.armed.push((usize::MAX, ri));
                 }
             }
@@ -736,19 +783,6 @@ impl Redactor {
                 }
             }
         }
-        if let Some(lits) = extra
-            && let Some(new) = lits.replace(&cur, &|v| self.mask_value("structured", v))
-        {
-            record(
-                records,
-                "berth: values under secret keys (JSON/YAML)",
-                cur.len(),
-                new.len(),
-                true,
-                st.line,
-            );
-            cur = new;
-        }
         out.extend_from_slice(&cur);
     }
 
@@ -772,7 +806,7 @@ impl Redactor {
                     if rule.key_prefix {
                         while start > last
                             && (line[start - 1].is_ascii_alphanumeric()
-                                || matches!(line[start - 1], b'_' | b'.' | b'-'))
+                                || matches!(line[start - 1], b'_' | b'.' | b'-' | b'/'))
                         {
                             start -= 1;
                         }
@@ -785,6 +819,19 @@ impl Redactor {
                 .is_some_and(|k| !rules::is_secret_key(k))
             {
                 continue;
+            }
+            if let Some(check) = rule.check {
+                let masked: Vec<u8> = rule
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| **k == GroupKind::Mask)
+                    .filter_map(|(i, _)| caps.get(i + 1))
+                    .flat_map(|g| g.as_bytes().iter().copied())
+                    .collect();
+                if !check(line, m.start(), m.end(), &masked) {
+                    continue;
+                }
             }
             out.extend_from_slice(&line[last..m.start()]);
             // Tokens take their type from the key when the rule has one (DB_PASSWORD → PASSWORD).
@@ -817,7 +864,7 @@ impl Redactor {
 
 /// A lower-cased window of the data being redacted, reused across trigger searches.
 #[derive(Default)]
-struct TriggerScan {
+pub(crate) struct TriggerScan {
     start: usize,
     end: usize,
     lower: Vec<u8>,
@@ -829,7 +876,7 @@ impl TriggerScan {
     const OVERLAP: usize = 64;
 
     /// Position of the first trigger at or after `from`.
-    fn find(&mut self, trigger: &Regex, data: &[u8], mut from: usize) -> Option<usize> {
+    pub(crate) fn find(&mut self, trigger: &Regex, data: &[u8], mut from: usize) -> Option<usize> {
         loop {
             if from >= data.len() {
                 return None;
@@ -871,7 +918,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn count_newlines(b: &[u8]) -> u64 {
+pub(crate) fn count_newlines(b: &[u8]) -> u64 {
     b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 

@@ -31,13 +31,37 @@ pub(crate) struct LineRule {
     /// The `key` group starts at the secret word; the key's beginning is found by walking
     /// back over key characters (cheaper than a leading `[\w.-]*` in the regex).
     pub key_prefix: bool,
+    /// A match is only redacted when this accepts it: (line, match start, match end, the
+    /// `mask` groups' text).
+    pub check: Option<MatchCheck>,
 }
+
+/// Decides whether a match is a secret: (line, match start, match end, masked text).
+pub(crate) type MatchCheck = fn(&[u8], usize, usize, &[u8]) -> bool;
 
 /// A selector/redactor pair: the selector on line N arms the redactor for line N+1.
 #[derive(Debug, Clone)]
 pub(crate) struct MultiLineRule {
     pub selector: Regex,
     pub rule: LineRule,
+}
+
+impl MultiLineRule {
+    /// Does `line` arm this rule? A selector with a `key` group (berth's YAML env entries)
+    /// only arms when that name is a secret's (`API_KEY_HEADER` is not).
+    pub fn selects(&self, line: &[u8]) -> bool {
+        if !self.selector.is_match(line) {
+            return false;
+        }
+        match self.selector.captures(line) {
+            None => false,
+            Some(c) => c.name("key").is_none_or(|k| {
+                let name = String::from_utf8_lossy(k.as_bytes());
+                let norm = name.to_ascii_lowercase();
+                is_secret_key(&name) || norm.contains("user") || norm.contains("database")
+            }),
+        }
+    }
 }
 
 /// Troubleshoot allows a group name to repeat (`mask` twice); Rust's regex does not, so
@@ -117,6 +141,7 @@ pub(crate) fn compile_rule(
         },
         is_default,
         key_prefix: false,
+        check: None,
     })
 }
 
@@ -166,6 +191,27 @@ pub(crate) const DEFAULT_TRIGGERS: &[&str] = &[
     "sas",
     "owner_account",
     "owneraccount",
+    // Issue 18: command lines, names, cookies, webhooks, SaaS tokens, free-text AWS keys.
+    "pw",
+    "docker",
+    "connection",
+    "cookie",
+    "hooks.slack.com",
+    "discord",
+    "sk_live_",
+    "rk_live_",
+    "glpat-",
+    "npm_",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "redis-cli",
+    "sshpass",
+    "curl",
+    "hmac",
+    "salt",
+    "aws",
+    "machine",
 ];
 
 const ENV_JSON: &str =
@@ -197,6 +243,31 @@ const SECRET_KEY_WORDS: &[&str] = &[
     "sharedaccesskey",
     "clientkey",
     "dsn",
+    "hmac",
+    "salt",
+    "jwtkey",
+    "tlskey",
+    "sshkey",
+    "licensekey",
+    "dockerconfigjson",
+    "dockercfg",
+    "cookie",
+];
+
+/// Words ending in `pass` that are not passwords.
+const NOT_PASS_WORDS: &[&str] = &[
+    "bypass",
+    "compass",
+    "encompass",
+    "overpass",
+    "underpass",
+    "trespass",
+    "surpass",
+    "impass",
+    "firstpass",
+    "onepass",
+    "singlepass",
+    "multipass",
 ];
 
 /// Endings that name a reference to a secret rather than the secret itself.
@@ -243,10 +314,48 @@ const NOT_SECRET_ENDINGS: &[&str] = &[
     "annotations",
     "labels",
     "id",
+    "rounds",
+    "algorithm",
+    "algo",
+    "domain",
+    "samesite",
+    "secure",
+    "httponly",
+    "maxage",
+    "timeout",
+    "duration",
+    "header",
+    "headers",
 ];
 
 /// True when a key (JSON/YAML key, env var name, `k=v` key) names a secret.
 pub fn is_secret_key(key: &str) -> bool {
+    // Most keys (`apiVersion`, `image`, `labels`) hold none of the words: reject them
+    // without allocating (this runs for every key of every parsed document).
+    let lower_has = |w: &[u8]| {
+        key.as_bytes()
+            .windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w))
+    };
+    const STEMS: &[&[u8]] = &[
+        b"pas",
+        b"pw",
+        b"secret",
+        b"token",
+        b"key",
+        b"cred",
+        b"auth",
+        b"sign",
+        b"dsn",
+        b"connection",
+        b"salt",
+        b"hmac",
+        b"cookie",
+        b"docker",
+    ];
+    if !STEMS.iter().any(|w| lower_has(w)) {
+        return false;
+    }
     let norm: String = key
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '"' | '\\' | '\''))
@@ -254,6 +363,32 @@ pub fn is_secret_key(key: &str) -> bool {
         .to_lowercase();
     if norm.is_empty() {
         return false;
+    }
+    // `server.key`, `tls.key`, `sa.key`: a key file's content.
+    let raw = key
+        .trim_matches(|c| matches!(c, '"' | '\\' | '\''))
+        .to_ascii_lowercase();
+    // `tokens_controller.go:190]` is a source position; `checksum/secret` a hash; `*v1.Secret`
+    // a kind; `secrets` a list of names.
+    const SOURCE_EXTS: &[&str] = &[
+        ".go", ".py", ".rs", ".java", ".js", ".ts", ".rb", ".c", ".cc", ".cpp", ".h", ".cs", ".kt",
+        ".php",
+    ];
+    if SOURCE_EXTS.iter().any(|e| raw.ends_with(e))
+        || norm.starts_with("checksum")
+        || norm.ends_with("secrets")
+        || key.trim_start_matches(['*', '.']).rsplit('.').next() == Some("Secret")
+    {
+        return false;
+    }
+    if raw.ends_with(".key") && raw.len() > 4 {
+        return true;
+    }
+    // `SMTP_PASS`, `LDAP_BIND_PW`, `bind_pw`, `pw`, `--db-pass`.
+    if norm.ends_with("pw")
+        || (norm.ends_with("pass") && !NOT_PASS_WORDS.iter().any(|w| norm.ends_with(w)))
+    {
+        return true;
     }
     // accessKeyId / AWS_ACCESS_KEY_ID are credentials even though they end with "id".
     if norm.ends_with("accesskeyid")
@@ -358,26 +493,281 @@ pub(crate) fn default_line_rules() -> Vec<LineRule> {
         vec!["accountkey", "sharedaccess"],
     ));
     specs.push((
+        "berth: webhook URLs (Slack, Discord)".into(),
+        r"(?i)(\bhttps?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/|(?:[a-z]+\.)?discord(?:app)?\.com/api/webhooks/))(?P<mask>[A-Za-z0-9/_\-]+)".into(),
+        vec!["hooks.slack.com", "discord"],
+    ));
+    specs.push((
+        "berth: SaaS tokens (Stripe, GitLab, npm)".into(),
+        r"\b(?P<mask>(?:sk|rk)_live_[0-9A-Za-z]{10,}|glpat-[0-9A-Za-z_\-]{20,}|npm_[0-9A-Za-z]{36})".into(),
+        vec!["sk_live_", "rk_live_", "glpat-", "npm_"],
+    ));
+    specs.push((
+        "berth: AWS secret access keys in free text".into(),
+        r"(?P<mask>[A-Za-z0-9][A-Za-z0-9/+]{38}[A-Za-z0-9])".into(),
+        vec!["aws", "akia", "asia", "secret", "key"],
+    ));
+    specs.push((
+        "berth: cookies (Cookie and Set-Cookie headers)".into(),
+        r#"(?i)((?:^|[^\w\-])cookie\\*"?\s*[:=]\s*\\*"?\s*)(?P<mask>[^"\\\r\n]+)"#.into(),
+        vec!["cookie"],
+    ));
+    specs.push((
+        "berth: cookies (Cookie and Set-Cookie headers)".into(),
+        r#"(?i)(\bset-cookie\\*"?\s*[:=]\s*\\*"?\s*[^=;"\\\s]+=)(?P<mask>[^;"\\\r\n]+)"#.into(),
+        vec!["cookie"],
+    ));
+    specs.push((
+        "berth: passwords as command-line arguments".into(),
+        // `--password X`, `-storepass X`; the flag is checked in code (is_secret_key).
+        r#"(?i)((?:^|\s))(?P<key>--?[\w.\-]*(?:pass|pw|secret|token|key|auth|credential)[\w.\-]*)(\s+)(?:(")(?P<mask>[^"]*)(")|(')(?P<mask>[^']*)(')|(?P<mask>[^\s"'\\\-][^\s"'\\]*))"#.into(),
+        vec!["pass", "pw", "secret", "token", "key", "auth", "credential"],
+    ));
+    specs.push((
+        "berth: passwords as command-line arguments".into(),
+        // `["--db-pass", "X"]` in JSON or YAML flow lists, escaped or not.
+        r#"(?i)(\\*")(?P<key>--?[\w.\-]*(?:pass|pw|secret|token|key|auth|credential)[\w.\-]*)(\\*"\s*,\s*\\*")(?P<mask>[^"\\]+)"#.into(),
+        vec!["pass", "pw", "secret", "token", "key", "auth", "credential"],
+    ));
+    specs.push((
+        "berth: passwords as command-line arguments".into(),
+        // mysql/mariadb `-pX` (attached: `-p X` prompts and X is the database).
+        r#"((?i:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlsh|mariadb|mariadb-dump|mariadb-admin)\b)[^\n]*?\s-p)(?P<mask>"[^"]*"|'[^']*'|[^\s"'\\]+)"#.into(),
+        vec!["mysql", "mariadb"],
+    ));
+    specs.push((
+        "berth: passwords as command-line arguments".into(),
+        // mongo `-p X`, redis-cli `-a X`, sshpass `-p X`.
+        r#"((?i:\b(?:mongo(?:sh|dump|restore|import|export|stat|top)?|sshpass)\b)[^\n]*?\s-p\s*|(?i:\bredis-cli\b)[^\n]*?\s-a\s+)(?P<mask>"[^"]*"|'[^']*'|[^\s"'\\]+)"#.into(),
+        vec!["mongo", "sshpass", "redis-cli"],
+    ));
+    specs.push((
+        "berth: passwords as command-line arguments".into(),
+        // curl `-u user:X`, `--user user:X`, `-U`/`--proxy-user`.
+        r#"((?i:\bcurl\b)[^\n]*?\s(?:-u|--user|-U|--proxy-user)(?:\s+|=)?["']?[^\s:"']*:)(?P<mask>[^\s"'\\]+)"#.into(),
+        vec!["curl"],
+    ));
+    specs.push((
+        "berth: .netrc passwords".into(),
+        r"(?i)(\b(?:machine\s+\S+|default)\s[^\n]*?\bpassword\s+)(?P<mask>\S+)".into(),
+        vec!["machine", "default"],
+    ));
+    specs.push((
+        "berth: .netrc passwords".into(),
+        r"(?i)^(\s*password\s+)(?P<mask>\S+)(\s*)$".into(),
+        vec!["password"],
+    ));
+    specs.push((
+        "berth: passwords in prose (`the password is X`)".into(),
+        r#"(?i)(\b(?:password|passphrase|passwd|pwd|secret|token|api[ _\-]?key)(?:\s+for\s+[\w@.\-]+)?\s+(?:is|was|is\s+now|set\s+to|changed\s+to|became)\s+)(["'`]?)(?P<mask>[^\s"'`,;]*[^\s"'`,;.!?:)])"#.into(),
+        vec!["pass", "pwd", "secret", "token", "key"],
+    ));
+    specs.push((
         "berth: secret-named keys with values (k=v, k: v, JSON)".into(),
         // The key is checked in code (is_secret_key) so `secretName: x` stays.
-        r#"(?i)(?P<key>(?:password|passwd|passphrase|pwd|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&{}\[\]\\|>][^\s"',;&}\]\\]*))"#.into(),
+        r#"(?i)(?P<key>(?:pass|pw|secret|token|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|client[_\-.]?key|credentials?|authorization|auth|signature|session[_\-.]?key|signing[_\-.]?key|jwt[_\-.]?key|hmac|salt|\.key|dockerconfigjson|dockercfg|dsn|connection[_\-.]?string|account[_\-.]?key)[\w.\-]*)(\\*"?\s*[=:]\s*)(?:(\\*")(?P<mask>(?:[^"\\]|\\[^"])*)(\\*")|(')(?P<mask>[^']*)(')|((?:bearer|basic|digest|negotiate)\s+)?(?P<mask>[^\s"',;&{}\[\]\\|>][^\s"',;&}\]\\]*))"#.into(),
         vec![
-            "password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential", "auth", "signature", "dsn",
-            "connection",
+            "pass", "pw", "secret", "token", "key", "credential", "auth", "signature", "dsn",
+            "connection", "hmac", "salt", "docker",
         ],
     ));
     specs
         .into_iter()
         .map(|(name, pat, scan)| {
             let key_prefix = name.starts_with("berth: secret-named keys");
+            let check: Option<MatchCheck> = if name.starts_with("berth: AWS secret") {
+                Some(aws_secret_shape)
+            } else if name.starts_with("berth: passwords in prose")
+                || name.starts_with("berth: .netrc")
+            {
+                Some(not_a_word)
+            } else if key_prefix {
+                Some(key_value)
+            } else if name.starts_with("berth: passwords as command-line") {
+                Some(not_plain_literal)
+            } else {
+                None
+            };
             compile_rule(&name, &pat, &scan, true)
                 .map(|mut rule| {
                     rule.key_prefix = key_prefix;
+                    rule.check = check;
                     rule
                 })
                 .unwrap_or_else(|e| panic!("default redactor {name} does not compile: {e}"))
         })
         .collect()
+}
+
+/// A value that is never a secret on its own (`automountServiceAccountToken: false`).
+fn not_plain_literal(_line: &[u8], _start: usize, _end: usize, value: &[u8]) -> bool {
+    !matches!(
+        value.to_ascii_lowercase().as_slice(),
+        b"true" | b"false" | b"null" | b"nil" | b"none" | b"<none>" | b"~"
+    )
+}
+
+/// A key rule's value: not a plain literal, and not the size `kubectl describe secret`
+/// prints (`password:  24 bytes`).
+fn key_value(line: &[u8], start: usize, end: usize, value: &[u8]) -> bool {
+    let size = !value.is_empty()
+        && value.iter().all(u8::is_ascii_digit)
+        && line[end..].starts_with(b" bytes");
+    // klog's `secret="kube-system/bootstrap-token-abcdef"` names a Secret object.
+    let key_end = line[start..end]
+        .iter()
+        .position(|&b| matches!(b, b'=' | b':' | b'"' | b'\\'))
+        .map_or(end, |p| start + p);
+    let names_object =
+        line[start..key_end].eq_ignore_ascii_case(b"secret") && is_namespaced_name(value);
+    !size && !names_object && not_plain_literal(line, start, end, value)
+}
+
+/// `namespace/name` with Kubernetes name characters.
+fn is_namespaced_name(v: &[u8]) -> bool {
+    let label = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+    };
+    let mut parts = v.split(|&b| b == b'/');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(ns), Some(n), None) if label(ns) && label(n))
+}
+
+/// `24 bytes`: the size `kubectl describe secret` prints instead of a value.
+pub(crate) fn is_byte_count(v: &[u8]) -> bool {
+    v.strip_suffix(b" bytes")
+        .is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
+}
+
+/// Ordinary words after `password is` (`required`, `expired`, `not`): not the password.
+fn not_a_word(line: &[u8], start: usize, end: usize, value: &[u8]) -> bool {
+    if !value.iter().all(|b| b.is_ascii_lowercase()) {
+        return not_plain_literal(line, start, end, value);
+    }
+    const WORDS: &[&str] = &[
+        "a",
+        "an",
+        "the",
+        "not",
+        "no",
+        "too",
+        "set",
+        "unset",
+        "empty",
+        "blank",
+        "missing",
+        "required",
+        "incorrect",
+        "invalid",
+        "wrong",
+        "correct",
+        "valid",
+        "ok",
+        "okay",
+        "null",
+        "nil",
+        "none",
+        "now",
+        "still",
+        "also",
+        "only",
+        "being",
+        "read",
+        "used",
+        "stored",
+        "sent",
+        "shown",
+        "hidden",
+        "weak",
+        "strong",
+        "short",
+        "long",
+        "same",
+        "different",
+        "optional",
+        "mandatory",
+        "unknown",
+        "available",
+        "unavailable",
+        "due",
+        "about",
+        "in",
+        "on",
+        "at",
+        "of",
+        "to",
+        "from",
+        "with",
+        "for",
+        "by",
+        "that",
+        "this",
+        "it",
+        "its",
+        "your",
+        "our",
+        "their",
+        "my",
+        "his",
+        "her",
+        "case",
+        "good",
+        "bad",
+        "fine",
+        "new",
+        "old",
+        "never",
+        "always",
+        "usually",
+        "required.",
+        "present",
+        "absent",
+        "reset",
+        "expired",
+        "sensitive",
+        "secret",
+        "there",
+        "here",
+        "what",
+        "which",
+        "where",
+        "when",
+        "how",
+        "who",
+        "incomplete",
+        "too",
+        "one",
+        "two",
+        "stale",
+        "false",
+        "true",
+        "unchanged",
+        "saved",
+        "rotated",
+    ];
+    let w = String::from_utf8_lossy(value);
+    !(WORDS.contains(&w.as_ref())
+        || w.ends_with("ed")
+        || w.ends_with("ing")
+        || w.ends_with("ly")
+        || w.ends_with("able")
+        || w.ends_with("ible"))
+}
+
+/// 40 characters of base64 standing alone, with upper- and lower-case letters and a digit or
+/// `/`/`+` (an AWS secret access key), and not a hex digest.
+fn aws_secret_shape(line: &[u8], start: usize, end: usize, value: &[u8]) -> bool {
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b'=');
+    if (start > 0 && b64(line[start - 1])) || line.get(end).is_some_and(|&b| b64(b)) {
+        return false;
+    }
+    value.iter().any(u8::is_ascii_uppercase)
+        && value.iter().any(u8::is_ascii_lowercase)
+        && value
+            .iter()
+            .any(|b| b.is_ascii_digit() || matches!(b, b'/' | b'+'))
+        && !value.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Troubleshoot's 8 multi-line defaults (selector on line N, value on line N+1) plus a YAML
@@ -413,7 +803,13 @@ pub(crate) fn default_multi_line_rules() -> Vec<MultiLineRule> {
     ));
     out.push(compile(
         "berth: YAML environment entries",
-        r#"(?i)^\s*-?\s*name:\s*["']?[\w.\-]*(password|passwd|pwd|secret|token|key|credential|auth|user|database|dsn)[\w.\-]*["']?\s*$"#,
+        r#"(?i)^\s*-?\s*name:\s*["']?(?P<key>(?:[\w.\-]*[_.\-])?(?:pass|pw|hmac|salt|cookie))["']?\s*$"#,
+        r#"(?i)^(\s*value:\s*["']?)(?P<mask>[^"'\r]*)(["']?\s*)$"#,
+        &[],
+    ));
+    out.push(compile(
+        "berth: YAML environment entries",
+        r#"(?i)^\s*-?\s*name:\s*["']?(?P<key>[\w.\-]*(?:password|passwd|pwd|secret|token|key|credential|auth|user|database|dsn)[\w.\-]*)["']?\s*$"#,
         r#"(?i)^(\s*value:\s*["']?)(?P<mask>[^"'\r]*)(["']?\s*)$"#,
         &[],
     ));
@@ -473,6 +869,6 @@ mod tests {
     #[test]
     fn defaults_compile() {
         assert!(default_line_rules().len() > 20);
-        assert_eq!(default_multi_line_rules().len(), 9);
+        assert_eq!(default_multi_line_rules().len(), 10);
     }
 }
