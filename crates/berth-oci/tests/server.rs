@@ -22,10 +22,9 @@ fn run(secure: bool) {
     });
     let srv = rt
         .block_on(server::start(ServerConfig {
-            root: work.path().join("root"),
-            addr: "127.0.0.1:0".parse().unwrap(),
             tls: tls.as_ref().map(|t| (t.cert.clone(), t.key.clone())),
             htpasswd,
+            ..ServerConfig::new(work.path().join("root"), "127.0.0.1:0".parse().unwrap())
         }))
         .unwrap();
     let host = format!("127.0.0.1:{}", srv.addr.port());
@@ -159,12 +158,10 @@ fn berth_registry_rejects_bad_uploads() {
     let rt = rt();
     let work = tempfile::tempdir().unwrap();
     let srv = rt
-        .block_on(server::start(ServerConfig {
-            root: work.path().join("root"),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            htpasswd: None,
-        }))
+        .block_on(server::start(ServerConfig::new(
+            work.path().join("root"),
+            "127.0.0.1:0".parse().unwrap(),
+        )))
         .unwrap();
     let base = format!("http://127.0.0.1:{}", srv.addr.port());
     berth_oci::client::install_crypto_provider();

@@ -2,26 +2,60 @@
 //! for demos. Pull and push (monolithic and chunked uploads, cross-repository mount), HEAD,
 //! tag lists and the catalog. Blobs live once on disk whatever the number of repositories.
 //!
-//! Storage under `--root` (docs/formats/release.md, "Registry server storage"):
-//! `blobs/sha256/<hex>` (all content, manifests included), `repositories/<name>/tags/<tag>`
-//! (a digest), `repositories/<name>/manifests/<hex>` (the media type of a manifest linked
-//! to the repository), `uploads/<uuid>` (uploads in progress).
+//! It refuses strangers: off loopback it needs users (htpasswd, bcrypt) unless told
+//! `--insecure-open`, and passwords over plain HTTP unless told `--insecure`; users get
+//! `pull` or `push` per repository prefix ([`access`]). Uploads are bounded in size and
+//! number and expire when abandoned; error bodies never name server paths.
+//!
+//! Storage under `--root` and the permissions file: docs/formats/registry-server.md.
+
+pub mod access;
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::layout::write_atomic;
 use crate::model;
+use access::{AuthLimits, Authenticator, Identity, Permissions, Role};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+
+pub use access::read_htpasswd;
+
+/// Resource limits of the registry. The defaults suit a customer's private registry.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest blob (and so largest upload session) accepted, in bytes.
+    pub max_blob_bytes: u64,
+    /// Upload sessions open at once; more get 429 until some finish or expire.
+    pub max_upload_sessions: usize,
+    /// An upload session untouched for this long is deleted.
+    pub upload_ttl: Duration,
+    /// Failed logins per client address per `auth_failure_window` before 429s.
+    pub auth_failures_per_window: u32,
+    /// The window of `auth_failures_per_window`.
+    pub auth_failure_window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_blob_bytes: 10 * 1024 * 1024 * 1024,
+            max_upload_sessions: 256,
+            upload_ttl: Duration::from_secs(3600),
+            auth_failures_per_window: 20,
+            auth_failure_window: Duration::from_secs(60),
+        }
+    }
+}
 
 /// How to run the registry.
 #[derive(Clone, Debug)]
@@ -34,24 +68,95 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// htpasswd file with bcrypt entries; when set every request needs basic auth.
     pub htpasswd: Option<PathBuf>,
+    /// Roles per user and repository prefix (docs/formats/registry-server.md); without it
+    /// every htpasswd user may push everywhere.
+    pub permissions: Option<PathBuf>,
+    /// Serve a non-loopback address without users (anyone may push): `--insecure-open`.
+    pub insecure_open: bool,
+    /// Accept passwords over plain HTTP on a non-loopback address: `--insecure`.
+    pub insecure: bool,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// A configuration with no TLS, no users and default limits.
+    pub fn new(root: impl Into<PathBuf>, addr: SocketAddr) -> Self {
+        ServerConfig {
+            root: root.into(),
+            addr,
+            tls: None,
+            htpasswd: None,
+            permissions: None,
+            insecure_open: false,
+            insecure: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Decide whether this configuration may start, and what to warn about when it does.
+///
+/// Off loopback a registry without users lets anyone push and overwrite tags, and basic
+/// auth over plain HTTP hands passwords to anyone on the path: both need an explicit flag.
+pub fn check_exposure(cfg: &ServerConfig) -> Result<Vec<String>> {
+    let loopback = cfg.addr.ip().is_loopback();
+    let auth = cfg.htpasswd.is_some();
+    let mut warnings = Vec::new();
+    if cfg.permissions.is_some() && !auth {
+        return Err(Error::Usage(
+            "--permissions needs --htpasswd: roles are given to htpasswd users".into(),
+        ));
+    }
+    if !loopback && !auth {
+        if !cfg.insecure_open {
+            return Err(Error::Usage(format!(
+                "refusing to serve {} without authentication: anyone reaching the port could push and overwrite tags; give --htpasswd FILE (with --tls-cert/--tls-key), bind 127.0.0.1, or pass --insecure-open to accept that",
+                cfg.addr
+            )));
+        }
+        warnings.push(format!(
+            "--insecure-open: {} is served without authentication; anyone who reaches it can push and overwrite tags",
+            cfg.addr
+        ));
+    }
+    if !loopback && auth && cfg.tls.is_none() {
+        if !cfg.insecure {
+            return Err(Error::Usage(format!(
+                "refusing basic auth over plain HTTP on {}: passwords would cross the network in clear; give --tls-cert and --tls-key, or pass --insecure to accept that",
+                cfg.addr
+            )));
+        }
+        warnings.push(format!(
+            "--insecure: passwords for {} travel in clear over plain HTTP",
+            cfg.addr
+        ));
+    }
+    Ok(warnings)
 }
 
 struct AppState {
     root: PathBuf,
-    users: Option<HashMap<String, String>>,
+    auth: Option<Authenticator>,
+    permissions: Option<Permissions>,
+    limits: Limits,
 }
 
 /// A running registry.
 pub struct RunningServer {
     /// The bound address.
     pub addr: SocketAddr,
+    /// Warnings about how it is exposed (also logged); the CLI prints them on every start.
+    pub warnings: Vec<String>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stop accepting and wait for the server to end.
     pub async fn shutdown(self) {
+        self.sweeper.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
@@ -59,7 +164,9 @@ impl RunningServer {
 
     /// Wait until the server ends (for the CLI).
     pub async fn wait(self) -> Result<()> {
-        match self.task.await {
+        let r = self.task.await;
+        self.sweeper.abort();
+        match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::io("registry server", e)),
             Err(e) => Err(Error::Usage(format!("registry server stopped: {e}"))),
@@ -67,36 +174,13 @@ impl RunningServer {
     }
 }
 
-/// Read an htpasswd file (bcrypt entries only).
-pub fn read_htpasswd(path: &Path) -> Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut users = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (u, h) = line.split_once(':').ok_or_else(|| Error::Key {
-            path: path.to_path_buf(),
-            reason: format!("line {}: expected user:hash", i + 1),
-        })?;
-        if !(h.starts_with("$2y$") || h.starts_with("$2b$") || h.starts_with("$2a$")) {
-            return Err(Error::Key {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "line {}: user {u} does not use a bcrypt hash; create entries with `htpasswd -B`",
-                    i + 1
-                ),
-            });
-        }
-        users.insert(u.to_string(), h.to_string());
-    }
-    Ok(users)
-}
-
 /// Bind and start serving in the background.
 pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     crate::client::install_crypto_provider();
+    let warnings = check_exposure(&cfg)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     for d in ["blobs/sha256", "repositories", "uploads"] {
         let p = cfg.root.join(d);
         std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
@@ -105,10 +189,33 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         Some(p) => Some(read_htpasswd(p)?),
         None => None,
     };
+    let permissions = match &cfg.permissions {
+        Some(p) => Some(Permissions::read(p)?),
+        None => None,
+    };
+    let auth = Authenticator::new(
+        users,
+        AuthLimits {
+            failures_per_window: cfg.limits.auth_failures_per_window,
+            window: cfg.limits.auth_failure_window,
+            concurrent_checks: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        },
+    )?;
+    if let (Some(a), Some(p)) = (&auth, &permissions) {
+        for u in p.users().filter(|u| !a.knows(u)) {
+            tracing::warn!("permissions name user {u}, who is not in the htpasswd file");
+        }
+    }
     let state = Arc::new(AppState {
         root: cfg.root.clone(),
-        users,
+        auth,
+        permissions,
+        limits: cfg.limits.clone(),
     });
+    let sweeper = tokio::spawn(sweep_uploads(
+        cfg.root.join("uploads"),
+        cfg.limits.upload_ttl,
+    ));
     let app = axum::Router::new().fallback(handle).with_state(state);
     let listener = std::net::TcpListener::bind(cfg.addr).map_err(|e| {
         Error::Usage(format!(
@@ -123,7 +230,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         .local_addr()
         .map_err(|e| Error::io("listener", e))?;
     let handle = axum_server::Handle::new();
-    let svc = app.into_make_service();
+    let svc = app.into_make_service_with_connect_info::<SocketAddr>();
     let task = match &cfg.tls {
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
@@ -146,7 +253,46 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
             tokio::spawn(async move { server.serve(svc).await })
         }
     };
-    Ok(RunningServer { addr, handle, task })
+    Ok(RunningServer {
+        addr,
+        warnings,
+        handle,
+        task,
+        sweeper,
+    })
+}
+
+/// Delete upload sessions untouched for `ttl` (the file's modification time is the last
+/// chunk received), now and then periodically.
+async fn sweep_uploads(dir: PathBuf, ttl: Duration) {
+    let every = (ttl / 2).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    loop {
+        let d = dir.clone();
+        let _ = tokio::task::spawn_blocking(move || remove_expired_uploads(&d, ttl)).await;
+        tokio::time::sleep(every).await;
+    }
+}
+
+fn remove_expired_uploads(dir: &Path, ttl: Duration) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let expired = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= ttl);
+        if expired && std::fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    if n > 0 {
+        tracing::info!(removed = n, "expired upload sessions removed");
+    }
+    n
 }
 
 fn err(status: StatusCode, code: &str, msg: &str) -> Response {
@@ -178,47 +324,127 @@ fn valid_tag(t: &str) -> bool {
         && t.as_bytes()[0].is_ascii_alphanumeric()
 }
 
-fn check_auth(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(users) = &state.users else {
-        return true;
-    };
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(b64) = v.strip_prefix("Basic ") else {
-        return false;
-    };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
-        return false;
-    };
-    let Ok(raw) = String::from_utf8(raw) else {
-        return false;
-    };
-    let Some((u, p)) = raw.split_once(':') else {
-        return false;
-    };
-    users
-        .get(u)
-        .is_some_and(|h| bcrypt::verify(p, h).unwrap_or(false))
+/// What a request path addresses.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Ping,
+    Catalog,
+    Tags(&'a str),
+    Upload(&'a str, &'a str),
+    Blob(&'a str, &'a str),
+    Manifest(&'a str, &'a str),
+    BadName,
+    Unknown,
 }
 
-async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    if !check_auth(&state, req.headers()) {
-        let mut r = err(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "authentication required",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"berth-registry\""),
-        );
-        return r;
+fn parse_route<'a>(path: &'a str) -> Route<'a> {
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return if path == "/v2" {
+            Route::Ping
+        } else {
+            Route::Unknown
+        };
+    };
+    if rest.is_empty() {
+        return Route::Ping;
     }
+    if rest == "_catalog" {
+        return Route::Catalog;
+    }
+    let named = |name: &'a str, r: Route<'a>| if valid_repo(name) { r } else { Route::BadName };
+    // <name>/tags/list | <name>/blobs/uploads/[<id>] | <name>/blobs/<digest> | <name>/manifests/<ref>
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        return named(name, Route::Tags(name));
+    }
+    if let Some((name, id)) = rest
+        .rsplit_once("/blobs/uploads/")
+        .or_else(|| rest.strip_suffix("/blobs/uploads").map(|n| (n, "")))
+    {
+        return named(name, Route::Upload(name, id));
+    }
+    if let Some((name, d)) = rest.rsplit_once("/blobs/") {
+        return named(name, Route::Blob(name, d));
+    }
+    if let Some((name, r)) = rest.rsplit_once("/manifests/") {
+        return named(name, Route::Manifest(name, r));
+    }
+    Route::Unknown
+}
+
+impl Route<'_> {
+    fn repository(&self) -> Option<&str> {
+        match self {
+            Route::Tags(n) | Route::Upload(n, _) | Route::Blob(n, _) | Route::Manifest(n, _) => {
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every response says what it is and forbids browsers to guess otherwise.
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let mut r = handle_request(&state, peer, req).await;
+    r.headers_mut().insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+async fn handle_request(state: &AppState, peer: SocketAddr, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    let route = parse_route(&path);
+    let method = req.method().clone();
+    let identity = match &state.auth {
+        None => Identity::Open,
+        Some(a) => {
+            let h = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok());
+            a.identify(peer.ip(), h).await
+        }
+    };
+    let user = match identity {
+        Identity::Open => None,
+        Identity::User(u) => Some(u),
+        Identity::Anonymous | Identity::Refused => return unauthorized(),
+        Identity::Limited => {
+            let mut r = err(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                "too many failed logins from this address; wait and try again",
+            );
+            let secs = state.auth.as_ref().map_or(60, |a| a.retry_after());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return r;
+        }
+    };
+    let need = if method == Method::GET || method == Method::HEAD {
+        Role::Pull
+    } else {
+        Role::Push
+    };
+    if let (Some(u), Some(repo)) = (&user, route.repository())
+        && !may(state, u, repo, need)
+    {
+        let what = if need == Role::Push {
+            "push to"
+        } else {
+            "pull from"
+        };
+        return err(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            &format!("user {u} may not {what} repository {repo}"),
+        );
+    }
     let query: HashMap<String, String> = req
         .uri()
         .query()
@@ -228,31 +454,76 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 .collect()
         })
         .unwrap_or_default();
-    let method = req.method().clone();
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        if path == "/v2" {
-            return api_ok();
+    let resp = match route {
+        Route::Ping => return api_ok(),
+        Route::Catalog => {
+            return catalog(state, |repo| {
+                user.as_deref()
+                    .is_none_or(|u| may(state, u, repo, Role::Pull))
+            });
         }
-        return err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "not a registry API path",
-        );
+        Route::BadName => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "NAME_INVALID",
+                "invalid repository name",
+            );
+        }
+        Route::Unknown => {
+            return err(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown API path");
+        }
+        Route::Tags(name) => Ok(tags_list(state, name)),
+        Route::Upload(name, id) => {
+            let ctx = UploadCtx {
+                name,
+                id,
+                user: user.as_deref(),
+            };
+            upload(state, &method, ctx, &query, req).await
+        }
+        Route::Blob(_, d) => match Digest::parse(d) {
+            Ok(d) => get_blob(state, &method, &d).await,
+            Err(_) => Ok(err(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                "invalid digest",
+            )),
+        },
+        Route::Manifest(name, r) => manifest(state, &method, name, r, req).await,
     };
-    if rest.is_empty() {
-        return api_ok();
-    }
-    if rest == "_catalog" {
-        return catalog(&state);
-    }
-    let resp = route(&state, &method, rest, &query, req).await;
     match resp {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(error = %e, "registry request failed");
-            err(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", &e.to_string())
+            // Details (paths) go to the log only.
+            tracing::warn!(error = %e, path = %path, "registry request failed");
+            err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN",
+                "internal error; the registry's log has the details",
+            )
         }
     }
+}
+
+/// Whether `user` may act on `repo` (no permissions file: every user may push).
+fn may(state: &AppState, user: &str, repo: &str, need: Role) -> bool {
+    state
+        .permissions
+        .as_ref()
+        .is_none_or(|p| p.allows(user, repo, need))
+}
+
+fn unauthorized() -> Response {
+    let mut r = err(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "authentication required",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"berth-registry\""),
+    );
+    r
 }
 
 fn api_ok() -> Response {
@@ -269,12 +540,12 @@ fn api_ok() -> Response {
     r
 }
 
-fn catalog(state: &AppState) -> Response {
+fn catalog(state: &AppState, visible: impl Fn(&str) -> bool) -> Response {
     let base = state.root.join("repositories");
-    let mut repos = Vec::new();
-    for e in walkdir_tags(&base) {
-        repos.push(e);
-    }
+    let mut repos: Vec<String> = walkdir_tags(&base)
+        .into_iter()
+        .filter(|r| visible(r))
+        .collect();
     repos.sort();
     let body = serde_json::json!({ "repositories": repos });
     (
@@ -308,67 +579,6 @@ fn walkdir_tags(base: &Path) -> Vec<String> {
         }
     }
     out
-}
-
-async fn route(
-    state: &AppState,
-    method: &Method,
-    rest: &str,
-    query: &HashMap<String, String>,
-    req: Request,
-) -> Result<Response> {
-    // <name>/tags/list | <name>/manifests/<ref> | <name>/blobs/<digest> | <name>/blobs/uploads/[<id>]
-    if let Some(name) = rest.strip_suffix("/tags/list") {
-        if !valid_repo(name) {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "NAME_INVALID",
-                "invalid repository name",
-            ));
-        }
-        return Ok(tags_list(state, name));
-    }
-    if let Some((name, id)) = rest
-        .rsplit_once("/blobs/uploads/")
-        .or_else(|| rest.strip_suffix("/blobs/uploads").map(|n| (n, "")))
-    {
-        if !valid_repo(name) {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "NAME_INVALID",
-                "invalid repository name",
-            ));
-        }
-        return upload(state, method, name, id, query, req).await;
-    }
-    if let Some((name, d)) = rest.rsplit_once("/blobs/") {
-        if !valid_repo(name) {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "NAME_INVALID",
-                "invalid repository name",
-            ));
-        }
-        let Ok(d) = Digest::parse(d) else {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "DIGEST_INVALID",
-                "invalid digest",
-            ));
-        };
-        return get_blob(state, method, &d).await;
-    }
-    if let Some((name, r)) = rest.rsplit_once("/manifests/") {
-        if !valid_repo(name) {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "NAME_INVALID",
-                "invalid repository name",
-            ));
-        }
-        return manifest(state, method, name, r, req).await;
-    }
-    Ok(err(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown API path"))
 }
 
 fn blob_path(state: &AppState, d: &Digest) -> PathBuf {
@@ -609,7 +819,22 @@ fn upload_resp(status: StatusCode, name: &str, id: &str, size: u64) -> Response 
     r
 }
 
-async fn append_body(path: &Path, req: Request) -> Result<u64> {
+/// Append a request body to an upload session, refusing to let the session grow past
+/// `limit` bytes (`Error::TooLarge`; the caller deletes the session).
+async fn append_body(path: &Path, req: Request, already: u64, limit: u64) -> Result<u64> {
+    let too_large = || Error::TooLarge {
+        what: "blob upload".into(),
+        limit,
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if already.saturating_add(declared) > limit {
+        return Err(too_large());
+    }
     let mut f = tokio::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -620,21 +845,59 @@ async fn append_body(path: &Path, req: Request) -> Result<u64> {
     let mut n = 0u64;
     while let Some(c) = s.next().await {
         let c = c.map_err(|e| Error::Usage(format!("reading upload body: {e}")))?;
-        f.write_all(&c).await.map_err(|e| Error::io(path, e))?;
         n += c.len() as u64;
+        if already.saturating_add(n) > limit {
+            return Err(too_large());
+        }
+        f.write_all(&c).await.map_err(|e| Error::io(path, e))?;
     }
     f.flush().await.map_err(|e| Error::io(path, e))?;
     Ok(n)
 }
 
+/// Append to a session; an oversized session is deleted and answered with 413.
+async fn append_or_refuse(
+    state: &AppState,
+    p: &Path,
+    req: Request,
+    already: u64,
+) -> Result<std::result::Result<u64, Response>> {
+    let limit = state.limits.max_blob_bytes;
+    match append_body(p, req, already, limit).await {
+        Ok(n) => Ok(Ok(n)),
+        Err(Error::TooLarge { .. }) => {
+            let _ = tokio::fs::remove_file(p).await;
+            Ok(Err(err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                &format!(
+                    "blob larger than this registry's limit of {limit} bytes; upload session deleted"
+                ),
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The repository, session id and user of an upload request.
+struct UploadCtx<'a> {
+    name: &'a str,
+    id: &'a str,
+    user: Option<&'a str>,
+}
+
+fn open_sessions(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |rd| rd.count())
+}
+
 async fn upload(
     state: &AppState,
     method: &Method,
-    name: &str,
-    id: &str,
+    ctx: UploadCtx<'_>,
     query: &HashMap<String, String>,
     req: Request,
 ) -> Result<Response> {
+    let UploadCtx { name, id, user } = ctx;
     let uploads = state.root.join("uploads");
     if id.is_empty() {
         if method != Method::POST {
@@ -644,8 +907,14 @@ async fn upload(
                 "method not allowed",
             ));
         }
-        // Cross-repository mount: blobs are shared, so a known blob mounts at once.
+        // Cross-repository mount: blobs are shared, so a known blob mounts at once, when
+        // the user may read the repository it is mounted from.
+        let from_ok = match (user, query.get("from")) {
+            (Some(u), Some(from)) => valid_repo(from) && may(state, u, from, Role::Pull),
+            _ => true,
+        };
         if let Some(m) = query.get("mount")
+            && from_ok
             && let Ok(d) = Digest::parse(m)
             && blob_path(state, &d).is_file()
         {
@@ -658,6 +927,13 @@ async fn upload(
             }
             return Ok(r);
         }
+        if open_sessions(&uploads) >= state.limits.max_upload_sessions {
+            return Ok(err(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                "too many uploads in progress; finish or cancel some, or wait for abandoned ones to expire",
+            ));
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let p = uploads.join(&id);
         tokio::fs::write(&p, b"")
@@ -665,7 +941,9 @@ async fn upload(
             .map_err(|e| Error::io(&p, e))?;
         // Monolithic POST with ?digest=.
         if let Some(d) = query.get("digest") {
-            append_body(&p, req).await?;
+            if let Err(r) = append_or_refuse(state, &p, req, 0).await? {
+                return Ok(r);
+            }
             return finish_upload(state, name, &p, d).await;
         }
         return Ok(upload_resp(StatusCode::ACCEPTED, name, &id, 0));
@@ -684,7 +962,7 @@ async fn upload(
             return Ok(err(
                 StatusCode::NOT_FOUND,
                 "BLOB_UPLOAD_UNKNOWN",
-                "upload unknown",
+                "upload unknown (finished, cancelled or expired)",
             ));
         }
     };
@@ -705,8 +983,10 @@ async fn upload(
                     "chunk out of order",
                 ));
             }
-            let n = append_body(&p, req).await?;
-            Ok(upload_resp(StatusCode::ACCEPTED, name, id, size + n))
+            match append_or_refuse(state, &p, req, size).await? {
+                Ok(n) => Ok(upload_resp(StatusCode::ACCEPTED, name, id, size + n)),
+                Err(r) => Ok(r),
+            }
         }
         Method::PUT => {
             let Some(d) = query.get("digest") else {
@@ -716,7 +996,9 @@ async fn upload(
                     "digest parameter missing",
                 ));
             };
-            append_body(&p, req).await?;
+            if let Err(r) = append_or_refuse(state, &p, req, size).await? {
+                return Ok(r);
+            }
             finish_upload(state, name, &p, d).await
         }
         Method::DELETE => {
@@ -778,4 +1060,63 @@ async fn finish_upload(state: &AppState, name: &str, p: &Path, d: &str) -> Resul
         r.headers_mut().insert("Docker-Content-Digest", v);
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(addr: &str) -> ServerConfig {
+        ServerConfig::new("/nonexistent", addr.parse().unwrap())
+    }
+
+    #[test]
+    fn off_loopback_needs_users_or_insecure_open() {
+        assert!(check_exposure(&cfg("127.0.0.1:5000")).unwrap().is_empty());
+        assert!(check_exposure(&cfg("[::1]:5000")).unwrap().is_empty());
+        let e = check_exposure(&cfg("0.0.0.0:5000")).unwrap_err();
+        assert!(
+            e.to_string().contains("--htpasswd") && e.to_string().contains("--insecure-open"),
+            "{e}"
+        );
+        let mut c = cfg("10.1.2.3:5000");
+        c.insecure_open = true;
+        let w = check_exposure(&c).unwrap();
+        assert!(
+            w.len() == 1 && w[0].contains("without authentication"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn off_loopback_passwords_need_tls_or_insecure() {
+        let mut c = cfg("0.0.0.0:5000");
+        c.htpasswd = Some("htpasswd".into());
+        let e = check_exposure(&c).unwrap_err();
+        assert!(
+            e.to_string().contains("--tls-cert") && e.to_string().contains("--insecure"),
+            "{e}"
+        );
+        c.insecure = true;
+        assert!(check_exposure(&c).unwrap()[0].contains("in clear"));
+        c.insecure = false;
+        c.tls = Some(("c".into(), "k".into()));
+        assert!(check_exposure(&c).unwrap().is_empty());
+        let mut c = cfg("127.0.0.1:5000");
+        c.permissions = Some("p".into());
+        assert!(check_exposure(&c).is_err());
+    }
+
+    #[test]
+    fn routes_parse_names_and_refuse_bad_ones() {
+        assert_eq!(parse_route("/v2/"), Route::Ping);
+        assert_eq!(parse_route("/v2/a/b/tags/list"), Route::Tags("a/b"));
+        assert_eq!(parse_route("/v2/a/blobs/uploads/"), Route::Upload("a", ""));
+        assert_eq!(
+            parse_route("/v2/a/manifests/v1"),
+            Route::Manifest("a", "v1")
+        );
+        assert_eq!(parse_route("/v2/../etc/manifests/v1"), Route::BadName);
+        assert_eq!(parse_route("/etc/passwd"), Route::Unknown);
+    }
 }
