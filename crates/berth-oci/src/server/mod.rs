@@ -10,6 +10,7 @@
 //! Storage under `--root` and the permissions file: docs/formats/registry-server.md.
 
 pub mod access;
+pub mod conn;
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
@@ -43,6 +44,15 @@ pub struct Limits {
     pub auth_failures_per_window: u32,
     /// The window of `auth_failures_per_window`.
     pub auth_failure_window: Duration,
+    /// Time a client has to send a request's headers (and, on a new connection, to finish
+    /// the TLS handshake); an idle keep-alive connection is closed after it too.
+    pub header_read_timeout: Duration,
+    /// A connection with no byte read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once, all clients together.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +63,10 @@ impl Default for Limits {
             upload_ttl: Duration::from_secs(3600),
             auth_failures_per_window: 20,
             auth_failure_window: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 1024,
+            max_connections_per_client: 64,
         }
     }
 }
@@ -231,6 +245,21 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         .map_err(|e| Error::io("listener", e))?;
     let handle = axum_server::Handle::new();
     let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+    let lim = &cfg.limits;
+    let budget = conn::Budget::new(conn::ConnLimits {
+        max_total: lim.max_connections.max(1),
+        max_per_client: lim.max_connections_per_client.max(1),
+        idle_timeout: lim.idle_timeout,
+    });
+    let limit = conn::LimitAcceptor::new(axum_server::accept::DefaultAcceptor::new(), budget);
+    let mut server = axum_server::from_tcp(listener)
+        .map_err(|e| Error::io("listener", e))?
+        .handle(handle.clone())
+        .first_request_timeout(lim.header_read_timeout);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(lim.header_read_timeout);
     let task = match &cfg.tls {
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
@@ -241,15 +270,14 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
                         "cannot load the TLS certificate/key pair ({e}); give PEM files"
                     ),
                 })?;
-            let server = axum_server::from_tcp_rustls(listener, tls)
-                .map_err(|e| Error::io("listener", e))?
-                .handle(handle.clone());
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                .handshake_timeout(lim.header_read_timeout)
+                .acceptor(limit);
+            let server = server.acceptor(acceptor);
             tokio::spawn(async move { server.serve(svc).await })
         }
         None => {
-            let server = axum_server::from_tcp(listener)
-                .map_err(|e| Error::io("listener", e))?
-                .handle(handle.clone());
+            let server = server.acceptor(limit);
             tokio::spawn(async move { server.serve(svc).await })
         }
     };
