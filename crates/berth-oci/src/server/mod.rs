@@ -7,10 +7,12 @@
 //! `pull` or `push` per repository prefix ([`access`]). Uploads are bounded in size and
 //! number and expire when abandoned; error bodies never name server paths.
 //!
-//! Storage under `--root` and the permissions file: docs/formats/registry-server.md.
+//! Storage under `--root`: docs/formats/release.md ("Registry server storage"); users,
+//! roles and limits: docs/formats/registry-server.md.
 
 pub mod access;
 pub mod conn;
+pub mod manifest;
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
@@ -199,6 +201,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         let p = cfg.root.join(d);
         std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
     }
+    migrate_layout(&cfg.root)?;
     let users = match &cfg.htpasswd {
         Some(p) => Some(read_htpasswd(p)?),
         None => None,
@@ -584,7 +587,13 @@ fn catalog(state: &AppState, visible: impl Fn(&str) -> bool) -> Response {
         .into_response()
 }
 
-/// Repositories = directories under `repositories/` that hold a `manifests` directory.
+/// A repository's manifest links, under `repositories/<name>/`. Repository name components
+/// start with a letter or digit, so `_`-prefixed folders never collide with a name.
+const MANIFESTS: &str = "_manifests";
+/// A repository's tags, under `repositories/<name>/`.
+const TAGS: &str = "_tags";
+
+/// Repositories = directories under `repositories/` that hold a `_manifests` directory.
 fn walkdir_tags(base: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![base.to_path_buf()];
@@ -597,16 +606,56 @@ fn walkdir_tags(base: &Path) -> Vec<String> {
             if !p.is_dir() {
                 continue;
             }
-            if e.file_name() == "manifests" {
+            let file_name = e.file_name();
+            let n = file_name.to_string_lossy();
+            if n == MANIFESTS {
                 if let Ok(rel) = dir.strip_prefix(base) {
                     out.push(rel.to_string_lossy().replace('\\', "/"));
                 }
-            } else if e.file_name() != "tags" {
+            } else if !n.starts_with('_') {
                 stack.push(p);
             }
         }
     }
     out
+}
+
+/// Move a root written before names and layout were separated (`manifests/` and `tags/`
+/// folders beside repository folders) to the `_manifests`/`_tags` layout. An old internal
+/// folder holds only files; a repository named `manifests` or `tags` holds folders.
+fn migrate_layout(root: &Path) -> Result<()> {
+    let marker = root.join("layout-version");
+    if marker.is_file() {
+        return Ok(());
+    }
+    let mut stack = vec![root.join("repositories")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            let only_files = std::fs::read_dir(&p)
+                .map(|r| r.flatten().all(|c| c.path().is_file()))
+                .unwrap_or(false);
+            let internal = match e.file_name().to_str() {
+                Some("manifests") => Some(MANIFESTS),
+                Some("tags") => Some(TAGS),
+                _ => None,
+            };
+            match internal {
+                Some(new) if only_files => {
+                    let to = dir.join(new);
+                    std::fs::rename(&p, &to).map_err(|e| Error::io(&to, e))?;
+                }
+                _ => stack.push(p),
+            }
+        }
+    }
+    write_atomic(&marker, b"2\n")
 }
 
 fn blob_path(state: &AppState, d: &Digest) -> PathBuf {
@@ -618,7 +667,7 @@ fn repo_dir(state: &AppState, name: &str) -> PathBuf {
 }
 
 fn tags_list(state: &AppState, name: &str) -> Response {
-    let dir = repo_dir(state, name).join("tags");
+    let dir = repo_dir(state, name).join(TAGS);
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return err(
             StatusCode::NOT_FOUND,
@@ -686,57 +735,7 @@ async fn manifest(
         return Ok(err(StatusCode::BAD_REQUEST, "TAG_INVALID", "invalid tag"));
     }
     if method == Method::PUT {
-        let bytes = match read_body(req, model::MAX_MANIFEST).await {
-            Ok(b) => b,
-            Err(_) => {
-                return Ok(err(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "SIZE_INVALID",
-                    "manifest too large",
-                ));
-            }
-        };
-        let d = Digest::of(&bytes);
-        if by_digest && r != d.as_str() {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "DIGEST_INVALID",
-                "manifest digest does not match",
-            ));
-        }
-        let media_type =
-            model::sniff_media_type(&bytes).unwrap_or_else(|| model::OCI_MANIFEST.to_string());
-        // Everything a manifest references must already be here.
-        let missing = referenced(&bytes, &media_type)
-            .into_iter()
-            .find(|c| !blob_path(state, c).is_file());
-        if let Some(m) = missing {
-            return Ok(err(
-                StatusCode::BAD_REQUEST,
-                "MANIFEST_BLOB_UNKNOWN",
-                &format!("blob {m} unknown"),
-            ));
-        }
-        let bp = blob_path(state, &d);
-        if !bp.is_file() {
-            write_atomic(&bp, &bytes)?;
-        }
-        let mdir = repo.join("manifests");
-        std::fs::create_dir_all(&mdir).map_err(|e| Error::io(&mdir, e))?;
-        write_atomic(&mdir.join(d.hex()), media_type.as_bytes())?;
-        if !by_digest {
-            let tdir = repo.join("tags");
-            std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
-            write_atomic(&tdir.join(r), d.as_str().as_bytes())?;
-        }
-        let mut resp = StatusCode::CREATED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/manifests/{d}")) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(d.as_str()) {
-            resp.headers_mut().insert("Docker-Content-Digest", v);
-        }
-        return Ok(resp);
+        return put_manifest(state, name, r, req).await;
     }
     if method != Method::GET && method != Method::HEAD {
         return Ok(err(
@@ -745,6 +744,13 @@ async fn manifest(
             "method not allowed",
         ));
     }
+    let unknown = || {
+        Ok(err(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest unknown",
+        ))
+    };
     let d = if by_digest {
         match Digest::parse(r) {
             Ok(d) => d,
@@ -757,33 +763,22 @@ async fn manifest(
             }
         }
     } else {
-        match std::fs::read_to_string(repo.join("tags").join(r))
+        match std::fs::read_to_string(repo.join(TAGS).join(r))
             .ok()
             .and_then(|s| Digest::parse(s.trim()).ok())
         {
             Some(d) => d,
-            None => {
-                return Ok(err(
-                    StatusCode::NOT_FOUND,
-                    "MANIFEST_UNKNOWN",
-                    "manifest unknown",
-                ));
-            }
+            None => return unknown(),
         }
     };
-    let Ok(media_type) = std::fs::read_to_string(repo.join("manifests").join(d.hex())) else {
-        return Ok(err(
-            StatusCode::NOT_FOUND,
-            "MANIFEST_UNKNOWN",
-            "manifest unknown",
-        ));
+    // The type recorded when the manifest was validated; nothing else is ever served.
+    let Some(media_type) = linked_type(state, name, &d) else {
+        return unknown();
     };
     let p = blob_path(state, &d);
     let bytes = tokio::fs::read(&p).await.map_err(|e| Error::io(&p, e))?;
     let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(media_type.trim()) {
-        headers.insert(header::CONTENT_TYPE, v);
-    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     if let Ok(v) = HeaderValue::from_str(d.as_str()) {
         headers.insert("Docker-Content-Digest", v);
@@ -794,20 +789,111 @@ async fn manifest(
     Ok((StatusCode::OK, headers, bytes).into_response())
 }
 
-fn referenced(bytes: &[u8], media_type: &str) -> Vec<Digest> {
-    if model::is_index(media_type) {
-        model::parse_index("manifest", bytes)
-            .map(|i| i.manifests.into_iter().map(|m| m.digest).collect())
-            .unwrap_or_default()
-    } else {
-        model::parse_manifest("manifest", bytes)
-            .map(|m| {
-                std::iter::once(m.config.digest)
-                    .chain(m.layers.into_iter().map(|l| l.digest))
-                    .collect()
-            })
-            .unwrap_or_default()
+/// The validated media type of a manifest linked to a repository.
+fn linked_type(state: &AppState, name: &str, d: &Digest) -> Option<&'static str> {
+    let t = std::fs::read_to_string(repo_dir(state, name).join(MANIFESTS).join(d.hex())).ok()?;
+    let t = t.trim();
+    let known = [
+        model::OCI_MANIFEST,
+        model::OCI_INDEX,
+        model::DOCKER_MANIFEST,
+        model::DOCKER_LIST,
+    ]
+    .into_iter()
+    .find(|k| *k == t);
+    if known.is_none() {
+        tracing::warn!(repository = name, digest = %d, "stored manifest has an unknown media type; not served");
     }
+    known
+}
+
+async fn put_manifest(state: &AppState, name: &str, r: &str, req: Request) -> Result<Response> {
+    let by_digest = r.starts_with("sha256:");
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let Ok(bytes) = read_body(req, model::MAX_MANIFEST).await else {
+        return Ok(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SIZE_INVALID",
+            "manifest too large (or its body could not be read)",
+        ));
+    };
+    let d = Digest::of(&bytes);
+    if by_digest && r != d.as_str() {
+        return Ok(err(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "manifest digest does not match",
+        ));
+    }
+    let valid = match manifest::validate(&bytes, content_type.as_deref()) {
+        Ok(v) => v,
+        Err(why) => return Ok(err(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", &why)),
+    };
+    if let Some(r) = missing_reference(state, name, &valid) {
+        return Ok(r);
+    }
+    let bp = blob_path(state, &d);
+    if !bp.is_file() {
+        write_atomic(&bp, &bytes)?;
+    }
+    let repo = repo_dir(state, name);
+    let mdir = repo.join(MANIFESTS);
+    std::fs::create_dir_all(&mdir).map_err(|e| Error::io(&mdir, e))?;
+    write_atomic(&mdir.join(d.hex()), valid.media_type.as_bytes())?;
+    if !by_digest {
+        let tdir = repo.join(TAGS);
+        std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
+        write_atomic(&tdir.join(r), d.as_str().as_bytes())?;
+    }
+    let mut resp = StatusCode::CREATED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/manifests/{d}")) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(d.as_str()) {
+        resp.headers_mut().insert("Docker-Content-Digest", v);
+    }
+    Ok(resp)
+}
+
+/// Everything a manifest references must already be here with the stated size: blobs
+/// anywhere, child manifests linked to this repository.
+fn missing_reference(state: &AppState, name: &str, valid: &manifest::Valid) -> Option<Response> {
+    for c in &valid.references {
+        let linked = !c.child || linked_type(state, name, &c.digest).is_some();
+        let size = std::fs::metadata(blob_path(state, &c.digest))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let what = if c.child { "manifest" } else { "blob" };
+        match size {
+            Some(s) if linked && s == c.size => {}
+            Some(s) if linked => {
+                return Some(err(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_INVALID",
+                    &format!(
+                        "{what} {} is {s} bytes but the manifest says {}",
+                        c.digest, c.size
+                    ),
+                ));
+            }
+            _ => {
+                return Some(err(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_BLOB_UNKNOWN",
+                    &format!(
+                        "{what} {} unknown in repository {name}; push it first",
+                        c.digest
+                    ),
+                ));
+            }
+        }
+    }
+    None
 }
 
 async fn read_body(req: Request, limit: u64) -> Result<Vec<u8>> {
