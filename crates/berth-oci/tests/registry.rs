@@ -363,12 +363,12 @@ fn interrupted_upload_resumes_on_berth_registry() {
     let rt = rt();
     let work = tempfile::tempdir().unwrap();
     let srv = rt
-        .block_on(berth_oci::server::start(berth_oci::server::ServerConfig {
-            root: work.path().join("root"),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            htpasswd: None,
-        }))
+        .block_on(berth_oci::server::start(
+            berth_oci::server::ServerConfig::new(
+                work.path().join("root"),
+                "127.0.0.1:0".parse().unwrap(),
+            ),
+        ))
         .unwrap();
     let (proxy, cut) = cutting_proxy(srv.addr.to_string());
     let imgs = make_images(&work.path().join("src"), 95, 1_500_000);

@@ -22,10 +22,9 @@ fn run(secure: bool) {
     });
     let srv = rt
         .block_on(server::start(ServerConfig {
-            root: work.path().join("root"),
-            addr: "127.0.0.1:0".parse().unwrap(),
             tls: tls.as_ref().map(|t| (t.cert.clone(), t.key.clone())),
             htpasswd,
+            ..ServerConfig::new(work.path().join("root"), "127.0.0.1:0".parse().unwrap())
         }))
         .unwrap();
     let host = format!("127.0.0.1:{}", srv.addr.port());
@@ -159,12 +158,10 @@ fn berth_registry_rejects_bad_uploads() {
     let rt = rt();
     let work = tempfile::tempdir().unwrap();
     let srv = rt
-        .block_on(server::start(ServerConfig {
-            root: work.path().join("root"),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            htpasswd: None,
-        }))
+        .block_on(server::start(ServerConfig::new(
+            work.path().join("root"),
+            "127.0.0.1:0".parse().unwrap(),
+        )))
         .unwrap();
     let base = format!("http://127.0.0.1:{}", srv.addr.port());
     berth_oci::client::install_crypto_provider();
@@ -184,11 +181,237 @@ fn berth_registry_rejects_bad_uploads() {
             "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":wrong,"size":5},"layers":[]});
         let r = http.put(format!("{base}/v2/a/manifests/v1")).body(m.to_string()).send().await.unwrap();
         assert_eq!(r.status(), 400);
-        // Traversal in names is refused.
-        let r = http.get(format!("{base}/v2/../../etc/manifests/latest")).send().await.unwrap();
-        assert!(r.status().is_client_error());
+        // Traversal in digests is refused (names: berth_registry_refuses_traversal_in_raw_request_lines).
         let r = http.get(format!("{base}/v2/a/blobs/sha256:..%2f..%2fetc")).send().await.unwrap();
         assert_eq!(r.status(), 400);
     });
+    rt.block_on(srv.shutdown());
+}
+
+fn open_server(rt: &tokio::runtime::Runtime, root: &std::path::Path) -> server::RunningServer {
+    rt.block_on(server::start(ServerConfig::new(
+        root,
+        "127.0.0.1:0".parse().unwrap(),
+    )))
+    .unwrap()
+}
+
+/// Send one raw request line over TCP (no client-side normalisation) and return the answer.
+fn raw_request(addr: std::net::SocketAddr, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: registry\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `..` in a repository name reaches the server as sent (a raw request line; an HTTP client
+/// would normalise it away) and is refused there, whatever the route.
+#[test]
+fn berth_registry_refuses_traversal_in_raw_request_lines() {
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let srv = open_server(&rt, &work.path().join("root"));
+    for target in [
+        "/v2/../../etc/manifests/latest",
+        "/v2/a/../../../etc/tags/list",
+        "/v2/../blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "/v2/a/./b/blobs/uploads/",
+        "/v2/%2e%2e/%2e%2e/etc/manifests/latest",
+    ] {
+        let answer = raw_request(srv.addr, target);
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.contains("NAME_INVALID"),
+            "{target}: {answer}"
+        );
+    }
+    // The same server answers a sound request line.
+    assert!(raw_request(srv.addr, "/v2/").starts_with("HTTP/1.1 200"));
+    rt.block_on(srv.shutdown());
+}
+
+/// Upload a blob monolithically; returns its digest.
+async fn put_blob(
+    http: &reqwest::Client,
+    base: &str,
+    repo: &str,
+    data: &[u8],
+) -> berth_oci::Digest {
+    let d = berth_oci::Digest::of(data);
+    let r = http
+        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    d
+}
+
+async fn put_manifest(
+    http: &reqwest::Client,
+    url: String,
+    content_type: &str,
+    doc: &serde_json::Value,
+) -> (u16, String) {
+    let r = http
+        .put(url)
+        .header("content-type", content_type)
+        .body(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// A manifest PUT is validated (media type, required fields, sizes, referenced blobs and
+/// child manifests) and served back with its validated type and `nosniff`.
+#[test]
+fn berth_registry_serves_only_validated_manifests() {
+    use berth_oci::model::{OCI_INDEX, OCI_MANIFEST};
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let srv = open_server(&rt, &work.path().join("root"));
+    let base = format!("http://{}", srv.addr);
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        let config = put_blob(&http, &base, "a", b"{}").await;
+        let layer = put_blob(&http, &base, "a", b"layer bytes").await;
+        let manifest = |layer_size: u64| {
+            serde_json::json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,
+                "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":config,"size":2},
+                "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":layer,"size":layer_size}]})
+        };
+        let url = |r: &str| format!("{base}/v2/a/manifests/{r}");
+        // A document that calls itself HTML, or is sent as HTML, is refused.
+        let html = serde_json::json!({"schemaVersion":2,"mediaType":"text/html","config":{"mediaType":"x","digest":config,"size":2},"layers":[],"x":"<script>alert(1)</script>"});
+        let (s, body) = put_manifest(&http, url("evil"), "text/html", &html).await;
+        assert_eq!(s, 400, "{body}");
+        assert!(body.contains("MANIFEST_INVALID"), "{body}");
+        let (s, body) = put_manifest(&http, url("evil"), "text/html", &manifest(11)).await;
+        assert_eq!(s, 400, "{body}");
+        // Wrong layer size, missing config field.
+        let (s, body) = put_manifest(&http, url("v1"), OCI_MANIFEST, &manifest(12)).await;
+        assert!(s == 400 && body.contains("says 12"), "{body}");
+        let mut no_config = manifest(11);
+        no_config.as_object_mut().unwrap().remove("config");
+        let (s, body) = put_manifest(&http, url("v1"), OCI_MANIFEST, &no_config).await;
+        assert!(s == 400 && body.contains("config is missing"), "{body}");
+        // A sound manifest is served with its type and nosniff.
+        let (s, body) = put_manifest(&http, url("v1"), OCI_MANIFEST, &manifest(11)).await;
+        assert_eq!(s, 201, "{body}");
+        let r = http.get(url("v1")).send().await.unwrap();
+        assert_eq!(r.headers()["content-type"], OCI_MANIFEST);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let child = berth_oci::Digest::of(manifest(11).to_string().as_bytes());
+        let child_size = manifest(11).to_string().len();
+        // An index needs its children linked in the same repository.
+        let index = serde_json::json!({"schemaVersion":2,"mediaType":OCI_INDEX,
+            "manifests":[{"mediaType":OCI_MANIFEST,"digest":child,"size":child_size}]});
+        let (s, body) = put_manifest(&http, format!("{base}/v2/b/manifests/i"), OCI_INDEX, &index).await;
+        assert!(s == 400 && body.contains("MANIFEST_BLOB_UNKNOWN"), "{body}");
+        let (s, body) = put_manifest(&http, url("i"), OCI_INDEX, &index).await;
+        assert_eq!(s, 201, "{body}");
+        let r = http.head(url("i")).send().await.unwrap();
+        assert_eq!(r.headers()["content-type"], OCI_INDEX);
+        // Errors carry the nosniff header too.
+        let r = http.get(url("nope")).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    });
+    rt.block_on(srv.shutdown());
+}
+
+/// Repository names never meet the storage layout: `x/tags` and `x/manifests` are
+/// repositories of their own, `x`'s tag list holds only its tags, and pushing twice works.
+#[test]
+fn berth_registry_names_do_not_collide_with_its_layout() {
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let srv = open_server(&rt, &root);
+    let host = srv.addr.to_string();
+    let imgs = make_images(&work.path().join("src"), 41, 3_000);
+    let client = Client::new(ClientConfig {
+        insecure: true,
+        docker_config: Some(work.path().join("none.json")),
+        ..Default::default()
+    })
+    .unwrap();
+    let push = |target: &str| {
+        let mut d = imgs.worker.clone();
+        d.annotations.clear();
+        let item = PushItem {
+            descriptor: d,
+            target: Reference::parse(target).unwrap(),
+        };
+        rt.block_on(transfer::push_images(
+            &client,
+            &imgs.layout,
+            &[item],
+            &NoProgress,
+        ))
+        .map(|_| ())
+    };
+    push(&format!("{host}/x:v1")).unwrap();
+    push(&format!("{host}/x/tags:v2")).unwrap();
+    push(&format!("{host}/x/manifests:v3")).unwrap();
+    push(&format!("{host}/x/tags:v4")).unwrap();
+    let tags = |repo: &str| {
+        let mut t = rt.block_on(client.list_tags(&host, repo)).unwrap();
+        t.sort();
+        t
+    };
+    assert_eq!(tags("x"), vec!["v1"]);
+    assert_eq!(tags("x/tags"), vec!["v2", "v4"]);
+    assert_eq!(tags("x/manifests"), vec!["v3"]);
+    let cat: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!("http://{host}/v2/_catalog"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        cat["repositories"],
+        serde_json::json!(["x", "x/manifests", "x/tags"])
+    );
+    // Internal folder names are not repository names.
+    let r = raw_request(srv.addr, "/v2/x/_tags/tags/list");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    rt.block_on(srv.shutdown());
+}
+
+/// A root written with the earlier layout (`manifests/`, `tags/`) is moved on start.
+#[test]
+fn berth_registry_migrates_the_earlier_layout() {
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let doc = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    let d = berth_oci::Digest::of(doc);
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    std::fs::write(root.join("blobs/sha256").join(d.hex()), doc).unwrap();
+    let repo = root.join("repositories/old/app");
+    std::fs::create_dir_all(repo.join("manifests")).unwrap();
+    std::fs::create_dir_all(repo.join("tags")).unwrap();
+    std::fs::write(
+        repo.join("manifests").join(d.hex()),
+        berth_oci::model::OCI_INDEX,
+    )
+    .unwrap();
+    std::fs::write(repo.join("tags/v1"), d.as_str()).unwrap();
+    let srv = open_server(&rt, &root);
+    let r = raw_request(srv.addr, "/v2/old/app/manifests/v1");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(repo.join("_manifests").is_dir() && !repo.join("manifests").exists());
     rt.block_on(srv.shutdown());
 }

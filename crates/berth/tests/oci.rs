@@ -545,3 +545,44 @@ fn hello_release_bundle_push_relocate_and_delta() {
     assert_eq!(spec["imagePullSecrets"][0]["name"], "berth-registry");
     rt.block_on(sim.shutdown());
 }
+
+/// Off loopback `berth registry serve` refuses to start without users (or `--insecure-open`),
+/// and refuses passwords over plain HTTP (or `--insecure`), before binding anything.
+#[test]
+fn registry_serve_refuses_open_or_cleartext_exposure() {
+    let w = tempfile::tempdir().unwrap();
+    let ht = w.path().join("htpasswd");
+    std::fs::write(
+        &ht,
+        "u:$2y$05$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZa\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+            .args(["registry", "serve", "--root"])
+            .arg(w.path().join("reg"))
+            .args(["--addr", "0.0.0.0:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("without authentication") && err.contains("--insecure-open"),
+        "{err}"
+    );
+    let out = run(&["--htpasswd", ht.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("plain HTTP") && err.contains("--tls-cert"),
+        "{err}"
+    );
+    assert!(
+        !w.path().join("reg").exists(),
+        "storage created before the refusal"
+    );
+}

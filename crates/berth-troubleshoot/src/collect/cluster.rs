@@ -63,9 +63,7 @@ pub async fn collect(entry: &CollectorEntry, ctx: &Context) -> Result<(), Collec
             entry.kind
         ))),
         "runPod" | "run" => run_pod(f, name, ctx).await,
-        "registryImages" => Err(CollectError::Unavailable(
-            "registryImages is not supported yet (it needs berth's registry client)".into(),
-        )),
+        "registryImages" => super::registry::registry_images(f, name, ctx).await,
         other => Err(CollectError::Unavailable(format!(
             "cluster collector `{other}` is not supported yet"
         ))),

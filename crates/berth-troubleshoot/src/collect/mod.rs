@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod db;
 pub mod host;
 pub mod net;
+pub mod registry;
 
 use crate::bundle::{BundleError, BundleWriter};
 use serde_json::Value;

@@ -903,10 +903,13 @@ pub struct RegistryArgs {
 #[derive(clap::Subcommand)]
 enum RegistryCmd {
     /// Serve an OCI distribution registry (pull and push) from a directory until interrupted.
+    ///
+    /// Off loopback it needs users (--htpasswd) and TLS; --permissions gives each user
+    /// `pull` or `push`, optionally per repository prefix (docs/formats/registry-server.md).
     #[command(after_help = "Examples:\n  \
 berth registry serve --root /var/lib/berth-registry --addr 127.0.0.1:5000\n  \
 berth registry serve --root ./reg --addr 0.0.0.0:5443 \\\n    \
---tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd")]
+--tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd --permissions roles.txt")]
     Serve(RegistryServe),
 }
 
@@ -927,6 +930,21 @@ struct RegistryServe {
     /// htpasswd file (bcrypt, `htpasswd -B`): require basic auth.
     #[arg(long)]
     htpasswd: Option<PathBuf>,
+    /// Roles per user: lines `USER pull|push [PREFIX...]` (without it every user may push).
+    #[arg(long, requires = "htpasswd")]
+    permissions: Option<PathBuf>,
+    /// Serve a non-loopback address without authentication (anyone may push); warns on every start.
+    #[arg(long)]
+    insecure_open: bool,
+    /// Accept passwords over plain HTTP on a non-loopback address.
+    #[arg(long)]
+    insecure: bool,
+    /// Largest blob accepted, in bytes.
+    #[arg(long, default_value_t = berth_oci::server::Limits::default().max_blob_bytes)]
+    max_blob_size: u64,
+    /// Seconds after which an untouched upload session is deleted.
+    #[arg(long, default_value_t = berth_oci::server::Limits::default().upload_ttl.as_secs())]
+    upload_ttl: u64,
 }
 
 /// Run `berth registry ...`.
@@ -934,13 +952,18 @@ pub fn run_registry(a: RegistryArgs) -> anyhow::Result<u8> {
     let RegistryCmd::Serve(s) = a.cmd;
     let rt = runtime()?;
     rt.block_on(async {
-        let srv = berth_oci::server::start(berth_oci::server::ServerConfig {
-            root: s.root.clone(),
-            addr: s.addr,
-            tls: s.tls_cert.clone().zip(s.tls_key.clone()),
-            htpasswd: s.htpasswd.clone(),
-        })
-        .await?;
+        let mut cfg = berth_oci::server::ServerConfig::new(s.root.clone(), s.addr);
+        cfg.tls = s.tls_cert.clone().zip(s.tls_key.clone());
+        cfg.htpasswd = s.htpasswd.clone();
+        cfg.permissions = s.permissions.clone();
+        cfg.insecure_open = s.insecure_open;
+        cfg.insecure = s.insecure;
+        cfg.limits.max_blob_bytes = s.max_blob_size;
+        cfg.limits.upload_ttl = std::time::Duration::from_secs(s.upload_ttl.max(1));
+        let srv = berth_oci::server::start(cfg).await?;
+        for w in &srv.warnings {
+            eprintln!("warning: {w}");
+        }
         eprintln!(
             "serving an OCI registry from {} on {}://{} (Ctrl-C stops)",
             s.root.display(),
