@@ -45,6 +45,9 @@ pub struct Options {
     pub validate: bool,
     /// Uninstall only: delete PersistentVolumeClaims too.
     pub delete_data: bool,
+    /// Private registry the objects were relocated to, recorded in install/upgrade revisions
+    /// (a rollback records the registry of the revision it restores).
+    pub registry: Option<inventory::RegistryRecord>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             fail_fast: Some(Duration::from_secs(10)),
             validate: true,
             delete_data: false,
+            registry: None,
         }
     }
 }
@@ -1095,6 +1099,13 @@ impl Engine {
             config,
             message: None,
             diagnoses: Vec::new(),
+            registry: match source_revision {
+                Some(n) => history
+                    .iter()
+                    .find(|r| r.number == n)
+                    .and_then(|r| r.registry.clone()),
+                None => self.opts.registry.clone(),
+            },
         };
         report.revision = Some(number);
         // Server-side validation of every changed object before the first change.
