@@ -668,6 +668,12 @@ async fn apply_op(
         None,
         is_upgrade,
     )?;
+    if let Some(s) = &signed
+        && apply.dev_app_dir.is_none()
+    {
+        // The version the vendor signed is the one installed and checked by the policy.
+        prepared.release.version = s.release.meta.version.clone();
+    }
     if mode == Some(Mode::Upgrade) {
         let Some(current) = current else {
             return Err(BadInput(not_installed(&cluster, &app, &namespace, false).await).into());
