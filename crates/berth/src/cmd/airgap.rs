@@ -431,3 +431,64 @@ Upgrade with the new version's bundle (--airgap-bundle FILE --pubkey KEY --regis
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_oci::Layout;
+    use berth_oci::release::{ReleaseMeta, write_app_entry};
+
+    fn release_with(dir: &Path, files: &[(&str, &str)]) -> Release {
+        let layout = Layout::create(dir).expect("layout");
+        let meta = ReleaseMeta {
+            format: 1,
+            app: "hello".into(),
+            version: "1.0.0".into(),
+            images: vec![],
+        };
+        let files: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+            .collect();
+        write_app_entry(&layout, &meta, &files).expect("app entry");
+        Release::open(dir).expect("open")
+    }
+
+    #[test]
+    fn app_files_are_written_under_the_app_directory() {
+        let w = tempfile::tempdir().expect("tempdir");
+        let rel = release_with(
+            &w.path().join("rel"),
+            &[("berth.yaml", "a"), ("chart/templates/x.yaml", "b")],
+        );
+        let app = w.path().join("app");
+        write_app_files(&rel, &app).expect("written");
+        assert_eq!(
+            std::fs::read_to_string(app.join("berth.yaml")).expect("read"),
+            "a"
+        );
+        assert_eq!(
+            std::fs::read_to_string(app.join("chart/templates/x.yaml")).expect("read"),
+            "b"
+        );
+    }
+
+    #[test]
+    fn app_files_leaving_the_app_directory_are_refused() {
+        for hostile in ["../evil", "chart/../../evil", "/tmp/evil", ""] {
+            let w = tempfile::tempdir().expect("tempdir");
+            let rel = release_with(
+                &w.path().join("rel"),
+                &[("berth.yaml", "a"), (hostile, "x")],
+            );
+            let app = w.path().join("sub").join("app");
+            let err = write_app_files(&rel, &app).expect_err(hostile);
+            assert!(
+                err.to_string().contains("not a relative path"),
+                "{hostile}: {err}"
+            );
+            assert!(!w.path().join("evil").exists(), "{hostile}");
+            assert!(!w.path().join("sub").join("evil").exists(), "{hostile}");
+        }
+    }
+}
