@@ -850,8 +850,10 @@ impl Engine {
                 timer,
             )
             .await?;
+        // A failed upgrade, or a failed re-install over an installed app, rolls back; a
+        // failed first install has nothing to return to.
         if report.outcome != Outcome::Failed
-            || operation != Operation::Upgrade
+            || current.is_none()
             || !self.opts.rollback_on_failure
             || dry_run
         {

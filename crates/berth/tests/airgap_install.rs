@@ -721,6 +721,24 @@ fn an_airgapped_install_stays_on_its_registry_for_later_operations() {
     );
     let t = text(&out);
     assert!(t.contains("registry.hello.example/hello/web:1.0.0"), "{t}");
+    // A re-install that fails (the vendor's registry is unreachable from this cluster) rolls
+    // back like an upgrade does, to the private images.
+    let out = s.run(
+        &[
+            "install",
+            &hello,
+            "-n",
+            "hello",
+            "--no-relocate",
+            "--set",
+            "replicas=2",
+        ],
+        &[],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("rolled back automatically"), "{t}");
+    assert_eq!(deployment_image(&s, "hello"), relocated);
     // --no-relocate and a registry together are a usage error.
     let out = s.run(
         &[
