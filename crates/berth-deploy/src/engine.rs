@@ -50,6 +50,9 @@ pub struct Options {
     pub validate: bool,
     /// Uninstall only: delete PersistentVolumeClaims too.
     pub delete_data: bool,
+    /// Private registry the objects were relocated to, recorded in install/upgrade revisions
+    /// (a rollback records the registry of the revision it restores).
+    pub registry: Option<inventory::RegistryRecord>,
 }
 
 impl Default for Options {
@@ -69,6 +72,7 @@ impl Default for Options {
             fail_fast: Some(Duration::from_secs(10)),
             validate: true,
             delete_data: false,
+            registry: None,
         }
     }
 }
@@ -928,8 +932,10 @@ impl Engine {
                 timer,
             )
             .await?;
+        // A failed upgrade, or a failed re-install over an installed app, rolls back; a
+        // failed first install has nothing to return to.
         if report.outcome != Outcome::Failed
-            || operation != Operation::Upgrade
+            || current.is_none()
             || !self.opts.rollback_on_failure
             || dry_run
         {
@@ -1184,6 +1190,13 @@ impl Engine {
             config,
             message: None,
             diagnoses: Vec::new(),
+            registry: match source_revision {
+                Some(n) => history
+                    .iter()
+                    .find(|r| r.number == n)
+                    .and_then(|r| r.registry.clone()),
+                None => self.opts.registry.clone(),
+            },
         };
         report.revision = Some(number);
         // Server-side validation of every changed object before the first change.

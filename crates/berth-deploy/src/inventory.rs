@@ -108,6 +108,23 @@ pub struct Revision {
     /// Diagnoses found when the revision failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<DiagnosisRecord>,
+    /// The private registry the images were relocated to (air-gapped installs). Later
+    /// installs, upgrades, diffs and rollbacks keep using it unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryRecord>,
+}
+
+/// Where an air-gapped install's images live: kept in each revision so that the next
+/// operation renders the same private references instead of the vendor's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryRecord {
+    /// The customer registry, `host[:port][/prefix]`, as given to `--registry`.
+    pub registry: String,
+    /// Name of the image pull Secret referenced by every pod spec (none: anonymous pulls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
+    /// Source image (normalised, as the vendor wrote it) → digest pushed into the registry.
+    pub images: std::collections::BTreeMap<String, String>,
 }
 
 /// A diagnosis as stored.
@@ -344,6 +361,7 @@ mod tests {
             config: json!({"replicas": 2}),
             message: None,
             diagnoses: vec![],
+            registry: None,
         }
     }
 

@@ -105,6 +105,28 @@ pub fn generate_value(g: &Generated) -> String {
     }
 }
 
+/// The config item a mistyped key most likely meant: a close spelling, or else the item
+/// that the key extends (Helm charts' `replicaCount` for an item named `replicas`).
+fn suggest_item<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
+    if let Some(c) = did_you_mean(key, names.iter().copied()) {
+        return Some(c);
+    }
+    let key = key.to_ascii_lowercase();
+    names
+        .iter()
+        .map(|n| {
+            let common = key
+                .bytes()
+                .zip(n.to_ascii_lowercase().bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            (common, *n)
+        })
+        .filter(|(common, n)| *common >= 4 && *common * 3 >= n.len() * 2)
+        .max_by_key(|(common, _)| *common)
+        .map(|(_, n)| n)
+}
+
 /// Check the customer's `input` against the app's config items and produce every value.
 ///
 /// `previous` is the resolved config of the installed revision, if any: generated values are
@@ -119,15 +141,22 @@ pub fn resolve(
     let mut problems = Vec::new();
     let items: Vec<&ConfigItem> = app.config_items().map(|(_, i)| i).collect();
     let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    // One suggestion per unknown key; the full list of items is printed once, not per key.
+    let mut listed = false;
     for key in input.keys() {
         if !names.contains(&key.as_str()) {
+            let help = match suggest_item(key, &names) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None if !listed => {
+                    listed = true;
+                    format!("known items: {}", names.join(", "))
+                }
+                None => "not close to any item; see the known items above".into(),
+            };
             problems.push(ConfigProblem {
                 item: key.clone(),
                 message: "is not a config item of this application".into(),
-                help: Some(match did_you_mean(key, names.iter().copied()) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!("known items: {}", names.join(", ")),
-                }),
+                help: Some(help),
             });
         }
     }

@@ -54,13 +54,20 @@ pub struct NotInstalled {
     pub namespace: String,
 }
 
+/// Not installed, with a message that says where the app is installed instead (exit code 5).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotInstalledHere(pub String);
+
 /// The exit code for an error that reached `main`.
 pub fn code_for(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if cause.downcast_ref::<BadInput>().is_some() {
             return USAGE;
         }
-        if cause.downcast_ref::<NotInstalled>().is_some() {
+        if cause.downcast_ref::<NotInstalled>().is_some()
+            || cause.downcast_ref::<NotInstalledHere>().is_some()
+        {
             return NOT_INSTALLED;
         }
         if let Some(d) = cause.downcast_ref::<berth_deploy::engine::DeployError>() {

@@ -21,6 +21,7 @@ fn the_tour_runs_every_step() {
         "rolled back automatically",
         "cause: image",
         "checked by the cluster's kubelet: deployed",
+        "the bundle alone, no app directory",
         "preflight: 3 pass",
         "total",
     ] {

@@ -112,7 +112,13 @@ fn install_status_history_diff_uninstall_on_the_simulator() {
         .expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
     let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    // No -n below: the namespace comes from the kubeconfig's current context, as in kubectl.
+    std::fs::write(
+        &kc,
+        sim.kubeconfig_yaml()
+            .replace("namespace: default", "namespace: hello"),
+    )
+    .expect("kubeconfig");
 
     let out = berth(&["install", &hello(), "--dry-run"], &kc);
     let t = text(&out);
@@ -178,5 +184,175 @@ fn install_status_history_diff_uninstall_on_the_simulator() {
         t.contains("hello is not installed in namespace hello"),
         "{t}"
     );
+    drop(sim);
+}
+
+/// A kubeconfig for `sim` whose current context has namespace `ns`.
+fn kubeconfig_in(sim: &Simulator, dir: &Path, ns: &str) -> std::path::PathBuf {
+    let kc = dir.join("kubeconfig");
+    std::fs::write(
+        &kc,
+        sim.kubeconfig_yaml()
+            .replace("namespace: default", &format!("namespace: {ns}")),
+    )
+    .expect("kubeconfig");
+    kc
+}
+
+#[test]
+fn namespace_defaults_to_the_context_and_not_installed_says_where_the_app_is() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = kubeconfig_in(&sim, dir.path(), "shop");
+
+    // Without -n: the context's namespace (shop), not the app's name (hello).
+    let out = berth(&["install", &hello(), "--timeout", "60s"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("install of hello 1.0.0 in namespace shop succeeded"),
+        "{t}"
+    );
+
+    // Looking in the wrong namespace says where the app is instead of advising an install
+    // (which would make a second copy).
+    for args in [
+        vec!["status", "hello", "-n", "prod"],
+        vec!["upgrade", hello().as_str(), "-n", "prod"],
+        vec!["rollback", "hello", "-n", "prod"],
+    ] {
+        let out = berth(&args, &kc);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(
+            t.contains("hello is not installed in namespace prod; hello is installed in namespace shop; pass -n shop"),
+            "{args:?}: {t}"
+        );
+        assert!(!t.contains("berth install"), "{args:?}: {t}");
+    }
+    let out = berth(&["uninstall", "hello", "-n", "prod"], &kc);
+    let t = text(&out);
+    assert!(t.contains("pass -n shop"), "{t}");
+    assert!(!t.contains("berth install"), "{t}");
+
+    // Gone everywhere: uninstall says so, without suggesting an install.
+    let out = berth(&["uninstall", "hello"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = berth(&["uninstall", "hello"], &kc);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("hello is not installed in namespace shop; nothing to uninstall"),
+        "{t}"
+    );
+    assert!(!t.contains("install it"), "{t}");
+    drop(sim);
+}
+
+#[test]
+fn values_alias_and_set_flags_feed_config_items() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = kubeconfig_in(&sim, dir.path(), "hello");
+    let values = dir.path().join("config.yaml");
+    std::fs::write(&values, "replicas: 5\ngreeting: from the file\n").expect("values");
+    let greeting = dir.path().join("greeting.txt");
+    std::fs::write(&greeting, "from a file").expect("greeting");
+
+    // --values is -f; --set wins over the file; --set-string and --set-file feed text items.
+    let v = values.display().to_string();
+    let gf = format!("greeting={}", greeting.display());
+    let flags = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--values",
+            &v,
+            "--set-string",
+            "hostname=shop.example.com",
+            "--set-file",
+            &gf,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |cmd: &str, extra: &[&str]| {
+        let mut args = vec![cmd.to_string(), hello()];
+        args.extend(flags(extra));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        berth(&args, &kc)
+    };
+    let out = run("install", &["--set", "replicas=3", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The same flags change nothing.
+    let out = run("diff", &["--set", "replicas=3"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("0 to create, 0 to update"), "{t}");
+    // Without --set, the file's replicas (5) applies: so --set had overridden it.
+    let out = run("diff", &[]);
+    let t = text(&out);
+    assert!(t.contains(".spec.replicas: 3 -> 5"), "{t}");
+    // And the --set-string hostname was used: a later one wins and shows in the Ingress.
+    let out = run(
+        "upgrade",
+        &[
+            "--set",
+            "replicas=3",
+            "--set-string",
+            "hostname=www.example.com",
+            "--dry-run",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("ingress/hello in namespace hello (update)"),
+        "{t}"
+    );
+
+    // A --set value is checked like a file value.
+    let out = berth(
+        &["install", &hello(), "--set", "replicas=0", "--dry-run"],
+        &kc,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("`replicas`") && t.contains("--set"), "{t}");
+
+    // Unknown keys: one suggestion per key (replicaCount -> replicas), the list of items once.
+    let out = berth(
+        &[
+            "install",
+            &hello(),
+            "--set",
+            "replicaCount=3,zzzqqq=1,xxyyww=2",
+            "--dry-run",
+        ],
+        &kc,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("config item `replicaCount`: is not a config item of this application (did you mean `replicas`?)"),
+        "{t}"
+    );
+    assert_eq!(t.matches("known items:").count(), 1, "{t}");
+    assert!(t.contains("3 problem(s)"), "{t}");
     drop(sim);
 }

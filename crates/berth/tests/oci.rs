@@ -484,8 +484,10 @@ fn hello_release_bundle_push_relocate_and_delta() {
     sim.write_kubeconfig(&kubeconfig).unwrap();
     let install = |extra: &[&str]| {
         let mut c = berth();
+        // The bundle alone is the source of the app; the test registry has a single account,
+        // so the push credential is explicitly allowed into the cluster.
         c.arg("install")
-            .arg(hello_dir())
+            .arg("--pull-with-push-credentials")
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["-n", "hello", "--timeout", "90s", "--registry", &target])

@@ -161,17 +161,16 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     let target = format!("{}/hello", customer.1);
     let t_install = Instant::now();
     let out = tokio::task::spawn_blocking({
-        let (app_s, kubeconfig, target, bundle, pubkey) = (
-            app_s.clone(),
+        let (kubeconfig, target, bundle, pubkey) = (
             kubeconfig.clone(),
             target.clone(),
             p("hello-1.0.0.bundle"),
             p("vendor.pub"),
         );
         move || {
+            // The bundle alone: the signed app files are installed, no app directory.
             run(&[
                 "install",
-                &app_s,
                 "--kubeconfig",
                 &kubeconfig,
                 "-n",
@@ -195,7 +194,7 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     sim.shutdown().await;
     Ok(format!(
         "vendor registry {v} seeded with {n} images; release + signed bundle {mb:.1} MiB\n    \
-         berth install --airgap-bundle: verified, pushed into the customer registry {c}, images \
+         berth install --airgap-bundle (the bundle alone, no app directory): verified, pushed into the customer registry {c}, images \
          rewritten to {target}/…@sha256 and checked by the cluster's kubelet: {outcome} in {secs:.1}s \
          (step total {total:.1}s)",
         v = vendor.1,

@@ -34,7 +34,8 @@ pub struct Common {
     /// kubeconfig context to use.
     #[arg(long, global = true)]
     pub context: Option<String>,
-    /// Namespace of the app (its revisions and lock live here). Default: the app's name.
+    /// Namespace of the app (its revisions and lock live here). Default: the namespace of the
+    /// kubeconfig's current context (as kubectl and Helm), else `default`.
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
     /// How long to wait for readiness and for a held lock (30s, 5m, 1h).
@@ -48,12 +49,35 @@ pub struct Common {
 /// Flags of commands that change objects.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ApplyFlags {
-    /// The app directory (holding berth.yaml).
-    #[arg(default_value = ".")]
-    pub app_dir: PathBuf,
-    /// Config values (a YAML mapping of config item names to values).
-    #[arg(long = "config", short = 'f', value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// The app directory (holding berth.yaml; default: the current directory). Not with
+    /// --airgap-bundle or --release, whose signed app files are installed.
+    pub app_dir: Option<PathBuf>,
+    /// Render this app directory instead of the signed app files of --airgap-bundle or
+    /// --release (development only: the install is then not the one the vendor signed).
+    #[arg(long = "app-dir", value_name = "DIR", conflicts_with = "app_dir")]
+    pub dev_app_dir: Option<PathBuf>,
+    /// Config values (a YAML mapping of config item names to values); repeatable, later
+    /// files win.
+    #[arg(
+        long = "config",
+        short = 'f',
+        visible_alias = "values",
+        value_name = "FILE"
+    )]
+    pub config: Vec<PathBuf>,
+    /// Set a config item (ITEM=VALUE; several as a,b), after the files, parsed as Helm's --set.
+    #[arg(long, value_name = "ITEM=VALUE")]
+    pub set: Vec<String>,
+    /// Set a config item to a string (ITEM=VALUE), as Helm's --set-string.
+    #[arg(long, value_name = "ITEM=VALUE")]
+    pub set_string: Vec<String>,
+    /// Set a config item to a file's contents (ITEM=PATH), as Helm's --set-file.
+    #[arg(long, value_name = "ITEM=PATH")]
+    pub set_file: Vec<String>,
+    /// Pull images from the vendor's registries again: drop the private registry recorded
+    /// by an earlier air-gapped install.
+    #[arg(long)]
+    pub no_relocate: bool,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -71,7 +95,8 @@ pub struct ApplyFlags {
 /// `berth install`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n\nRe-running the same install changes nothing. An install that was interrupted (killed, \
+    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n  berth install --airgap-bundle hello-1.0.0.bundle --pubkey vendor.pub --registry registry.corp:5000/hello -n hello --config values.yaml\n\nAn air-gapped install renders the app files signed in the bundle (no app directory) and \
+records the registry: later installs, upgrades, diffs and rollbacks keep using it (--no-relocate goes back to the vendor's registries). Re-running the same install changes nothing. An install that was interrupted (killed, \
 lost connection) is repaired by running it again."
 )]
 pub struct InstallArgs {
@@ -243,32 +268,127 @@ impl Progress for TermProgress {
     }
 }
 
-/// Everything a deploy command needs: the engine, the app name.
+/// Everything a deploy command needs: the engine and the cluster it talks to.
 struct Ctx {
     engine: Engine,
+    cluster: Arc<Cluster>,
+    namespace: String,
     progress: Arc<TermProgress>,
 }
 
-async fn connect(common: &Common, namespace: &str, tune: impl FnOnce(&mut Options)) -> Result<Ctx> {
+/// Connect, and pick the namespace: `-n`, else the kubeconfig context's (as kubectl).
+async fn connect_cluster(common: &Common) -> Result<(Arc<Cluster>, String)> {
     let cluster = Cluster::connect(&ConnectOptions {
         kubeconfig: common.kubeconfig.clone(),
         context: common.context.clone(),
     })
     .await?;
+    let namespace = common
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.client().default_namespace().to_string());
+    Ok((Arc::new(cluster), namespace))
+}
+
+fn engine_for(
+    cluster: Arc<Cluster>,
+    namespace: String,
+    common: &Common,
+    tune: impl FnOnce(&mut Options),
+) -> Ctx {
     let mut opts = Options {
-        namespace: namespace.to_string(),
+        namespace: namespace.clone(),
         timeout: common.timeout,
         ..Options::default()
     };
     tune(&mut opts);
     let progress = Arc::new(TermProgress::new(common.output));
-    Ok(Ctx {
-        engine: Engine::new(
-            Arc::new(cluster),
-            opts,
-            progress.clone() as Arc<dyn Progress>,
-        ),
+    Ctx {
+        engine: Engine::new(cluster.clone(), opts, progress.clone() as Arc<dyn Progress>),
+        cluster,
+        namespace,
         progress,
+    }
+}
+
+async fn connect(common: &Common, tune: impl FnOnce(&mut Options)) -> Result<Ctx> {
+    let (cluster, namespace) = connect_cluster(common).await?;
+    Ok(engine_for(cluster, namespace, common, tune))
+}
+
+/// The "not installed" message, saying where the app is installed when it is elsewhere
+/// (following "run berth install" there would make a second copy).
+async fn not_installed(cluster: &Cluster, app: &str, namespace: &str, uninstall: bool) -> String {
+    let selector = format!(
+        "{}={app},{}=revision",
+        berth_deploy::object::LABEL_APP,
+        berth_deploy::object::LABEL_KIND
+    );
+    // Listing every namespace may be forbidden; then only the plain message is given.
+    let elsewhere: std::collections::BTreeSet<String> = cluster
+        .list("v1", "Secret", "", Some(&selector))
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.pointer("/metadata/namespace").and_then(Value::as_str))
+        .filter(|ns| *ns != namespace)
+        .map(str::to_string)
+        .collect();
+    match elsewhere.len() {
+        0 if uninstall => {
+            format!("{app} is not installed in namespace {namespace}; nothing to uninstall")
+        }
+        0 => format!(
+            "{app} is not installed in namespace {namespace}; install it with `berth install`"
+        ),
+        1 => {
+            let ns = elsewhere
+                .iter()
+                .next()
+                .map(String::as_str)
+                .unwrap_or_default();
+            format!(
+                "{app} is not installed in namespace {namespace}; {app} is installed in namespace {ns}; pass -n {ns}"
+            )
+        }
+        _ => format!(
+            "{app} is not installed in namespace {namespace}; it is installed in namespaces {}; pass -n with one of them",
+            elsewhere.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Turn "not installed" into a message that says where the app is.
+async fn locate<T>(
+    ctx: &Ctx,
+    res: std::result::Result<T, DeployError>,
+    uninstall: bool,
+) -> Result<std::result::Result<T, DeployError>> {
+    match res {
+        Err(DeployError::NotInstalled { app, namespace }) => {
+            Err(crate::exit::NotInstalledHere(
+                not_installed(&ctx.cluster, &app, &namespace, uninstall).await,
+            )
+            .into())
+        }
+        other => Ok(other),
+    }
+}
+
+/// The one app with revisions in `namespace`, if exactly one is installed there.
+async fn installed_app(cluster: &Cluster, namespace: &str) -> Result<Option<String>> {
+    let selector = format!("{}=revision", berth_deploy::object::LABEL_KIND);
+    let apps: std::collections::BTreeSet<String> = cluster
+        .list("v1", "Secret", namespace, Some(&selector))
+        .await?
+        .iter()
+        .filter_map(|s| berth_deploy::object::label(s, berth_deploy::object::LABEL_APP))
+        .map(str::to_string)
+        .collect();
+    Ok(if apps.len() == 1 {
+        apps.into_iter().next()
+    } else {
+        None
     })
 }
 
@@ -295,38 +415,105 @@ pub struct Prepared {
 
 pub use crate::exit::BadInput;
 
-/// Load berth.yaml and resolve the config (keeping generated values of `previous`): every
-/// problem the user can fix before berth touches the network.
-fn resolve_config(
+/// The customer's config input: the merged files, then `--set*`, and a label for messages.
+pub struct ConfigInput {
+    values: BTreeMap<String, Value>,
+    label: String,
+}
+
+/// Read `-f/--config/--values` files (later ones win), then apply `--set`, `--set-string`
+/// and `--set-file` with Helm's parsing.
+fn config_input(a: &ApplyFlags) -> Result<ConfigInput> {
+    let mut values = BTreeMap::new();
+    for f in &a.config {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| BadInput(format!("cannot read config file {}: {e}", f.display())))?;
+        let v = berth_spec::config::parse_values(&text)
+            .map_err(|e| BadInput(format!("{}: {e}", f.display())))?;
+        values.extend(v);
+    }
+    let mut map: serde_json::Map<String, Value> = values.into_iter().collect();
+    let no_files =
+        |_: &str| -> std::result::Result<String, String> { Err("not a file expression".into()) };
+    let read = |p: &str| -> std::result::Result<String, String> {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
+    };
+    for (flag, exprs, kind) in [
+        ("--set", &a.set, berth_chart::SetKind::Typed),
+        ("--set-string", &a.set_string, berth_chart::SetKind::String),
+        ("--set-file", &a.set_file, berth_chart::SetKind::File),
+    ] {
+        let reader: &dyn Fn(&str) -> std::result::Result<String, String> =
+            if kind == berth_chart::SetKind::File {
+                &read
+            } else {
+                &no_files
+            };
+        for e in exprs {
+            berth_chart::parse_set_into(e, &mut map, kind, reader)
+                .map_err(|m| BadInput(format!("{flag} {e}: {m}")))?;
+        }
+    }
+    let mut sources: Vec<String> = a.config.iter().map(|f| f.display().to_string()).collect();
+    if !(a.set.is_empty() && a.set_string.is_empty() && a.set_file.is_empty()) {
+        sources.push("--set".into());
+    }
+    Ok(ConfigInput {
+        values: map.into_iter().collect(),
+        label: if sources.is_empty() {
+            "config".into()
+        } else {
+            sources.join(" + ")
+        },
+    })
+}
+
+/// Load berth.yaml, resolve config (keeping generated values of `previous`), render.
+pub fn prepare(
     app_dir: &Path,
     config_file: Option<&Path>,
+    namespace: Option<&str>,
     previous: Option<&Value>,
-) -> Result<(berth_spec::LoadedApp, ResolvedConfig)> {
-    let loaded = berth_spec::load(app_dir).map_err(|e| BadInput(e.to_string()))?;
-    let app = &loaded.app;
-    let input: BTreeMap<String, Value> = match config_file {
-        None => BTreeMap::new(),
+    render: berth_render::AppRenderOptions,
+) -> Result<Prepared> {
+    let input = match config_file {
+        None => ConfigInput {
+            values: BTreeMap::new(),
+            label: "config".into(),
+        },
         Some(f) => {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| BadInput(format!("cannot read config file {}: {e}", f.display())))?;
-            berth_spec::config::parse_values(&text)
-                .map_err(|e| BadInput(format!("{}: {e}", f.display())))?
+            ConfigInput {
+                values: berth_spec::config::parse_values(&text)
+                    .map_err(|e| BadInput(format!("{}: {e}", f.display())))?,
+                label: f.display().to_string(),
+            }
         }
     };
+    prepare_input(app_dir, &input, namespace, previous, render)
+}
+
+/// Load berth.yaml and resolve the config input (keeping generated values of `previous`):
+/// every problem the user can fix before berth touches the network.
+fn resolve_input(
+    app_dir: &Path,
+    config: &ConfigInput,
+    previous: Option<&Value>,
+) -> Result<(berth_spec::LoadedApp, ResolvedConfig)> {
+    let loaded = berth_spec::load(app_dir).map_err(|e| BadInput(e.to_string()))?;
     let prev: Option<ResolvedConfig> =
         previous.and_then(|v| serde_json::from_value(v.clone()).ok());
     let resolved = berth_spec::config::resolve(
-        app,
-        &input,
+        &loaded.app,
+        &config.values,
         prev.as_ref(),
         &mut berth_spec::config::generate_value,
     )
     .map_err(|problems| {
-        let src = config_file
-            .map(|f| f.display().to_string())
-            .unwrap_or_else(|| "config".into());
         BadInput(format!(
-            "{src} has {} problem(s):\n{}",
+            "{} has {} problem(s):\n{}",
+            config.label,
             problems.len(),
             problems
                 .iter()
@@ -338,15 +525,15 @@ fn resolve_config(
     Ok((loaded, resolved))
 }
 
-/// Load berth.yaml, resolve config (keeping generated values of `previous`), render.
-pub fn prepare(
+/// [`prepare`] with config input already read.
+fn prepare_input(
     app_dir: &Path,
-    config_file: Option<&Path>,
+    config: &ConfigInput,
     namespace: Option<&str>,
     previous: Option<&Value>,
     render: berth_render::AppRenderOptions,
 ) -> Result<Prepared> {
-    let (loaded, resolved) = resolve_config(app_dir, config_file, previous)?;
+    let (loaded, resolved) = resolve_input(app_dir, config, previous)?;
     let app = &loaded.app;
     let namespace = namespace
         .map(str::to_string)
@@ -450,49 +637,129 @@ async fn apply_op(
     no_rollback: bool,
     airgap: Option<crate::cmd::airgap::AirgapFlags>,
 ) -> Result<u8> {
-    // Config and rendering problems are reported before touching the network; the app name
-    // found here decides the default namespace.
-    // (Rendering waits for the cluster: templates may read it with `lookup`.)
-    let app = resolve_config(&apply.app_dir, apply.config.as_deref(), None)?
+    let input = config_input(&apply)?;
+    let signed_source = airgap.as_ref().is_some_and(|f| f.signed_source());
+    check_sources(&apply, airgap.as_ref())?;
+    // An upgrade from a bundle must be of the app installed in the namespace: the bundle is
+    // checked against it before anything is extracted or pushed.
+    let mut early = None;
+    let mut expect_app = None;
+    if signed_source && mode == Some(Mode::Upgrade) {
+        let (cluster, ns) = connect_cluster(&common).await?;
+        expect_app = installed_app(&cluster, &ns).await?;
+        early = Some((cluster, ns));
+    }
+    let signed = match &airgap {
+        Some(f) => crate::cmd::airgap::open_signed(f, expect_app.as_deref())?,
+        None => None,
+    };
+    let app_dir = match (&signed, &apply.dev_app_dir, &apply.app_dir) {
+        (Some(s), Some(dev), _) => {
+            eprintln!(
+                "warning: rendering {} (--app-dir) instead of the app files signed in {}: this install is NOT the one the vendor signed",
+                dev.display(),
+                s.source.display()
+            );
+            dev.clone()
+        }
+        (Some(s), None, _) => s.app_dir.clone(),
+        (None, Some(d), _) | (None, None, Some(d)) => d.clone(),
+        (None, None, None) => PathBuf::from("."),
+    };
+    // Config problems are reported before touching the network. (Rendering waits for the
+    // cluster: templates may read it with `lookup`.)
+    let app = resolve_input(&app_dir, &input, None)?
         .0
         .app
         .metadata
         .name;
-    let namespace = common.namespace.clone().unwrap_or_else(|| app.clone());
-    // Air-gap: verify the bundle and push its images before touching the cluster.
-    let relocation = match &airgap {
-        Some(f) => crate::cmd::airgap::prepare(f, apply.dry_run).await?,
-        None => None,
-    };
-    if let Some(r) = &relocation
-        && common.output == Format::Table
+    if let Some(s) = &signed
+        && s.release.meta.app != app
     {
-        eprintln!("{}", r.summary);
+        return Err(BadInput(format!(
+            "--app-dir {} holds app {app:?}, but {} is a release of {:?}",
+            app_dir.display(),
+            s.source.display(),
+            s.release.meta.app
+        ))
+        .into());
     }
-    let ctx = connect(&common, &namespace, |o| {
-        o.force_conflicts = apply.force_conflicts;
-        o.concurrency = apply.concurrency.max(1);
-        o.rollback_on_failure = !no_rollback;
-        o.validate = !apply.no_validate;
-    })
-    .await?;
-    let history = ctx.engine.revisions(&app).await?;
-    let previous_config = history.last().map(|r| r.config.clone());
-    let is_upgrade = history
+    let (cluster, namespace) = match early {
+        Some(c) => c,
+        None => connect_cluster(&common).await?,
+    };
+    let probe = engine_for(cluster.clone(), namespace.clone(), &common, |_| {});
+    let history = probe.engine.revisions(&app).await?;
+    let current = history
         .iter()
-        .any(|r| r.status == berth_deploy::inventory::Status::Deployed);
-    let live = live_render_options(&ctx.engine, &history, is_upgrade).await?;
-    let mut prepared = prepare(
-        &apply.app_dir,
-        apply.config.as_deref(),
+        .rev()
+        .find(|r| r.status == berth_deploy::inventory::Status::Deployed);
+    let previous_config = history.last().map(|r| r.config.clone());
+    let is_upgrade = current.is_some();
+    let live = live_render_options(&probe.engine, &history, is_upgrade).await?;
+    let mut prepared = prepare_input(
+        &app_dir,
+        &input,
         Some(&namespace),
         previous_config.as_ref(),
         live,
     )?;
-    if let Some(r) = &relocation {
-        r.apply(&mut prepared.release.objects)
-            .map_err(|e| BadInput(format!("{e:#}")))?;
+    if let Some(s) = &signed
+        && apply.dev_app_dir.is_none()
+    {
+        // The version the vendor signed is the one installed and checked by the policy.
+        prepared.release.version = s.release.meta.version.clone();
     }
+    if mode == Some(Mode::Upgrade) {
+        let Some(current) = current else {
+            return Err(
+                crate::exit::NotInstalledHere(not_installed(&cluster, &app, &namespace, false).await)
+                    .into(),
+            );
+        };
+        // The upgrade policy is checked before a bundle's images are pushed.
+        let kube = cluster.server_version().await.ok();
+        let refusals = berth_deploy::policy::check_upgrade(
+            &current.version,
+            &prepared.release.version,
+            kube.as_deref(),
+            &prepared.release.policy,
+        );
+        if !refusals.is_empty() {
+            return Err(BadInput(DeployError::Refused(refusals).to_string()).into());
+        }
+    }
+    // The registry: the bundle's (pushed now), or the one recorded by an air-gapped install.
+    let recorded = current
+        .or(history.last())
+        .and_then(|r| r.registry.as_ref().map(|rec| (rec, &r.objects)));
+    let relocation = match (&signed, &airgap) {
+        (Some(s), Some(f)) => Some(
+            crate::cmd::airgap::relocate_signed(f, s, &namespace, apply.dry_run || mode.is_none())
+                .await?,
+        ),
+        _ if apply.no_relocate => None,
+        _ => match recorded {
+            Some((rec, objects)) => {
+                Some(crate::cmd::airgap::Relocation::from_record(rec, objects)?)
+            }
+            None => None,
+        },
+    };
+    if let Some(r) = &relocation {
+        if common.output == Format::Table {
+            eprintln!("{}", r.summary);
+        }
+        r.apply(&mut prepared.release.objects)?;
+    }
+    let record = relocation.as_ref().map(|r| r.record.clone());
+    let ctx = engine_for(cluster, namespace, &common, |o| {
+        o.force_conflicts = apply.force_conflicts;
+        o.concurrency = apply.concurrency.max(1);
+        o.rollback_on_failure = !no_rollback;
+        o.validate = !apply.no_validate;
+        o.registry = record;
+    });
     let res = match mode {
         None => {
             let plan = ctx.engine.diff(&prepared.release).await;
@@ -516,7 +783,46 @@ async fn apply_op(
         }
     };
     ctx.progress.finish();
+    let res = locate(&ctx, res, false).await?;
     finish(res, common.output)
+}
+
+/// Where the app comes from: a bundle or release excludes a positional app directory
+/// (only `--app-dir`, for development, may replace the signed files); --no-relocate
+/// excludes a registry.
+fn check_sources(
+    apply: &ApplyFlags,
+    airgap: Option<&crate::cmd::airgap::AirgapFlags>,
+) -> Result<()> {
+    let signed = airgap.is_some_and(|f| f.signed_source());
+    if signed && let Some(d) = &apply.app_dir {
+        return Err(BadInput(format!(
+            "both an app directory ({}) and --airgap-bundle/--release were given: an air-gapped install renders the app files signed in the bundle, so drop the directory \
+(to render a local directory anyway, for development, name it with --app-dir)",
+            d.display()
+        ))
+        .into());
+    }
+    if !signed && apply.dev_app_dir.is_some() && apply.app_dir.is_some() {
+        return Err(
+            BadInput("give the app directory once (positional or --app-dir)".into()).into(),
+        );
+    }
+    if let Some(f) = airgap {
+        if f.registry.is_some() && !signed {
+            return Err(BadInput(
+                "--registry needs --airgap-bundle FILE (push and install) or --release DIR (images already pushed)".into(),
+            )
+            .into());
+        }
+        if apply.no_relocate && (signed || f.registry.is_some()) {
+            return Err(BadInput(
+                "--no-relocate (pull from the vendor's registries) cannot be combined with --airgap-bundle, --release or --registry".into(),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn finish(res: std::result::Result<Report, DeployError>, format: Format) -> Result<u8> {
@@ -680,12 +986,12 @@ fn bad_input(e: anyhow::Error) -> Result<u8> {
 /// `berth rollback`.
 pub fn rollback(a: RollbackArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    let ns = a.common.namespace.clone().unwrap_or_else(|| app.clone());
     runtime()?
         .block_on(async {
-            let ctx = connect(&a.common, &ns, |_| {}).await?;
+            let ctx = connect(&a.common, |_| {}).await?;
             let res = ctx.engine.rollback(&app, a.revision, a.dry_run).await;
             ctx.progress.finish();
+            let res = locate(&ctx, res, false).await?;
             finish(res, a.common.output)
         })
         .or_else(bad_input)
@@ -694,12 +1000,12 @@ pub fn rollback(a: RollbackArgs) -> Result<u8> {
 /// `berth uninstall`.
 pub fn uninstall(a: UninstallArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    let ns = a.common.namespace.clone().unwrap_or_else(|| app.clone());
     runtime()?
         .block_on(async {
-            let ctx = connect(&a.common, &ns, |o| o.delete_data = a.delete_data).await?;
+            let ctx = connect(&a.common, |o| o.delete_data = a.delete_data).await?;
             let res = ctx.engine.uninstall(&app, a.dry_run).await;
             ctx.progress.finish();
+            let res = locate(&ctx, res, true).await?;
             finish(res, a.common.output)
         })
         .or_else(bad_input)
@@ -708,13 +1014,12 @@ pub fn uninstall(a: UninstallArgs) -> Result<u8> {
 /// `berth status`.
 pub fn status(a: AppArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    let ns = a.common.namespace.clone().unwrap_or_else(|| app.clone());
     runtime()?
         .block_on(async {
-            let ctx = connect(&a.common, &ns, |_| {}).await?;
+            let ctx = connect(&a.common, |_| {}).await?;
             let st = ctx.engine.status(&app).await;
             ctx.progress.finish();
-            let st = st?;
+            let st = locate(&ctx, st, false).await??;
             let ready = st.objects.iter().all(|o| o.state == "ready") && st.unsettled.is_none();
             if a.common.output != Format::Table {
                 output::print_structured(&serde_json::to_value(&st)?, a.common.output)?;
@@ -765,14 +1070,17 @@ pub fn render_status(st: &berth_deploy::engine::StatusReport) -> String {
 /// `berth history`.
 pub fn history(a: AppArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    let ns = a.common.namespace.clone().unwrap_or_else(|| app.clone());
     runtime()?.block_on(async {
-        let ctx = connect(&a.common, &ns, |_| {}).await?;
+        let ctx = connect(&a.common, |_| {}).await?;
+        let ns = ctx.namespace.clone();
         let h = ctx.engine.history(&app).await;
         ctx.progress.finish();
         let h = h?;
         if h.is_empty() {
-            return Err(crate::exit::NotInstalled { app, namespace: ns }.into());
+            return Err(crate::exit::NotInstalledHere(
+                not_installed(&ctx.cluster, &app, &ns, false).await,
+            )
+            .into());
         }
         if a.common.output != Format::Table {
             output::print_structured(&serde_json::to_value(&h)?, a.common.output)?;
