@@ -119,7 +119,9 @@ impl Entitlement {
         check_entitlement_name(name)?;
         let (ty, value) = rest.split_once(':').ok_or_else(|| Error::Entitlement {
             name: name.to_string(),
-            reason: format!("expected TYPE:VALUE after '=', got {rest:?} (types: int, string, bool)"),
+            reason: format!(
+                "expected TYPE:VALUE after '=', got {rest:?} (types: int, string, bool)"
+            ),
         })?;
         let bad = |reason: String| Error::Entitlement {
             name: name.to_string(),

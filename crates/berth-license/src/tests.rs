@@ -56,7 +56,10 @@ fn canonical_form_is_sorted_and_compact() {
         "{c}"
     );
     assert!(!c.contains(' '), "{c}");
-    assert!(!c.contains("clusterId"), "absent optionals are omitted: {c}");
+    assert!(
+        !c.contains("clusterId"),
+        "absent optionals are omitted: {c}"
+    );
 }
 
 #[test]
@@ -100,7 +103,9 @@ fn wrong_key_app_expiry_and_cluster_are_refused_with_reasons() {
 
     let mut other = at("2027-01-01T00:00:00Z");
     other.app = Some("other".into());
-    let e = lic.verify(&[key(1).verifying_key()], &other, "l").unwrap_err();
+    let e = lic
+        .verify(&[key(1).verifying_key()], &other, "l")
+        .unwrap_err();
     assert!(matches!(e, Error::WrongApp { .. }), "{e}");
 
     let e = lic
@@ -114,7 +119,9 @@ fn wrong_key_app_expiry_and_cluster_are_refused_with_reasons() {
     let bound = sign(s, &key(1));
     let mut exp = at("2027-01-01T00:00:00Z");
     exp.cluster_id = Some("uid-b".into());
-    let e = bound.verify(&[key(1).verifying_key()], &exp, "l").unwrap_err();
+    let e = bound
+        .verify(&[key(1).verifying_key()], &exp, "l")
+        .unwrap_err();
     assert!(matches!(e, Error::WrongCluster { .. }), "{e}");
     exp.cluster_id = Some("uid-a".into());
     bound.verify(&[key(1).verifying_key()], &exp, "l").unwrap();
@@ -144,7 +151,13 @@ fn entitlement_assignments_parse_typed_values() {
         Entitlement::parse_assignment("tier=string:a:b").unwrap(),
         ("tier".into(), Entitlement::String("a:b".into()))
     );
-    for bad in ["seats", "seats=50", "seats=int:x", "1x=int:1", "s=float:1.0"] {
+    for bad in [
+        "seats",
+        "seats=50",
+        "seats=int:x",
+        "1x=int:1",
+        "s=float:1.0",
+    ] {
         assert!(Entitlement::parse_assignment(bad).is_err(), "{bad}");
     }
 }
@@ -165,7 +178,19 @@ fn bearer_tokens_split_and_reject_garbage() {
 #[test]
 fn oversized_and_foreign_documents_are_refused() {
     let big = "a".repeat(MAX_BYTES + 1);
-    assert!(License::parse(&big, "big").unwrap_err().to_string().contains("more than"));
-    let text = sign(spec(), &key(1)).to_yaml().replace("kind: License", "kind: Bundle");
-    assert!(License::parse(&text, "k").unwrap_err().to_string().contains("expected"));
+    assert!(
+        License::parse(&big, "big")
+            .unwrap_err()
+            .to_string()
+            .contains("more than")
+    );
+    let text = sign(spec(), &key(1))
+        .to_yaml()
+        .replace("kind: License", "kind: Bundle");
+    assert!(
+        License::parse(&text, "k")
+            .unwrap_err()
+            .to_string()
+            .contains("expected")
+    );
 }

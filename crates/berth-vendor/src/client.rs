@@ -73,14 +73,14 @@ impl Client {
     }
 
     async fn send(&self, what: &str, rb: reqwest::RequestBuilder) -> CResult<reqwest::Response> {
-        let resp = rb
-            .bearer_auth(&self.bearer)
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable {
-                url: self.base.clone(),
-                reason: error_chain(&e),
-            })?;
+        let resp =
+            rb.bearer_auth(&self.bearer)
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    reason: error_chain(&e),
+                })?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -101,7 +101,11 @@ impl Client {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, what: &str, rb: reqwest::RequestBuilder) -> CResult<T> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> CResult<T> {
         let r = self.send(what, rb).await?;
         r.json().await.map_err(|e| ClientError::Unreachable {
             url: self.base.clone(),
@@ -109,33 +113,76 @@ impl Client {
         })
     }
 
-    async fn post<B: Serialize>(&self, what: &str, path: &str, body: &B) -> CResult<reqwest::Response> {
-        self.send(what, self.http.post(self.url(path)).json(body)).await
+    async fn post<B: Serialize>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> CResult<reqwest::Response> {
+        self.send(what, self.http.post(self.url(path)).json(body))
+            .await
     }
 
     /// Who the token belongs to.
     pub async fn whoami(&self) -> CResult<TokenInfo> {
-        self.json("whoami", self.http.get(self.url("/api/v1/whoami"))).await
+        self.json("whoami", self.http.get(self.url("/api/v1/whoami")))
+            .await
     }
 
     /// Create a token.
     pub async fn create_token(&self, name: &str, scope: Scope) -> CResult<CreatedToken> {
         let r = self
-            .post("token create", "/api/v1/tokens", &NewToken { name: name.into(), scope })
+            .post(
+                "token create",
+                "/api/v1/tokens",
+                &NewToken {
+                    name: name.into(),
+                    scope,
+                },
+            )
             .await?;
-        r.json().await.map_err(|e| ClientError::Release(e.to_string()))
+        r.json()
+            .await
+            .map_err(|e| ClientError::Release(e.to_string()))
     }
 
     /// Revoke a token.
     pub async fn revoke_token(&self, id: &str) -> CResult<()> {
-        self.send("token revoke", self.http.delete(self.url(&format!("/api/v1/tokens/{id}"))))
-            .await
-            .map(|_| ())
+        self.send(
+            "token revoke",
+            self.http.delete(self.url(&format!("/api/v1/tokens/{id}"))),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The server's public keys.
     pub async fn keys(&self) -> CResult<Vec<KeyInfo>> {
-        self.json("key list", self.http.get(self.url("/api/v1/keys"))).await
+        self.json("key list", self.http.get(self.url("/api/v1/keys")))
+            .await
+    }
+
+    /// Every app.
+    pub async fn apps(&self) -> CResult<Vec<String>> {
+        self.json("app list", self.http.get(self.url("/api/v1/apps")))
+            .await
+    }
+
+    /// Every token (never the secrets).
+    pub async fn tokens(&self) -> CResult<Vec<TokenInfo>> {
+        self.json("token list", self.http.get(self.url("/api/v1/tokens")))
+            .await
+    }
+
+    /// Rotate the signing key; returns the new key's id.
+    pub async fn rotate_key(&self) -> CResult<String> {
+        let v: serde_json::Value = self
+            .json(
+                "key rotate",
+                self.http.post(self.url("/api/v1/keys/rotate")),
+            )
+            .await?;
+        Ok(v["keyId"].as_str().unwrap_or_default().to_string())
     }
 
     /// Create an app (with the stable, beta and unstable channels).
@@ -154,8 +201,12 @@ impl Client {
 
     /// The channels of an app with their releases.
     pub async fn channels(&self, app: &str) -> CResult<Vec<ChannelInfo>> {
-        self.json("channel list", self.http.get(self.url(&format!("/api/v1/apps/{app}/channels"))))
-            .await
+        self.json(
+            "channel list",
+            self.http
+                .get(self.url(&format!("/api/v1/apps/{app}/channels"))),
+        )
+        .await
     }
 
     /// Promote a release to a channel; true when it was not there yet.
@@ -164,7 +215,9 @@ impl Client {
             .post(
                 "promote",
                 &format!("/api/v1/apps/{app}/channels/{channel}/promote"),
-                &Promote { version: version.into() },
+                &Promote {
+                    version: version.into(),
+                },
             )
             .await?;
         Ok(r.status() == reqwest::StatusCode::CREATED)
@@ -172,14 +225,18 @@ impl Client {
 
     /// Create a customer.
     pub async fn create_customer(&self, c: &NewCustomer) -> CResult<()> {
-        self.post("customer create", "/api/v1/customers", c).await.map(|_| ())
+        self.post("customer create", "/api/v1/customers", c)
+            .await
+            .map(|_| ())
     }
 
     /// Change a customer.
     pub async fn change_customer(&self, name: &str, c: &CustomerChange) -> CResult<CustomerInfo> {
         self.json(
             "customer change",
-            self.http.patch(self.url(&format!("/api/v1/customers/{name}"))).json(c),
+            self.http
+                .patch(self.url(&format!("/api/v1/customers/{name}")))
+                .json(c),
         )
         .await
     }
@@ -196,7 +253,8 @@ impl Client {
             }
             None => "/api/v1/customers".into(),
         };
-        self.json("customer list", self.http.get(self.url(&path))).await
+        self.json("customer list", self.http.get(self.url(&path)))
+            .await
     }
 
     /// Issue a license: the signed YAML.
@@ -204,21 +262,29 @@ impl Client {
         let r = self
             .send(
                 "license issue",
-                self.http.post(self.url(&format!("/api/v1/customers/{customer}/license"))),
+                self.http
+                    .post(self.url(&format!("/api/v1/customers/{customer}/license"))),
             )
             .await?;
-        r.text().await.map_err(|e| ClientError::Release(e.to_string()))
+        r.text()
+            .await
+            .map_err(|e| ClientError::Release(e.to_string()))
     }
 
     /// The instances of an app.
     pub async fn instances(&self, app: &str) -> CResult<Vec<InstanceInfo>> {
-        self.json("instances", self.http.get(self.url(&format!("/api/v1/apps/{app}/instances"))))
-            .await
+        self.json(
+            "instances",
+            self.http
+                .get(self.url(&format!("/api/v1/apps/{app}/instances"))),
+        )
+        .await
     }
 
     /// The audit log.
     pub async fn audit(&self) -> CResult<Vec<AuditRecord>> {
-        self.json("audit", self.http.get(self.url("/api/v1/audit"))).await
+        self.json("audit", self.http.get(self.url("/api/v1/audit")))
+            .await
     }
 
     /// Push a release directory (`berth release build`): upload every blob the server lacks
@@ -226,26 +292,38 @@ impl Client {
     pub async fn push_release(&self, dir: &Path, meta: ReleasePush) -> CResult<PushReport> {
         let rel = berth_oci::release::Release::open(dir)
             .map_err(|e| ClientError::Release(e.to_string()))?;
-        let index_bytes = std::fs::read(dir.join("index.json")).map_err(|source| ClientError::Io {
-            path: dir.join("index.json"),
-            source,
-        })?;
+        let index_bytes =
+            std::fs::read(dir.join("index.json")).map_err(|source| ClientError::Io {
+                path: dir.join("index.json"),
+                source,
+            })?;
         let index = Digest::of(&index_bytes);
         let mut blobs: Vec<(Digest, PathBuf, u64)> = vec![];
-        for (d, desc) in rel.all_blobs().map_err(|e| ClientError::Release(e.to_string()))? {
+        for (d, desc) in rel
+            .all_blobs()
+            .map_err(|e| ClientError::Release(e.to_string()))?
+        {
             let path = dir.join("blobs").join("sha256").join(d.hex());
             blobs.push((d, path, desc.size));
         }
         let mut report = PushReport::default();
-        self.upload(&index, Upload::Bytes(index_bytes.clone()), &mut report).await?;
+        self.upload(&index, Upload::Bytes(index_bytes.clone()), &mut report)
+            .await?;
         for (d, path, _) in &blobs {
-            self.upload(d, Upload::File(path.clone()), &mut report).await?;
+            self.upload(d, Upload::File(path.clone()), &mut report)
+                .await?;
         }
         let mut refs: Vec<BlobRef> = blobs
             .iter()
-            .map(|(d, _, size)| BlobRef { digest: d.to_string(), size: *size })
+            .map(|(d, _, size)| BlobRef {
+                digest: d.to_string(),
+                size: *size,
+            })
             .collect();
-        refs.push(BlobRef { digest: index.to_string(), size: index_bytes.len() as u64 });
+        refs.push(BlobRef {
+            digest: index.to_string(),
+            size: index_bytes.len() as u64,
+        });
         let body = NewRelease {
             version: rel.meta.version.clone(),
             index_digest: index.to_string(),
@@ -255,7 +333,11 @@ impl Client {
             eol_at: meta.eol_at,
         };
         let r = self
-            .post("release push", &format!("/api/v1/apps/{}/releases", rel.meta.app), &body)
+            .post(
+                "release push",
+                &format!("/api/v1/apps/{}/releases", rel.meta.app),
+                &body,
+            )
             .await?;
         report.created = r.status() == reqwest::StatusCode::CREATED;
         report.app = rel.meta.app.clone();
@@ -274,19 +356,26 @@ impl Client {
             Upload::File(p) => {
                 let f = tokio::fs::File::open(&p)
                     .await
-                    .map_err(|source| ClientError::Io { path: p.clone(), source })?;
+                    .map_err(|source| ClientError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f))
             }
         };
-        self.send("blob upload", self.http.put(&url).body(body)).await?;
+        self.send("blob upload", self.http.put(&url).body(body))
+            .await?;
         report.uploaded += 1;
         Ok(())
     }
 
     /// An update check (customer side, license credential).
     pub async fn check_updates(&self, q: &UpdateCheck) -> CResult<UpdateAnswer> {
-        self.json("update check", self.http.post(self.url("/api/v1/updates")).json(q))
-            .await
+        self.json(
+            "update check",
+            self.http.post(self.url("/api/v1/updates")).json(q),
+        )
+        .await
     }
 
     /// Download a licensed release into `dir` as an OCI layout (`berth release build`'s
@@ -299,13 +388,18 @@ impl Client {
         let blobs_dir = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs_dir).map_err(io(&blobs_dir))?;
         let index = self
-            .send("release download", self.http.get(self.url(&format!("/api/v1/license/releases/{version}/index"))))
+            .send(
+                "release download",
+                self.http
+                    .get(self.url(&format!("/api/v1/license/releases/{version}/index"))),
+            )
             .await?
             .bytes()
             .await
             .map_err(|e| ClientError::Release(e.to_string()))?;
         std::fs::write(dir.join("index.json"), &index).map_err(io(dir))?;
-        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io(dir))?;
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+            .map_err(io(dir))?;
         let idx: serde_json::Value = serde_json::from_slice(&index)
             .map_err(|e| ClientError::Release(format!("the release index is not JSON: {e}")))?;
         let mut todo: Vec<Digest> = descriptors(&idx);
@@ -317,7 +411,8 @@ impl Client {
             let bytes = self
                 .send(
                     "release download",
-                    self.http.get(self.url(&format!("/api/v1/license/releases/{version}/blobs/{d}"))),
+                    self.http
+                        .get(self.url(&format!("/api/v1/license/releases/{version}/blobs/{d}"))),
                 )
                 .await?
                 .bytes()

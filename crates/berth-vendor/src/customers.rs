@@ -34,9 +34,9 @@ impl Licensee {
 
     /// The channel asked for, which must be one of the customer's.
     pub fn channel<'a>(&'a self, asked: Option<&'a str>) -> SResult<&'a str> {
-        let c = asked.or(self.channels.first().map(String::as_str)).ok_or_else(|| {
-            ServiceError::Forbidden("the license names no channel".into())
-        })?;
+        let c = asked
+            .or(self.channels.first().map(String::as_str))
+            .ok_or_else(|| ServiceError::Forbidden("the license names no channel".into()))?;
         if self.channels.iter().any(|x| x == c) {
             Ok(c)
         } else {
@@ -90,7 +90,11 @@ impl Service {
                 c.license_type
             ))
         })?;
-        let expires = c.expires_at.as_deref().map(|s| parse_time("expires", s)).transpose()?;
+        let expires = c
+            .expires_at
+            .as_deref()
+            .map(|s| parse_time("expires", s))
+            .transpose()?;
         let mut ents = BTreeMap::new();
         for a in &c.entitlements {
             let (k, v) = Entitlement::parse_assignment(a)
@@ -120,7 +124,10 @@ impl Service {
             .await;
         match r {
             Err(e) if db::is_conflict(&e) => {
-                return Err(ServiceError::Conflict(format!("customer {} exists already", c.name)));
+                return Err(ServiceError::Conflict(format!(
+                    "customer {} exists already",
+                    c.name
+                )));
             }
             r => r?,
         };
@@ -151,20 +158,31 @@ impl Service {
     }
 
     /// Renew, change channels, revoke or reinstate.
-    pub async fn change_customer(&self, actor: &Actor, name: &str, c: &CustomerChange) -> SResult<CustomerInfo> {
+    pub async fn change_customer(
+        &self,
+        actor: &Actor,
+        name: &str,
+        c: &CustomerChange,
+    ) -> SResult<CustomerInfo> {
         let row = self.customer_row(name).await?;
         let app = db::text(&row, "app");
         if let Some(e) = &c.expires_at {
             let ms = parse_time("expires", e)?;
             self.db
-                .exec("UPDATE customers SET expires_at = $1 WHERE name = $2", &[Param::Int(ms), Param::Text(name)])
+                .exec(
+                    "UPDATE customers SET expires_at = $1 WHERE name = $2",
+                    &[Param::Int(ms), Param::Text(name)],
+                )
                 .await?;
         }
         if let Some(chs) = &c.channels {
             self.check_channels(&app, chs).await?;
             let j = serde_json::to_string(chs).unwrap_or_default();
             self.db
-                .exec("UPDATE customers SET channels = $1 WHERE name = $2", &[Param::Text(&j), Param::Text(name)])
+                .exec(
+                    "UPDATE customers SET channels = $1 WHERE name = $2",
+                    &[Param::Text(&j), Param::Text(name)],
+                )
                 .await?;
         }
         if let Some(rv) = c.revoked {
@@ -175,13 +193,22 @@ impl Service {
                 )
                 .await?;
         }
-        self.audit(&actor.name, "customer.change", &format!("{name}: {}", serde_json::to_string(c).unwrap_or_default()))
-            .await?;
+        self.audit(
+            &actor.name,
+            "customer.change",
+            &format!("{name}: {}", serde_json::to_string(c).unwrap_or_default()),
+        )
+        .await?;
         Ok(customer_info(&self.customer_row(name).await?))
     }
 
     /// Issue a signed license for a customer (a new license id and credential each time).
-    pub async fn issue_license(&self, actor: &Actor, name: &str, vendor_url: &str) -> SResult<String> {
+    pub async fn issue_license(
+        &self,
+        actor: &Actor,
+        name: &str,
+        vendor_url: &str,
+    ) -> SResult<String> {
         let row = self.customer_row(name).await?;
         let info = customer_info(&row);
         if info.revoked {
@@ -223,8 +250,12 @@ impl Service {
                 ],
             )
             .await?;
-        self.audit(&actor.name, "license.issue", &format!("{name} {}", lic.spec.license_id))
-            .await?;
+        self.audit(
+            &actor.name,
+            "license.issue",
+            &format!("{name} {}", lic.spec.license_id),
+        )
+        .await?;
         Ok(lic.to_yaml())
     }
 
@@ -274,7 +305,11 @@ impl Service {
         let now = now_ms();
         let channel = who.channel(q.channel.as_deref())?.to_string();
         self.record_instance(who, q).await?;
-        let current = q.current_version.as_deref().map(crate::service::parse_version).transpose()?;
+        let current = q
+            .current_version
+            .as_deref()
+            .map(crate::service::parse_version)
+            .transpose()?;
         let target = match &q.target_version {
             Some(v) => updates::Target::Exact(crate::service::parse_version(v)?),
             None => updates::Target::Latest,
@@ -287,7 +322,11 @@ impl Service {
                 Err(e) => {
                     let newer = rels
                         .iter()
-                        .filter(|r| current.as_ref().is_none_or(|c| updates::precedence(&r.version, c).is_gt()))
+                        .filter(|r| {
+                            current
+                                .as_ref()
+                                .is_none_or(|c| updates::precedence(&r.version, c).is_gt())
+                        })
                         .cloned()
                         .collect();
                     (newer, vec![], None, Some(e.to_string()))
@@ -298,7 +337,10 @@ impl Service {
         Ok(UpdateAnswer {
             app: who.app.clone(),
             channel,
-            newer: newer.iter().map(|r| Service::release_info(r, &rels, policy, now)).collect(),
+            newer: newer
+                .iter()
+                .map(|r| Service::release_info(r, &rels, policy, now))
+                .collect(),
             path: path.iter().map(|v| v.to_string()).collect(),
             current_eol: current_eol.map(|e| e.describe()),
             refused,
@@ -309,12 +351,20 @@ impl Service {
         let i = &q.instance;
         if i.cluster_id.is_empty() || i.cluster_id.len() > 128 {
             return Err(ServiceError::Invalid(
-                "instance.clusterId: the UID of the kube-system namespace (1-128 characters)".into(),
+                "instance.clusterId: the UID of the kube-system namespace (1-128 characters)"
+                    .into(),
             ));
         }
-        for (f, v) in [("kubeVersion", &i.kube_version), ("distribution", &i.distribution), ("ready", &i.ready), ("berthVersion", &i.berth_version)] {
+        for (f, v) in [
+            ("kubeVersion", &i.kube_version),
+            ("distribution", &i.distribution),
+            ("ready", &i.ready),
+            ("berthVersion", &i.berth_version),
+        ] {
             if v.len() > 256 {
-                return Err(ServiceError::Invalid(format!("instance.{f}: at most 256 characters")));
+                return Err(ServiceError::Invalid(format!(
+                    "instance.{f}: at most 256 characters"
+                )));
             }
         }
         let id = berth_license::credential_hash(&format!("{}\n{}", who.customer, i.cluster_id));
@@ -355,13 +405,17 @@ impl Service {
         let now = now_ms();
         let mut out = vec![];
         for r in rows {
-            let channels: Vec<String> = serde_json::from_str(&db::text(&r, "channels")).unwrap_or_default();
+            let channels: Vec<String> =
+                serde_json::from_str(&db::text(&r, "channels")).unwrap_or_default();
             let version = db::text(&r, "app_version");
             let (mut behind, mut eol) = (0, None);
             if let (Some(ch), Ok(v)) = (channels.first(), semver::Version::parse(&version)) {
                 let policy = self.channel_policy(app, ch).await?;
                 let rels = self.channel_releases(app, ch).await?;
-                behind = rels.iter().filter(|x| updates::precedence(&x.version, &v).is_gt()).count() as u64;
+                behind = rels
+                    .iter()
+                    .filter(|x| updates::precedence(&x.version, &v).is_gt())
+                    .count() as u64;
                 eol = rels
                     .iter()
                     .find(|x| updates::precedence(&x.version, &v).is_eq())
@@ -393,7 +447,10 @@ impl Service {
         let now = now_ms();
         for ch in &who.channels {
             let rels = self.channel_releases(&who.app, ch).await?;
-            if let Some(r) = rels.iter().find(|r| updates::precedence(&r.version, &v).is_eq()) {
+            if let Some(r) = rels
+                .iter()
+                .find(|r| updates::precedence(&r.version, &v).is_eq())
+            {
                 let policy = self.channel_policy(&who.app, ch).await?;
                 if let Some(e) = updates::eol(r, &rels, policy, now) {
                     return Err(ServiceError::Forbidden(format!(
@@ -435,5 +492,9 @@ impl Service {
 
 /// Compare two hex strings without an early exit.
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

@@ -20,7 +20,8 @@ pub fn is_conflict(e: &DbError) -> bool {
     match &e.source {
         sqlx::Error::Database(d) => {
             d.is_unique_violation()
-                || d.code().is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
+                || d.code()
+                    .is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
         }
         _ => false,
     }

@@ -164,7 +164,8 @@ impl Limiter {
         }
         let now = Instant::now();
         let (tokens, last) = m.entry(key.to_string()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_sec).min(self.burst);
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_sec).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -200,16 +201,37 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         .route("/api/v1/keys/rotate", post(rotate_key))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/apps", get(list_apps).post(create_app))
-        .route("/api/v1/apps/{app}/channels", get(list_channels).post(create_channel))
-        .route("/api/v1/apps/{app}/channels/{channel}/promote", post(promote))
-        .route("/api/v1/apps/{app}/releases", get(list_releases).post(create_release))
+        .route(
+            "/api/v1/apps/{app}/channels",
+            get(list_channels).post(create_channel),
+        )
+        .route(
+            "/api/v1/apps/{app}/channels/{channel}/promote",
+            post(promote),
+        )
+        .route(
+            "/api/v1/apps/{app}/releases",
+            get(list_releases).post(create_release),
+        )
         .route("/api/v1/apps/{app}/instances", get(instances))
-        .route("/api/v1/customers", get(list_customers).post(create_customer))
-        .route("/api/v1/customers/{name}", axum::routing::patch(change_customer))
+        .route(
+            "/api/v1/customers",
+            get(list_customers).post(create_customer),
+        )
+        .route(
+            "/api/v1/customers/{name}",
+            axum::routing::patch(change_customer),
+        )
         .route("/api/v1/customers/{name}/license", post(issue_license))
         .route("/api/v1/updates", post(updates))
-        .route("/api/v1/license/releases/{version}/index", get(release_index))
-        .route("/api/v1/license/releases/{version}/blobs/{digest}", get(release_blob))
+        .route(
+            "/api/v1/license/releases/{version}/index",
+            get(release_index),
+        )
+        .route(
+            "/api/v1/license/releases/{version}/blobs/{digest}",
+            get(release_blob),
+        )
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .merge(blobs)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -227,7 +249,8 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let t = Instant::now();
     let resp = next.run(req).await;
     let secs = t.elapsed().as_secs_f64();
-    s.metrics.observe(&route, method.as_str(), resp.status().as_u16(), secs);
+    s.metrics
+        .observe(&route, method.as_str(), resp.status().as_u16(), secs);
     tracing::info!(
         method = %method,
         route = %route,
@@ -272,7 +295,11 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(s.svc.create_token(&a, &t).await?)))
 }
 
-async fn revoke_token(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let a = actor(&s, &h, Scope::Admin).await?;
     s.svc.revoke_token(&a, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -299,7 +326,11 @@ async fn list_apps(State(s): State<AppState>, h: HeaderMap) -> ApiResult<Json<Ve
     Ok(Json(s.svc.apps().await?))
 }
 
-async fn create_app(State(s): State<AppState>, h: HeaderMap, Json(b): Json<NewApp>) -> ApiResult<StatusCode> {
+async fn create_app(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Json(b): Json<NewApp>,
+) -> ApiResult<StatusCode> {
     let a = actor(&s, &h, Scope::Admin).await?;
     s.svc.create_app(&a, &b.name).await?;
     Ok(StatusCode::CREATED)
@@ -333,7 +364,11 @@ async fn promote(
 ) -> ApiResult<StatusCode> {
     let a = actor(&s, &h, Scope::ReleasePublisher).await?;
     let new = s.svc.promote(&a, &app, &channel, &b.version).await?;
-    Ok(if new { StatusCode::CREATED } else { StatusCode::OK })
+    Ok(if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
 }
 
 async fn list_releases(
@@ -353,10 +388,18 @@ async fn create_release(
 ) -> ApiResult<StatusCode> {
     let a = actor(&s, &h, Scope::ReleasePublisher).await?;
     let new = s.svc.create_release(&a, &app, &b).await?;
-    Ok(if new { StatusCode::CREATED } else { StatusCode::OK })
+    Ok(if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
 }
 
-async fn head_blob(State(s): State<AppState>, h: HeaderMap, Path(d): Path<String>) -> ApiResult<Response> {
+async fn head_blob(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(d): Path<String>,
+) -> ApiResult<Response> {
     actor(&s, &h, Scope::ReleasePublisher).await?;
     let d = digest(&d)?;
     match s.svc.store.size(&d).await {
@@ -407,7 +450,11 @@ async fn list_customers(
     Ok(Json(s.svc.customers(f.app.as_deref()).await?))
 }
 
-async fn create_customer(State(s): State<AppState>, h: HeaderMap, Json(b): Json<NewCustomer>) -> ApiResult<StatusCode> {
+async fn create_customer(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Json(b): Json<NewCustomer>,
+) -> ApiResult<StatusCode> {
     let a = actor(&s, &h, Scope::Admin).await?;
     s.svc.create_customer(&a, &b).await?;
     Ok(StatusCode::CREATED)
@@ -423,18 +470,30 @@ async fn change_customer(
     Ok(Json(s.svc.change_customer(&a, &name, &b).await?))
 }
 
-async fn issue_license(State(s): State<AppState>, h: HeaderMap, Path(name): Path<String>) -> ApiResult<Response> {
+async fn issue_license(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     let a = actor(&s, &h, Scope::Admin).await?;
     let doc = s.svc.issue_license(&a, &name, &s.public_url).await?;
     Ok(([(header::CONTENT_TYPE, "application/yaml")], doc).into_response())
 }
 
-async fn updates(State(s): State<AppState>, h: HeaderMap, Json(q): Json<UpdateCheck>) -> ApiResult<Json<UpdateAnswer>> {
+async fn updates(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Json(q): Json<UpdateCheck>,
+) -> ApiResult<Json<UpdateAnswer>> {
     let who = licensee(&s, &h).await?;
     Ok(Json(s.svc.check_updates(&who, &q).await?))
 }
 
-async fn release_index(State(s): State<AppState>, h: HeaderMap, Path(version): Path<String>) -> ApiResult<Response> {
+async fn release_index(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(version): Path<String>,
+) -> ApiResult<Response> {
     let who = licensee(&s, &h).await?;
     let index = s.svc.licensed_release(&who, &version).await?;
     stream_blob(&s, &index).await
@@ -461,14 +520,21 @@ async fn release_blob(
 async fn stream_blob(s: &AppState, d: &str) -> ApiResult<Response> {
     let d = digest(d)?;
     let (f, len) = s.svc.store.open_blob(&d).await.ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, "not-found", format!("blob {d} is not stored"))
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("blob {d} is not stored"),
+        )
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, len.to_string()),
-            (header::HeaderName::from_static("docker-content-digest"), d.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                d.to_string(),
+            ),
         ],
         body,
     )

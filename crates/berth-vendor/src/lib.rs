@@ -85,7 +85,8 @@ pub async fn serve(
     let db = db::Db::connect(cfg.database_url.as_deref(), &cfg.data_dir)
         .await
         .map_err(service::ServiceError::from)?;
-    let store = store::Store::open(&cfg.data_dir, cfg.max_blob).map_err(service::ServiceError::from)?;
+    let store =
+        store::Store::open(&cfg.data_dir, cfg.max_blob).map_err(service::ServiceError::from)?;
     let (svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
     let listener = std::net::TcpListener::bind(cfg.addr).map_err(|source| ServeError::Bind {
         addr: cfg.addr,

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 /// Latency bucket bounds, seconds.
-const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -26,7 +28,8 @@ impl Metrics {
     /// Record one request.
     pub fn observe(&self, route: &str, method: &str, status: u16, secs: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_string(), method.to_string(), status)).or_default() += 1;
+            *m.entry((route.to_string(), method.to_string(), status))
+                .or_default() += 1;
         }
         if let Ok(mut m) = self.latency.lock() {
             let h = m.entry(route.to_string()).or_default();
@@ -43,7 +46,9 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP berth_vendor_requests_total Requests answered, by route, method and status.\n");
+        out.push_str(
+            "# HELP berth_vendor_requests_total Requests answered, by route, method and status.\n",
+        );
         out.push_str("# TYPE berth_vendor_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
             for ((route, method, status), n) in m.iter() {
@@ -64,9 +69,21 @@ impl Metrics {
                         h.buckets[i]
                     );
                 }
-                let _ = writeln!(out, "berth_vendor_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "berth_vendor_request_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "berth_vendor_request_seconds_count{{route=\"{route}\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "berth_vendor_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "berth_vendor_request_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "berth_vendor_request_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
             }
         }
         out

@@ -61,7 +61,8 @@ pub struct Service {
 pub fn check_name(what: &str, s: &str) -> SResult<()> {
     let ok = !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-');
     if ok {
@@ -106,7 +107,11 @@ const MAX_JSON_BLOB: u64 = 4 * 1024 * 1024;
 impl Service {
     /// Open the service: migrate, make sure a signing key exists, and on an empty database
     /// create the first admin token, written to `data_dir/admin-token` (mode 0600).
-    pub async fn start(db: Db, store: Store, data_dir: &Path) -> SResult<(Service, Option<String>)> {
+    pub async fn start(
+        db: Db,
+        store: Store,
+        data_dir: &Path,
+    ) -> SResult<(Service, Option<String>)> {
         db.migrate().await?;
         let svc = Service {
             db,
@@ -123,14 +128,12 @@ impl Service {
         if any.is_some() {
             return Ok(None);
         }
-        let created = self
-            .create_token_raw("initial admin", Scope::Admin)
-            .await?;
+        let created = self.create_token_raw("initial admin", Scope::Admin).await?;
         let path = data_dir.join("admin-token");
-        write_private(&path, format!("{}\n", created.token).as_bytes()).map_err(|e| {
-            ServiceError::Invalid(format!("cannot write {}: {e}", path.display()))
-        })?;
-        self.audit("server", "token.create", "initial admin token").await?;
+        write_private(&path, format!("{}\n", created.token).as_bytes())
+            .map_err(|e| ServiceError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+        self.audit("server", "token.create", "initial admin token")
+            .await?;
         Ok(Some(path.display().to_string()))
     }
 
@@ -374,7 +377,10 @@ impl Service {
 
     /// Every app.
     pub async fn apps(&self) -> SResult<Vec<String>> {
-        let rows = self.db.rows("SELECT name FROM apps ORDER BY name", &[]).await?;
+        let rows = self
+            .db
+            .rows("SELECT name FROM apps ORDER BY name", &[])
+            .await?;
         Ok(rows.iter().map(|r| db::text(r, "name")).collect())
     }
 
@@ -435,16 +441,18 @@ impl Service {
                 &[Param::Text(app), Param::Text(channel)],
             )
             .await?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("app {app} has no channel {channel}"))
-            })?;
+            .ok_or_else(|| ServiceError::NotFound(format!("app {app} has no channel {channel}")))?;
         Ok(updates::Policy {
             keep_minors: db::opt_int(&row, "keep_minors").map(|k| k as u64),
         })
     }
 
     /// The releases of a channel, oldest first.
-    pub async fn channel_releases(&self, app: &str, channel: &str) -> SResult<Vec<updates::ChannelRelease>> {
+    pub async fn channel_releases(
+        &self,
+        app: &str,
+        channel: &str,
+    ) -> SResult<Vec<updates::ChannelRelease>> {
         let rows = self
             .db
             .rows(
@@ -521,9 +529,15 @@ impl Service {
     pub async fn create_release(&self, actor: &Actor, app: &str, r: &NewRelease) -> SResult<bool> {
         self.require_app(app).await?;
         parse_version(&r.version)?;
-        let eol_at = r.eol_at.as_deref().map(|s| parse_time("eolAt", s)).transpose()?;
+        let eol_at = r
+            .eol_at
+            .as_deref()
+            .map(|s| parse_time("eolAt", s))
+            .transpose()?;
         if r.notes.len() > 64 * 1024 {
-            return Err(ServiceError::Invalid("release notes: at most 64 KiB".into()));
+            return Err(ServiceError::Invalid(
+                "release notes: at most 64 KiB".into(),
+            ));
         }
         let index = digest(&r.index_digest)?;
         self.check_blobs_present(r).await?;
@@ -553,7 +567,9 @@ impl Service {
 
     async fn check_blobs_present(&self, r: &NewRelease) -> SResult<()> {
         if r.blobs.len() > 100_000 {
-            return Err(ServiceError::Invalid("a release holds at most 100000 blobs".into()));
+            return Err(ServiceError::Invalid(
+                "a release holds at most 100000 blobs".into(),
+            ));
         }
         let mut missing = vec![];
         for b in &r.blobs {
@@ -596,7 +612,13 @@ impl Service {
 
     /// The index must list only blobs of the release, and its app entry must name this app
     /// and version (a release of another app cannot be pushed under this one's name).
-    async fn check_index(&self, app: &str, version: &str, index: &Digest, r: &NewRelease) -> SResult<()> {
+    async fn check_index(
+        &self,
+        app: &str,
+        version: &str,
+        index: &Digest,
+        r: &NewRelease,
+    ) -> SResult<()> {
         let idx = self.read_json(index, "index").await?;
         let listed: std::collections::HashSet<&str> =
             r.blobs.iter().map(|b| b.digest.as_str()).collect();
@@ -614,7 +636,9 @@ impl Service {
             }
         }
         let entry = app_entry.ok_or_else(|| {
-            ServiceError::Invalid("the index has no app entry: push a directory made by `berth release build`".into())
+            ServiceError::Invalid(
+                "the index has no app entry: push a directory made by `berth release build`".into(),
+            )
         })?;
         let manifest = self.read_json(&entry, "app manifest").await?;
         let config = digest(manifest["config"]["digest"].as_str().unwrap_or(""))?;
@@ -704,7 +728,13 @@ impl Service {
     }
 
     /// Add a release to a channel after the gates pass. Promoting twice is one promotion.
-    pub async fn promote(&self, actor: &Actor, app: &str, channel: &str, version: &str) -> SResult<bool> {
+    pub async fn promote(
+        &self,
+        actor: &Actor,
+        app: &str,
+        channel: &str,
+        version: &str,
+    ) -> SResult<bool> {
         self.require_app(app).await?;
         self.channel_policy(app, channel).await?;
         if self
@@ -745,8 +775,12 @@ impl Service {
             )
             .await?;
         if n > 0 {
-            self.audit(&actor.name, "release.promote", &format!("{app} {version} -> {channel}"))
-                .await?;
+            self.audit(
+                &actor.name,
+                "release.promote",
+                &format!("{app} {version} -> {channel}"),
+            )
+            .await?;
         }
         Ok(n > 0)
     }

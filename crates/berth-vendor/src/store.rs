@@ -59,7 +59,10 @@ impl Store {
 
     /// The size of a stored blob.
     pub async fn size(&self, d: &Digest) -> Option<u64> {
-        tokio::fs::metadata(self.path(d)).await.ok().map(|m| m.len())
+        tokio::fs::metadata(self.path(d))
+            .await
+            .ok()
+            .map(|m| m.len())
     }
 
     /// Store a blob from a stream of chunks; verified against `d` before it becomes visible.
@@ -100,12 +103,10 @@ impl Store {
                 actual,
             });
         }
-        tmp_path
-            .persist(self.path(d))
-            .map_err(|e| StoreError::Io {
-                op: "move a blob into place",
-                source: e.error,
-            })?;
+        tmp_path.persist(self.path(d)).map_err(|e| StoreError::Io {
+            op: "move a blob into place",
+            source: e.error,
+        })?;
         Ok(size)
     }
 

@@ -102,9 +102,13 @@ pub struct Plan {
 pub enum PlanError {
     #[error("version {0} is not on this channel; `berth updates` lists what is")]
     NotOnChannel(Version),
-    #[error("version {target} is older than the installed {current}; use `berth rollback` to go back")]
+    #[error(
+        "version {target} is older than the installed {current}; use `berth rollback` to go back"
+    )]
     Downgrade { target: Version, current: Version },
-    #[error("version {version} cannot be installed: {reason}; pick a supported version (`berth updates`)")]
+    #[error(
+        "version {version} cannot be installed: {reason}; pick a supported version (`berth updates`)"
+    )]
     EndOfLife { version: Version, reason: String },
     #[error("the channel has no releases yet")]
     Empty,
@@ -166,9 +170,7 @@ pub fn plan(
     }
     let mut path: Vec<Version> = newer
         .iter()
-        .filter(|r| {
-            r.required && precedence(&r.version, &target_rel.version) == Ordering::Less
-        })
+        .filter(|r| r.required && precedence(&r.version, &target_rel.version) == Ordering::Less)
         .map(|r| r.version.clone())
         .collect();
     if current.is_none_or(|c| precedence(&target_rel.version, c) != Ordering::Equal) {
@@ -206,20 +208,51 @@ mod tests {
 
     #[test]
     fn upgrade_walks_every_required_release_on_the_way() {
-        let rs = [r("1.0.0", false), r("1.1.0", true), r("1.2.0", false), r("1.3.0", true), r("2.0.0", false)];
-        let p = plan(Some(&v("1.0.0")), &Target::Latest, &rs, Policy::default(), 0).unwrap();
+        let rs = [
+            r("1.0.0", false),
+            r("1.1.0", true),
+            r("1.2.0", false),
+            r("1.3.0", true),
+            r("2.0.0", false),
+        ];
+        let p = plan(
+            Some(&v("1.0.0")),
+            &Target::Latest,
+            &rs,
+            Policy::default(),
+            0,
+        )
+        .unwrap();
         assert_eq!(versions(&p.path), ["1.1.0", "1.3.0", "2.0.0"]);
         assert_eq!(p.newer.len(), 4);
-        let p = plan(Some(&v("1.2.0")), &Target::Exact(v("1.3.0")), &rs, Policy::default(), 0).unwrap();
+        let p = plan(
+            Some(&v("1.2.0")),
+            &Target::Exact(v("1.3.0")),
+            &rs,
+            Policy::default(),
+            0,
+        )
+        .unwrap();
         assert_eq!(versions(&p.path), ["1.3.0"]);
     }
 
     #[test]
     fn install_goes_to_the_newest_and_ignores_build_metadata() {
-        let rs = [r("1.0.0+build.9", false), r("1.0.1-rc.1", false), r("1.0.1+b1", true)];
+        let rs = [
+            r("1.0.0+build.9", false),
+            r("1.0.1-rc.1", false),
+            r("1.0.1+b1", true),
+        ];
         let p = plan(None, &Target::Latest, &rs, Policy::default(), 0).unwrap();
         assert_eq!(versions(&p.path), ["1.0.1+b1"]);
-        let p = plan(Some(&v("1.0.1")), &Target::Latest, &rs, Policy::default(), 0).unwrap();
+        let p = plan(
+            Some(&v("1.0.1")),
+            &Target::Latest,
+            &rs,
+            Policy::default(),
+            0,
+        )
+        .unwrap();
         assert!(p.path.is_empty(), "1.0.1 == 1.0.1+b1: up to date");
     }
 
@@ -227,28 +260,58 @@ mod tests {
     fn downgrade_unknown_and_empty_are_refused() {
         let rs = [r("1.0.0", false), r("1.1.0", false)];
         assert!(matches!(
-            plan(Some(&v("1.1.0")), &Target::Exact(v("1.0.0")), &rs, Policy::default(), 0),
+            plan(
+                Some(&v("1.1.0")),
+                &Target::Exact(v("1.0.0")),
+                &rs,
+                Policy::default(),
+                0
+            ),
             Err(PlanError::Downgrade { .. })
         ));
         assert!(matches!(
             plan(None, &Target::Exact(v("9.0.0")), &rs, Policy::default(), 0),
             Err(PlanError::NotOnChannel(_))
         ));
-        assert_eq!(plan(None, &Target::Latest, &[], Policy::default(), 0), Err(PlanError::Empty));
+        assert_eq!(
+            plan(None, &Target::Latest, &[], Policy::default(), 0),
+            Err(PlanError::Empty)
+        );
     }
 
     #[test]
     fn end_of_life_by_date_and_by_newest_minors() {
         let mut old = r("1.0.0", false);
         old.eol_at = Some(1_000);
-        let rs = [old, r("1.1.0", false), r("1.2.0", false), r("1.2.1", false), r("2.0.0", false)];
-        let keep2 = Policy { keep_minors: Some(2) };
+        let rs = [
+            old,
+            r("1.1.0", false),
+            r("1.2.0", false),
+            r("1.2.1", false),
+            r("2.0.0", false),
+        ];
+        let keep2 = Policy {
+            keep_minors: Some(2),
+        };
         assert!(matches!(
-            plan(None, &Target::Exact(v("1.0.0")), &rs, Policy::default(), 2_000),
+            plan(
+                None,
+                &Target::Exact(v("1.0.0")),
+                &rs,
+                Policy::default(),
+                2_000
+            ),
             Err(PlanError::EndOfLife { .. })
         ));
         // before its date it installs
-        plan(None, &Target::Exact(v("1.0.0")), &rs, Policy::default(), 500).unwrap();
+        plan(
+            None,
+            &Target::Exact(v("1.0.0")),
+            &rs,
+            Policy::default(),
+            500,
+        )
+        .unwrap();
         // newest 2 minors: 1.2 and 2.0
         let e = plan(None, &Target::Exact(v("1.1.0")), &rs, keep2, 0).unwrap_err();
         assert!(e.to_string().contains("newest 2 minor"), "{e}");

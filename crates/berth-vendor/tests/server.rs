@@ -99,11 +99,26 @@ async fn vendor_to_customer(db_url: Option<&str>) {
     assert_eq!(pubkeys.len(), 1);
 
     // push 1.0.0, 1.1.0 (required), 1.2.0; a second push of 1.1.0 changes nothing
-    let publisher = admin.create_token("ci", Scope::ReleasePublisher).await.unwrap();
+    let publisher = admin
+        .create_token("ci", Scope::ReleasePublisher)
+        .await
+        .unwrap();
     let ci = Client::new(&s.url, &publisher.token).unwrap();
-    for (v, required) in [("1.0.0", false), ("1.1.0", true), ("1.2.0", false), ("1.3.0", false)] {
+    for (v, required) in [
+        ("1.0.0", false),
+        ("1.1.0", true),
+        ("1.2.0", false),
+        ("1.3.0", false),
+    ] {
         let r = ci
-            .push_release(&release(tmp.path(), "hello", v, ""), ReleasePush { required, notes: format!("notes {v}"), eol_at: None })
+            .push_release(
+                &release(tmp.path(), "hello", v, ""),
+                ReleasePush {
+                    required,
+                    notes: format!("notes {v}"),
+                    eol_at: None,
+                },
+            )
             .await
             .unwrap();
         assert!(r.created, "{v}");
@@ -112,14 +127,26 @@ async fn vendor_to_customer(db_url: Option<&str>) {
         assert_eq!((r.uploaded, r.present), expect, "{v}");
     }
     let again = ci
-        .push_release(&tmp.path().join("hello-1.1.0.release"), ReleasePush { required: true, ..Default::default() })
+        .push_release(
+            &tmp.path().join("hello-1.1.0.release"),
+            ReleasePush {
+                required: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!((again.created, again.uploaded, again.present), (false, 0, 5));
+    assert_eq!(
+        (again.created, again.uploaded, again.present),
+        (false, 0, 5)
+    );
     // immutable: other content under a pushed version is refused
     let other = tempfile::tempdir().unwrap();
     let e = ci
-        .push_release(&release(other.path(), "hello", "1.1.0", "changed"), ReleasePush::default())
+        .push_release(
+            &release(other.path(), "hello", "1.1.0", "changed"),
+            ReleasePush::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(status(&e), 409, "{e}");
@@ -127,7 +154,10 @@ async fn vendor_to_customer(db_url: Option<&str>) {
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
         assert!(ci.promote("hello", "stable", v).await.unwrap());
     }
-    assert!(!ci.promote("hello", "stable", "1.2.0").await.unwrap(), "second promote is a no-op");
+    assert!(
+        !ci.promote("hello", "stable", "1.2.0").await.unwrap(),
+        "second promote is a no-op"
+    );
     let e = ci.promote("hello", "stable", "1.3.0").await.unwrap_err();
     assert_eq!(status(&e), 422);
     assert!(e.to_string().contains("denied by the test gate"), "{e}");
@@ -150,8 +180,10 @@ async fn vendor_to_customer(db_url: Option<&str>) {
         .unwrap();
     let text = admin.issue_license("acme").await.unwrap();
     let lic = berth_license::License::parse(&text, "acme").unwrap();
-    let key = ed25519_dalek::pkcs8::DecodePublicKey::from_public_key_pem(&pubkeys[0].public_pem).unwrap();
-    lic.verify(&[key], &berth_license::Expect::now(), "acme").unwrap();
+    let key =
+        ed25519_dalek::pkcs8::DecodePublicKey::from_public_key_pem(&pubkeys[0].public_pem).unwrap();
+    lic.verify(&[key], &berth_license::Expect::now(), "acme")
+        .unwrap();
     assert_eq!(lic.entitlements_json()["seats"], 50);
 
     // the customer: new install goes to the newest; an install on 1.0.0 must walk 1.1.0
@@ -185,23 +217,64 @@ async fn vendor_to_customer(db_url: Option<&str>) {
     let r = berth_oci::release::Release::open(&dl).unwrap();
     assert_eq!(r.meta.version, "1.1.0");
     // a release not promoted to the customer's channel is not theirs
-    let e = cust.download_release("1.3.0", &tmp.path().join("dl2")).await.unwrap_err();
+    let e = cust
+        .download_release("1.3.0", &tmp.path().join("dl2"))
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), 404, "{e}");
 
     // scopes: a read-only token cannot push, promote or see customers' licenses
-    let ro = admin.create_token("dashboard", Scope::ReadOnly).await.unwrap();
+    let ro = admin
+        .create_token("dashboard", Scope::ReadOnly)
+        .await
+        .unwrap();
     let ro = Client::new(&s.url, &ro.token).unwrap();
     assert_eq!(ro.channels("hello").await.unwrap().len(), 3);
-    assert_eq!(status(&ro.promote("hello", "beta", "1.0.0").await.unwrap_err()), 403);
+    assert_eq!(
+        status(&ro.promote("hello", "beta", "1.0.0").await.unwrap_err()),
+        403
+    );
     assert_eq!(status(&ro.issue_license("acme").await.unwrap_err()), 403);
-    assert_eq!(status(&ci.create_customer(&NewCustomer { name: "x".into(), ..acme_like() }).await.unwrap_err()), 403);
+    assert_eq!(
+        status(
+            &ci.create_customer(&NewCustomer {
+                name: "x".into(),
+                ..acme_like()
+            })
+            .await
+            .unwrap_err()
+        ),
+        403
+    );
     // a license is not a vendor token, and a vendor token is not a license
-    assert_eq!(status(&Client::new(&s.url, &lic.bearer()).unwrap().channels("hello").await.unwrap_err()), 401);
-    assert_eq!(status(&Client::new(&s.url, &s.admin).unwrap().check_updates(&check(None)).await.unwrap_err()), 401);
+    assert_eq!(
+        status(
+            &Client::new(&s.url, &lic.bearer())
+                .unwrap()
+                .channels("hello")
+                .await
+                .unwrap_err()
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            &Client::new(&s.url, &s.admin)
+                .unwrap()
+                .check_updates(&check(None))
+                .await
+                .unwrap_err()
+        ),
+        401
+    );
 
     // audit log names who did what
     let log = admin.audit().await.unwrap();
-    assert!(log.iter().any(|r| r.actor == "ci" && r.action == "release.promote"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|r| r.actor == "ci" && r.action == "release.promote"),
+        "{log:?}"
+    );
     drop(s);
 }
 
@@ -237,7 +310,10 @@ async fn first_start_writes_an_owner_only_admin_token_once() {
     let tmp = tempfile::tempdir().unwrap();
     let s = start(tmp.path(), None, vec![]).await;
     let f = s.data.join("admin-token");
-    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(s.admin.starts_with("bvt_"));
     drop(s);
     // a restart on the same database creates no second admin token
@@ -259,20 +335,44 @@ async fn licenses_stay_with_their_customer() {
     let admin = Client::new(&s.url, &s.admin).unwrap();
     for app in ["hello", "other"] {
         admin.create_app(app).await.unwrap();
-        admin.push_release(&release(tmp.path(), app, "1.0.0", ""), ReleasePush::default()).await.unwrap();
+        admin
+            .push_release(
+                &release(tmp.path(), app, "1.0.0", ""),
+                ReleasePush::default(),
+            )
+            .await
+            .unwrap();
         admin.promote(app, "stable", "1.0.0").await.unwrap();
     }
-    admin.push_release(&release(tmp.path(), "hello", "2.0.0-beta.1", ""), ReleasePush::default()).await.unwrap();
-    admin.promote("hello", "beta", "2.0.0-beta.1").await.unwrap();
+    admin
+        .push_release(
+            &release(tmp.path(), "hello", "2.0.0-beta.1", ""),
+            ReleasePush::default(),
+        )
+        .await
+        .unwrap();
+    admin
+        .promote("hello", "beta", "2.0.0-beta.1")
+        .await
+        .unwrap();
     let mk = |name: &str, app: &str, expires: Option<&str>| NewCustomer {
         name: name.into(),
         app: app.into(),
         expires_at: expires.map(Into::into),
         ..acme_like()
     };
-    admin.create_customer(&mk("a", "hello", None)).await.unwrap();
-    admin.create_customer(&mk("b", "other", None)).await.unwrap();
-    admin.create_customer(&mk("old", "hello", Some("2001-01-01"))).await.unwrap();
+    admin
+        .create_customer(&mk("a", "hello", None))
+        .await
+        .unwrap();
+    admin
+        .create_customer(&mk("b", "other", None))
+        .await
+        .unwrap();
+    admin
+        .create_customer(&mk("old", "hello", Some("2001-01-01")))
+        .await
+        .unwrap();
     let lic = |t: String| berth_license::License::parse(&t, "l").unwrap();
     let a = lic(admin.issue_license("a").await.unwrap());
     let b = lic(admin.issue_license("b").await.unwrap());
@@ -282,10 +382,22 @@ async fn licenses_stay_with_their_customer() {
     let dir = |n: &str| tmp.path().join(n);
 
     ca.download_release("1.0.0", &dir("a1")).await.unwrap();
-    assert_eq!(berth_oci::release::Release::open(&dir("a1")).unwrap().meta.app, "hello");
+    assert_eq!(
+        berth_oci::release::Release::open(&dir("a1"))
+            .unwrap()
+            .meta
+            .app,
+        "hello"
+    );
     // b's license opens b's app only: the same version number is b's own release
     cb.download_release("1.0.0", &dir("b1")).await.unwrap();
-    assert_eq!(berth_oci::release::Release::open(&dir("b1")).unwrap().meta.app, "other");
+    assert_eq!(
+        berth_oci::release::Release::open(&dir("b1"))
+            .unwrap()
+            .meta
+            .app,
+        "other"
+    );
     // a blob of hello's release is not reachable with b's license
     let hello_index = std::fs::read(dir("a1").join("index.json")).unwrap();
     let d = berth_oci::digest::Digest::of(&hello_index);
@@ -298,13 +410,19 @@ async fn licenses_stay_with_their_customer() {
         .unwrap();
     assert_eq!(r.status(), 404);
     // a channel the license lacks
-    let e = ca.download_release("2.0.0-beta.1", &dir("a2")).await.unwrap_err();
+    let e = ca
+        .download_release("2.0.0-beta.1", &dir("a2"))
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), 404, "{e}");
     let q = UpdateCheck {
         current_version: None,
         target_version: None,
         channel: Some("beta".into()),
-        instance: InstanceReport { cluster_id: "c".into(), ..Default::default() },
+        instance: InstanceReport {
+            cluster_id: "c".into(),
+            ..Default::default()
+        },
     };
     assert_eq!(status(&ca.check_updates(&q).await.unwrap_err()), 403);
     // expired: no download, update check says why
@@ -312,26 +430,50 @@ async fn licenses_stay_with_their_customer() {
     let e = co.download_release("1.0.0", &dir("o1")).await.unwrap_err();
     assert_eq!(status(&e), 403);
     assert!(e.to_string().contains("expired"), "{e}");
-    let ans = co.check_updates(&UpdateCheck { channel: None, ..q.clone() }).await.unwrap();
+    let ans = co
+        .check_updates(&UpdateCheck {
+            channel: None,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
     assert!(ans.path.is_empty() && ans.refused.unwrap().contains("expired"));
     // tampered credential, unknown id, traversal in paths
     let mut forged = a.clone();
     forged.spec.credential = "0".repeat(64);
     let cf = Client::new(&s.url, &forged.bearer()).unwrap();
-    assert_eq!(status(&cf.download_release("1.0.0", &dir("f")).await.unwrap_err()), 401);
+    assert_eq!(
+        status(&cf.download_release("1.0.0", &dir("f")).await.unwrap_err()),
+        401
+    );
     for path in [
         "/api/v1/license/releases/..%2F..%2Fetc/index",
         "/api/v1/license/releases/1.0.0/blobs/..%2F..%2Fvendor.db",
         "/api/v1/license/releases/1.0.0/blobs/sha256:..",
     ] {
-        let r = http.get(format!("{}{path}", s.url)).bearer_auth(a.bearer()).send().await.unwrap();
-        assert!(r.status() == 400 || r.status() == 404, "{path}: {}", r.status());
+        let r = http
+            .get(format!("{}{path}", s.url))
+            .bearer_auth(a.bearer())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 400 || r.status() == 404,
+            "{path}: {}",
+            r.status()
+        );
         let body = r.text().await.unwrap();
         assert!(!body.contains(&tmp.path().display().to_string()), "{body}");
     }
     // revoked: refused with the reason
     admin
-        .change_customer("a", &CustomerChange { revoked: Some(true), ..Default::default() })
+        .change_customer(
+            "a",
+            &CustomerChange {
+                revoked: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let e = ca.check_updates(&q).await.unwrap_err();
@@ -347,8 +489,15 @@ async fn two_servers_share_one_postgres() {
     let url = pg.url();
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // both start at once: migrations must not trip over each other
-    let (s1, s2) = tokio::join!(start(d1.path(), Some(&url), vec![]), start(d2.path(), Some(&url), vec![]));
-    let token = if s1.admin.is_empty() { s2.admin.clone() } else { s1.admin.clone() };
+    let (s1, s2) = tokio::join!(
+        start(d1.path(), Some(&url), vec![]),
+        start(d2.path(), Some(&url), vec![])
+    );
+    let token = if s1.admin.is_empty() {
+        s2.admin.clone()
+    } else {
+        s1.admin.clone()
+    };
     let c1 = Client::new(&s1.url, &token).unwrap();
     let c2 = Client::new(&s2.url, &token).unwrap();
     c1.create_app("hello").await.unwrap();
@@ -361,7 +510,16 @@ async fn two_servers_share_one_postgres() {
     let mut inflight = vec![];
     for i in 0..20 {
         let c = c1.clone();
-        inflight.push(tokio::spawn(async move { c.create_channel("hello", &NewChannel { name: format!("c{i}"), keep_minors: None }).await }));
+        inflight.push(tokio::spawn(async move {
+            c.create_channel(
+                "hello",
+                &NewChannel {
+                    name: format!("c{i}"),
+                    keep_minors: None,
+                },
+            )
+            .await
+        }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     drop(s1);
@@ -373,6 +531,18 @@ async fn two_servers_share_one_postgres() {
     }
     let chans = c2.channels("hello").await.unwrap();
     // every channel that exists is complete, and every acknowledged one exists
-    assert!(chans.len() >= 3 + ok, "{} channels, {ok} acknowledged", chans.len());
-    c2.create_channel("hello", &NewChannel { name: "after".into(), keep_minors: Some(2) }).await.unwrap();
+    assert!(
+        chans.len() >= 3 + ok,
+        "{} channels, {ok} acknowledged",
+        chans.len()
+    );
+    c2.create_channel(
+        "hello",
+        &NewChannel {
+            name: "after".into(),
+            keep_minors: Some(2),
+        },
+    )
+    .await
+    .unwrap();
 }

@@ -39,7 +39,10 @@ impl Postgres {
     /// initdb + postgres as the `postgres` system user (PostgreSQL refuses to run as root).
     pub fn start() -> Postgres {
         let bin = bin();
-        let dir = tempfile::Builder::new().prefix("berth-vendor-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-vendor-pg-")
+            .tempdir()
+            .unwrap();
         let user = nix::unistd::User::from_name("postgres")
             .unwrap()
             .expect("a postgres system user (Debian's postgresql package creates it)");
@@ -57,23 +60,42 @@ impl Postgres {
             .arg(format!("--pwfile={}", dir.path().join("pw").display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let child = Command::new("runuser")
             .args(["-u", "postgres", "--"])
             .arg(bin.join("postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-k"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+                "-k",
+            ])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let pg = Postgres { child, port, _dir: dir };
+        let pg = Postgres {
+            child,
+            port,
+            _dir: dir,
+        };
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(60), "postgres did not start");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "postgres did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         // listening is not accepting sessions yet ("the database system is starting up")
@@ -82,6 +104,9 @@ impl Postgres {
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://postgres:vendor-pw@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+        format!(
+            "postgres://postgres:vendor-pw@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
     }
 }

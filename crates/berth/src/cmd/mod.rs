@@ -12,3 +12,4 @@ pub mod oci;
 pub mod schema;
 pub mod template;
 pub mod troubleshoot;
+pub mod vendor;
