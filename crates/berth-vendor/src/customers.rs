@@ -6,7 +6,8 @@ use crate::model::*;
 use crate::service::{Actor, SResult, Service, ServiceError, check_name, parse_time};
 use crate::updates;
 use berth_license::{Entitlement, LicenseType, Spec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// A license-authenticated caller: the customer behind a valid, unrevoked license.
 #[derive(Debug, Clone)]
@@ -64,6 +65,26 @@ fn customer_info(r: &sqlx::any::AnyRow) -> CustomerInfo {
         entitlements: ents.into_iter().map(|(k, v)| (k, v.to_json())).collect(),
     }
 }
+
+/// Instance reports waiting to be written, keyed by instance id. Update checks only touch
+/// this map; one transaction a second writes every report received since (the newest per
+/// instance). A check is answered without a database write, and a process killed loses at most
+/// the last second of "last seen" times, which the next check restores.
+pub type PendingInstances = Arc<Mutex<HashMap<String, PendingInstance>>>;
+
+/// One instance's latest report.
+#[derive(Debug, Clone)]
+pub struct PendingInstance {
+    license_id: String,
+    customer: String,
+    app: String,
+    version: String,
+    report: InstanceReport,
+    seen: i64,
+}
+
+/// How often pending instance reports are written.
+pub const INSTANCE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 const CUSTOMER_COLS: &str = "name, app, channels, license_type, expires_at, airgap, snapshots, support_upload, cluster_id, entitlements, revoked_at";
 
@@ -368,32 +389,91 @@ impl Service {
             }
         }
         let id = berth_license::credential_hash(&format!("{}\n{}", who.customer, i.cluster_id));
-        let now = now_ms();
-        let version = q.current_version.clone().unwrap_or_default();
-        self.db
-            .exec(
-                "INSERT INTO instances (id, license_id, customer, app, app_version, kube_version, distribution, ready, berth_version, first_seen, last_seen)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-                 ON CONFLICT (id) DO UPDATE SET license_id = $2, app_version = $5, kube_version = $6, distribution = $7, ready = $8, berth_version = $9, last_seen = $10",
+        let p = PendingInstance {
+            license_id: who.license_id.clone(),
+            customer: who.customer.clone(),
+            app: who.app.clone(),
+            version: q.current_version.clone().unwrap_or_default(),
+            report: i.clone(),
+            seen: now_ms(),
+        };
+        if let Ok(mut m) = self.pending.lock() {
+            // Bounded: past this, reports wait for the next flush to make room.
+            if m.len() < 200_000 || m.contains_key(&id) {
+                m.insert(id, p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the task that writes pending instance reports every [`INSTANCE_FLUSH`].
+    pub(crate) fn spawn_instance_flusher(&self) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(INSTANCE_FLUSH);
+            loop {
+                tick.tick().await;
+                if let Err(e) = me.flush_instances().await {
+                    tracing::warn!(error = %e, "instance reports not written yet; retrying");
+                }
+            }
+        });
+    }
+
+    /// Write every pending instance report in one transaction; on failure they stay pending.
+    pub async fn flush_instances(&self) -> SResult<usize> {
+        let batch: Vec<(String, PendingInstance)> = match self.pending.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let n = batch.len();
+        if let Err(e) = self.write_instances(&batch).await {
+            if let Ok(mut m) = self.pending.lock() {
+                for (id, p) in batch {
+                    // a newer report received meanwhile wins
+                    m.entry(id).or_insert(p);
+                }
+            }
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    async fn write_instances(&self, batch: &[(String, PendingInstance)]) -> SResult<()> {
+        let mut tx = db::ctx("starting an instance batch", self.db.pool().begin().await)?;
+        for (id, p) in batch {
+            let r = &p.report;
+            let q = db::bind_all(
+                sqlx::query(
+                    "INSERT INTO instances (id, license_id, customer, app, app_version, kube_version, distribution, ready, berth_version, first_seen, last_seen)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                     ON CONFLICT (id) DO UPDATE SET license_id = $2, app_version = $5, kube_version = $6, distribution = $7, ready = $8, berth_version = $9, last_seen = $10",
+                ),
                 &[
-                    Param::Text(&id),
-                    Param::Text(&who.license_id),
-                    Param::Text(&who.customer),
-                    Param::Text(&who.app),
-                    Param::Text(&version),
-                    Param::Text(&i.kube_version),
-                    Param::Text(&i.distribution),
-                    Param::Text(&i.ready),
-                    Param::Text(&i.berth_version),
-                    Param::Int(now),
+                    Param::Text(id),
+                    Param::Text(&p.license_id),
+                    Param::Text(&p.customer),
+                    Param::Text(&p.app),
+                    Param::Text(&p.version),
+                    Param::Text(&r.kube_version),
+                    Param::Text(&r.distribution),
+                    Param::Text(&r.ready),
+                    Param::Text(&r.berth_version),
+                    Param::Int(p.seen),
                 ],
-            )
-            .await?;
+            );
+            db::ctx("recording an instance", q.execute(&mut *tx).await)?;
+        }
+        db::ctx("committing instances", tx.commit().await)?;
         Ok(())
     }
 
     /// Who runs what: every instance of an app, how far behind and whether past end of life.
     pub async fn instances(&self, app: &str) -> SResult<Vec<InstanceInfo>> {
+        self.flush_instances().await?;
         let rows = self
             .db
             .rows(

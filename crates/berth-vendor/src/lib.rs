@@ -99,13 +99,13 @@ pub async fn serve(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{addr}"));
-    let app = http::router(svc, public, cfg.license_rps);
+    let app = http::router(svc.clone(), public, cfg.license_rps);
     on_start(&Started {
         addr,
         admin_token_file: first,
         engine: db.engine,
     });
-    match cfg.tls {
+    let served = match cfg.tls {
         Some((cert, key)) => serve_tls(listener, app, &cert, &key, shutdown).await,
         None => {
             let l = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Serve)?;
@@ -114,7 +114,12 @@ pub async fn serve(
                 .await
                 .map_err(ServeError::Serve)
         }
+    };
+    // Reports received before the shutdown are written before the process ends.
+    if let Err(e) = svc.flush_instances().await {
+        tracing::warn!(error = %e, "instance reports lost at shutdown");
     }
+    served
 }
 
 async fn serve_tls(

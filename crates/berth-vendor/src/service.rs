@@ -54,6 +54,8 @@ pub struct Service {
     pub db: Db,
     pub store: Store,
     pub gates: Arc<Vec<Box<dyn ReleaseGate>>>,
+    /// Instance reports not written yet (see `customers::PendingInstances`).
+    pub(crate) pending: crate::customers::PendingInstances,
 }
 
 /// Names of apps, channels and customers: lowercase DNS labels, so they are safe in URLs,
@@ -117,8 +119,10 @@ impl Service {
             db,
             store,
             gates: Arc::new(vec![]),
+            pending: Default::default(),
         };
         svc.ensure_signing_key().await?;
+        svc.spawn_instance_flusher();
         let first = svc.first_admin_token(data_dir).await?;
         Ok((svc, first))
     }
