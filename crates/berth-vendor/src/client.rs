@@ -185,6 +185,23 @@ impl Client {
         Ok(v["keyId"].as_str().unwrap_or_default().to_string())
     }
 
+    /// The server's public keys, parsed (to verify licenses with).
+    pub async fn verifying_keys(&self) -> CResult<Vec<ed25519_dalek::VerifyingKey>> {
+        use ed25519_dalek::pkcs8::DecodePublicKey;
+        self.keys()
+            .await?
+            .iter()
+            .map(|k| {
+                ed25519_dalek::VerifyingKey::from_public_key_pem(&k.public_pem).map_err(|e| {
+                    ClientError::Release(format!(
+                        "the server's key {} is not ed25519 PEM: {e}",
+                        k.key_id
+                    ))
+                })
+            })
+            .collect()
+    }
+
     /// Create an app (with the stable, beta and unstable channels).
     pub async fn create_app(&self, name: &str) -> CResult<()> {
         self.post("app create", "/api/v1/apps", &NewApp { name: name.into() })
