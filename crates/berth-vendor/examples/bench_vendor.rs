@@ -83,6 +83,7 @@ async fn bare_handler() -> String {
 
 /// A vendor server with one app, three releases on stable and one licensed customer.
 async fn vendor(data: &Path, db_url: Option<&str>) -> (String, String) {
+    std::fs::create_dir_all(data).expect("data dir");
     let db = berth_vendor::db::Db::connect(db_url, data)
         .await
         .expect("db");

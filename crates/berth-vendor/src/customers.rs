@@ -66,6 +66,10 @@ fn customer_info(r: &sqlx::any::AnyRow) -> CustomerInfo {
     }
 }
 
+/// A license as the update path sees it: its credential hash and its licensee, or why the
+/// customer is refused; None when no license has that id.
+pub type LicenseLookup = Option<(String, Result<Licensee, String>)>;
+
 /// Instance reports waiting to be written, keyed by instance id. Update checks only touch
 /// this map; one transaction a second writes every report received since (the newest per
 /// instance). A check is answered without a database write, and a process killed loses at most
@@ -286,6 +290,24 @@ impl Service {
         let Some((id, cred)) = berth_license::parse_bearer(bearer) else {
             return Ok(None);
         };
+        let lookup = self
+            .caches
+            .licenses
+            .get_or_load(&id.to_string(), self.lookup_license(id))
+            .await?;
+        let given = berth_license::credential_hash(cred);
+        let Some((hash, who)) = lookup else {
+            // The same work as a wrong credential: no oracle for which ids exist.
+            let _ = constant_eq(&given, &"0".repeat(64));
+            return Ok(None);
+        };
+        if !constant_eq(&given, &hash) {
+            return Ok(None);
+        }
+        who.map(Some).map_err(ServiceError::Forbidden)
+    }
+
+    async fn lookup_license(&self, id: &str) -> SResult<LicenseLookup> {
         let Some(row) = self
             .db
             .row(
@@ -294,31 +316,28 @@ impl Service {
             )
             .await?
         else {
-            // The same work as a wrong credential: no oracle for which ids exist.
-            let _ = constant_eq(&berth_license::credential_hash(cred), &"0".repeat(64));
             return Ok(None);
         };
-        if !constant_eq(
-            &berth_license::credential_hash(cred),
-            &db::text(&row, "credential_hash"),
-        ) {
-            return Ok(None);
-        }
         let c = self.customer_row(&db::text(&row, "customer")).await?;
+        let hash = db::text(&row, "credential_hash");
         if db::opt_int(&c, "revoked_at").is_some() {
-            return Err(ServiceError::Forbidden(
-                "this license was revoked by the vendor".into(),
-            ));
+            return Ok(Some((
+                hash,
+                Err("this license was revoked by the vendor".into()),
+            )));
         }
         let info = customer_info(&c);
-        Ok(Some(Licensee {
-            license_id: id.to_string(),
-            customer: info.name,
-            app: info.app,
-            channels: info.channels,
-            expires_at: db::opt_int(&c, "expires_at"),
-            airgap: info.airgap,
-        }))
+        Ok(Some((
+            hash,
+            Ok(Licensee {
+                license_id: id.to_string(),
+                customer: info.name,
+                app: info.app,
+                channels: info.channels,
+                expires_at: db::opt_int(&c, "expires_at"),
+                airgap: info.airgap,
+            }),
+        )))
     }
 
     /// An update check: plan the path and record the instance.
@@ -335,8 +354,7 @@ impl Service {
             Some(v) => updates::Target::Exact(crate::service::parse_version(v)?),
             None => updates::Target::Latest,
         };
-        let policy = self.channel_policy(&who.app, &channel).await?;
-        let rels = self.channel_releases(&who.app, &channel).await?;
+        let (policy, rels) = self.channel_view(&who.app, &channel).await?;
         let (newer, path, current_eol, refused) =
             match updates::plan(current.as_ref(), &target, &rels, policy, now) {
                 Ok(p) => (p.newer, p.path, p.current_eol, None),
@@ -526,12 +544,11 @@ impl Service {
         let v = crate::service::parse_version(version)?;
         let now = now_ms();
         for ch in &who.channels {
-            let rels = self.channel_releases(&who.app, ch).await?;
+            let (policy, rels) = self.channel_view(&who.app, ch).await?;
             if let Some(r) = rels
                 .iter()
                 .find(|r| updates::precedence(&r.version, &v).is_eq())
             {
-                let policy = self.channel_policy(&who.app, ch).await?;
                 if let Some(e) = updates::eol(r, &rels, policy, now) {
                     return Err(ServiceError::Forbidden(format!(
                         "{} {version}: {}",

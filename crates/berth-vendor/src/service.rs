@@ -56,6 +56,20 @@ pub struct Service {
     pub gates: Arc<Vec<Box<dyn ReleaseGate>>>,
     /// Instance reports not written yet (see `customers::PendingInstances`).
     pub(crate) pending: crate::customers::PendingInstances,
+    /// Reads of the update-check path, trusted for `cache::TTL`.
+    pub(crate) caches: Arc<Caches>,
+}
+
+/// What a channel holds: its policy and its releases, oldest first.
+pub type ChannelView = (updates::Policy, Vec<updates::ChannelRelease>);
+
+/// The update-check path's cached reads.
+#[derive(Default)]
+pub struct Caches {
+    /// (app, channel) → policy and releases.
+    pub(crate) channels: crate::cache::TtlCache<(String, String), ChannelView>,
+    /// license id → (credential hash, the licensee or why it is refused), None when unknown.
+    pub(crate) licenses: crate::cache::TtlCache<String, crate::customers::LicenseLookup>,
 }
 
 /// Names of apps, channels and customers: lowercase DNS labels, so they are safe in URLs,
@@ -120,6 +134,7 @@ impl Service {
             store,
             gates: Arc::new(vec![]),
             pending: Default::default(),
+            caches: Default::default(),
         };
         svc.ensure_signing_key().await?;
         svc.spawn_instance_flusher();
@@ -226,8 +241,9 @@ impl Service {
             .collect())
     }
 
-    /// Write an audit record.
+    /// Write an audit record (every change writes one, so cached reads are dropped here).
     pub async fn audit(&self, actor: &str, action: &str, detail: &str) -> SResult<()> {
+        self.invalidate();
         self.db
             .exec(
                 "INSERT INTO audit (id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
@@ -449,6 +465,26 @@ impl Service {
         Ok(updates::Policy {
             keep_minors: db::opt_int(&row, "keep_minors").map(|k| k as u64),
         })
+    }
+
+    /// Forget cached reads after a change made through this process.
+    pub fn invalidate(&self) {
+        self.caches.channels.clear();
+        self.caches.licenses.clear();
+    }
+
+    /// A channel's policy and releases, cached for the update-check path.
+    pub async fn channel_view(&self, app: &str, channel: &str) -> SResult<ChannelView> {
+        let key = (app.to_string(), channel.to_string());
+        self.caches
+            .channels
+            .get_or_load(&key, async {
+                Ok::<_, ServiceError>((
+                    self.channel_policy(app, channel).await?,
+                    self.channel_releases(app, channel).await?,
+                ))
+            })
+            .await
     }
 
     /// The releases of a channel, oldest first.

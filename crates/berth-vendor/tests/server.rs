@@ -546,3 +546,101 @@ async fn two_servers_share_one_postgres() {
     .await
     .unwrap();
 }
+
+/// Bodies are capped and each license is rate-limited on its own.
+#[tokio::test]
+async fn bodies_are_capped_and_licenses_rate_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let db = berth_vendor::db::Db::connect(None, data).await.unwrap();
+    let store = berth_vendor::store::Store::open(data, 1024).unwrap();
+    let (svc, first) = Service::start(db, store, data).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // one request a second per license, burst of two
+    let app = berth_vendor::http::router(svc, url.clone(), 1.0);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let token = std::fs::read_to_string(first.unwrap())
+        .unwrap()
+        .trim()
+        .to_string();
+    let admin = Client::new(&url, &token).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for name in ["a", "b"] {
+        admin
+            .create_customer(&NewCustomer {
+                name: name.into(),
+                ..acme_like()
+            })
+            .await
+            .unwrap();
+    }
+    let http = reqwest::Client::new();
+    // a JSON body over 1 MiB is refused before it is parsed
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = http
+        .post(format!("{url}/api/v1/apps"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // a blob over the store's cap (1 KiB here) is refused and leaves nothing behind
+    let blob = vec![7u8; 4096];
+    let d = berth_oci::digest::Digest::of(&blob);
+    let r = http
+        .put(format!("{url}/api/v1/blobs/{d}"))
+        .bearer_auth(&token)
+        .body(blob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let left: Vec<_> = std::fs::read_dir(data.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // a blob whose bytes do not match its digest is refused
+    let r = http
+        .put(format!(
+            "{url}/api/v1/blobs/{}",
+            berth_oci::digest::Digest::of(b"other")
+        ))
+        .bearer_auth(&token)
+        .body("bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let la = berth_license::License::parse(&admin.issue_license("a").await.unwrap(), "a").unwrap();
+    let lb = berth_license::License::parse(&admin.issue_license("b").await.unwrap(), "b").unwrap();
+    let q = UpdateCheck {
+        current_version: None,
+        target_version: None,
+        channel: None,
+        instance: InstanceReport {
+            cluster_id: "c".into(),
+            ..Default::default()
+        },
+    };
+    let ca = Client::new(&url, &la.bearer()).unwrap();
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        statuses.push(ca.check_updates(&q).await.err().and_then(|e| e.status()));
+    }
+    assert!(statuses.contains(&Some(429)), "{statuses:?}");
+    // another license is not slowed by a's
+    let cb = Client::new(&url, &lb.bearer()).unwrap();
+    let ans = cb.check_updates(&q).await.unwrap();
+    assert_eq!(
+        ans.refused.as_deref(),
+        Some("the channel has no releases yet")
+    );
+    task.abort();
+}
