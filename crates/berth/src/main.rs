@@ -69,6 +69,12 @@ enum Command {
     Keys(cmd::oci::KeysArgs),
     /// Run a small OCI registry.
     Registry(cmd::oci::RegistryArgs),
+    /// The vendor server and its client: apps, channels, releases, customers, licenses.
+    Vendor(cmd::vendor::Args),
+    /// Show or verify a signed license offline.
+    License(cmd::vendor::LicenseArgs),
+    /// What is newer for a licensed install: required releases on the way, end of life.
+    Updates(cmd::vendor::UpdatesArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +112,9 @@ fn main() -> ExitCode {
         Command::Bundle(a) => cmd::oci::run_bundle(a),
         Command::Keys(a) => cmd::oci::run_keys(a),
         Command::Registry(a) => cmd::oci::run_registry(a),
+        Command::Vendor(a) => cmd::vendor::run(a),
+        Command::License(a) => cmd::vendor::license(a),
+        Command::Updates(a) => cmd::vendor::updates(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

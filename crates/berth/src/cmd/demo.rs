@@ -89,6 +89,15 @@ pub const STEPS: &[Step] = &[
         },
     },
     Step {
+        title: "vendor server: releases, a signed license, an update check, the vendor sees the instance",
+        run: |d| {
+            Box::pin(crate::cmd::demo_vendor::demo_step(
+                d.work.path().to_path_buf(),
+                d.app.clone(),
+            ))
+        },
+    },
+    Step {
         title: "preflight checks, then a support bundle with its analysis",
         run: |d| {
             Box::pin(crate::cmd::troubleshoot::demo_step(

@@ -279,7 +279,9 @@ fn read_objects(path: &Path, out: &mut Vec<serde_json::Value>) -> anyhow::Result
     Ok(())
 }
 
-fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+/// The files of an app directory as a release holds them (relative `/` paths, hidden files and
+/// release/bundle outputs left out).
+pub(crate) fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(dir)
         .follow_links(false)

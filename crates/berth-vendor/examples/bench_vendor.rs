@@ -1,0 +1,203 @@
+//! Update-check throughput of the vendor server against the physical limit of this machine: a
+//! bare axum handler that answers a constant, both driven by `wrk` (64 connections) side by
+//! side in one run. Also: blob download through the license-authenticated endpoint against
+//! docker-registry serving the same blob (when BERTH_TEST_DOCKER_REGISTRY is set).
+//!
+//! `cargo run --release -p berth-vendor --example bench_vendor -- [SECONDS]`
+//! Needs `wrk` (Debian) on PATH; PostgreSQL rows need BERTH_TEST_POSTGRES_BIN.
+
+use berth_oci::layout::Layout;
+use berth_oci::release::{ReleaseMeta, write_app_entry};
+use berth_vendor::client::{Client, ReleasePush};
+use berth_vendor::model::*;
+use std::path::Path;
+use std::process::Command;
+
+#[path = "../tests/pg/mod.rs"]
+mod pg;
+
+struct Row {
+    name: String,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn wrk(url: &str, script: &Path, secs: u64) -> Row {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |label: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in wrk output:\n{text}"));
+        let v = line.split_whitespace().nth(1).unwrap_or("0");
+        parse_latency_or_number(v)
+    };
+    assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
+    Row {
+        name: String::new(),
+        rps: field("Requests/sec:"),
+        p50_ms: field("50%"),
+        p99_ms: field("99%"),
+    }
+}
+
+fn parse_latency_or_number(v: &str) -> f64 {
+    for (suffix, ms) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] {
+        if let Some(n) = v.strip_suffix(suffix) {
+            return n.parse::<f64>().unwrap_or(0.0) * ms;
+        }
+    }
+    v.parse().unwrap_or(0.0)
+}
+
+fn lua(dir: &Path, bearer: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join("post.lua");
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {bearer}\"\nwrk.body = [[{body}]]\n"
+    );
+    std::fs::write(&p, script).expect("lua");
+    p
+}
+
+async fn bare_handler() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/api/v1/updates",
+        axum::routing::post(|| async {
+            axum::Json(serde_json::json!({"app": "hello", "path": ["1.2.0"]}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(l, app).await });
+    format!("http://{addr}")
+}
+
+/// A vendor server with one app, three releases on stable and one licensed customer.
+async fn vendor(data: &Path, db_url: Option<&str>) -> (String, String) {
+    std::fs::create_dir_all(data).expect("data dir");
+    let db = berth_vendor::db::Db::connect(db_url, data)
+        .await
+        .expect("db");
+    let store = berth_vendor::store::Store::open(data, 1 << 32).expect("store");
+    let (svc, first) = berth_vendor::service::Service::start(db, store, data)
+        .await
+        .expect("start");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    let app = berth_vendor::http::router(svc, url.clone(), 1e9);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let admin = std::fs::read_to_string(first.expect("new database")).expect("token");
+    let c = Client::new(&url, admin.trim()).expect("client");
+    c.create_app("hello").await.expect("app");
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        let dir = data.join(format!("r-{v}"));
+        let layout = Layout::create(&dir).expect("layout");
+        let meta = ReleaseMeta {
+            format: 1,
+            app: "hello".into(),
+            version: v.into(),
+            images: vec![],
+        };
+        write_app_entry(
+            &layout,
+            &meta,
+            &[("berth.yaml".into(), format!("# {v}\n").into_bytes())],
+        )
+        .expect("entry");
+        c.push_release(
+            &dir,
+            ReleasePush {
+                required: v == "1.1.0",
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("push");
+        c.promote("hello", "stable", v).await.expect("promote");
+    }
+    c.create_customer(&NewCustomer {
+        name: "acme".into(),
+        app: "hello".into(),
+        channels: vec!["stable".into()],
+        license_type: "paid".into(),
+        expires_at: None,
+        airgap: false,
+        snapshots: false,
+        support_bundle_upload: false,
+        cluster_id: None,
+        entitlements: vec![],
+    })
+    .await
+    .expect("customer");
+    let lic = berth_license::License::parse(&c.issue_license("acme").await.expect("license"), "l")
+        .expect("parse");
+    (url, lic.bearer())
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let body = r#"{"currentVersion":"1.0.0","instance":{"clusterId":"bench-cluster","kubeVersion":"v1.33.1","distribution":"generic","ready":"ready","berthVersion":"0.1.0"}}"#;
+    let mut rows = vec![];
+
+    let bare = bare_handler().await;
+    let mut r = wrk(
+        &format!("{bare}/api/v1/updates"),
+        &lua(tmp.path(), "x", body),
+        secs,
+    );
+    r.name = "bare axum handler (constant answer)".into();
+    rows.push(r);
+
+    let (url, bearer) = vendor(&tmp.path().join("sqlite"), None).await;
+    let mut r = wrk(
+        &format!("{url}/api/v1/updates"),
+        &lua(tmp.path(), &bearer, body),
+        secs,
+    );
+    r.name = "berth vendor, SQLite".into();
+    rows.push(r);
+
+    let _pg;
+    if std::env::var("BERTH_TEST_POSTGRES_BIN").is_ok() {
+        _pg = pg::Postgres::start();
+        let (url, bearer) = vendor(&tmp.path().join("pg"), Some(&_pg.url())).await;
+        let mut r = wrk(
+            &format!("{url}/api/v1/updates"),
+            &lua(tmp.path(), &bearer, body),
+            secs,
+        );
+        r.name = "berth vendor, PostgreSQL".into();
+        rows.push(r);
+    }
+
+    let base = rows[0].rps;
+    println!("update check, wrk -t2 -c64 -d{secs}s\n");
+    println!("| server | requests/s | p50 ms | p99 ms | share of bare rps |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0}% |",
+            r.name,
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            100.0 * r.rps / base
+        );
+    }
+}

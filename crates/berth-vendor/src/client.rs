@@ -1,0 +1,500 @@
+//! A typed client of the vendor server's API, for the CLI and any other front end: the
+//! vendor's side with a token, the customer's side with a license.
+
+use crate::model::*;
+use berth_oci::digest::Digest;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the vendor server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the vendor server refused {what} ({status}): {message}")]
+    Refused {
+        what: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Release(String),
+}
+
+impl ClientError {
+    /// The HTTP status of a refusal.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Result of a call.
+pub type CResult<T> = Result<T, ClientError>;
+
+/// A client bound to one server and one credential (vendor token or license bearer).
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    bearer: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `url` presenting `bearer`.
+    pub fn new(url: &str, bearer: &str) -> CResult<Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(600))
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                url: url.into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            base: url.trim_end_matches('/').to_string(),
+            bearer: bearer.to_string(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, what: &str, rb: reqwest::RequestBuilder) -> CResult<reqwest::Response> {
+        let resp =
+            rb.bearer_auth(&self.bearer)
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    reason: error_chain(&e),
+                })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => (e.code, e.message),
+            Err(_) => (
+                "http".into(),
+                String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            ),
+        };
+        Err(ClientError::Refused {
+            what: what.into(),
+            status,
+            code,
+            message,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> CResult<T> {
+        let r = self.send(what, rb).await?;
+        r.json().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: format!("unreadable answer to {what}: {e}"),
+        })
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> CResult<reqwest::Response> {
+        self.send(what, self.http.post(self.url(path)).json(body))
+            .await
+    }
+
+    /// Who the token belongs to.
+    pub async fn whoami(&self) -> CResult<TokenInfo> {
+        self.json("whoami", self.http.get(self.url("/api/v1/whoami")))
+            .await
+    }
+
+    /// Create a token.
+    pub async fn create_token(&self, name: &str, scope: Scope) -> CResult<CreatedToken> {
+        let r = self
+            .post(
+                "token create",
+                "/api/v1/tokens",
+                &NewToken {
+                    name: name.into(),
+                    scope,
+                },
+            )
+            .await?;
+        r.json()
+            .await
+            .map_err(|e| ClientError::Release(e.to_string()))
+    }
+
+    /// Revoke a token.
+    pub async fn revoke_token(&self, id: &str) -> CResult<()> {
+        self.send(
+            "token revoke",
+            self.http.delete(self.url(&format!("/api/v1/tokens/{id}"))),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The server's public keys.
+    pub async fn keys(&self) -> CResult<Vec<KeyInfo>> {
+        self.json("key list", self.http.get(self.url("/api/v1/keys")))
+            .await
+    }
+
+    /// Every app.
+    pub async fn apps(&self) -> CResult<Vec<String>> {
+        self.json("app list", self.http.get(self.url("/api/v1/apps")))
+            .await
+    }
+
+    /// Every token (never the secrets).
+    pub async fn tokens(&self) -> CResult<Vec<TokenInfo>> {
+        self.json("token list", self.http.get(self.url("/api/v1/tokens")))
+            .await
+    }
+
+    /// Rotate the signing key; returns the new key's id.
+    pub async fn rotate_key(&self) -> CResult<String> {
+        let v: serde_json::Value = self
+            .json(
+                "key rotate",
+                self.http.post(self.url("/api/v1/keys/rotate")),
+            )
+            .await?;
+        Ok(v["keyId"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The server's public keys, parsed (to verify licenses with).
+    pub async fn verifying_keys(&self) -> CResult<Vec<ed25519_dalek::VerifyingKey>> {
+        use ed25519_dalek::pkcs8::DecodePublicKey;
+        self.keys()
+            .await?
+            .iter()
+            .map(|k| {
+                ed25519_dalek::VerifyingKey::from_public_key_pem(&k.public_pem).map_err(|e| {
+                    ClientError::Release(format!(
+                        "the server's key {} is not ed25519 PEM: {e}",
+                        k.key_id
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Create an app (with the stable, beta and unstable channels).
+    pub async fn create_app(&self, name: &str) -> CResult<()> {
+        self.post("app create", "/api/v1/apps", &NewApp { name: name.into() })
+            .await
+            .map(|_| ())
+    }
+
+    /// Create a channel.
+    pub async fn create_channel(&self, app: &str, c: &NewChannel) -> CResult<()> {
+        self.post("channel create", &format!("/api/v1/apps/{app}/channels"), c)
+            .await
+            .map(|_| ())
+    }
+
+    /// The channels of an app with their releases.
+    pub async fn channels(&self, app: &str) -> CResult<Vec<ChannelInfo>> {
+        self.json(
+            "channel list",
+            self.http
+                .get(self.url(&format!("/api/v1/apps/{app}/channels"))),
+        )
+        .await
+    }
+
+    /// Promote a release to a channel; true when it was not there yet.
+    pub async fn promote(&self, app: &str, channel: &str, version: &str) -> CResult<bool> {
+        let r = self
+            .post(
+                "promote",
+                &format!("/api/v1/apps/{app}/channels/{channel}/promote"),
+                &Promote {
+                    version: version.into(),
+                },
+            )
+            .await?;
+        Ok(r.status() == reqwest::StatusCode::CREATED)
+    }
+
+    /// Create a customer.
+    pub async fn create_customer(&self, c: &NewCustomer) -> CResult<()> {
+        self.post("customer create", "/api/v1/customers", c)
+            .await
+            .map(|_| ())
+    }
+
+    /// Change a customer.
+    pub async fn change_customer(&self, name: &str, c: &CustomerChange) -> CResult<CustomerInfo> {
+        self.json(
+            "customer change",
+            self.http
+                .patch(self.url(&format!("/api/v1/customers/{name}")))
+                .json(c),
+        )
+        .await
+    }
+
+    /// Every customer.
+    pub async fn customers(&self, app: Option<&str>) -> CResult<Vec<CustomerInfo>> {
+        let path = match app {
+            // App names are DNS labels (checked by the server): nothing to escape.
+            Some(a) if a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+                format!("/api/v1/customers?app={a}")
+            }
+            Some(a) => {
+                return Err(ClientError::Release(format!("{a:?} is not an app name")));
+            }
+            None => "/api/v1/customers".into(),
+        };
+        self.json("customer list", self.http.get(self.url(&path)))
+            .await
+    }
+
+    /// Issue a license: the signed YAML.
+    pub async fn issue_license(&self, customer: &str) -> CResult<String> {
+        let r = self
+            .send(
+                "license issue",
+                self.http
+                    .post(self.url(&format!("/api/v1/customers/{customer}/license"))),
+            )
+            .await?;
+        r.text()
+            .await
+            .map_err(|e| ClientError::Release(e.to_string()))
+    }
+
+    /// The instances of an app.
+    pub async fn instances(&self, app: &str) -> CResult<Vec<InstanceInfo>> {
+        self.json(
+            "instances",
+            self.http
+                .get(self.url(&format!("/api/v1/apps/{app}/instances"))),
+        )
+        .await
+    }
+
+    /// The audit log.
+    pub async fn audit(&self) -> CResult<Vec<AuditRecord>> {
+        self.json("audit", self.http.get(self.url("/api/v1/audit")))
+            .await
+    }
+
+    /// Push a release directory (`berth release build`): upload every blob the server lacks
+    /// (a killed push resumes where it stopped), then create the release.
+    pub async fn push_release(&self, dir: &Path, meta: ReleasePush) -> CResult<PushReport> {
+        let rel = berth_oci::release::Release::open(dir)
+            .map_err(|e| ClientError::Release(e.to_string()))?;
+        let index_bytes =
+            std::fs::read(dir.join("index.json")).map_err(|source| ClientError::Io {
+                path: dir.join("index.json"),
+                source,
+            })?;
+        let index = Digest::of(&index_bytes);
+        let mut blobs: Vec<(Digest, PathBuf, u64)> = vec![];
+        for (d, desc) in rel
+            .all_blobs()
+            .map_err(|e| ClientError::Release(e.to_string()))?
+        {
+            let path = dir.join("blobs").join("sha256").join(d.hex());
+            blobs.push((d, path, desc.size));
+        }
+        let mut report = PushReport::default();
+        self.upload(&index, Upload::Bytes(index_bytes.clone()), &mut report)
+            .await?;
+        for (d, path, _) in &blobs {
+            self.upload(d, Upload::File(path.clone()), &mut report)
+                .await?;
+        }
+        let mut refs: Vec<BlobRef> = blobs
+            .iter()
+            .map(|(d, _, size)| BlobRef {
+                digest: d.to_string(),
+                size: *size,
+            })
+            .collect();
+        refs.push(BlobRef {
+            digest: index.to_string(),
+            size: index_bytes.len() as u64,
+        });
+        let body = NewRelease {
+            version: rel.meta.version.clone(),
+            index_digest: index.to_string(),
+            blobs: refs,
+            notes: meta.notes,
+            required: meta.required,
+            eol_at: meta.eol_at,
+        };
+        let r = self
+            .post(
+                "release push",
+                &format!("/api/v1/apps/{}/releases", rel.meta.app),
+                &body,
+            )
+            .await?;
+        report.created = r.status() == reqwest::StatusCode::CREATED;
+        report.app = rel.meta.app.clone();
+        report.version = rel.meta.version.clone();
+        Ok(report)
+    }
+
+    async fn upload(&self, d: &Digest, what: Upload, report: &mut PushReport) -> CResult<()> {
+        let url = self.url(&format!("/api/v1/blobs/{d}"));
+        if self.send("blob check", self.http.head(&url)).await.is_ok() {
+            report.present += 1;
+            return Ok(());
+        }
+        let body = match what {
+            Upload::Bytes(b) => reqwest::Body::from(b),
+            Upload::File(p) => {
+                let f = tokio::fs::File::open(&p)
+                    .await
+                    .map_err(|source| ClientError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
+                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f))
+            }
+        };
+        self.send("blob upload", self.http.put(&url).body(body))
+            .await?;
+        report.uploaded += 1;
+        Ok(())
+    }
+
+    /// An update check (customer side, license credential).
+    pub async fn check_updates(&self, q: &UpdateCheck) -> CResult<UpdateAnswer> {
+        self.json(
+            "update check",
+            self.http.post(self.url("/api/v1/updates")).json(q),
+        )
+        .await
+    }
+
+    /// Download a licensed release into `dir` as an OCI layout (`berth release build`'s
+    /// format): index.json and every blob, each checked against its digest.
+    pub async fn download_release(&self, version: &str, dir: &Path) -> CResult<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ClientError::Io { path, source }
+        };
+        let blobs_dir = dir.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs_dir).map_err(io(&blobs_dir))?;
+        let index = self
+            .send(
+                "release download",
+                self.http
+                    .get(self.url(&format!("/api/v1/license/releases/{version}/index"))),
+            )
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Release(e.to_string()))?;
+        std::fs::write(dir.join("index.json"), &index).map_err(io(dir))?;
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+            .map_err(io(dir))?;
+        let idx: serde_json::Value = serde_json::from_slice(&index)
+            .map_err(|e| ClientError::Release(format!("the release index is not JSON: {e}")))?;
+        let mut todo: Vec<Digest> = descriptors(&idx);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(d) = todo.pop() {
+            if !seen.insert(d.clone()) {
+                continue;
+            }
+            let bytes = self
+                .send(
+                    "release download",
+                    self.http
+                        .get(self.url(&format!("/api/v1/license/releases/{version}/blobs/{d}"))),
+                )
+                .await?
+                .bytes()
+                .await
+                .map_err(|e| ClientError::Release(e.to_string()))?;
+            d.verify("downloaded blob", &bytes)
+                .map_err(|e| ClientError::Release(e.to_string()))?;
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                todo.extend(descriptors(&v));
+            }
+            let p = blobs_dir.join(d.hex());
+            std::fs::write(&p, &bytes).map_err(io(&p))?;
+        }
+        Ok(())
+    }
+}
+
+/// Digests a manifest or index refers to (config, layers, manifests).
+fn descriptors(v: &serde_json::Value) -> Vec<Digest> {
+    let mut out = vec![];
+    for key in ["manifests", "layers"] {
+        for d in v[key].as_array().into_iter().flatten() {
+            if let Some(Ok(x)) = d["digest"].as_str().map(Digest::parse) {
+                out.push(x);
+            }
+        }
+    }
+    if let Some(Ok(x)) = v["config"]["digest"].as_str().map(Digest::parse) {
+        out.push(x);
+    }
+    out
+}
+
+enum Upload {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// What a release carries beyond its files.
+#[derive(Debug, Clone, Default)]
+pub struct ReleasePush {
+    pub notes: String,
+    pub required: bool,
+    pub eol_at: Option<String>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushReport {
+    pub app: String,
+    pub version: String,
+    pub uploaded: u64,
+    pub present: u64,
+    /// False when the same release was pushed before (nothing changed).
+    pub created: bool,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

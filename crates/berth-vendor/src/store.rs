@@ -1,0 +1,128 @@
+//! Release files and image blobs, content-addressed by sha256 digest.
+//!
+//! A blob is streamed to a temporary file beside its final place, hashed while written and
+//! renamed into place only when its digest matches the name it was pushed under: a push killed
+//! half way leaves nothing that looks complete, and pushing it again resumes blob by blob.
+
+use berth_oci::digest::Digest;
+use futures::{Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// Why a blob could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("blob {digest} does not match its content (received sha256:{actual}); push it again")]
+    DigestMismatch { digest: String, actual: String },
+    #[error("blob {digest} is larger than the server accepts ({limit} bytes)")]
+    TooLarge { digest: String, limit: u64 },
+    #[error("the upload of blob {digest} broke off: {reason}")]
+    Interrupted { digest: String, reason: String },
+    #[error("storage error ({op}): {source}")]
+    Io {
+        op: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Blob storage in a directory (`DATA_DIR/blobs/sha256/<hex>`).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    max_blob: u64,
+}
+
+impl Store {
+    /// A store under `root`, refusing blobs larger than `max_blob` bytes.
+    pub fn open(root: &Path, max_blob: u64) -> Result<Store, StoreError> {
+        let dir = root.join("blobs").join("sha256");
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            op: "create the blob directory",
+            source,
+        })?;
+        Ok(Store {
+            root: dir,
+            max_blob,
+        })
+    }
+
+    fn path(&self, d: &Digest) -> PathBuf {
+        // Digest::parse accepted only sha256 and 64 lowercase hex: safe as a file name.
+        self.root.join(d.hex())
+    }
+
+    /// Whether a blob is stored.
+    pub async fn has(&self, d: &Digest) -> bool {
+        tokio::fs::metadata(self.path(d)).await.is_ok()
+    }
+
+    /// The size of a stored blob.
+    pub async fn size(&self, d: &Digest) -> Option<u64> {
+        tokio::fs::metadata(self.path(d))
+            .await
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// Store a blob from a stream of chunks; verified against `d` before it becomes visible.
+    pub async fn put<S, E>(&self, d: &Digest, mut body: S) -> Result<u64, StoreError>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let io = |op| move |source| StoreError::Io { op, source };
+        let tmp = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(&self.root)
+            .map_err(io("create a temporary blob"))?;
+        let (file, tmp_path) = tmp.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Interrupted {
+                digest: d.to_string(),
+                reason: e.to_string(),
+            })?;
+            size += chunk.len() as u64;
+            if size > self.max_blob {
+                return Err(StoreError::TooLarge {
+                    digest: d.to_string(),
+                    limit: self.max_blob,
+                });
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io("write a blob"))?;
+        }
+        file.sync_all().await.map_err(io("sync a blob"))?;
+        let actual = hex::encode(hasher.finalize());
+        if actual != d.hex() {
+            return Err(StoreError::DigestMismatch {
+                digest: d.to_string(),
+                actual,
+            });
+        }
+        tmp_path.persist(self.path(d)).map_err(|e| StoreError::Io {
+            op: "move a blob into place",
+            source: e.error,
+        })?;
+        Ok(size)
+    }
+
+    /// Open a stored blob for streaming.
+    pub async fn open_blob(&self, d: &Digest) -> Option<(tokio::fs::File, u64)> {
+        let f = tokio::fs::File::open(self.path(d)).await.ok()?;
+        let len = f.metadata().await.ok()?.len();
+        Some((f, len))
+    }
+
+    /// Read a small stored blob whole (index.json, manifests), refusing more than `limit` bytes.
+    pub async fn read_small(&self, d: &Digest, limit: u64) -> Option<Vec<u8>> {
+        let (_, len) = self.open_blob(d).await?;
+        if len > limit {
+            return None;
+        }
+        tokio::fs::read(self.path(d)).await.ok()
+    }
+}

@@ -1,0 +1,112 @@
+//! A throwaway PostgreSQL server (Debian's binaries from BERTH_TEST_POSTGRES_BIN, installed by
+//! scripts/test.sh) on a free 127.0.0.1 port, in its own temporary directory.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Postgres {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bin() -> PathBuf {
+    match std::env::var("BERTH_TEST_POSTGRES_BIN") {
+        Ok(v) if !v.is_empty() => PathBuf::from(v),
+        _ => panic!(
+            "BERTH_TEST_POSTGRES_BIN is not set: run ./scripts/test.sh, which installs PostgreSQL and sets it"
+        ),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Postgres {
+    /// initdb + postgres as the `postgres` system user (PostgreSQL refuses to run as root).
+    pub fn start() -> Postgres {
+        let bin = bin();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-vendor-pg-")
+            .tempdir()
+            .unwrap();
+        let user = nix::unistd::User::from_name("postgres")
+            .unwrap()
+            .expect("a postgres system user (Debian's postgresql package creates it)");
+        std::fs::write(dir.path().join("pw"), "vendor-pw\n").unwrap();
+        for p in [dir.path().to_path_buf(), dir.path().join("pw")] {
+            nix::unistd::chown(&p, Some(user.uid), Some(user.gid)).unwrap();
+        }
+        let data = dir.path().join("data");
+        let out = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=scram-sha-256"])
+            .arg(format!("--pwfile={}", dir.path().join("pw").display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let child = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+                "-k",
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pg = Postgres {
+            child,
+            port,
+            _dir: dir,
+        };
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "postgres did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // listening is not accepting sessions yet ("the database system is starting up")
+        std::thread::sleep(Duration::from_millis(500));
+        pg
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres:vendor-pw@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
+    }
+}

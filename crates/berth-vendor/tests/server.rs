@@ -1,0 +1,646 @@
+//! The vendor server over real HTTP on 127.0.0.1, with SQLite (embedded) and PostgreSQL
+//! (Debian's server, started per test from BERTH_TEST_POSTGRES_BIN).
+
+use berth_oci::layout::Layout;
+use berth_oci::release::{ReleaseMeta, write_app_entry};
+use berth_vendor::client::{Client, ReleasePush};
+use berth_vendor::model::*;
+use berth_vendor::service::{ReleaseGate, Service};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+mod pg;
+
+/// A server running in this process until dropped.
+struct Server {
+    url: String,
+    admin: String,
+    data: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct DenyVersion(&'static str);
+impl ReleaseGate for DenyVersion {
+    fn name(&self) -> &str {
+        "test-gate"
+    }
+    fn check(&self, _app: &str, version: &str, _channel: &str) -> Vec<String> {
+        if version == self.0 {
+            vec![format!("{version} is denied by the test gate")]
+        } else {
+            vec![]
+        }
+    }
+}
+
+async fn start(data: &Path, db_url: Option<&str>, gates: Vec<Box<dyn ReleaseGate>>) -> Server {
+    let db = berth_vendor::db::Db::connect(db_url, data).await.unwrap();
+    let store = berth_vendor::store::Store::open(data, 1 << 30).unwrap();
+    let (mut svc, first) = Service::start(db, store, data).await.unwrap();
+    svc.gates = Arc::new(gates);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let app = berth_vendor::http::router(svc, url.clone(), 1000.0);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let admin = match first {
+        Some(p) => std::fs::read_to_string(p).unwrap().trim().to_string(),
+        None => String::new(),
+    };
+    Server {
+        url,
+        admin,
+        data: data.to_path_buf(),
+        task,
+    }
+}
+
+/// A release directory as `berth release build` writes it (no images: app files only).
+fn release(dir: &Path, app: &str, version: &str, extra: &str) -> PathBuf {
+    let out = dir.join(format!("{app}-{version}.release"));
+    let layout = Layout::create(&out).unwrap();
+    let meta = ReleaseMeta {
+        format: 1,
+        app: app.into(),
+        version: version.into(),
+        images: vec![],
+    };
+    let files = vec![
+        (
+            "berth.yaml".to_string(),
+            format!("apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: {app}\n# {extra}\n").into_bytes(),
+        ),
+        ("chart/Chart.yaml".to_string(), format!("name: {app}\nversion: {version}\n").into_bytes()),
+    ];
+    write_app_entry(&layout, &meta, &files).unwrap();
+    out
+}
+
+fn status(e: &berth_vendor::client::ClientError) -> u16 {
+    e.status().unwrap_or_else(|| panic!("not a refusal: {e}"))
+}
+
+/// Everything a vendor does and everything a customer sees, on one database.
+async fn vendor_to_customer(db_url: Option<&str>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), db_url, vec![Box::new(DenyVersion("1.3.0"))]).await;
+    let admin = Client::new(&s.url, &s.admin).unwrap();
+    assert_eq!(admin.whoami().await.unwrap().scope, Scope::Admin);
+    admin.create_app("hello").await.unwrap();
+    let pubkeys = admin.keys().await.unwrap();
+    assert_eq!(pubkeys.len(), 1);
+
+    // push 1.0.0, 1.1.0 (required), 1.2.0; a second push of 1.1.0 changes nothing
+    let publisher = admin
+        .create_token("ci", Scope::ReleasePublisher)
+        .await
+        .unwrap();
+    let ci = Client::new(&s.url, &publisher.token).unwrap();
+    for (v, required) in [
+        ("1.0.0", false),
+        ("1.1.0", true),
+        ("1.2.0", false),
+        ("1.3.0", false),
+    ] {
+        let r = ci
+            .push_release(
+                &release(tmp.path(), "hello", v, ""),
+                ReleasePush {
+                    required,
+                    notes: format!("notes {v}"),
+                    eol_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(r.created, "{v}");
+        // index, manifest, config, 2 files; berth.yaml is the same in every version: stored once
+        let expect = if v == "1.0.0" { (5, 0) } else { (4, 1) };
+        assert_eq!((r.uploaded, r.present), expect, "{v}");
+    }
+    let again = ci
+        .push_release(
+            &tmp.path().join("hello-1.1.0.release"),
+            ReleasePush {
+                required: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.uploaded, again.present),
+        (false, 0, 5)
+    );
+    // immutable: other content under a pushed version is refused
+    let other = tempfile::tempdir().unwrap();
+    let e = ci
+        .push_release(
+            &release(other.path(), "hello", "1.1.0", "changed"),
+            ReleasePush::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 409, "{e}");
+
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        assert!(ci.promote("hello", "stable", v).await.unwrap());
+    }
+    assert!(
+        !ci.promote("hello", "stable", "1.2.0").await.unwrap(),
+        "second promote is a no-op"
+    );
+    let e = ci.promote("hello", "stable", "1.3.0").await.unwrap_err();
+    assert_eq!(status(&e), 422);
+    assert!(e.to_string().contains("denied by the test gate"), "{e}");
+
+    // customers and licenses
+    admin
+        .create_customer(&NewCustomer {
+            name: "acme".into(),
+            app: "hello".into(),
+            channels: vec!["stable".into()],
+            license_type: "paid".into(),
+            expires_at: Some("2099-12-31".into()),
+            airgap: true,
+            snapshots: false,
+            support_bundle_upload: false,
+            cluster_id: None,
+            entitlements: vec!["seats=int:50".into(), "tier=string:gold".into()],
+        })
+        .await
+        .unwrap();
+    let text = admin.issue_license("acme").await.unwrap();
+    let lic = berth_license::License::parse(&text, "acme").unwrap();
+    let key =
+        ed25519_dalek::pkcs8::DecodePublicKey::from_public_key_pem(&pubkeys[0].public_pem).unwrap();
+    lic.verify(&[key], &berth_license::Expect::now(), "acme")
+        .unwrap();
+    assert_eq!(lic.entitlements_json()["seats"], 50);
+
+    // the customer: new install goes to the newest; an install on 1.0.0 must walk 1.1.0
+    let cust = Client::new(&lic.spec.vendor_url, &lic.bearer()).unwrap();
+    let check = |current: Option<&str>| UpdateCheck {
+        current_version: current.map(Into::into),
+        target_version: None,
+        channel: None,
+        instance: InstanceReport {
+            cluster_id: "uid-1".into(),
+            kube_version: "v1.33.1".into(),
+            distribution: "generic".into(),
+            ready: "ready".into(),
+            berth_version: "0.1.0".into(),
+        },
+    };
+    let a = cust.check_updates(&check(None)).await.unwrap();
+    assert_eq!(a.path, ["1.2.0"]);
+    let a = cust.check_updates(&check(Some("1.0.0"))).await.unwrap();
+    assert_eq!(a.path, ["1.1.0", "1.2.0"]);
+    assert_eq!(a.newer.len(), 2);
+    assert!(a.newer[0].required);
+
+    let inst = admin.instances("hello").await.unwrap();
+    assert_eq!(inst.len(), 1);
+    assert_eq!((inst[0].app_version.as_str(), inst[0].behind), ("1.0.0", 2));
+
+    // download a licensed release and open it as berth would
+    let dl = tmp.path().join("dl");
+    cust.download_release("1.1.0", &dl).await.unwrap();
+    let r = berth_oci::release::Release::open(&dl).unwrap();
+    assert_eq!(r.meta.version, "1.1.0");
+    // a release not promoted to the customer's channel is not theirs
+    let e = cust
+        .download_release("1.3.0", &tmp.path().join("dl2"))
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 404, "{e}");
+
+    // scopes: a read-only token cannot push, promote or see customers' licenses
+    let ro = admin
+        .create_token("dashboard", Scope::ReadOnly)
+        .await
+        .unwrap();
+    let ro = Client::new(&s.url, &ro.token).unwrap();
+    assert_eq!(ro.channels("hello").await.unwrap().len(), 3);
+    assert_eq!(
+        status(&ro.promote("hello", "beta", "1.0.0").await.unwrap_err()),
+        403
+    );
+    assert_eq!(status(&ro.issue_license("acme").await.unwrap_err()), 403);
+    assert_eq!(
+        status(
+            &ci.create_customer(&NewCustomer {
+                name: "x".into(),
+                ..acme_like()
+            })
+            .await
+            .unwrap_err()
+        ),
+        403
+    );
+    // a license is not a vendor token, and a vendor token is not a license
+    assert_eq!(
+        status(
+            &Client::new(&s.url, &lic.bearer())
+                .unwrap()
+                .channels("hello")
+                .await
+                .unwrap_err()
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            &Client::new(&s.url, &s.admin)
+                .unwrap()
+                .check_updates(&check(None))
+                .await
+                .unwrap_err()
+        ),
+        401
+    );
+
+    // audit log names who did what
+    let log = admin.audit().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.actor == "ci" && r.action == "release.promote"),
+        "{log:?}"
+    );
+    drop(s);
+}
+
+fn acme_like() -> NewCustomer {
+    NewCustomer {
+        name: "acme".into(),
+        app: "hello".into(),
+        channels: vec!["stable".into()],
+        license_type: "paid".into(),
+        expires_at: None,
+        airgap: false,
+        snapshots: false,
+        support_bundle_upload: false,
+        cluster_id: None,
+        entitlements: vec![],
+    }
+}
+
+#[tokio::test]
+async fn vendor_to_customer_on_sqlite() {
+    vendor_to_customer(None).await;
+}
+
+#[tokio::test]
+async fn vendor_to_customer_on_postgres() {
+    let pg = pg::Postgres::start();
+    vendor_to_customer(Some(&pg.url())).await;
+}
+
+#[tokio::test]
+async fn first_start_writes_an_owner_only_admin_token_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), None, vec![]).await;
+    let f = s.data.join("admin-token");
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(s.admin.starts_with("bvt_"));
+    drop(s);
+    // a restart on the same database creates no second admin token
+    let s2 = start(tmp.path(), None, vec![]).await;
+    assert!(s2.admin.is_empty());
+    let admin = Client::new(&s2.url, std::fs::read_to_string(&f).unwrap().trim()).unwrap();
+    let tokens = admin.create_token("t", Scope::ReadOnly).await.unwrap();
+    admin.revoke_token(&tokens.id).await.unwrap();
+    let revoked = Client::new(&s2.url, &tokens.token).unwrap();
+    assert_eq!(status(&revoked.whoami().await.unwrap_err()), 401);
+}
+
+/// Customer A's license never reaches customer B's releases; revoked, expired and tampered
+/// licenses get nothing; path tampering is refused.
+#[tokio::test]
+async fn licenses_stay_with_their_customer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), None, vec![]).await;
+    let admin = Client::new(&s.url, &s.admin).unwrap();
+    for app in ["hello", "other"] {
+        admin.create_app(app).await.unwrap();
+        admin
+            .push_release(
+                &release(tmp.path(), app, "1.0.0", ""),
+                ReleasePush::default(),
+            )
+            .await
+            .unwrap();
+        admin.promote(app, "stable", "1.0.0").await.unwrap();
+    }
+    admin
+        .push_release(
+            &release(tmp.path(), "hello", "2.0.0-beta.1", ""),
+            ReleasePush::default(),
+        )
+        .await
+        .unwrap();
+    admin
+        .promote("hello", "beta", "2.0.0-beta.1")
+        .await
+        .unwrap();
+    let mk = |name: &str, app: &str, expires: Option<&str>| NewCustomer {
+        name: name.into(),
+        app: app.into(),
+        expires_at: expires.map(Into::into),
+        ..acme_like()
+    };
+    admin
+        .create_customer(&mk("a", "hello", None))
+        .await
+        .unwrap();
+    admin
+        .create_customer(&mk("b", "other", None))
+        .await
+        .unwrap();
+    admin
+        .create_customer(&mk("old", "hello", Some("2001-01-01")))
+        .await
+        .unwrap();
+    let lic = |t: String| berth_license::License::parse(&t, "l").unwrap();
+    let a = lic(admin.issue_license("a").await.unwrap());
+    let b = lic(admin.issue_license("b").await.unwrap());
+    let old = lic(admin.issue_license("old").await.unwrap());
+    let ca = Client::new(&s.url, &a.bearer()).unwrap();
+    let cb = Client::new(&s.url, &b.bearer()).unwrap();
+    let dir = |n: &str| tmp.path().join(n);
+
+    ca.download_release("1.0.0", &dir("a1")).await.unwrap();
+    assert_eq!(
+        berth_oci::release::Release::open(&dir("a1"))
+            .unwrap()
+            .meta
+            .app,
+        "hello"
+    );
+    // b's license opens b's app only: the same version number is b's own release
+    cb.download_release("1.0.0", &dir("b1")).await.unwrap();
+    assert_eq!(
+        berth_oci::release::Release::open(&dir("b1"))
+            .unwrap()
+            .meta
+            .app,
+        "other"
+    );
+    // a blob of hello's release is not reachable with b's license
+    let hello_index = std::fs::read(dir("a1").join("index.json")).unwrap();
+    let d = berth_oci::digest::Digest::of(&hello_index);
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/api/v1/license/releases/1.0.0/blobs/{d}", s.url))
+        .bearer_auth(b.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // a channel the license lacks
+    let e = ca
+        .download_release("2.0.0-beta.1", &dir("a2"))
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 404, "{e}");
+    let q = UpdateCheck {
+        current_version: None,
+        target_version: None,
+        channel: Some("beta".into()),
+        instance: InstanceReport {
+            cluster_id: "c".into(),
+            ..Default::default()
+        },
+    };
+    assert_eq!(status(&ca.check_updates(&q).await.unwrap_err()), 403);
+    // expired: no download, update check says why
+    let co = Client::new(&s.url, &old.bearer()).unwrap();
+    let e = co.download_release("1.0.0", &dir("o1")).await.unwrap_err();
+    assert_eq!(status(&e), 403);
+    assert!(e.to_string().contains("expired"), "{e}");
+    let ans = co
+        .check_updates(&UpdateCheck {
+            channel: None,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert!(ans.path.is_empty() && ans.refused.unwrap().contains("expired"));
+    // tampered credential, unknown id, traversal in paths
+    let mut forged = a.clone();
+    forged.spec.credential = "0".repeat(64);
+    let cf = Client::new(&s.url, &forged.bearer()).unwrap();
+    assert_eq!(
+        status(&cf.download_release("1.0.0", &dir("f")).await.unwrap_err()),
+        401
+    );
+    for path in [
+        "/api/v1/license/releases/..%2F..%2Fetc/index",
+        "/api/v1/license/releases/1.0.0/blobs/..%2F..%2Fvendor.db",
+        "/api/v1/license/releases/1.0.0/blobs/sha256:..",
+    ] {
+        let r = http
+            .get(format!("{}{path}", s.url))
+            .bearer_auth(a.bearer())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 400 || r.status() == 404,
+            "{path}: {}",
+            r.status()
+        );
+        let body = r.text().await.unwrap();
+        assert!(!body.contains(&tmp.path().display().to_string()), "{body}");
+    }
+    // revoked: refused with the reason
+    admin
+        .change_customer(
+            "a",
+            &CustomerChange {
+                revoked: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let e = ca.check_updates(&q).await.unwrap_err();
+    assert_eq!(status(&e), 403);
+    assert!(e.to_string().contains("revoked"), "{e}");
+}
+
+/// Two servers on one PostgreSQL database serve the same data; a server killed in the middle
+/// of a request leaves the other serving and nothing half-written.
+#[tokio::test]
+async fn two_servers_share_one_postgres() {
+    let pg = pg::Postgres::start();
+    let url = pg.url();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // both start at once: migrations must not trip over each other
+    let (s1, s2) = tokio::join!(
+        start(d1.path(), Some(&url), vec![]),
+        start(d2.path(), Some(&url), vec![])
+    );
+    let token = if s1.admin.is_empty() {
+        s2.admin.clone()
+    } else {
+        s1.admin.clone()
+    };
+    let c1 = Client::new(&s1.url, &token).unwrap();
+    let c2 = Client::new(&s2.url, &token).unwrap();
+    c1.create_app("hello").await.unwrap();
+    assert_eq!(c2.channels("hello").await.unwrap().len(), 3);
+    c2.create_customer(&acme_like()).await.unwrap();
+    assert_eq!(c1.customers(Some("hello")).await.unwrap().len(), 1);
+    assert_eq!(status(&c1.create_app("hello").await.unwrap_err()), 409);
+
+    // kill s1 while requests are in flight; s2 keeps answering and the data is whole
+    let mut inflight = vec![];
+    for i in 0..20 {
+        let c = c1.clone();
+        inflight.push(tokio::spawn(async move {
+            c.create_channel(
+                "hello",
+                &NewChannel {
+                    name: format!("c{i}"),
+                    keep_minors: None,
+                },
+            )
+            .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    drop(s1);
+    let mut ok = 0;
+    for t in inflight {
+        if let Ok(Ok(())) = t.await {
+            ok += 1;
+        }
+    }
+    let chans = c2.channels("hello").await.unwrap();
+    // every channel that exists is complete, and every acknowledged one exists
+    assert!(
+        chans.len() >= 3 + ok,
+        "{} channels, {ok} acknowledged",
+        chans.len()
+    );
+    c2.create_channel(
+        "hello",
+        &NewChannel {
+            name: "after".into(),
+            keep_minors: Some(2),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Bodies are capped and each license is rate-limited on its own.
+#[tokio::test]
+async fn bodies_are_capped_and_licenses_rate_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let db = berth_vendor::db::Db::connect(None, data).await.unwrap();
+    let store = berth_vendor::store::Store::open(data, 1024).unwrap();
+    let (svc, first) = Service::start(db, store, data).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // one request a second per license, burst of two
+    let app = berth_vendor::http::router(svc, url.clone(), 1.0);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let token = std::fs::read_to_string(first.unwrap())
+        .unwrap()
+        .trim()
+        .to_string();
+    let admin = Client::new(&url, &token).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for name in ["a", "b"] {
+        admin
+            .create_customer(&NewCustomer {
+                name: name.into(),
+                ..acme_like()
+            })
+            .await
+            .unwrap();
+    }
+    let http = reqwest::Client::new();
+    // a JSON body over 1 MiB is refused before it is parsed
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = http
+        .post(format!("{url}/api/v1/apps"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // a blob over the store's cap (1 KiB here) is refused and leaves nothing behind
+    let blob = vec![7u8; 4096];
+    let d = berth_oci::digest::Digest::of(&blob);
+    let r = http
+        .put(format!("{url}/api/v1/blobs/{d}"))
+        .bearer_auth(&token)
+        .body(blob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let left: Vec<_> = std::fs::read_dir(data.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // a blob whose bytes do not match its digest is refused
+    let r = http
+        .put(format!(
+            "{url}/api/v1/blobs/{}",
+            berth_oci::digest::Digest::of(b"other")
+        ))
+        .bearer_auth(&token)
+        .body("bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let la = berth_license::License::parse(&admin.issue_license("a").await.unwrap(), "a").unwrap();
+    let lb = berth_license::License::parse(&admin.issue_license("b").await.unwrap(), "b").unwrap();
+    let q = UpdateCheck {
+        current_version: None,
+        target_version: None,
+        channel: None,
+        instance: InstanceReport {
+            cluster_id: "c".into(),
+            ..Default::default()
+        },
+    };
+    let ca = Client::new(&url, &la.bearer()).unwrap();
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        statuses.push(ca.check_updates(&q).await.err().and_then(|e| e.status()));
+    }
+    assert!(statuses.contains(&Some(429)), "{statuses:?}");
+    // another license is not slowed by a's
+    let cb = Client::new(&url, &lb.bearer()).unwrap();
+    let ans = cb.check_updates(&q).await.unwrap();
+    assert_eq!(
+        ans.refused.as_deref(),
+        Some("the channel has no releases yet")
+    );
+    task.abort();
+}
