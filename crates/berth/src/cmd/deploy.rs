@@ -365,12 +365,10 @@ async fn locate<T>(
     uninstall: bool,
 ) -> Result<std::result::Result<T, DeployError>> {
     match res {
-        Err(DeployError::NotInstalled { app, namespace }) => {
-            Err(crate::exit::NotInstalledHere(
-                not_installed(&ctx.cluster, &app, &namespace, uninstall).await,
-            )
-            .into())
-        }
+        Err(DeployError::NotInstalled { app, namespace }) => Err(crate::exit::NotInstalledHere(
+            not_installed(&ctx.cluster, &app, &namespace, uninstall).await,
+        )
+        .into()),
         other => Ok(other),
     }
 }
@@ -668,11 +666,7 @@ async fn apply_op(
     };
     // Config problems are reported before touching the network. (Rendering waits for the
     // cluster: templates may read it with `lookup`.)
-    let app = resolve_input(&app_dir, &input, None)?
-        .0
-        .app
-        .metadata
-        .name;
+    let app = resolve_input(&app_dir, &input, None)?.0.app.metadata.name;
     if let Some(s) = &signed
         && s.release.meta.app != app
     {
@@ -712,10 +706,10 @@ async fn apply_op(
     }
     if mode == Some(Mode::Upgrade) {
         let Some(current) = current else {
-            return Err(
-                crate::exit::NotInstalledHere(not_installed(&cluster, &app, &namespace, false).await)
-                    .into(),
-            );
+            return Err(crate::exit::NotInstalledHere(
+                not_installed(&cluster, &app, &namespace, false).await,
+            )
+            .into());
         };
         // The upgrade policy is checked before a bundle's images are pushed.
         let kube = cluster.server_version().await.ok();
