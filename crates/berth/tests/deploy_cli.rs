@@ -230,7 +230,8 @@ fn namespace_defaults_to_the_context_and_not_installed_says_where_the_app_is() {
     ] {
         let out = berth(&args, &kc);
         let t = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        // not installed here: exit code 5 (crate::exit), with where it is installed
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {t}");
         assert!(
             t.contains("hello is not installed in namespace prod; hello is installed in namespace shop; pass -n shop"),
             "{args:?}: {t}"

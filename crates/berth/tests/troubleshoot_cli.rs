@@ -253,6 +253,7 @@ fn default_analysis_of_a_healthy_apps_bundle_exits_0() {
     berth()
         .arg("install")
         .arg(example(""))
+        .args(["-n", "hello"])
         .arg("--kubeconfig")
         .arg(&kc)
         .assert()

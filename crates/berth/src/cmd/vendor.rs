@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  berth vendor serve --data-dir ./vendor-data --addr 127.0.0.1:8800\n  \
+berth vendor login http://127.0.0.1:8800 --token-file ./vendor-data/admin-token"
+)]
 pub struct Args {
     #[command(subcommand)]
     cmd: Cmd,
@@ -126,14 +130,19 @@ struct Output {
 #[derive(clap::Subcommand)]
 enum AppCmd {
     /// Create an app with the stable, beta and unstable channels.
+    #[command(after_help = "Example:\n  berth vendor app create hello")]
     Create { name: String },
     /// List apps.
+    #[command(after_help = "Example:\n  berth vendor app ls -o json")]
     Ls(Output),
 }
 
 #[derive(clap::Subcommand)]
 enum ChannelCmd {
     /// Create a channel.
+    #[command(
+        after_help = "Example:\n  berth vendor channel create lts --app hello --keep-minors 2"
+    )]
     Create {
         name: String,
         #[arg(long)]
@@ -143,6 +152,7 @@ enum ChannelCmd {
         keep_minors: Option<u64>,
     },
     /// List channels and their releases.
+    #[command(after_help = "Example:\n  berth vendor channel ls --app hello")]
     Ls {
         #[arg(long)]
         app: String,
@@ -154,6 +164,9 @@ enum ChannelCmd {
 #[derive(clap::Subcommand)]
 enum ReleaseCmd {
     /// Upload a release directory (only blobs the server lacks; a killed push resumes).
+    #[command(
+        after_help = "Example:\n  berth vendor release push hello-1.2.0.release --channel unstable --notes 'Fixes login'"
+    )]
     Push {
         /// The directory `berth release build` wrote.
         dir: PathBuf,
@@ -171,6 +184,7 @@ enum ReleaseCmd {
         eol: Option<String>,
     },
     /// Add a pushed release to a channel (runs the release gates).
+    #[command(after_help = "Example:\n  berth vendor release promote hello 1.2.0 --channel stable")]
     Promote {
         app: String,
         version: String,
@@ -182,8 +196,13 @@ enum ReleaseCmd {
 #[derive(clap::Subcommand)]
 enum CustomerCmd {
     /// Create a customer.
+    #[command(
+        after_help = "Example:\n  berth vendor customer create acme --app hello --channel stable --expires 2027-12-31 \\\n    \
+--airgap --entitlement seats=int:50"
+    )]
     Create(CustomerCreate),
     /// List customers.
+    #[command(after_help = "Example:\n  berth vendor customer ls --app hello")]
     Ls {
         #[arg(long)]
         app: Option<String>,
@@ -191,6 +210,9 @@ enum CustomerCmd {
         out: Output,
     },
     /// Renew, move to other channels, revoke or reinstate.
+    #[command(
+        after_help = "Examples:\n  berth vendor customer update acme --expires 2028-12-31\n  berth vendor customer update acme --revoke"
+    )]
     Update {
         name: String,
         /// New expiry date (YYYY-MM-DD).
@@ -242,28 +264,36 @@ struct CustomerCreate {
 #[derive(clap::Subcommand)]
 enum VendorLicenseCmd {
     /// Issue a signed license for a customer (printed on stdout).
+    #[command(after_help = "Example:\n  berth vendor license issue acme > acme.license.yaml")]
     Issue { customer: String },
 }
 
 #[derive(clap::Subcommand)]
 enum KeyCmd {
     /// Print the public keys (PEM) customers verify licenses with; the active one first.
+    #[command(after_help = "Example:\n  berth vendor key export > vendor.pub")]
     Export,
     /// Sign new licenses with a new key; old licenses stay verifiable with the old one.
+    #[command(after_help = "Example:\n  berth vendor key rotate")]
     Rotate,
 }
 
 #[derive(clap::Subcommand)]
 enum TokenCmd {
     /// Create a token (printed once).
+    #[command(after_help = "Example:\n  berth vendor token create ci --scope release-publisher")]
     Create {
         name: String,
         #[arg(long, value_parser = ["admin", "release-publisher", "read-only"])]
         scope: String,
     },
     /// List tokens.
+    #[command(after_help = "Example:\n  berth vendor token ls")]
     Ls(Output),
     /// Revoke a token by id.
+    #[command(
+        after_help = "Example:\n  berth vendor token revoke 0193a5e2-7c1b-7d4e-9a51-2b6f0c1d2e3f"
+    )]
     Revoke { id: String },
 }
 
@@ -733,6 +763,8 @@ async fn instances(i: Instances) -> anyhow::Result<u8> {
 // ---- customer side ---------------------------------------------------------------------
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  berth license show acme.license.yaml\n  \
+berth license verify acme.license.yaml --pubkey vendor.pub --app hello")]
 pub struct LicenseArgs {
     #[command(subcommand)]
     cmd: LicenseCmd,
