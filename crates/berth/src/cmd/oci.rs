@@ -252,34 +252,31 @@ fn read_objects(path: &Path, out: &mut Vec<serde_json::Value>) -> anyhow::Result
     Ok(())
 }
 
-fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut files = Vec::new();
-    for e in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let e = e.with_context(|| format!("walking {}", dir.display()))?;
-        let name = e.file_name().to_string_lossy();
-        if e.depth() > 0 && name.starts_with('.') {
-            continue;
+/// What the release must hold: the manifest, and every path it references (for a chart
+/// directory, its Chart.yaml too).
+fn app_references(loaded: &berth_spec::LoadedApp) -> Vec<release::AppReference> {
+    let manifest = berth_spec::lint::MANIFEST_NAMES
+        .iter()
+        .find(|n| loaded.dir.join(n).is_file())
+        .unwrap_or(&berth_spec::lint::MANIFEST_NAMES[0]);
+    let mut refs = vec![release::AppReference {
+        field: "the manifest".into(),
+        path: (*manifest).to_string(),
+    }];
+    for (field, path) in loaded.app.local_paths() {
+        let path = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        if field.ends_with(".chart.path") && loaded.path(&path).is_dir() {
+            refs.push(release::AppReference {
+                field: field.clone(),
+                path: format!("{path}/Chart.yaml"),
+            });
         }
-        if !e.file_type().is_file() {
-            continue;
-        }
-        let rel = e
-            .path()
-            .strip_prefix(dir)
-            .unwrap_or(e.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        if rel.ends_with(".release") || rel.ends_with(".bundle") {
-            continue;
-        }
-        let data =
-            std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
-        files.push((rel, data));
+        refs.push(release::AppReference { field, path });
     }
-    Ok(files)
+    refs
 }
 
 /// Config inputs that together take every `when` branch an image may hide behind: the
@@ -464,7 +461,8 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
     let input = ReleaseInput {
         app: app.metadata.name.clone(),
         version: version.clone(),
-        files: app_files(&b.dir)?,
+        files: release::collect_app_files(&loaded.dir)?,
+        references: app_references(&loaded),
         objects,
         extra_images: extras,
         platforms,
