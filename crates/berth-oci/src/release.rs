@@ -383,7 +383,7 @@ impl Release {
         let meta_bytes = layout.read_manifest_blob(&m.config.digest)?;
         let meta: ReleaseMeta =
             serde_json::from_slice(&meta_bytes).map_err(|e| Error::json("release metadata", e))?;
-        let files = m
+        let files: Vec<(String, Descriptor)> = m
             .layers
             .iter()
             .map(|l| {
@@ -396,6 +396,21 @@ impl Release {
                 )
             })
             .collect();
+        // App file paths are written to disk by whoever installs from the release: each must
+        // be relative, inside the app, and given once.
+        let mut seen = BTreeSet::new();
+        for (p, _) in &files {
+            check_rel_path(p).map_err(|_| Error::Layout {
+                path: dir.to_path_buf(),
+                reason: format!("app file path {p:?} is not a relative path inside the app"),
+            })?;
+            if !seen.insert(p.as_str()) {
+                return Err(Error::Layout {
+                    path: dir.to_path_buf(),
+                    reason: format!("app file {p:?} appears twice"),
+                });
+            }
+        }
         let mut images = Vec::new();
         for e in &index.manifests {
             if e.annotations

@@ -146,3 +146,38 @@ fn a_build_lacking_a_referenced_path_is_refused_before_anything_is_written() {
     assert!(e.contains("would not contain"), "{e}");
     assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
 }
+
+#[test]
+fn a_release_whose_app_file_paths_leave_the_app_does_not_open() {
+    use berth_oci::Layout;
+    use berth_oci::release::{Release, ReleaseMeta};
+    let meta = ReleaseMeta {
+        format: 1,
+        app: "demo".into(),
+        version: "1.0.0".into(),
+        images: Vec::new(),
+    };
+    for files in [
+        vec![("../../evil".to_string(), b"x".to_vec())],
+        vec![("/etc/cron.d/x".to_string(), b"x".to_vec())],
+        vec![
+            ("berth.yaml".to_string(), b"a".to_vec()),
+            ("berth.yaml".to_string(), b"b".to_vec()),
+        ],
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::create(tmp.path()).unwrap();
+        release::write_app_entry(&layout, &meta, &files).unwrap();
+        let e = Release::open(tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("not a relative path") || e.contains("appears twice"),
+            "{files:?}: {e}"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::create(tmp.path()).unwrap();
+    let ok = vec![("chart/Chart.yaml".to_string(), b"x".to_vec())];
+    release::write_app_entry(&layout, &meta, &ok).unwrap();
+    let r = Release::open(tmp.path()).unwrap();
+    assert_eq!(r.read_file("chart/Chart.yaml").unwrap().unwrap(), b"x");
+}
