@@ -76,14 +76,12 @@ pub struct AppReference {
     pub path: String,
 }
 
-/// The first reference that `files` do not hold (neither the file nor any file under the
-/// directory), as an error naming the field.
-pub fn check_references(files: &[(String, Vec<u8>)], refs: &[AppReference]) -> Result<()> {
+/// The first reference that the app file paths `files` do not hold (neither the file nor
+/// any file under the directory), as an error naming the field.
+pub fn check_references(files: &[&str], refs: &[AppReference]) -> Result<()> {
     for r in refs {
         let dir = format!("{}/", r.path.trim_end_matches('/'));
-        let held = files
-            .iter()
-            .any(|(p, _)| p == &r.path || p.starts_with(&dir));
+        let held = files.iter().any(|p| *p == r.path || p.starts_with(&dir));
         if !held {
             return Err(Error::Release(format!(
                 "{} names `{}`, but the release would not contain it; \
@@ -255,7 +253,8 @@ pub async fn build(
     for (p, _) in &input.files {
         check_rel_path(p)?;
     }
-    check_references(&input.files, &input.references)?;
+    let paths: Vec<&str> = input.files.iter().map(|(p, _)| p.as_str()).collect();
+    check_references(&paths, &input.references)?;
     if out.exists() {
         return Err(Error::Layout {
             path: out.to_path_buf(),

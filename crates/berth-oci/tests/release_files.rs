@@ -108,7 +108,10 @@ fn a_build_lacking_a_referenced_path_is_refused_before_anything_is_written() {
         },
     ];
     let only_manifest = vec![("berth.yaml".to_string(), b"x".to_vec())];
-    let e = release::check_references(&only_manifest, &refs)
+    let names = |f: &[(String, Vec<u8>)]| f.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    let paths = names(&only_manifest);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let e = release::check_references(&paths, &refs)
         .unwrap_err()
         .to_string();
     assert!(
@@ -118,12 +121,16 @@ fn a_build_lacking_a_referenced_path_is_refused_before_anything_is_written() {
     // A chart directory without its Chart.yaml is incomplete too.
     let mut files = only_manifest.clone();
     files.push(("chart/templates/cm.yaml".into(), b"x".to_vec()));
-    let e = release::check_references(&files, &refs)
+    let paths = names(&files);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let e = release::check_references(&paths, &refs)
         .unwrap_err()
         .to_string();
     assert!(e.contains("chart/Chart.yaml"), "{e}");
     files.push(("chart/Chart.yaml".into(), b"x".to_vec()));
-    release::check_references(&files, &refs).unwrap();
+    let paths = names(&files);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    release::check_references(&paths, &refs).unwrap();
     // `build` checks before pulling any image or creating the output.
     let out = tmp.path().join("demo-1.0.0.release");
     let input = ReleaseInput {

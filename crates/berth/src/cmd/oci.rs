@@ -279,6 +279,42 @@ fn app_references(loaded: &berth_spec::LoadedApp) -> Vec<release::AppReference> 
     refs
 }
 
+/// Before signing: the release's berth.yaml, and every path it references, are in the release.
+fn check_release_complete(dir: &Path) -> anyhow::Result<()> {
+    let rel = Release::open(dir)?;
+    let paths: Vec<&str> = rel.files.iter().map(|(p, _)| p.as_str()).collect();
+    let Some(manifest) = berth_spec::lint::MANIFEST_NAMES
+        .iter()
+        .find(|n| paths.contains(n))
+    else {
+        anyhow::bail!(
+            "release {} holds no berth.yaml; rebuild it with `berth release build`",
+            dir.display()
+        );
+    };
+    let bytes = rel.read_file(manifest)?.unwrap_or_default();
+    let app: berth_spec::Application = serde_saphyr::from_str(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("{manifest} in release {}", dir.display()))?;
+    let mut refs = Vec::new();
+    for (field, path) in app.local_paths() {
+        let path = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        let archive = path.ends_with(".tgz") || path.ends_with(".tar.gz");
+        if field.ends_with(".chart.path") && !archive {
+            refs.push(release::AppReference {
+                field: field.clone(),
+                path: format!("{path}/Chart.yaml"),
+            });
+        }
+        refs.push(release::AppReference { field, path });
+    }
+    release::check_references(&paths, &refs)
+        .with_context(|| format!("release {} is incomplete; not signing it", dir.display()))?;
+    Ok(())
+}
+
 /// Config inputs that together take every `when` branch an image may hide behind: the
 /// defaults, each option of each select item, and each bool item on and off.
 fn config_variants(
@@ -623,6 +659,7 @@ pub fn run_bundle(a: BundleArgs) -> anyhow::Result<u8> {
 
 fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
     let key = keys::read_signing_key(&c.key)?;
+    check_release_complete(&c.release)?;
     let since = c.since.as_deref().map(Base::from_path);
     let rep = bundle::create(&c.release, &c.out, &key, since.as_ref())?;
     if c.output == Format::Table {
