@@ -6,6 +6,14 @@
 //! [`MAX_ARCHIVE_SIZE`] decompressed in total (counted on the decompressed stream,
 //! so a gzip bomb stops at the limit instead of filling memory), and at most
 //! [`MAX_ENTRIES`] entries. The limits are Helm's, so any chart Helm accepts loads.
+//!
+//! Those are per archive; a chart's `charts/` may hold archives that hold archives, so one
+//! [`Budget`] is also shared by a chart and all its subcharts: at most [`MAX_TREE_SIZE`]
+//! decompressed bytes (each nested archive counts once as a file of its parent and again
+//! for its content), [`MAX_TREE_FILES`] files and [`MAX_SUBCHART_DEPTH`] levels of nesting.
+//!
+//! An archive that holds one path twice is read as Helm and tar read it: the last copy wins,
+//! for every file.
 
 use crate::error::ChartError;
 use std::io::Read;
@@ -16,6 +24,61 @@ pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
 pub const MAX_ARCHIVE_SIZE: u64 = 100 * 1024 * 1024;
 /// Most entries berth reads from one archive (Helm has no limit; ours bounds memory).
 pub const MAX_ENTRIES: usize = 20_000;
+
+/// Most decompressed bytes across a chart and all its subcharts (200 MiB: twice what Helm
+/// accepts for one archive, so any chart Helm loads still loads with its subcharts).
+pub const MAX_TREE_SIZE: u64 = 2 * MAX_ARCHIVE_SIZE;
+/// Most files across a chart and all its subcharts.
+pub const MAX_TREE_FILES: usize = MAX_ENTRIES;
+/// How deep `charts/` may nest (a guard against archives that contain themselves).
+pub const MAX_SUBCHART_DEPTH: usize = 16;
+
+/// What a chart and all its subcharts may still read: one budget per load, charged for
+/// every file as it is decompressed (or read from a chart directory), before it is kept.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    bytes: u64,
+    files: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            bytes: MAX_TREE_SIZE,
+            files: MAX_TREE_FILES,
+        }
+    }
+}
+
+impl Budget {
+    /// Take one file of `size` bytes from the budget; `chart` and `entry` say where, in
+    /// the error that names the limit reached.
+    pub fn charge(&mut self, chart: &str, entry: &str, size: u64) -> Result<(), ChartError> {
+        let limit = |limit: String, what: &str| ChartError::Limit {
+            chart: chart.to_owned(),
+            limit,
+            detail: format!(
+                "reading {entry:?}: the chart and its subcharts together hold {what}; \
+                 this is not a chart Helm would package (a decompression bomb?)"
+            ),
+        };
+        if self.files == 0 {
+            return Err(limit(
+                format!("file count limit ({MAX_TREE_FILES} files)"),
+                "too many files",
+            ));
+        }
+        if size > self.bytes {
+            return Err(limit(
+                format!("total decompressed size limit ({MAX_TREE_SIZE} bytes)"),
+                "too many bytes",
+            ));
+        }
+        self.files -= 1;
+        self.bytes -= size;
+        Ok(())
+    }
+}
 
 /// One file of a chart, named by its slash-separated path inside the chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +119,16 @@ impl<R: Read> Read for Limited<R> {
 /// Reads a gzipped chart archive into its files, with the top directory
 /// (`mychart/`) stripped. `archive` names the archive in errors.
 pub fn read_archive(bytes: &[u8], archive: &str) -> Result<Vec<ChartFile>, ChartError> {
+    read_archive_within(bytes, archive, &mut Budget::default())
+}
+
+/// [`read_archive`], charging every file to `budget` (shared by a chart and its subcharts).
+/// A path that appears twice keeps its last copy, in the place of the first.
+pub fn read_archive_within(
+    bytes: &[u8],
+    archive: &str,
+    budget: &mut Budget,
+) -> Result<Vec<ChartFile>, ChartError> {
     let err = |entry: &str, reason: String| ChartError::Archive {
         archive: archive.to_owned(),
         entry: entry.to_owned(),
@@ -77,7 +150,8 @@ pub fn read_archive(bytes: &[u8], archive: &str) -> Result<Vec<ChartFile>, Chart
     let entries = tar
         .entries()
         .map_err(|e| err("", format!("unreadable archive: {e}")))?;
-    let mut files = Vec::new();
+    let mut files: Vec<ChartFile> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     let mut total: u64 = 0;
     let mut count = 0usize;
     for entry in entries {
@@ -127,6 +201,7 @@ pub fn read_archive(bytes: &[u8], archive: &str) -> Result<Vec<ChartFile>, Chart
                 ),
             ));
         }
+        budget.charge(archive, &raw_name, size)?;
         let mut data = Vec::with_capacity(size as usize);
         (&mut entry)
             .take(MAX_FILE_SIZE + 1)
@@ -136,10 +211,18 @@ pub fn read_archive(bytes: &[u8], archive: &str) -> Result<Vec<ChartFile>, Chart
             return Err(err(&raw_name, "truncated entry".into()));
         }
         total += size;
-        files.push(ChartFile {
+        let file = ChartFile {
             name,
             data: strip_bom(data),
-        });
+        };
+        // Last copy wins, as in Helm (whose loader overwrites) and tar (which re-extracts).
+        match seen.get(&file.name) {
+            Some(&i) => files[i] = file,
+            None => {
+                seen.insert(file.name.clone(), files.len());
+                files.push(file);
+            }
+        }
     }
     if files.is_empty() {
         return Err(err("", "no files in chart archive".into()));

@@ -1,15 +1,12 @@
 //! A loaded chart and how it is loaded: from a directory (honouring `.helmignore`)
 //! or a `.tgz` archive, with vendored subcharts under `charts/` (directories and archives).
 
-use crate::archive::{self, ChartFile, MAX_FILE_SIZE};
+use crate::archive::{self, Budget, ChartFile, MAX_FILE_SIZE, MAX_SUBCHART_DEPTH};
 use crate::error::ChartError;
 use crate::ignore::IgnoreRules;
 use crate::metadata::Metadata;
 use serde_json::{Map, Value};
 use std::path::Path;
-
-/// How deep `charts/` may nest (a guard against archives that contain themselves).
-const MAX_SUBCHART_DEPTH: usize = 16;
 
 /// A Helm chart in memory.
 #[derive(Clone, Debug, Default)]
@@ -54,8 +51,9 @@ impl Chart {
 
     /// Loads a chart from `.tgz` bytes; `origin` names it in errors.
     pub fn load_archive(bytes: &[u8], origin: &str) -> Result<Chart, ChartError> {
-        let files = archive::read_archive(bytes, origin)?;
-        Chart::from_files(files, origin, 0)
+        let mut budget = Budget::default();
+        let files = archive::read_archive_within(bytes, origin, &mut budget)?;
+        Chart::from_files_within(files, origin, 0, &mut budget)
     }
 
     /// Loads a chart directory, skipping what `.helmignore` lists.
@@ -72,8 +70,10 @@ impl Chart {
         };
         rules.add_defaults();
         let mut files = Vec::new();
-        walk(dir, "", &rules, &mut files, 0)?;
-        Chart::from_files(files, &dir.display().to_string(), 0)
+        let mut budget = Budget::default();
+        let origin = dir.display().to_string();
+        walk(dir, "", &rules, &mut files, 0, &mut budget, &origin)?;
+        Chart::from_files_within(files, &origin, 0, &mut budget)
     }
 
     /// Builds a chart from its files (names relative to the chart root), as
@@ -84,10 +84,23 @@ impl Chart {
         origin: &str,
         depth: usize,
     ) -> Result<Chart, ChartError> {
+        Chart::from_files_within(files, origin, depth, &mut Budget::default())
+    }
+
+    /// [`Chart::from_files`], charging nested subchart archives to `budget`, the one
+    /// budget of the whole chart tree.
+    pub fn from_files_within(
+        files: Vec<ChartFile>,
+        origin: &str,
+        depth: usize,
+        budget: &mut Budget,
+    ) -> Result<Chart, ChartError> {
         if depth > MAX_SUBCHART_DEPTH {
-            return Err(ChartError::Metadata {
+            return Err(ChartError::Limit {
                 chart: origin.into(),
-                message: format!("subcharts nest more than {MAX_SUBCHART_DEPTH} levels deep"),
+                limit: format!("nesting limit ({MAX_SUBCHART_DEPTH} levels of subcharts)"),
+                detail: "subcharts under charts/ nest deeper than that; flatten the dependencies"
+                    .into(),
             });
         }
         let text = |f: &ChartFile| -> Result<String, ChartError> {
@@ -185,7 +198,12 @@ impl Chart {
             if n.starts_with('_') || n.starts_with('.') {
                 continue;
             }
-            let sub_origin = format!("{name}/charts/{n}");
+            // The whole chain of nested archives, so an error says where it is.
+            let sub_origin = if depth == 0 {
+                format!("{name}/charts/{n}")
+            } else {
+                format!("{origin}/charts/{n}")
+            };
             let sc = if n.ends_with(".tgz") {
                 let Some(f) = files.into_iter().find(|f| f.name == n) else {
                     return Err(ChartError::Archive {
@@ -194,15 +212,16 @@ impl Chart {
                         reason: "a directory named like an archive (.tgz) in charts/".into(),
                     });
                 };
-                let inner = archive::read_archive(&f.data, &sub_origin)?;
-                Chart::from_files(inner, &sub_origin, depth + 1)?
+                let inner = archive::read_archive_within(&f.data, &sub_origin, budget)?;
+                drop(f);
+                Chart::from_files_within(inner, &sub_origin, depth + 1, budget)?
             } else {
                 // A plain file directly under charts/ (not .tgz) is not a chart: Helm skips it.
                 let files: Vec<ChartFile> = files.into_iter().filter(|f| f.name != n).collect();
                 if files.is_empty() {
                     continue;
                 }
-                Chart::from_files(files, &sub_origin, depth + 1)?
+                Chart::from_files_within(files, &sub_origin, depth + 1, budget)?
             };
             c.dependencies.push(sc);
         }
@@ -238,6 +257,8 @@ fn walk(
     rules: &IgnoreRules,
     out: &mut Vec<ChartFile>,
     depth: usize,
+    budget: &mut Budget,
+    origin: &str,
 ) -> Result<(), ChartError> {
     if depth > 64 {
         return Err(ChartError::io(
@@ -266,7 +287,7 @@ fn walk(
             if rules.ignored(&name, true) {
                 continue;
             }
-            walk(&path, &name, rules, out, depth + 1)?;
+            walk(&path, &name, rules, out, depth + 1, budget, origin)?;
             continue;
         }
         if rules.ignored(&name, false) {
@@ -286,6 +307,7 @@ fn walk(
                 )),
             ));
         }
+        budget.charge(origin, &name, meta.len())?;
         let data = std::fs::read(&path).map_err(|e| ChartError::io(&path, e))?;
         out.push(ChartFile {
             name,

@@ -24,6 +24,18 @@ pub enum ChartError {
         /// What is wrong and what to do.
         reason: String,
     },
+    /// A chart and its subcharts together exceed one of the whole-tree limits
+    /// (decompressed bytes, number of files, nesting depth).
+    #[error("chart {chart}: {limit} exceeded: {detail}")]
+    Limit {
+        /// Where the limit was reached: the chart, or the chain of nested archives
+        /// (`parent/charts/a.tgz/charts/b.tgz`).
+        chart: String,
+        /// Which limit, e.g. `total decompressed size limit (209715200 bytes)`.
+        limit: String,
+        /// The entry being read and what to do.
+        detail: String,
+    },
     /// A YAML or JSON file of the chart does not parse.
     #[error("chart {chart}: cannot parse {file}: {message}")]
     Parse {

@@ -24,7 +24,10 @@ mod values;
 pub mod version;
 mod yaml;
 
-pub use archive::{ChartFile, MAX_ARCHIVE_SIZE, MAX_ENTRIES, MAX_FILE_SIZE, read_archive};
+pub use archive::{
+    Budget, ChartFile, MAX_ARCHIVE_SIZE, MAX_ENTRIES, MAX_FILE_SIZE, MAX_SUBCHART_DEPTH,
+    MAX_TREE_FILES, MAX_TREE_SIZE, read_archive, read_archive_within,
+};
 pub use chart::Chart;
 pub use coalesce::merge_user_values;
 pub use error::ChartError;

@@ -196,3 +196,133 @@ fn bad_chart_yaml_names_chart_and_field() {
         "{e}"
     );
 }
+
+/// A chart archive named `name` holding `files` (paths inside the chart) and, under
+/// `charts/`, `copies` copies of the archive `sub`.
+fn nested(name: &str, files: &[(&str, &[u8])], sub: Option<&[u8]>, copies: usize) -> Vec<u8> {
+    let mut t = Vec::new();
+    let meta = format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n");
+    entry(
+        &mut t,
+        &format!("{name}/Chart.yaml"),
+        b'0',
+        meta.as_bytes(),
+        "",
+    );
+    for (p, data) in files {
+        entry(&mut t, &format!("{name}/{p}"), b'0', data, "");
+    }
+    if let Some(sub) = sub {
+        for i in 0..copies {
+            entry(&mut t, &format!("{name}/charts/s{i}.tgz"), b'0', sub, "");
+        }
+    }
+    t.extend(std::iter::repeat_n(0u8, 1024));
+    gz(&t)
+}
+
+/// Subchart archives inside subchart archives, `levels` deep, `copies` wide, with `leaf`
+/// files in the innermost chart: small compressed, exponential decompressed.
+fn nested_bomb(levels: usize, copies: usize, leaf: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut a = nested("l0", leaf, None, 0);
+    for l in 1..=levels {
+        a = nested(&format!("l{l}"), &[], Some(&a), copies);
+    }
+    a
+}
+
+fn limit_err(bytes: &[u8]) -> (String, String) {
+    match Chart::load_archive(bytes, "bomb.tgz") {
+        Err(ChartError::Limit { chart, limit, .. }) => (chart, limit),
+        other => panic!("expected a whole-tree limit error, got {other:?}"),
+    }
+}
+
+#[test]
+fn nested_archive_bomb_stops_at_the_total_size_limit() {
+    // 4 MiB of zeros per leaf, 4 copies per level, 7 levels: 64 GiB if read fully,
+    // a few KiB compressed. Each archive alone is far below Helm's 100 MiB.
+    let zeros = vec![0u8; 4 << 20];
+    let bomb = nested_bomb(7, 4, &[("files/zero.bin", &zeros)]);
+    assert!(bomb.len() < 300 * 1024, "bomb is {} bytes", bomb.len());
+    let (chart, limit) = limit_err(&bomb);
+    assert!(limit.contains("total decompressed size"), "{limit}");
+    assert!(
+        limit.contains(&berth_chart::MAX_TREE_SIZE.to_string()),
+        "{limit}"
+    );
+    // The error names the chain of archives it was reading.
+    assert!(
+        chart.starts_with("l7/charts/s") && chart.matches("/charts/").count() >= 2,
+        "{chart}"
+    );
+    let e = Chart::load_archive(&bomb, "bomb.tgz")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("files/zero.bin") || e.contains(".tgz"), "{e}");
+}
+
+#[test]
+fn nested_archives_share_one_file_count_limit() {
+    // 2,000 empty files per leaf (each leaf far below the per-archive entry cap), 16 leaves.
+    let names: Vec<String> = (0..2000).map(|i| format!("files/{i}")).collect();
+    let leaf: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+    let bomb = nested_bomb(2, 4, &leaf);
+    let (chart, limit) = limit_err(&bomb);
+    assert!(limit.contains("file count"), "{limit}");
+    assert!(
+        limit.contains(&berth_chart::MAX_TREE_FILES.to_string()),
+        "{limit}"
+    );
+    assert!(chart.starts_with("l2/charts/s"), "{chart}");
+}
+
+#[test]
+fn nesting_deeper_than_the_limit_is_refused_with_its_chain() {
+    let deep = nested_bomb(berth_chart::MAX_SUBCHART_DEPTH + 2, 1, &[]);
+    let (chart, limit) = limit_err(&deep);
+    assert!(limit.contains("nesting"), "{limit}");
+    assert_eq!(
+        chart.matches("/charts/").count(),
+        berth_chart::MAX_SUBCHART_DEPTH + 1,
+        "{chart}"
+    );
+    // At the limit it loads.
+    let ok = nested_bomb(berth_chart::MAX_SUBCHART_DEPTH, 1, &[]);
+    let c = Chart::load_archive(&ok, "ok.tgz").expect("16 levels load");
+    assert_eq!(c.dependencies.len(), 1);
+}
+
+#[test]
+fn a_repeated_entry_takes_the_last_copy_for_every_file() {
+    let mut t = Vec::new();
+    let files: [(&str, &[u8]); 10] = [
+        ("c/Chart.yaml", b"apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+        ("c/values.yaml", b"v: first\n"),
+        ("c/templates/cm.yaml", b"kind: First\n"),
+        ("c/files/f.txt", b"first"),
+        ("c/values.schema.json", b"{\"title\":\"first\"}"),
+        ("c/Chart.yaml", b"apiVersion: v2\nname: c\nversion: 2.0.0\n"),
+        ("c/values.yaml", b"v: last\n"),
+        (
+            "c/templates/cm.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.v }}\n",
+        ),
+        ("c/files/f.txt", b"last"),
+        ("c/values.schema.json", b"{\"title\":\"last\"}"),
+    ];
+    for (n, d) in files {
+        entry(&mut t, n, b'0', d, "");
+    }
+    t.extend(std::iter::repeat_n(0u8, 1024));
+    let c = Chart::load_archive(&gz(&t), "dup.tgz").expect("loads");
+    assert_eq!(c.metadata.version, "2.0.0");
+    assert_eq!(c.values.get("v").and_then(|v| v.as_str()), Some("last"));
+    assert_eq!(c.templates.len(), 1);
+    assert_eq!(c.files.len(), 1);
+    assert_eq!(c.files[0].data, b"last");
+    assert_eq!(c.schema.as_deref(), Some(&b"{\"title\":\"last\"}"[..]));
+    let r = berth_chart::render(&c, &RenderOptions::default()).expect("renders");
+    assert_eq!(r.manifests.len(), 1);
+    assert_eq!(r.manifests[0].object["metadata"]["name"], "last");
+}

@@ -62,6 +62,121 @@ pub struct ReleaseInput {
     pub extra_images: Vec<String>,
     /// Platforms to keep from multi-platform images (empty = all).
     pub platforms: Vec<Platform>,
+    /// Paths the app definition references (berth.yaml, charts, manifests, check files):
+    /// the build refuses to write a release that lacks any of them.
+    pub references: Vec<AppReference>,
+}
+
+/// A path that berth.yaml references, which a release must hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppReference {
+    /// Where berth.yaml names it, e.g. `spec.components[0].chart.path`.
+    pub field: String,
+    /// The path relative to the app directory: a file, or a directory that must hold files.
+    pub path: String,
+}
+
+/// The first reference that the app file paths `files` do not hold (neither the file nor
+/// any file under the directory), as an error naming the field.
+pub fn check_references(files: &[&str], refs: &[AppReference]) -> Result<()> {
+    for r in refs {
+        let dir = format!("{}/", r.path.trim_end_matches('/'));
+        let held = files.iter().any(|p| *p == r.path || p.starts_with(&dir));
+        if !held {
+            return Err(Error::Release(format!(
+                "{} names `{}`, but the release would not contain it; \
+                 the release was not written (is it a link, a hidden file or empty?)",
+                r.field, r.path
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Read the files of the app directory `dir` for a release, as (relative path, content).
+///
+/// Symbolic links that stay inside the app are followed deliberately: the release stores
+/// the file they lead to under the link's own path (a release holds no links). A link that
+/// leads outside the app, or nowhere, is refused with its path, as is any other special
+/// file: a release is complete or not written. Skipped: hidden files and directories
+/// (`.git`, editor files) except `.helmignore`, which decides what a chart holds, and
+/// release directories and bundles written into the app directory (`*.release`, `*.bundle`).
+pub fn collect_app_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let root = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    let mut files = Vec::new();
+    let mut on_path = Vec::new();
+    collect_dir(&root, &root, "", &mut on_path, &mut files)?;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+fn collect_dir(
+    root: &Path,
+    real: &Path,
+    rel: &str,
+    on_path: &mut Vec<std::path::PathBuf>,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<()> {
+    // A link back to a directory being walked would repeat forever.
+    if on_path.iter().any(|p| p == real) || on_path.len() > 64 {
+        return Err(Error::Release(format!(
+            "app directory `{rel}` is a link loop back into itself; replace the link with files"
+        )));
+    }
+    on_path.push(real.to_path_buf());
+    let mut entries: Vec<_> = std::fs::read_dir(real)
+        .map_err(|e| Error::io(real, e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(real, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name != ".helmignore" {
+            continue;
+        }
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ft = e.file_type().map_err(|err| Error::io(e.path(), err))?;
+        let target = if ft.is_symlink() {
+            match e.path().canonicalize() {
+                Ok(t) if t.starts_with(root) => t,
+                Ok(t) => {
+                    return Err(Error::Release(format!(
+                        "app file `{path}` is a link to {} outside the app directory; \
+                         copy the files into the app instead of linking to them",
+                        t.display()
+                    )));
+                }
+                Err(err) => {
+                    return Err(Error::Release(format!(
+                        "app file `{path}` is a link that leads nowhere ({err}); fix or remove it"
+                    )));
+                }
+            }
+        } else {
+            e.path()
+        };
+        let meta = std::fs::metadata(&target).map_err(|err| Error::io(&target, err))?;
+        let output = if meta.is_dir() { ".release" } else { ".bundle" };
+        if name.ends_with(output) {
+            continue;
+        }
+        if meta.is_dir() {
+            collect_dir(root, &target, &path, on_path, out)?;
+        } else if meta.is_file() {
+            let data = std::fs::read(&target).map_err(|err| Error::io(&target, err))?;
+            out.push((path, data));
+        } else {
+            return Err(Error::Release(format!(
+                "app file `{path}` is not a regular file or directory; remove it"
+            )));
+        }
+    }
+    on_path.pop();
+    Ok(())
 }
 
 /// The distinct images to include: from pod specs and the extras, normalised and sorted.
@@ -138,6 +253,8 @@ pub async fn build(
     for (p, _) in &input.files {
         check_rel_path(p)?;
     }
+    let paths: Vec<&str> = input.files.iter().map(|(p, _)| p.as_str()).collect();
+    check_references(&paths, &input.references)?;
     if out.exists() {
         return Err(Error::Layout {
             path: out.to_path_buf(),
@@ -265,7 +382,7 @@ impl Release {
         let meta_bytes = layout.read_manifest_blob(&m.config.digest)?;
         let meta: ReleaseMeta =
             serde_json::from_slice(&meta_bytes).map_err(|e| Error::json("release metadata", e))?;
-        let files = m
+        let files: Vec<(String, Descriptor)> = m
             .layers
             .iter()
             .map(|l| {
@@ -278,6 +395,21 @@ impl Release {
                 )
             })
             .collect();
+        // App file paths are written to disk by whoever installs from the release: each must
+        // be relative, inside the app, and given once.
+        let mut seen = BTreeSet::new();
+        for (p, _) in &files {
+            check_rel_path(p).map_err(|_| Error::Layout {
+                path: dir.to_path_buf(),
+                reason: format!("app file path {p:?} is not a relative path inside the app"),
+            })?;
+            if !seen.insert(p.as_str()) {
+                return Err(Error::Layout {
+                    path: dir.to_path_buf(),
+                    reason: format!("app file {p:?} appears twice"),
+                });
+            }
+        }
         let mut images = Vec::new();
         for e in &index.manifests {
             if e.annotations

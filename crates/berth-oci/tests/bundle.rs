@@ -304,7 +304,24 @@ fn hostile_and_broken_bundles_are_rejected() {
         );
     });
     check(&f.p("traversal.bundle"), "not listed");
-    assert!(!f.dir.path().parent().unwrap().join("evil").exists());
+    // Extract deep inside this test's own directory, so that wherever `../../evil` would
+    // land (next to the staging directory or above it) is still ours to look at.
+    let deep = f.p("deep/a/extract");
+    let e = bundle::verify(
+        &f.p("traversal.bundle"),
+        &f.pubkey,
+        &Expect {
+            app: Some("shop".into()),
+        },
+        Some(&deep),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not listed"), "{e}");
+    let written = find_named(f.dir.path(), "evil");
+    assert!(written.is_empty(), "traversal entry written: {written:?}");
+    assert!(!deep.exists());
     // A symlink entry.
     rewrite(&good, &f.p("link.bundle"), &mut |es| {
         es.insert(
@@ -403,4 +420,19 @@ fn corrupted_release_is_not_signed() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".bundle-"))
         .collect();
     assert!(stray.is_empty(), "temporary files left behind");
+}
+
+/// Every path named `name` under `dir` (links not followed).
+fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if e.file_name() == name {
+            out.push(p.clone());
+        }
+        if e.file_type().unwrap().is_dir() {
+            out.extend(find_named(&p, name));
+        }
+    }
+    out
 }

@@ -13,6 +13,6 @@ pub mod starter;
 pub mod when;
 pub mod yaml;
 
-pub use lint::{LintReport, LoadError, LoadedApp, lint_dir, load};
+pub use lint::{LintReport, LoadError, LoadedApp, links_leaving_app, lint_dir, load};
 pub use manifest::*;
 pub use problem::{Problem, Severity};

@@ -1018,7 +1018,62 @@ fn check_file(
         );
         return false;
     }
-    true
+    // The manifest may not reach outside the app through a link, at the path itself or
+    // anywhere inside a referenced directory: a release holds only the app's own files.
+    let leaving = links_leaving_app(dir, &full);
+    for (link, target) in leaving.iter().take(5) {
+        let shown = link.strip_prefix(dir).unwrap_or(link);
+        ctx.error(
+            pos_at(root, path),
+            &field,
+            "link-outside-app",
+            format!(
+                "`{}` is a link to {} outside the application directory",
+                shown.display(),
+                target.display()
+            ),
+            Some("copy the files into the application directory instead of linking to them".into()),
+        );
+    }
+    leaving.is_empty()
+}
+
+/// The links at or below `path` whose target lies outside `app`, with where they lead. Links that stay inside the app are followed, once per directory.
+pub fn links_leaving_app(app: &Path, path: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    let Ok(root) = app.canonicalize() else {
+        return out;
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let real = if meta.file_type().is_symlink() {
+            match p.canonicalize() {
+                Ok(r) if r.starts_with(&root) => r,
+                Ok(r) => {
+                    out.push((p, r));
+                    continue;
+                }
+                // A dangling link: loading the chart or manifests reports it.
+                Err(_) => continue,
+            }
+        } else {
+            p.clone()
+        };
+        if real.is_dir()
+            && seen.insert(real.canonicalize().unwrap_or(real.clone()))
+            && let Ok(rd) = std::fs::read_dir(&p)
+        {
+            let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            children.sort();
+            stack.extend(children.into_iter().rev());
+        }
+    }
+    out.sort();
+    out
 }
 
 fn check_troubleshoot_file(ctx: &mut Ctx, path: &Path, kinds: &[&str]) {

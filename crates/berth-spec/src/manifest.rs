@@ -385,6 +385,37 @@ pub struct Checks {
 }
 
 impl Application {
+    /// Every local path this manifest references (chart paths, manifest directories, check
+    /// files), relative to berth.yaml, with the field that names it
+    /// (`spec.components[0].chart.path`): what a release of the app must contain.
+    pub fn local_paths(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, c) in self.spec.components.iter().enumerate() {
+            if let Some(p) = c.chart.as_ref().and_then(|ch| ch.path.as_ref()) {
+                out.push((format!("spec.components[{i}].chart.path"), p.clone()));
+            }
+            if let Some(m) = &c.manifests {
+                out.push((
+                    format!("spec.components[{i}].manifests.path"),
+                    m.path.clone(),
+                ));
+            }
+        }
+        if let Some(ch) = &self.spec.checks {
+            for (key, files) in [
+                ("preflights", &ch.preflights),
+                ("hostPreflights", &ch.host_preflights),
+                ("supportBundles", &ch.support_bundles),
+                ("redactors", &ch.redactors),
+            ] {
+                for (i, f) in files.iter().enumerate() {
+                    out.push((format!("spec.checks.{key}[{i}]"), f.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// All config items of all groups, in order.
     pub fn config_items(&self) -> impl Iterator<Item = (&ConfigGroup, &ConfigItem)> {
         self.spec

@@ -277,7 +277,17 @@ impl BundleReader for ArchiveBundle {
     }
 }
 
-fn unpack(name: &str, r: impl Read, dest: &Path, limits: Limits) -> Result<(), BundleError> {
+/// Unpack an untrusted tar stream into `dest` (an existing, empty, private directory).
+///
+/// Every entry is resolved against the real directory without following anything the
+/// archive created: a path whose existing components include a link or a file is refused
+/// (openat-style), directories are created one component at a time, and files are opened
+/// with `O_NOFOLLOW`. Symbolic links are created last, only with relative targets, and a
+/// final pass resolves every link (through the links before it, as the kernel would) and
+/// refuses the archive if any of them leads outside `dest`. Hard links, devices and fifos
+/// are skipped (troubleshoot never writes them). A duplicate file entry replaces the
+/// earlier copy (as tar does); a path that appears as two different types is refused.
+pub fn unpack(name: &str, r: impl Read, dest: &Path, limits: Limits) -> Result<(), BundleError> {
     let reject = |reason: String| BundleError::Rejected {
         path: name.to_string(),
         reason,
@@ -304,11 +314,9 @@ fn unpack(name: &str, r: impl Read, dest: &Path, limits: Limits) -> Result<(), B
             }
             return Err(reject(format!("entry {raw:?} leaves the bundle directory")));
         };
-        let out = dest.join(&rel);
-        let et = entry.header().entry_type();
-        match et {
+        match entry.header().entry_type() {
             tar::EntryType::Directory => {
-                fs::create_dir_all(&out).map_err(io_err(&out))?;
+                make_dirs(dest, &rel, true).map_err(|e| e.into_error(name, dest))?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let size = entry.header().size().map_err(bad)?;
@@ -318,13 +326,11 @@ fn unpack(name: &str, r: impl Read, dest: &Path, limits: Limits) -> Result<(), B
                         limits.max_file
                     )));
                 }
-                if let Some(parent) = out.parent() {
-                    fs::create_dir_all(parent).map_err(io_err(parent))?;
-                }
+                let out = make_dirs(dest, &rel, false).map_err(|e| e.into_error(name, dest))?;
                 if fs::symlink_metadata(&out).is_ok_and(|m| !m.is_file()) {
                     return Err(reject(format!("{rel} appears twice with different types")));
                 }
-                let mut f = fs::File::create(&out).map_err(io_err(&out))?;
+                let mut f = create_nofollow(&out).map_err(io_err(&out))?;
                 // Count what is actually written, not what the header claims.
                 let n =
                     io::copy(&mut (&mut entry).take(limits.max_file + 1), &mut f).map_err(bad)?;
@@ -347,45 +353,142 @@ fn unpack(name: &str, r: impl Read, dest: &Path, limits: Limits) -> Result<(), B
             _ => {}
         }
     }
-    // Links last, so a link cannot redirect a later file write outside the tree.
+    // Links last, so no file or directory entry is ever written through one.
+    let mut made: Vec<String> = Vec::new();
     for (rel, target) in links {
-        if target.starts_with('/') {
-            return Err(reject(format!("link {rel} points to an absolute path")));
+        if target.is_empty() || target.starts_with('/') {
+            return Err(reject(format!(
+                "link {rel} -> {target:?} is not a relative path inside the bundle"
+            )));
+        }
+        let out = make_dirs(dest, &rel, false).map_err(|e| e.into_error(name, dest))?;
+        match fs::symlink_metadata(&out) {
+            // A repeated link entry replaces the earlier one, as tar does.
+            Ok(m) if m.file_type().is_symlink() => {
+                fs::remove_file(&out).map_err(io_err(&out))?;
+            }
+            Ok(_) => {
+                return Err(reject(format!("{rel} appears twice with different types")));
+            }
+            Err(_) => {}
         }
         let parent = Path::new(&rel).parent().unwrap_or(Path::new(""));
-        let joined = parent.join(&target);
-        if lexical_escape(&joined.to_string_lossy()) {
+        let via = format!("{}/{target}", parent.display());
+        if resolve_inside(dest, &via).is_err() {
             return Err(reject(format!("link {rel} -> {target} leaves the bundle")));
-        }
-        let out = dest.join(&rel);
-        if let Some(p) = out.parent() {
-            fs::create_dir_all(p).map_err(io_err(p))?;
-        }
-        if fs::symlink_metadata(&out).is_ok() {
-            continue;
         }
         #[cfg(unix)]
         std::os::unix::fs::symlink(&target, &out).map_err(io_err(&out))?;
+        made.push(rel);
+    }
+    // A later link can change where an earlier one leads: check them all on the final tree.
+    for rel in &made {
+        if let Err(why) = resolve_inside(dest, rel) {
+            return Err(reject(format!("link {rel} {why}")));
+        }
     }
     Ok(())
 }
 
-/// Whether a relative path with `..` components climbs above its start.
-fn lexical_escape(p: &str) -> bool {
-    let mut depth: i64 = 0;
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return true;
-                }
-            }
-            _ => depth += 1,
+/// Why [`make_dirs`] refused a path.
+enum DirError {
+    /// A component that must be a directory is a link or a file.
+    NotADir(String),
+    Io(PathBuf, io::Error),
+}
+
+impl DirError {
+    fn into_error(self, name: &str, dest: &Path) -> BundleError {
+        match self {
+            DirError::NotADir(at) => BundleError::Rejected {
+                path: name.to_string(),
+                reason: format!(
+                    "an entry is written below {at}, which the archive made a link or a file"
+                ),
+            },
+            DirError::Io(p, source) => BundleError::Io {
+                path: p.strip_prefix(dest).unwrap_or(&p).display().to_string(),
+                source,
+            },
         }
     }
-    false
+}
+
+/// Create the directories of `rel` under `dest` one component at a time (all of them when
+/// `whole`, else all but the last), refusing any existing component that is not a real
+/// directory; returns `dest/rel`.
+fn make_dirs(dest: &Path, rel: &str, whole: bool) -> Result<PathBuf, DirError> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let dirs = if whole { parts.len() } else { parts.len() - 1 };
+    let mut p = dest.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        p.push(part);
+        if i >= dirs {
+            break;
+        }
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(DirError::NotADir(parts[..=i].join("/"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // `create_dir` never follows a link in the last component.
+                fs::create_dir(&p).map_err(|e| DirError::Io(p.clone(), e))?;
+            }
+            Err(e) => return Err(DirError::Io(p.clone(), e)),
+        }
+    }
+    Ok(p)
+}
+
+/// Open `p` for writing (created or truncated) without following a link at `p`.
+fn create_nofollow(p: &Path) -> io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, nix::libc::O_NOFOLLOW);
+    o.open(p)
+}
+
+/// Resolve a `dest`-relative path as the kernel would, expanding the links found in `dest`
+/// (at most 40, like Linux), and fail if it ever climbs above `dest` or meets an absolute
+/// link. Components that do not exist are taken literally.
+fn resolve_inside(dest: &Path, rel: &str) -> Result<(), &'static str> {
+    let mut queue: std::collections::VecDeque<String> =
+        rel.split('/').map(str::to_string).collect();
+    let mut stack: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = queue.pop_front() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                if stack.pop().is_none() {
+                    return Err("leads outside the bundle");
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let mut here = dest.to_path_buf();
+        here.extend(&stack);
+        here.push(&c);
+        match fs::symlink_metadata(&here) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    return Err("is part of a loop of links");
+                }
+                let target = fs::read_link(&here).map_err(|_| "cannot be read")?;
+                let t = target.to_string_lossy().into_owned();
+                if t.starts_with('/') {
+                    return Err("leads to an absolute path");
+                }
+                for (i, seg) in t.split('/').enumerate() {
+                    queue.insert(i, seg.to_string());
+                }
+            }
+            _ => stack.push(c),
+        }
+    }
+    Ok(())
 }
 
 /// Open a bundle: a directory or an archive.
@@ -773,6 +876,168 @@ mod tests {
         if let Ok(b) = e {
             assert!(b.glob("**").is_empty());
         }
+    }
+
+    /// Everything under `root` (links not followed) that is neither `dest`, inside it, nor
+    /// one of its parents: what an unpacker must never create.
+    fn outside(root: &Path, dest: &Path) -> Vec<PathBuf> {
+        walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|e| e.path().to_path_buf())
+            .filter(|p| !p.starts_with(dest) && !dest.starts_with(p))
+            .collect()
+    }
+
+    /// Unpack `entries` into `<tmp>/l1/l2/l3/dest` (deep, so a chain of `..` links has
+    /// somewhere to land) and return the result and whatever appeared outside `dest`.
+    fn unpack_contained(
+        entries: &[(&str, tar::EntryType, &[u8], Option<&str>)],
+    ) -> (Result<(), BundleError>, Vec<PathBuf>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("l1/l2/l3/dest");
+        fs::create_dir_all(&dest).unwrap();
+        let r = unpack("t", &tar_with(entries)[..], &dest, Limits::default());
+        (r, outside(tmp.path(), &dest))
+    }
+
+    use tar::EntryType::{Directory as D, Link as H, Regular as F, Symlink as L};
+
+    #[test]
+    fn a_chain_of_links_cannot_reach_outside() {
+        // The reported archive: each link is harmless alone, together they climb out.
+        let (r, out) = unpack_contained(&[
+            ("a", L, b"", Some(".")),
+            ("a/b", L, b"", Some("..")),
+            ("a/b/c", L, b"", Some("..")),
+            ("a/b/c/DIR/x", L, b"", Some("y")),
+        ]);
+        assert!(out.is_empty(), "created outside the destination: {out:?}");
+        let e = r.expect_err("the chain must be refused").to_string();
+        assert!(
+            e.contains("below a,") && e.contains("a link or a file"),
+            "{e}"
+        );
+        // With a file written below the chain too.
+        let (r, out) = unpack_contained(&[
+            ("a", L, b"", Some(".")),
+            ("a/b", L, b"", Some("..")),
+            ("a/b/c", L, b"", Some("..")),
+            ("a/b/c/DIR/f", F, b"pwned", None),
+        ]);
+        assert!(out.is_empty(), "created outside the destination: {out:?}");
+        assert!(matches!(r, Err(BundleError::Rejected { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn links_through_links_are_resolved_on_the_real_tree() {
+        // `d/up` is the root; `m -> d/up/..` looks inside lexically but leads to the parent.
+        let (r, out) = unpack_contained(&[
+            ("d", D, b"", None),
+            ("d/up", L, b"", Some("..")),
+            ("m", L, b"", Some("d/up/..")),
+        ]);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(r.unwrap_err().to_string().contains("link m"));
+        // The same, with the link that makes `m` escape written after it.
+        let (r, out) = unpack_contained(&[
+            ("d", D, b"", None),
+            ("m", L, b"", Some("d/q/../..")),
+            ("d/q", L, b"", Some(".")),
+        ]);
+        assert!(out.is_empty(), "{out:?}");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("link m") && e.contains("outside"), "{e}");
+        // A link to a link that stays inside is kept and readable.
+        let (r, out) = unpack_contained(&[
+            ("d/f", F, b"data", None),
+            ("l2", L, b"", Some("d/f")),
+            ("l1", L, b"", Some("l2")),
+            ("loop1", L, b"", Some("loop2")),
+            ("loop2", L, b"", Some("loop1")),
+        ]);
+        assert!(out.is_empty(), "{out:?}");
+        // A loop of links is refused, not followed forever.
+        assert!(r.unwrap_err().to_string().contains("loop"));
+        let b = ArchiveBundle::from_reader(
+            "t",
+            &tar_with(&[
+                ("d/f", F, b"data", None),
+                ("l2", L, b"", Some("d/f")),
+                ("l1", L, b"", Some("l2")),
+            ])[..],
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(b.read("l1").unwrap(), b"data");
+    }
+
+    #[test]
+    fn a_link_and_a_directory_at_one_path_are_refused_in_either_order() {
+        for entries in [
+            vec![
+                ("x", L, &b""[..], Some("..")),
+                ("x", D, &b""[..], None),
+                ("x/f", F, &b"data"[..], None),
+            ],
+            vec![
+                ("x", D, &b""[..], None),
+                ("x/f", F, &b"data"[..], None),
+                ("x", L, &b""[..], Some("..")),
+            ],
+            vec![("x", F, &b"data"[..], None), ("x", L, &b""[..], Some("."))],
+            vec![("x", L, &b""[..], Some(".")), ("x/f", F, &b"d"[..], None)],
+        ] {
+            let (r, out) = unpack_contained(&entries);
+            assert!(out.is_empty(), "{entries:?} created {out:?}");
+            let e = r.expect_err("a path with two types must be refused");
+            assert!(e.to_string().contains("twice"), "{entries:?}: {e}");
+        }
+        // A file entry below a link the archive made (links come last) is a second type too.
+        let (r, out) = unpack_contained(&[("x/f", F, b"d", None), ("x", L, b"", Some("."))]);
+        assert!(out.is_empty() && r.is_err(), "{out:?}");
+    }
+
+    #[test]
+    fn absolute_parent_and_hard_links_never_write_outside() {
+        for entries in [
+            vec![("abs", L, &b""[..], Some("/tmp"))],
+            vec![("d/abs", L, &b""[..], Some("/"))],
+            vec![("up", L, &b""[..], Some(".."))],
+            vec![("d/up2", L, &b""[..], Some("../.."))],
+            vec![("../evil", F, &b"x"[..], None)],
+            vec![("a/../../evil", F, &b"x"[..], None)],
+            vec![("/evil", D, &b""[..], None)],
+            vec![("../evil", L, &b""[..], Some("x"))],
+        ] {
+            let (r, out) = unpack_contained(&entries);
+            assert!(out.is_empty(), "{entries:?} created {out:?}");
+            assert!(
+                matches!(r, Err(BundleError::Rejected { .. })),
+                "{entries:?}: {r:?}"
+            );
+        }
+        // Hard links are not created at all, wherever they point.
+        let (r, out) = unpack_contained(&[
+            ("f", F, b"data", None),
+            ("h1", H, b"", Some("/etc/passwd")),
+            ("h2", H, b"", Some("../../outside")),
+            ("h3", H, b"", Some("f")),
+        ]);
+        assert!(out.is_empty(), "{out:?}");
+        r.unwrap();
+    }
+
+    #[test]
+    fn a_repeated_file_keeps_the_last_copy() {
+        let b = ArchiveBundle::from_reader(
+            "t",
+            &tar_with(&[("f", F, b"first", None), ("f", F, b"last", None)])[..],
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(b.read("f").unwrap(), b"last");
     }
 
     #[test]

@@ -588,3 +588,62 @@ fn registry_serve_refuses_open_or_cleartext_exposure() {
         "storage created before the refusal"
     );
 }
+
+/// A release whose berth.yaml names a chart the release does not hold (as a chart folder
+/// linked from outside the app used to produce) is not signed into a bundle.
+#[test]
+fn bundle_create_refuses_a_release_that_lacks_its_chart() {
+    use berth_oci::release::{self, ReleaseMeta};
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = "apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: demo\n  version: 1.0.0\nspec:\n  components:\n    - name: web\n      chart:\n        path: chart\n";
+    let meta = ReleaseMeta {
+        format: 1,
+        app: "demo".into(),
+        version: "1.0.0".into(),
+        images: Vec::new(),
+    };
+    for (name, files, ok) in [
+        (
+            "only-manifest",
+            vec![("berth.yaml".to_string(), manifest.as_bytes().to_vec())],
+            false,
+        ),
+        (
+            "complete",
+            vec![
+                ("berth.yaml".to_string(), manifest.as_bytes().to_vec()),
+                ("chart/Chart.yaml".to_string(), b"apiVersion: v2\n".to_vec()),
+            ],
+            true,
+        ),
+    ] {
+        let rel = tmp.path().join(format!("{name}.release"));
+        let layout = Layout::create(&rel).unwrap();
+        release::write_app_entry(&layout, &meta, &files).unwrap();
+        berth()
+            .args(["keys", "generate", "--out"])
+            .arg(tmp.path().join(name))
+            .assert()
+            .success();
+        let out = tmp.path().join(format!("{name}.bundle"));
+        let r = berth()
+            .args(["bundle", "create", "--release"])
+            .arg(&rel)
+            .arg("--key")
+            .arg(tmp.path().join(format!("{name}.key")))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        if ok {
+            assert!(r.status.success(), "{err}");
+        } else {
+            assert!(!r.status.success() && !out.exists(), "{err}");
+            assert!(
+                err.contains("spec.components[0].chart.path") && err.contains("not signing"),
+                "{err}"
+            );
+        }
+    }
+}

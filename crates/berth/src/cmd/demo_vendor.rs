@@ -22,7 +22,11 @@ fn release(dir: &Path, app: &Path, version: &str) -> Result<PathBuf> {
         version: version.into(),
         images: vec![],
     };
-    write_app_entry(&layout, &meta, &crate::cmd::oci::app_files(app)?)?;
+    write_app_entry(
+        &layout,
+        &meta,
+        &berth_oci::release::collect_app_files(app)?,
+    )?;
     Ok(out)
 }
 

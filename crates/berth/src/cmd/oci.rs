@@ -279,36 +279,67 @@ fn read_objects(path: &Path, out: &mut Vec<serde_json::Value>) -> anyhow::Result
     Ok(())
 }
 
-/// The files of an app directory as a release holds them (relative `/` paths, hidden files and
-/// release/bundle outputs left out).
-pub(crate) fn app_files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut files = Vec::new();
-    for e in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let e = e.with_context(|| format!("walking {}", dir.display()))?;
-        let name = e.file_name().to_string_lossy();
-        if e.depth() > 0 && name.starts_with('.') {
-            continue;
+/// What the release must hold: the manifest, and every path it references (for a chart
+/// directory, its Chart.yaml too).
+fn app_references(loaded: &berth_spec::LoadedApp) -> Vec<release::AppReference> {
+    let manifest = berth_spec::lint::MANIFEST_NAMES
+        .iter()
+        .find(|n| loaded.dir.join(n).is_file())
+        .unwrap_or(&berth_spec::lint::MANIFEST_NAMES[0]);
+    let mut refs = vec![release::AppReference {
+        field: "the manifest".into(),
+        path: (*manifest).to_string(),
+    }];
+    for (field, path) in loaded.app.local_paths() {
+        let path = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        if field.ends_with(".chart.path") && loaded.path(&path).is_dir() {
+            refs.push(release::AppReference {
+                field: field.clone(),
+                path: format!("{path}/Chart.yaml"),
+            });
         }
-        if !e.file_type().is_file() {
-            continue;
-        }
-        let rel = e
-            .path()
-            .strip_prefix(dir)
-            .unwrap_or(e.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        if rel.ends_with(".release") || rel.ends_with(".bundle") {
-            continue;
-        }
-        let data =
-            std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
-        files.push((rel, data));
+        refs.push(release::AppReference { field, path });
     }
-    Ok(files)
+    refs
+}
+
+/// Before signing: the release's berth.yaml, and every path it references, are in the release.
+fn check_release_complete(dir: &Path) -> anyhow::Result<()> {
+    let rel = Release::open(dir)?;
+    let paths: Vec<&str> = rel.files.iter().map(|(p, _)| p.as_str()).collect();
+    let Some(manifest) = berth_spec::lint::MANIFEST_NAMES
+        .iter()
+        .find(|n| paths.contains(n))
+    else {
+        anyhow::bail!(
+            "release {} holds no berth.yaml; rebuild it with `berth release build`",
+            dir.display()
+        );
+    };
+    let bytes = rel.read_file(manifest)?.unwrap_or_default();
+    let app: berth_spec::Application = serde_saphyr::from_str(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("{manifest} in release {}", dir.display()))?;
+    let mut refs = Vec::new();
+    for (field, path) in app.local_paths() {
+        let path = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        let archive = path.ends_with(".tgz") || path.ends_with(".tar.gz");
+        if field.ends_with(".chart.path") && !archive {
+            refs.push(release::AppReference {
+                field: field.clone(),
+                path: format!("{path}/Chart.yaml"),
+            });
+        }
+        refs.push(release::AppReference { field, path });
+    }
+    release::check_references(&paths, &refs)
+        .with_context(|| format!("release {} is incomplete; not signing it", dir.display()))?;
+    Ok(())
 }
 
 /// Config inputs that together take every `when` branch an image may hide behind: the
@@ -493,7 +524,8 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
     let input = ReleaseInput {
         app: app.metadata.name.clone(),
         version: version.clone(),
-        files: app_files(&b.dir)?,
+        files: release::collect_app_files(&loaded.dir)?,
+        references: app_references(&loaded),
         objects,
         extra_images: extras,
         platforms,
@@ -660,6 +692,7 @@ pub fn run_bundle(a: BundleArgs) -> anyhow::Result<u8> {
 
 fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
     let key = keys::read_signing_key(&c.key)?;
+    check_release_complete(&c.release)?;
     let since = c.since.as_deref().map(Base::from_path);
     let rep = bundle::create(&c.release, &c.out, &key, since.as_ref())?;
     if c.output == Format::Table {
