@@ -142,11 +142,11 @@ fn gen_deb(r: &mut Rng) -> String {
         up.push_str(r.pick(&parts));
     }
     let mut v = String::new();
-    if r.next() % 4 == 0 {
+    if r.next().is_multiple_of(4) {
         v.push_str(r.pick(&["1:", "2:", "0:"]));
     }
     v.push_str(&up);
-    if r.next() % 2 == 0 {
+    if r.next().is_multiple_of(2) {
         v.push('-');
         v.push_str(r.pick(&["1", "0", "2", "1~deb12u1", "9+deb12u3", "1+b1", "0.1"]));
     }
