@@ -89,18 +89,21 @@ fn zstd_of(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 3).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Write an image (layers given as blob bytes + media type) into `layout` under `name`.
-fn add_image(layout: &Layout, name: &str, layers: &[(Vec<u8>, &str)]) -> Digest {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let cd = layout.put_blob(config).unwrap_or_else(|e| panic!("{e}"));
-    let desc = |d: Digest, size: usize, mt: &str| Descriptor {
+fn desc(d: Digest, size: usize, mt: &str) -> Descriptor {
+    Descriptor {
         media_type: mt.into(),
         digest: d,
         size: size as u64,
         platform: None,
         annotations: BTreeMap::new(),
-    };
+    }
+}
+
+/// Write an image's blobs (layers given as blob bytes + media type); its manifest descriptor.
+fn put_image(layout: &Layout, layers: &[(Vec<u8>, &str)]) -> Descriptor {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = layout.put_blob(config).unwrap_or_else(|e| panic!("{e}"));
     let m = Manifest {
         schema_version: 2,
         media_type: Some(model::OCI_MANIFEST.into()),
@@ -119,7 +122,11 @@ fn add_image(layout: &Layout, name: &str, layers: &[(Vec<u8>, &str)]) -> Digest 
     };
     let bytes = serde_json::to_vec(&m).unwrap_or_else(|e| panic!("{e}"));
     let md = layout.put_blob(&bytes).unwrap_or_else(|e| panic!("{e}"));
-    let mut entry = desc(md.clone(), bytes.len(), model::OCI_MANIFEST);
+    desc(md, bytes.len(), model::OCI_MANIFEST)
+}
+
+/// Add an index.json entry for `d` as image `name` (as `berth release build` does).
+fn add_entry(layout: &Layout, mut entry: Descriptor, name: &str) {
     entry
         .annotations
         .insert(model::ANNOTATION_SOURCE.into(), name.into());
@@ -127,6 +134,13 @@ fn add_image(layout: &Layout, name: &str, layers: &[(Vec<u8>, &str)]) -> Digest 
         .annotations
         .insert(model::ANNOTATION_KIND.into(), "image".into());
     layout.add_entry(entry).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Write an image into `layout` under `name`; its manifest digest.
+fn add_image(layout: &Layout, name: &str, layers: &[(Vec<u8>, &str)]) -> Digest {
+    let d = put_image(layout, layers);
+    let md = d.digest.clone();
+    add_entry(layout, d, name);
     md
 }
 
@@ -693,5 +707,82 @@ fn bad_advisory_file_is_named() {
     assert!(
         e.contains("broken.json") && e.contains("not an OSV record"),
         "{e}"
+    );
+}
+
+/// A berth release: an app entry (skipped), a single-platform image and a multi-platform
+/// index whose attestation manifest (`unknown/unknown`) is skipped too.
+#[test]
+fn release_layout_scans_every_image() {
+    use berth_oci::release::{self, Release, ReleaseImage, ReleaseMeta};
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let web = debian_image(&layout, "registry.example/shop/web:1.0", true);
+    let alpine_layer = tar_of(&[
+        Entry::File("etc/os-release", b"ID=alpine\nVERSION_ID=3.18.4\n"),
+        Entry::File("lib/apk/db/installed", APK_DB.as_bytes()),
+    ]);
+    let mut amd = put_image(&layout, &[(gzip(&alpine_layer), model::OCI_LAYER_GZIP)]);
+    amd.platform = Some(model::Platform::parse("linux/amd64").unwrap_or_else(|e| panic!("{e}")));
+    let mut att = put_image(&layout, &[(gzip(&tar_of(&[])), model::OCI_LAYER_GZIP)]);
+    att.platform =
+        Some(model::Platform::parse("unknown/unknown").unwrap_or_else(|e| panic!("{e}")));
+    let mut idx = model::Index::new();
+    idx.manifests = vec![amd, att];
+    let ib = serde_json::to_vec(&idx).unwrap_or_else(|e| panic!("{e}"));
+    let id = layout.put_blob(&ib).unwrap_or_else(|e| panic!("{e}"));
+    add_entry(
+        &layout,
+        desc(id.clone(), ib.len(), model::OCI_INDEX),
+        "registry.example/shop/cache:3.18",
+    );
+    let meta = ReleaseMeta {
+        format: 1,
+        app: "shop".into(),
+        version: "1.0.0".into(),
+        images: vec![
+            ReleaseImage {
+                source: "registry.example/shop/web:1.0".into(),
+                digest: web.clone(),
+                media_type: model::OCI_MANIFEST.into(),
+            },
+            ReleaseImage {
+                source: "registry.example/shop/cache:3.18".into(),
+                digest: id,
+                media_type: model::OCI_INDEX.into(),
+            },
+        ],
+    };
+    release::write_app_entry(
+        &layout,
+        &meta,
+        &[("berth.yaml".into(), b"app: shop\n".to_vec())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rel = Release::open(tmp.path()).unwrap_or_else(|e| panic!("a valid berth release: {e}"));
+    assert_eq!(rel.images.len(), 2);
+
+    let rep = scan(tmp.path(), None);
+    let names: Vec<&str> = rep.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "registry.example/shop/web:1.0",
+            "registry.example/shop/cache:3.18 (linux/amd64)"
+        ]
+    );
+    let advisories: Vec<&str> = rep
+        .targets
+        .iter()
+        .flat_map(|t| t.findings.iter().map(|f| f.advisory.as_str()))
+        .collect();
+    assert_eq!(advisories.len(), 3, "{advisories:?}");
+    assert!(advisories.contains(&"ALPINE-CVE-2023-5363"));
+    let reasons = policy::gate_reasons(&rep, &Policy::default());
+    assert_eq!(reasons.len(), 3, "{reasons:#?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("registry.example/shop/cache:3.18 (linux/amd64)@sha256:"))
     );
 }
