@@ -77,6 +77,9 @@ pub struct ScanReport {
     pub targets: Vec<TargetReport>,
 }
 
+/// Where Debian packages install Python modules (`python3-*` packages).
+pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";
+
 /// Which ecosystem, name and version a package is matched with.
 fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, String, Scheme)> {
     match p.kind {
@@ -90,6 +93,9 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
                 .unwrap_or_else(|| p.version.clone());
             Some((eco, name, version, scheme))
         }
+        // Debian's own Python modules: covered by the Debian advisories of the owning
+        // package (which backport fixes); PyPI ranges would report fixed code as vulnerable.
+        PackageType::Python if p.path.starts_with(DEBIAN_PYTHON) => None,
         PackageType::Python => Some((
             "PyPI".into(),
             p.name.clone(),

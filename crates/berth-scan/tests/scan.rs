@@ -148,6 +148,7 @@ const METADATA_REQUESTS_2_28: &[u8] =
     b"Metadata-Version: 2.1\nName: requests\nVersion: 2.28.1\nSummary: Python HTTP for Humans.\n\nbody\n";
 const METADATA_REQUESTS_2_25: &[u8] = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n";
 const METADATA_REQUESTS_2_31: &[u8] = b"Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\n";
+const METADATA_REQUESTS_2_30: &[u8] = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\n";
 const METADATA_URLLIB3: &[u8] = b"Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.0\n";
 const SITE: &str = "usr/local/lib/python3.11/site-packages";
 
@@ -182,6 +183,10 @@ fn debian_image(layout: &Layout, name: &str, old_glibc: bool) -> Digest {
             METADATA_REQUESTS_2_28,
         ),
         Entry::File(&p25, METADATA_REQUESTS_2_25),
+        Entry::File(
+            "app/.venv/lib/python3.11/site-packages/requests-2.30.0.dist-info/METADATA",
+            METADATA_REQUESTS_2_30,
+        ),
         Entry::File(purl, METADATA_URLLIB3),
         Entry::File("usr/bin/not-wanted", b"binary"),
     ]);
@@ -230,7 +235,8 @@ fn debian_image_layers_whiteouts_and_findings() {
         py,
         vec![
             &(PackageType::Python, "Requests", "2.31.0"),
-            &(PackageType::Python, "requests", "2.28.1")
+            &(PackageType::Python, "requests", "2.28.1"),
+            &(PackageType::Python, "requests", "2.30.0"),
         ]
     );
     assert_eq!(got.iter().filter(|p| p.0 == PackageType::Deb).count(), 5);
@@ -276,6 +282,15 @@ fn debian_image_layers_whiteouts_and_findings() {
             ),
         ]
     );
+    // requests 2.28.1 under usr/lib/python3/dist-packages belongs to Debian's
+    // python3-requests: not matched against PyPI (only the venv's 2.30.0 is).
+    let pypi: Vec<&str> = t
+        .findings
+        .iter()
+        .filter(|f| f.ecosystem == "PyPI")
+        .map(|f| f.version.as_str())
+        .collect();
+    assert_eq!(pypi, vec!["2.30.0"]);
     let glibc = t.findings.iter().find(|f| f.advisory == "DSA-5514-1");
     assert_eq!(glibc.map(|f| f.matched_name.as_str()), Some("glibc"));
     assert!(glibc.is_some_and(|f| f.aliases.contains(&"CVE-2023-4911".to_string())));
@@ -431,7 +446,7 @@ fn debian_sbom_carries_source_and_layer() {
     let rep = scan(tmp.path(), None);
     let bom = sbom::cyclonedx(&rep.targets[0]);
     let comps = bom["components"].as_array().cloned().unwrap_or_default();
-    assert_eq!(comps.len(), 7);
+    assert_eq!(comps.len(), 8);
     let libc = comps
         .iter()
         .find(|c| c["name"] == "libc6")
