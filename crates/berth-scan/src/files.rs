@@ -58,6 +58,9 @@ pub struct FileEntry {
 pub struct FileSet {
     /// Path → entry.
     pub files: BTreeMap<String, FileEntry>,
+    /// Wanted files that exist but could not be read (a hard link to a file berth did not
+    /// keep): reported as not scanned, never as clean.
+    pub problems: Vec<String>,
 }
 
 impl FileSet {

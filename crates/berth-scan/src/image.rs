@@ -68,8 +68,11 @@ impl LayerDelta {
             fs.insert(p.clone(), data.clone(), Some(layer.to_string()));
         }
         for (p, target) in &self.links {
-            if let Some(e) = fs.get(target).cloned() {
-                fs.insert(p.clone(), e.data, Some(layer.to_string()));
+            match fs.get(target).cloned() {
+                Some(e) => fs.insert(p.clone(), e.data, Some(layer.to_string())),
+                None => fs.problems.push(format!(
+                    "{p} in layer {layer} is a hard link to {target}, which berth did not keep; its packages were not read"
+                )),
             }
         }
     }

@@ -801,3 +801,45 @@ fn release_layout_scans_every_image() {
             .any(|r| r.starts_with("registry.example/shop/cache:3.18 (linux/amd64)@sha256:"))
     );
 }
+
+/// Hard links at wanted paths take the target's content; a symlink in an upper layer
+/// hides the lower layer's file (links are never followed).
+#[test]
+fn hard_links_resolve_and_symlinks_hide() {
+    let mut b = tar::Builder::new(Vec::new());
+    let status = b"Package: a\nStatus: install ok installed\nVersion: 1.0-1\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(status.len() as u64);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "var/lib/dpkg/status-old", &status[..])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::Link);
+    b.append_link(&mut h, "var/lib/dpkg/status", "var/lib/dpkg/status-old")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tar_bytes = b.into_inner().unwrap_or_else(|e| panic!("{e}"));
+    let base = image::read_layer(&tar_bytes[..], "base", &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // status-old is not a wanted path, so it was not kept: the link cannot be resolved
+    // and that is reported (never an empty, "clean" package list).
+    let mut lost = berth_scan::files::FileSet::default();
+    base.apply(&mut lost, "sha256:base");
+    assert!(lost.get("var/lib/dpkg/status").is_none());
+    let cat = berth_scan::catalog::catalog(&lost);
+    assert_eq!(cat.not_scanned.len(), 1, "{:?}", cat.not_scanned);
+    assert!(cat.not_scanned[0].contains("hard link to var/lib/dpkg/status-old"));
+    // A target that is present (kept from a lower layer) resolves.
+    let mut fs = berth_scan::files::FileSet::default();
+    fs.insert("var/lib/dpkg/status-old", status.to_vec(), None);
+    base.apply(&mut fs, "sha256:base");
+    assert_eq!(
+        fs.get("var/lib/dpkg/status").map(|e| e.data.as_slice()),
+        Some(&status[..])
+    );
+    let upper = tar_of(&[Entry::Symlink("var/lib/dpkg/status", "/dev/null")]);
+    let upper = image::read_layer(&upper[..], "upper", &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    upper.apply(&mut fs, "sha256:upper");
+    assert!(fs.get("var/lib/dpkg/status").is_none());
+}

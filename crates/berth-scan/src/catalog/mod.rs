@@ -91,6 +91,7 @@ pub struct Catalog {
 pub fn catalog(fs: &FileSet) -> Catalog {
     let mut out = Catalog {
         distro: detect_distro(fs),
+        not_scanned: fs.problems.clone(),
         ..Catalog::default()
     };
     for (path, entry) in &fs.files {
