@@ -359,3 +359,84 @@ fn pep440_packaging_order() {
     assert!(Pep440::parse("not-a-version").is_err());
     assert!(Pep440::parse("1.0+").is_err());
 }
+
+fn gen_pep440(r: &mut Rng) -> String {
+    let mut v = String::new();
+    if r.next().is_multiple_of(8) {
+        v.push_str(r.pick(&["1!", "2!", "0!"]));
+    }
+    v.push_str(r.pick(&["0", "1", "2", "10"]));
+    for _ in 0..(r.next() % 3) {
+        v.push('.');
+        v.push_str(r.pick(&["0", "1", "2", "10", "00"]));
+    }
+    if r.next().is_multiple_of(3) {
+        v.push_str(r.pick(&["a", "b", "rc", "alpha", "c", "-pre", ".beta"]));
+        v.push_str(r.pick(&["", "0", "1", "2", "10"]));
+    }
+    if r.next().is_multiple_of(4) {
+        v.push_str(r.pick(&[".post", "-", ".rev", "post", "-r"]));
+        v.push_str(r.pick(&["1", "2", "0"]));
+    }
+    if r.next().is_multiple_of(4) {
+        v.push_str(r.pick(&[".dev", "dev", "-dev"]));
+        v.push_str(r.pick(&["", "0", "3"]));
+    }
+    if r.next().is_multiple_of(5) {
+        v.push('+');
+        v.push_str(r.pick(&["1", "abc", "1.abc", "abc.1", "ubuntu-2", "10"]));
+    }
+    v
+}
+
+/// Differential: our PEP 440 order equals `packaging`'s (the copy pip vendors, present
+/// wherever pip is) on generated pairs.
+#[test]
+fn pep440_matches_packaging() {
+    let seed = std::env::var("BERTH_SCAN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xfeed_beef_u64);
+    println!("seed {seed} (set BERTH_SCAN_SEED to reproduce)");
+    let mut r = Rng(seed);
+    let pairs: Vec<(String, String)> = (0..400)
+        .map(|_| (gen_pep440(&mut r), gen_pep440(&mut r)))
+        .collect();
+    let input: String = pairs.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    let script = "import sys\ntry:\n from packaging.version import Version\nexcept ImportError:\n from pip._vendor.packaging.version import Version\nfor l in sys.stdin:\n a,b=l.split()\n x,y=Version(a),Version(b)\n print(-1 if x<y else (0 if x==y else 1))\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 with pip must be installed for this test: {e}"));
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .map(|mut s| s.write_all(input.as_bytes()))
+        .transpose()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(theirs.len(), pairs.len());
+    for ((a, b), t) in pairs.iter().zip(&theirs) {
+        let ours = match Scheme::Pep440
+            .compare(a, b)
+            .unwrap_or_else(|e| panic!("{e}"))
+        {
+            Ordering::Less => "-1",
+            Ordering::Equal => "0",
+            Ordering::Greater => "1",
+        };
+        assert_eq!(ours, t, "{a} vs {b} (seed {seed})");
+    }
+}
