@@ -1,0 +1,166 @@
+//! Catalogers: from the wanted files of a target to its packages and its distribution.
+
+pub mod apk;
+pub mod dpkg;
+pub mod python;
+
+use crate::files::{self, FileSet};
+use serde::{Deserialize, Serialize};
+
+/// Which package manager a package came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageType {
+    /// dpkg (Debian and derivatives).
+    Deb,
+    /// apk (Alpine).
+    Apk,
+    /// An installed Python distribution (dist-info).
+    Python,
+}
+
+/// One installed package.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Package {
+    /// Package manager.
+    #[serde(rename = "type")]
+    pub kind: PackageType,
+    /// Binary package / distribution name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Architecture, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Source package (dpkg `Source:`, apk origin), when different or recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// Source version (dpkg `Source: name (version)`), when it differs from `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// The database file it was read from.
+    pub path: String,
+    /// Digest of the layer that wrote that file (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+}
+
+/// The distribution of a target (`ID` and `VERSION_ID` of os-release).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distro {
+    /// `debian`, `alpine`, …
+    pub id: String,
+    /// `12`, `3.19.1`, … (may be empty for rolling releases)
+    pub version_id: String,
+}
+
+impl Distro {
+    /// The OSV ecosystem of this distribution's advisories (`Debian:12`, `Alpine:v3.19`).
+    pub fn osv_ecosystem(&self) -> Option<String> {
+        let v = self.version_id.trim();
+        match self.id.as_str() {
+            "debian" => {
+                let major = v.split('.').next().filter(|m| !m.is_empty())?;
+                major
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| format!("Debian:{major}"))
+            }
+            "alpine" => {
+                let mut it = v.split('.');
+                let (maj, min) = (it.next()?, it.next()?);
+                Some(format!("Alpine:v{maj}.{min}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everything the catalogers found in one target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The distribution, when identified.
+    pub distro: Option<Distro>,
+    /// Packages, sorted.
+    pub packages: Vec<Package>,
+    /// What could not be read or is not supported (never silently clean).
+    pub not_scanned: Vec<String>,
+}
+
+/// Run every cataloger over a file set.
+pub fn catalog(fs: &FileSet) -> Catalog {
+    let mut out = Catalog {
+        distro: detect_distro(fs),
+        not_scanned: fs.problems.clone(),
+        ..Catalog::default()
+    };
+    for (path, entry) in &fs.files {
+        let layer = entry.layer.clone();
+        let result = if path == files::DPKG_STATUS || path.starts_with(files::DPKG_STATUS_D) {
+            if path.ends_with(".md5sums") {
+                continue;
+            }
+            dpkg::parse_status(&entry.data, path)
+        } else if path == files::APK_INSTALLED {
+            apk::parse_installed(&entry.data, path)
+        } else if files::is_python_metadata(path) {
+            python::parse_metadata(&entry.data, path).map(|p| vec![p])
+        } else if let Some((_, what)) = files::UNSUPPORTED_DBS.iter().find(|(p, _)| p == path) {
+            out.not_scanned
+                .push(format!("{path}: {what} package database found; berth does not read it yet, so its packages were not checked"));
+            continue;
+        } else {
+            continue;
+        };
+        match result {
+            Ok(pkgs) => out.packages.extend(pkgs.into_iter().map(|mut p| {
+                p.layer = layer.clone();
+                p
+            })),
+            Err(e) => out.not_scanned.push(e.to_string()),
+        }
+    }
+    out.packages.sort();
+    out
+}
+
+/// Identify the distribution from os-release (or Debian's/Alpine's own files).
+pub fn detect_distro(fs: &FileSet) -> Option<Distro> {
+    let from_os_release = files::OS_RELEASE
+        .iter()
+        .find_map(|p| fs.get(p))
+        .and_then(|e| parse_os_release(&String::from_utf8_lossy(&e.data)));
+    if let Some(d) = from_os_release {
+        return Some(d);
+    }
+    if let Some(e) = fs.get(files::ALPINE_RELEASE) {
+        return Some(Distro {
+            id: "alpine".into(),
+            version_id: String::from_utf8_lossy(&e.data).trim().to_string(),
+        });
+    }
+    fs.get(files::DEBIAN_VERSION).map(|e| Distro {
+        id: "debian".into(),
+        version_id: String::from_utf8_lossy(&e.data).trim().to_string(),
+    })
+}
+
+fn parse_os_release(text: &str) -> Option<Distro> {
+    let mut id = None;
+    let mut version_id = String::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches(['"', '\'']).to_string();
+        match k.trim() {
+            "ID" => id = Some(v),
+            "VERSION_ID" => version_id = v,
+            _ => {}
+        }
+    }
+    Some(Distro {
+        id: id?,
+        version_id,
+    })
+}

@@ -1,0 +1,92 @@
+//! The files catalogers read, and the set holding them once layers are applied. Only these
+//! paths are ever kept in memory, so a multi-GiB image costs a few MiB.
+
+use std::collections::BTreeMap;
+
+/// dpkg's database of installed packages.
+pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
+/// Distroless images: one file per package instead of one `status`.
+pub const DPKG_STATUS_D: &str = "var/lib/dpkg/status.d/";
+/// apk's database of installed packages.
+pub const APK_INSTALLED: &str = "lib/apk/db/installed";
+/// OS identification, and where `etc/os-release` usually links to.
+pub const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+/// Debian's own release file.
+pub const DEBIAN_VERSION: &str = "etc/debian_version";
+/// Alpine's own release file.
+pub const ALPINE_RELEASE: &str = "etc/alpine-release";
+/// Package databases berth does not read yet: their presence makes a target "not fully
+/// scanned" instead of silently clean.
+pub const UNSUPPORTED_DBS: [(&str, &str); 4] = [
+    ("var/lib/rpm/Packages", "rpm (Berkeley DB)"),
+    ("var/lib/rpm/Packages.db", "rpm (ndb)"),
+    ("var/lib/rpm/rpmdb.sqlite", "rpm (sqlite)"),
+    ("usr/lib/sysimage/rpm/rpmdb.sqlite", "rpm (sqlite)"),
+];
+
+/// Whether a path (relative, no leading `/`) holds data a cataloger reads.
+pub fn wanted(path: &str) -> bool {
+    path == DPKG_STATUS
+        || path == APK_INSTALLED
+        || OS_RELEASE.contains(&path)
+        || path == DEBIAN_VERSION
+        || path == ALPINE_RELEASE
+        || UNSUPPORTED_DBS.iter().any(|(p, _)| *p == path)
+        || path
+            .strip_prefix(DPKG_STATUS_D)
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        || is_python_metadata(path)
+}
+
+/// `…/<name>-<version>.dist-info/METADATA` anywhere in the tree.
+pub fn is_python_metadata(path: &str) -> bool {
+    path.strip_suffix("/METADATA")
+        .is_some_and(|dir| dir.ends_with(".dist-info"))
+}
+
+/// One kept file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The content.
+    pub data: Vec<u8>,
+    /// Digest of the layer that wrote it last (images only).
+    pub layer: Option<String>,
+}
+
+/// The wanted files of a target, by relative path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSet {
+    /// Path → entry.
+    pub files: BTreeMap<String, FileEntry>,
+    /// Wanted files that exist but could not be read (a hard link to a file berth did not
+    /// keep): reported as not scanned, never as clean.
+    pub problems: Vec<String>,
+}
+
+impl FileSet {
+    /// Content of a file, when present.
+    pub fn get(&self, path: &str) -> Option<&FileEntry> {
+        self.files.get(path)
+    }
+
+    /// Insert or replace a file.
+    pub fn insert(&mut self, path: impl Into<String>, data: Vec<u8>, layer: Option<String>) {
+        self.files.insert(path.into(), FileEntry { data, layer });
+    }
+
+    /// Remove `path` and everything below it (a whiteout or a replacing entry).
+    pub fn remove_tree(&mut self, path: &str) {
+        self.files.remove(path);
+        self.remove_below(path);
+    }
+
+    /// Remove everything strictly below directory `dir` (an opaque directory).
+    pub fn remove_below(&mut self, dir: &str) {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.files.retain(|p, _| !p.starts_with(&prefix));
+    }
+}

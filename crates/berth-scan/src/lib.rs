@@ -1,0 +1,28 @@
+//! CVE scanning for berth: find the packages inside a root filesystem or an OCI image,
+//! match them against OSV vulnerability records with each ecosystem's own version order,
+//! and decide whether a release may ship under a policy ("no release while a CVE with an
+//! available fix is unpatched"). Usable alone; formats are in `docs/formats/scan.md`.
+//!
+//! - [`files`]: which files catalogers need, and the [`files::FileSet`] holding them.
+//! - [`image`]: layers applied in order (whiteouts, opaque directories) from an OCI layout,
+//!   streamed out of gzip/zstd, with a per-layer-digest cache; [`rootfs`] reads a directory.
+//! - [`catalog`]: dpkg (`status`, distroless `status.d`), apk, Python dist-info.
+//! - [`version`]: dpkg, apk and PEP 440 version order.
+//! - [`osv`]: OSV records, the in-memory index and the match → finding decision.
+//! - [`report`]: scan results; [`policy`]: pass/fail with reasons and the release gate;
+//!   [`sbom`]: CycloneDX 1.5 JSON.
+
+pub mod catalog;
+pub mod error;
+pub mod files;
+pub mod image;
+pub mod osv;
+pub mod policy;
+pub mod report;
+pub mod rootfs;
+pub mod sbom;
+pub mod version;
+
+pub use error::{Error, Result};
+pub use policy::{Policy, gate_reasons};
+pub use report::{ScanReport, TargetReport};

@@ -1,0 +1,208 @@
+//! Scan results: per target (an image or a directory), the packages found, the findings
+//! (package × advisory), and what could not be checked. Also the entry points that run
+//! cataloging and matching over a layout or a root filesystem.
+
+use crate::catalog::{self, Catalog, Distro, Package, PackageType};
+use crate::error::Result;
+use crate::files::FileSet;
+use crate::image::{self, LayerCache, Limits};
+use crate::osv::{self, FixState, Severity, VulnDb};
+use crate::version::Scheme;
+use berth_oci::Layout;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One vulnerable package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Binary package name.
+    pub package: String,
+    /// Installed version.
+    pub version: String,
+    /// Name the advisory is about (the source package for OS packages).
+    pub matched_name: String,
+    /// Version compared (the source version for OS packages).
+    pub matched_version: String,
+    /// OSV ecosystem.
+    pub ecosystem: String,
+    /// Advisory ID.
+    pub advisory: String,
+    /// Aliases (CVE, GHSA, upstream).
+    pub aliases: Vec<String>,
+    /// Summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Severity.
+    pub severity: Severity,
+    /// Fix state (and version).
+    pub fix: FixState,
+    /// Package database path.
+    pub path: String,
+    /// Layer digest (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+}
+
+impl Finding {
+    /// The advisory ID followed by its aliases.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.advisory.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// The result for one target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// Image reference or directory.
+    pub name: String,
+    /// Manifest digest (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Identified distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distro: Option<Distro>,
+    /// Packages found.
+    pub packages: Vec<Package>,
+    /// Vulnerable packages.
+    pub findings: Vec<Finding>,
+    /// What was not checked and why (an unsupported database, an unknown release, a
+    /// version the scheme cannot read). Never treat a target with entries here as clean.
+    pub not_scanned: Vec<String>,
+}
+
+/// The result for every target of a scan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// One entry per image or directory.
+    pub targets: Vec<TargetReport>,
+}
+
+/// Where Debian packages install Python modules (`python3-*` packages).
+pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";
+
+/// Which ecosystem, name and version a package is matched with.
+fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, String, Scheme)> {
+    match p.kind {
+        PackageType::Deb | PackageType::Apk => {
+            let eco = distro_eco?.to_string();
+            let scheme = Scheme::for_ecosystem(&eco)?;
+            let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+            let version = p
+                .source_version
+                .clone()
+                .unwrap_or_else(|| p.version.clone());
+            Some((eco, name, version, scheme))
+        }
+        // Debian's own Python modules: covered by the Debian advisories of the owning
+        // package (which backport fixes); PyPI ranges would report fixed code as vulnerable.
+        PackageType::Python if p.path.starts_with(DEBIAN_PYTHON) => None,
+        PackageType::Python => Some((
+            "PyPI".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Pep440,
+        )),
+    }
+}
+
+/// Match a target's packages against the database.
+pub fn match_catalog(
+    name: &str,
+    digest: Option<String>,
+    cat: Catalog,
+    db: &VulnDb,
+) -> TargetReport {
+    let eco = cat.distro.as_ref().and_then(Distro::osv_ecosystem);
+    let mut not_scanned = cat.not_scanned;
+    let mut findings = Vec::new();
+    let os_pkgs = cat
+        .packages
+        .iter()
+        .filter(|p| p.kind != PackageType::Python)
+        .count();
+    if os_pkgs > 0 && eco.is_none() {
+        let d = cat
+            .distro
+            .as_ref()
+            .map(|d| format!("{} {:?}", d.id, d.version_id))
+            .unwrap_or_else(|| "no os-release".into());
+        not_scanned.push(format!(
+            "{os_pkgs} OS packages not matched: the distribution release is unknown or unsupported ({d}); berth matches Debian and Alpine releases"
+        ));
+    }
+    for p in &cat.packages {
+        let Some((ecosystem, mname, mversion, scheme)) = match_key(p, eco.as_deref()) else {
+            continue;
+        };
+        for (rec, aff) in db.lookup(&ecosystem, &mname) {
+            match osv::evaluate(rec, aff, scheme, &mversion) {
+                Ok(Some(m)) => {
+                    let mut aliases: Vec<String> =
+                        rec.aliases.iter().chain(&rec.upstream).cloned().collect();
+                    aliases.sort();
+                    aliases.dedup();
+                    findings.push(Finding {
+                        package: p.name.clone(),
+                        version: p.version.clone(),
+                        matched_name: mname.clone(),
+                        matched_version: mversion.clone(),
+                        ecosystem: ecosystem.clone(),
+                        advisory: rec.id.clone(),
+                        aliases,
+                        summary: rec.summary.clone(),
+                        severity: m.severity,
+                        fix: m.fix,
+                        path: p.path.clone(),
+                        layer: p.layer.clone(),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    not_scanned.push(format!("{} {} against {}: {e}", p.name, p.version, rec.id))
+                }
+            }
+        }
+    }
+    TargetReport {
+        name: name.to_string(),
+        digest,
+        distro: cat.distro,
+        packages: cat.packages,
+        findings,
+        not_scanned,
+    }
+}
+
+/// Catalog and match one file set.
+pub fn scan_files(name: &str, digest: Option<String>, fs: &FileSet, db: &VulnDb) -> TargetReport {
+    match_catalog(name, digest, catalog::catalog(fs), db)
+}
+
+/// Scan a root filesystem directory.
+pub fn scan_rootfs(root: &Path, db: &VulnDb, limits: &Limits) -> Result<ScanReport> {
+    let fs = crate::rootfs::read_rootfs(root, limits)?;
+    Ok(ScanReport {
+        targets: vec![scan_files(&root.display().to_string(), None, &fs, db)],
+    })
+}
+
+/// Scan every image of an OCI layout (a berth release or any `oci:` layout).
+pub fn scan_layout(
+    dir: &Path,
+    db: &VulnDb,
+    cache: Option<&LayerCache>,
+    limits: &Limits,
+) -> Result<ScanReport> {
+    let layout = Layout::open(dir)?;
+    let mut targets = Vec::new();
+    for img in image::layout_images(&layout)? {
+        let fs = image::image_files(&layout, &img.manifest, cache, limits)?;
+        targets.push(scan_files(
+            &img.name,
+            Some(img.manifest.to_string()),
+            &fs,
+            db,
+        ));
+    }
+    Ok(ScanReport { targets })
+}

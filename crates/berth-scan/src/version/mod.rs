@@ -1,0 +1,67 @@
+//! Version order per ecosystem. Advisories say "fixed in X"; whether an installed version
+//! is below X depends on the scheme, and a wrong order is a missed or a false finding.
+
+pub mod apk;
+pub mod deb;
+pub mod pep440;
+
+use std::cmp::Ordering;
+
+/// A version scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// dpkg (Debian, Ubuntu).
+    Deb,
+    /// apk-tools (Alpine).
+    Apk,
+    /// PEP 440 (PyPI).
+    Pep440,
+}
+
+/// A version string that the scheme cannot read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {scheme} version {version:?}: {reason}")]
+pub struct VersionError {
+    /// Scheme name.
+    pub scheme: &'static str,
+    /// The version string.
+    pub version: String,
+    /// Why it is invalid.
+    pub reason: String,
+}
+
+impl VersionError {
+    pub(crate) fn new(scheme: &'static str, version: &str, reason: impl Into<String>) -> Self {
+        VersionError {
+            scheme,
+            version: version.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Scheme {
+    /// Compare two versions in this scheme.
+    pub fn compare(self, a: &str, b: &str) -> Result<Ordering, VersionError> {
+        match self {
+            Scheme::Deb => Ok(deb::DebVersion::parse(a)?.cmp(&deb::DebVersion::parse(b)?)),
+            Scheme::Apk => {
+                apk::validate(a)?;
+                apk::validate(b)?;
+                Ok(apk::compare(a, b))
+            }
+            Scheme::Pep440 => Ok(pep440::Pep440::parse(a)?.cmp(&pep440::Pep440::parse(b)?)),
+        }
+    }
+
+    /// The OSV ecosystem base name whose advisories use this scheme.
+    pub fn for_ecosystem(ecosystem: &str) -> Option<Scheme> {
+        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+        match base {
+            "Debian" | "Ubuntu" => Some(Scheme::Deb),
+            "Alpine" => Some(Scheme::Apk),
+            "PyPI" => Some(Scheme::Pep440),
+            _ => None,
+        }
+    }
+}
