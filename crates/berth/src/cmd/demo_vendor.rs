@@ -22,11 +22,7 @@ fn release(dir: &Path, app: &Path, version: &str) -> Result<PathBuf> {
         version: version.into(),
         images: vec![],
     };
-    write_app_entry(
-        &layout,
-        &meta,
-        &berth_oci::release::collect_app_files(app)?,
-    )?;
+    write_app_entry(&layout, &meta, &berth_oci::release::collect_app_files(app)?)?;
     Ok(out)
 }
 
