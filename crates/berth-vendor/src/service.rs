@@ -502,17 +502,7 @@ impl Service {
                 &[Param::Text(app), Param::Text(channel)],
             )
             .await?;
-        let mut out: Vec<updates::ChannelRelease> = rows
-            .iter()
-            .filter_map(|r| {
-                Some(updates::ChannelRelease {
-                    version: semver::Version::parse(&db::text(r, "version")).ok()?,
-                    required: db::int(r, "required") == 1,
-                    notes: db::text(r, "notes"),
-                    eol_at: db::opt_int(r, "eol_at"),
-                })
-            })
-            .collect();
+        let mut out: Vec<updates::ChannelRelease> = rows.iter().filter_map(release_row).collect();
         updates::sort(&mut out);
         Ok(out)
     }
@@ -748,17 +738,7 @@ impl Service {
                 &[Param::Text(app)],
             )
             .await?;
-        let mut rels: Vec<updates::ChannelRelease> = rows
-            .iter()
-            .filter_map(|r| {
-                Some(updates::ChannelRelease {
-                    version: semver::Version::parse(&db::text(r, "version")).ok()?,
-                    required: db::int(r, "required") == 1,
-                    notes: db::text(r, "notes"),
-                    eol_at: db::opt_int(r, "eol_at"),
-                })
-            })
-            .collect();
+        let mut rels: Vec<updates::ChannelRelease> = rows.iter().filter_map(release_row).collect();
         updates::sort(&mut rels);
         let now = now_ms();
         Ok(rels
@@ -824,6 +804,16 @@ impl Service {
         }
         Ok(n > 0)
     }
+}
+
+/// A release row (version, required, notes, eol_at); None when its version does not parse.
+fn release_row(r: &sqlx::any::AnyRow) -> Option<updates::ChannelRelease> {
+    Some(updates::ChannelRelease {
+        version: semver::Version::parse(&db::text(r, "version")).ok()?,
+        required: db::int(r, "required") == 1,
+        notes: db::text(r, "notes"),
+        eol_at: db::opt_int(r, "eol_at"),
+    })
 }
 
 /// Parse a digest from a request.

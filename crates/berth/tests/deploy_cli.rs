@@ -248,7 +248,11 @@ fn namespace_defaults_to_the_context_and_not_installed_says_where_the_app_is() {
     assert!(out.status.success(), "{}", text(&out));
     let out = berth(&["uninstall", "hello"], &kc);
     let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "not installed (crate::exit): {t}"
+    );
     assert!(
         t.contains("hello is not installed in namespace shop; nothing to uninstall"),
         "{t}"

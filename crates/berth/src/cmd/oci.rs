@@ -944,7 +944,7 @@ enum RegistryCmd {
     #[command(after_help = "Examples:\n  \
 berth registry serve --root /var/lib/berth-registry --addr 127.0.0.1:5000\n  \
 berth registry serve --root ./reg --addr 0.0.0.0:5443 \\\n    \
---tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd --permissions roles.txt")]
+--tls-cert tls.crt --tls-key tls.key \\\n    --htpasswd htpasswd --permissions roles.txt")]
     Serve(RegistryServe),
 }
 

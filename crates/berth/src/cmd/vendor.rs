@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  berth vendor serve --data-dir ./vendor-data --addr 127.0.0.1:8800\n  \
-berth vendor login http://127.0.0.1:8800 --token-file ./vendor-data/admin-token"
+berth vendor login http://127.0.0.1:8800 \\\n    --token-file ./vendor-data/admin-token"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -24,12 +24,12 @@ enum Cmd {
     /// Run the vendor server (SQLite in --data-dir, or PostgreSQL with --database-url).
     #[command(
         after_help = "Examples:\n  berth vendor serve --data-dir /var/lib/berth-vendor --addr 127.0.0.1:8800\n  \
-berth vendor serve --data-dir ./v --database-url postgres://berth:pw@db:5432/berth --public-url https://updates.example.com"
+berth vendor serve --data-dir ./v \\\n    --database-url postgres://berth:pw@db:5432/berth \\\n    --public-url https://updates.example.com"
     )]
     Serve(Serve),
     /// Store the server URL and a token for the commands below (~/.config/berth/vendor.json, mode 0600).
     #[command(
-        after_help = "Example:\n  berth vendor login http://127.0.0.1:8800 --token-file /var/lib/berth-vendor/admin-token"
+        after_help = "Example:\n  berth vendor login http://127.0.0.1:8800 \\\n    --token-file /var/lib/berth-vendor/admin-token"
     )]
     Login(Login),
     /// Apps.
@@ -44,14 +44,14 @@ berth vendor serve --data-dir ./v --database-url postgres://berth:pw@db:5432/ber
     /// Releases: push what `berth release build` made, promote through channels.
     #[command(
         subcommand,
-        after_help = "Examples:\n  berth vendor release push hello-1.2.0.release --channel unstable --notes 'Fixes login'\n  \
+        after_help = "Examples:\n  berth vendor release push hello-1.2.0.release --channel unstable \\\n    --notes 'Fixes login'\n  \
 berth vendor release promote hello 1.2.0 --channel stable"
     )]
     Release(ReleaseCmd),
     /// Customers and their entitlements.
     #[command(
         subcommand,
-        after_help = "Example:\n  berth vendor customer create acme --app hello --channel stable --expires 2027-12-31 --airgap \\\n    --entitlement seats=int:50 --entitlement tier=string:gold"
+        after_help = "Example:\n  berth vendor customer create acme --app hello --channel stable \\\n    --expires 2027-12-31 --airgap \\\n    --entitlement seats=int:50 --entitlement tier=string:gold"
     )]
     Customer(CustomerCmd),
     /// Signed licenses.
@@ -165,7 +165,7 @@ enum ChannelCmd {
 enum ReleaseCmd {
     /// Upload a release directory (only blobs the server lacks; a killed push resumes).
     #[command(
-        after_help = "Example:\n  berth vendor release push hello-1.2.0.release --channel unstable --notes 'Fixes login'"
+        after_help = "Example:\n  berth vendor release push hello-1.2.0.release --channel unstable \\\n    --notes 'Fixes login'"
     )]
     Push {
         /// The directory `berth release build` wrote.
@@ -197,8 +197,8 @@ enum ReleaseCmd {
 enum CustomerCmd {
     /// Create a customer.
     #[command(
-        after_help = "Example:\n  berth vendor customer create acme --app hello --channel stable --expires 2027-12-31 \\\n    \
---airgap --entitlement seats=int:50"
+        after_help = "Example:\n  berth vendor customer create acme --app hello --channel stable \\\n    \
+--expires 2027-12-31 --airgap --entitlement seats=int:50"
     )]
     Create(CustomerCreate),
     /// List customers.
