@@ -20,6 +20,9 @@ pub struct RestoreSummary {
     pub symlinks: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Links not created because their target is absolute or leaves the restore target
+    /// (`path -> target`); common in host trees, and never followed.
+    pub refused_links: Vec<String>,
 }
 
 /// Refuses item paths that are absolute, empty, or hold `.`/`..`/empty components.
@@ -79,16 +82,14 @@ fn check_link(item: &Item) -> Result<()> {
 impl Repository {
     /// Restores snapshot `id` (or unique prefix) into `target`, which must be absent or empty.
     ///
-    /// Every item is checked before anything is written; links are created last, so no file is
-    /// ever written through a restored link.
+    /// Every item path is checked before anything is written (a path that leaves the target
+    /// refuses the whole restore); links are created last, so no file is ever written through
+    /// a restored link, and links pointing outside the target are not created but reported.
     pub fn restore(&self, id: &str, target: &Path) -> Result<RestoreSummary> {
         let id_arg = id;
         let snap = self.snapshot(id)?.snapshot;
         for item in &snap.items {
             check_item_path(&item.path)?;
-            if item.kind == ItemKind::Symlink {
-                check_link(item)?;
-            }
         }
         match fs::read_dir(target) {
             Ok(mut it) => {
@@ -149,6 +150,14 @@ impl Repository {
             sum.files += 1;
         }
         for item in snap.items.iter().filter(|i| i.kind == ItemKind::Symlink) {
+            if check_link(item).is_err() {
+                sum.refused_links.push(format!(
+                    "{} -> {}",
+                    item.path,
+                    item.target.as_deref().unwrap_or_default()
+                ));
+                continue;
+            }
             let p = target.join(&item.path);
             let t = item.target.as_deref().unwrap_or_default();
             std::os::unix::fs::symlink(t, &p)

@@ -444,21 +444,28 @@ fn crash_leaves_a_repository_that_checks_and_backs_up() {
 }
 
 #[test]
-fn restore_refuses_links_out_of_the_target_and_writes_nothing() {
+fn restore_does_not_create_links_out_of_the_target() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     fs::create_dir_all(src.join("a")).unwrap();
     fs::write(src.join("a/file"), b"data").unwrap();
     std::os::unix::fs::symlink("../../../etc/passwd", src.join("a/escape")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", src.join("a/absolute")).unwrap();
+    std::os::unix::fs::symlink("file", src.join("a/inside")).unwrap();
     let repo = init(&tmp.path().join("repo"));
     let sum = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
     let out = tmp.path().join("out");
-    let err = repo.restore(&sum.snapshot_id, &out).unwrap_err();
-    assert!(
-        matches!(&err, Error::UnsafePath { path, .. } if path == "a/escape"),
-        "{err}"
+    let r = repo.restore(&sum.snapshot_id, &out).unwrap();
+    assert_eq!(
+        r.refused_links,
+        vec![
+            "a/absolute -> /etc/passwd",
+            "a/escape -> ../../../etc/passwd"
+        ]
     );
-    assert!(!out.exists(), "nothing is written when an item is refused");
+    assert!(fs::symlink_metadata(out.join("a/escape")).is_err());
+    assert!(fs::symlink_metadata(out.join("a/absolute")).is_err());
+    assert_eq!(fs::read(out.join("a/inside")).unwrap(), b"data");
 }
 
 #[test]
