@@ -1,6 +1,6 @@
 //! Backup: chunk, deduplicate, pack, index, then write the snapshot (format section 9).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -30,6 +30,9 @@ pub struct BackupOptions {
     pub tags: Vec<String>,
     /// The snapshot's time (default: now).
     pub time: Option<Timestamp>,
+    /// Read every file even when the previous snapshot of the same directory has it with the
+    /// same size and modification time (by default such files are not read again).
+    pub read_all: bool,
 }
 
 /// Counters of one backup.
@@ -53,6 +56,8 @@ pub struct BackupStats {
     pub packs: u64,
     /// Entries skipped (sockets, devices, fifos).
     pub skipped: u64,
+    /// Files not read again: same size and mtime as in the previous snapshot of the directory.
+    pub unchanged_files: u64,
 }
 
 /// The result of a backup.
@@ -74,6 +79,8 @@ pub struct SnapshotWriter<'r> {
     items: Vec<Item>,
     paths: Vec<String>,
     stats: BackupStats,
+    /// Files of the previous snapshot of the same directory, by item path.
+    parent: HashMap<String, Item>,
 }
 
 impl Repository {
@@ -97,18 +104,43 @@ impl Repository {
             items: Vec::new(),
             paths: Vec::new(),
             stats: BackupStats::default(),
+            parent: HashMap::new(),
         })
     }
 
     /// Backs up one directory tree as a new snapshot.
     pub fn backup_dir(&self, dir: &Path, opts: &BackupOptions) -> Result<BackupSummary> {
         let mut w = self.writer()?;
+        if !opts.read_all {
+            w.use_parent(dir)?;
+        }
         w.add_dir(dir, "")?;
         w.finish(opts)
     }
 }
 
 impl SnapshotWriter<'_> {
+    /// Takes the newest snapshot that backed up `dir` as the parent: its files with the same
+    /// size and mtime are not read again (their chunks must all still be in the index).
+    pub fn use_parent(&mut self, dir: &Path) -> Result<()> {
+        let want = dir.display().to_string();
+        let snaps = self.repo.snapshots()?;
+        if let Some(p) = snaps
+            .into_iter()
+            .rev()
+            .find(|s| s.snapshot.paths == [want.clone()])
+        {
+            self.parent = p
+                .snapshot
+                .items
+                .into_iter()
+                .filter(|i| i.kind == ItemKind::File)
+                .map(|i| (i.path.clone(), i))
+                .collect();
+        }
+        Ok(())
+    }
+
     /// Adds a directory tree; item paths are `prefix/relative path` (or the relative path).
     pub fn add_dir(&mut self, root: &Path, prefix: &str) -> Result<()> {
         let meta =
@@ -181,6 +213,27 @@ impl SnapshotWriter<'_> {
                     target: Some(target),
                 });
             } else if ft.is_file() {
+                if let Some(old) = self.parent.get(&path).filter(|o| {
+                    o.size == meta.len()
+                        && o.mtime.is_some()
+                        && o.mtime == mtime
+                        && o.chunks.iter().all(|c| self.known.contains(c))
+                }) {
+                    let item = Item {
+                        path,
+                        kind: ItemKind::File,
+                        mode,
+                        mtime,
+                        size: old.size,
+                        chunks: old.chunks.clone(),
+                        target: None,
+                    };
+                    self.stats.files += 1;
+                    self.stats.unchanged_files += 1;
+                    self.stats.chunks += item.chunks.len() as u64;
+                    self.items.push(item);
+                    continue;
+                }
                 let f = fs::File::open(entry.path()).map_err(|e| Error::io(what(), e))?;
                 let (size, chunks) = self.store_stream(f, &entry.path().display().to_string())?;
                 self.items.push(Item {

@@ -111,43 +111,41 @@ impl Repository {
                 .map_err(|e| Error::io(format!("creating {}", p.display()), e))?;
             sum.dirs += 1;
         }
-        for item in snap
+        let files: Vec<&Item> = snap
             .items
             .iter()
             .filter(|i| matches!(i.kind, ItemKind::File | ItemKind::Stream))
-        {
-            let p = target.join(&item.path);
-            if let Some(parent) = p.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-            }
-            let what = || format!("writing {}", p.display());
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&p)
-                .map_err(|e| Error::io(what(), e))?;
-            for id in &item.chunks {
-                let loc = index.chunks.get(id).ok_or_else(|| {
-                    Error::corrupt(
-                        format!("snapshot {id_arg}"),
-                        format!(
-                            "item {}: chunk {id} is in no index; run `berth snapshot check`",
-                            item.path
-                        ),
-                    )
-                })?;
-                let data = self.read_chunk(&index.packs[loc.pack as usize], &loc.blob)?;
-                f.write_all(&data).map_err(|e| Error::io(what(), e))?;
-                sum.bytes += data.len() as u64;
-            }
-            drop(f);
-            if let Some(mode) = item.mode {
-                fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
-                    .map_err(|e| Error::io(what(), e))?;
-            }
-            set_mtime(&p, item);
-            sum.files += 1;
+            .collect();
+        // Files are restored by several threads; each writes whole files.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
+        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (files, index) = (&files, &index);
+                    scope.spawn(move || {
+                        let (mut n, mut bytes) = (0u64, 0u64);
+                        for item in files.iter().skip(w).step_by(workers) {
+                            bytes += self.restore_file(item, target, index, id_arg)?;
+                            n += 1;
+                        }
+                        Ok((n, bytes))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("a restore thread panicked".into())))
+                })
+                .collect()
+        });
+        for r in results {
+            let (n, bytes) = r?;
+            sum.files += n;
+            sum.bytes += bytes;
         }
         for item in snap.items.iter().filter(|i| i.kind == ItemKind::Symlink) {
             if check_link(item).is_err() {
@@ -174,6 +172,51 @@ impl Repository {
             set_mtime(&p, item);
         }
         Ok(sum)
+    }
+}
+
+impl Repository {
+    /// Writes one file or stream item; returns its size.
+    fn restore_file(
+        &self,
+        item: &Item,
+        target: &Path,
+        index: &crate::repo::Index,
+        id_arg: &str,
+    ) -> Result<u64> {
+        let p = target.join(&item.path);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        }
+        let what = || format!("writing {}", p.display());
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .map_err(|e| Error::io(what(), e))?;
+        let mut bytes = 0u64;
+        for id in &item.chunks {
+            let loc = index.chunks.get(id).ok_or_else(|| {
+                Error::corrupt(
+                    format!("snapshot {id_arg}"),
+                    format!(
+                        "item {}: chunk {id} is in no index; run `berth snapshot check`",
+                        item.path
+                    ),
+                )
+            })?;
+            let data = self.read_chunk(&index.packs[loc.pack as usize], &loc.blob)?;
+            f.write_all(&data).map_err(|e| Error::io(what(), e))?;
+            bytes += data.len() as u64;
+        }
+        drop(f);
+        if let Some(mode) = item.mode {
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| Error::io(what(), e))?;
+        }
+        set_mtime(&p, item);
+        Ok(bytes)
     }
 }
 

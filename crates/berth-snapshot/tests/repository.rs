@@ -247,6 +247,28 @@ fn second_backup_stores_only_new_chunks() {
         same.stats
     );
     assert_eq!(same.stats.chunks, first.stats.chunks);
+    // The parent snapshot spared reading every file; reading them all finds nothing new either.
+    assert_eq!(
+        same.stats.unchanged_files, first.stats.files,
+        "{:?}",
+        same.stats
+    );
+    let forced = repo
+        .backup_dir(
+            &src,
+            &BackupOptions {
+                read_all: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (forced.stats.unchanged_files, forced.stats.new_chunks),
+        (0, 0),
+        "{:?}",
+        forced.stats
+    );
+    assert_eq!(forced.stats.bytes_read, first.stats.bytes_read);
 
     // Change 100 bytes in the middle of the largest file: only the chunks around it are new.
     let mut largest = (0, src.clone());
@@ -268,6 +290,11 @@ fn second_backup_stores_only_new_chunks() {
     );
     assert!(second.stats.new_bytes < 4 * 65536, "{:?}", second.stats);
     assert_eq!(second.stats.packs, 1);
+    assert_eq!(
+        second.stats.unchanged_files,
+        first.stats.files - 1,
+        "only the changed file is read"
+    );
     // Earlier packs are untouched; one pack was added.
     let packs_after = files_under(&repo_dir, "packs");
     assert_eq!(packs_after.len(), packs_before.len() + 1);
