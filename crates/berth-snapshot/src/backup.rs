@@ -5,6 +5,8 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
 
@@ -69,18 +71,34 @@ pub struct BackupSummary {
     pub stats: BackupStats,
 }
 
+/// Chunks waiting in the current pack, and packs waiting for an index file.
+#[derive(Default)]
+struct Packer {
+    pack: Vec<u8>,
+    blobs: Vec<IndexBlob>,
+    unindexed: Vec<IndexPack>,
+    stored_bytes: u64,
+    packs: u64,
+}
+
 /// Builds one snapshot from directories and streams; nothing is visible until [`finish`](Self::finish).
+///
+/// Files are read, chunked, compressed and encrypted on several threads; chunks go into one
+/// pack at a time.
 pub struct SnapshotWriter<'r> {
     repo: &'r Repository,
-    known: HashSet<ChunkId>,
-    pack: Vec<u8>,
-    pack_blobs: Vec<IndexBlob>,
-    unindexed: Vec<IndexPack>,
+    known: Mutex<HashSet<ChunkId>>,
+    packer: Mutex<Packer>,
     items: Vec<Item>,
     paths: Vec<String>,
     stats: BackupStats,
     /// Files of the previous snapshot of the same directory, by item path.
     parent: HashMap<String, Item>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking worker aborts the backup anyway; the data behind the lock stays consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Repository {
@@ -97,10 +115,8 @@ impl Repository {
             .collect();
         Ok(SnapshotWriter {
             repo: self,
-            known,
-            pack: Vec::with_capacity(PACK_TARGET + 1024 * 1024),
-            pack_blobs: Vec::new(),
-            unindexed: Vec::new(),
+            known: Mutex::new(known),
+            packer: Mutex::new(Packer::default()),
             items: Vec::new(),
             paths: Vec::new(),
             stats: BackupStats::default(),
@@ -117,6 +133,19 @@ impl Repository {
         w.add_dir(dir, "")?;
         w.finish(opts)
     }
+}
+
+/// A file a worker stored: (item position, size, chunks).
+type FileDone = (usize, u64, Vec<ChunkId>);
+
+/// Counters one worker gathers.
+#[derive(Default)]
+struct Counts {
+    files: u64,
+    bytes_read: u64,
+    chunks: u64,
+    new_chunks: u64,
+    new_bytes: u64,
 }
 
 impl SnapshotWriter<'_> {
@@ -152,6 +181,8 @@ impl SnapshotWriter<'_> {
             )));
         }
         self.paths.push(root.display().to_string());
+        // Files to read: (item position, path on disk).
+        let mut todo: Vec<(usize, std::path::PathBuf)> = Vec::new();
         let walker = walkdir::WalkDir::new(root)
             .follow_links(false)
             .sort_by_file_name()
@@ -184,17 +215,17 @@ impl SnapshotWriter<'_> {
                 .ok()
                 .and_then(|t| Timestamp::try_from(t).ok());
             let ft = meta.file_type();
+            let mut item = Item {
+                path,
+                kind: ItemKind::Dir,
+                mode,
+                mtime,
+                size: 0,
+                chunks: vec![],
+                target: None,
+            };
             if ft.is_dir() {
                 self.stats.dirs += 1;
-                self.items.push(Item {
-                    path,
-                    kind: ItemKind::Dir,
-                    mode,
-                    mtime,
-                    size: 0,
-                    chunks: vec![],
-                    target: None,
-                });
             } else if ft.is_symlink() {
                 let target = fs::read_link(entry.path()).map_err(|e| Error::io(what(), e))?;
                 let Some(target) = target.to_str().map(str::to_string) else {
@@ -203,59 +234,106 @@ impl SnapshotWriter<'_> {
                         entry.path().display()
                     )));
                 };
-                self.items.push(Item {
-                    path,
-                    kind: ItemKind::Symlink,
-                    mode,
-                    mtime,
-                    size: 0,
-                    chunks: vec![],
-                    target: Some(target),
-                });
+                item.kind = ItemKind::Symlink;
+                item.target = Some(target);
             } else if ft.is_file() {
-                if let Some(old) = self.parent.get(&path).filter(|o| {
-                    o.size == meta.len()
+                item.kind = ItemKind::File;
+                item.size = meta.len();
+                let known = lock(&self.known);
+                let unchanged = self.parent.get(&item.path).filter(|o| {
+                    o.size == item.size
                         && o.mtime.is_some()
                         && o.mtime == mtime
-                        && o.chunks.iter().all(|c| self.known.contains(c))
-                }) {
-                    let item = Item {
-                        path,
-                        kind: ItemKind::File,
-                        mode,
-                        mtime,
-                        size: old.size,
-                        chunks: old.chunks.clone(),
-                        target: None,
-                    };
+                        && o.chunks.iter().all(|c| known.contains(c))
+                });
+                if let Some(old) = unchanged {
+                    item.chunks = old.chunks.clone();
                     self.stats.files += 1;
                     self.stats.unchanged_files += 1;
                     self.stats.chunks += item.chunks.len() as u64;
-                    self.items.push(item);
-                    continue;
+                } else {
+                    todo.push((self.items.len(), entry.path().to_path_buf()));
                 }
-                let f = fs::File::open(entry.path()).map_err(|e| Error::io(what(), e))?;
-                let (size, chunks) = self.store_stream(f, &entry.path().display().to_string())?;
-                self.items.push(Item {
-                    path,
-                    kind: ItemKind::File,
-                    mode,
-                    mtime,
-                    size,
-                    chunks,
-                    target: None,
-                });
             } else {
                 self.stats.skipped += 1;
+                continue;
             }
+            self.items.push(item);
+        }
+        self.read_files(&todo)
+    }
+
+    /// Reads, chunks and stores files on several threads; results land in their items.
+    fn read_files(&mut self, todo: &[(usize, std::path::PathBuf)]) -> Result<()> {
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8)
+            .min(todo.len().max(1));
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let this = &*self;
+        let results: Vec<Result<(Vec<FileDone>, Counts)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let (next, stop) = (&next, &stop);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        let mut counts = Counts::default();
+                        while !stop.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((pos, path)) = todo.get(i) else {
+                                break;
+                            };
+                            let stored = fs::File::open(path)
+                                .map_err(|e| Error::io(format!("reading {}", path.display()), e))
+                                .and_then(|f| {
+                                    this.store_stream(f, &path.display().to_string(), &mut counts)
+                                });
+                            match stored {
+                                Ok((size, chunks)) => done.push((*pos, size, chunks)),
+                                Err(e) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok((done, counts))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("a backup thread panicked".into())))
+                })
+                .collect()
+        });
+        for r in results {
+            let (done, counts) = r?;
+            for (pos, size, chunks) in done {
+                self.items[pos].size = size;
+                self.items[pos].chunks = chunks;
+            }
+            self.add_counts(&counts);
         }
         Ok(())
+    }
+
+    fn add_counts(&mut self, c: &Counts) {
+        self.stats.files += c.files;
+        self.stats.bytes_read += c.bytes_read;
+        self.stats.chunks += c.chunks;
+        self.stats.new_chunks += c.new_chunks;
+        self.stats.new_bytes += c.new_bytes;
     }
 
     /// Adds a named byte stream (a Kubernetes object, a volume or database dump).
     pub fn add_stream(&mut self, name: &str, reader: impl Read) -> Result<()> {
         crate::restore::check_item_path(name)?;
-        let (size, chunks) = self.store_stream(reader, name)?;
+        let mut counts = Counts::default();
+        let (size, chunks) = self.store_stream(reader, name, &mut counts)?;
+        self.add_counts(&counts);
         let mtime = Some(Timestamp::now());
         self.items.push(Item {
             path: name.to_string(),
@@ -269,85 +347,90 @@ impl SnapshotWriter<'_> {
         Ok(())
     }
 
-    fn store_stream(&mut self, reader: impl Read, what: &str) -> Result<(u64, Vec<ChunkId>)> {
+    fn store_stream(
+        &self,
+        reader: impl Read,
+        what: &str,
+        counts: &mut Counts,
+    ) -> Result<(u64, Vec<ChunkId>)> {
         let mut chunks = Vec::new();
-        let repo = self.repo;
-        let size = repo
+        let size = self
+            .repo
             .chunker
             .chunk(reader, |data| {
-                let id = repo.chunk_id(data);
+                let id = self.repo.chunk_id(data);
                 chunks.push(id);
-                self.add_chunk(id, data)
+                self.add_chunk(id, data, counts)
             })
             .map_err(|e| match e {
                 ChunkError::Read(e) => Error::io(format!("reading {what}"), e),
                 ChunkError::Emit(e) => e,
             })?;
-        self.stats.files += 1;
-        self.stats.bytes_read += size;
+        counts.files += 1;
+        counts.bytes_read += size;
         Ok((size, chunks))
     }
 
-    fn add_chunk(&mut self, id: ChunkId, data: &[u8]) -> Result<()> {
-        self.stats.chunks += 1;
-        if !self.known.insert(id) {
+    fn add_chunk(&self, id: ChunkId, data: &[u8], counts: &mut Counts) -> Result<()> {
+        counts.chunks += 1;
+        if !lock(&self.known).insert(id) {
             return Ok(());
         }
+        // Compression and encryption run outside the locks, on the worker's thread.
         let packed = zstd::bulk::compress(data, 3).map_err(|e| Error::io("zstd compression", e))?;
         let sealed = crypto::seal(&self.repo.keys.data, &packed, &id.0);
+        counts.new_chunks += 1;
+        counts.new_bytes += data.len() as u64;
+        let mut p = lock(&self.packer);
         let blob = IndexBlob {
             id,
-            offset: self.pack.len() as u64,
+            offset: p.pack.len() as u64,
             length: sealed.len() as u32,
             raw_length: data.len() as u32,
         };
-        self.pack.extend_from_slice(&sealed);
-        self.pack_blobs.push(blob);
-        self.stats.new_chunks += 1;
-        self.stats.new_bytes += data.len() as u64;
-        if self.pack.len() >= PACK_TARGET {
-            self.flush_pack()?;
+        p.pack.extend_from_slice(&sealed);
+        p.blobs.push(blob);
+        if p.pack.len() >= PACK_TARGET {
+            self.flush_pack(&mut p)?;
         }
         Ok(())
     }
 
-    fn flush_pack(&mut self) -> Result<()> {
-        if self.pack_blobs.is_empty() {
+    fn flush_pack(&self, p: &mut Packer) -> Result<()> {
+        if p.blobs.is_empty() {
             return Ok(());
         }
         let header = crypto::seal(
             &self.repo.keys.data,
-            &encode_header(&self.pack_blobs),
+            &encode_header(&p.blobs),
             AD_PACK_HEADER,
         );
-        self.pack.extend_from_slice(&header);
-        self.pack
+        p.pack.extend_from_slice(&header);
+        p.pack
             .extend_from_slice(&(header.len() as u32).to_le_bytes());
-        let id = blake3::hash(&self.pack).to_hex().to_string();
+        let id = blake3::hash(&p.pack).to_hex().to_string();
         let name = pack_path(&id);
         self.repo
             .backend
-            .write(&name, &self.pack)
+            .write(&name, &p.pack)
             .map_err(|e| Error::io(format!("writing {name}"), e))?;
-        self.stats.stored_bytes += self.pack.len() as u64;
-        self.stats.packs += 1;
-        self.pack.clear();
-        self.unindexed.push(IndexPack {
-            id,
-            blobs: std::mem::take(&mut self.pack_blobs),
-        });
-        if self.unindexed.len() >= PACKS_PER_INDEX {
-            self.flush_index()?;
+        p.stored_bytes += p.pack.len() as u64;
+        p.packs += 1;
+        p.pack.clear();
+        let blobs = std::mem::take(&mut p.blobs);
+        p.unindexed.push(IndexPack { id, blobs });
+        if p.unindexed.len() >= PACKS_PER_INDEX {
+            self.flush_index(p)?;
         }
         Ok(())
     }
 
-    fn flush_index(&mut self) -> Result<()> {
-        if self.unindexed.is_empty() {
+    fn flush_index(&self, p: &mut Packer) -> Result<()> {
+        if p.unindexed.is_empty() {
             return Ok(());
         }
         let doc = IndexFile {
-            packs: std::mem::take(&mut self.unindexed),
+            packs: std::mem::take(&mut p.unindexed),
         };
         self.repo.write_doc("index", &doc, AD_INDEX)?;
         Ok(())
@@ -355,8 +438,11 @@ impl SnapshotWriter<'_> {
 
     /// Writes the last pack, the index, then the snapshot (the order that makes crashes safe).
     pub fn finish(mut self, opts: &BackupOptions) -> Result<BackupSummary> {
-        self.flush_pack()?;
-        self.flush_index()?;
+        let mut p = std::mem::take(&mut *lock(&self.packer));
+        self.flush_pack(&mut p)?;
+        self.flush_index(&mut p)?;
+        self.stats.stored_bytes = p.stored_bytes;
+        self.stats.packs = p.packs;
         let snapshot = Snapshot {
             version: 1,
             time: opts.time.unwrap_or_else(Timestamp::now),
