@@ -138,7 +138,7 @@ impl Repository {
 /// A file a worker stored: (item position, size, chunks).
 type FileDone = (usize, u64, Vec<ChunkId>);
 
-/// Counters one worker gathers.
+/// Counters and scratch state of one worker thread.
 #[derive(Default)]
 struct Counts {
     files: u64,
@@ -146,6 +146,9 @@ struct Counts {
     chunks: u64,
     new_chunks: u64,
     new_bytes: u64,
+    /// Reused across chunks: creating a zstd context per chunk dominates with small files.
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+    buf: Vec<u8>,
 }
 
 impl SnapshotWriter<'_> {
@@ -354,10 +357,11 @@ impl SnapshotWriter<'_> {
         counts: &mut Counts,
     ) -> Result<(u64, Vec<ChunkId>)> {
         let mut chunks = Vec::new();
+        let mut buf = std::mem::take(&mut counts.buf);
         let size = self
             .repo
             .chunker
-            .chunk(reader, |data| {
+            .chunk(reader, &mut buf, |data| {
                 let id = self.repo.chunk_id(data);
                 chunks.push(id);
                 self.add_chunk(id, data, counts)
@@ -365,7 +369,9 @@ impl SnapshotWriter<'_> {
             .map_err(|e| match e {
                 ChunkError::Read(e) => Error::io(format!("reading {what}"), e),
                 ChunkError::Emit(e) => e,
-            })?;
+            });
+        counts.buf = buf;
+        let size = size?;
         counts.files += 1;
         counts.bytes_read += size;
         Ok((size, chunks))
@@ -377,7 +383,15 @@ impl SnapshotWriter<'_> {
             return Ok(());
         }
         // Compression and encryption run outside the locks, on the worker's thread.
-        let packed = zstd::bulk::compress(data, 3).map_err(|e| Error::io("zstd compression", e))?;
+        let compressor = match &mut counts.compressor {
+            Some(c) => c,
+            None => counts.compressor.insert(
+                zstd::bulk::Compressor::new(3).map_err(|e| Error::io("zstd compression", e))?,
+            ),
+        };
+        let packed = compressor
+            .compress(data)
+            .map_err(|e| Error::io("zstd compression", e))?;
         let sealed = crypto::seal(&self.repo.keys.data, &packed, &id.0);
         counts.new_chunks += 1;
         counts.new_bytes += data.len() as u64;

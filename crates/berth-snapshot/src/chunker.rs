@@ -87,34 +87,40 @@ impl Chunker {
     }
 
     /// Reads `reader` to its end and calls `emit` with each chunk in order; returns the size.
+    ///
+    /// `buf` is scratch space kept by the caller across calls (zero-filled once, not per file:
+    /// that matters with many small files).
     pub fn chunk<R: Read>(
         &self,
         mut reader: R,
+        buf: &mut Vec<u8>,
         mut emit: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<u64, ChunkError> {
         let max = self.params.max as usize;
-        let mut buf: Vec<u8> = Vec::with_capacity(2 * max);
-        let mut start = 0usize;
+        if buf.len() < 2 * max {
+            buf.resize(2 * max, 0);
+        }
+        let (mut start, mut end) = (0usize, 0usize);
         let mut eof = false;
         let mut total = 0u64;
         loop {
-            while !eof && buf.len() - start < max {
-                let old = buf.len();
-                buf.resize(old + max, 0);
-                let n = loop {
-                    match reader.read(&mut buf[old..]) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(ChunkError::Read(e)),
-                    }
-                };
-                buf.truncate(old + n);
-                eof = n == 0;
+            while !eof && end - start < max {
+                if end == buf.len() {
+                    buf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                }
+                match reader.read(&mut buf[end..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => end += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(ChunkError::Read(e)),
+                }
             }
-            let avail = &buf[start..];
-            if avail.is_empty() {
+            if start == end {
                 return Ok(total);
             }
+            let avail = &buf[start..end];
             let (_, len) = cut_gear(
                 avail,
                 self.params.min as usize,
@@ -130,10 +136,6 @@ impl Chunker {
             emit(&avail[..len]).map_err(ChunkError::Emit)?;
             total += len as u64;
             start += len;
-            if start >= max {
-                buf.drain(..start);
-                start = 0;
-            }
         }
     }
 }
