@@ -418,10 +418,22 @@ pub(crate) fn pack_path(id: &str) -> String {
     format!("packs/{}/{id}", id.get(..2).unwrap_or("00"))
 }
 
+thread_local! {
+    // One zstd context per thread: creating one per chunk dominates restores of small files.
+    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Decompresses one zstd frame of at most `limit` bytes.
 pub(crate) fn decompress(packed: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
-    zstd::bulk::decompress(packed, limit.max(1))
-        .map_err(|e| format!("zstd data is invalid or larger than expected: {e}"))
+    let bad = |e: std::io::Error| format!("zstd data is invalid or larger than expected: {e}");
+    DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let d = match &mut *slot {
+            Some(d) => d,
+            None => slot.insert(zstd::bulk::Decompressor::new().map_err(bad)?),
+        };
+        d.decompress(packed, limit.max(1)).map_err(bad)
+    })
 }
 
 fn repo_ad(config: &Config) -> Result<[u8; 32]> {
