@@ -347,6 +347,13 @@ impl Repository {
                 ),
             )
         })?;
+        // No chunk exceeds FastCDC's maximum; a larger claim is a damaged or hostile index.
+        if blob.raw_length > fastcdc::v2020::MAXIMUM_MAX {
+            return Err(Error::corrupt(
+                pack_name,
+                format!("blob {} claims {} bytes", blob.id, blob.raw_length),
+            ));
+        }
         let data = decompress(&packed, blob.raw_length as usize)
             .map_err(|r| Error::corrupt(pack_name, format!("blob {}: {r}", blob.id)))?;
         if data.len() != blob.raw_length as usize || self.chunk_id(&data) != blob.id {
@@ -432,7 +439,11 @@ pub(crate) fn decompress(packed: &[u8], limit: usize) -> std::result::Result<Vec
             Some(d) => d,
             None => slot.insert(zstd::bulk::Decompressor::new().map_err(bad)?),
         };
-        d.decompress(packed, limit.max(1)).map_err(bad)
+        // The frame records its size (berth writes it); capping by it avoids reserving `limit`.
+        let cap = zstd::bulk::Decompressor::upper_bound(packed)
+            .unwrap_or(limit)
+            .min(limit);
+        d.decompress(packed, cap.max(1)).map_err(bad)
     })
 }
 
