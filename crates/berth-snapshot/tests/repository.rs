@@ -560,3 +560,41 @@ fn forget_and_two_phase_prune_keep_what_snapshots_use() {
         "nothing left to prune"
     );
 }
+
+#[test]
+fn missing_index_is_reported_by_check_and_rebuilt_from_pack_headers_by_prune() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    gen_tree(&src, &mut rng);
+    let repo_dir = tmp.path().join("repo");
+    let repo = init(&repo_dir);
+    let sum = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
+    for f in files_under(&repo_dir, "index") {
+        fs::remove_file(repo_dir.join(f)).unwrap();
+    }
+    let report = repo.check(CheckOptions::default()).unwrap();
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains("in no readable index")),
+        "{report:?}"
+    );
+    assert!(
+        repo.restore(&sum.snapshot_id, &tmp.path().join("broken"))
+            .is_err()
+    );
+
+    let r = repo
+        .prune(PruneOptions {
+            grace: Duration::ZERO,
+        })
+        .unwrap();
+    assert_eq!(r.deleted_packs, 0, "{r:?}");
+    let report = repo.check(CheckOptions { read_data: true }).unwrap();
+    assert!(report.is_ok() && report.warnings.is_empty(), "{report:?}");
+    let out = tmp.path().join("out");
+    repo.restore(&sum.snapshot_id, &out).unwrap();
+    assert_eq!(tree_listing(&src), tree_listing(&out));
+}
