@@ -598,3 +598,39 @@ fn missing_index_is_reported_by_check_and_rebuilt_from_pack_headers_by_prune() {
     repo.restore(&sum.snapshot_id, &out).unwrap();
     assert_eq!(tree_listing(&src), tree_listing(&out));
 }
+
+#[test]
+fn two_clients_back_up_into_one_repository_at_once() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    gen_tree(&a, &mut rng);
+    gen_tree(&b, &mut rng);
+    // Shared content: both clients store these chunks, possibly both at once.
+    fs::copy(a.join("dir1/sub1/file4.bin"), b.join("shared.bin")).unwrap();
+    let repo_dir = tmp.path().join("repo");
+    init(&repo_dir);
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|src| {
+                let repo_dir = &repo_dir;
+                s.spawn(move || {
+                    open(repo_dir)
+                        .backup_dir(src, &BackupOptions::default())
+                        .unwrap()
+                        .snapshot_id
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let repo = open(&repo_dir);
+    let report = repo.check(CheckOptions { read_data: true }).unwrap();
+    assert!(report.is_ok() && report.warnings.is_empty(), "{report:?}");
+    for (id, src) in ids.iter().zip([&a, &b]) {
+        let out = tmp.path().join(format!("out-{id}"));
+        repo.restore(id, &out).unwrap();
+        assert_eq!(tree_listing(src), tree_listing(&out));
+    }
+}
