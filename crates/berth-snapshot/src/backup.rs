@@ -106,11 +106,22 @@ impl Repository {
     pub fn writer(&self) -> Result<SnapshotWriter<'_>> {
         let index = self.load_index()?;
         let condemned = self.condemned_packs()?;
+        // Packs that vanished (a lost file, a partial copy) must not be deduplicated against.
+        let present: HashSet<String> = self
+            .backend
+            .list("packs")
+            .map_err(|e| Error::io("listing packs/", e))?
+            .into_iter()
+            .filter_map(|f| f.name.rsplit('/').next().map(str::to_string))
+            .collect();
         // Chunks in packs a prune has condemned are stored again, so phase 2 may delete them.
         let known = index
             .chunks
             .iter()
-            .filter(|(_, loc)| !condemned.contains(&index.packs[loc.pack as usize]))
+            .filter(|(_, loc)| {
+                let pack = &index.packs[loc.pack as usize];
+                present.contains(pack) && !condemned.contains(pack)
+            })
             .map(|(id, _)| *id)
             .collect();
         Ok(SnapshotWriter {

@@ -76,10 +76,11 @@ impl Repository {
                 let mut first_why = String::new();
                 for id in &item.chunks {
                     let locs = locations.get(id).map(Vec::as_slice).unwrap_or_default();
-                    needed_packs.extend(locs.iter().copied());
                     if locs.iter().any(|p| !damaged_packs.contains_key(p)) {
                         continue;
                     }
+                    // No good copy: the damaged packs holding it are errors.
+                    needed_packs.extend(locs.iter().copied());
                     if bad == 0 {
                         first_why = match locs.first() {
                             None => format!("chunk {id} is in no readable index"),
@@ -105,9 +106,9 @@ impl Repository {
             if needed_packs.contains(pack) {
                 report.errors.push(line)
             } else {
-                report
-                    .warnings
-                    .push(format!("{line} (no snapshot needs it)"))
+                report.warnings.push(format!(
+                    "{line} (no snapshot needs it, or its chunks have good copies elsewhere)"
+                ))
             }
         }
         for (name, why) in &index.damaged {

@@ -206,7 +206,20 @@ impl Repository {
                     ),
                 )
             })?;
-            let data = self.read_chunk(&index.packs[loc.pack as usize], &loc.blob)?;
+            let pack = &index.packs[loc.pack as usize];
+            let data = match self.read_chunk(pack, &loc.blob) {
+                Ok(d) => d,
+                // Another copy (from a concurrent or later backup) may still be good.
+                Err(e) => index
+                    .pack_blobs
+                    .iter()
+                    .filter(|(p, _)| *p != pack)
+                    .flat_map(|(p, blobs)| {
+                        blobs.iter().filter(|b| b.id == *id).map(move |b| (p, b))
+                    })
+                    .find_map(|(p, b)| self.read_chunk(p, b).ok())
+                    .ok_or(e)?,
+            };
             f.write_all(&data).map_err(|e| Error::io(what(), e))?;
             bytes += data.len() as u64;
         }

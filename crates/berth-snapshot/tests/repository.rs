@@ -634,3 +634,37 @@ fn two_clients_back_up_into_one_repository_at_once() {
         assert_eq!(tree_listing(src), tree_listing(&out));
     }
 }
+
+#[test]
+fn a_lost_pack_is_reported_and_the_next_backup_stores_its_chunks_again() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    gen_tree(&src, &mut rng);
+    let repo_dir = tmp.path().join("repo");
+    let repo = init(&repo_dir);
+    let first = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
+    let lost = files_under(&repo_dir, "packs").remove(0);
+    fs::remove_file(repo_dir.join(&lost)).unwrap();
+    let report = repo.check(CheckOptions::default()).unwrap();
+    let name = lost.rsplit('/').next().unwrap();
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains(name) && e.contains("missing")),
+        "{report:?}"
+    );
+
+    let second = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
+    assert!(second.stats.new_chunks > 0, "{:?}", second.stats);
+    let out = tmp.path().join("out");
+    repo.restore(&second.snapshot_id, &out).unwrap();
+    assert_eq!(tree_listing(&src), tree_listing(&out));
+    // The new copies heal the first snapshot too.
+    let report = repo.check(CheckOptions { read_data: true }).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let old = tmp.path().join("old");
+    repo.restore(&first.snapshot_id, &old).unwrap();
+    assert_eq!(tree_listing(&src), tree_listing(&old));
+}
