@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
 
-use crate::format::{ChunkId, IndexFile, IndexPack, PendingRecord};
+use crate::format::{ChunkId, IndexBlob, IndexFile, IndexPack, PendingRecord};
 use crate::repo::{AD_INDEX, AD_PENDING, Repository, pack_path};
 use crate::retention::{self, RetentionPolicy};
 use crate::{Error, Result};
@@ -167,28 +167,8 @@ impl Repository {
         }
 
         // Packs no index lists: leftovers once old; any that hold used chunks are re-indexed.
-        for p in self
-            .backend
-            .list("packs")
-            .map_err(|e| Error::io("listing packs/", e))?
-        {
-            let id = p.name.rsplit('/').next().unwrap_or_default().to_string();
-            if index.pack_blobs.contains_key(&id) || !old(p.modified) {
-                continue;
-            }
-            match self.read_pack_header(&p.name, p.size) {
-                Ok(blobs) if pack_used(&blobs) => {
-                    keep.insert(id, blobs);
-                    rewrite = true;
-                }
-                _ => {
-                    report.deleted_bytes += p.size;
-                    self.backend
-                        .remove(&p.name)
-                        .map_err(|e| Error::io(format!("removing {}", p.name), e))?;
-                    report.deleted_packs += 1;
-                }
-            }
+        if self.sweep_unindexed(&index.pack_blobs, &used, &old, &mut keep, &mut report)? {
+            rewrite = true;
         }
 
         if rewrite {
@@ -234,5 +214,42 @@ impl Repository {
             }
         }
         Ok(report)
+    }
+
+    /// Deletes old packs that no index lists, except those holding used chunks, which are
+    /// added to `keep` (returns true then: the index must be rewritten).
+    fn sweep_unindexed(
+        &self,
+        indexed: &HashMap<String, Vec<IndexBlob>>,
+        used: &HashSet<ChunkId>,
+        old: &dyn Fn(SystemTime) -> bool,
+        keep: &mut HashMap<String, Vec<IndexBlob>>,
+        report: &mut PruneReport,
+    ) -> Result<bool> {
+        let mut reindexed = false;
+        for p in self
+            .backend
+            .list("packs")
+            .map_err(|e| Error::io("listing packs/", e))?
+        {
+            let id = p.name.rsplit('/').next().unwrap_or_default().to_string();
+            if indexed.contains_key(&id) || !old(p.modified) {
+                continue;
+            }
+            match self.read_pack_header(&p.name, p.size) {
+                Ok(blobs) if blobs.iter().any(|b| used.contains(&b.id)) => {
+                    keep.insert(id, blobs);
+                    reindexed = true;
+                }
+                _ => {
+                    report.deleted_bytes += p.size;
+                    self.backend
+                        .remove(&p.name)
+                        .map_err(|e| Error::io(format!("removing {}", p.name), e))?;
+                    report.deleted_packs += 1;
+                }
+            }
+        }
+        Ok(reindexed)
     }
 }
