@@ -1,0 +1,301 @@
+//! Restore a snapshot into an empty directory, refusing anything that would leave it.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path};
+
+use crate::format::{Item, ItemKind};
+use crate::repo::Repository;
+use crate::{Error, Result};
+
+/// Counters of a restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// Files and streams written.
+    pub files: u64,
+    /// Directories created.
+    pub dirs: u64,
+    /// Symbolic links created.
+    pub symlinks: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Links not created because their target is absolute or leaves the restore target
+    /// (`path -> target`); common in host trees, and never followed.
+    pub refused_links: Vec<String>,
+}
+
+/// Refuses item paths that are absolute, empty, or hold `.`/`..`/empty components.
+pub(crate) fn check_item_path(path: &str) -> Result<()> {
+    let bad = |reason: &str| {
+        Err(Error::UnsafePath {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if path.is_empty() {
+        return bad("empty path");
+    }
+    if path.starts_with('/') {
+        return bad("absolute path");
+    }
+    if path.contains('\0') || path.contains('\\') {
+        return bad("NUL or backslash in path");
+    }
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return bad("empty, `.` or `..` component would leave the restore target");
+    }
+    Ok(())
+}
+
+/// Refuses a link target that is absolute or climbs above the target directory.
+fn check_link(item: &Item) -> Result<()> {
+    let target = item.target.as_deref().unwrap_or_default();
+    let bad = |reason: &str| {
+        Err(Error::UnsafePath {
+            path: item.path.clone(),
+            reason: reason.to_string(),
+        })
+    };
+    if target.is_empty() || Path::new(target).is_absolute() {
+        return bad("symlink target is empty or absolute (points outside the restore target)");
+    }
+    // Depth of the link's directory below the target, then walk the target lexically.
+    let mut depth: i64 = item.path.split('/').count() as i64 - 1;
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            _ => return bad("symlink target has a root or prefix"),
+        }
+        if depth < 0 {
+            return bad("symlink target climbs out of the restore target");
+        }
+    }
+    Ok(())
+}
+
+impl Repository {
+    /// Restores snapshot `id` (or unique prefix) into `target`, which must be absent or empty.
+    ///
+    /// Every item path is checked before anything is written (a path that leaves the target
+    /// refuses the whole restore); links are created last, so no file is ever written through
+    /// a restored link, and links pointing outside the target are not created but reported.
+    pub fn restore(&self, id: &str, target: &Path) -> Result<RestoreSummary> {
+        let id_arg = id;
+        let snap = self.snapshot(id)?.snapshot;
+        for item in &snap.items {
+            check_item_path(&item.path)?;
+        }
+        match fs::read_dir(target) {
+            Ok(mut it) => {
+                if it.next().is_some() {
+                    return Err(Error::TargetNotEmpty(target.to_path_buf()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(target)
+                    .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", target.display()), e)),
+        }
+        let index = self.load_index()?;
+        let mut sum = RestoreSummary::default();
+        for item in snap.items.iter().filter(|i| i.kind == ItemKind::Dir) {
+            let p = target.join(&item.path);
+            fs::create_dir_all(&p)
+                .map_err(|e| Error::io(format!("creating {}", p.display()), e))?;
+            sum.dirs += 1;
+        }
+        let files: Vec<&Item> = snap
+            .items
+            .iter()
+            .filter(|i| matches!(i.kind, ItemKind::File | ItemKind::Stream))
+            .collect();
+        // Files are restored by several threads; each writes whole files.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
+        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (files, index) = (&files, &index);
+                    scope.spawn(move || {
+                        let (mut n, mut bytes) = (0u64, 0u64);
+                        for item in files.iter().skip(w).step_by(workers) {
+                            bytes += self.restore_file(item, target, index, id_arg)?;
+                            n += 1;
+                        }
+                        Ok((n, bytes))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("a restore thread panicked".into())))
+                })
+                .collect()
+        });
+        for r in results {
+            let (n, bytes) = r?;
+            sum.files += n;
+            sum.bytes += bytes;
+        }
+        for item in snap.items.iter().filter(|i| i.kind == ItemKind::Symlink) {
+            if check_link(item).is_err() {
+                sum.refused_links.push(format!(
+                    "{} -> {}",
+                    item.path,
+                    item.target.as_deref().unwrap_or_default()
+                ));
+                continue;
+            }
+            let p = target.join(&item.path);
+            let t = item.target.as_deref().unwrap_or_default();
+            std::os::unix::fs::symlink(t, &p)
+                .map_err(|e| Error::io(format!("creating link {}", p.display()), e))?;
+            sum.symlinks += 1;
+        }
+        // Directory modes last (deepest first), so a read-only directory is filled before.
+        for item in snap.items.iter().rev().filter(|i| i.kind == ItemKind::Dir) {
+            let p = target.join(&item.path);
+            if let Some(mode) = item.mode {
+                fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
+                    .map_err(|e| Error::io(format!("setting mode of {}", p.display()), e))?;
+            }
+            set_mtime(&p, item);
+        }
+        Ok(sum)
+    }
+}
+
+impl Repository {
+    /// Writes one file or stream item; returns its size.
+    fn restore_file(
+        &self,
+        item: &Item,
+        target: &Path,
+        index: &crate::repo::Index,
+        id_arg: &str,
+    ) -> Result<u64> {
+        let p = target.join(&item.path);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        }
+        let what = || format!("writing {}", p.display());
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .map_err(|e| Error::io(what(), e))?;
+        let mut bytes = 0u64;
+        for id in &item.chunks {
+            let loc = index.chunks.get(id).ok_or_else(|| {
+                Error::corrupt(
+                    format!("snapshot {id_arg}"),
+                    format!(
+                        "item {}: chunk {id} is in no index; run `berth snapshot check`",
+                        item.path
+                    ),
+                )
+            })?;
+            let pack = &index.packs[loc.pack as usize];
+            let data = match self.read_chunk(pack, &loc.blob) {
+                Ok(d) => d,
+                // Another copy (from a concurrent or later backup) may still be good.
+                Err(e) => index
+                    .pack_blobs
+                    .iter()
+                    .filter(|(p, _)| *p != pack)
+                    .flat_map(|(p, blobs)| {
+                        blobs.iter().filter(|b| b.id == *id).map(move |b| (p, b))
+                    })
+                    .find_map(|(p, b)| self.read_chunk(p, b).ok())
+                    .ok_or(e)?,
+            };
+            f.write_all(&data).map_err(|e| Error::io(what(), e))?;
+            bytes += data.len() as u64;
+        }
+        drop(f);
+        if let Some(mode) = item.mode {
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| Error::io(what(), e))?;
+        }
+        set_mtime(&p, item);
+        Ok(bytes)
+    }
+}
+
+fn set_mtime(path: &Path, item: &Item) {
+    // Best effort: a missing mtime must not fail a restore.
+    if let Some(t) = item.mtime {
+        let st = std::time::SystemTime::from(t);
+        if let Ok(f) = fs::File::open(path) {
+            let _ = f.set_modified(st);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(path: &str, target: &str) -> Item {
+        Item {
+            path: path.into(),
+            kind: ItemKind::Symlink,
+            mode: None,
+            mtime: None,
+            size: 0,
+            chunks: vec![],
+            target: Some(target.into()),
+        }
+    }
+
+    #[test]
+    fn item_paths_that_leave_the_target_are_refused() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\..\\b",
+        ] {
+            assert!(check_item_path(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["a", "a/b/c.txt", "objects/deployment/web.yaml", "..a/b.."] {
+            assert!(check_item_path(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn links_that_leave_the_target_are_refused() {
+        for (p, t) in [
+            ("a", "/etc"),
+            ("a", "../x"),
+            ("d/a", "../../x"),
+            ("d/a", "x/../../../y"),
+            ("a", ""),
+        ] {
+            assert!(check_link(&link(p, t)).is_err(), "{p} -> {t} accepted");
+        }
+        for (p, t) in [
+            ("a", "b"),
+            ("d/a", "../b"),
+            ("d/e/a", "../../b/c"),
+            ("a", "./b"),
+        ] {
+            assert!(check_link(&link(p, t)).is_ok(), "{p} -> {t} refused");
+        }
+    }
+}
