@@ -13,6 +13,7 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod scan_gate;
 pub mod schema;
 pub mod service;
 pub mod store;
@@ -38,6 +39,8 @@ pub struct ServeConfig {
     pub max_blob: u64,
     /// Requests per second allowed per license (burst twice that).
     pub license_rps: f64,
+    /// The CVE release gate: an OSV database directory and an optional policy file.
+    pub scan: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 /// Why the server could not start or stopped.
@@ -57,6 +60,8 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("release gate: {0}")]
+    Gate(String),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -88,7 +93,12 @@ pub async fn serve(
         .map_err(service::ServiceError::from)?;
     let store =
         store::Store::open(&cfg.data_dir, cfg.max_blob).map_err(service::ServiceError::from)?;
-    let (svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
+    let (mut svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
+    if let Some((db_dir, policy)) = &cfg.scan {
+        let gate =
+            scan_gate::ScanGate::load(db_dir, policy.as_deref()).map_err(ServeError::Gate)?;
+        svc.gates = std::sync::Arc::new(vec![Box::new(gate)]);
+    }
     let listener = std::net::TcpListener::bind(cfg.addr).map_err(|source| ServeError::Bind {
         addr: cfg.addr,
         source,

@@ -36,8 +36,19 @@ pub type SResult<T> = Result<T, ServiceError>;
 pub trait ReleaseGate: Send + Sync {
     /// A short name for messages.
     fn name(&self) -> &str;
-    /// Reasons to refuse (empty: pass).
-    fn check(&self, app: &str, version: &str, channel: &str) -> Vec<String>;
+    /// Reasons to refuse (empty: pass). Runs on a blocking thread: it may read every blob.
+    fn check(&self, release: &GateInput) -> Vec<String>;
+}
+
+/// What a gate judges: the release and where to read it.
+#[derive(Debug, Clone)]
+pub struct GateInput {
+    pub app: String,
+    pub version: String,
+    pub channel: String,
+    /// An OCI image layout of the release (index.json + the store's blobs), as
+    /// `berth release build` wrote it.
+    pub layout: std::path::PathBuf,
 }
 
 /// Who is acting (for authorization and the audit log).
@@ -747,6 +758,45 @@ impl Service {
             .collect())
     }
 
+    /// Every gate's reasons to refuse promoting a release (empty: promote). The gates read the
+    /// release through a temporary OCI layout whose blobs are the store's own.
+    async fn run_gates(&self, app: &str, version: &str, channel: &str) -> SResult<Vec<String>> {
+        if self.gates.is_empty() {
+            return Ok(vec![]);
+        }
+        let row = self
+            .db
+            .row(
+                "SELECT index_digest FROM releases WHERE app = $1 AND version = $2",
+                &[Param::Text(app), Param::Text(version)],
+            )
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no release {app} {version}")))?;
+        let index = digest(&db::text(&row, "index_digest"))?;
+        let view = self.store.layout_view(&index).await?;
+        let input = GateInput {
+            app: app.into(),
+            version: version.into(),
+            channel: channel.into(),
+            layout: view.path().to_path_buf(),
+        };
+        let gates = self.gates.clone();
+        let reasons = tokio::task::spawn_blocking(move || {
+            let _keep = view;
+            gates
+                .iter()
+                .flat_map(|g| {
+                    g.check(&input)
+                        .into_iter()
+                        .map(move |r| format!("{}: {r}", g.name()))
+                })
+                .collect::<Vec<String>>()
+        })
+        .await
+        .map_err(|e| ServiceError::Invalid(format!("a release gate failed: {e}")))?;
+        Ok(reasons)
+    }
+
     /// Add a release to a channel after the gates pass. Promoting twice is one promotion.
     pub async fn promote(
         &self,
@@ -770,15 +820,7 @@ impl Service {
                 "no release {app} {version}; push it first with `berth vendor release push`"
             )));
         }
-        let reasons: Vec<String> = self
-            .gates
-            .iter()
-            .flat_map(|g| {
-                g.check(app, version, channel)
-                    .into_iter()
-                    .map(move |r| format!("{}: {r}", g.name()))
-            })
-            .collect();
+        let reasons = self.run_gates(app, version, channel).await?;
         if !reasons.is_empty() {
             return Err(ServiceError::Gate(reasons));
         }

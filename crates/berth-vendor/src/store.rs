@@ -117,6 +117,33 @@ impl Store {
         Some((f, len))
     }
 
+    /// A temporary OCI image layout of one release: `oci-layout`, the release's index as
+    /// `index.json`, and `blobs` linked to this store's blobs (nothing is copied).
+    pub async fn layout_view(&self, index: &Digest) -> Result<tempfile::TempDir, StoreError> {
+        let io = |op| move |source| StoreError::Io { op, source };
+        let bytes = self
+            .read_small(index, 16 * 1024 * 1024)
+            .await
+            .ok_or_else(|| StoreError::Io {
+                op: "read a release index",
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, index.to_string()),
+            })?;
+        let dir = tempfile::Builder::new()
+            .prefix(".layout-")
+            .tempdir()
+            .map_err(io("create a layout view"))?;
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .map_err(io("write a layout view"))?;
+        std::fs::write(dir.path().join("index.json"), bytes).map_err(io("write a layout view"))?;
+        let blobs = self.root.parent().unwrap_or(&self.root);
+        std::os::unix::fs::symlink(blobs, dir.path().join("blobs"))
+            .map_err(io("link a layout view"))?;
+        Ok(dir)
+    }
+
     /// Read a small stored blob whole (index.json, manifests), refusing more than `limit` bytes.
     pub async fn read_small(&self, d: &Digest, limit: u64) -> Option<Vec<u8>> {
         let (_, len) = self.open_blob(d).await?;

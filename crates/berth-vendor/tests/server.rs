@@ -30,7 +30,10 @@ impl ReleaseGate for DenyVersion {
     fn name(&self) -> &str {
         "test-gate"
     }
-    fn check(&self, _app: &str, version: &str, _channel: &str) -> Vec<String> {
+    fn check(&self, release: &berth_vendor::service::GateInput) -> Vec<String> {
+        let version = &release.version;
+        // the gate reads the release through its layout
+        assert!(berth_oci::release::Release::open(&release.layout).is_ok());
         if version == self.0 {
             vec![format!("{version} is denied by the test gate")]
         } else {
@@ -643,4 +646,116 @@ async fn bodies_are_capped_and_licenses_rate_limited() {
         Some("the channel has no releases yet")
     );
     task.abort();
+}
+
+/// A release with one Debian 12 image whose glibc is `glibc_version`, as `berth release build`
+/// lays it out (image entry + app entry).
+fn release_with_image(dir: &Path, version: &str, glibc_version: &str) -> PathBuf {
+    use berth_oci::model::{self, Descriptor};
+    let out = dir.join(format!("hello-{version}.release"));
+    let layout = Layout::create(&out).unwrap();
+    let status = format!(
+        "Package: libc6\nStatus: install ok installed\nPriority: optional\nSection: libs\nArchitecture: amd64\nSource: glibc\nVersion: {glibc_version}\nDescription: GNU C Library: Shared libraries\n\n"
+    );
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, data) in [
+        (
+            "etc/os-release",
+            &b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"[..],
+        ),
+        ("var/lib/dpkg/status", status.as_bytes()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, path, data).unwrap();
+    }
+    let layer = tar.into_inner().unwrap().finish().unwrap();
+    let desc = |d: berth_oci::digest::Digest, size: usize, mt: &str| Descriptor {
+        media_type: mt.into(),
+        digest: d,
+        size: size as u64,
+        platform: None,
+        annotations: Default::default(),
+    };
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": model::OCI_MANIFEST,
+        "config": desc(layout.put_blob(config).unwrap(), config.len(), model::OCI_CONFIG),
+        "layers": [desc(layout.put_blob(&layer).unwrap(), layer.len(), model::OCI_LAYER_GZIP)],
+    });
+    let mbytes = serde_json::to_vec(&manifest).unwrap();
+    let mut entry = desc(
+        layout.put_blob(&mbytes).unwrap(),
+        mbytes.len(),
+        model::OCI_MANIFEST,
+    );
+    let source = "docker.io/library/debian:12";
+    entry
+        .annotations
+        .insert(model::ANNOTATION_SOURCE.into(), source.into());
+    entry
+        .annotations
+        .insert(model::ANNOTATION_REF_NAME.into(), source.into());
+    entry
+        .annotations
+        .insert(model::ANNOTATION_KIND.into(), "image".into());
+    layout.add_entry(entry.clone()).unwrap();
+    let meta = ReleaseMeta {
+        format: 1,
+        app: "hello".into(),
+        version: version.into(),
+        images: vec![berth_oci::release::ReleaseImage {
+            source: source.into(),
+            digest: entry.digest.clone(),
+            media_type: model::OCI_MANIFEST.into(),
+        }],
+    };
+    write_app_entry(
+        &layout,
+        &meta,
+        &[("berth.yaml".into(), b"# hello\n".to_vec())],
+    )
+    .unwrap();
+    out
+}
+
+/// With the CVE gate on, a release whose image holds a glibc with a fixed advisory
+/// (DSA-5514-1, fixed in 2.36-9+deb12u3) is not promoted, and says why; the patched release is.
+#[tokio::test]
+async fn the_cve_gate_refuses_a_release_with_a_fixable_advisory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let osv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-scan/tests/data/osv");
+    let gate = berth_vendor::scan_gate::ScanGate::load(&osv, None).unwrap();
+    assert!(gate.records() >= 5);
+    let s = start(tmp.path(), None, vec![Box::new(gate)]).await;
+    let admin = Client::new(&s.url, &s.admin).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (v, glibc) in [("1.0.0", "2.36-9+deb12u1"), ("1.0.1", "2.36-9+deb12u3")] {
+        let dir = release_with_image(tmp.path(), v, glibc);
+        berth_oci::release::Release::open(&dir).unwrap();
+        admin
+            .push_release(&dir, ReleasePush::default())
+            .await
+            .unwrap();
+    }
+    let e = admin.promote("hello", "stable", "1.0.0").await.unwrap_err();
+    assert_eq!(status(&e), 422, "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("cve-scan") && msg.contains("DSA-5514-1"),
+        "{msg}"
+    );
+    assert!(
+        admin.channels("hello").await.unwrap()[0]
+            .releases
+            .is_empty()
+    );
+    assert!(admin.promote("hello", "stable", "1.0.1").await.unwrap());
 }

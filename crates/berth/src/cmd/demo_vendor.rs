@@ -37,6 +37,7 @@ async fn start(data: PathBuf) -> Result<(String, String, tokio::sync::oneshot::S
         tls: None,
         max_blob: 1 << 30,
         license_rps: 20.0,
+        scan: None,
     };
     tokio::spawn(async move {
         let r = berth_vendor::serve(

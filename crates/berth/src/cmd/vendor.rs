@@ -106,6 +106,12 @@ struct Serve {
     /// Update checks and downloads allowed per license per second (burst twice that).
     #[arg(long, default_value_t = 20.0)]
     license_rps: f64,
+    /// Gate promotions on a CVE scan: a directory of OSV JSON records (docs/formats/scan.md).
+    #[arg(long, value_name = "DIR")]
+    scan_db: Option<PathBuf>,
+    /// The scan policy (YAML; default: block every fixable finding).
+    #[arg(long, value_name = "FILE", requires = "scan_db")]
+    scan_policy: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -395,6 +401,7 @@ async fn serve(s: Serve) -> anyhow::Result<u8> {
         tls: s.tls_cert.zip(s.tls_key),
         max_blob: s.max_blob_mib.saturating_mul(1024 * 1024),
         license_rps: s.license_rps,
+        scan: s.scan_db.clone().map(|d| (d, s.scan_policy.clone())),
     };
     init_logs();
     let shutdown = async {
