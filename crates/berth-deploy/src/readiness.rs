@@ -141,6 +141,13 @@ fn deployment(v: &Value) -> Readiness {
             total - updated
         ));
     }
+    // A scale-down is done when the surplus pods are gone (as kstatus, which Helm waits with).
+    if total > want {
+        return Readiness::Pending(format!(
+            "{} surplus replicas pending termination",
+            total - want
+        ));
+    }
     if available < want || unavailable > 0 {
         return Readiness::Pending(format!("{available} of {want} replicas available"));
     }
@@ -326,6 +333,12 @@ mod tests {
         );
         d["status"]["availableReplicas"] = json!(2);
         assert_eq!(readiness(&d), Readiness::Ready);
+        // scaled down from 3: the third replica still counts until it is gone
+        d["status"] =
+            json!({"observedGeneration":2,"replicas":3,"updatedReplicas":3,"availableReplicas":3});
+        assert!(
+            matches!(readiness(&d), Readiness::Pending(s) if s.contains("1 surplus replicas pending termination"))
+        );
         d["status"]["conditions"] = json!([{"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded","message":"too slow"}]);
         assert!(matches!(readiness(&d), Readiness::Failed(s) if s.contains("too slow")));
     }
