@@ -5,11 +5,13 @@
 //! the same command again repairs. A run that finds the lock held says whom it waits for and
 //! until when, and waits up to `--timeout` even when that is shorter than the lease.
 
+mod process;
 use berth_kube_sim::{SimOptions, Simulator};
+use process::{signal, wait_stopped};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
 
 fn write_app(root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
@@ -51,31 +53,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn wait_stopped(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
-        if stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next()) == Some('T') {
-            return;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("berth ended ({st}) before its pause point");
-        }
-        assert!(Instant::now() < deadline, "berth never paused");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill runs")
-        .success();
-    assert!(ok, "kill {sig}");
 }
 
 /// Stored (revision, status) pairs and whether the lock Lease exists.
@@ -144,7 +121,7 @@ fn ctrl_c_stops_at_a_safe_point_records_the_revision_and_the_next_run_repairs() 
         .env("BERTH_TEST_STOP_AT_WRITE", "6")
         .spawn()
         .expect("spawn");
-    wait_stopped(&mut child);
+    wait_stopped(&mut child, "berth");
     signal(&child, "-INT");
     signal(&child, "-CONT");
     let out = child.wait_with_output().expect("install ends");
@@ -229,10 +206,10 @@ fn a_second_ctrl_c_exits_at_once_and_the_next_run_repairs() {
         .env("BERTH_TEST_STOP_AT_WRITE", "5,7")
         .spawn()
         .expect("spawn");
-    wait_stopped(&mut child);
+    wait_stopped(&mut child, "berth");
     signal(&child, "-INT");
     signal(&child, "-CONT");
-    wait_stopped(&mut child);
+    wait_stopped(&mut child, "berth");
     signal(&child, "-INT");
     signal(&child, "-CONT");
     let out = child.wait_with_output().expect("install ends");
@@ -271,7 +248,7 @@ fn a_run_waiting_for_the_lock_says_for_whom_and_waits_up_to_its_timeout() {
         .env("BERTH_TEST_STOP_AT_WRITE", "4")
         .spawn()
         .expect("spawn");
-    wait_stopped(&mut holder);
+    wait_stopped(&mut holder, "berth");
     let t0 = Instant::now();
     let out = berth(&["install", &app_s, "--timeout", "2s"], "waits", &kc)
         .output()

@@ -6,11 +6,13 @@
 //! applied one at a time (`--concurrency 1`): a write already past the lock check when the
 //! process is paused is on its way, and no lock without server-side fencing can call it back.
 
+mod process;
 use berth_kube_sim::{SimOptions, Simulator};
+use process::{signal, wait_stopped};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const APP: &str = "locked";
 const NS: &str = "locked";
@@ -44,33 +46,6 @@ fn berth(args: &[&str], kc: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-/// Wait until the process has stopped itself (state `T` in /proc/PID/stat).
-fn wait_stopped(child: &mut Child, who: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
-        let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
-        if state == Some(Some('T')) {
-            return;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{who} ended ({st}) before reaching its pause point");
-        }
-        assert!(Instant::now() < deadline, "{who} never paused");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill runs")
-        .success();
-    assert!(ok, "kill {sig} failed");
 }
 
 /// (versions of the ConfigMaps, stored revision statuses by number)
