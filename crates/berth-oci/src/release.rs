@@ -462,6 +462,32 @@ impl Release {
         }
     }
 
+    /// Write every app file under `dir` (an install renders the signed files, not a local copy).
+    /// Paths are checked again here, so a `Release` built some other way cannot write outside.
+    pub fn write_app_files(&self, dir: &Path) -> Result<()> {
+        if self.files.is_empty() {
+            return Err(Error::Layout {
+                path: self.layout.root().to_path_buf(),
+                reason: "the release holds no app files (berth.yaml, charts): rebuild it with `berth release build APP_DIR`".into(),
+            });
+        }
+        for (path, d) in &self.files {
+            check_rel_path(path).map_err(|_| Error::Layout {
+                path: self.layout.root().to_path_buf(),
+                reason: format!(
+                    "app file {path:?} is not a relative path inside the app; the release is damaged or hostile"
+                ),
+            })?;
+            let data = self.layout.read_blob(&d.digest)?;
+            let to = dir.join(path);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            std::fs::write(&to, data).map_err(|e| Error::io(&to, e))?;
+        }
+        Ok(())
+    }
+
     /// Every blob the release needs (all index entries and what they reach).
     pub fn all_blobs(&self) -> Result<BTreeMap<Digest, Descriptor>> {
         let index = self.layout.read_index()?;

@@ -15,7 +15,7 @@
 //! let secret = Secret::Password("correct horse".into());
 //! let repo = Repository::init(backend, &secret, &InitOptions::default())?;
 //! let summary = repo.backup_dir("/srv/data".as_ref(), &BackupOptions::default())?;
-//! repo.restore(&summary.snapshot_id, "/tmp/restored".as_ref())?;
+//! repo.restore(&summary.snapshot_id, "restored".as_ref())?;
 //! # Ok(()) }
 //! ```
 

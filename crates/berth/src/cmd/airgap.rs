@@ -7,7 +7,7 @@
 
 use crate::cmd::deploy::BadInput;
 use crate::cmd::oci::RegistryFlags;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use berth_deploy::inventory::RegistryRecord;
 use berth_deploy::object::Manifest;
 use berth_oci::bundle::{self, Expect};
@@ -15,7 +15,7 @@ use berth_oci::client::Client;
 use berth_oci::release::Release;
 use berth_oci::relocate::{self, Mapping, Target};
 use berth_oci::{Digest, Reference, keys, transfer};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 /// Name of the image pull secret berth creates for the customer registry.
 pub const PULL_SECRET: &str = "berth-registry";
@@ -121,7 +121,8 @@ pub fn open_signed(flags: &AirgapFlags, expect_app: Option<&str>) -> Result<Opti
         .into());
     }
     let app_dir = scratch.path().join("app");
-    write_app_files(&release, &app_dir)
+    release
+        .write_app_files(&app_dir)
         .with_context(|| format!("extracting the app files of {}", source.display()))?;
     Ok(Some(Signed {
         release,
@@ -130,37 +131,6 @@ pub fn open_signed(flags: &AirgapFlags, expect_app: Option<&str>) -> Result<Opti
         from_bundle,
         source,
     }))
-}
-
-/// Write every app file of a release under `dir`, refusing paths that leave it.
-fn write_app_files(rel: &Release, dir: &Path) -> Result<()> {
-    if rel.files.is_empty() {
-        return Err(anyhow!(
-            "the release holds no app files (berth.yaml, charts): rebuild it with `berth release build APP_DIR`"
-        ));
-    }
-    for (path, _) in &rel.files {
-        let rel_path = Path::new(path);
-        let safe = !path.is_empty()
-            && rel_path
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
-        if !safe {
-            return Err(anyhow!(
-                "app file {path:?} is not a relative path inside the app; the release is damaged or hostile"
-            ));
-        }
-        let data = rel
-            .read_file(path)?
-            .ok_or_else(|| anyhow!("app file {path} is missing from the release"))?;
-        let to = dir.join(rel_path);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&to, data).with_context(|| format!("writing {}", to.display()))?;
-    }
-    Ok(())
 }
 
 /// The pull credential the cluster gets, if any.
@@ -431,6 +401,7 @@ mod tests {
     use super::*;
     use berth_oci::Layout;
     use berth_oci::release::{ReleaseMeta, write_app_entry};
+    use std::path::Path;
 
     fn release_with(dir: &Path, files: &[(&str, &str)]) -> Release {
         try_release_with(dir, files).expect("open")
@@ -461,7 +432,7 @@ mod tests {
             &[("berth.yaml", "a"), ("chart/templates/x.yaml", "b")],
         );
         let app = w.path().join("app");
-        write_app_files(&rel, &app).expect("written");
+        rel.write_app_files(&app).expect("written");
         assert_eq!(
             std::fs::read_to_string(app.join("berth.yaml")).expect("read"),
             "a"
@@ -474,8 +445,15 @@ mod tests {
 
     #[test]
     fn app_files_leaving_the_app_directory_are_refused() {
-        for hostile in ["../evil", "chart/../../evil", "/tmp/evil", ""] {
+        for hostile in ["../evil", "chart/../../evil", "ABSOLUTE", ""] {
             let w = tempfile::tempdir().expect("tempdir");
+            // an absolute path inside this test's own temporary directory
+            let absolute = w.path().join("evil").display().to_string();
+            let hostile = if hostile == "ABSOLUTE" {
+                absolute.as_str()
+            } else {
+                hostile
+            };
             let app = w.path().join("sub").join("app");
             // Two lines of defence: opening the release refuses such paths, and writing the
             // app files refuses them again (a release opened some other way).
@@ -488,7 +466,7 @@ mod tests {
                     "{hostile}: {e}"
                 ),
                 Ok(rel) => {
-                    let err = write_app_files(&rel, &app).expect_err(hostile);
+                    let err = rel.write_app_files(&app).expect_err(hostile);
                     assert!(
                         err.to_string().contains("not a relative path"),
                         "{hostile}: {err}"
