@@ -44,20 +44,11 @@ pub(crate) use table;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// The app has no revision in the namespace (exit code 5).
-#[derive(Debug, thiserror::Error)]
-#[error("{app} is not installed in namespace {namespace}")]
-pub struct NotInstalled {
-    /// The app's name.
-    pub app: String,
-    /// The namespace looked in.
-    pub namespace: String,
-}
-
-/// Not installed, with a message that says where the app is installed instead (exit code 5).
+/// The app has no revision in the namespace (exit code 5); the message says where it is
+/// installed instead, when it is elsewhere.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct NotInstalledHere(pub String);
+pub struct NotInstalled(pub String);
 
 /// The exit code for an error that reached `main`.
 pub fn code_for(e: &anyhow::Error) -> u8 {
@@ -65,9 +56,7 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<BadInput>().is_some() {
             return USAGE;
         }
-        if cause.downcast_ref::<NotInstalled>().is_some()
-            || cause.downcast_ref::<NotInstalledHere>().is_some()
-        {
+        if cause.downcast_ref::<NotInstalled>().is_some() {
             return NOT_INSTALLED;
         }
         if let Some(d) = cause.downcast_ref::<berth_deploy::engine::DeployError>() {

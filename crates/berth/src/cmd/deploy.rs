@@ -365,7 +365,7 @@ async fn locate<T>(
     uninstall: bool,
 ) -> Result<std::result::Result<T, DeployError>> {
     match res {
-        Err(DeployError::NotInstalled { app, namespace }) => Err(crate::exit::NotInstalledHere(
+        Err(DeployError::NotInstalled { app, namespace }) => Err(crate::exit::NotInstalled(
             not_installed(&ctx.cluster, &app, &namespace, uninstall).await,
         )
         .into()),
@@ -706,7 +706,7 @@ async fn apply_op(
     }
     if mode == Some(Mode::Upgrade) {
         let Some(current) = current else {
-            return Err(crate::exit::NotInstalledHere(
+            return Err(crate::exit::NotInstalled(
                 not_installed(&cluster, &app, &namespace, false).await,
             )
             .into());
@@ -1071,7 +1071,7 @@ pub fn history(a: AppArgs) -> Result<u8> {
         ctx.progress.finish();
         let h = h?;
         if h.is_empty() {
-            return Err(crate::exit::NotInstalledHere(
+            return Err(crate::exit::NotInstalled(
                 not_installed(&ctx.cluster, &app, &ns, false).await,
             )
             .into());
