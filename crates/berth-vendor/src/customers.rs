@@ -17,7 +17,6 @@ pub struct Licensee {
     pub app: String,
     pub channels: Vec<String>,
     pub expires_at: Option<i64>,
-    pub airgap: bool,
 }
 
 impl Licensee {
@@ -335,7 +334,6 @@ impl Service {
                 app: info.app,
                 channels: info.channels,
                 expires_at: db::opt_int(&c, "expires_at"),
-                airgap: info.airgap,
             }),
         )))
     }
@@ -508,8 +506,7 @@ impl Service {
             let version = db::text(&r, "app_version");
             let (mut behind, mut eol) = (0, None);
             if let (Some(ch), Ok(v)) = (channels.first(), semver::Version::parse(&version)) {
-                let policy = self.channel_policy(app, ch).await?;
-                let rels = self.channel_releases(app, ch).await?;
+                let (policy, rels) = self.channel_view(app, ch).await?;
                 behind = rels
                     .iter()
                     .filter(|x| updates::precedence(&x.version, &v).is_gt())
