@@ -398,12 +398,8 @@ impl Client {
     /// Download a licensed release into `dir` as an OCI layout (`berth release build`'s
     /// format): index.json and every blob, each checked against its digest.
     pub async fn download_release(&self, version: &str, dir: &Path) -> CResult<()> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ClientError::Io { path, source }
-        };
-        let blobs_dir = dir.join("blobs").join("sha256");
-        std::fs::create_dir_all(&blobs_dir).map_err(io(&blobs_dir))?;
+        let oci = |e: berth_oci::Error| ClientError::Release(e.to_string());
+        let layout = berth_oci::Layout::create(dir).map_err(oci)?;
         let index = self
             .send(
                 "release download",
@@ -414,34 +410,48 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| ClientError::Release(e.to_string()))?;
-        std::fs::write(dir.join("index.json"), &index).map_err(io(dir))?;
-        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-            .map_err(io(dir))?;
+        if index.len() as u64 > berth_oci::model::MAX_MANIFEST {
+            return Err(ClientError::Release(format!(
+                "the release index is {} bytes, more than an index may hold",
+                index.len()
+            )));
+        }
         let idx: serde_json::Value = serde_json::from_slice(&index)
             .map_err(|e| ClientError::Release(format!("the release index is not JSON: {e}")))?;
+        berth_oci::layout::write_atomic(&dir.join("index.json"), &index).map_err(oci)?;
         let mut todo: Vec<Digest> = descriptors(&idx);
         let mut seen = std::collections::HashSet::new();
         while let Some(d) = todo.pop() {
-            if !seen.insert(d.clone()) {
+            if !seen.insert(d.clone()) || layout.has_blob(&d) {
                 continue;
             }
-            let bytes = self
+            // Streamed to disk and checked against its digest before it is renamed into place
+            // (layers can be large; nothing is held in memory whole).
+            let resp = self
                 .send(
                     "release download",
                     self.http
                         .get(self.url(&format!("/api/v1/license/releases/{version}/blobs/{d}"))),
                 )
-                .await?
-                .bytes()
-                .await
-                .map_err(|e| ClientError::Release(e.to_string()))?;
-            d.verify("downloaded blob", &bytes)
-                .map_err(|e| ClientError::Release(e.to_string()))?;
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                .await?;
+            let mut w = layout.blob_writer(&d).map_err(oci)?;
+            let mut body = resp.bytes_stream();
+            while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+                let chunk = chunk.map_err(|e| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    reason: format!("downloading {d}: {}", error_chain(&e)),
+                })?;
+                w.write(&chunk).map_err(oci)?;
+            }
+            let small = w.written() <= berth_oci::model::MAX_MANIFEST;
+            w.commit().map_err(oci)?;
+            // Manifests and indexes name further blobs.
+            if small
+                && let Ok(bytes) = layout.read_blob(&d)
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            {
                 todo.extend(descriptors(&v));
             }
-            let p = blobs_dir.join(d.hex());
-            std::fs::write(&p, &bytes).map_err(io(&p))?;
         }
         Ok(())
     }
