@@ -4,16 +4,15 @@
 //! renamed into place only when its digest matches the name it was pushed under: a push killed
 //! half way leaves nothing that looks complete, and pushing it again resumes blob by blob.
 
+use berth_oci::Layout;
 use berth_oci::digest::Digest;
 use futures::{Stream, StreamExt};
-use sha2::{Digest as _, Sha256};
-use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::path::Path;
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("blob {digest} does not match its content (received sha256:{actual}); push it again")]
+    #[error("blob {digest} does not match its content (received {actual}); push it again")]
     DigestMismatch { digest: String, actual: String },
     #[error("blob {digest} is larger than the server accepts ({limit} bytes)")]
     TooLarge { digest: String, limit: u64 },
@@ -24,42 +23,39 @@ pub enum StoreError {
         op: &'static str,
         source: std::io::Error,
     },
+    #[error("storage error ({op}): {source}")]
+    Layout {
+        op: &'static str,
+        source: berth_oci::Error,
+    },
 }
 
-/// Blob storage in a directory (`DATA_DIR/blobs/sha256/<hex>`).
+/// Blob storage in a directory (`DATA_DIR/blobs/sha256/<hex>`): an OCI image layout's blob
+/// store, written through berth-oci's verified blob writer.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    layout: Layout,
     max_blob: u64,
 }
 
 impl Store {
     /// A store under `root`, refusing blobs larger than `max_blob` bytes.
     pub fn open(root: &Path, max_blob: u64) -> Result<Store, StoreError> {
-        let dir = root.join("blobs").join("sha256");
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        let layout = Layout::create(root).map_err(|source| StoreError::Layout {
             op: "create the blob directory",
             source,
         })?;
-        Ok(Store {
-            root: dir,
-            max_blob,
-        })
-    }
-
-    fn path(&self, d: &Digest) -> PathBuf {
-        // Digest::parse accepted only sha256 and 64 lowercase hex: safe as a file name.
-        self.root.join(d.hex())
+        Ok(Store { layout, max_blob })
     }
 
     /// Whether a blob is stored.
     pub async fn has(&self, d: &Digest) -> bool {
-        tokio::fs::metadata(self.path(d)).await.is_ok()
+        tokio::fs::metadata(self.layout.blob_path(d)).await.is_ok()
     }
 
     /// The size of a stored blob.
     pub async fn size(&self, d: &Digest) -> Option<u64> {
-        tokio::fs::metadata(self.path(d))
+        tokio::fs::metadata(self.layout.blob_path(d))
             .await
             .ok()
             .map(|m| m.len())
@@ -71,48 +67,50 @@ impl Store {
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let io = |op| move |source| StoreError::Io { op, source };
-        let tmp = tempfile::Builder::new()
-            .prefix(".partial-")
-            .tempfile_in(&self.root)
-            .map_err(io("create a temporary blob"))?;
-        let (file, tmp_path) = tmp.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let layout_err = |op| move |source| StoreError::Layout { op, source };
+        let mut w = self
+            .layout
+            .blob_writer(d)
+            .map_err(layout_err("create a temporary blob"))?;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Interrupted {
                 digest: d.to_string(),
                 reason: e.to_string(),
             })?;
-            size += chunk.len() as u64;
-            if size > self.max_blob {
+            if w.written() + chunk.len() as u64 > self.max_blob {
                 return Err(StoreError::TooLarge {
                     digest: d.to_string(),
                     limit: self.max_blob,
                 });
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(io("write a blob"))?;
+            w.write(&chunk).map_err(layout_err("write a blob"))?;
         }
-        file.sync_all().await.map_err(io("sync a blob"))?;
-        let actual = hex::encode(hasher.finalize());
-        if actual != d.hex() {
-            return Err(StoreError::DigestMismatch {
-                digest: d.to_string(),
-                actual,
-            });
+        let size = w.written();
+        // Hash check, fsync and rename off the async workers.
+        let committed = tokio::task::spawn_blocking(move || w.commit())
+            .await
+            .map_err(|e| StoreError::Io {
+                op: "commit a blob",
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        match committed {
+            Ok(()) => Ok(size),
+            Err(berth_oci::Error::DigestMismatch { actual, .. }) => {
+                Err(StoreError::DigestMismatch {
+                    digest: d.to_string(),
+                    actual,
+                })
+            }
+            Err(source) => Err(StoreError::Layout {
+                op: "move a blob into place",
+                source,
+            }),
         }
-        tmp_path.persist(self.path(d)).map_err(|e| StoreError::Io {
-            op: "move a blob into place",
-            source: e.error,
-        })?;
-        Ok(size)
     }
 
     /// Open a stored blob for streaming.
     pub async fn open_blob(&self, d: &Digest) -> Option<(tokio::fs::File, u64)> {
-        let f = tokio::fs::File::open(self.path(d)).await.ok()?;
+        let f = tokio::fs::File::open(self.layout.blob_path(d)).await.ok()?;
         let len = f.metadata().await.ok()?.len();
         Some((f, len))
     }
@@ -138,8 +136,8 @@ impl Store {
         )
         .map_err(io("write a layout view"))?;
         std::fs::write(dir.path().join("index.json"), bytes).map_err(io("write a layout view"))?;
-        let blobs = self.root.parent().unwrap_or(&self.root);
-        std::os::unix::fs::symlink(blobs, dir.path().join("blobs"))
+        let blobs = self.layout.root().join("blobs");
+        std::os::unix::fs::symlink(&blobs, dir.path().join("blobs"))
             .map_err(io("link a layout view"))?;
         Ok(dir)
     }
@@ -150,6 +148,6 @@ impl Store {
         if len > limit {
             return None;
         }
-        tokio::fs::read(self.path(d)).await.ok()
+        tokio::fs::read(self.layout.blob_path(d)).await.ok()
     }
 }
