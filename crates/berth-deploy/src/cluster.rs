@@ -92,6 +92,8 @@ pub struct Cluster {
     // the operation lock this process holds; every write is checked against it
     watch: Mutex<Option<Arc<crate::lock::LockWatch>>>,
     faults: Faults,
+    // the server's gitVersion, asked once per connection
+    git_version: tokio::sync::OnceCell<String>,
 }
 
 /// Fault injection for crash tests, read from the environment once per connection:
@@ -232,9 +234,8 @@ impl Cluster {
             kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
         // Ask once who is there, so an unreachable server is named with its URL and context
         // rather than surfacing later as a bare "client error (Connect)".
-        if let Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_))) =
-            client.apiserver_version().await
-        {
+        let asked = client.apiserver_version().await;
+        if let Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_))) = &asked {
             let kubeconfig = opts
                 .kubeconfig
                 .as_ref()
@@ -248,7 +249,11 @@ impl Cluster {
                 "{server} ({context}{kubeconfig}): {e}"
             )));
         }
-        Ok(Cluster::from_client(client))
+        let cluster = Cluster::from_client(client);
+        if let Ok(info) = asked {
+            let _ = cluster.git_version.set(info.git_version);
+        }
+        Ok(cluster)
     }
 
     /// Wrap an existing client.
@@ -258,6 +263,7 @@ impl Cluster {
             resources: Mutex::new(HashMap::new()),
             watch: Mutex::new(None),
             faults: Faults::from_env(),
+            git_version: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -287,25 +293,25 @@ impl Cluster {
 
     /// The server's version as `major.minor.patch` (e.g. `1.32.0`).
     pub async fn server_version(&self) -> Result<String, ClusterError> {
-        let info = self
-            .client
-            .apiserver_version()
-            .await
-            .map_err(|e| from_kube(e, "get", None, ""))?;
-        let v = info.git_version.trim_start_matches('v');
+        let git = self.git_version().await?;
+        let v = git.trim_start_matches('v');
         let core = v.split(['-', '+']).next().unwrap_or(v);
         Ok(core.to_string())
     }
 
     /// The server's `gitVersion` as `/version` reports it (e.g. `v1.30.2`): what Helm shows
-    /// templates as `.Capabilities.KubeVersion`.
+    /// templates as `.Capabilities.KubeVersion`. Asked once per connection.
     pub async fn git_version(&self) -> Result<String, ClusterError> {
-        let info = self
-            .client
-            .apiserver_version()
+        self.git_version
+            .get_or_try_init(|| async {
+                self.client
+                    .apiserver_version()
+                    .await
+                    .map(|info| info.git_version)
+                    .map_err(|e| from_kube(e, "get", None, ""))
+            })
             .await
-            .map_err(|e| from_kube(e, "get", None, ""))?;
-        Ok(info.git_version)
+            .cloned()
     }
 
     /// Every served `group/version` and `group/version/Kind` (core: `v1`, `v1/Pod`), from
