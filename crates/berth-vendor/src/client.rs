@@ -458,7 +458,7 @@ impl Client {
 }
 
 /// Digests a manifest or index refers to (config, layers, manifests).
-fn descriptors(v: &serde_json::Value) -> Vec<Digest> {
+pub(crate) fn descriptors(v: &serde_json::Value) -> Vec<Digest> {
     let mut out = vec![];
     for key in ["manifests", "layers"] {
         for d in v[key].as_array().into_iter().flatten() {

@@ -31,6 +31,9 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// PostgreSQL URL; SQLite in `data_dir` when absent.
     pub database_url: Option<String>,
+    /// An S3-compatible bucket for release blobs (`s3://bucket/prefix?endpoint=…&region=…`,
+    /// credentials from the AWS environment variables); `data_dir` is then its cache.
+    pub storage: Option<String>,
     /// The URL customers reach this server at (written into licenses).
     pub public_url: Option<String>,
     /// TLS certificate and key (PEM), both or neither.
@@ -60,6 +63,8 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("--storage: {0}")]
+    Storage(berth_s3::Error),
     #[error("release gate: {0}")]
     Gate(String),
     #[error("server failed: {0}")]
@@ -91,8 +96,19 @@ pub async fn serve(
     let db = db::Db::connect(cfg.database_url.as_deref(), &cfg.data_dir)
         .await
         .map_err(service::ServiceError::from)?;
-    let store =
+    let mut store =
         store::Store::open(&cfg.data_dir, cfg.max_blob).map_err(service::ServiceError::from)?;
+    if let Some(url) = &cfg.storage {
+        let storage = ServeError::Storage;
+        let remote = berth_s3::Client::new(
+            berth_s3::Location::parse(url).map_err(storage)?,
+            berth_s3::Credentials::from_env().map_err(storage)?,
+        )
+        .map_err(storage)?;
+        // Fails here, before serving, when the store is unreachable or refuses the credentials.
+        remote.ensure_bucket().await.map_err(storage)?;
+        store = store.with_remote(remote);
+    }
     let (mut svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
     if let Some((db_dir, policy)) = &cfg.scan {
         let gate =

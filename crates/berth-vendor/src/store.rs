@@ -3,6 +3,12 @@
 //! A blob is streamed to a temporary file beside its final place, hashed while written and
 //! renamed into place only when its digest matches the name it was pushed under: a push killed
 //! half way leaves nothing that looks complete, and pushing it again resumes blob by blob.
+//!
+//! With an S3-compatible store (`--storage s3://…`) the bucket holds the blobs and the local
+//! directory is a cache of it: a blob is uploaded before it counts as stored, and a blob this
+//! process has not seen is fetched from the bucket and verified against its digest before it is
+//! served. Blobs are immutable and named by their digest, so every process's cache agrees with
+//! the bucket and several servers can share one bucket.
 
 use berth_oci::Layout;
 use berth_oci::digest::Digest;
@@ -23,6 +29,8 @@ pub enum StoreError {
         op: &'static str,
         source: std::io::Error,
     },
+    #[error("object store: {0}")]
+    Remote(#[from] berth_s3::Error),
     #[error("storage error ({op}): {source}")]
     Layout {
         op: &'static str,
@@ -36,6 +44,12 @@ pub enum StoreError {
 pub struct Store {
     layout: Layout,
     max_blob: u64,
+    remote: Option<berth_s3::Client>,
+}
+
+/// The object name of a blob in the bucket.
+fn remote_name(d: &Digest) -> String {
+    format!("blobs/{}/{}", d.algorithm(), d.hex())
 }
 
 impl Store {
@@ -45,28 +59,69 @@ impl Store {
             op: "create the blob directory",
             source,
         })?;
-        Ok(Store { layout, max_blob })
+        Ok(Store {
+            layout,
+            max_blob,
+            remote: None,
+        })
     }
 
-    /// Whether a blob is stored.
+    /// Keep blobs in an S3-compatible bucket, with `root` as this process's cache of it.
+    pub fn with_remote(mut self, remote: berth_s3::Client) -> Store {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// Where blobs are kept, for logs and errors.
+    pub fn describe(&self) -> String {
+        match &self.remote {
+            Some(r) => r.location().display(),
+            None => self.layout.root().display().to_string(),
+        }
+    }
+
+    /// Whether a blob is stored. A bucket that cannot be reached counts as "not stored": a
+    /// push then sends the blob again, which is safe.
     pub async fn has(&self, d: &Digest) -> bool {
-        tokio::fs::metadata(self.layout.blob_path(d)).await.is_ok()
+        self.size(d).await.is_some()
     }
 
     /// The size of a stored blob.
     pub async fn size(&self, d: &Digest) -> Option<u64> {
-        tokio::fs::metadata(self.layout.blob_path(d))
-            .await
-            .ok()
-            .map(|m| m.len())
+        if let Ok(m) = tokio::fs::metadata(self.layout.blob_path(d)).await {
+            return Some(m.len());
+        }
+        match &self.remote {
+            Some(r) => match r.head(&remote_name(d)).await {
+                Ok(size) => size,
+                Err(e) => {
+                    tracing::warn!(error = %e, blob = %d, "object store unreachable");
+                    None
+                }
+            },
+            None => None,
+        }
     }
 
-    /// Store a blob from a stream of chunks; verified against `d` before it becomes visible.
-    pub async fn put<S, E>(&self, d: &Digest, mut body: S) -> Result<u64, StoreError>
+    /// Store a blob from a stream of chunks; verified against `d` before it becomes visible
+    /// (and, with a bucket, uploaded before it counts as stored).
+    pub async fn put<S, E>(&self, d: &Digest, body: S) -> Result<u64, StoreError>
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let size = self.put_local(d, body).await?;
+        self.upload(d, size).await?;
+        Ok(size)
+    }
+
+    /// Write a blob into the local directory through the verified blob writer.
+    async fn put_local<S, E>(&self, d: &Digest, body: S) -> Result<u64, StoreError>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut body = std::pin::pin!(body);
         let layout_err = |op| move |source| StoreError::Layout { op, source };
         let mut w = self
             .layout
@@ -108,17 +163,63 @@ impl Store {
         }
     }
 
-    /// Open a stored blob for streaming.
+    /// With a bucket: upload a verified local blob; it counts as stored only once the bucket
+    /// has it, so a failed upload removes the local copy too (nothing half-written).
+    async fn upload(&self, d: &Digest, size: u64) -> Result<(), StoreError> {
+        let Some(r) = &self.remote else {
+            return Ok(());
+        };
+        let path = self.layout.blob_path(d);
+        let body = berth_s3::Body::File {
+            path: path.clone(),
+            len: size,
+            sha256: (d.algorithm() == "sha256").then(|| d.hex().to_string()),
+        };
+        if let Err(e) = r.put(&remote_name(d), body).await {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Open a stored blob for streaming (fetched from the bucket into the cache first when
+    /// this process does not hold it yet).
     pub async fn open_blob(&self, d: &Digest) -> Option<(tokio::fs::File, u64)> {
+        if let Err(e) = self.fetch(d).await {
+            tracing::warn!(error = %e, blob = %d, "cannot fetch a blob from the object store");
+        }
         let f = tokio::fs::File::open(self.layout.blob_path(d)).await.ok()?;
         let len = f.metadata().await.ok()?.len();
         Some((f, len))
+    }
+
+    /// Bring a blob from the bucket into the local cache, verified against its digest.
+    /// Nothing to do without a bucket, or when the blob is already here.
+    pub async fn fetch(&self, d: &Digest) -> Result<(), StoreError> {
+        let Some(r) = &self.remote else {
+            return Ok(());
+        };
+        if tokio::fs::metadata(self.layout.blob_path(d)).await.is_ok() {
+            return Ok(());
+        }
+        let Some(len) = r.head(&remote_name(d)).await? else {
+            return Ok(());
+        };
+        if len > self.max_blob {
+            return Err(StoreError::TooLarge {
+                digest: d.to_string(),
+                limit: self.max_blob,
+            });
+        }
+        let body = r.get(&remote_name(d), None).await?;
+        self.put_local(d, body).await.map(|_| ())
     }
 
     /// A temporary OCI image layout of one release: `oci-layout`, the release's index as
     /// `index.json`, and `blobs` linked to this store's blobs (nothing is copied).
     pub async fn layout_view(&self, index: &Digest) -> Result<tempfile::TempDir, StoreError> {
         let io = |op| move |source| StoreError::Io { op, source };
+        self.fetch_tree(index).await?;
         let bytes = self
             .read_small(index, 16 * 1024 * 1024)
             .await
@@ -140,6 +241,29 @@ impl Store {
         std::os::unix::fs::symlink(&blobs, dir.path().join("blobs"))
             .map_err(io("link a layout view"))?;
         Ok(dir)
+    }
+
+    /// With a bucket: fetch every blob reachable from `root` (an index or manifest) into the
+    /// local cache, so that a layout view of it is whole.
+    async fn fetch_tree(&self, root: &Digest) -> Result<(), StoreError> {
+        if self.remote.is_none() {
+            return Ok(());
+        }
+        let mut queue = vec![root.clone()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(d) = queue.pop() {
+            if !seen.insert(d.to_string()) {
+                continue;
+            }
+            self.fetch(&d).await?;
+            // Manifests and indexes (small JSON) name further blobs; layers are not read.
+            if let Some(bytes) = self.read_small(&d, berth_oci::model::MAX_MANIFEST).await
+                && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            {
+                queue.extend(crate::client::descriptors(&doc));
+            }
+        }
+        Ok(())
     }
 
     /// Read a small stored blob whole (index.json, manifests), refusing more than `limit` bytes.

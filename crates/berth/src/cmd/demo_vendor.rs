@@ -33,6 +33,7 @@ async fn start(data: PathBuf) -> Result<(String, String, tokio::sync::oneshot::S
         data_dir: data,
         addr: ([127, 0, 0, 1], 0).into(),
         database_url: None,
+        storage: None,
         public_url: None,
         tls: None,
         max_blob: 1 << 30,

@@ -91,6 +91,10 @@ struct Serve {
     /// PostgreSQL URL (postgres://user:pw@host:5432/db); SQLite in --data-dir when absent.
     #[arg(long, env = "BERTH_VENDOR_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// Keep release blobs in an S3-compatible bucket (s3://bucket/prefix?endpoint=URL&region=R;
+    /// credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); --data-dir is then its cache.
+    #[arg(long, value_name = "S3_URL", env = "BERTH_VENDOR_STORAGE")]
+    storage: Option<String>,
     /// The URL customers reach this server at (written into licenses); default: the listen address.
     #[arg(long)]
     public_url: Option<String>,
@@ -397,6 +401,7 @@ async fn serve(s: Serve) -> anyhow::Result<u8> {
         data_dir: s.data_dir.clone(),
         addr: s.addr,
         database_url: s.database_url,
+        storage: s.storage,
         public_url: s.public_url,
         tls: s.tls_cert.zip(s.tls_key),
         max_blob: s.max_blob_mib.saturating_mul(1024 * 1024),
