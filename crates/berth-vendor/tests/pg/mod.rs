@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL server (Debian's binaries from BERTH_TEST_POSTGRES_BIN, installed by
 //! scripts/test.sh) on a free 127.0.0.1 port, in its own temporary directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,30 +66,18 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let child = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-p",
-                &port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "max_connections=200",
-                "-k",
-            ])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = spawn(&bin.join("postgres"), &data, dir.path(), port);
         let pg = Postgres {
             child,
             port,
             _dir: dir,
         };
+        pg.wait_ready();
+        pg
+    }
+
+    fn wait_ready(&self) {
+        let port = self.port;
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -100,7 +88,18 @@ impl Postgres {
         }
         // listening is not accepting sessions yet ("the database system is starting up")
         std::thread::sleep(Duration::from_millis(500));
-        pg
+    }
+
+    /// Stop the server at once (SIGKILL, as a crash) and start it again on the same data
+    /// and port; returns when it accepts connections again. (Not every test crate that
+    /// includes this module restarts its server.)
+    #[allow(dead_code)]
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = self._dir.path();
+        self.child = spawn(&bin().join("postgres"), &dir.join("data"), dir, self.port);
+        self.wait_ready();
     }
 
     pub fn url(&self) -> String {
@@ -109,4 +108,33 @@ impl Postgres {
             self.port
         )
     }
+}
+
+/// postgres itself as the child (its uid and gid set at exec), not under `runuser`: killing a
+/// `runuser` leaves its postgres running, orphaned, after the test's directory is gone.
+fn spawn(postgres: &Path, data: &Path, socket_dir: &Path, port: u16) -> Child {
+    use std::os::unix::process::CommandExt as _;
+    let user = nix::unistd::User::from_name("postgres")
+        .unwrap()
+        .expect("a postgres system user");
+    Command::new(postgres)
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .env("HOME", socket_dir)
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+            "-k",
+        ])
+        .arg(socket_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
