@@ -826,7 +826,7 @@ async fn the_server_recovers_when_postgres_restarts_under_load() {
     }
     let chans = c.channels("hello").await.unwrap();
     assert!(
-        chans.len() >= 3 + ok + 1,
+        chans.len() > 3 + ok,
         "{} channels, {ok} acknowledged",
         chans.len()
     );
