@@ -474,7 +474,7 @@ pub fn diff_revisions(from: &Revision, to: &Revision) -> Plan {
 pub fn app_name(arg: &str) -> Result<String> {
     let p = Path::new(arg);
     if p.join("berth.yaml").is_file() {
-        let loaded = berth_spec::load(p).map_err(|e| Error::BadInput(e.to_string()))?;
+        let loaded = berth_spec::load(p).map_err(Error::other)?;
         return Ok(loaded.app.metadata.name.clone());
     }
     if arg == "." {

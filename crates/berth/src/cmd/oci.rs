@@ -150,41 +150,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// What a push did, counted so the numbers add up: every image is either pushed or already
-/// up to date, every blob of a pushed image uploaded, mounted or already present.
-pub fn push_summary(images: usize, what: &str, registry: &str, stats: &transfer::Stats) -> String {
-    let skipped = usize::try_from(stats.images_skipped)
-        .unwrap_or(images)
-        .min(images);
-    let pushed = images - skipped;
-    let mut s =
-        format!("{what} to {registry}: {pushed} image(s) pushed, {skipped} already up to date");
-    if pushed > 0 {
-        s.push_str(&format!(
-            "; {} blob(s) uploaded ({}), {} mounted, {} already present",
-            stats.blobs_transferred,
-            human(stats.bytes_transferred),
-            stats.blobs_mounted,
-            stats.blobs_skipped
-        ));
-    }
-    s
-}
-
-fn human(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
+use berth_ops::airgap::{human, push_summary};
 
 // ---------------------------------------------------------------- release
 
@@ -1018,35 +984,4 @@ pub fn run_registry(a: RegistryArgs) -> anyhow::Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(crate::exit::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn push_summary_counts_add_up() {
-        // Every image already up to date: no "0 blob(s) uploaded, 0 already present" for 4
-        // images, which read as if nothing happened to them.
-        let stats = transfer::Stats {
-            images_skipped: 4,
-            ..Default::default()
-        };
-        assert_eq!(
-            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
-            "hello 1.0.0 to r:5000/hello: 0 image(s) pushed, 4 already up to date"
-        );
-        let stats = transfer::Stats {
-            blobs_transferred: 3,
-            bytes_transferred: 2048,
-            blobs_skipped: 2,
-            blobs_mounted: 1,
-            images_skipped: 1,
-        };
-        assert_eq!(
-            push_summary(4, "hello 1.0.0", "r:5000/hello", &stats),
-            "hello 1.0.0 to r:5000/hello: 3 image(s) pushed, 1 already up to date; \
-             3 blob(s) uploaded (2.0 KiB), 1 mounted, 2 already present"
-        );
-    }
 }
