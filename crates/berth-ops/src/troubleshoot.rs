@@ -5,7 +5,7 @@
 use crate::error::{Error, Result, ResultExt as _};
 use crate::progress::{Cancel, Event, Sink, Step, step, step_sync};
 use berth_troubleshoot::analyze::{self, AnalyzeResult, Outcome};
-use berth_troubleshoot::bundle;
+use berth_troubleshoot::bundle::{self, BundleReader as _};
 use berth_troubleshoot::run::{self, CollectOptions, CollectorRecord, RunOptions, Status};
 use berth_troubleshoot::spec::{self, Merged, Severity, Specs};
 use serde::Serialize;
@@ -744,4 +744,125 @@ pub async fn analyze(input: &AnalyzeInput, sink: &dyn Sink) -> Result<AnalyzeRep
         results: kept,
         not_checked: skipped.into_iter().map(|r| r.check).collect(),
     })
+}
+
+/// One check of [`demo_checks`].
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoCheck {
+    /// `preflight` or `support bundle`.
+    pub label: String,
+    /// One row per check.
+    pub results: Vec<AnalyzeResult>,
+    /// The support bundle archive, its size in bytes and file count (support bundle only).
+    pub archive: Option<(PathBuf, u64, usize)>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The tour's checks (`berth demo`): a preflight of this host and the cluster, then a
+/// support bundle of the app's namespace with its analysis, written under `work`.
+pub async fn demo_checks(
+    kubeconfig: &Path,
+    namespace: &str,
+    work: &Path,
+    sink: &dyn Sink,
+) -> Result<Vec<DemoCheck>> {
+    let client = run::kube_client(Some(kubeconfig), None)
+        .await
+        .map_err(Error::Failed)?;
+    let mut specs = Specs::default();
+    specs.add_text(
+        "(demo)",
+        &format!(
+            r#"apiVersion: troubleshoot.sh/v1beta2
+kind: Preflight
+metadata: {{name: demo}}
+spec:
+  analyzers:
+    - clusterVersion:
+        outcomes:
+          - fail: {{when: "< 1.26.0", message: Kubernetes 1.26 or newer is required}}
+          - pass: {{message: Kubernetes version is supported}}
+    - nodeResources:
+        checkName: Cluster memory
+        outcomes:
+          - fail: {{when: "sum(memoryCapacity) < 2Gi", message: Need 2 GiB across all nodes}}
+          - pass: {{message: Enough memory}}
+---
+apiVersion: troubleshoot.sh/v1beta2
+kind: HostPreflight
+metadata: {{name: demo-host}}
+spec:
+  collectors:
+    - cpu: {{}}
+    - memory: {{}}
+  analyzers:
+    - cpu:
+        outcomes:
+          - fail: {{when: "count < 1", message: at least one CPU}}
+          - pass: {{message: CPU ok}}
+---
+apiVersion: troubleshoot.sh/v1beta2
+kind: SupportBundle
+metadata: {{name: demo}}
+spec:
+  collectors:
+    - clusterResources: {{namespaces: [{namespace}]}}
+    - logs: {{name: app, namespace: {namespace}}}
+  analyzers:
+    - clusterPodStatuses:
+        namespaces: [{namespace}]
+        outcomes:
+          - fail: {{when: "!= Healthy", message: "Pod {{{{ .Namespace }}}}/{{{{ .Name }}}} is {{{{ .Status.Reason }}}}"}}
+          - pass: {{message: "Pod {{{{ .Name }}}} is healthy"}}
+    - deploymentStatus:
+        namespaces: [{namespace}]
+        outcomes:
+          - fail: {{message: a deployment is not available}}
+"#
+        ),
+    );
+    report_problems(&specs, sink)?;
+    let mut out = Vec::new();
+    for (label, merged, name) in [
+        ("preflight", specs.merge_preflight(), "preflightbundle-demo"),
+        (
+            "support bundle",
+            specs.merge_support_bundle(),
+            "support-bundle-demo",
+        ),
+    ] {
+        let t = std::time::Instant::now();
+        let opts = CollectOptions {
+            run: RunOptions::default(),
+            redact: true,
+            tokenize: false,
+            kube: Some(client.clone()),
+            kube_error: None,
+            work_dir: work.to_path_buf(),
+            name: name.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let collected = collect(&merged, opts, sink).await?;
+        let reader = collected.writer.reader()?;
+        let results = analyze::analyze_all(&merged.analyzers, &merged.host_analyzers, &reader);
+        let mut archive = None;
+        if label == "support bundle" {
+            collected.writer.write(
+                "analysis.json",
+                &serde_json::to_vec_pretty(&analysis_json(&results))?,
+            )?;
+            let path = work.join(format!("{name}.tar.gz"));
+            let size = collected.writer.pack(&path)?;
+            let files = collected.writer.reader()?.glob("**").len();
+            archive = Some((path, size, files));
+        }
+        out.push(DemoCheck {
+            label: label.into(),
+            results,
+            archive,
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(out)
 }
