@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod error;
 pub mod prepare;
 pub mod progress;
+pub mod release;
 pub mod troubleshoot;
 
 pub use error::{Error, ErrorClass, Result};
