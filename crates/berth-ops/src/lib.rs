@@ -24,4 +24,4 @@ pub mod release;
 pub mod troubleshoot;
 
 pub use error::{Error, ErrorClass, Result};
-pub use progress::{Cancel, Discard, Event, Recorder, Sink, Step};
+pub use progress::{Cancel, Discard, Event, Recorder, Sink, Step, channel};
