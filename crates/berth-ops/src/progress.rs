@@ -82,7 +82,14 @@ pub enum Event {
         /// A one-line summary (images, registry, pull Secret).
         summary: String,
     },
-    /// A collector ended (reported when the collection ends, in spec order).
+    /// A collector started (it got one of the concurrent slots).
+    CollectorStarted {
+        /// `<type>` or `<type>/<name>`.
+        title: String,
+        /// Host collector (else cluster).
+        host: bool,
+    },
+    /// A collector ended (excluded and unsupported ones too).
     CollectorFinished {
         /// `<type>` or `<type>/<name>`.
         title: String,
