@@ -29,7 +29,7 @@ pub struct AirgapInput {
     pub pubkey: Option<PathBuf>,
     /// A release directory whose images are already in `registry` (nothing is pushed).
     pub release: Option<PathBuf>,
-    /// The customer registry, host[:port][/prefix].
+    /// The customer registry, `host[:port][/prefix]`.
     pub registry: Option<String>,
     /// Read-only account the cluster pulls with (its image pull Secret).
     pub pull_username: Option<String>,
@@ -384,7 +384,7 @@ Upgrade with the new version's bundle (--airgap-bundle FILE --pubkey KEY --regis
 pub struct PushInput {
     /// The bundle file, or a release directory.
     pub file: PathBuf,
-    /// Target: host[:port][/prefix].
+    /// Target: `host[:port][/prefix]`.
     pub registry: String,
     /// The vendor's public key (required for a bundle file).
     pub pubkey: Option<PathBuf>,

@@ -266,7 +266,8 @@ pub fn analysis_json(results: &[AnalyzeResult]) -> Value {
     Value::Array(items)
 }
 
-/// [`load_specs_inner`] with its errors marked as spec errors (class bad input).
+/// Read every SPEC argument (files, `-`, URLs, `secret|configmap/<ns>/<name>[/<key>]`), its
+/// errors marked as spec errors (class bad input); cluster refs need a client.
 pub async fn load_specs(
     args: &[String],
     cluster: &KubeTarget,
