@@ -11,6 +11,7 @@
 pub mod cluster;
 pub mod diagnose;
 pub mod engine;
+pub mod field_names;
 pub mod hooks;
 pub mod inventory;
 pub mod lock;
