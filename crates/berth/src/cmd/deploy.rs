@@ -1058,6 +1058,9 @@ pub fn render_status(st: &berth_deploy::engine::StatusReport) -> String {
     if let Some(u) = &st.unsettled {
         out.push_str(&format!("unfinished: {u}\n"));
     }
+    if let Some(d) = &st.drift {
+        out.push_str(&format!("{d}\n"));
+    }
     out
 }
 

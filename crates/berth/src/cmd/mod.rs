@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_airgap;
 pub mod demo_vendor;
 pub mod deploy;
+pub mod drift;
 pub mod init;
 pub mod lint;
 pub mod oci;
