@@ -35,7 +35,7 @@ pub fn stored_baselines(b: &dyn BundleReader) -> Vec<Baseline> {
         .filter_map(|p| serde_json::from_slice::<Baseline>(&b.read(p)?).ok())
         .filter(|bl| bl.format == FORMAT)
         .collect();
-    out.sort_by(|a, b| b.revision.cmp(&a.revision));
+    out.sort_by_key(|b| std::cmp::Reverse(b.revision));
     out
 }
 

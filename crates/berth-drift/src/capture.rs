@@ -70,9 +70,20 @@ fn node(n: &Value, selected: &BTreeSet<String>) -> NodeFacts {
     let ready = conds
         .iter()
         .any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True");
+    // A reboot into another kernel shows as a condition transition; an admin's edit as a
+    // managedFields entry (the kubelet's own status writes are every few seconds: skipped).
     let changed_at = conds
         .iter()
         .map(|c| s(c, "/lastTransitionTime"))
+        .chain(
+            arr(n, "/metadata/managedFields")
+                .iter()
+                .filter(|m| {
+                    let who = s(m, "/manager");
+                    !who.contains("kubelet") && !who.contains("controller") && who != "k3s"
+                })
+                .map(|m| s(m, "/time")),
+        )
         .max()
         .unwrap_or("")
         .to_string();
@@ -256,7 +267,7 @@ pub fn cluster_facts(input: &ClusterInput) -> ClusterFacts {
             .iter()
             .filter_map(|e| {
                 let (gv, kind) = e.rsplit_once('/')?;
-                (kind == k && group_of(gv) == g && gv.contains('/') == !g.is_empty())
+                (kind == k && group_of(gv) == g && gv.contains('/') != g.is_empty())
                     .then(|| gv.rsplit('/').next().unwrap_or(gv).to_string())
             })
             .collect();

@@ -64,7 +64,11 @@ pub fn score(class: &str) -> u8 {
     }
 }
 
-struct Out(Vec<Change>);
+struct Out {
+    changes: Vec<Change>,
+    /// When the old baseline was taken: a time before it cannot be when a change was first seen.
+    since: String,
+}
 
 impl Out {
     fn push(&mut self, class: &str, subject: String, before: String, after: String, why: &str) {
@@ -90,7 +94,12 @@ impl Out {
         } else {
             format!("{what} ({why})")
         };
-        self.0.push(Change {
+        let seen = if seen >= self.since.as_str() {
+            seen
+        } else {
+            ""
+        };
+        self.changes.push(Change {
             class: class.to_string(),
             score: score(class),
             subject,
@@ -104,14 +113,17 @@ impl Out {
 
 /// Every change from `old` to `new`, most likely to break first.
 pub fn compare(old: &Baseline, new: &Baseline) -> Vec<Change> {
-    let mut out = Out(Vec::new());
+    let mut out = Out {
+        changes: Vec::new(),
+        since: old.captured_at.clone(),
+    };
     if let (Some(a), Some(b)) = (&old.cluster, &new.cluster) {
         cluster(a, b, &mut out);
     }
     if let (Some(a), Some(b)) = (&old.host, &new.host) {
         host(a, b, &mut out);
     }
-    let mut v = out.0;
+    let mut v = out.changes;
     v.sort_by(|a, b| {
         b.score
             .cmp(&a.score)
