@@ -43,7 +43,9 @@ pub fn score(class: &str) -> u8 {
         "crd-version-removed" => 95,
         "node-lost" => 90,
         "node-not-ready" => 85,
-        "kernel-changed" | "os-changed" | "interface-renamed" => 80,
+        // An OS upgrade brings a kernel upgrade: the OS is the story, so it leads.
+        "os-changed" => 82,
+        "kernel-changed" | "interface-renamed" => 80,
         "default-storageclass-changed" => 78,
         "pod-security-tightened" => 76,
         "kubernetes-minor-changed" => 75,
@@ -536,6 +538,95 @@ fn host(a: &HostFacts, b: &HostFacts, out: &mut Out) {
             &b.booted_at,
         );
     }
+    // A section empty on either side was not collected there: no drift can be told from it.
+    let both = |x: bool, y: bool| !x && !y;
+    if both(a.interfaces.is_empty(), b.interfaces.is_empty()) {
+        interfaces(a, b, out);
+    }
+    if both(a.dns.nameservers.is_empty(), b.dns.nameservers.is_empty()) && a.dns != b.dns {
+        let show = |d: &crate::model::DnsFacts| {
+            format!(
+                "nameservers {} search {}",
+                d.nameservers.join(","),
+                d.search.join(",")
+            )
+        };
+        out.push(
+            "dns-changed",
+            "host DNS".into(),
+            show(&a.dns),
+            show(&b.dns),
+            "pods resolve through the node's resolvers",
+        );
+    }
+    if a.time.ntp_synchronized && !b.time.ntp_synchronized {
+        out.push(
+            "time-sync-lost",
+            "host clock".into(),
+            "synchronized".into(),
+            "not synchronized".into(),
+            "certificates and tokens fail when clocks drift",
+        );
+    }
+    if a.time.timezone != b.time.timezone
+        && both(a.time.timezone.is_empty(), b.time.timezone.is_empty())
+    {
+        out.push(
+            "time-changed",
+            "host timezone".into(),
+            a.time.timezone.clone(),
+            b.time.timezone.clone(),
+            "",
+        );
+    }
+    if both(a.disks.is_empty(), b.disks.is_empty()) {
+        let disk =
+            |d: &crate::model::DiskFacts| format!("{} {} {}", d.name, d.fstype, d.mountpoint);
+        let da: BTreeSet<String> = a.disks.iter().map(disk).collect();
+        let db: BTreeSet<String> = b.disks.iter().map(disk).collect();
+        if da != db {
+            let only = |x: &BTreeSet<String>, y: &BTreeSet<String>| {
+                x.difference(y).cloned().collect::<Vec<_>>().join("; ")
+            };
+            out.push(
+                "disk-layout-changed",
+                "host disks".into(),
+                only(&da, &db),
+                only(&db, &da),
+                "",
+            );
+        }
+    }
+    if both(a.lsm.is_empty(), b.lsm.is_empty()) {
+        maps(&a.lsm, &b.lsm, "lsm-changed", "host security module", out);
+    }
+    if both(a.packages.is_empty(), b.packages.is_empty()) {
+        maps(
+            &a.packages,
+            &b.packages,
+            "package-changed",
+            "host package",
+            out,
+        );
+    }
+    if !b.kernel_modules.is_empty() {
+        for m in a
+            .kernel_modules
+            .iter()
+            .filter(|m| !b.kernel_modules.contains(m))
+        {
+            out.push(
+                "kernel-module-missing",
+                format!("host kernel module {m}"),
+                "loaded".into(),
+                String::new(),
+                "container networking and storage need it",
+            );
+        }
+    }
+}
+
+fn interfaces(a: &HostFacts, b: &HostFacts, out: &mut Out) {
     let gone: Vec<&String> = a
         .interfaces
         .keys()
@@ -577,76 +668,6 @@ fn host(a: &HostFacts, b: &HostFacts, out: &mut Out) {
                 "pod network packets above the new MTU are dropped",
             );
         }
-    }
-    if a.dns != b.dns {
-        let show = |d: &crate::model::DnsFacts| {
-            format!(
-                "nameservers {} search {}",
-                d.nameservers.join(","),
-                d.search.join(",")
-            )
-        };
-        out.push(
-            "dns-changed",
-            "host DNS".into(),
-            show(&a.dns),
-            show(&b.dns),
-            "",
-        );
-    }
-    if a.time.ntp_synchronized && !b.time.ntp_synchronized {
-        out.push(
-            "time-sync-lost",
-            "host clock".into(),
-            "synchronized".into(),
-            "not synchronized".into(),
-            "certificates and tokens fail when clocks drift",
-        );
-    }
-    if a.time.timezone != b.time.timezone {
-        out.push(
-            "time-changed",
-            "host timezone".into(),
-            a.time.timezone.clone(),
-            b.time.timezone.clone(),
-            "",
-        );
-    }
-    let disk = |d: &crate::model::DiskFacts| format!("{} {} {}", d.name, d.fstype, d.mountpoint);
-    let da: BTreeSet<String> = a.disks.iter().map(disk).collect();
-    let db: BTreeSet<String> = b.disks.iter().map(disk).collect();
-    if da != db {
-        let only = |x: &BTreeSet<String>, y: &BTreeSet<String>| {
-            x.difference(y).cloned().collect::<Vec<_>>().join("; ")
-        };
-        out.push(
-            "disk-layout-changed",
-            "host disks".into(),
-            only(&da, &db),
-            only(&db, &da),
-            "",
-        );
-    }
-    maps(&a.lsm, &b.lsm, "lsm-changed", "host security module", out);
-    maps(
-        &a.packages,
-        &b.packages,
-        "package-changed",
-        "host package",
-        out,
-    );
-    for m in a
-        .kernel_modules
-        .iter()
-        .filter(|m| !b.kernel_modules.contains(m))
-    {
-        out.push(
-            "kernel-module-missing",
-            format!("host kernel module {m}"),
-            "loaded".into(),
-            String::new(),
-            "container networking and storage need it",
-        );
     }
 }
 

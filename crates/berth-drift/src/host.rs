@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Kernel modules whose absence breaks container networking or storage.
-const MODULES: &[&str] = &[
+pub const MODULES: &[&str] = &[
     "overlay",
     "br_netfilter",
     "nf_conntrack",
