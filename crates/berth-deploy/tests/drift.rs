@@ -508,3 +508,96 @@ async fn status_counts_drift_and_a_failed_upgrade_names_the_related_change() {
         rep.diagnoses
     );
 }
+
+/// A real support bundle of the simulated cluster (troubleshoot's default spec: cluster info
+/// and resources), collected into `dir`.
+async fn support_bundle(env: &Env, dir: &Path, name: &str) -> std::path::PathBuf {
+    let mut specs = berth_troubleshoot::spec::Specs::default();
+    specs.add_text(
+        "(default)",
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec: {}\n",
+    );
+    let kc = env.dir.path().join("kubeconfig");
+    let client = berth_troubleshoot::run::kube_client(Some(&kc), None)
+        .await
+        .expect("client");
+    let collected = berth_troubleshoot::run::collect_bundle(
+        &specs.merge_support_bundle(),
+        berth_troubleshoot::run::CollectOptions {
+            run: Default::default(),
+            redact: true,
+            tokenize: false,
+            kube: Some(client),
+            kube_error: None,
+            work_dir: dir.to_path_buf(),
+            name: name.into(),
+            version: "test".into(),
+        },
+    )
+    .await
+    .expect("bundle collected");
+    collected.writer.dir().to_path_buf()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_between_two_support_bundles_of_one_cluster_before_and_after_a_profile_change() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let env = fresh(Profile::default()).await;
+    let before = support_bundle(&env, out.path(), "before").await;
+    // The bundle carries the app's baseline.
+    let stored = std::fs::read(before.join("berth/baselines/hello.v1.json"))
+        .expect("the bundle carries the app's baseline");
+    let stored: Value = serde_json::from_slice(&stored).expect("json");
+    assert_eq!(stored["revision"], 1);
+    // The cluster is upgraded to 1.33 (a profile change), a node gets a new kernel and the
+    // default StorageClass moves.
+    let env = restart(
+        env,
+        Profile {
+            kubernetes_version: "1.33.1".into(),
+            ..Profile::default()
+        },
+    )
+    .await;
+    merge(
+        &env,
+        "/api/v1/nodes/berth-sim-node/status",
+        json!({"status": {"nodeInfo": {"kernelVersion": "6.12.9-amd64"}}}),
+    )
+    .await;
+    merge(
+        &env,
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"metadata": {"annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}}),
+    )
+    .await;
+    let after = support_bundle(&env, out.path(), "after").await;
+    let newer = berth_troubleshoot::bundle::open(&after).expect("bundle");
+    let older = berth_troubleshoot::bundle::open(&before).expect("bundle");
+    let report = berth_drift::bundle::against(newer.as_ref(), Some(older.as_ref()), None);
+    let classes: Vec<&str> = report.changes.iter().map(|c| c.class.as_str()).collect();
+    assert_eq!(
+        classes,
+        vec![
+            "kernel-changed",
+            "default-storageclass-changed",
+            "kubernetes-minor-changed"
+        ],
+        "{:#?}",
+        report.changes
+    );
+    // The same against the baseline the bundle carries (what berth recorded at install).
+    let recorded = berth_drift::Baseline::parse("bundle", &stored).expect("baseline");
+    let report = berth_drift::bundle::against(newer.as_ref(), None, Some(recorded));
+    let classes: Vec<&str> = report.changes.iter().map(|c| c.class.as_str()).collect();
+    assert_eq!(
+        classes,
+        vec![
+            "kernel-changed",
+            "default-storageclass-changed",
+            "kubernetes-minor-changed"
+        ],
+        "{:#?}",
+        report.changes
+    );
+}

@@ -46,6 +46,26 @@ pub fn observed(b: &dyn BundleReader, shape: &AppShape) -> Baseline {
         .map(|v| v.get("info").cloned().unwrap_or(v))
         .unwrap_or(Value::Null);
     let mut served = Vec::new();
+    // resources.json lists each kind at its group's preferred version only; groups.json
+    // lists every served version of a group, which also serves the kind (as discovery does
+    // for the built-in kinds whose versions move together).
+    let group_versions: BTreeMap<String, Vec<String>> = items(b, "cluster-resources/groups.json")
+        .iter()
+        .map(|g| {
+            let name = g.get("name").and_then(Value::as_str).unwrap_or("");
+            let vs = g
+                .get("versions")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name.to_string(), vs)
+        })
+        .collect();
     for l in items(b, "cluster-resources/resources.json") {
         let gv = l.get("groupVersion").and_then(Value::as_str).unwrap_or("");
         for r in l
@@ -56,6 +76,11 @@ pub fn observed(b: &dyn BundleReader, shape: &AppShape) -> Baseline {
         {
             if let Some(k) = r.get("kind").and_then(Value::as_str) {
                 served.push(format!("{gv}/{k}"));
+                if let Some((g, _)) = gv.split_once('/') {
+                    for v in group_versions.get(g).into_iter().flatten() {
+                        served.push(format!("{g}/{v}/{k}"));
+                    }
+                }
             }
         }
         served.push(gv.to_string());
@@ -94,4 +119,35 @@ pub fn observed(b: &dyn BundleReader, shape: &AppShape) -> Baseline {
         host: crate::host::host_facts(&files),
         ..Default::default()
     }
+}
+
+/// Drift between an older state — another bundle (`--against`) or a baseline file
+/// (`--baseline`) — and what `newer` saw. The app's shape (its kinds, CRDs and namespace)
+/// comes from the newest baseline either bundle carries, else from the baseline file.
+pub fn against(
+    newer: &dyn BundleReader,
+    older: Option<&dyn BundleReader>,
+    baseline: Option<Baseline>,
+) -> crate::Report {
+    let stored = stored_baselines(newer)
+        .into_iter()
+        .chain(older.map(stored_baselines).unwrap_or_default())
+        .chain(baseline.clone())
+        .next();
+    let shape = stored
+        .as_ref()
+        .map(AppShape::of_baseline)
+        .unwrap_or_default();
+    let new = observed(newer, &shape);
+    let old = match (older, baseline) {
+        (Some(o), _) => {
+            let mut old = observed(o, &shape);
+            // The older bundle's own baseline says when it was taken, if it carries one.
+            old.app = stored.as_ref().map(|b| b.app.clone()).unwrap_or_default();
+            old
+        }
+        (None, Some(b)) => b,
+        (None, None) => stored.unwrap_or_default(),
+    };
+    crate::Report::new(&old, &new)
 }

@@ -122,3 +122,50 @@ async fn only_app(cluster: &Cluster, ns: &str) -> Result<String> {
         .into()),
     }
 }
+
+/// `berth analyze BUNDLE --against OLDER` / `--baseline FILE`: drift between support bundles
+/// (or a bundle and a baseline file), offline.
+pub fn analyze(
+    bundle: &std::path::Path,
+    against: Option<&std::path::Path>,
+    baseline: Option<&std::path::Path>,
+    format: Format,
+) -> Result<u8> {
+    let newer = berth_troubleshoot::bundle::open(bundle)
+        .map_err(|e| crate::exit::BadInput(e.to_string()))?;
+    let older = match against {
+        Some(p) => Some(
+            berth_troubleshoot::bundle::open(p)
+                .map_err(|e| crate::exit::BadInput(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let baseline_file = baseline;
+    let baseline = match baseline {
+        Some(p) => {
+            let text = std::fs::read(p).map_err(|e| {
+                crate::exit::BadInput(format!("cannot read baseline {}: {e}", p.display()))
+            })?;
+            let v: Value = serde_json::from_slice(&text)
+                .map_err(|e| crate::exit::BadInput(format!("{}: not JSON: {e}", p.display())))?;
+            Some(
+                berth_drift::Baseline::parse(&p.display().to_string(), &v)
+                    .map_err(|e| crate::exit::BadInput(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let report = berth_drift::bundle::against(newer.as_ref(), older.as_deref(), baseline);
+    if format == Format::Table {
+        let what = match (against, baseline_file) {
+            (Some(p), _) => format!("support bundle {}", p.display()),
+            (None, Some(p)) => format!("baseline {}", p.display()),
+            (None, None) => "the app's last baseline in the bundle".to_string(),
+        };
+        println!("{}: changes since {what}", bundle.display());
+        print!("{}", report.render());
+    } else {
+        output::print_structured(&serde_json::to_value(&report)?, format)?;
+    }
+    Ok(code(&report))
+}
