@@ -90,6 +90,9 @@ pub struct ApplyFlags {
     /// Skip the server-side validation (dry-run apply) of changed objects before the first change.
     #[arg(long)]
     pub no_validate: bool,
+    /// Record this host's facts in the revision's baseline too (run on a cluster node).
+    #[arg(long)]
+    pub host_baseline: bool,
 }
 
 /// `berth install`.
@@ -753,6 +756,7 @@ async fn apply_op(
         o.rollback_on_failure = !no_rollback;
         o.validate = !apply.no_validate;
         o.registry = record;
+        o.baseline_host = apply.host_baseline;
     });
     let res = match mode {
         None => {
