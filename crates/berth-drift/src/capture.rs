@@ -165,6 +165,8 @@ fn webhooks(configs: &[Value], kind: &str, out: &mut Vec<WebhookFacts>) {
                     .split(['/', '?'])
                     .next()
                     .unwrap_or("");
+                // Never keep credentials of a `user:password@host` URL.
+                let host = host.rsplit('@').next().unwrap_or(host);
                 format!("url {host}")
             };
             out.push(WebhookFacts {
