@@ -66,6 +66,8 @@ pub struct Drift {
     pub report: Report,
     /// The live state, as a baseline (for `berth drift --save`).
     pub now: Baseline,
+    /// Whether the baseline holds host facts (recorded with `--host-baseline`).
+    pub baseline_has_host: bool,
 }
 
 /// Drift of the live cluster (and this host, with `with_host`) from the last good
@@ -89,6 +91,7 @@ pub async fn drift(cluster: &Cluster, history: &[Revision], with_host: bool) -> 
         since: rev.number,
         report: Report::new(&old, &now),
         now,
+        baseline_has_host: old.host.is_some(),
     })
 }
 

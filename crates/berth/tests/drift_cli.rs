@@ -161,6 +161,51 @@ fn drift_status_and_analyze_against_on_the_simulator() {
     ]);
     let t = text(&out);
     assert!(t.contains("kernel-changed"), "{t}");
+    // Host facts: none in revision 1's baseline, said so; an upgrade run here records them,
+    // and this host compared with itself a moment later has not drifted.
+    let out = berth(&["drift", "-n", "hello", "--host"], &kc);
+    assert!(text(&out).contains("holds no host facts"), "{}", text(&out));
+    let out = berth(
+        &[
+            "upgrade",
+            &hello.display().to_string(),
+            "-n",
+            "hello",
+            "--set",
+            "replicas=3",
+            "--host-baseline",
+        ],
+        &kc,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let saved = dir.path().join("now.json");
+    let out = berth(
+        &[
+            "drift",
+            "-n",
+            "hello",
+            "--host",
+            "--save",
+            &saved.display().to_string(),
+        ],
+        &kc,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("compared with revision 2") && t.contains("no drift"),
+        "{t}"
+    );
+    assert!(!t.contains("holds no host facts"), "{t}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&saved).expect("saved")).expect("json");
+    assert_eq!(saved["format"], "berth.dev/baseline.v1");
+    assert!(
+        saved["host"]["kernel"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{saved}"
+    );
     // A file that is not a baseline is an input error naming it.
     let bogus = dir.path().join("bogus.json");
     std::fs::write(&bogus, "{\"format\": \"something-else\"}").expect("write");

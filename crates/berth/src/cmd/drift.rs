@@ -72,6 +72,12 @@ pub fn run(a: DriftArgs) -> Result<u8> {
                 "no revision of {app} in namespace {ns} carries a baseline (it was installed by a berth without baselines); the next `berth upgrade` records one"
             ));
         };
+        if a.host && !d.baseline_has_host {
+            eprintln!(
+                "note: the baseline of revision {} holds no host facts (`berth install|upgrade --host-baseline`, run on a node, records them); only the cluster was compared",
+                d.since
+            );
+        }
         if let Some(path) = &a.save {
             let v = d.now.clone().finish();
             std::fs::write(path, serde_json::to_vec_pretty(&v)?)
