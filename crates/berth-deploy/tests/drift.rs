@@ -601,3 +601,46 @@ async fn drift_between_two_support_bundles_of_one_cluster_before_and_after_a_pro
         report.changes
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_claim_after_the_default_storageclass_went_away_names_that_change() {
+    let env = fresh(Profile::default()).await;
+    // The admin stops making `standard` the default; no other class takes over.
+    merge(
+        &env,
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"metadata": {"annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}}),
+    )
+    .await;
+    // The next version adds a volume without a class for its pods: it cannot bind.
+    let pvc = "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    let app = APP.replace(
+        "containers: [{name: app, image: \"busybox:1.36\"}]",
+        "containers: [{name: app, image: \"busybox:1.36\", volumeMounts: [{name: data, mountPath: /data}]}]\n      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]",
+    );
+    assert_ne!(app, APP);
+    let rep = engine(&env.cluster)
+        .deploy(
+            Release {
+                app: "hello".into(),
+                version: "1.1.0".into(),
+                objects: parse_documents(&format!("{app}{pvc}"), "test/app.yaml")
+                    .expect("fixture parses"),
+                config: json!({}),
+                policy: UpgradePolicy::default(),
+            },
+            Mode::Upgrade,
+            false,
+        )
+        .await
+        .expect("upgrade runs");
+    assert_ne!(rep.outcome, Outcome::Deployed, "{rep:?}");
+    let causes: Vec<&str> = rep.diagnoses.iter().map(|d| d.cause.as_str()).collect();
+    assert!(
+        causes.iter().any(|c| c
+            .contains("(default-storageclass-changed): default storageclass: standard → (none)")),
+        "{causes:#?}"
+    );
+    // Unrelated drift is not blamed: nothing about nodes or kernels.
+    assert!(!causes.iter().any(|c| c.contains("kernel")), "{causes:#?}");
+}
