@@ -152,7 +152,11 @@ fn from_kube(
     };
     match e {
         kube::Error::Api(s) => {
-            let admission = crate::diagnose::admission_hint(&s.message);
+            let admission = crate::diagnose::admission_hint(&s.message).or_else(|| {
+                r.and_then(|r| {
+                    crate::diagnose::unknown_field_hint(&s.message, &r.api_version, &r.kind)
+                })
+            });
             let hint = match s.code {
                 _ if admission.is_some() => admission.unwrap_or_default(),
                 403 => {

@@ -679,6 +679,83 @@ pub fn admission_hint(message: &str) -> Option<String> {
     None
 }
 
+/// The unknown-field paths in an API server refusal, as segments without list indexes or keys:
+/// the strict decoder's `unknown field "spec.replica"` and server-side apply's
+/// `.spec.template.spec.containers[name="web"].port: field not declared in schema`.
+pub fn unknown_fields(message: &str) -> Vec<Vec<String>> {
+    let mut raw: Vec<String> = message
+        .split("unknown field \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(String::from))
+        .collect();
+    for line in message.lines() {
+        if let Some(p) = line.trim().strip_suffix(": field not declared in schema") {
+            // One error follows the message's prefix on the same line; several get a line each.
+            let p = p.rsplit(": ").next().unwrap_or(p);
+            raw.push(p.trim().to_string());
+        }
+    }
+    raw.iter()
+        .map(|p| {
+            // Drop `[0]` and `[name="a.b"]` (keys may hold dots and brackets inside quotes).
+            let (mut out, mut depth, mut quoted) = (String::new(), 0usize, false);
+            for ch in p.chars() {
+                match ch {
+                    '"' if depth > 0 => quoted = !quoted,
+                    '[' if !quoted => depth += 1,
+                    ']' if !quoted && depth > 0 => depth -= 1,
+                    _ if depth == 0 => out.push(ch),
+                    _ => {}
+                }
+            }
+            out.split('.')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .filter(|segs: &Vec<String>| !segs.is_empty())
+        .collect()
+}
+
+/// Cause and fix for a strict field validation refusal (`unknown field "spec.replica"`), as a
+/// hint appended to the error: which fields the object's kind does not declare, and the
+/// declared field each one most likely meant. `None` for other errors.
+pub fn unknown_field_hint(message: &str, api_version: &str, kind: &str) -> Option<String> {
+    let fields = unknown_fields(message);
+    if fields.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|segs| {
+            let path = segs.join(".");
+            let suggestion = crate::field_names::siblings(api_version, kind, segs)
+                .and_then(|sib| {
+                    let last = segs.last()?;
+                    crate::field_names::closest(last, &sib).cloned()
+                })
+                .map(|f| {
+                    let mut s = segs.clone();
+                    if let Some(l) = s.last_mut() {
+                        *l = f;
+                    }
+                    format!(" (did you mean {}?)", s.join("."))
+                })
+                .unwrap_or_default();
+            format!("{path}{suggestion}")
+        })
+        .collect();
+    let (noun, pronoun) = if parts.len() == 1 {
+        ("field", "it")
+    } else {
+        ("fields", "them")
+    };
+    Some(format!(
+        "; {kind} {api_version} has no {noun} {} and the API server refuses unknown fields: correct or remove {pronoun} in the object's source (the chart template or the value that produces {pronoun})",
+        parts.join(", ")
+    ))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
@@ -928,6 +1005,50 @@ mod tests {
             "{h}"
         );
         assert_eq!(admission_hint("configmaps \"x\" not found"), None);
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_the_field_they_meant() {
+        // The strict decoder (create/update with fieldValidation=Strict).
+        let h = unknown_field_hint("Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].port\"", "apps/v1", "Deployment").expect("hint");
+        assert!(
+            h.contains("Deployment apps/v1 has no fields spec.replica (did you mean spec.replicas?), spec.template.spec.containers.port (did you mean spec.template.spec.containers.ports?)"),
+            "{h}"
+        );
+        // Server-side apply, one error and several.
+        let h = unknown_field_hint("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.minReadySecond: field not declared in schema", "apps/v1", "Deployment").expect("hint");
+        assert!(
+            h.contains("no field spec.minReadySecond (did you mean spec.minReadySeconds?)"),
+            "{h}"
+        );
+        let h = unknown_field_hint("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): errors:\n  .spec.replica: field not declared in schema\n  .spec.template.spec.containers[name=\"a.b[1]\"].imagePullPolicyy: field not declared in schema", "apps/v1", "Deployment").expect("hint");
+        assert!(
+            h.contains("spec.replica (did you mean spec.replicas?), spec.template.spec.containers.imagePullPolicyy (did you mean spec.template.spec.containers.imagePullPolicy?)"),
+            "{h}"
+        );
+        // Nothing close: the field is named, no guess.
+        let h = unknown_field_hint(
+            "strict decoding error: unknown field \"spec.colour\"",
+            "apps/v1",
+            "Deployment",
+        )
+        .expect("hint");
+        assert!(h.contains("has no field spec.colour and"), "{h}");
+        // Custom kinds have no built-in schema: still named.
+        let h = unknown_field_hint(
+            "strict decoding error: unknown field \"spec.replica\"",
+            "example.com/v1",
+            "Widget",
+        )
+        .expect("hint");
+        assert!(
+            h.contains("Widget example.com/v1 has no field spec.replica and"),
+            "{h}"
+        );
+        assert_eq!(
+            unknown_field_hint("configmaps \"x\" not found", "v1", "ConfigMap"),
+            None
+        );
     }
 
     #[test]

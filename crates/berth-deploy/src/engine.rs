@@ -53,6 +53,9 @@ pub struct Options {
     /// Private registry the objects were relocated to, recorded in install/upgrade revisions
     /// (a rollback records the registry of the revision it restores).
     pub registry: Option<inventory::RegistryRecord>,
+    /// Record this host's facts (host collectors) in the baseline too: for installs run on
+    /// the cluster's own machine (embedded clusters, VMs).
+    pub baseline_host: bool,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             validate: true,
             delete_data: false,
             registry: None,
+            baseline_host: false,
         }
     }
 }
@@ -317,6 +321,10 @@ pub struct StatusReport {
     /// killed or was stopped with Ctrl-C): what it is and what to run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsettled: Option<String>,
+    /// "drift since last good revision (N): M changes (top: …)", when a revision carries a
+    /// baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
 }
 
 /// One line of `berth history`.
@@ -1162,7 +1170,12 @@ impl Engine {
                 )
                 .await;
             timer.lap("wait");
-            if let Err(f) = wait {
+            if let Err(mut f) = wait {
+                // Nothing of the app changed: what changed under it matters most here.
+                if let Some(d) = crate::baseline::drift(&self.cluster, history, false).await {
+                    let extra = crate::baseline::related(&f.diagnoses, d.since, &d.report.changes);
+                    f.diagnoses.extend(extra);
+                }
                 report.outcome = Outcome::Failed;
                 report.error = Some(f.message);
                 report.diagnoses = f.diagnoses;
@@ -1206,6 +1219,13 @@ impl Engine {
                     .and_then(|r| r.registry.clone()),
                 None => self.opts.registry.clone(),
             },
+            // A rollback restores a state known to work: its baseline comes along.
+            baseline: source_revision.and_then(|n| {
+                history
+                    .iter()
+                    .find(|r| r.number == n)
+                    .and_then(|r| r.baseline.clone())
+            }),
         };
         report.revision = Some(number);
         // Server-side validation of every changed object before the first change.
@@ -1247,6 +1267,16 @@ impl Engine {
                     Operation::Upgrade => format!("upgraded to {version}"),
                     Operation::Install => format!("installed {version}"),
                 });
+                if operation != Operation::Rollback {
+                    self.phase("recording the cluster's baseline");
+                    rev.baseline = crate::baseline::capture(
+                        &self.cluster,
+                        self.ns(),
+                        &rev,
+                        self.opts.baseline_host,
+                    )
+                    .await;
+                }
                 self.write_revision(&rev).await?;
                 // The previous deployed revisions are superseded. Read them again rather than
                 // trusting the history read at the start: a write of a killed earlier run that
@@ -1268,7 +1298,14 @@ impl Engine {
                 report.outcome = Outcome::Interrupted;
                 report.error = Some(f.message);
             }
-            Err(f) => {
+            Err(mut f) => {
+                // What changed under the app since it last worked, where it relates.
+                if !f.diagnoses.is_empty()
+                    && let Some(d) = crate::baseline::drift(&self.cluster, history, false).await
+                {
+                    let extra = crate::baseline::related(&f.diagnoses, d.since, &d.report.changes);
+                    f.diagnoses.extend(extra);
+                }
                 rev.status = Status::Failed;
                 rev.message = Some(f.message.clone());
                 rev.diagnoses = f.diagnoses.iter().map(DiagnosisRecord::from).collect();
@@ -2287,7 +2324,11 @@ impl Engine {
                     }
                 )
             });
+        let drift = crate::baseline::drift(&self.cluster, &history, false)
+            .await
+            .map(|d| crate::baseline::summary(d.since, &d.report));
         Ok(StatusReport {
+            drift,
             unsettled,
             app: app.into(),
             namespace: self.ns().into(),

@@ -112,6 +112,10 @@ pub struct Revision {
     /// installs, upgrades, diffs and rollbacks keep using it unless told otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryRecord>,
+    /// The cluster (and host) this revision last worked on: recorded when it became
+    /// `deployed` (docs/formats/baseline.md); `berth drift` compares with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Value>,
 }
 
 /// Where an air-gapped install's images live: kept in each revision so that the next
@@ -362,6 +366,7 @@ mod tests {
             message: None,
             diagnoses: vec![],
             registry: None,
+            baseline: None,
         }
     }
 

@@ -8,9 +8,11 @@
 //! I/O sits at the edges: [`cluster`] talks to the API server through the `kube` client and
 //! [`engine`] drives the operations.
 
+pub mod baseline;
 pub mod cluster;
 pub mod diagnose;
 pub mod engine;
+pub mod field_names;
 pub mod hooks;
 pub mod inventory;
 pub mod lock;

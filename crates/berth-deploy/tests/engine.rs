@@ -1111,3 +1111,24 @@ async fn reinstall_with_changed_config_runs_upgrade_hooks_and_rolls_back_a_faile
     let st: Vec<&str> = h.iter().map(|x| x.status.as_str()).collect();
     assert_eq!(st, ["superseded", "rolled-back", "deployed"], "{h:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_field_names_the_object_the_field_and_the_one_meant() {
+    let env = env().await;
+    let typo = deployment("web", "busybox", json!({})).replace("replicas: 2", "replica: 2");
+    let err = engine(&env, "shop")
+        .deploy(release("1.0.0", &typo), Mode::Install, false)
+        .await
+        .expect_err("the API server refuses the unknown field")
+        .to_string();
+    assert!(
+        err.contains("deployment/web")
+            && err.contains("field not declared in schema")
+            && err.contains(
+                "Deployment apps/v1 has no field spec.replica (did you mean spec.replicas?)"
+            ),
+        "{err}"
+    );
+    // Nothing was half-applied.
+    assert!(app_objects(&env, "shop").await.is_empty());
+}

@@ -6,6 +6,42 @@ use crate::catalog::ResourceType;
 use crate::store::Store;
 use serde_json::{Value, json};
 
+/// The DefaultStorageClass admission plugin's choice: among the StorageClass objects annotated
+/// `storageclass.kubernetes.io/is-default-class: "true"` now (an admin may have moved the
+/// default since the cluster started), the newest; none when no class is the default.
+fn default_storage_class(store: &Store) -> Option<String> {
+    let scs = store.list(
+        &("storage.k8s.io".to_string(), "storageclasses".to_string()),
+        None,
+    );
+    scs.iter()
+        .filter(|sc| {
+            sc.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+        .max_by(|a, b| {
+            let key = |o: &Value| {
+                (
+                    o.pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    o.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        })
+        .and_then(|sc| {
+            sc.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+}
+
 fn set_if_absent(obj: &mut Value, key: &str, v: Value) {
     if let Some(m) = obj.as_object_mut()
         && !m.contains_key(key)
@@ -121,9 +157,9 @@ pub fn apply(store: &mut Store, rt: &ResourceType, obj: &mut Value, old: Option<
             set_if_absent(&mut obj["spec"], "volumeMode", json!("Filesystem"));
             if old.is_none()
                 && obj["spec"].get("storageClassName").is_none()
-                && let Some(sc) = store.profile.storage_classes.iter().find(|s| s.default)
+                && let Some(sc) = default_storage_class(store)
             {
-                obj["spec"]["storageClassName"] = json!(sc.name);
+                obj["spec"]["storageClassName"] = json!(sc);
             }
             if old.is_none() {
                 obj["status"] = json!({"phase": "Pending"});

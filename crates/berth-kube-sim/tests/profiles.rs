@@ -434,3 +434,43 @@ async fn state_dir_survives_restart() {
         .expect("corrupt state is refused");
     assert!(err.to_string().contains("state.json"), "{err}");
 }
+
+/// The DefaultStorageClass admission reads the StorageClass objects as they are now, not the
+/// profile the cluster started with: an admin who moves the default moves it for new claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_claims_get_the_default_storageclass_as_it_is_now() {
+    let sim = start_with(Profile::default()).await;
+    let http = Http::new(&sim);
+    let claim = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    };
+    let pvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
+    let (c, b) = http.post(pvcs, &claim("first")).await;
+    assert_eq!(c, 201, "{b}");
+    assert_eq!(b["spec"]["storageClassName"], "standard");
+    let (c, b) = http
+        .send(
+            "PATCH",
+            "/apis/storage.k8s.io/v1/storageclasses/standard",
+            "application/merge-patch+json",
+            br#"{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(c, 200, "{b}");
+    let (c, b) = http.post(pvcs, &claim("none")).await;
+    assert_eq!(c, 201, "{b}");
+    assert!(b["spec"].get("storageClassName").is_none(), "{b}");
+    let (c, b) = http
+        .post(
+            "/apis/storage.k8s.io/v1/storageclasses",
+            &json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                "metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                "provisioner": "ebs.csi.aws.com"}),
+        )
+        .await;
+    assert_eq!(c, 201, "{b}");
+    let (c, b) = http.post(pvcs, &claim("fast")).await;
+    assert_eq!(c, 201, "{b}");
+    assert_eq!(b["spec"]["storageClassName"], "fast");
+}

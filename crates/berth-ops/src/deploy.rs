@@ -116,6 +116,8 @@ pub struct ApplyInput {
     pub validate: bool,
     /// Roll a failed upgrade back to the previous revision.
     pub rollback_on_failure: bool,
+    /// Record this host's facts in the revision's baseline too (run on a cluster node).
+    pub host_baseline: bool,
 }
 
 impl Default for ApplyInput {
@@ -130,6 +132,7 @@ impl Default for ApplyInput {
             concurrency: 32,
             validate: true,
             rollback_on_failure: true,
+            host_baseline: false,
         }
     }
 }
@@ -308,6 +311,7 @@ async fn apply(
         o.rollback_on_failure = input.rollback_on_failure;
         o.validate = input.validate;
         o.registry = record;
+        o.baseline_host = input.host_baseline;
     });
     let Some(mode) = mode else {
         let plan = step(&*sink, Step::Plan, engine.diff(&prepared.release)).await?;

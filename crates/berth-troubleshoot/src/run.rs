@@ -380,6 +380,10 @@ pub async fn collect_bundle_observed(
         sink: collect::Sink::new(writer, filter),
     });
     let report = collect_all_observed(merged, ctx.clone(), opts.run, observer).await;
+    // The baselines of berth's apps, when a cluster is at hand: what "worked" looked like.
+    if ctx.kube.is_some() {
+        let _ = collect::baselines::collect(&ctx).await;
+    }
     let ctx = Arc::try_unwrap(ctx).map_err(|_| crate::bundle::BundleError::Io {
         path: opts.name.clone(),
         source: std::io::Error::other("a collector outlived the run"),

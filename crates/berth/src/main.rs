@@ -51,6 +51,8 @@ enum Command {
     Status(cmd::deploy::AppArgs),
     /// The app's revisions.
     History(cmd::deploy::AppArgs),
+    /// What changed in the cluster (and this host) since the app last worked, riskiest first.
+    Drift(cmd::drift::DriftArgs),
     /// Remove the app (keeps PersistentVolumeClaims unless --delete-data).
     Uninstall(cmd::deploy::UninstallArgs),
     /// Simulated Kubernetes clusters (`berth cluster sim`).
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
         Command::Rollback(a) => cmd::deploy::rollback(a),
         Command::Status(a) => cmd::deploy::status(a),
         Command::History(a) => cmd::deploy::history(a),
+        Command::Drift(a) => cmd::drift::run(a),
         Command::Uninstall(a) => cmd::deploy::uninstall(a),
         Command::Cluster(a) => cmd::cluster::run(a),
         Command::Preflight(a) => cmd::troubleshoot::preflight(a),

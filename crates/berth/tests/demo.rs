@@ -23,6 +23,9 @@ fn the_tour_runs_every_step() {
         "checked by the cluster's kubelet: deployed",
         "the bundle alone, no app directory",
         "preflight: 3 pass",
+        "kernel-changed",
+        "default-storageclass-changed",
+        "default storageclass: standard → fast-ssd",
         "total",
     ] {
         assert!(

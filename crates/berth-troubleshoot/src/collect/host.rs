@@ -169,6 +169,87 @@ pub async fn collect(entry: &CollectorEntry, ctx: &Context) -> Result<(), Collec
     Ok(())
 }
 
+/// Packages whose versions matter to a drift baseline, per os-release `ID` (the
+/// `systemPackages` collector's format).
+const BASELINE_PACKAGES: &str = r#"{
+  "ubuntu": ["containerd", "containerd.io", "runc", "docker-ce", "cri-o", "iptables", "nftables", "apparmor"],
+  "debian": ["containerd", "containerd.io", "runc", "docker-ce", "cri-o", "iptables", "nftables", "apparmor"],
+  "rhel": ["containerd.io", "runc", "docker-ce", "cri-o", "iptables", "nftables", "container-selinux", "selinux-policy"],
+  "rocky": ["containerd.io", "runc", "cri-o", "iptables", "nftables", "container-selinux"],
+  "almalinux": ["containerd.io", "runc", "cri-o", "iptables", "nftables", "container-selinux"],
+  "centos": ["containerd.io", "runc", "cri-o", "iptables", "nftables", "container-selinux"]
+}"#;
+
+/// The host collector outputs a drift baseline is made from, keyed by their bundle paths:
+/// `hostOS`, `ipv4Interfaces`, `time`, `blockDevices`, `kernelModules`, `systemPackages`
+/// (container runtime, firewall and security packages), the resolver configuration, and
+/// `host-collectors/system/security_modules.json` (SELinux and AppArmor state, berth's own).
+/// Collectors that cannot run here (no lsblk) are left out.
+pub async fn baseline_outputs() -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut put = |rel: &str, v: &Value| {
+        if let Ok(b) = serde_json::to_vec(v) {
+            out.insert(format!("{BASE}/{rel}"), b);
+        }
+    };
+    put("system/hostos_info.json", &host_os());
+    put("system/ipv4Interfaces.json", &ipv4_interfaces());
+    put("system/time.json", &time_status());
+    if let Ok(v) = block_devices().await {
+        put("system/block_devices.json", &v);
+    }
+    put("system/kernel_modules.json", &kernel_modules());
+    let spec: Value = serde_json::from_str(BASELINE_PACKAGES).unwrap_or(Value::Null);
+    put(
+        "system/baseline-packages.json",
+        &system_packages(&spec).await,
+    );
+    put("system/security_modules.json", &security_modules());
+    put("system/boot.json", &boot_times());
+    if let Ok(r) = std::fs::read("/etc/resolv.conf") {
+        out.insert(format!("{BASE}/dns/baseline/resolv.conf"), r);
+    }
+    out
+}
+
+/// When the host booted (`btime` of `/proc/stat`) and when its os-release last changed, both
+/// RFC 3339: when a kernel or OS change was first seen.
+fn boot_times() -> Value {
+    let booted = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|t| t.trim().parse::<i64>().ok())
+        })
+        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let os_changed = std::fs::metadata("/etc/os-release")
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    json!({"booted_at": booted, "os_release_changed_at": os_changed})
+}
+
+/// SELinux (`/sys/fs/selinux/enforce`) and AppArmor (`/sys/module/apparmor/parameters/enabled`).
+fn security_modules() -> Value {
+    let selinux = match std::fs::read_to_string("/sys/fs/selinux/enforce") {
+        Ok(s) if s.trim() == "1" => "enforcing",
+        Ok(_) => "permissive",
+        Err(_) if Path::new("/etc/selinux/config").exists() => "disabled",
+        Err(_) => "absent",
+    };
+    let apparmor = match std::fs::read_to_string("/sys/module/apparmor/parameters/enabled") {
+        Ok(s) if s.trim() == "Y" => "enabled",
+        Ok(_) => "disabled",
+        Err(_) => "absent",
+    };
+    json!({"selinux": selinux, "apparmor": apparmor})
+}
+
 fn put_json(ctx: &Context, rel: String, v: Value) -> Result<(), crate::bundle::BundleError> {
     ctx.sink.put_json(&format!("{BASE}/{rel}"), &v)
 }

@@ -3,6 +3,7 @@
 //! `docs/formats/support-bundle.md`). A collector never holds a whole bundle in memory: it
 //! writes each file as soon as it has it, and the sink redacts before writing.
 
+pub mod baselines;
 pub mod certs;
 pub mod cluster;
 pub mod db;

@@ -107,6 +107,15 @@ pub const STEPS: &[Step] = &[
             ))
         },
     },
+    Step {
+        title: "the cluster changes under the app (a node's kernel, the default StorageClass): berth drift names both",
+        run: |d| {
+            Box::pin(crate::cmd::demo_drift::demo_step(
+                d.kubeconfig.clone(),
+                d.namespace.clone(),
+            ))
+        },
+    },
 ];
 
 fn engine(d: &Demo) -> Result<&Engine> {

@@ -83,6 +83,9 @@ pub struct ApplyFlags {
     /// Skip the server-side validation (dry-run apply) of changed objects before the first change.
     #[arg(long)]
     pub no_validate: bool,
+    /// Record this host's facts in the revision's baseline too (run on a cluster node).
+    #[arg(long)]
+    pub host_baseline: bool,
 }
 
 /// `berth install`.
@@ -368,6 +371,7 @@ fn apply_input(
         concurrency: apply.concurrency.max(1),
         validate: !apply.no_validate,
         rollback_on_failure: !no_rollback,
+        host_baseline: apply.host_baseline,
     })
 }
 
@@ -664,6 +668,9 @@ pub fn render_status(st: &berth_deploy::engine::StatusReport) -> String {
     }
     if let Some(u) = &st.unsettled {
         out.push_str(&format!("unfinished: {u}\n"));
+    }
+    if let Some(d) = &st.drift {
+        out.push_str(&format!("{d}\n"));
     }
     out
 }

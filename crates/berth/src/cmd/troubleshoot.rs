@@ -137,7 +137,8 @@ pub struct SupportBundleArgs {
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  berth analyze support-bundle-2026-11-26T17_00_00.tar.gz\n  \
-berth analyze ./bundle-dir analyzers.yaml -o json\n\n\
+berth analyze ./bundle-dir analyzers.yaml -o json\n  \
+berth analyze new-bundle.tar.gz --against old-bundle.tar.gz\n\n\
 Without a spec, berth's built-in diagnosis runs (pod and workload health, default StorageClass,\n\
 free capacity, clock skew, disk pressure, DNS, interface names, MTU).\n\
 Exit codes: 0 pass, 3 a check failed, 4 a check warned, 2 spec problems, 1 other errors."
@@ -152,6 +153,12 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: Format,
+    /// Drift instead of analyzers: what changed since this older support bundle of the same cluster.
+    #[arg(long, value_name = "OLDER_BUNDLE", conflicts_with = "baseline")]
+    pub against: Option<PathBuf>,
+    /// Drift instead of analyzers: what changed since this baseline file (`berth drift --save`, or `berth/baselines/*.json` of a bundle).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -370,6 +377,10 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
 
 /// `berth analyze`.
 pub fn analyze_bundle(a: AnalyzeArgs) -> Result<u8> {
+    if a.against.is_some() || a.baseline.is_some() {
+        let (against, baseline) = (a.against.as_deref(), a.baseline.as_deref());
+        return crate::cmd::drift::analyze(&a.bundle, against, baseline, a.output);
+    }
     let input = AnalyzeInput {
         bundle: a.bundle.clone(),
         specs: a.specs.clone(),
