@@ -608,6 +608,13 @@ pub fn shown_yaml(obj: &Value) -> String {
     }
     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
+        // berth's own bookkeeping (labels the engine adds when it applies) is not a change
+        // the customer made.
+        for key in ["labels", "annotations"] {
+            if let Some(map) = m.get_mut(key).and_then(Value::as_object_mut) {
+                map.retain(|k, _| !k.starts_with("berth.dev/"));
+            }
+        }
     }
     serde_saphyr::to_string(&o).unwrap_or_default()
 }
@@ -691,7 +698,12 @@ mod tests {
     #[test]
     fn secrets_are_shown_without_values() {
         let y = shown_yaml(&json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "s"}, "data": {"password": "c2VjcmV0"}}));
+            "metadata": {"name": "s", "labels": {"berth.dev/app": "x", "tier": "db"}},
+            "data": {"password": "c2VjcmV0"}}));
+        assert!(
+            !y.contains("berth.dev/app") && y.contains("tier: db"),
+            "{y}"
+        );
         assert!(!y.contains("c2VjcmV0"), "{y}");
         assert!(y.contains("(hidden, 8 characters)"), "{y}");
     }
