@@ -57,6 +57,7 @@ function setupJob() {
     const li = document.createElement("li");
     li.className = "ev-" + e.kind;
     li.textContent = e.text;
+    li.dataset.live = "1";
     list.appendChild(li);
     if (e.kind === "done") {
       src.close();

@@ -47,7 +47,7 @@ pub enum AuthError {
         namespace: String,
         /// Cause.
         #[source]
-        source: berth_deploy::cluster::ClusterError,
+        source: Box<berth_deploy::cluster::ClusterError>,
     },
     /// The Secret exists but is not in the documented form.
     #[error(
@@ -295,7 +295,7 @@ pub async fn load_or_create(
 ) -> Result<Loaded, AuthError> {
     let err = |source| AuthError::Cluster {
         namespace: namespace.into(),
-        source,
+        source: Box::new(source),
     };
     let existing = cluster.get(&secret_ref(namespace)).await.map_err(err)?;
     let stored = existing

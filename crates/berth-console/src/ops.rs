@@ -107,13 +107,25 @@ pub enum OpError {
     Render(String),
     /// The deploy engine failed.
     #[error(transparent)]
-    Deploy(#[from] DeployError),
+    Deploy(Box<DeployError>),
     /// The cluster failed.
     #[error(transparent)]
-    Cluster(#[from] berth_deploy::cluster::ClusterError),
+    Cluster(Box<berth_deploy::cluster::ClusterError>),
     /// Troubleshoot specs or collection failed.
     #[error("{0}")]
     Troubleshoot(String),
+}
+
+impl From<DeployError> for OpError {
+    fn from(e: DeployError) -> Self {
+        OpError::Deploy(Box::new(e))
+    }
+}
+
+impl From<berth_deploy::cluster::ClusterError> for OpError {
+    fn from(e: berth_deploy::cluster::ClusterError) -> Self {
+        OpError::Cluster(Box::new(e))
+    }
 }
 
 /// The operations bound to one app in one namespace (cheap to clone).

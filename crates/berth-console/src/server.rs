@@ -629,7 +629,7 @@ async fn configure_submit(
                 };
                 errors.entry(p.item.clone()).or_insert(msg);
             }
-            return config_with_errors(&s, &sess, &app, &form, &input, errors);
+            return config_with_errors(&s, &sess, &app, &form, &input, current.as_ref(), errors);
         }
         Err(e) => return error_page(&s, Some(&sess), StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -642,6 +642,7 @@ fn config_with_errors(
     app: &berth_spec::LoadedApp,
     form: &BTreeMap<String, Field>,
     input: &BTreeMap<String, Value>,
+    current: Option<&ResolvedConfig>,
     errors: BTreeMap<String, String>,
 ) -> Response {
     let raw: BTreeMap<String, String> = input
@@ -656,6 +657,16 @@ fn config_with_errors(
     let mut values = input.clone();
     for (k, t) in &raw {
         values.entry(k.clone()).or_insert(Value::String(t.clone()));
+    }
+    // Uploads and passwords of a refused form are not kept: the page says "set" only for
+    // what the installed config holds, so the customer knows to give them again.
+    for (_, item) in app.app.config_items() {
+        if matches!(item.item_type, ItemType::Password | ItemType::File) {
+            match current.and_then(|c| c.values.get(&item.name)) {
+                Some(v) => values.insert(item.name.clone(), v.clone()),
+                None => values.remove(&item.name),
+            };
+        }
     }
     let groups = groups_view(&app.app, &values, &vis, &errors);
     (

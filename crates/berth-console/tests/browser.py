@@ -100,6 +100,8 @@ def main():
         expect(err).to_be_visible()
         expect(err).to_contain_text("must be a DNS name")
         expect(page.get_by_label("Hostname")).to_have_attribute("aria-invalid", "true")
+        # The refused upload is not kept: the page must not claim a file is set.
+        expect(page.locator("[data-item=tls_cert]")).not_to_contain_text("A file is set")
         shot(page, "05-configure-error")
 
         step("review and deploy (install)")
@@ -114,6 +116,8 @@ def main():
         assert ok, f"install failed: {events}"
         assert len(events) > 3, f"expected live progress events, got {events}"
         assert any("ready" in e for e in events), events
+        live = page.locator("#events li[data-live]").count()
+        assert live > 0, "no event arrived over server-sent events"
 
         step("the dashboard shows the installed app")
         page.goto(URL + "/")

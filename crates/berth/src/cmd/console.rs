@@ -95,3 +95,34 @@ pub fn run(a: Args) -> Result<u8> {
         Ok(0)
     })
 }
+
+/// The `berth demo --console` step: serve the console for the demo's app on its simulated
+/// cluster, print the address (and the password), and serve until Ctrl-C.
+pub async fn demo(
+    kubeconfig: &std::path::Path,
+    namespace: &str,
+    app: &std::path::Path,
+) -> Result<()> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let running = berth_console::start(berth_console::ConsoleOptions {
+        namespace: namespace.into(),
+        app_dir: app.to_path_buf(),
+        addr: "127.0.0.1:0".parse()?,
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        context: None,
+        tls: None,
+        passwords: berth_console::auth::PasswordInput {
+            admin: env("BERTH_CONSOLE_PASSWORD"),
+            viewer: env("BERTH_CONSOLE_VIEWER_PASSWORD"),
+        },
+        timeout: Duration::from_secs(120),
+        data_dir: None,
+    })
+    .await?;
+    println!();
+    announce(&running, namespace);
+    println!("the console serves the simulated cluster until Ctrl-C");
+    tokio::signal::ctrl_c().await?;
+    running.shutdown().await;
+    Ok(())
+}
