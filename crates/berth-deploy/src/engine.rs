@@ -77,8 +77,10 @@ impl Default for Options {
     }
 }
 
-/// Progress the engine reports while it works.
-#[derive(Debug, Clone)]
+/// Progress the engine reports while it works. Serialized as
+/// `{"kind": "phase"|"object"|"waiting"|"note", "data": ...}` (the admin console streams it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", content = "data", rename_all = "camelCase")]
 pub enum Event {
     /// A new phase started.
     Phase(String),
