@@ -137,6 +137,10 @@ pub async fn start_with(
     };
     let ops = ops::Ops::new(
         cluster,
+        ops::KubeAccess {
+            kubeconfig: opts.kubeconfig.clone(),
+            context: opts.context.clone(),
+        },
         opts.namespace.clone(),
         opts.app_dir.clone(),
         opts.timeout,

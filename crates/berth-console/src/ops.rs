@@ -1,32 +1,27 @@
-//! The operations the console runs, over the same engines and the same revision records as
-//! the CLI: config resolution and rendering (berth-spec, berth-render), deploy, rollback,
-//! status and history (berth-deploy), preflight and support bundle (berth-troubleshoot).
-//! Each takes typed input, reports typed progress events and returns a typed result.
-//!
-//! This module is the console's seam to the shared operations library: when that library
-//! lands, these functions become calls into it.
+//! The console's operations: thin calls into berth-ops (the same library, inputs and
+//! revision records as the CLI), with its typed progress events turned into the lines the
+//! page shows. Only what is particular to a web page lives here: field-level validation of
+//! the config screen (berth-spec), and the rendered-object diff shown before a deploy.
 
-use berth_deploy::engine::{
-    DeployError, Event, HistoryEntry, Mode, Options, Progress, Release, Report, StatusReport,
-};
+use berth_deploy::engine::{HistoryEntry, Report, StatusReport};
 use berth_deploy::inventory::{Revision, Status};
-use berth_deploy::object::{Manifest, set_annotation};
-use berth_deploy::order::ANNOTATION_WEIGHT;
+use berth_deploy::object::Manifest;
 use berth_deploy::plan::Plan;
-use berth_deploy::policy::UpgradePolicy;
 use berth_deploy::{Cluster, Engine};
+use berth_ops::deploy::{ApplyInput, Target};
+use berth_ops::prepare::ConfigInput;
+use berth_ops::troubleshoot::{KubeTarget, PreflightInput, SupportBundleInput};
+use berth_ops::{Cancel, ErrorClass};
 use berth_spec::LoadedApp;
 use berth_spec::config::{ConfigProblem, ResolvedConfig};
-use berth_troubleshoot::analyze::{self, AnalyzeResult, Outcome};
-use berth_troubleshoot::run::{self, CollectOptions, RunOptions};
-use berth_troubleshoot::spec::Specs;
+use berth_troubleshoot::analyze::{AnalyzeResult, Outcome};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A progress event of any operation (what the page shows live).
+/// A progress line of any operation (what the page shows live, over server-sent events).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum OpEvent {
@@ -35,7 +30,7 @@ pub enum OpEvent {
         /// What the phase is.
         text: String,
     },
-    /// One object changed.
+    /// One object changed, or one collector ended.
     Object {
         /// `kind/name what`.
         text: String,
@@ -45,7 +40,7 @@ pub enum OpEvent {
         /// `ready/total` and what is waited on.
         text: String,
     },
-    /// A note.
+    /// A note or warning.
     Note {
         /// The note.
         text: String,
@@ -59,20 +54,31 @@ pub enum OpEvent {
     },
 }
 
-/// Where events go.
+/// Where the page's events go.
 pub type Sink = Arc<dyn Fn(OpEvent) + Send + Sync>;
 
-/// Turns engine events into [`OpEvent`]s.
-struct EngineProgress(Sink);
-
-impl Progress for EngineProgress {
-    fn event(&self, e: Event) {
-        let ev = match e {
-            Event::Phase(p) => OpEvent::Phase { text: p },
-            Event::Object { object, what } => OpEvent::Object {
+/// berth-ops' event as a line on the page (`None`: not worth a line).
+pub fn op_event(e: berth_ops::Event) -> Option<OpEvent> {
+    use berth_deploy::engine::Event as D;
+    use berth_ops::Event as E;
+    let word = |step: berth_ops::Step| {
+        serde_json::to_value(step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    Some(match e {
+        E::StepStarted { step } => OpEvent::Phase { text: word(step) },
+        E::StepFinished { ok: true, .. } => return None,
+        E::StepFinished { step, ok: false } => OpEvent::Note {
+            text: format!("{} failed", word(step)),
+        },
+        E::Deploy { event } => match event {
+            D::Phase(p) => OpEvent::Phase { text: p },
+            D::Object { object, what } => OpEvent::Object {
                 text: format!("{}/{} {what}", object.kind.to_lowercase(), object.name),
             },
-            Event::Waiting {
+            D::Waiting {
                 ready,
                 total,
                 waiting,
@@ -87,10 +93,45 @@ impl Progress for EngineProgress {
                     text: format!("{ready}/{total} ready{first}"),
                 }
             }
-            Event::Note(n) => OpEvent::Note { text: n },
-        };
-        (self.0)(ev)
-    }
+            D::Note(n) => OpEvent::Note { text: n },
+        },
+        E::ImageStarted { image, bytes } => OpEvent::Object {
+            text: format!("pushing {image} ({bytes} bytes)"),
+        },
+        E::BytesPushed { .. } => return None,
+        E::ImageDone { image } => OpEvent::Object {
+            text: format!("{image} pushed"),
+        },
+        E::Relocated { summary } => OpEvent::Note { text: summary },
+        E::CollectorFinished {
+            title,
+            status,
+            error,
+            ..
+        } => OpEvent::Object {
+            text: match error {
+                Some(e) => format!("{title} {status}: {e}"),
+                None if status == "ok" => format!("{title} collected"),
+                None => format!("{title} {status}"),
+            },
+        },
+        E::SpecProblem { severity, message } => OpEvent::Note {
+            text: format!("{severity}: {message}"),
+        },
+        E::Warning { message } => OpEvent::Note {
+            text: format!("warning: {message}"),
+        },
+        E::Note { message } => OpEvent::Note { text: message },
+    })
+}
+
+/// A berth-ops sink that feeds the page's sink.
+fn ops_sink(sink: Sink) -> Arc<dyn berth_ops::Sink> {
+    Arc::new(move |e: berth_ops::Event| {
+        if let Some(ev) = op_event(e) {
+            sink(ev)
+        }
+    })
 }
 
 /// Errors of console operations, in words for the page.
@@ -102,49 +143,82 @@ pub enum OpError {
     /// The config values have problems (shown at their fields).
     #[error("the configuration has {} problem(s)", .0.len())]
     Config(Vec<ConfigProblem>),
-    /// Rendering failed.
-    #[error("rendering the app failed: {0}")]
-    Render(String),
-    /// The deploy engine failed.
+    /// An operation failed.
     #[error(transparent)]
-    Deploy(Box<DeployError>),
-    /// The cluster failed.
-    #[error(transparent)]
-    Cluster(Box<berth_deploy::cluster::ClusterError>),
-    /// Troubleshoot specs or collection failed.
-    #[error("{0}")]
-    Troubleshoot(String),
+    Ops(Box<berth_ops::Error>),
 }
 
-impl From<DeployError> for OpError {
-    fn from(e: DeployError) -> Self {
-        OpError::Deploy(Box::new(e))
+impl OpError {
+    /// The HTTP status a page answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            OpError::App(_) => 500,
+            OpError::Config(_) => 422,
+            OpError::Ops(e) => match e.class() {
+                ErrorClass::BadInput => 400,
+                ErrorClass::NotInstalled => 404,
+                ErrorClass::Failed => 502,
+            },
+        }
+    }
+}
+
+impl From<berth_ops::Error> for OpError {
+    fn from(e: berth_ops::Error) -> Self {
+        OpError::Ops(Box::new(e))
+    }
+}
+
+impl From<berth_deploy::engine::DeployError> for OpError {
+    fn from(e: berth_deploy::engine::DeployError) -> Self {
+        OpError::Ops(Box::new(e.into()))
     }
 }
 
 impl From<berth_deploy::cluster::ClusterError> for OpError {
     fn from(e: berth_deploy::cluster::ClusterError) -> Self {
-        OpError::Cluster(Box::new(e))
+        OpError::from(berth_deploy::engine::DeployError::from(e))
     }
+}
+
+/// Run `f`'s future on a blocking thread of this runtime: some engine futures hold
+/// closures over borrowed data that the compiler cannot prove Send, and handlers must be.
+async fn off_thread<T, F, Fut>(f: F) -> Result<T, OpError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, OpError>>,
+{
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || rt.block_on(f()))
+        .await
+        .map_err(|e| OpError::App(format!("the operation stopped: {e}")))?
 }
 
 /// The operations bound to one app in one namespace (cheap to clone).
 #[derive(Clone)]
 pub struct Ops {
     cluster: Arc<Cluster>,
+    target: Target,
+    kube: KubeTarget,
     namespace: String,
     app_dir: PathBuf,
-    timeout: Duration,
     work_dir: PathBuf,
 }
 
-/// A rendered release ready to deploy, with the config it came from.
+/// A reviewed change: the config input berth-ops deploys, and what the page showed.
 #[derive(Clone)]
-pub struct Prepared {
-    /// What the engine deploys.
-    pub release: Release,
-    /// Install or upgrade.
-    pub mode: Mode,
+pub struct Review {
+    /// The config values (berth-ops resolves them again at deploy, as the CLI does).
+    pub values: BTreeMap<String, Value>,
+    /// Upgrade (an app is installed) or install.
+    pub upgrade: bool,
+    /// The version deployed.
+    pub version: String,
+    /// berth-ops' plan against the live cluster.
+    pub plan: Plan,
+    /// The rendered objects (for the object diff).
+    pub objects: Vec<Manifest>,
 }
 
 /// The outcome of a preflight.
@@ -186,20 +260,40 @@ fn now() -> String {
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
+/// Where the console's cluster is, for the operations that read a kubeconfig themselves
+/// (troubleshoot collectors).
+#[derive(Debug, Clone, Default)]
+pub struct KubeAccess {
+    /// kubeconfig path (`None`: $KUBECONFIG, ~/.kube/config, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context.
+    pub context: Option<String>,
+}
+
 impl Ops {
-    /// Operations on the app in `app_dir`, installed in `namespace`.
+    /// Operations on the app in `app_dir`, installed in `namespace` of `cluster`.
     pub fn new(
         cluster: Arc<Cluster>,
+        access: KubeAccess,
         namespace: String,
         app_dir: PathBuf,
         timeout: Duration,
         work_dir: PathBuf,
     ) -> Ops {
+        let mut target = Target::connected(cluster.clone(), namespace.clone());
+        target.timeout = timeout;
+        target.kubeconfig = access.kubeconfig.clone();
+        target.context = access.context.clone();
         Ops {
             cluster,
+            target,
+            kube: KubeTarget {
+                kubeconfig: access.kubeconfig,
+                context: access.context,
+                namespace: Some(namespace.clone()),
+            },
             namespace,
             app_dir,
-            timeout,
             work_dir,
         }
     }
@@ -214,25 +308,8 @@ impl Ops {
         &self.work_dir
     }
 
-    /// The cluster.
-    pub fn cluster(&self) -> &Arc<Cluster> {
-        &self.cluster
-    }
-
-    fn engine(&self, sink: Option<Sink>) -> Engine {
-        let progress: Arc<dyn Progress> = match sink {
-            Some(s) => Arc::new(EngineProgress(s)),
-            None => Arc::new(berth_deploy::engine::Quiet),
-        };
-        Engine::new(
-            self.cluster.clone(),
-            Options {
-                namespace: self.namespace.clone(),
-                timeout: self.timeout,
-                ..Options::default()
-            },
-            progress,
-        )
+    fn cluster(&self) -> Arc<Cluster> {
+        self.cluster.clone()
     }
 
     /// Read berth.yaml (every request: an edited app directory shows at once).
@@ -240,34 +317,40 @@ impl Ops {
         berth_spec::load(&self.app_dir).map_err(|e| OpError::App(e.to_string()))
     }
 
-    /// Every revision, oldest first (the CLI's records).
+    /// Every revision, oldest first: the records the CLI writes and reads.
     pub async fn revisions(&self, app: &str) -> Result<Vec<Revision>, OpError> {
-        Ok(self.engine(None).revisions(app).await?)
+        let engine = Engine::new(
+            self.cluster(),
+            berth_deploy::engine::Options {
+                namespace: self.namespace.clone(),
+                ..Default::default()
+            },
+            Arc::new(berth_deploy::engine::Quiet),
+        );
+        Ok(engine.revisions(app).await?)
     }
 
-    /// `berth history`.
+    /// `berth history` (empty when not installed).
     pub async fn history(&self, app: &str) -> Result<Vec<HistoryEntry>, OpError> {
-        Ok(self.engine(None).history(app).await?)
+        match berth_ops::deploy::history(&self.target, app).await {
+            Ok(h) => Ok(h),
+            Err(e) if e.class() == ErrorClass::NotInstalled => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `berth status`; `None` when the app is not installed.
     pub async fn status(&self, app: &str) -> Result<Option<StatusReport>, OpError> {
-        // The engine's status future is not provably Send (closures over borrowed data in
-        // its stream combinators), so it is driven on a blocking thread of this runtime.
-        let me = self.clone();
+        let target = self.target.clone();
         let app = app.to_string();
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || rt.block_on(me.status_here(&app)))
-            .await
-            .map_err(|e| OpError::App(format!("status stopped: {e}")))?
-    }
-
-    async fn status_here(&self, app: &str) -> Result<Option<StatusReport>, OpError> {
-        match self.engine(None).status(app).await {
-            Ok(s) => Ok(Some(s)),
-            Err(DeployError::NotInstalled { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        off_thread(move || async move {
+            match berth_ops::deploy::status(&target, &app).await {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if e.class() == ErrorClass::NotInstalled => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
     }
 
     /// The config of the newest revision (values the screen starts from), if any.
@@ -278,7 +361,8 @@ impl Ops {
             .and_then(|r| serde_json::from_value(r.config.clone()).ok()))
     }
 
-    /// Check `input` against the config screen, keeping generated values of the newest revision.
+    /// Check `input` against the config screen item by item (problems go to their fields),
+    /// keeping generated values of the newest revision.
     pub fn resolve(
         &self,
         app: &LoadedApp,
@@ -294,87 +378,67 @@ impl Ops {
         .map_err(OpError::Config)
     }
 
-    /// Render the app with `config` against the live cluster (as `berth install` does).
-    pub async fn prepare(
-        &self,
-        app: &LoadedApp,
-        config: &ResolvedConfig,
-    ) -> Result<Prepared, OpError> {
-        let name = app.app.metadata.name.clone();
-        let history = self.revisions(&name).await?;
-        let is_upgrade = history.iter().any(|r| r.status == Status::Deployed);
-        let opts = berth_render::AppRenderOptions {
-            namespace: self.namespace.clone(),
-            revision: i64::from(history.iter().map(|r| r.number).max().unwrap_or(0)) + 1,
-            is_upgrade,
-            kube_version: Some(self.cluster.git_version().await?),
-            live_api_versions: Some(self.cluster.api_versions().await?),
-            lookup: Some(self.cluster.template_lookup()),
-            ..Default::default()
-        };
-        let comps = berth_render::render_app(app, config, &opts)
-            .map_err(|e| OpError::Render(e.to_string()))?;
-        let mut objects = Vec::new();
-        for c in comps {
-            for o in c.objects {
-                let mut m = Manifest::new(o.object, o.source);
-                if m.object.pointer("/metadata/namespace").is_none()
-                    && let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut)
-                {
-                    meta.insert("namespace".into(), json!(c.namespace));
-                }
-                if c.weight != 0 && m.annotation(ANNOTATION_WEIGHT).is_none() {
-                    set_annotation(&mut m.object, ANNOTATION_WEIGHT, &c.weight.to_string());
-                }
-                objects.push(m);
-            }
+    fn apply_input(&self, values: &BTreeMap<String, Value>) -> ApplyInput {
+        ApplyInput {
+            app_dir: Some(self.app_dir.clone()),
+            config: ConfigInput {
+                values: values.clone(),
+                label: "the configuration".into(),
+            },
+            ..ApplyInput::default()
         }
-        let spec = &app.app.spec;
-        let policy = UpgradePolicy {
-            min_upgrade_from: spec
-                .upgrades
-                .as_ref()
-                .and_then(|u| u.minimum_version.clone()),
-            required_releases: spec
-                .upgrades
-                .as_ref()
-                .map(|u| u.required.clone())
-                .unwrap_or_default(),
-            kubernetes: spec
-                .compatibility
-                .as_ref()
-                .and_then(|c| c.kubernetes.clone()),
-        };
-        Ok(Prepared {
-            release: Release {
-                app: name,
-                version: app
-                    .app
-                    .metadata
-                    .version
-                    .clone()
-                    .unwrap_or_else(|| "0.0.0".into()),
-                objects,
-                config: serde_json::to_value(config).unwrap_or(Value::Null),
-                policy,
-            },
-            mode: if is_upgrade {
-                Mode::Upgrade
-            } else {
-                Mode::Install
-            },
+    }
+
+    /// What deploying `values` would do: berth-ops' plan against the live cluster, and the
+    /// objects it renders (as `berth diff`).
+    pub async fn review(&self, values: BTreeMap<String, Value>) -> Result<Review, OpError> {
+        let me = self.clone();
+        off_thread(move || async move {
+            let input = me.apply_input(&values);
+            let plan =
+                berth_ops::deploy::diff(&me.target, &input, Arc::new(berth_ops::Discard)).await?;
+            let name = me.app()?.app.metadata.name;
+            let revs = me.revisions(&name).await?;
+            let upgrade = revs.iter().any(|r| r.status == Status::Deployed);
+            let engine = Engine::new(
+                me.cluster(),
+                berth_deploy::engine::Options {
+                    namespace: me.namespace.clone(),
+                    ..Default::default()
+                },
+                Arc::new(berth_deploy::engine::Quiet),
+            );
+            let live = berth_ops::prepare::live_render_options(&engine, &revs, upgrade).await?;
+            let prepared = berth_ops::prepare::prepare_input(
+                &me.app_dir,
+                &input.config,
+                Some(&me.namespace),
+                revs.last().map(|r| &r.config),
+                live,
+            )?;
+            Ok(Review {
+                values,
+                upgrade,
+                version: prepared.release.version.clone(),
+                plan,
+                objects: prepared.release.objects,
+            })
         })
+        .await
     }
 
-    /// The plan of changes `p` would make (`berth diff`).
-    pub async fn diff(&self, p: &Prepared) -> Result<Plan, OpError> {
-        Ok(self.engine(None).diff(&p.release).await?)
-    }
-
-    /// Install or upgrade (a failed upgrade rolls back by itself, as on the CLI).
-    pub async fn deploy(&self, p: Prepared, sink: Sink) -> Result<Report, OpError> {
-        let engine = self.engine(Some(sink));
-        Ok(engine.deploy(p.release, p.mode, false).await?)
+    /// Install or upgrade with the reviewed values (berth-ops; a failed upgrade rolls back
+    /// by itself, as on the CLI).
+    pub async fn deploy(&self, review: Review, sink: Sink) -> Result<Report, OpError> {
+        let input = self.apply_input(&review.values);
+        let sink = ops_sink(sink);
+        let cancel = Cancel::new();
+        let r = if review.upgrade {
+            berth_ops::deploy::upgrade(&self.target, &input, sink, &cancel).await
+        } else {
+            berth_ops::deploy::install(&self.target, &input, sink, &cancel).await
+        };
+        Ok(r?)
     }
 
     /// Roll back to `revision` (default: the previous successful one).
@@ -384,175 +448,95 @@ impl Ops {
         revision: Option<u32>,
         sink: Sink,
     ) -> Result<Report, OpError> {
-        Ok(self
-            .engine(Some(sink))
-            .rollback(app, revision, false)
-            .await?)
+        Ok(berth_ops::deploy::rollback(
+            &self.target,
+            app,
+            revision,
+            false,
+            ops_sink(sink),
+            &Cancel::new(),
+        )
+        .await?)
     }
 
-    fn specs(&self, app: &LoadedApp, files: &[&String]) -> Result<Specs, OpError> {
-        let mut specs = Specs::default();
-        for f in files {
-            specs
-                .add_file(&app.path(f))
-                .map_err(|e| OpError::Troubleshoot(e.to_string()))?;
-        }
-        if specs.has_errors() {
-            let msgs: Vec<String> = specs.problems.iter().map(|p| p.to_string()).collect();
-            return Err(OpError::Troubleshoot(msgs.join("; ")));
-        }
-        Ok(specs)
+    /// The app's check files of one kind, as paths.
+    fn check_files(
+        &self,
+        pick: impl Fn(&berth_spec::Checks) -> Vec<String>,
+    ) -> Result<Vec<String>, OpError> {
+        let app = self.app()?;
+        Ok(app
+            .app
+            .spec
+            .checks
+            .iter()
+            .flat_map(pick)
+            .map(|f| app.path(&f).display().to_string())
+            .collect())
     }
 
     /// Run the app's preflight checks (`spec.checks.preflights` and `hostPreflights`).
     pub async fn preflight(&self, sink: Sink) -> Result<PreflightResult, OpError> {
-        let app = self.app()?;
-        let files: Vec<&String> = app
-            .app
-            .spec
-            .checks
-            .iter()
-            .flat_map(|c| c.preflights.iter().chain(&c.host_preflights))
-            .collect();
-        sink(OpEvent::Phase {
-            text: format!("reading {} preflight spec(s)", files.len()),
-        });
-        let merged = self.specs(&app, &files)?.merge_preflight();
-        let work = tempfile::Builder::new()
-            .prefix("preflight-")
-            .tempdir_in(&self.work_dir)
-            .map_err(|e| OpError::Troubleshoot(format!("cannot make a work directory: {e}")))?;
-        sink(OpEvent::Phase {
-            text: format!("collecting ({} collectors)", merged.collectors.len()),
-        });
-        let collected = self
-            .collect(&merged, work.path(), "preflightbundle", false)
-            .await?;
-        report_collectors(&sink, &collected.report);
-        sink(OpEvent::Phase {
-            text: "analysing".into(),
-        });
-        let reader = collected
-            .writer
-            .reader()
-            .map_err(|e| OpError::Troubleshoot(e.to_string()))?;
-        let results = analyze::analyze_all(&merged.analyzers, &merged.host_analyzers, &reader);
-        for r in &results {
-            sink(OpEvent::Note {
-                text: format!("{}: {}", outcome_word(r.outcome), r.check),
-            });
-        }
-        Ok(PreflightResult { results, at: now() })
-    }
-
-    async fn collect(
-        &self,
-        merged: &berth_troubleshoot::spec::Merged,
-        work: &Path,
-        name: &str,
-        redact: bool,
-    ) -> Result<run::Collected, OpError> {
-        run::collect_bundle(
-            merged,
-            CollectOptions {
-                run: RunOptions::default(),
-                redact,
-                tokenize: false,
-                kube: Some(self.cluster.client().clone()),
-                kube_error: None,
-                work_dir: work.to_path_buf(),
-                name: name.into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-        )
-        .await
-        .map_err(|e| OpError::Troubleshoot(e.to_string()))
-    }
-
-    /// Collect a redacted support bundle of the app (`spec.checks.supportBundles` and
-    /// `redactors`), analyse it and pack it under the work directory.
-    pub async fn support_bundle(&self, sink: Sink) -> Result<BundleResult, OpError> {
-        let app = self.app()?;
-        let files: Vec<&String> = app
-            .app
-            .spec
-            .checks
-            .iter()
-            .flat_map(|c| c.support_bundles.iter().chain(&c.redactors))
-            .collect();
-        sink(OpEvent::Phase {
-            text: format!("reading {} spec(s)", files.len()),
-        });
-        let mut specs = self.specs(&app, &files)?;
-        if files.is_empty() {
-            specs.add_text(
-                "(default)",
-                "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec: {}\n",
-            );
-        }
-        let merged = specs.merge_support_bundle();
-        let name = berth_troubleshoot::bundle::default_name("support-bundle", jiff::Zoned::now());
-        let stage = tempfile::Builder::new()
-            .prefix(".bundle-")
-            .tempdir_in(&self.work_dir)
-            .map_err(|e| OpError::Troubleshoot(format!("cannot make a work directory: {e}")))?;
-        sink(OpEvent::Phase {
-            text: format!(
-                "collecting ({} collectors, redacting every file)",
-                merged.collectors.len() + merged.host_collectors.len()
-            ),
-        });
-        let collected = self.collect(&merged, stage.path(), &name, true).await?;
-        report_collectors(&sink, &collected.report);
-        sink(OpEvent::Phase {
-            text: "analysing".into(),
-        });
-        let tserr =
-            |e: berth_troubleshoot::bundle::BundleError| OpError::Troubleshoot(e.to_string());
-        let reader = collected.writer.reader().map_err(tserr)?;
-        let results = analyze::analyze_all(&merged.analyzers, &merged.host_analyzers, &reader);
-        let analysis = serde_json::to_vec_pretty(&results).unwrap_or_default();
-        collected
-            .writer
-            .write("analysis.json", &analysis)
-            .map_err(tserr)?;
-        let mut names = berth_troubleshoot::bundle::BundleReader::glob(&reader, "**");
-        names.sort();
-        sink(OpEvent::Phase {
-            text: format!("packing {} files", names.len()),
-        });
-        let file = format!("{name}.tar.gz");
-        let size = collected
-            .writer
-            .pack(&self.work_dir.join(&file))
-            .map_err(tserr)?;
-        Ok(BundleResult {
-            file,
-            size,
-            results,
-            files: names,
+        let specs = self.check_files(|c| {
+            c.preflights
+                .iter()
+                .chain(&c.host_preflights)
+                .cloned()
+                .collect()
+        })?;
+        let input = PreflightInput {
+            specs,
+            kube: self.kube.clone(),
+            ..PreflightInput::default()
+        };
+        let sink = ops_sink(sink);
+        let report = berth_ops::troubleshoot::preflight(&input, &*sink, &Cancel::new()).await?;
+        Ok(PreflightResult {
+            results: report.results,
             at: now(),
         })
     }
-}
 
-fn report_collectors(sink: &Sink, report: &run::RunReport) {
-    for c in &report.collectors {
-        let how = match c.status {
-            run::Status::Ok => "collected".to_string(),
-            run::Status::Excluded => "excluded".to_string(),
-            other => format!(
-                "{}: {}",
-                serde_json::to_value(other)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                c.error.clone().unwrap_or_default()
-            ),
+    /// Collect a redacted, analysed support bundle of the app (`spec.checks.supportBundles`
+    /// and `redactors`) into the work directory.
+    pub async fn support_bundle(&self, sink: Sink) -> Result<BundleResult, OpError> {
+        let specs = self.check_files(|c| {
+            c.support_bundles
+                .iter()
+                .chain(&c.redactors)
+                .cloned()
+                .collect()
+        })?;
+        let name = berth_troubleshoot::bundle::default_name("support-bundle", jiff::Zoned::now());
+        let file = format!("{name}.tar.gz");
+        let input = SupportBundleInput {
+            specs,
+            kube: self.kube.clone(),
+            archive: Some(self.work_dir.join(&file)),
+            ..SupportBundleInput::default()
         };
-        sink(OpEvent::Object {
-            text: format!("{} {how} ({} ms)", c.title, c.millis),
-        });
+        let sink = ops_sink(sink);
+        let report =
+            berth_ops::troubleshoot::support_bundle(&input, &*sink, &Cancel::new()).await?;
+        let path = report.path.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            berth_troubleshoot::bundle::open(&path)
+                .map(|r| {
+                    let mut f = r.glob("**");
+                    f.sort();
+                    f
+                })
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        Ok(BundleResult {
+            file,
+            size: report.size.unwrap_or(0),
+            results: report.results,
+            files,
+            at: now(),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::auth::{Credentials, Role, verify_password};
 use crate::jobs::{Job, Jobs};
-use crate::ops::{BundleResult, OpError, OpEvent, Ops, PreflightResult, Prepared, Sink};
+use crate::ops::{BundleResult, OpError, OpEvent, Ops, PreflightResult, Review, Sink};
 use crate::screen::{self, Field};
 use crate::session::{COOKIE, LOGIN_COOKIE, Lockout, Session, Sessions, Signer, tokens_equal};
 use crate::views::*;
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use berth_deploy::engine::{Mode, Outcome, Report};
+use berth_deploy::engine::{Outcome, Report};
 use berth_spec::ItemType;
 use berth_spec::config::ResolvedConfig;
 use serde_json::Value;
@@ -28,7 +28,7 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// A reviewed change waiting for "Deploy".
 struct Draft {
-    prepared: Prepared,
+    review: Review,
     session: String,
     created: Instant,
 }
@@ -618,8 +618,8 @@ async fn configure_submit(
     } else {
         Err(OpError::Config(Vec::new()))
     };
-    let resolved = match resolved {
-        Ok(r) => r,
+    match resolved {
+        Ok(_) => {}
         Err(OpError::Config(problems)) => {
             let mut errors = upload_problems;
             for p in problems {
@@ -632,8 +632,9 @@ async fn configure_submit(
             return config_with_errors(&s, &sess, &app, &form, &input, current.as_ref(), errors);
         }
         Err(e) => return error_page(&s, Some(&sess), StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    review(&s, &sess, &sid, &app, &resolved).await
+    }
+    // The values are checked; berth-ops renders, plans and later deploys the same input.
+    review(&s, &sess, &sid, &app, input).await
 }
 
 fn config_with_errors(
@@ -692,19 +693,18 @@ async fn review(
     sess: &Session,
     sid: &str,
     app: &berth_spec::LoadedApp,
-    resolved: &ResolvedConfig,
+    input: BTreeMap<String, Value>,
 ) -> Response {
-    let prepared = match s.ops.prepare(app, resolved).await {
-        Ok(p) => p,
-        Err(e) => return error_page(s, Some(sess), StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let plan = match s.ops.diff(&prepared).await {
-        Ok(p) => p.render(),
-        Err(e) => return error_page(s, Some(sess), StatusCode::BAD_GATEWAY, e.to_string()),
+    let review = match s.ops.review(input).await {
+        Ok(r) => r,
+        Err(e) => {
+            let code = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            return error_page(s, Some(sess), code, e.to_string());
+        }
     };
     let installed = s
         .ops
-        .revisions(&prepared.release.app)
+        .revisions(&app.app.metadata.name)
         .await
         .ok()
         .and_then(|revs| {
@@ -714,18 +714,14 @@ async fn review(
         });
     let diff = crate::ops::objects_diff(
         installed.as_ref().map_or(&[][..], |r| &r.objects[..]),
-        &prepared.release.objects,
+        &review.objects,
     );
     let id = random_id();
     let page = ReviewPage {
         nav: nav(s, Some(sess), "configure"),
-        mode: if prepared.mode == Mode::Upgrade {
-            "upgrade"
-        } else {
-            "install"
-        },
-        version: prepared.release.version.clone(),
-        plan,
+        mode: if review.upgrade { "upgrade" } else { "install" },
+        version: review.version.clone(),
+        plan: review.plan.render(),
         diff,
         draft: id.clone(),
         preflight: s.last_preflight_failed(),
@@ -737,7 +733,7 @@ async fn review(
         d.insert(
             id,
             Draft {
-                prepared,
+                review,
                 session: sid.to_string(),
                 created: now,
             },
@@ -856,14 +852,15 @@ async fn deploy(
             "This review has expired or was already deployed; configure and review again.".into(),
         );
     };
-    let p = draft.prepared;
-    let title = format!("deploy {} {}", p.release.app, p.release.version);
+    let p = draft.review;
+    let app = s.ops.app().map(|a| a.app.metadata.name).unwrap_or_default();
+    let title = format!("deploy {app} {}", p.version);
     spawn_job(&s, title, "/", move |st, sink| {
         run_deploy(st, p, reason, sink)
     })
 }
 
-async fn run_deploy(st: AppState, p: Prepared, reason: String, sink: Sink) -> (bool, String) {
+async fn run_deploy(st: AppState, p: Review, reason: String, sink: Sink) -> (bool, String) {
     if !reason.is_empty() {
         tracing::warn!(reason = %reason, "console: deploying although the preflight failed");
         sink(OpEvent::Note {

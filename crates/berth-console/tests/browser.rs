@@ -57,7 +57,7 @@ async fn start(namespace: &str) -> Env {
     sim.write_kubeconfig(&kc).expect("kubeconfig");
     let cluster = Arc::new(
         Cluster::connect(&ConnectOptions {
-            kubeconfig: Some(kc),
+            kubeconfig: Some(kc.clone()),
             context: None,
         })
         .await
@@ -69,7 +69,7 @@ async fn start(namespace: &str) -> Env {
             namespace: namespace.into(),
             app_dir: hello_dir(),
             addr: "127.0.0.1:0".parse().expect("addr"),
-            kubeconfig: None,
+            kubeconfig: Some(kc),
             context: None,
             tls: None,
             passwords: PasswordInput {
