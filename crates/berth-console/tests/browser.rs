@@ -368,6 +368,35 @@ fn browser_walkthrough_in_chromium() {
         .map(|h| format!("{:?}", h.operation).to_lowercase())
         .collect();
     assert_eq!(ops, ["install", "upgrade", "rollback"], "{history:?}");
+    // A change made outside the console (the operation `berth rollback` runs) shows on the
+    // running console's pages at the next request, without a restart.
+    let versions = rt.block_on(async {
+        let target = berth_ops::deploy::Target::connected(env.cluster.clone(), "hello");
+        let r = berth_ops::deploy::rollback(
+            &target,
+            "hello",
+            Some(2),
+            false,
+            Arc::new(berth_ops::Discard),
+            &berth_ops::Cancel::new(),
+        )
+        .await
+        .expect("rollback as the CLI does");
+        assert!(r.ok(), "{r:?}");
+        let c = client();
+        assert_eq!(login(&c, &env.console.url, ADMIN).await, 303);
+        c.get(format!("{}versions", env.console.url))
+            .send()
+            .await
+            .expect("versions")
+            .text()
+            .await
+            .expect("body")
+    });
+    assert!(
+        versions.contains("data-revision=\"4\""),
+        "revision 4 (made outside the console) is not on the page"
+    );
     for name in [
         "01-login",
         "03-configure",
@@ -385,4 +414,190 @@ fn browser_walkthrough_in_chromium() {
         env.console.shutdown().await;
         env.sim.shutdown().await;
     });
+}
+
+/// A copy of examples/hello whose preflight always fails (a Kubernetes version no cluster has).
+fn failing_preflight_app(dir: &Path) -> PathBuf {
+    let src = hello_dir();
+    let dst = dir.join("hello-strict");
+    for e in walk(&src) {
+        let rel = e.strip_prefix(&src).expect("under the app");
+        let to = dst.join(rel);
+        if e.is_dir() {
+            std::fs::create_dir_all(&to).expect("dir");
+        } else {
+            std::fs::copy(&e, &to).expect("copy");
+        }
+    }
+    let pf = dst.join("checks/preflight.yaml");
+    let text = std::fs::read_to_string(&pf).expect("preflight");
+    assert!(
+        text.contains("< 1.27.0"),
+        "examples/hello's preflight changed"
+    );
+    std::fs::write(&pf, text.replace("< 1.27.0", "< 99.0.0")).expect("write");
+    dst
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if dir.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            out.extend(walk(&e));
+        }
+    }
+    out
+}
+
+/// Follow a job's event stream until its `done` event.
+async fn wait_job(c: &reqwest::Client, url: &str, location: &str) -> serde_json::Value {
+    let body = c
+        .get(format!("{url}{}/events", location.trim_start_matches('/')))
+        .timeout(Duration::from_secs(240))
+        .send()
+        .await
+        .expect("events")
+        .text()
+        .await
+        .expect("the stream ends after done");
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+        .find(|e| e["kind"] == "done")
+        .expect("a done event")
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_preflight_blocks_deploy_until_a_reason_is_given() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = failing_preflight_app(dir.path());
+    let sim = Simulator::start(SimOptions::default()).await.expect("sim");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let cluster = Arc::new(
+        Cluster::connect(&ConnectOptions {
+            kubeconfig: Some(kc.clone()),
+            context: None,
+        })
+        .await
+        .expect("connect"),
+    );
+    let console = berth_console::start_with(
+        cluster.clone(),
+        ConsoleOptions {
+            namespace: "strict".into(),
+            app_dir: app,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            kubeconfig: Some(kc),
+            context: None,
+            tls: None,
+            passwords: PasswordInput {
+                admin: Some(ADMIN.into()),
+                viewer: None,
+            },
+            timeout: Duration::from_secs(120),
+            data_dir: Some(dir.path().join("data")),
+        },
+    )
+    .await
+    .expect("console");
+    let url = console.url.clone();
+    let c = client();
+    assert_eq!(login(&c, &url, ADMIN).await, 303);
+    let csrf = page_csrf(&c, &url).await;
+
+    // The preflight runs and fails.
+    let r = c
+        .post(format!("{url}preflight"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let done = wait_job(&c, &url, &location(&r)).await;
+    assert!(
+        done["text"].as_str().expect("text").contains("FAILED"),
+        "{done}"
+    );
+
+    // Reviewing a change: the page asks for a reason.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("hostname", "hello.example.com")
+        .text("replicas", "1")
+        .text("database", "embedded")
+        .text("ingress_enabled", "true");
+    let review = c
+        .post(format!("{url}configure"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("body");
+    assert!(review.contains("id=\"preflight-blocks\""), "{review}");
+    let at = review.find("name=\"draft\" value=\"").expect("draft field") + 20;
+    let draft = review[at..].split('"').next().expect("id").to_string();
+
+    // Without a reason: refused, nothing installed.
+    let r = c
+        .post(format!("{url}deploy"))
+        .form(&[("csrf", csrf.as_str()), ("draft", draft.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 409);
+    let target = berth_ops::deploy::Target::connected(cluster.clone(), "strict");
+    assert!(
+        berth_ops::deploy::history(&target, "hello").await.is_err(),
+        "nothing may be installed after a refused deploy"
+    );
+
+    // With a reason: it deploys, and the reason is in the job's events.
+    let r = c
+        .post(format!("{url}deploy"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("draft", draft.as_str()),
+            ("override", "the version check is wrong for this cluster"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let loc = location(&r);
+    let done = wait_job(&c, &url, &loc).await;
+    assert_eq!(done["ok"], true, "{done}");
+    let page = c
+        .get(format!("{url}{}", loc.trim_start_matches('/')))
+        .send()
+        .await
+        .expect("job page")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("deploying anyway: the version check is wrong"),
+        "{page}"
+    );
+    let h = berth_ops::deploy::history(&target, "hello")
+        .await
+        .expect("history");
+    assert_eq!(h.len(), 1);
+    console.shutdown().await;
+    sim.shutdown().await;
 }
