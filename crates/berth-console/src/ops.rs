@@ -204,6 +204,9 @@ pub struct Ops {
     namespace: String,
     app_dir: PathBuf,
     work_dir: PathBuf,
+    /// berth.yaml as last read, with the file's modification time and size: pages read the
+    /// app on every request, and loading it costs more than rendering most pages.
+    app_cache: Arc<std::sync::Mutex<Option<(std::time::SystemTime, u64, LoadedApp)>>>,
 }
 
 /// A reviewed change: the config input berth-ops deploys, and what the page showed.
@@ -295,6 +298,7 @@ impl Ops {
             namespace,
             app_dir,
             work_dir,
+            app_cache: Arc::default(),
         }
     }
 
@@ -312,9 +316,23 @@ impl Ops {
         self.cluster.clone()
     }
 
-    /// Read berth.yaml (every request: an edited app directory shows at once).
+    /// berth.yaml, read again whenever the file changes (an edited app shows at once).
     pub fn app(&self) -> Result<LoadedApp, OpError> {
-        berth_spec::load(&self.app_dir).map_err(|e| OpError::App(e.to_string()))
+        let stamp = std::fs::metadata(self.app_dir.join("berth.yaml"))
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        if let (Some((t, n)), Ok(cache)) = (stamp, self.app_cache.lock())
+            && let Some((ct, cn, app)) = cache.as_ref()
+            && *ct == t
+            && *cn == n
+        {
+            return Ok(app.clone());
+        }
+        let app = berth_spec::load(&self.app_dir).map_err(|e| OpError::App(e.to_string()))?;
+        if let (Some((t, n)), Ok(mut cache)) = (stamp, self.app_cache.lock()) {
+            *cache = Some((t, n, app.clone()));
+        }
+        Ok(app)
     }
 
     /// Every revision, oldest first: the records the CLI writes and reads.
