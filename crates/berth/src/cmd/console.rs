@@ -9,7 +9,7 @@ use std::time::Duration;
 /// the app, over the same operations and revision records as the CLI.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  BERTH_CONSOLE_PASSWORD='…' berth console -n hello --app examples/hello\n  berth console -n hello --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n\n\
+    after_help = "Example:\n  BERTH_CONSOLE_PASSWORD='…' berth console -n hello --app examples/hello\n  berth console -n hello --addr 0.0.0.0:8443 \\\n    --tls-cert cert.pem --tls-key key.pem\n  berth demo --console   # the tour, then the console on its simulated cluster\n\n\
 The admin password comes from BERTH_CONSOLE_PASSWORD, or is generated and printed once at the \
 first start; a viewer login (reads, support bundles) from BERTH_CONSOLE_VIEWER_PASSWORD. Both \
 are stored as Argon2id hashes in the Secret berth-console-auth of the namespace \
