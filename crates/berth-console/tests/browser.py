@@ -173,6 +173,12 @@ def main():
         page.goto(URL + "/troubleshoot")
         expect(page.locator("table.analysis tbody tr").first).to_be_visible()
         shot(page, "17-troubleshoot")
+        # Browse a redacted file of the bundle.
+        page.locator("details summary", has_text="Files in the bundle").first.click()
+        page.locator("ul.files a", has_text="analysis.json").first.click()
+        expect(page.locator("pre.file")).to_be_visible()
+        expect(page.locator("h1")).to_contain_text("analysis.json")
+        page.goto(URL + "/troubleshoot")
         with page.expect_download() as d:
             page.locator("a.download").first.click()
         path = os.path.join(OUT, d.value.suggested_filename)
