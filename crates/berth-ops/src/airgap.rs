@@ -29,7 +29,7 @@ pub struct AirgapInput {
     pub pubkey: Option<PathBuf>,
     /// A release directory whose images are already in `registry` (nothing is pushed).
     pub release: Option<PathBuf>,
-    /// The customer registry, host[:port][/prefix].
+    /// The customer registry, `host[:port][/prefix]`.
     pub registry: Option<String>,
     /// Read-only account the cluster pulls with (its image pull Secret).
     pub pull_username: Option<String>,
@@ -377,6 +377,113 @@ Upgrade with the new version's bundle (--airgap-bundle FILE --pubkey KEY --regis
         }
         Ok(())
     }
+}
+
+/// What `berth bundle push` pushes: a bundle file (verified first) or a release directory.
+#[derive(Debug, Clone, Default)]
+pub struct PushInput {
+    /// The bundle file, or a release directory.
+    pub file: PathBuf,
+    /// Target: `host[:port][/prefix]`.
+    pub registry: String,
+    /// The vendor's public key (required for a bundle file).
+    pub pubkey: Option<PathBuf>,
+    /// For a delta bundle: the base release directory or bundle.
+    pub base: Option<PathBuf>,
+    /// Refuse a bundle of another app.
+    pub app: Option<String>,
+}
+
+/// A verified release ready to push, with where each image goes.
+pub struct PushPlan {
+    /// The release.
+    pub release: Release,
+    /// One item per image, in the release's order (`release.images`).
+    pub items: Vec<transfer::PushItem>,
+    /// Keeps an extracted bundle alive while it is pushed.
+    _scratch: tempfile::TempDir,
+}
+
+/// Open a base for a delta (a release directory as is; a bundle verified and extracted into
+/// `scratch`).
+pub fn open_base(
+    base: &std::path::Path,
+    key: &keys::VerifyingKey,
+    scratch: &std::path::Path,
+) -> Result<berth_oci::Layout> {
+    if base.is_dir() {
+        return Ok(berth_oci::Layout::open(base)?);
+    }
+    let dest = scratch.join("base");
+    let (m, _) = bundle::read_head(base, Some(key))?;
+    if m.kind == "delta" {
+        return Err(Error::Failed(format!(
+            "{}: the base is itself a delta bundle; give the full release directory or bundle it applies to",
+            base.display()
+        )));
+    }
+    bundle::verify(base, key, &Expect::default(), Some(&dest), None)?;
+    Ok(berth_oci::Layout::open(&dest)?)
+}
+
+/// Verify the bundle (signature, every digest, the app) or open the release directory, and
+/// map each image to the registry. Nothing is pushed.
+pub fn plan_push(input: &PushInput) -> Result<PushPlan> {
+    let target = Target::parse(&input.registry)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("berth-push-")
+        .tempdir_in(std::env::temp_dir())
+        .ctx(|| "creating a scratch directory".into())?;
+    let release_dir = if input.file.is_dir() {
+        input.file.clone()
+    } else {
+        let pk = input.pubkey.as_ref().ok_or_else(|| {
+            Error::Failed(
+                "--pubkey is required to push a bundle file (its signature is checked first)"
+                    .into(),
+            )
+        })?;
+        let key = keys::read_verifying_key(pk)?;
+        let base = match &input.base {
+            Some(b) => Some(open_base(b, &key, scratch.path())?),
+            None => None,
+        };
+        let dest = scratch.path().join("release");
+        let expect = Expect {
+            app: input.app.clone(),
+        };
+        bundle::verify(&input.file, &key, &expect, Some(&dest), base.as_ref())?;
+        dest
+    };
+    let release = Release::open(&release_dir)?;
+    let items = release.push_items(&target);
+    Ok(PushPlan {
+        release,
+        items,
+        _scratch: scratch,
+    })
+}
+
+/// Push every image of a planned release, keeping digests; a re-run after an interruption
+/// pushes only what is missing.
+pub async fn push(
+    plan: &PushPlan,
+    config: berth_oci::ClientConfig,
+    sink: &dyn Sink,
+) -> Result<transfer::Stats> {
+    let client = Client::new(config)?;
+    let stats = crate::progress::step(
+        sink,
+        crate::Step::PushImages,
+        transfer::push_images(
+            &client,
+            &plan.release.layout,
+            &plan.items,
+            &PushProgress(sink),
+        ),
+    )
+    .await?;
+    Ok(stats)
 }
 
 /// What a push did, counted so the numbers add up: every image is either pushed or already

@@ -7,9 +7,12 @@
 //! * Inputs: [`deploy::Target`] (cluster and namespace), [`deploy::ApplyInput`] (app
 //!   directory or [`airgap::AirgapInput`], [`prepare::ConfigInput`], engine settings),
 //!   [`troubleshoot::PreflightInput`], [`troubleshoot::SupportBundleInput`],
-//!   [`troubleshoot::AnalyzeInput`].
+//!   [`troubleshoot::AnalyzeInput`]; on the vendor's side [`release::BuildInput`] and, for
+//!   pushing a bundle into a registry, [`airgap::PushInput`].
 //! * Progress: [`Event`]s handed to a [`Sink`] (a trait object; closures, tokio `mpsc` and
-//!   `broadcast` senders are sinks). Operations that change things take a [`Cancel`] flag.
+//!   `broadcast` senders are sinks; [`channel`] makes one). Deploy operations take an
+//!   `Arc<dyn Sink>` (the engine keeps it), the others `&dyn Sink`. Operations that change
+//!   things take a [`Cancel`] flag.
 //! * Results: the deploy engine's `Report`, `Plan`, `StatusReport`, `HistoryEntry`;
 //!   [`troubleshoot::PreflightReport`], [`troubleshoot::SupportBundleReport`],
 //!   [`troubleshoot::AnalyzeReport`]. Errors: [`Error`], whose [`Error::class`] a front end
@@ -24,4 +27,4 @@ pub mod release;
 pub mod troubleshoot;
 
 pub use error::{Error, ErrorClass, Result};
-pub use progress::{Cancel, Discard, Event, Recorder, Sink, Step};
+pub use progress::{Cancel, Discard, Event, Recorder, Sink, Step, channel};

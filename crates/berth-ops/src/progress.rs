@@ -82,7 +82,14 @@ pub enum Event {
         /// A one-line summary (images, registry, pull Secret).
         summary: String,
     },
-    /// A collector ended (reported when the collection ends, in spec order).
+    /// A collector started (it got one of the concurrent slots).
+    CollectorStarted {
+        /// `<type>` or `<type>/<name>`.
+        title: String,
+        /// Host collector (else cluster).
+        host: bool,
+    },
+    /// A collector ended (excluded and unsupported ones too).
     CollectorFinished {
         /// `<type>` or `<type>/<name>`.
         title: String,
@@ -143,6 +150,13 @@ impl Sink for tokio::sync::broadcast::Sender<Event> {
     fn event(&self, e: Event) {
         let _ = self.send(e);
     }
+}
+
+/// A sink that forwards every event to a channel, and the receiving end (a web front end
+/// turns it into server-sent events). Sending never blocks the operation.
+pub fn channel() -> (Arc<dyn Sink>, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (Arc::new(tx), rx)
 }
 
 /// Events collected in memory (tests, and front ends that show them afterwards).
@@ -259,5 +273,35 @@ impl Cancel {
             return Err(crate::Error::Cancelled);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_channel_sink_delivers_events_in_order_and_survives_a_closed_receiver() {
+        let (sink, mut rx) = channel();
+        step_sync(&*sink, Step::Resolve, || Ok::<_, ()>(())).expect("ok");
+        sink.event(Event::Warning {
+            message: "w".into(),
+        });
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| serde_json::to_string(&e).expect("json"))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                r#"{"type":"stepStarted","step":"resolve"}"#,
+                r#"{"type":"stepFinished","step":"resolve","ok":true}"#,
+                r#"{"type":"warning","message":"w"}"#,
+            ]
+        );
+        drop(rx);
+        // The page went away: the operation goes on.
+        sink.event(Event::Note {
+            message: "n".into(),
+        });
     }
 }

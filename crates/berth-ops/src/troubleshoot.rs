@@ -266,7 +266,8 @@ pub fn analysis_json(results: &[AnalyzeResult]) -> Value {
     Value::Array(items)
 }
 
-/// [`load_specs_inner`] with its errors marked as spec errors (class bad input).
+/// Read every SPEC argument (files, `-`, URLs, `secret|configmap/<ns>/<name>[/<key>]`), its
+/// errors marked as spec errors (class bad input); cluster refs need a client.
 pub async fn load_specs(
     args: &[String],
     cluster: &KubeTarget,
@@ -356,23 +357,51 @@ async fn cluster_for(merged: &Merged, cluster: &KubeTarget) -> Result<Option<kub
 pub const NO_CLUSTER_FIX: &str = "pass --kubeconfig PATH and --context NAME of the cluster (or set KUBECONFIG); \
 checks of this machine alone go in a HostPreflight spec";
 
-/// Collect, reporting each collector's end as an event; a Redactor problem is a spec error.
+/// Collect, reporting each collector's start and end as events while they run; a Redactor
+/// problem is a spec error.
 async fn collect(merged: &Merged, opts: CollectOptions, sink: &dyn Sink) -> Result<run::Collected> {
-    let collected = step(sink, Step::Collect, run::collect_bundle(merged, opts)).await;
-    let collected = match collected {
-        Ok(c) => c,
-        Err(e @ run::RunError::Redactor(_)) => return Err(Error::Redactor(e.to_string())),
-        Err(e) => return Err(e.into()),
+    // Collectors run on their own tasks; their progress comes back through a channel so the
+    // sink (borrowed, not 'static) is only called from here.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let observer: run::Observer = std::sync::Arc::new(move |p| {
+        let _ = tx.send(p);
+    });
+    let forward = |p: run::CollectorProgress| {
+        sink.event(match p {
+            run::CollectorProgress::Started { title, host } => {
+                Event::CollectorStarted { title, host }
+            }
+            run::CollectorProgress::Finished(c) => Event::CollectorFinished {
+                title: c.title,
+                host: c.host,
+                status: status_word(c.status),
+                error: c.error,
+            },
+        })
     };
-    for c in &collected.report.collectors {
-        sink.event(Event::CollectorFinished {
-            title: c.title.clone(),
-            host: c.host,
-            status: status_word(c.status),
-            error: c.error.clone(),
-        });
+    sink.event(Event::StepStarted {
+        step: Step::Collect,
+    });
+    let fut = run::collect_bundle_observed(merged, opts, observer);
+    tokio::pin!(fut);
+    let collected = loop {
+        tokio::select! {
+            r = &mut fut => break r,
+            Some(p) = rx.recv() => forward(p),
+        }
+    };
+    while let Ok(p) = rx.try_recv() {
+        forward(p);
     }
-    Ok(collected)
+    sink.event(Event::StepFinished {
+        step: Step::Collect,
+        ok: collected.is_ok(),
+    });
+    match collected {
+        Ok(c) => Ok(c),
+        Err(e @ run::RunError::Redactor(_)) => Err(Error::Redactor(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn status_word(s: Status) -> String {

@@ -136,6 +136,31 @@ async fn install_yields_steps_in_order_and_a_typed_report() {
         )),
         "readiness"
     );
+    // The chart's migration Job runs as a post-install hook, reported as a typed event.
+    assert!(
+        inner.iter().any(|e| matches!(
+            e,
+            Event::Deploy {
+                event: DeployEvent::Hook { event, object }
+            } if event == "post-install" && object.kind == "Job"
+        )),
+        "hook event"
+    );
+    let hook = inner
+        .iter()
+        .find(|e| {
+            matches!(
+                e,
+                Event::Deploy {
+                    event: DeployEvent::Hook { .. }
+                }
+            )
+        })
+        .expect("hook");
+    let json = serde_json::to_value(hook).expect("json");
+    assert_eq!(json["type"], "deploy");
+    assert_eq!(json["event"]["kind"], "hook");
+    assert_eq!(json["event"]["data"]["event"], "post-install");
     // Events serialize for a web page.
     let json = serde_json::to_value(&events[0]).expect("json");
     assert_eq!(json["type"], "stepStarted");

@@ -92,6 +92,39 @@ async fn a_host_preflight_returns_each_check_with_its_outcome_message_and_link()
         })
         .collect();
     assert!(collectors.iter().any(|t| t == "cpu"), "{collectors:?}");
+    // Each collector is reported live: started, then finished, inside the collect step.
+    let collect: Vec<&Event> = events
+        .iter()
+        .skip_while(|e| {
+            !matches!(
+                e,
+                Event::StepStarted {
+                    step: Step::Collect
+                }
+            )
+        })
+        .take_while(|e| {
+            !matches!(
+                e,
+                Event::StepFinished {
+                    step: Step::Collect,
+                    ..
+                }
+            )
+        })
+        .collect();
+    for name in ["cpu", "memory"] {
+        let started = collect.iter().position(
+            |e| matches!(e, Event::CollectorStarted { title, host: true } if title == name),
+        );
+        let finished = collect.iter().position(
+            |e| matches!(e, Event::CollectorFinished { title, status, .. } if title == name && status == "ok"),
+        );
+        match (started, finished) {
+            (Some(s), Some(f)) => assert!(s < f, "{name}: {collect:?}"),
+            _ => panic!("{name} not reported live: {collect:?}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -83,9 +83,36 @@ impl RunReport {
     }
 }
 
+/// What a collector is doing, reported live to an [`Observer`].
+#[derive(Debug, Clone)]
+pub enum CollectorProgress {
+    /// The collector got its slot and started.
+    Started {
+        /// `<type>` or `<type>/<collectorName>`.
+        title: String,
+        /// Host collector (else cluster).
+        host: bool,
+    },
+    /// The collector ended (also reported for excluded and unsupported ones).
+    Finished(CollectorRecord),
+}
+
+/// Receives [`CollectorProgress`] from the collectors' tasks.
+pub type Observer = Arc<dyn Fn(CollectorProgress) + Send + Sync>;
+
 /// Run every collector of `merged` (cluster and host) into `ctx.sink`, then write the run's
 /// own records into the bundle.
 pub async fn collect_all(merged: &Merged, ctx: Arc<Context>, opts: RunOptions) -> RunReport {
+    collect_all_observed(merged, ctx, opts, Arc::new(|_| {})).await
+}
+
+/// [`collect_all`], telling `observer` when each collector starts and ends.
+pub async fn collect_all_observed(
+    merged: &Merged,
+    ctx: Arc<Context>,
+    opts: RunOptions,
+    observer: Observer,
+) -> RunReport {
     let start = Instant::now();
     let deadline = start + opts.deadline;
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
@@ -132,8 +159,13 @@ pub async fn collect_all(merged: &Merged, ctx: Arc<Context>, opts: RunOptions) -
             continue;
         }
         let per = opts.collector_timeout;
+        let observer = observer.clone();
         let h = tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
+            observer(CollectorProgress::Started {
+                title: entry.title(),
+                host,
+            });
             let t0 = Instant::now();
             let until = (t0 + per).min(deadline);
             let r =
@@ -150,21 +182,26 @@ pub async fn collect_all(merged: &Merged, ctx: Arc<Context>, opts: RunOptions) -
                     )),
                 ),
             };
-            CollectorRecord {
+            let record = CollectorRecord {
                 title: entry.title(),
                 kind: entry.kind.clone(),
                 host,
                 status,
                 error,
                 millis: t0.elapsed().as_millis() as u64,
-            }
+            };
+            observer(CollectorProgress::Finished(record.clone()));
+            record
         });
         handles.push(Pending::Running(title, kind, host, h));
     }
     let mut report = RunReport::default();
     for p in handles {
         let rec = match p {
-            Pending::Done(r) => r,
+            Pending::Done(r) => {
+                observer(CollectorProgress::Finished(r.clone()));
+                r
+            }
             Pending::Running(title, kind, host, h) => match h.await {
                 Ok(r) => r,
                 Err(e) => CollectorRecord {
@@ -304,6 +341,15 @@ pub struct Collected {
 
 /// Collect everything `merged` asks for into a staging directory, redacting every file.
 pub async fn collect_bundle(merged: &Merged, opts: CollectOptions) -> Result<Collected, RunError> {
+    collect_bundle_observed(merged, opts, Arc::new(|_| {})).await
+}
+
+/// [`collect_bundle`], telling `observer` when each collector starts and ends.
+pub async fn collect_bundle_observed(
+    merged: &Merged,
+    opts: CollectOptions,
+    observer: Observer,
+) -> Result<Collected, RunError> {
     let writer = crate::bundle::BundleWriter::create(&opts.work_dir, &opts.name)?;
     writer.write("version.yaml", version_yaml(&opts.version).as_bytes())?;
     let records = Arc::new(std::sync::Mutex::new(
@@ -333,7 +379,7 @@ pub async fn collect_bundle(merged: &Merged, opts: CollectOptions) -> Result<Col
         kube_error: opts.kube_error,
         sink: collect::Sink::new(writer, filter),
     });
-    let report = collect_all(merged, ctx.clone(), opts.run).await;
+    let report = collect_all_observed(merged, ctx.clone(), opts.run, observer).await;
     let ctx = Arc::try_unwrap(ctx).map_err(|_| crate::bundle::BundleError::Io {
         path: opts.name.clone(),
         source: std::io::Error::other("a collector outlived the run"),

@@ -257,7 +257,7 @@ impl Progress for TermProgress {
         };
         match e {
             Event::Phase(p) => b.set_message(p),
-            Event::Object { .. } => {}
+            Event::Object { .. } | Event::Hook { .. } => {}
             Event::Waiting {
                 ready,
                 total,

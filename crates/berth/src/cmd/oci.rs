@@ -2,17 +2,15 @@
 //! `berth registry serve`: wiring of the `berth-oci` library.
 
 use crate::output::Format;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use berth_oci::bundle::{self, Expect};
-use berth_oci::release::Release;
-use berth_oci::relocate::Target;
-use berth_oci::transfer::{self, Progress};
-use berth_oci::{Client, ClientConfig, Layout, keys};
+use berth_oci::transfer::Progress;
+use berth_oci::{ClientConfig, keys};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// How to reach registries (shared by every command that talks to one).
@@ -459,22 +457,7 @@ fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
     Ok(crate::exit::OK)
 }
 
-/// Open a base (release dir as is; bundle extracted into `scratch` after verification).
-fn open_base(base: &Path, key: &keys::VerifyingKey, scratch: &Path) -> anyhow::Result<Layout> {
-    if base.is_dir() {
-        return Ok(Layout::open(base)?);
-    }
-    let dest = scratch.join("base");
-    let (m, _) = bundle::read_head(base, Some(key))?;
-    if m.kind == "delta" {
-        bail!(
-            "{}: the base is itself a delta bundle; give the full release directory or bundle it applies to",
-            base.display()
-        );
-    }
-    bundle::verify(base, key, &Expect::default(), Some(&dest), None)?;
-    Ok(Layout::open(&dest)?)
-}
+use berth_ops::airgap::open_base;
 
 fn bundle_verify(v: BundleVerify) -> anyhow::Result<u8> {
     let key = keys::read_verifying_key(&v.pubkey)?;
@@ -560,37 +543,14 @@ fn bundle_inspect(i: BundleInspect) -> anyhow::Result<u8> {
 }
 
 fn bundle_push(p: BundlePush) -> anyhow::Result<u8> {
-    let target = Target::parse(&p.registry)?;
-    let scratch_parent = std::env::temp_dir();
-    let scratch = tempfile::Builder::new()
-        .prefix("berth-push-")
-        .tempdir_in(&scratch_parent)
-        .context("creating a scratch directory")?;
-    let release_dir = if p.file.is_dir() {
-        p.file.clone()
-    } else {
-        let pk = p.pubkey.as_ref().ok_or_else(|| {
-            anyhow::anyhow!(
-                "--pubkey is required to push a bundle file (its signature is checked first)"
-            )
-        })?;
-        let key = keys::read_verifying_key(pk)?;
-        let base = match &p.base {
-            Some(b) => Some(open_base(b, &key, scratch.path())?),
-            None => None,
-        };
-        let dest = scratch.path().join("release");
-        bundle::verify(
-            &p.file,
-            &key,
-            &Expect { app: p.app.clone() },
-            Some(&dest),
-            base.as_ref(),
-        )?;
-        dest
-    };
-    let rel = Release::open(&release_dir)?;
-    let items = rel.push_items(&target);
+    let plan = berth_ops::airgap::plan_push(&berth_ops::airgap::PushInput {
+        file: p.file.clone(),
+        registry: p.registry.clone(),
+        pubkey: p.pubkey.clone(),
+        base: p.base.clone(),
+        app: p.app.clone(),
+    })?;
+    let (rel, items) = (&plan.release, &plan.items);
     if p.dry_run {
         if p.output == Format::Table {
             for (it, (src, _)) in items.iter().zip(&rel.images) {
@@ -606,10 +566,9 @@ fn bundle_push(p: BundlePush) -> anyhow::Result<u8> {
         }
         return Ok(crate::exit::OK);
     }
-    let client = Client::new(p.flags.config()?)?;
+    let config = p.flags.config()?;
     let bars = Bars::new(p.quiet || p.output != Format::Table);
-    let rt = runtime()?;
-    let stats = rt.block_on(transfer::push_images(&client, &rel.layout, &items, &bars))?;
+    let stats = runtime()?.block_on(berth_ops::airgap::push(&plan, config, &bars))?;
     bars.total.finish_and_clear();
     if p.output == Format::Table {
         let what = format!("{} {}", rel.meta.app, rel.meta.version);
