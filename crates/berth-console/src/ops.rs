@@ -94,6 +94,8 @@ pub fn op_event(e: berth_ops::Event) -> Option<OpEvent> {
                 }
             }
             D::Note(n) => OpEvent::Note { text: n },
+            // The phase line before it already says which hook runs.
+            D::Hook { .. } => return None,
         },
         E::ImageStarted { image, bytes } => OpEvent::Object {
             text: format!("pushing {image} ({bytes} bytes)"),
@@ -103,6 +105,9 @@ pub fn op_event(e: berth_ops::Event) -> Option<OpEvent> {
             text: format!("{image} pushed"),
         },
         E::Relocated { summary } => OpEvent::Note { text: summary },
+        E::CollectorStarted { title, .. } => OpEvent::Object {
+            text: format!("collecting {title}"),
+        },
         E::CollectorFinished {
             title,
             status,
