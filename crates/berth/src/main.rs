@@ -77,6 +77,8 @@ enum Command {
     License(cmd::vendor::LicenseArgs),
     /// What is newer for a licensed install: required releases on the way, end of life.
     Updates(cmd::vendor::UpdatesArgs),
+    /// Serve the admin console: configure, deploy, roll back, check and diagnose in a browser.
+    Console(cmd::console::Args),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +120,7 @@ fn main() -> ExitCode {
         Command::Vendor(a) => cmd::vendor::run(a),
         Command::License(a) => cmd::vendor::license(a),
         Command::Updates(a) => cmd::vendor::updates(a),
+        Command::Console(a) => cmd::console::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

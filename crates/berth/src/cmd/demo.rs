@@ -27,6 +27,9 @@ pub struct Args {
     /// Keep the simulated cluster running after the tour (until Ctrl-C), for kubectl.
     #[arg(long)]
     keep: bool,
+    /// After the tour, serve the admin console on the simulated cluster (until Ctrl-C).
+    #[arg(long)]
+    console: bool,
 }
 
 /// State shared by the steps.
@@ -363,6 +366,9 @@ pub fn run(a: Args) -> Result<u8> {
             println!("  {secs:>7.2}s  {title}");
         }
         println!("  {:>7.2}s  total", total.elapsed().as_secs_f64());
+        if a.console {
+            crate::cmd::console::demo(&d.kubeconfig, &d.namespace, &d.app).await?;
+        }
         if a.keep {
             println!("\nthe simulated cluster keeps running; try:\n  kubectl --kubeconfig {} get all -n {}\nCtrl-C to stop", d.kubeconfig.display(), d.namespace);
             tokio::signal::ctrl_c().await?;

@@ -3,6 +3,7 @@
 pub mod airgap;
 pub mod cluster;
 pub mod completions;
+pub mod console;
 pub mod demo;
 pub mod demo_airgap;
 pub mod demo_drift;
