@@ -20,8 +20,11 @@ pub mod osv;
 pub mod policy;
 pub mod report;
 pub mod rootfs;
+pub mod sarif;
 pub mod sbom;
+pub mod sources;
 pub mod version;
+pub mod vulndb;
 
 pub use error::{Error, Result};
 pub use policy::{Policy, gate_reasons};

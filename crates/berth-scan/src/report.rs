@@ -163,6 +163,7 @@ pub fn match_catalog(
             }
         }
     }
+    dedup_findings(&mut findings);
     TargetReport {
         name: name.to_string(),
         digest,
@@ -205,4 +206,95 @@ pub fn scan_layout(
         ));
     }
     Ok(ScanReport { targets })
+}
+
+/// Whether `path` is an OCI image layout (a berth release, a skopeo `oci:` directory).
+pub fn is_layout(path: &Path) -> bool {
+    path.join("oci-layout").is_file() && path.join("index.json").is_file()
+}
+
+/// Scan a directory: an OCI layout (every image) or else a root filesystem.
+pub fn scan_path(
+    path: &Path,
+    db: &VulnDb,
+    cache: Option<&LayerCache>,
+    limits: &Limits,
+) -> Result<ScanReport> {
+    if is_layout(path) {
+        scan_layout(path, db, cache, limits)
+    } else {
+        scan_rootfs(path, db, limits)
+    }
+}
+
+/// Drop a finding for an upstream ID (a CVE from a distribution tracker) when another
+/// finding of the same package names it as an alias with the same fix (a `DSA-…` carrying
+/// that CVE): one vulnerability, one line.
+pub fn dedup_findings(findings: &mut Vec<Finding>) {
+    let snapshot = findings.clone();
+    findings.retain(|f| {
+        !snapshot.iter().any(|o| {
+            o.advisory != f.advisory
+                && o.package == f.package
+                && o.path == f.path
+                && o.fix == f.fix
+                && o.aliases.contains(&f.advisory)
+        })
+    });
+}
+
+/// The images a Pod object runs: each container's (and init container's) image, replaced
+/// by the digest reference the kubelet reported in `status.*containerStatuses[].imageID`
+/// when it has one, so the scan sees the bytes that run rather than what a tag says now.
+pub fn pod_images(pod: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (spec_key, status_key) in [
+        ("containers", "containerStatuses"),
+        ("initContainers", "initContainerStatuses"),
+    ] {
+        let statuses = pod
+            .pointer(&format!("/status/{status_key}"))
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let specs = pod
+            .pointer(&format!("/spec/{spec_key}"))
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for c in specs {
+            let Some(image) = c.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let name = c.get("name").and_then(|v| v.as_str());
+            let id = statuses
+                .iter()
+                .find(|s| s.get("name").and_then(|v| v.as_str()) == name)
+                .and_then(|s| s.get("imageID").and_then(|v| v.as_str()))
+                .map(|id| id.trim_start_matches("docker-pullable://"))
+                .filter(|id| id.contains("@sha256:"));
+            let chosen = match id {
+                // imageID may name a repository without the registry; keep the spec's repo.
+                Some(id) => match (image.split('@').next(), id.split_once('@')) {
+                    (Some(repo), Some((_, digest))) => {
+                        let repo = strip_tag(repo);
+                        format!("{repo}@{digest}")
+                    }
+                    _ => image.to_string(),
+                },
+                None => image.to_string(),
+            };
+            out.push(chosen);
+        }
+    }
+    out
+}
+
+/// `repo:tag` → `repo` (a `:` after the last `/` is a tag, before it a port).
+fn strip_tag(r: &str) -> &str {
+    match (r.rfind(':'), r.rfind('/')) {
+        (Some(c), Some(s)) if c > s => &r[..c],
+        (Some(c), None) => &r[..c],
+        _ => r,
+    }
 }

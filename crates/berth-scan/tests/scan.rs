@@ -426,8 +426,8 @@ fn alpine_image_matches_by_origin_and_release() {
             &FixState::Fixed("3.1.4-r0".into())
         )]
     );
-    let bom = sbom::cyclonedx(t);
-    assert_eq!(bom["specVersion"], "1.5");
+    let bom = sbom::cyclonedx(t, false);
+    assert_eq!(bom["specVersion"], "1.6");
     let purls: Vec<&str> = bom["components"]
         .as_array()
         .map(|c| c.iter().filter_map(|x| x["purl"].as_str()).collect())
@@ -444,7 +444,7 @@ fn debian_sbom_carries_source_and_layer() {
     let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
     debian_image(&layout, "web:1.0", true);
     let rep = scan(tmp.path(), None);
-    let bom = sbom::cyclonedx(&rep.targets[0]);
+    let bom = sbom::cyclonedx(&rep.targets[0], false);
     let comps = bom["components"].as_array().cloned().unwrap_or_default();
     assert_eq!(comps.len(), 8);
     let libc = comps

@@ -75,6 +75,12 @@ enum Command {
     License(cmd::vendor::LicenseArgs),
     /// What is newer for a licensed install: required releases on the way, end of life.
     Updates(cmd::vendor::UpdatesArgs),
+    /// List the packages of images, releases, OCI layouts or root filesystems (SBOM).
+    Sbom(cmd::scan::SbomArgs),
+    /// Find known vulnerabilities in images, releases or a running app, under a policy.
+    Scan(cmd::scan::ScanArgs),
+    /// The signed offline vulnerability database: build, inspect.
+    Vulndb(cmd::scan::VulndbArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +121,9 @@ fn main() -> ExitCode {
         Command::Vendor(a) => cmd::vendor::run(a),
         Command::License(a) => cmd::vendor::license(a),
         Command::Updates(a) => cmd::vendor::updates(a),
+        Command::Sbom(a) => cmd::scan::run_sbom(a),
+        Command::Scan(a) => cmd::scan::run_scan(a),
+        Command::Vulndb(a) => cmd::scan::run_vulndb(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
