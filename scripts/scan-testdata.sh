@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild crates/berth-scan/tests/data from its public sources (see its README.md).
-# Needs curl. Pinned commits, so the result is byte-identical to what is committed.
+# Needs curl and python3. Pinned commits: the tracker, secdb and schema files come back
+# byte-identical; OSV records are fetched from api.osv.dev as they are today.
 set -euo pipefail
 cd "$(dirname "$0")/../crates/berth-scan/tests/data"
 gh() { curl -fsSL "https://raw.githubusercontent.com/$1/$2/$3" -o "$4"; }

@@ -27,10 +27,10 @@ pub enum SbomFormat {
 /// List the packages of images, releases, OCI layouts or root filesystems.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-berth sbom hello-1.0.0.release                        # every image of a release\n  \
+berth sbom hello-1.0.0.release   # every image of a release\n  \
 berth sbom 127.0.0.1:5000/web:1.0 --insecure -o cyclonedx\n  \
 berth sbom ./rootfs -o spdx\n  \
-berth sbom hello-1.0.0.release -o spdx --out-dir sboms/   # one file per image")]
+berth sbom hello-1.0.0.release -o spdx --out-dir sboms/")]
 pub struct SbomArgs {
     /// An image reference, a release directory, an OCI layout, or a root filesystem directory.
     target: String,
@@ -99,8 +99,9 @@ impl DbFlags {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
 berth scan hello-1.0.0.release --db vuln.db --db-key vendor.pub\n  \
-berth scan 127.0.0.1:5000/web:1.0 --insecure --db vuln.db --db-key vendor.pub -o sarif\n  \
-berth scan -n hello --db vuln.db --db-key vendor.pub   # what the installed app runs\n\n\
+berth scan 127.0.0.1:5000/web:1.0 --insecure --db vuln.db \\\n    \
+--db-key vendor.pub -o sarif\n  \
+berth scan -n hello --db vuln.db --db-key vendor.pub   # what the app runs\n\n\
 Exit: 0 when the policy passes, 1 when a finding blocks (the table says which), 2 for bad\n\
 input (a corrupt or unsigned database, a bad policy), 5 when nothing runs in the namespace.")]
 pub struct ScanArgs {
@@ -128,8 +129,12 @@ pub struct ScanArgs {
     registry: RegistryFlags,
 }
 
-/// The vulnerability database: build, inspect, push, pull.
+/// The vulnerability database: build, inspect.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+berth vulndb build --osv osv/ --debian-tracker debian.json --key vendor.key \\\n    \
+--out vuln.db\n  \
+berth vulndb inspect vuln.db --db-key vendor.pub")]
 pub struct VulndbArgs {
     #[command(subcommand)]
     cmd: VulndbCmd,
