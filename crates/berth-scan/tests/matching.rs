@@ -92,3 +92,30 @@ fn distro_release_to_osv_ecosystem() {
     assert_eq!(e("alpine", "edge"), None);
     assert_eq!(e("rhel", "9.4"), None);
 }
+
+#[test]
+fn pod_images_prefer_the_reported_digest() {
+    let pod = serde_json::json!({
+        "spec": {
+            "initContainers": [{"name": "migrate", "image": "reg.example:5000/app/migrate:1.0"}],
+            "containers": [
+                {"name": "web", "image": "reg.example:5000/app/web:1.0"},
+                {"name": "side", "image": "busybox:1.36"}
+            ]
+        },
+        "status": {
+            "containerStatuses": [
+                {"name": "web", "imageID": "docker-pullable://app/web@sha256:aaaa"},
+                {"name": "side", "imageID": ""}
+            ]
+        }
+    });
+    assert_eq!(
+        berth_scan::report::pod_images(&pod),
+        vec![
+            "reg.example:5000/app/web@sha256:aaaa".to_string(),
+            "busybox:1.36".to_string(),
+            "reg.example:5000/app/migrate:1.0".to_string(),
+        ]
+    );
+}

@@ -237,14 +237,20 @@ fn old_database_warns_with_its_age() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("days old"));
 }
 
-#[test]
-fn scan_and_sbom_through_a_registry() {
-    let w = tempfile::tempdir().unwrap();
-    build_db(w.path());
-    let (layout, descs) = images(&w.path().join("layout"));
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `berth registry serve` holding app/web:1.0 (old glibc) and app/web:1.1 (patched).
+fn registry_with_images(w: &Path) -> (Kill, String) {
+    let (layout, descs) = images(&w.join("layout"));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .args(["registry", "serve", "--root"])
-        .arg(w.path().join("reg"))
+        .arg(w.join("reg"))
         .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -254,19 +260,13 @@ fn scan_and_sbom_through_a_registry() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let _reg = Kill(child);
     let host = line.trim().to_string();
     berth_oci::client::install_crypto_provider();
     let items: Vec<PushItem> = descs
         .iter()
-        .zip(["app/web:1.0", "app/web:1.1"])
+        .chain(descs.get(1))
+        .zip(["app/web:1.0", "app/web:1.1", "library/busybox:1.36"])
         .map(|(d, n)| {
             let mut d = d.clone();
             d.annotations.clear();
@@ -286,6 +286,14 @@ fn scan_and_sbom_through_a_registry() {
         .block_on(transfer::push_images(&client, &layout, &items, &NoProgress))
         .unwrap();
 
+    (_reg, host)
+}
+
+#[test]
+fn scan_and_sbom_through_a_registry() {
+    let w = tempfile::tempdir().unwrap();
+    build_db(w.path());
+    let (_reg, host) = registry_with_images(w.path());
     let old = format!("{host}/app/web:1.0");
     let o = scan(w.path(), &[&old, "--insecure"]);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -342,4 +350,67 @@ fn scan_and_sbom_through_a_registry() {
         .assert()
         .success();
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 2);
+}
+
+#[test]
+fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
+    let w = tempfile::tempdir().unwrap();
+    build_db(w.path());
+    let (_reg, host) = registry_with_images(w.path());
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    let out = w.path().join("hello-1.0.0.release");
+    let build = |tag: &str| {
+        let m = w.path().join(format!("rendered-{tag}.yaml"));
+        std::fs::write(
+            &m,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: {host}/app/web:{tag}\n"
+            ),
+        )
+        .unwrap();
+        berth()
+            .args(["release", "build"])
+            .arg(&hello)
+            .args(["--version", "1.0.0", "--insecure", "-q", "--gate"])
+            .arg(format!("--mirror=docker.io={host}"))
+            .arg("--manifests")
+            .arg(&m)
+            .arg("--out")
+            .arg(&out)
+            .arg("--db")
+            .arg(w.path().join("vuln.db"))
+            .arg("--db-key")
+            .arg(w.path().join("vendor.pub"))
+            .output()
+            .unwrap()
+    };
+    let o = build("1.0");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("DSA-5514-1") && text.contains("policy: FAIL"),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !out.exists(),
+        "a refused release is not written where it would be shipped from"
+    );
+    assert!(out.with_extension("blocked").join("index.json").is_file());
+
+    let o = build("1.1");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("policy: pass"), "{text}");
+    assert!(out.join("index.json").is_file());
 }

@@ -242,6 +242,8 @@ struct ReleaseBuild {
     output: Format,
     #[command(flatten)]
     registry: RegistryFlags,
+    #[command(flatten)]
+    gate: crate::cmd::scan::GateFlags,
 }
 
 /// Run `berth release ...`.
@@ -533,8 +535,17 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
     let client = Client::new(b.registry.config()?)?;
     let bars = Bars::new(b.quiet || b.output != Format::Table);
     let rt = runtime()?;
-    let (meta, stats) = rt.block_on(release::build(&client, &input, &out, &bars))?;
+    // Gated: built aside, kept as OUT only when the scan policy passes.
+    let staging = if b.gate.gate {
+        out.with_extension("gating")
+    } else {
+        out.clone()
+    };
+    let (meta, stats) = rt.block_on(release::build(&client, &input, &staging, &bars))?;
     bars.total.finish_and_clear();
+    if b.gate.gate && !crate::cmd::scan::release_gate_keep(&staging, &out, &loaded.dir, &b.gate)? {
+        return Ok(crate::exit::FAILURE);
+    }
     if b.output == Format::Table {
         println!(
             "release {} {} written to {}",

@@ -574,3 +574,86 @@ fn vulndb_build(b: VulndbBuild) -> Result<u8> {
     );
     Ok(exit::OK)
 }
+
+/// `berth release build --gate`: scan the built release before it is kept.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GateFlags {
+    /// Scan the release and refuse it (exit 1, the release moved to OUT.blocked) when the
+    /// scan policy fails.
+    #[arg(long, requires_all = ["db", "db_key"])]
+    pub gate: bool,
+    /// The vulnerability database for --gate.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// The public key the database must be signed with.
+    #[arg(long, value_name = "FILE", env = "BERTH_VULNDB_KEY")]
+    pub db_key: Option<PathBuf>,
+    /// The scan policy (default: berth-scan-policy.yaml beside berth.yaml, else every
+    /// fixable finding blocks).
+    #[arg(long, value_name = "FILE")]
+    pub scan_policy: Option<PathBuf>,
+    /// Warn when the database is older than this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub max_db_age: i64,
+}
+
+/// The policy file read when none is given: beside berth.yaml.
+pub const POLICY_BESIDE_MANIFEST: &str = "berth-scan-policy.yaml";
+
+/// Scan a built release under the gate's policy; print the findings and the decision.
+/// Returns whether the release passes.
+pub fn gate_release(release: &Path, app_dir: &Path, g: &GateFlags) -> Result<bool> {
+    let (Some(db), Some(db_key)) = (&g.db, &g.db_key) else {
+        return Err(BadInput("--gate needs --db and --db-key".into()).into());
+    };
+    let flags = DbFlags {
+        db: db.clone(),
+        db_key: db_key.clone(),
+        max_db_age: g.max_db_age,
+    };
+    let beside = app_dir.join(POLICY_BESIDE_MANIFEST);
+    let policy_path = g
+        .scan_policy
+        .clone()
+        .or_else(|| beside.is_file().then_some(beside));
+    let policy = load_policy(policy_path.as_deref())?;
+    let db = flags.load()?;
+    let rep = report::scan_layout(release, &db, Some(&LayerCache::new()), &Limits::default())
+        .with_context(|| format!("scanning release {}", release.display()))?;
+    let decision = policy::evaluate(&rep, &policy, policy::today_utc());
+    if let Some(p) = &policy_path {
+        println!("scan policy: {}", p.display());
+    }
+    print_findings(&rep, &decision);
+    Ok(decision.pass())
+}
+
+/// Gate a release built at `staging`: on pass it becomes `out`; on failure it is moved to
+/// `out.blocked` (for inspection) and `out` is left as it was.
+pub fn release_gate_keep(
+    staging: &Path,
+    out: &Path,
+    app_dir: &Path,
+    g: &GateFlags,
+) -> Result<bool> {
+    let pass = gate_release(staging, app_dir, g);
+    let target = match &pass {
+        Ok(true) => out.to_path_buf(),
+        _ => out.with_extension("blocked"),
+    };
+    if target.exists() {
+        std::fs::remove_dir_all(&target)
+            .with_context(|| format!("replacing {}", target.display()))?;
+    }
+    std::fs::rename(staging, &target)
+        .with_context(|| format!("moving {} to {}", staging.display(), target.display()))?;
+    let pass = pass?;
+    if !pass {
+        eprintln!(
+            "release refused by the scan gate; it was not written to {} (kept for inspection at {})",
+            out.display(),
+            target.display()
+        );
+    }
+    Ok(pass)
+}
