@@ -14,7 +14,7 @@ for f in bom-1.6.schema.json spdx.schema.json jsf-0.82.schema.json; do
 done
 gh spdx/spdx-spec aadf3b0b8dbbabdb4d880b0fc714255fea436ff7 schemas/spdx-schema.json schemas/spdx-2.3.schema.json
 # OSV records: fetched one by one, prose fields dropped (osv/README.md).
-for id in DSA-3029-1 DSA-5514-1 DEBIAN-CVE-2024-58382 ALPINE-CVE-2023-5363 ALPINE-CVE-2022-28391 GHSA-j8r2-6x86-q33q; do
+for id in GO-2023-1878 DSA-3029-1 DSA-5514-1 DEBIAN-CVE-2024-58382 ALPINE-CVE-2023-5363 ALPINE-CVE-2022-28391 GHSA-j8r2-6x86-q33q; do
   curl -fsSL "https://api.osv.dev/v1/vulns/$id" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references","credits")]; json.dump(d,sys.stdout,indent=2)' \
     > "osv/$id.json"

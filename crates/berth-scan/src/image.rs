@@ -237,12 +237,60 @@ pub fn read_layer<R: Read>(blob: R, what: &str, limits: &Limits) -> Result<Layer
         } else if want || kind.is_symlink() {
             delta.files.remove(&path);
             delta.replaced.push(path);
+        } else if kind.is_file() && is_executable_candidate(&entry) {
+            // A Go binary keeps only its build info; any other executable written here
+            // hides a Go binary a lower layer had at this path.
+            let size = entry.header().size().map_err(bad)?;
+            match read_go_binary(&mut entry, size).map_err(bad)? {
+                Some(info) => {
+                    kept += info.len() as u64;
+                    delta.files.insert(path, info);
+                }
+                None => {
+                    delta.files.remove(&path);
+                    delta.replaced.push(path);
+                }
+            }
         }
     }
     // Drain the rest so the whole blob passes through the digest check.
     let mut rest = archive.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(bad)?;
     Ok(delta)
+}
+
+fn is_executable_candidate<R: Read>(entry: &tar::Entry<'_, R>) -> bool {
+    let h = entry.header();
+    let mode = h.mode().unwrap_or(0);
+    let size = h.size().unwrap_or(0);
+    mode & 0o111 != 0 && (files::MIN_GO_BINARY..=files::MAX_GO_BINARY).contains(&size)
+}
+
+/// Read an executable; `Some(kept build info)` when it is a Go binary (an unreadable old
+/// format is kept as a note the cataloger reports), `None` otherwise.
+pub(crate) fn read_go_binary<R: Read>(r: &mut R, size: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = [0u8; 4];
+    r.read_exact(&mut head)?;
+    // ELF, Mach-O (both byte orders, 32/64) or PE: the formats Go writes.
+    let exe = head == *b"\x7fELF"
+        || matches!(u32::from_le_bytes(head), 0xfeedface | 0xfeedfacf | 0xcefaedfe | 0xcffaedfe)
+        || head[..2] == *b"MZ";
+    if !exe {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    data.extend_from_slice(&head);
+    r.take(size.saturating_sub(4)).read_to_end(&mut data)?;
+    Ok(match crate::catalog::lang::go_buildinfo(&data) {
+        Some(Ok(info)) => Some(info),
+        Some(Err(note)) => {
+            let mut v = crate::catalog::lang::GO_MARKER.to_vec();
+            v.extend_from_slice(b"!");
+            v.extend_from_slice(note.as_bytes());
+            Some(v)
+        }
+        None => None,
+    })
 }
 
 /// Hashes what passes through (the compressed blob bytes).

@@ -102,6 +102,16 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
             p.version.clone(),
             Scheme::Pep440,
         )),
+        PackageType::Npm => Some(("npm".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+        // Path and git dependencies are not crates.io's: no advisory applies by name.
+        PackageType::Cargo => p
+            .source_name
+            .as_deref()
+            .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+            .then(|| ("crates.io".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+        // A main module built from a checkout is `(devel)`: no version to compare.
+        PackageType::Go if p.version.starts_with('(') => None,
+        PackageType::Go => Some(("Go".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
     }
 }
 
@@ -118,7 +128,7 @@ pub fn match_catalog(
     let os_pkgs = cat
         .packages
         .iter()
-        .filter(|p| p.kind != PackageType::Python)
+        .filter(|p| matches!(p.kind, PackageType::Deb | PackageType::Apk))
         .count();
     if os_pkgs > 0 && eco.is_none() {
         let d = cat

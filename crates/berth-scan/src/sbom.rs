@@ -21,6 +21,10 @@ fn enc(s: &str) -> String {
     out
 }
 
+fn enc_path(s: &str) -> String {
+    s.split('/').map(enc).collect::<Vec<_>>().join("/")
+}
+
 /// The package URL of a package.
 pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
     let mut q = Vec::new();
@@ -44,6 +48,10 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
             enc(&python::normalize(&p.name)),
             enc(&p.version)
         ),
+        // Namespace segments (`@scope`, a module path's directories) are encoded one by one.
+        PackageType::Npm => format!("pkg:npm/{}@{}", enc_path(&p.name), enc(&p.version)),
+        PackageType::Cargo => format!("pkg:cargo/{}@{}", enc(&p.name), enc(&p.version)),
+        PackageType::Go => format!("pkg:golang/{}@{}", enc_path(&p.name), enc(&p.version)),
     };
     if q.is_empty() {
         base
