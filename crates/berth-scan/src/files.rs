@@ -63,8 +63,7 @@ pub fn is_node_module_manifest(path: &str) -> bool {
     if name.starts_with('.') {
         return false;
     }
-    parent == "node_modules"
-        || (parent.starts_with('@') && parts.next() == Some("node_modules"))
+    parent == "node_modules" || (parent.starts_with('@') && parts.next() == Some("node_modules"))
 }
 
 /// A Rust lockfile.

@@ -273,7 +273,10 @@ pub(crate) fn read_go_binary<R: Read>(r: &mut R, size: u64) -> std::io::Result<O
     r.read_exact(&mut head)?;
     // ELF, Mach-O (both byte orders, 32/64) or PE: the formats Go writes.
     let exe = head == *b"\x7fELF"
-        || matches!(u32::from_le_bytes(head), 0xfeedface | 0xfeedfacf | 0xcefaedfe | 0xcffaedfe)
+        || matches!(
+            u32::from_le_bytes(head),
+            0xfeedface | 0xfeedfacf | 0xcefaedfe | 0xcffaedfe
+        )
         || head[..2] == *b"MZ";
     if !exe {
         return Ok(None);

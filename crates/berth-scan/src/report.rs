@@ -102,16 +102,33 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
             p.version.clone(),
             Scheme::Pep440,
         )),
-        PackageType::Npm => Some(("npm".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+        PackageType::Npm => Some((
+            "npm".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
         // Path and git dependencies are not crates.io's: no advisory applies by name.
         PackageType::Cargo => p
             .source_name
             .as_deref()
             .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
-            .then(|| ("crates.io".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+            .then(|| {
+                (
+                    "crates.io".into(),
+                    p.name.clone(),
+                    p.version.clone(),
+                    Scheme::Semver,
+                )
+            }),
         // A main module built from a checkout is `(devel)`: no version to compare.
         PackageType::Go if p.version.starts_with('(') => None,
-        PackageType::Go => Some(("Go".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+        PackageType::Go => Some((
+            "Go".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
     }
 }
 

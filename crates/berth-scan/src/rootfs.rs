@@ -44,7 +44,9 @@ pub fn read_rootfs(root: &Path, limits: &Limits) -> Result<FileSet> {
                     fs.insert(rel, info, None);
                 }
                 Ok(None) => {}
-                Err(e) => fs.problems.push(format!("{rel}: {e}; not checked for Go modules")),
+                Err(e) => fs
+                    .problems
+                    .push(format!("{rel}: {e}; not checked for Go modules")),
             }
             continue;
         }

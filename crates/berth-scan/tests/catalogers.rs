@@ -39,8 +39,10 @@ fn built_with_go(package: &str) -> String {
 
 #[test]
 fn go_binaries_from_debian_packages() {
-    let (Some(reg), Some(sk)) = (tool("BERTH_TEST_DOCKER_REGISTRY"), tool("BERTH_TEST_SKOPEO"))
-    else {
+    let (Some(reg), Some(sk)) = (
+        tool("BERTH_TEST_DOCKER_REGISTRY"),
+        tool("BERTH_TEST_SKOPEO"),
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +64,11 @@ fn go_binaries_from_debian_packages() {
         assert_eq!(stdlib.version, built_with_go(pkg), "{path}");
         // Go 1.19.8 is below the 1.19.11 fix of GO-2023-1878 (net/http Host header).
         if stdlib.version.starts_with("1.19.") {
-            let f = t.findings.iter().find(|f| f.path == path && f.advisory == "GO-2023-1878").unwrap();
+            let f = t
+                .findings
+                .iter()
+                .find(|f| f.path == path && f.advisory == "GO-2023-1878")
+                .unwrap();
             assert_eq!(f.fix, FixState::Fixed("1.19.11".into()));
             assert_eq!(f.aliases, vec!["CVE-2023-29406".to_string()]);
         }
@@ -77,10 +83,16 @@ fn go_binaries_from_debian_packages() {
     let mut h2 = tar::Header::new_gnu();
     h2.set_size(data.len() as u64);
     h2.set_mode(0o644); // not executable: not looked into
-    b.append_data(&mut h2, "usr/share/skopeo.bin", &data[..]).unwrap();
-    let delta = image::read_layer(&b.into_inner().unwrap()[..], "layer", &Limits::default()).unwrap();
+    b.append_data(&mut h2, "usr/share/skopeo.bin", &data[..])
+        .unwrap();
+    let delta =
+        image::read_layer(&b.into_inner().unwrap()[..], "layer", &Limits::default()).unwrap();
     let kept = &delta.files["usr/bin/skopeo"];
-    assert!(kept.len() < 4096, "only the build info is kept, {} bytes", kept.len());
+    assert!(
+        kept.len() < 4096,
+        "only the build info is kept, {} bytes",
+        kept.len()
+    );
     assert!(!delta.files.contains_key("usr/share/skopeo.bin"));
     // A later layer overwriting the binary with a non-Go executable hides it.
     let mut b = tar::Builder::new(Vec::new());
@@ -89,7 +101,8 @@ fn go_binaries_from_debian_packages() {
     h.set_size(elf.len() as u64);
     h.set_mode(0o755);
     b.append_data(&mut h, "usr/bin/skopeo", &elf[..]).unwrap();
-    let upper = image::read_layer(&b.into_inner().unwrap()[..], "upper", &Limits::default()).unwrap();
+    let upper =
+        image::read_layer(&b.into_inner().unwrap()[..], "upper", &Limits::default()).unwrap();
     assert_eq!(upper.replaced, vec!["usr/bin/skopeo".to_string()]);
 }
 
@@ -97,7 +110,10 @@ fn go_binaries_from_debian_packages() {
 fn npm_node_modules_equal_npm_ls() {
     let root = Path::new("/usr/lib/node_modules");
     let npm = root.join("npm");
-    assert!(npm.is_dir(), "this test reads the installed npm's node_modules (nodejs package)");
+    assert!(
+        npm.is_dir(),
+        "this test reads the installed npm's node_modules (nodejs package)"
+    );
     let out = std::process::Command::new("npm")
         .args(["ls", "--all", "--json"])
         .current_dir(&npm)
@@ -127,7 +143,10 @@ fn npm_node_modules_equal_npm_ls() {
     assert!(theirs.len() > 100, "npm ls lists {}", theirs.len());
     let missing: Vec<_> = theirs.difference(&ours).collect();
     let extra: Vec<_> = ours.difference(&theirs).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}\nextra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}\nextra {extra:?}"
+    );
 }
 
 struct Rng(u64);
@@ -148,7 +167,10 @@ fn gen_semver(r: &mut Rng) -> String {
     let mut v = format!("{}.{}.{}", n(r), n(r), n(r));
     if r.next() % 2 == 0 {
         let ids: Vec<String> = (0..1 + r.next() % 3)
-            .map(|_| r.pick(&["alpha", "beta", "rc", "0", "1", "11", "2", "x-y", "a1"]).to_string())
+            .map(|_| {
+                r.pick(&["alpha", "beta", "rc", "0", "1", "11", "2", "x-y", "a1"])
+                    .to_string()
+            })
             .collect();
         v.push('-');
         v.push_str(&ids.join("."));
@@ -176,15 +198,31 @@ fn semver_spec_precedence_example() {
         "2.1.1",
     ];
     for w in order.windows(2) {
-        assert_eq!(Scheme::Semver.compare(w[0], w[1]).unwrap(), std::cmp::Ordering::Less, "{w:?}");
+        assert_eq!(
+            Scheme::Semver.compare(w[0], w[1]).unwrap(),
+            std::cmp::Ordering::Less,
+            "{w:?}"
+        );
     }
-    assert_eq!(Scheme::Semver.compare("1.0.0+a", "1.0.0+b").unwrap(), std::cmp::Ordering::Equal);
-    assert_eq!(Scheme::Semver.compare("v1.2.3", "1.2.3").unwrap(), std::cmp::Ordering::Equal);
+    assert_eq!(
+        Scheme::Semver.compare("1.0.0+a", "1.0.0+b").unwrap(),
+        std::cmp::Ordering::Equal
+    );
+    assert_eq!(
+        Scheme::Semver.compare("v1.2.3", "1.2.3").unwrap(),
+        std::cmp::Ordering::Equal
+    );
     // Go pseudo-versions order by their timestamp and sit below the next release.
     let p1 = "v0.0.0-20210101000000-abcdefabcdef";
     let p2 = "v0.0.0-20220101000000-abcdefabcdef";
-    assert_eq!(Scheme::Semver.compare(p1, p2).unwrap(), std::cmp::Ordering::Less);
-    assert_eq!(Scheme::Semver.compare(p2, "0.0.1").unwrap(), std::cmp::Ordering::Less);
+    assert_eq!(
+        Scheme::Semver.compare(p1, p2).unwrap(),
+        std::cmp::Ordering::Less
+    );
+    assert_eq!(
+        Scheme::Semver.compare(p2, "0.0.1").unwrap(),
+        std::cmp::Ordering::Less
+    );
     assert!(Scheme::Semver.compare("1.x", "1.0.0").is_err());
 }
 
@@ -192,14 +230,19 @@ fn semver_spec_precedence_example() {
 #[test]
 fn semver_matches_npm_semver() {
     let module = "/usr/lib/node_modules/npm/node_modules/semver";
-    assert!(Path::new(module).is_dir(), "needs the nodejs package's npm (its semver module)");
+    assert!(
+        Path::new(module).is_dir(),
+        "needs the nodejs package's npm (its semver module)"
+    );
     let seed = std::env::var("BERTH_SCAN_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5e3e_2026_u64);
     println!("seed {seed} (set BERTH_SCAN_SEED to reproduce)");
     let mut r = Rng(seed);
-    let pairs: Vec<(String, String)> = (0..2000).map(|_| (gen_semver(&mut r), gen_semver(&mut r))).collect();
+    let pairs: Vec<(String, String)> = (0..2000)
+        .map(|_| (gen_semver(&mut r), gen_semver(&mut r)))
+        .collect();
     let script = format!(
         "const s=require('{module}');const lines=require('fs').readFileSync(0,'utf8').trim().split('\\n');\
          console.log(lines.map(l=>{{const [a,b]=l.split(' ');return s.compareBuild(a,b)===0?0:s.compare(a,b)}}).join('\\n'))"
@@ -211,7 +254,12 @@ fn semver_matches_npm_semver() {
         .spawn()
         .expect("node runs");
     let input: String = pairs.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let theirs: Vec<i32> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -222,4 +270,47 @@ fn semver_matches_npm_semver() {
         let ours = Scheme::Semver.compare(a, b).unwrap() as i32;
         assert_eq!(ours, t, "{a} vs {b} (seed {seed})");
     }
+}
+
+/// This workspace's own Cargo.lock against `cargo metadata` (the resolve cargo itself reads).
+#[test]
+fn cargo_lock_equals_cargo_metadata() {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .current_dir(&ws)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs: BTreeSet<(String, String)> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["source"].is_null())
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let data = std::fs::read(ws.join("Cargo.lock")).unwrap();
+    let pkgs = berth_scan::catalog::lang::cargo_lock(&data, "Cargo.lock").unwrap();
+    let ours: BTreeSet<(String, String)> = pkgs
+        .iter()
+        .filter(|p| p.source_name.is_some())
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    assert!(theirs.len() > 100);
+    assert_eq!(ours, theirs);
+    // Workspace members have no source and are not matched against crates.io.
+    assert!(
+        pkgs.iter()
+            .any(|p| p.name == "berth-scan" && p.source_name.is_none())
+    );
 }

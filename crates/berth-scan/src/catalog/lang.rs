@@ -32,10 +32,14 @@ pub fn npm_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
             let Some(version) = p.get("version").and_then(Value::as_str) else {
                 continue; // a workspace folder without a version
             };
-            let name = p.get("name").and_then(Value::as_str).map(str::to_string).or_else(|| {
-                key.rfind("node_modules/")
-                    .map(|i| key[i + "node_modules/".len()..].to_string())
-            });
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    key.rfind("node_modules/")
+                        .map(|i| key[i + "node_modules/".len()..].to_string())
+                });
             if let Some(name) = name {
                 out.push(pkg(PackageType::Npm, &name, version, path));
             }
@@ -63,7 +67,10 @@ pub fn npm_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
 pub fn npm_manifest(data: &[u8], path: &str) -> Result<Package> {
     let v: Value = serde_json::from_slice(data)
         .map_err(|e| Error::invalid(path, format!("not a package.json: {e}")))?;
-    match (v.get("name").and_then(Value::as_str), v.get("version").and_then(Value::as_str)) {
+    match (
+        v.get("name").and_then(Value::as_str),
+        v.get("version").and_then(Value::as_str),
+    ) {
         (Some(n), Some(ver)) if !n.is_empty() && !ver.is_empty() => {
             Ok(pkg(PackageType::Npm, n, ver, path))
         }
@@ -74,15 +81,18 @@ pub fn npm_manifest(data: &[u8], path: &str) -> Result<Package> {
     }
 }
 
+/// A `[[package]]` being read: name, version, source, first line.
+type LockEntry = (Option<String>, Option<String>, Option<String>, usize);
+
 /// `Cargo.lock`: every `[[package]]`; the registry it came from is kept as the source, and
 /// only packages from a registry are matched against crates.io advisories.
 pub fn cargo_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
-    let text = std::str::from_utf8(data)
-        .map_err(|e| Error::invalid(path, format!("not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(data).map_err(|e| Error::invalid(path, format!("not UTF-8: {e}")))?;
     let mut out = Vec::new();
     let mut cur: Option<(Option<String>, Option<String>, Option<String>, usize)> = None;
     let flush = |c: Option<(Option<String>, Option<String>, Option<String>, usize)>,
-                     out: &mut Vec<Package>|
+                 out: &mut Vec<Package>|
      -> Result<()> {
         if let Some((n, v, s, line)) = c {
             let (Some(n), Some(v)) = (n, v) else {
@@ -107,7 +117,9 @@ pub fn cargo_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
             continue;
         }
         let Some(c) = cur.as_mut() else { continue };
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').to_string();
         match k.trim() {
             "name" => c.0 = Some(v),
@@ -147,7 +159,8 @@ pub fn go_buildinfo(data: &[u8]) -> Option<std::result::Result<Vec<u8>, String>>
     let flags = data[at + 15];
     if flags & 2 == 0 {
         return Some(Err(
-            "Go binary built before Go 1.18 (pointer-format build info); its modules were not read".into(),
+            "Go binary built before Go 1.18 (pointer-format build info); its modules were not read"
+                .into(),
         ));
     }
     let mut rest = &data[at + 32..];
@@ -185,7 +198,10 @@ pub fn go_modules(kept: &[u8], path: &str) -> Result<Vec<Package>> {
     let mut out = Vec::new();
     if let Some(v) = go_version.strip_prefix("go") {
         // go1.21.5, go1.22rc1, go1.20.1 X:boringcrypto: keep the release numbers.
-        let v: String = v.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let v: String = v
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         if !v.is_empty() {
             out.push(pkg(PackageType::Go, "stdlib", &v, path));
         }
@@ -195,11 +211,9 @@ pub fn go_modules(kept: &[u8], path: &str) -> Result<Vec<Package>> {
         match f.as_slice() {
             ["mod", p, v, ..] | ["dep", p, v, ..] => out.push(pkg(PackageType::Go, p, v, path)),
             ["=>", p, v, ..] => {
-                if let Some(last) = out.last_mut() {
-                    if !v.is_empty() {
-                        last.name = (*p).to_string();
-                        last.version = (*v).to_string();
-                    }
+                if let Some(last) = out.last_mut().filter(|_| !v.is_empty()) {
+                    last.name = (*p).to_string();
+                    last.version = (*v).to_string();
                 }
             }
             _ => {}

@@ -73,18 +73,23 @@ impl Semver {
                 });
             }
         }
-        Ok(Semver { core: nums, pre: ids })
+        Ok(Semver {
+            core: nums,
+            pre: ids,
+        })
     }
 }
 
 impl Ord for Semver {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.core.cmp(&o.core).then_with(|| match (self.pre.is_empty(), o.pre.is_empty()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => self.pre.cmp(&o.pre),
-        })
+        self.core
+            .cmp(&o.core)
+            .then_with(|| match (self.pre.is_empty(), o.pre.is_empty()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => self.pre.cmp(&o.pre),
+            })
     }
 }
 
