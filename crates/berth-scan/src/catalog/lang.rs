@@ -90,10 +90,8 @@ pub fn cargo_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
     let text =
         std::str::from_utf8(data).map_err(|e| Error::invalid(path, format!("not UTF-8: {e}")))?;
     let mut out = Vec::new();
-    let mut cur: Option<(Option<String>, Option<String>, Option<String>, usize)> = None;
-    let flush = |c: Option<(Option<String>, Option<String>, Option<String>, usize)>,
-                 out: &mut Vec<Package>|
-     -> Result<()> {
+    let mut cur: Option<LockEntry> = None;
+    let flush = |c: Option<LockEntry>, out: &mut Vec<Package>| -> Result<()> {
         if let Some((n, v, s, line)) = c {
             let (Some(n), Some(v)) = (n, v) else {
                 return Err(Error::invalid(
