@@ -165,7 +165,7 @@ impl Rng {
 fn gen_semver(r: &mut Rng) -> String {
     let n = |r: &mut Rng| (r.next() % 4).to_string();
     let mut v = format!("{}.{}.{}", n(r), n(r), n(r));
-    if r.next() % 2 == 0 {
+    if r.next().is_multiple_of(2) {
         let ids: Vec<String> = (0..1 + r.next() % 3)
             .map(|_| {
                 r.pick(&["alpha", "beta", "rc", "0", "1", "11", "2", "x-y", "a1"])
@@ -175,7 +175,7 @@ fn gen_semver(r: &mut Rng) -> String {
         v.push('-');
         v.push_str(&ids.join("."));
     }
-    if r.next() % 5 == 0 {
+    if r.next().is_multiple_of(5) {
         v.push_str("+build.1");
     }
     v
