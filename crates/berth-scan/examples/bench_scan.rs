@@ -70,7 +70,10 @@ fn build(dir: &Path) -> Res<()> {
         let d = generate::write_image(&layout, &[base.clone(), l], &amd)?;
         generate::tag(&layout, d, name)?;
     }
-    println!("built the release layout in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "built the release layout in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -88,7 +91,10 @@ fn blobs(dir: &Path) -> Res<Vec<(PathBuf, u64)>> {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let work = PathBuf::from(args.first().ok_or("usage: bench_scan WORKDIR [OSV_DIR] [SECDB…]")?);
+    let work = PathBuf::from(
+        args.first()
+            .ok_or("usage: bench_scan WORKDIR [OSV_DIR] [SECDB…]")?,
+    );
     let rel = work.join("release");
     if !rel.join("index.json").is_file() {
         build(&rel)?;
@@ -115,7 +121,8 @@ fn main() -> Res<()> {
     let t = Instant::now();
     let mut buf = vec![0u8; 256 << 10];
     for (p, _) in &blobs {
-        let mut d = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(p)?));
+        let mut d =
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(p)?));
         while d.read(&mut buf)? > 0 {}
     }
     let gunzip = t.elapsed().as_secs_f64();
@@ -134,8 +141,14 @@ fn main() -> Res<()> {
     println!("| step | time | vs zcat floor |");
     println!("|---|---|---|");
     println!("| zcat of every layer to /dev/null (floor) | {zcat:.2} s | 1.00x |");
-    println!("| in-process gunzip of every layer | {gunzip:.2} s | {:.2}x |", gunzip / zcat);
-    println!("| cold scan, 5 images ({pkgs} packages) | {cold:.2} s | {:.2}x |", cold / zcat);
+    println!(
+        "| in-process gunzip of every layer | {gunzip:.2} s | {:.2}x |",
+        gunzip / zcat
+    );
+    println!(
+        "| cold scan, 5 images ({pkgs} packages) | {cold:.2} s | {:.2}x |",
+        cold / zcat
+    );
     println!("| re-scan, layers known | {:.1} ms | |", warm * 1000.0);
     for t in &rep.targets {
         let kinds: std::collections::BTreeMap<String, usize> =
@@ -143,10 +156,16 @@ fn main() -> Res<()> {
                 *m.entry(format!("{:?}", p.kind)).or_default() += 1;
                 m
             });
-        println!("  {}: {kinds:?}, not scanned {}", t.name, t.not_scanned.len());
+        println!(
+            "  {}: {kinds:?}, not scanned {}",
+            t.name,
+            t.not_scanned.len()
+        );
     }
 
-    let Some(osv_dir) = args.get(1) else { return Ok(()) };
+    let Some(osv_dir) = args.get(1) else {
+        return Ok(());
+    };
     let t = Instant::now();
     let osv = sources::osv_path(Path::new(osv_dir))?;
     let mut native = Vec::new();
@@ -181,7 +200,10 @@ fn main() -> Res<()> {
     let packages: Vec<Package> = (0..10_000)
         .map(|i| Package {
             kind: PackageType::Python,
-            name: names.get(i % names.len().max(1)).cloned().unwrap_or_default(),
+            name: names
+                .get(i % names.len().max(1))
+                .cloned()
+                .unwrap_or_default(),
             version: format!("0.{}.{}", i % 7, i % 3),
             arch: None,
             source_name: None,

@@ -446,3 +446,33 @@ fn collect(
     }
     Ok(())
 }
+
+/// Write a one-layer image holding `files` (path, content) into `layout` and tag it `name`
+/// in its index (tests, the demo, examples).
+pub fn write_files_image(
+    layout: &Layout,
+    files: &[(&str, &[u8])],
+    name: &str,
+) -> Result<Descriptor> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (p, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, p, *data)
+            .map_err(|e| Error::io(format!("image {name}: {p}"), e))?;
+    }
+    let layer = b
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .map_err(|e| Error::io(format!("image {name}"), e))?;
+    let platform = model::Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    };
+    let d = berth_oci::generate::write_image(layout, &[layer], &platform)?;
+    Ok(berth_oci::generate::tag(layout, d, name)?)
+}

@@ -23,6 +23,8 @@ fn the_tour_runs_every_step() {
         "checked by the cluster's kubelet: deployed",
         "the bundle alone, no app directory",
         "preflight: 3 pass",
+        "has DSA-5514-1 (CVE-2023-4527, CVE-2023-4911)",
+        "patched): 0 blocking findings; the gate passes",
         "total",
     ] {
         assert!(

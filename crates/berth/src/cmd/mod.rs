@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod completions;
 pub mod demo;
 pub mod demo_airgap;
+pub mod demo_scan;
 pub mod demo_vendor;
 pub mod deploy;
 pub mod init;
