@@ -12,6 +12,7 @@
 //! - [`report`]: scan results; [`policy`]: pass/fail with reasons and the release gate;
 //!   [`sbom`]: CycloneDX 1.5 JSON.
 
+pub mod artifact;
 pub mod catalog;
 pub mod error;
 pub mod files;

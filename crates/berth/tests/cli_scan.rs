@@ -414,3 +414,66 @@ fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
     assert!(text.contains("policy: pass"), "{text}");
     assert!(out.join("index.json").is_file());
 }
+
+#[test]
+fn vulndb_push_pull_through_a_registry_verifies_the_signature() {
+    let w = tempfile::tempdir().unwrap();
+    let db = build_db(w.path());
+    let (_reg, host) = registry_with_images(w.path());
+    let target = format!("{host}/berth/vulndb:latest");
+    berth()
+        .args(["vulndb", "push"])
+        .arg(&db)
+        .args([&target, "--insecure"])
+        .assert()
+        .success();
+    let out = w.path().join("pulled.db");
+    let o = berth()
+        .args(["vulndb", "pull", &target, "--insecure", "--out"])
+        .arg(&out)
+        .arg("--db-key")
+        .arg(w.path().join("vendor.pub"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&db).unwrap());
+    // Another vendor's key: refused, nothing written.
+    keys(w.path(), "other");
+    let out2 = w.path().join("other.db");
+    let o = berth()
+        .args(["vulndb", "pull", &target, "--insecure", "--out"])
+        .arg(&out2)
+        .arg("--db-key")
+        .arg(w.path().join("other.pub"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("signature does not verify"));
+    assert!(!out2.exists());
+    // An image is not a database.
+    let o = berth()
+        .args([
+            "vulndb",
+            "pull",
+            &format!("{host}/app/web:1.0"),
+            "--insecure",
+            "--out",
+        ])
+        .arg(&out2)
+        .arg("--db-key")
+        .arg(w.path().join("vendor.pub"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a berth vulnerability database artifact")
+    );
+    // Pushing something that is not a database is refused before any upload.
+    let o = berth()
+        .args(["vulndb", "push"])
+        .arg(w.path().join("vendor.pub"))
+        .args([&target, "--insecure"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -150,6 +150,40 @@ berth vulndb build --osv osv/ --debian-tracker debian.json \\\n    \
     /// Verify a database and print its header.
     #[command(after_help = "Example:\n  berth vulndb inspect vuln.db --db-key vendor.pub")]
     Inspect(VulndbInspect),
+    /// Push a database to a registry as an OCI artifact.
+    #[command(
+        after_help = "Example:\n  berth vulndb push vuln.db 127.0.0.1:5000/berth/vulndb:latest --insecure"
+    )]
+    Push(VulndbPush),
+    /// Pull a database artifact and verify it with the vendor's key before keeping it.
+    #[command(after_help = "Example:\n  \
+berth vulndb pull 127.0.0.1:5000/berth/vulndb:latest --insecure \\\n    \
+--db-key vendor.pub --out vuln.db")]
+    Pull(VulndbPull),
+}
+
+#[derive(clap::Args)]
+struct VulndbPush {
+    /// The database file.
+    file: PathBuf,
+    /// Where to push it (registry/repository:tag).
+    reference: String,
+    #[command(flatten)]
+    registry: RegistryFlags,
+}
+
+#[derive(clap::Args)]
+struct VulndbPull {
+    /// The artifact (registry/repository:tag or @digest).
+    reference: String,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The vendor public key the database must be signed with.
+    #[arg(long, value_name = "FILE", env = "BERTH_VULNDB_KEY")]
+    db_key: PathBuf,
+    #[command(flatten)]
+    registry: RegistryFlags,
 }
 
 #[derive(clap::Args)]
@@ -500,6 +534,48 @@ pub fn run_vulndb(a: VulndbArgs) -> Result<u8> {
             let key = keys::read_verifying_key(&i.db_key).map_err(|e| BadInput(e.to_string()))?;
             let (h, _) = vulndb::open(&i.file, &key).map_err(|e| BadInput(e.to_string()))?;
             println!("{}", serde_json::to_string_pretty(&h)?);
+            Ok(exit::OK)
+        }
+        VulndbCmd::Push(p) => {
+            let r = Reference::parse(&p.reference).map_err(|e| BadInput(e.to_string()))?;
+            let client = Client::new(p.registry.config()?)?;
+            let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            let d = runtime()?
+                .block_on(berth_scan::artifact::push(&client, &p.file, &r, tmp.path()))
+                .map_err(|e| match e {
+                    berth_scan::Error::Invalid { .. } => {
+                        anyhow::Error::from(BadInput(e.to_string()))
+                    }
+                    e => e.into(),
+                })?;
+            println!("pushed {} to {}@{d}", p.file.display(), p.reference);
+            Ok(exit::OK)
+        }
+        VulndbCmd::Pull(p) => {
+            let key = keys::read_verifying_key(&p.db_key).map_err(|e| BadInput(e.to_string()))?;
+            let r = Reference::parse(&p.reference).map_err(|e| BadInput(e.to_string()))?;
+            let client = Client::new(p.registry.config()?)?;
+            let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            let staged = tmp.path().join("vuln.db");
+            runtime()?.block_on(berth_scan::artifact::pull(
+                &client,
+                &r,
+                &staged,
+                &tmp.path().join("layout"),
+            ))?;
+            // Only a database that verifies replaces the output file.
+            let (h, _) = vulndb::open(&staged, &key)
+                .map_err(|e| BadInput(format!("{}: {e}", p.reference)))?;
+            let bytes = std::fs::read(&staged).context("reading the pulled database")?;
+            berth_oci::layout::write_atomic(&p.out, &bytes)?;
+            println!(
+                "pulled {} to {}: {} records, built {}, signed by key {}",
+                p.reference,
+                p.out.display(),
+                h.records,
+                h.built,
+                h.key_id
+            );
             Ok(exit::OK)
         }
     }
