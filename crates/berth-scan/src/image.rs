@@ -82,6 +82,9 @@ impl LayerDelta {
 #[derive(Debug, Default)]
 pub struct LayerCache {
     map: Mutex<HashMap<String, Arc<LayerDelta>>>,
+    /// Catalogs by manifest digest: an image's packages depend only on its layers, so a
+    /// re-scan of a known image (a new database) skips applying and parsing them again.
+    catalogs: Mutex<HashMap<String, Arc<crate::catalog::Catalog>>>,
 }
 
 impl LayerCache {
@@ -95,6 +98,16 @@ impl LayerCache {
     fn put(&self, digest: &str, delta: Arc<LayerDelta>) {
         if let Ok(mut m) = self.map.lock() {
             m.insert(digest.to_string(), delta);
+        }
+    }
+    /// The catalog of a known image.
+    pub fn catalog(&self, manifest: &str) -> Option<Arc<crate::catalog::Catalog>> {
+        self.catalogs.lock().ok()?.get(manifest).cloned()
+    }
+    /// Remember the catalog of an image.
+    pub fn put_catalog(&self, manifest: &str, c: Arc<crate::catalog::Catalog>) {
+        if let Ok(mut m) = self.catalogs.lock() {
+            m.insert(manifest.to_string(), c);
         }
     }
     /// Number of layers held.

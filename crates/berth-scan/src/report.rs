@@ -224,13 +224,19 @@ pub fn scan_layout(
     let layout = Layout::open(dir)?;
     let mut targets = Vec::new();
     for img in image::layout_images(&layout)? {
-        let fs = image::image_files(&layout, &img.manifest, cache, limits)?;
-        targets.push(scan_files(
-            &img.name,
-            Some(img.manifest.to_string()),
-            &fs,
-            db,
-        ));
+        let key = img.manifest.to_string();
+        let cat = match cache.and_then(|c| c.catalog(&key)) {
+            Some(c) => (*c).clone(),
+            None => {
+                let fs = image::image_files(&layout, &img.manifest, cache, limits)?;
+                let c = catalog::catalog(&fs);
+                if let Some(cache) = cache {
+                    cache.put_catalog(&key, std::sync::Arc::new(c.clone()));
+                }
+                c
+            }
+        };
+        targets.push(match_catalog(&img.name, Some(key), cat, db));
     }
     Ok(ScanReport { targets })
 }

@@ -179,8 +179,9 @@ fn tracker_entry(
 #[derive(Deserialize)]
 struct Secdb {
     distroversion: String,
+    /// `packages:` with nothing under it (an empty repository) reads as null.
     #[serde(default)]
-    packages: Vec<SecdbPackage>,
+    packages: Option<Vec<SecdbPackage>>,
 }
 
 #[derive(Deserialize)]
@@ -209,7 +210,7 @@ pub fn alpine_secdb(data: &[u8], origin: &str) -> Result<Vec<Record>> {
     }
     let ecosystem = format!("Alpine:{v}");
     let mut by_id: BTreeMap<(String, String), Record> = BTreeMap::new();
-    for p in db.packages {
+    for p in db.packages.unwrap_or_default() {
         for (fixed, ids) in p.pkg.secfixes {
             if fixed.trim() == "0" {
                 continue;

@@ -480,6 +480,11 @@ fn layer_cache_skips_known_layers() {
     }
     let second = scan(tmp.path(), Some(&cache));
     assert_eq!(first, second);
+    // The cached catalog does not pin the database: a re-scan with another one matches anew.
+    let other = report::scan_layout(tmp.path(), &VulnDb::new(), Some(&cache), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.targets[0].packages, first.targets[0].packages);
+    assert!(other.targets[0].findings.is_empty() && !first.targets[0].findings.is_empty());
     // Without the cache the missing blob is an error naming it.
     let e = report::scan_layout(tmp.path(), &fixture_db(), None, &Limits::default())
         .err()

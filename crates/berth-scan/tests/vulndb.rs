@@ -155,6 +155,12 @@ fn alpine_secdb_fixes_by_origin_and_release() {
     );
     assert!(fix_of(&db, "Alpine:v3.10", "busybox", Scheme::Apk, "1.30.1-r2").is_empty());
     assert!(db.lookup("Alpine:v3.11", "busybox").is_empty());
+    // v3.3/community.yaml of alpine-secdb: `packages:` with nothing under it.
+    assert!(
+        sources::alpine_secdb(b"distroversion: v3.3\npackages:\n", "c.yaml")
+            .unwrap()
+            .is_empty()
+    );
     let bad = sources::alpine_secdb(b"distroversion: edge\npackages: []\n", "x.yaml").unwrap_err();
     assert!(bad.to_string().contains("x.yaml: distroversion"), "{bad}");
 }
