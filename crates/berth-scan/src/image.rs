@@ -250,6 +250,19 @@ pub fn read_layer<R: Read>(blob: R, what: &str, limits: &Limits) -> Result<Layer
         } else if want || kind.is_symlink() {
             delta.files.remove(&path);
             delta.replaced.push(path);
+        } else if kind.is_file() && crate::catalog::java::is_archive(&path) {
+            let size = entry.header().size().map_err(bad)?;
+            if size > crate::catalog::java::MAX_ARCHIVE {
+                return Err(Error::TooLarge {
+                    what: format!("{what}: {path}"),
+                    limit: crate::catalog::java::MAX_ARCHIVE,
+                });
+            }
+            let mut data = Vec::with_capacity(size as usize);
+            entry.read_to_end(&mut data).map_err(bad)?;
+            let sum = crate::catalog::java::summarise(&data, &path);
+            kept += sum.len() as u64;
+            delta.files.insert(path, sum);
         } else if kind.is_file() && is_executable_candidate(&entry) {
             // A Go binary keeps only its build info; any other executable written here
             // hides a Go binary a lower layer had at this path.

@@ -129,6 +129,8 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
             p.version.clone(),
             Scheme::Semver,
         )),
+        // Listed in the SBOM; matching needs Maven's version order (not implemented yet).
+        PackageType::Java => None,
     }
 }
 
@@ -155,6 +157,16 @@ pub fn match_catalog(
             .unwrap_or_else(|| "no os-release".into());
         not_scanned.push(format!(
             "{os_pkgs} OS packages not matched: the distribution release is unknown or unsupported ({d}); berth matches Debian and Alpine releases"
+        ));
+    }
+    let java = cat
+        .packages
+        .iter()
+        .filter(|p| p.kind == PackageType::Java)
+        .count();
+    if java > 0 {
+        not_scanned.push(format!(
+            "{java} Java packages listed but not matched: berth has no Maven version order yet"
         ));
     }
     for p in &cat.packages {

@@ -37,6 +37,13 @@ pub fn read_rootfs(root: &Path, limits: &Limits) -> Result<FileSet> {
             continue;
         };
         let Some(rel) = rel.to_str() else { continue };
+        if !files::wanted(rel) && crate::catalog::java::is_archive(rel) {
+            let data = read_bounded(entry.path(), crate::catalog::java::MAX_ARCHIVE)?;
+            let sum = crate::catalog::java::summarise(&data, rel);
+            total += sum.len() as u64;
+            fs.insert(rel, sum, None);
+            continue;
+        }
         if !files::wanted(rel) {
             match go_binary(entry.path()) {
                 Ok(Some(info)) => {

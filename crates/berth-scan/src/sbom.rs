@@ -52,6 +52,11 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
         PackageType::Npm => format!("pkg:npm/{}@{}", enc_path(&p.name), enc(&p.version)),
         PackageType::Cargo => format!("pkg:cargo/{}@{}", enc(&p.name), enc(&p.version)),
         PackageType::Go => format!("pkg:golang/{}@{}", enc_path(&p.name), enc(&p.version)),
+        PackageType::Java => format!(
+            "pkg:maven/{}@{}",
+            enc_path(&p.name.replacen(':', "/", 1)),
+            enc(&p.version)
+        ),
     };
     if q.is_empty() {
         base

@@ -315,10 +315,22 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 /// Call `f` with each file of a ZIP archive (stored or deflated; no ZIP64), each bounded
 /// by [`crate::osv::MAX_RECORD`].
 pub fn zip_entries(path: &Path, f: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    zip_entries_of(file, len, path, crate::osv::MAX_RECORD, f)
+}
+
+/// [`zip_entries`] over any seekable reader of `len` bytes (a jar held in memory), each
+/// member bounded by `max_member` bytes.
+pub fn zip_entries_of<R: Read + Seek>(
+    mut file: R,
+    len: u64,
+    path: &Path,
+    max_member: u64,
+    f: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
+) -> Result<()> {
     let what = path.display().to_string();
     let bad = |r: &str| Error::invalid(&what, format!("not a readable ZIP archive: {r}"));
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let tail_len = len.min(65_557);
     let mut tail = vec![0u8; tail_len as usize];
     file.seek(SeekFrom::Start(len - tail_len))
@@ -354,10 +366,10 @@ pub fn zip_entries(path: &Path, f: &mut dyn FnMut(&str, &[u8]) -> Result<()>) ->
         if name.ends_with('/') {
             continue;
         }
-        if usize_ > crate::osv::MAX_RECORD || csize > crate::osv::MAX_RECORD {
+        if usize_ > max_member || csize > max_member {
             return Err(Error::TooLarge {
                 what: format!("{what}: {name}"),
-                limit: crate::osv::MAX_RECORD,
+                limit: max_member,
             });
         }
         let mut head = [0u8; 30];
@@ -378,7 +390,7 @@ pub fn zip_entries(path: &Path, f: &mut dyn FnMut(&str, &[u8]) -> Result<()>) ->
             8 => {
                 let mut out = Vec::with_capacity(usize_ as usize);
                 flate2::read::DeflateDecoder::new(&comp[..])
-                    .take(crate::osv::MAX_RECORD + 1)
+                    .take(max_member + 1)
                     .read_to_end(&mut out)
                     .map_err(|e| bad(&format!("{name}: {e}")))?;
                 out

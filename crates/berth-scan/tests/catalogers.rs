@@ -314,3 +314,89 @@ fn cargo_lock_equals_cargo_metadata() {
             .any(|p| p.name == "berth-scan" && p.source_name.is_none())
     );
 }
+
+/// Debian's real jars (/usr/share/java, from the maven packages): our coordinates equal
+/// those Python's zipfile reads from each pom.properties, Debian's Maven repository layout
+/// (maven-repo/GROUP/ARTIFACT/VERSION/ links to the jar) agrees, and a jar nested in a jar
+/// (Spring Boot style) is found.
+#[test]
+fn java_archives_from_debian_packages() {
+    let repo = Path::new("/usr/share/java");
+    assert!(
+        repo.is_dir(),
+        "needs Debian's jars (libmaven3-core-java and friends)"
+    );
+    let script = "import sys,zipfile,os\nfor root,_,fs in os.walk(sys.argv[1]):\n for f in fs:\n  p=os.path.join(root,f)\n  if not f.endswith('.jar') or os.path.islink(p): continue\n  z=zipfile.ZipFile(p)\n  for n in z.namelist():\n   if n.startswith('META-INF/maven/') and n.endswith('/pom.properties'):\n    d={}\n    for l in z.read(n).decode('utf8','replace').splitlines():\n     l=l.strip()\n     if l.startswith('#') or '=' not in l: continue\n     k,v=l.split('=',1); d[k.strip()]=v.strip()\n    if all(k in d for k in ('groupId','artifactId','version')): print(d['groupId']+':'+d['artifactId'], d['version'], os.path.relpath(p,sys.argv[1]))\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(repo)
+        .output()
+        .expect("python3 runs");
+    let theirs: BTreeSet<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            Some((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
+        })
+        .collect();
+    assert!(theirs.len() > 20, "{}", theirs.len());
+    let rep = report::scan_rootfs(repo, &VulnDb::new(), &Limits::default()).unwrap();
+    let t = &rep.targets[0];
+    let ours: BTreeSet<(String, String, String)> = t
+        .packages
+        .iter()
+        .filter(|p| p.kind == PackageType::Java)
+        .map(|p| (p.name.clone(), p.version.clone(), p.path.clone()))
+        .collect();
+    assert_eq!(ours, theirs);
+    // maven-repo/org/apache/maven/maven-core/3.8.7/maven-core-3.8.7.jar -> java/maven3-core.jar
+    let link = std::fs::read_link(
+        "/usr/share/maven-repo/org/apache/maven/maven-core/3.8.7/maven-core-3.8.7.jar",
+    )
+    .unwrap();
+    let file = link.file_name().unwrap().to_string_lossy().into_owned();
+    let core = ours
+        .iter()
+        .find(|(n, _, p)| n == "org.apache.maven:maven-core" && *p == file)
+        .unwrap_or_else(|| panic!("{file}: {ours:?}"));
+    assert_eq!(core.1, "3.8.7");
+    assert!(
+        t.not_scanned
+            .iter()
+            .any(|n| n.contains("Java packages listed but not matched"))
+    );
+
+    // Nested: a fat jar holding commons-lang3 under BOOT-INF/lib.
+    let inner = std::fs::canonicalize(
+        "/usr/share/maven-repo/org/apache/commons/commons-lang3/3.12.0/commons-lang3-3.12.0.jar",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fat = dir.path().join("app/app.jar");
+    std::fs::create_dir_all(fat.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1],'w',zipfile.ZIP_DEFLATED)\nz.write(sys.argv[2],'BOOT-INF/lib/commons-lang3-3.12.0.jar')\nz.writestr('META-INF/MANIFEST.MF','Manifest-Version: 1.0\\n')\nz.close()",
+        ])
+        .arg(&fat)
+        .arg(&inner)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rep = report::scan_rootfs(dir.path(), &VulnDb::new(), &Limits::default()).unwrap();
+    let p = &rep.targets[0].packages;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].name, "org.apache.commons:commons-lang3");
+    assert_eq!(p[0].version, "3.12.0");
+    assert_eq!(
+        p[0].path,
+        "app/app.jar!/BOOT-INF/lib/commons-lang3-3.12.0.jar"
+    );
+    let purl = berth_scan::sbom::purl(&p[0], None);
+    assert_eq!(purl, "pkg:maven/org.apache.commons/commons-lang3@3.12.0");
+}

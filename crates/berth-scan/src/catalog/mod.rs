@@ -2,6 +2,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod java;
 pub mod lang;
 pub mod python;
 
@@ -24,6 +25,8 @@ pub enum PackageType {
     Cargo,
     /// A Go module compiled into a binary.
     Go,
+    /// A Maven artifact inside a Java archive.
+    Java,
 }
 
 /// One installed package.
@@ -112,6 +115,8 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             apk::parse_installed(&entry.data, path)
         } else if files::is_python_metadata(path) {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
+        } else if entry.data.starts_with(java::JAR_MARKER) {
+            java::packages(&entry.data, path)
         } else if entry.data.starts_with(lang::GO_MARKER) {
             lang::go_modules(&entry.data, path)
         } else if files::is_npm_lock(path) {
