@@ -140,7 +140,7 @@ impl std::fmt::Display for Severity {
 }
 
 /// Whether a fix exists for a finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "version")]
 pub enum FixState {
     /// Fixed in this version.

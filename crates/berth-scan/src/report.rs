@@ -276,15 +276,34 @@ pub fn scan_path(
 /// finding of the same package names it as an alias with the same fix (a `DSA-…` carrying
 /// that CVE): one vulnerability, one line.
 pub fn dedup_findings(findings: &mut Vec<Finding>) {
-    let snapshot = findings.clone();
-    findings.retain(|f| {
-        !snapshot.iter().any(|o| {
-            o.advisory != f.advisory
-                && o.package == f.package
-                && o.path == f.path
-                && o.fix == f.fix
-                && o.aliases.contains(&f.advisory)
+    use std::collections::{HashMap, HashSet};
+    // (package, path, fix, alias) → advisories naming that alias: one pass, not pairwise.
+    let mut named: HashMap<(&str, &str, &FixState, &str), HashSet<&str>> = HashMap::new();
+    for f in findings.iter() {
+        for a in &f.aliases {
+            named
+                .entry((&f.package, &f.path, &f.fix, a))
+                .or_default()
+                .insert(&f.advisory);
+        }
+    }
+    let drop: Vec<bool> = findings
+        .iter()
+        .map(|f| {
+            named
+                .get(&(
+                    f.package.as_str(),
+                    f.path.as_str(),
+                    &f.fix,
+                    f.advisory.as_str(),
+                ))
+                .is_some_and(|owners| owners.iter().any(|o| *o != f.advisory))
         })
+        .collect();
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        !drop[i - 1]
     });
 }
 
