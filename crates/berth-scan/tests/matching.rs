@@ -119,3 +119,35 @@ fn pod_images_prefer_the_reported_digest() {
         ]
     );
 }
+
+#[test]
+fn a_tracker_cve_named_by_an_advisory_is_one_finding() {
+    use berth_scan::report::{Finding, dedup_findings};
+    let f = |adv: &str, aliases: &[&str], fix: &str| Finding {
+        package: "libc6".into(),
+        version: "2.36-9+deb12u1".into(),
+        matched_name: "glibc".into(),
+        matched_version: "2.36-9+deb12u1".into(),
+        ecosystem: "Debian:12".into(),
+        advisory: adv.into(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        summary: None,
+        severity: Severity::High,
+        fix: FixState::Fixed(fix.into()),
+        path: "var/lib/dpkg/status".into(),
+        layer: None,
+    };
+    let mut v = vec![
+        f(
+            "DSA-5514-1",
+            &["CVE-2023-4527", "CVE-2023-4911"],
+            "2.36-9+deb12u3",
+        ),
+        f("CVE-2023-4911", &[], "2.36-9+deb12u3"),
+        // The tracker knows a later fix for this one: both stay.
+        f("CVE-2023-4527", &[], "2.36-9+deb12u4"),
+    ];
+    dedup_findings(&mut v);
+    let ids: Vec<&str> = v.iter().map(|f| f.advisory.as_str()).collect();
+    assert_eq!(ids, vec!["DSA-5514-1", "CVE-2023-4527"]);
+}
