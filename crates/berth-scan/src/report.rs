@@ -307,10 +307,19 @@ pub fn dedup_findings(findings: &mut Vec<Finding>) {
     });
 }
 
-/// The images a Pod object runs: each container's (and init container's) image, replaced
-/// by the digest reference the kubelet reported in `status.*containerStatuses[].imageID`
-/// when it has one, so the scan sees the bytes that run rather than what a tag says now.
-pub fn pod_images(pod: &serde_json::Value) -> Vec<String> {
+/// One container image of a Pod: what the spec names, and the digest reference the kubelet
+/// reported for it (`status.*containerStatuses[].imageID`), when it reported one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PodImage {
+    /// `spec.containers[].image`.
+    pub image: String,
+    /// `<spec repository>@sha256:…` from the status: the bytes that run.
+    pub running: Option<String>,
+}
+
+/// The images a Pod object runs (containers and init containers). The scan prefers
+/// `running` so it sees the bytes that run rather than what a tag says now.
+pub fn pod_images(pod: &serde_json::Value) -> Vec<PodImage> {
     let mut out = Vec::new();
     for (spec_key, status_key) in [
         ("containers", "containerStatuses"),
@@ -331,24 +340,23 @@ pub fn pod_images(pod: &serde_json::Value) -> Vec<String> {
                 continue;
             };
             let name = c.get("name").and_then(|v| v.as_str());
-            let id = statuses
+            let running = statuses
                 .iter()
                 .find(|s| s.get("name").and_then(|v| v.as_str()) == name)
                 .and_then(|s| s.get("imageID").and_then(|v| v.as_str()))
                 .map(|id| id.trim_start_matches("docker-pullable://"))
-                .filter(|id| id.contains("@sha256:"));
-            let chosen = match id {
-                // imageID may name a repository without the registry; keep the spec's repo.
-                Some(id) => match (image.split('@').next(), id.split_once('@')) {
-                    (Some(repo), Some((_, digest))) => {
-                        let repo = strip_tag(repo);
-                        format!("{repo}@{digest}")
-                    }
-                    _ => image.to_string(),
-                },
-                None => image.to_string(),
-            };
-            out.push(chosen);
+                .and_then(|id| id.split_once("@sha256:"))
+                // imageID may name the repository without its registry: keep the spec's.
+                .map(|(_, hex)| {
+                    format!(
+                        "{}@sha256:{hex}",
+                        strip_tag(image.split('@').next().unwrap_or(image))
+                    )
+                });
+            out.push(PodImage {
+                image: image.to_string(),
+                running,
+            });
         }
     }
     out

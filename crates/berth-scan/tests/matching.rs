@@ -110,12 +110,19 @@ fn pod_images_prefer_the_reported_digest() {
             ]
         }
     });
+    let got: Vec<(String, Option<String>)> = berth_scan::report::pod_images(&pod)
+        .into_iter()
+        .map(|i| (i.image, i.running))
+        .collect();
     assert_eq!(
-        berth_scan::report::pod_images(&pod),
+        got,
         vec![
-            "reg.example:5000/app/web@sha256:aaaa".to_string(),
-            "busybox:1.36".to_string(),
-            "reg.example:5000/app/migrate:1.0".to_string(),
+            (
+                "reg.example:5000/app/web:1.0".to_string(),
+                Some("reg.example:5000/app/web@sha256:aaaa".to_string())
+            ),
+            ("busybox:1.36".to_string(), None),
+            ("reg.example:5000/app/migrate:1.0".to_string(), None),
         ]
     );
 }

@@ -10,6 +10,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 fn berth() -> Command {
     Command::cargo_bin("berth").unwrap()
 }
@@ -476,4 +480,100 @@ fn vulndb_push_pull_through_a_registry_verifies_the_signature() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `berth scan -n NS` against a simulated cluster: the pods' images are pulled (the sim
+/// reports a made-up digest, so the tag fallback is taken, with its warning) and scanned.
+#[test]
+fn scan_namespace_scans_what_the_pods_run() {
+    let Some(kubectl) = tool("BERTH_TEST_KUBECTL") else {
+        return;
+    };
+    let w = tempfile::tempdir().unwrap();
+    build_db(w.path());
+    let (_reg, host) = registry_with_images(w.path());
+    let kubeconfig = w.path().join("kubeconfig");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .args(["cluster", "sim", "--port", "0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _sim = Kill(child);
+    // Kept open to the end: the simulator writes to it, and a closed pipe would stop it.
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("kubeconfig:") {
+            break;
+        }
+    }
+    let ns_out = berth()
+        .args(["scan", "-n", "empty", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--db")
+        .arg(w.path().join("vuln.db"))
+        .arg("--db-key")
+        .arg(w.path().join("vendor.pub"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        ns_out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&ns_out.stderr)
+    );
+    let pod = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop}}\nspec:\n  containers:\n    - name: web\n      image: {host}/app/web:1.0\n"
+    );
+    let f = w.path().join("pod.yaml");
+    std::fs::write(&f, pod).unwrap();
+    let out = std::process::Command::new(&kubectl)
+        .env("HOME", w.path())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["apply", "-f"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut last = None;
+    for _ in 0..100 {
+        let o = berth()
+            .args(["scan", "-n", "shop", "--insecure", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .arg("--db")
+            .arg(w.path().join("vuln.db"))
+            .arg("--db-key")
+            .arg(w.path().join("vendor.pub"))
+            .output()
+            .unwrap();
+        if o.status.code() == Some(1) {
+            last = Some(o);
+            break;
+        }
+        last = Some(o);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let o = last.unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("DSA-5514-1") && text.contains(&format!("{host}/app/web")),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The simulator's imageID is a made-up digest: the tag was scanned, and the user told.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the digest the kubelet reported"));
+    drop(lines);
 }

@@ -259,12 +259,12 @@ fn scan_target(target: &str, db: &VulnDb, registry: &RegistryFlags) -> Result<Sc
     Ok(report::scan_layout(tmp.path(), db, Some(&cache), &limits)?)
 }
 
-/// The images the pods of a namespace run (by digest when the kubelet reported one).
+/// The images the pods of a namespace run.
 fn namespace_images(
     ns: &str,
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<report::PodImage>> {
     let pods = runtime()?.block_on(async {
         let cluster =
             berth_deploy::cluster::Cluster::connect(&berth_deploy::cluster::ConnectOptions {
@@ -276,7 +276,7 @@ fn namespace_images(
     })?;
     let mut images = std::collections::BTreeSet::new();
     for pod in &pods {
-        images.extend(berth_scan::report::pod_images(pod));
+        images.extend(report::pod_images(pod));
     }
     if images.is_empty() {
         return Err(NotInstalled(format!(
@@ -285,6 +285,49 @@ fn namespace_images(
         .into());
     }
     Ok(images.into_iter().collect())
+}
+
+/// Pull each pod image into `dir`: by the digest that runs; when the registry does not
+/// have that digest (a re-tagged or garbage-collected image), by the spec's reference,
+/// with a warning that it may not be what runs.
+fn pull_pod_images(
+    images: &[report::PodImage],
+    registry: &RegistryFlags,
+    dir: &Path,
+) -> Result<()> {
+    let layout = Layout::create(dir)?;
+    let client = Client::new(registry.config()?)?;
+    let rt = runtime()?;
+    for img in images {
+        let parse =
+            |r: &str| Reference::parse(r).map_err(|e| anyhow::anyhow!("pod image {r}: {e}"));
+        if let Some(running) = &img.running {
+            let r = parse(running)?;
+            match rt.block_on(transfer::pull_images(
+                &client,
+                &[r],
+                &layout,
+                &[],
+                &NoProgress,
+            )) {
+                Ok(_) => continue,
+                Err(e) => eprintln!(
+                    "warning: {running} (the digest the kubelet reported) could not be pulled ({e}); scanning {} instead, which may have moved since",
+                    img.image
+                ),
+            }
+        }
+        let r = parse(&img.image)?;
+        rt.block_on(transfer::pull_images(
+            &client,
+            &[r],
+            &layout,
+            &[],
+            &NoProgress,
+        ))
+        .with_context(|| format!("pulling {}", img.image))?;
+    }
+    Ok(())
 }
 
 /// Run `berth sbom`.
@@ -398,12 +441,8 @@ pub fn run_scan(a: ScanArgs) -> Result<u8> {
         (Some(t), _) => scan_target(t, &db, &a.registry)?,
         (None, Some(ns)) => {
             let images = namespace_images(ns, a.kubeconfig.clone(), a.context.clone())?;
-            let refs = images
-                .iter()
-                .map(|i| Reference::parse(i).map_err(|e| anyhow::anyhow!("pod image {i}: {e}")))
-                .collect::<Result<Vec<_>>>()?;
             let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            pull_into(&refs, &a.registry, tmp.path())
+            pull_pod_images(&images, &a.registry, tmp.path())
                 .with_context(|| format!("pulling the images of namespace {ns}"))?;
             report::scan_layout(
                 tmp.path(),
