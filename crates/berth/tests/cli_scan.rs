@@ -542,6 +542,28 @@ fn scan_namespace_scans_what_the_pods_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Wait until the kubelet (simulated) reports the image it runs.
+    for _ in 0..200 {
+        let o = std::process::Command::new(&kubectl)
+            .env("HOME", w.path())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args([
+                "get",
+                "pod",
+                "web",
+                "-n",
+                "shop",
+                "-o",
+                "jsonpath={.status.containerStatuses[0].imageID}",
+            ])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).contains("@sha256:") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let mut last = None;
     for _ in 0..100 {
         let o = berth()
