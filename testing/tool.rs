@@ -21,6 +21,7 @@ pub fn setup_script(var: &str) -> &'static str {
         "BERTH_TEST_POSTGRES_BIN" | "BERTH_TEST_MARIADB" | "BERTH_TEST_REDIS" => {
             "scripts/setup.d/40-databases.sh"
         }
+        "BERTH_TEST_JAVA_DIR" | "BERTH_TEST_NPM_DIR" => "scripts/setup.d/70-scan.sh",
         _ => "scripts/setup.d",
     }
 }

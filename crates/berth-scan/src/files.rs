@@ -36,7 +36,45 @@ pub fn wanted(path: &str) -> bool {
             .strip_prefix(DPKG_STATUS_D)
             .is_some_and(|name| !name.is_empty() && !name.contains('/'))
         || is_python_metadata(path)
+        || is_npm_lock(path)
+        || is_node_module_manifest(path)
+        || is_cargo_lock(path)
 }
+
+fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// An npm lockfile (`package-lock.json`; the hidden `node_modules/.package-lock.json`
+/// repeats what the manifests below it say, so it is not read).
+pub fn is_npm_lock(path: &str) -> bool {
+    base(path) == "package-lock.json"
+}
+
+/// `…/node_modules/<name>/package.json` or `…/node_modules/@scope/<name>/package.json`.
+pub fn is_node_module_manifest(path: &str) -> bool {
+    let Some(dir) = path.strip_suffix("/package.json") else {
+        return false;
+    };
+    let mut parts = dir.rsplit('/');
+    let (Some(name), Some(parent)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if name.starts_with('.') {
+        return false;
+    }
+    parent == "node_modules" || (parent.starts_with('@') && parts.next() == Some("node_modules"))
+}
+
+/// A Rust lockfile.
+pub fn is_cargo_lock(path: &str) -> bool {
+    base(path) == "Cargo.lock"
+}
+
+/// Smallest executable looked into for Go build info (a Go binary is megabytes).
+pub const MIN_GO_BINARY: u64 = 256 << 10;
+/// Largest executable looked into for Go build info.
+pub const MAX_GO_BINARY: u64 = 512 << 20;
 
 /// `…/<name>-<version>.dist-info/METADATA` anywhere in the tree.
 pub fn is_python_metadata(path: &str) -> bool {

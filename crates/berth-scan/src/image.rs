@@ -82,6 +82,9 @@ impl LayerDelta {
 #[derive(Debug, Default)]
 pub struct LayerCache {
     map: Mutex<HashMap<String, Arc<LayerDelta>>>,
+    /// Catalogs by manifest digest: an image's packages depend only on its layers, so a
+    /// re-scan of a known image (a new database) skips applying and parsing them again.
+    catalogs: Mutex<HashMap<String, Arc<crate::catalog::Catalog>>>,
 }
 
 impl LayerCache {
@@ -95,6 +98,16 @@ impl LayerCache {
     fn put(&self, digest: &str, delta: Arc<LayerDelta>) {
         if let Ok(mut m) = self.map.lock() {
             m.insert(digest.to_string(), delta);
+        }
+    }
+    /// The catalog of a known image.
+    pub fn catalog(&self, manifest: &str) -> Option<Arc<crate::catalog::Catalog>> {
+        self.catalogs.lock().ok()?.get(manifest).cloned()
+    }
+    /// Remember the catalog of an image.
+    pub fn put_catalog(&self, manifest: &str, c: Arc<crate::catalog::Catalog>) {
+        if let Ok(mut m) = self.catalogs.lock() {
+            m.insert(manifest.to_string(), c);
         }
     }
     /// Number of layers held.
@@ -237,12 +250,76 @@ pub fn read_layer<R: Read>(blob: R, what: &str, limits: &Limits) -> Result<Layer
         } else if want || kind.is_symlink() {
             delta.files.remove(&path);
             delta.replaced.push(path);
+        } else if kind.is_file() && crate::catalog::java::is_archive(&path) {
+            let size = entry.header().size().map_err(bad)?;
+            if size > crate::catalog::java::MAX_ARCHIVE {
+                return Err(Error::TooLarge {
+                    what: format!("{what}: {path}"),
+                    limit: crate::catalog::java::MAX_ARCHIVE,
+                });
+            }
+            let mut data = Vec::with_capacity(size as usize);
+            entry.read_to_end(&mut data).map_err(bad)?;
+            let sum = crate::catalog::java::summarise(&data, &path);
+            kept += sum.len() as u64;
+            delta.files.insert(path, sum);
+        } else if kind.is_file() && is_executable_candidate(&entry) {
+            // A Go binary keeps only its build info; any other executable written here
+            // hides a Go binary a lower layer had at this path.
+            let size = entry.header().size().map_err(bad)?;
+            match read_go_binary(&mut entry, size).map_err(bad)? {
+                Some(info) => {
+                    kept += info.len() as u64;
+                    delta.files.insert(path, info);
+                }
+                None => {
+                    delta.files.remove(&path);
+                    delta.replaced.push(path);
+                }
+            }
         }
     }
     // Drain the rest so the whole blob passes through the digest check.
     let mut rest = archive.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(bad)?;
     Ok(delta)
+}
+
+fn is_executable_candidate<R: Read>(entry: &tar::Entry<'_, R>) -> bool {
+    let h = entry.header();
+    let mode = h.mode().unwrap_or(0);
+    let size = h.size().unwrap_or(0);
+    mode & 0o111 != 0 && (files::MIN_GO_BINARY..=files::MAX_GO_BINARY).contains(&size)
+}
+
+/// Read an executable; `Some(kept build info)` when it is a Go binary (an unreadable old
+/// format is kept as a note the cataloger reports), `None` otherwise.
+pub(crate) fn read_go_binary<R: Read>(r: &mut R, size: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = [0u8; 4];
+    r.read_exact(&mut head)?;
+    // ELF, Mach-O (both byte orders, 32/64) or PE: the formats Go writes.
+    let exe = head == *b"\x7fELF"
+        || matches!(
+            u32::from_le_bytes(head),
+            0xfeedface | 0xfeedfacf | 0xcefaedfe | 0xcffaedfe
+        )
+        || head[..2] == *b"MZ";
+    if !exe {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    data.extend_from_slice(&head);
+    r.take(size.saturating_sub(4)).read_to_end(&mut data)?;
+    Ok(match crate::catalog::lang::go_buildinfo(&data) {
+        Some(Ok(info)) => Some(info),
+        Some(Err(note)) => {
+            let mut v = crate::catalog::lang::GO_MARKER.to_vec();
+            v.extend_from_slice(b"!");
+            v.extend_from_slice(note.as_bytes());
+            Some(v)
+        }
+        None => None,
+    })
 }
 
 /// Hashes what passes through (the compressed blob bytes).
@@ -394,4 +471,34 @@ fn collect(
         });
     }
     Ok(())
+}
+
+/// Write a one-layer image holding `files` (path, content) into `layout` and tag it `name`
+/// in its index (tests, the demo, examples).
+pub fn write_files_image(
+    layout: &Layout,
+    files: &[(&str, &[u8])],
+    name: &str,
+) -> Result<Descriptor> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (p, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, p, *data)
+            .map_err(|e| Error::io(format!("image {name}: {p}"), e))?;
+    }
+    let layer = b
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .map_err(|e| Error::io(format!("image {name}"), e))?;
+    let platform = model::Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    };
+    let d = berth_oci::generate::write_image(layout, &[layer], &platform)?;
+    Ok(berth_oci::generate::tag(layout, d, name)?)
 }

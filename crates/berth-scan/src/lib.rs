@@ -12,6 +12,7 @@
 //! - [`report`]: scan results; [`policy`]: pass/fail with reasons and the release gate;
 //!   [`sbom`]: CycloneDX 1.5 JSON.
 
+pub mod artifact;
 pub mod catalog;
 pub mod error;
 pub mod files;
@@ -20,8 +21,11 @@ pub mod osv;
 pub mod policy;
 pub mod report;
 pub mod rootfs;
+pub mod sarif;
 pub mod sbom;
+pub mod sources;
 pub mod version;
+pub mod vulndb;
 
 pub use error::{Error, Result};
 pub use policy::{Policy, gate_reasons};

@@ -6,6 +6,7 @@ use crate::catalog::python;
 use crate::error::{Error, Result};
 use crate::version::{Scheme, VersionError};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,52 +15,52 @@ use std::path::Path;
 pub const MAX_RECORD: u64 = 8 << 20;
 
 /// One OSV record (only the fields berth reads).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Record {
     /// Advisory ID.
     pub id: String,
     /// Other IDs of the same vulnerability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     /// Upstream IDs (Debian/Alpine records put the CVE here).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<String>,
     /// Set when the advisory was withdrawn.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
     /// One-line summary.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Affected packages.
     #[serde(default)]
     pub affected: Vec<Affected>,
     /// Database-specific data (GitHub's `severity`).
-    #[serde(default)]
-    pub database_specific: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_specific: Option<Value>,
 }
 
 /// One affected package of a record.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Affected {
     /// The package.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<AffectedPackage>,
     /// Version ranges.
     #[serde(default)]
     pub ranges: Vec<Range>,
     /// Explicit affected versions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
     /// Ecosystem data (Debian `urgency`).
-    #[serde(default)]
-    pub ecosystem_specific: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem_specific: Option<Value>,
     /// Database data (`severity`).
-    #[serde(default)]
-    pub database_specific: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_specific: Option<Value>,
 }
 
 /// Package identity in a record.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AffectedPackage {
     /// `Debian:12`, `Alpine:v3.19`, `PyPI`, …
     pub ecosystem: String,
@@ -68,7 +69,7 @@ pub struct AffectedPackage {
 }
 
 /// A range of affected versions.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Range {
     /// `ECOSYSTEM`, `SEMVER` or `GIT`.
     #[serde(rename = "type")]
@@ -79,15 +80,19 @@ pub struct Range {
 }
 
 /// A range event (exactly one field is set).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Event {
     /// Vulnerable from this version (`0` = from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced: Option<String>,
     /// Fixed in this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
     /// Last vulnerable version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
     /// Upper bound of the range (exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
 }
 
@@ -135,13 +140,15 @@ impl std::fmt::Display for Severity {
 }
 
 /// Whether a fix exists for a finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "version")]
 pub enum FixState {
     /// Fixed in this version.
     Fixed(String),
     /// Affected, and the advisory names no fix.
     NotFixed,
+    /// Affected, and the distribution decided not to fix it (Debian `no-dsa`/`ignored`).
+    WontFix,
     /// Listed as affected only by version, without a range: needs triage.
     Unknown,
 }
@@ -297,7 +304,11 @@ pub fn evaluate(
     }
     let fix = match (fix, has_range) {
         (Some(f), _) => FixState::Fixed(f),
-        (None, true) => FixState::NotFixed,
+        (None, true) => match state_marker(aff) {
+            Some("wont-fix") => FixState::WontFix,
+            Some("unknown") => FixState::Unknown,
+            _ => FixState::NotFixed,
+        },
         (None, false) => FixState::Unknown,
     };
     Ok(Some(Match {
@@ -355,6 +366,15 @@ fn in_range(r: &Range, scheme: Scheme, v: &str) -> Result<bool, VersionError> {
     }
     Ok(vulnerable)
 }
+
+/// The fix state a distribution tracker recorded for an unfixed entry
+/// (`database_specific.berth_fix_state`, written by `vulndb build`; docs/formats/vulndb.md).
+fn state_marker(aff: &Affected) -> Option<&str> {
+    aff.database_specific.as_ref()?.get(FIX_STATE_KEY)?.as_str()
+}
+
+/// Key of the fix-state marker in an affected entry's `database_specific`.
+pub const FIX_STATE_KEY: &str = "berth_fix_state";
 
 fn severity_field(v: &Option<serde_json::Value>, key: &str) -> Option<Severity> {
     v.as_ref()?.get(key)?.as_str().and_then(Severity::parse)

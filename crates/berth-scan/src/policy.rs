@@ -162,6 +162,7 @@ fn describe(target: &str, f: &Finding) -> String {
     let fix = match &f.fix {
         FixState::Fixed(v) => format!("fixed in {v}"),
         FixState::NotFixed => "no fix released".into(),
+        FixState::WontFix => "the distribution will not fix it".into(),
         FixState::Unknown => "fix state unknown (needs triage)".into(),
     };
     format!(
@@ -200,7 +201,7 @@ pub fn evaluate(report: &ScanReport, policy: &Policy, today: Date) -> Decision {
                     f.severity >= policy.fail_on
                         || (f.severity == Severity::Unknown && policy.block_unknown_severity)
                 }
-                FixState::NotFixed => false,
+                FixState::NotFixed | FixState::WontFix => false,
                 FixState::Unknown => policy.block_unknown_fix_state,
             };
             let line = match expired {

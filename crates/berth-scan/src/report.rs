@@ -102,6 +102,35 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
             p.version.clone(),
             Scheme::Pep440,
         )),
+        PackageType::Npm => Some((
+            "npm".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
+        // Path and git dependencies are not crates.io's: no advisory applies by name.
+        PackageType::Cargo => p
+            .source_name
+            .as_deref()
+            .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+            .then(|| {
+                (
+                    "crates.io".into(),
+                    p.name.clone(),
+                    p.version.clone(),
+                    Scheme::Semver,
+                )
+            }),
+        // A main module built from a checkout is `(devel)`: no version to compare.
+        PackageType::Go if p.version.starts_with('(') => None,
+        PackageType::Go => Some((
+            "Go".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
+        // Listed in the SBOM; matching needs Maven's version order (not implemented yet).
+        PackageType::Java => None,
     }
 }
 
@@ -118,7 +147,7 @@ pub fn match_catalog(
     let os_pkgs = cat
         .packages
         .iter()
-        .filter(|p| p.kind != PackageType::Python)
+        .filter(|p| matches!(p.kind, PackageType::Deb | PackageType::Apk))
         .count();
     if os_pkgs > 0 && eco.is_none() {
         let d = cat
@@ -128,6 +157,16 @@ pub fn match_catalog(
             .unwrap_or_else(|| "no os-release".into());
         not_scanned.push(format!(
             "{os_pkgs} OS packages not matched: the distribution release is unknown or unsupported ({d}); berth matches Debian and Alpine releases"
+        ));
+    }
+    let java = cat
+        .packages
+        .iter()
+        .filter(|p| p.kind == PackageType::Java)
+        .count();
+    if java > 0 {
+        not_scanned.push(format!(
+            "{java} Java packages listed but not matched: berth has no Maven version order yet"
         ));
     }
     for p in &cat.packages {
@@ -163,6 +202,7 @@ pub fn match_catalog(
             }
         }
     }
+    dedup_findings(&mut findings);
     TargetReport {
         name: name.to_string(),
         digest,
@@ -196,13 +236,137 @@ pub fn scan_layout(
     let layout = Layout::open(dir)?;
     let mut targets = Vec::new();
     for img in image::layout_images(&layout)? {
-        let fs = image::image_files(&layout, &img.manifest, cache, limits)?;
-        targets.push(scan_files(
-            &img.name,
-            Some(img.manifest.to_string()),
-            &fs,
-            db,
-        ));
+        let key = img.manifest.to_string();
+        let cat = match cache.and_then(|c| c.catalog(&key)) {
+            Some(c) => (*c).clone(),
+            None => {
+                let fs = image::image_files(&layout, &img.manifest, cache, limits)?;
+                let c = catalog::catalog(&fs);
+                if let Some(cache) = cache {
+                    cache.put_catalog(&key, std::sync::Arc::new(c.clone()));
+                }
+                c
+            }
+        };
+        targets.push(match_catalog(&img.name, Some(key), cat, db));
     }
     Ok(ScanReport { targets })
+}
+
+/// Whether `path` is an OCI image layout (a berth release, a skopeo `oci:` directory).
+pub fn is_layout(path: &Path) -> bool {
+    path.join("oci-layout").is_file() && path.join("index.json").is_file()
+}
+
+/// Scan a directory: an OCI layout (every image) or else a root filesystem.
+pub fn scan_path(
+    path: &Path,
+    db: &VulnDb,
+    cache: Option<&LayerCache>,
+    limits: &Limits,
+) -> Result<ScanReport> {
+    if is_layout(path) {
+        scan_layout(path, db, cache, limits)
+    } else {
+        scan_rootfs(path, db, limits)
+    }
+}
+
+/// Drop a finding for an upstream ID (a CVE from a distribution tracker) when another
+/// finding of the same package names it as an alias with the same fix (a `DSA-…` carrying
+/// that CVE): one vulnerability, one line.
+pub fn dedup_findings(findings: &mut Vec<Finding>) {
+    use std::collections::{HashMap, HashSet};
+    // (package, path, fix, alias) → advisories naming that alias: one pass, not pairwise.
+    let mut named: HashMap<(&str, &str, &FixState, &str), HashSet<&str>> = HashMap::new();
+    for f in findings.iter() {
+        for a in &f.aliases {
+            named
+                .entry((&f.package, &f.path, &f.fix, a))
+                .or_default()
+                .insert(&f.advisory);
+        }
+    }
+    let drop: Vec<bool> = findings
+        .iter()
+        .map(|f| {
+            named
+                .get(&(
+                    f.package.as_str(),
+                    f.path.as_str(),
+                    &f.fix,
+                    f.advisory.as_str(),
+                ))
+                .is_some_and(|owners| owners.iter().any(|o| *o != f.advisory))
+        })
+        .collect();
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        !drop[i - 1]
+    });
+}
+
+/// One container image of a Pod: what the spec names, and the digest reference the kubelet
+/// reported for it (`status.*containerStatuses[].imageID`), when it reported one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PodImage {
+    /// `spec.containers[].image`.
+    pub image: String,
+    /// `<spec repository>@sha256:…` from the status: the bytes that run.
+    pub running: Option<String>,
+}
+
+/// The images a Pod object runs (containers and init containers). The scan prefers
+/// `running` so it sees the bytes that run rather than what a tag says now.
+pub fn pod_images(pod: &serde_json::Value) -> Vec<PodImage> {
+    let mut out = Vec::new();
+    for (spec_key, status_key) in [
+        ("containers", "containerStatuses"),
+        ("initContainers", "initContainerStatuses"),
+    ] {
+        let statuses = pod
+            .pointer(&format!("/status/{status_key}"))
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let specs = pod
+            .pointer(&format!("/spec/{spec_key}"))
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for c in specs {
+            let Some(image) = c.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let name = c.get("name").and_then(|v| v.as_str());
+            let running = statuses
+                .iter()
+                .find(|s| s.get("name").and_then(|v| v.as_str()) == name)
+                .and_then(|s| s.get("imageID").and_then(|v| v.as_str()))
+                .map(|id| id.trim_start_matches("docker-pullable://"))
+                .and_then(|id| id.split_once("@sha256:"))
+                // imageID may name the repository without its registry: keep the spec's.
+                .map(|(_, hex)| {
+                    format!(
+                        "{}@sha256:{hex}",
+                        strip_tag(image.split('@').next().unwrap_or(image))
+                    )
+                });
+            out.push(PodImage {
+                image: image.to_string(),
+                running,
+            });
+        }
+    }
+    out
+}
+
+/// `repo:tag` → `repo` (a `:` after the last `/` is a tag, before it a port).
+fn strip_tag(r: &str) -> &str {
+    match (r.rfind(':'), r.rfind('/')) {
+        (Some(c), Some(s)) if c > s => &r[..c],
+        (Some(c), None) => &r[..c],
+        _ => r,
+    }
 }

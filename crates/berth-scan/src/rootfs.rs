@@ -37,7 +37,24 @@ pub fn read_rootfs(root: &Path, limits: &Limits) -> Result<FileSet> {
             continue;
         };
         let Some(rel) = rel.to_str() else { continue };
+        if !files::wanted(rel) && crate::catalog::java::is_archive(rel) {
+            let data = read_bounded(entry.path(), crate::catalog::java::MAX_ARCHIVE)?;
+            let sum = crate::catalog::java::summarise(&data, rel);
+            total += sum.len() as u64;
+            fs.insert(rel, sum, None);
+            continue;
+        }
         if !files::wanted(rel) {
+            match go_binary(entry.path()) {
+                Ok(Some(info)) => {
+                    total += info.len() as u64;
+                    fs.insert(rel, info, None);
+                }
+                Ok(None) => {}
+                Err(e) => fs
+                    .problems
+                    .push(format!("{rel}: {e}; not checked for Go modules")),
+            }
             continue;
         }
         let data = read_bounded(entry.path(), limits.max_file)?;
@@ -67,4 +84,18 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
         });
     }
     Ok(data)
+}
+
+/// The kept build info of a Go binary at `path` (executables of Go-binary size only).
+fn go_binary(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    let size = meta.len();
+    if meta.permissions().mode() & 0o111 == 0
+        || !(files::MIN_GO_BINARY..=files::MAX_GO_BINARY).contains(&size)
+    {
+        return Ok(None);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    crate::image::read_go_binary(&mut f, size).map_err(|e| Error::io(path, e))
 }

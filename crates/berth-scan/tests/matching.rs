@@ -92,3 +92,69 @@ fn distro_release_to_osv_ecosystem() {
     assert_eq!(e("alpine", "edge"), None);
     assert_eq!(e("rhel", "9.4"), None);
 }
+
+#[test]
+fn pod_images_prefer_the_reported_digest() {
+    let pod = serde_json::json!({
+        "spec": {
+            "initContainers": [{"name": "migrate", "image": "reg.example:5000/app/migrate:1.0"}],
+            "containers": [
+                {"name": "web", "image": "reg.example:5000/app/web:1.0"},
+                {"name": "side", "image": "busybox:1.36"}
+            ]
+        },
+        "status": {
+            "containerStatuses": [
+                {"name": "web", "imageID": "docker-pullable://app/web@sha256:aaaa"},
+                {"name": "side", "imageID": ""}
+            ]
+        }
+    });
+    let got: Vec<(String, Option<String>)> = berth_scan::report::pod_images(&pod)
+        .into_iter()
+        .map(|i| (i.image, i.running))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "reg.example:5000/app/web:1.0".to_string(),
+                Some("reg.example:5000/app/web@sha256:aaaa".to_string())
+            ),
+            ("busybox:1.36".to_string(), None),
+            ("reg.example:5000/app/migrate:1.0".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_tracker_cve_named_by_an_advisory_is_one_finding() {
+    use berth_scan::report::{Finding, dedup_findings};
+    let f = |adv: &str, aliases: &[&str], fix: &str| Finding {
+        package: "libc6".into(),
+        version: "2.36-9+deb12u1".into(),
+        matched_name: "glibc".into(),
+        matched_version: "2.36-9+deb12u1".into(),
+        ecosystem: "Debian:12".into(),
+        advisory: adv.into(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        summary: None,
+        severity: Severity::High,
+        fix: FixState::Fixed(fix.into()),
+        path: "var/lib/dpkg/status".into(),
+        layer: None,
+    };
+    let mut v = vec![
+        f(
+            "DSA-5514-1",
+            &["CVE-2023-4527", "CVE-2023-4911"],
+            "2.36-9+deb12u3",
+        ),
+        f("CVE-2023-4911", &[], "2.36-9+deb12u3"),
+        // The tracker knows a later fix for this one: both stay.
+        f("CVE-2023-4527", &[], "2.36-9+deb12u4"),
+    ];
+    dedup_findings(&mut v);
+    let ids: Vec<&str> = v.iter().map(|f| f.advisory.as_str()).collect();
+    assert_eq!(ids, vec!["DSA-5514-1", "CVE-2023-4527"]);
+}

@@ -426,8 +426,8 @@ fn alpine_image_matches_by_origin_and_release() {
             &FixState::Fixed("3.1.4-r0".into())
         )]
     );
-    let bom = sbom::cyclonedx(t);
-    assert_eq!(bom["specVersion"], "1.5");
+    let bom = sbom::cyclonedx(t, false);
+    assert_eq!(bom["specVersion"], "1.6");
     let purls: Vec<&str> = bom["components"]
         .as_array()
         .map(|c| c.iter().filter_map(|x| x["purl"].as_str()).collect())
@@ -444,7 +444,7 @@ fn debian_sbom_carries_source_and_layer() {
     let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
     debian_image(&layout, "web:1.0", true);
     let rep = scan(tmp.path(), None);
-    let bom = sbom::cyclonedx(&rep.targets[0]);
+    let bom = sbom::cyclonedx(&rep.targets[0], false);
     let comps = bom["components"].as_array().cloned().unwrap_or_default();
     assert_eq!(comps.len(), 8);
     let libc = comps
@@ -480,6 +480,11 @@ fn layer_cache_skips_known_layers() {
     }
     let second = scan(tmp.path(), Some(&cache));
     assert_eq!(first, second);
+    // The cached catalog does not pin the database: a re-scan with another one matches anew.
+    let other = report::scan_layout(tmp.path(), &VulnDb::new(), Some(&cache), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.targets[0].packages, first.targets[0].packages);
+    assert!(other.targets[0].findings.is_empty() && !first.targets[0].findings.is_empty());
     // Without the cache the missing blob is an error naming it.
     let e = report::scan_layout(tmp.path(), &fixture_db(), None, &Limits::default())
         .err()

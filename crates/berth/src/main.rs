@@ -79,6 +79,12 @@ enum Command {
     Updates(cmd::vendor::UpdatesArgs),
     /// Serve the admin console: configure, deploy, roll back, check and diagnose in a browser.
     Console(cmd::console::Args),
+    /// List the packages of images, releases, OCI layouts or root filesystems (SBOM).
+    Sbom(cmd::scan::SbomArgs),
+    /// Find known vulnerabilities in images, releases or a running app, under a policy.
+    Scan(cmd::scan::ScanArgs),
+    /// The signed offline vulnerability database: build, inspect.
+    Vulndb(cmd::scan::VulndbArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +127,9 @@ fn main() -> ExitCode {
         Command::License(a) => cmd::vendor::license(a),
         Command::Updates(a) => cmd::vendor::updates(a),
         Command::Console(a) => cmd::console::run(a),
+        Command::Sbom(a) => cmd::scan::run_sbom(a),
+        Command::Scan(a) => cmd::scan::run_scan(a),
+        Command::Vulndb(a) => cmd::scan::run_vulndb(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -26,6 +26,8 @@ fn the_tour_runs_every_step() {
         "kernel-changed",
         "default-storageclass-changed",
         "default storageclass: standard → fast-ssd",
+        "has DSA-5514-1 (CVE-2023-4527, CVE-2023-4911)",
+        "patched): 0 blocking findings; the gate passes",
         "total",
     ] {
         assert!(

@@ -2,6 +2,8 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod java;
+pub mod lang;
 pub mod python;
 
 use crate::files::{self, FileSet};
@@ -17,6 +19,14 @@ pub enum PackageType {
     Apk,
     /// An installed Python distribution (dist-info).
     Python,
+    /// An npm package (package-lock.json, node_modules).
+    Npm,
+    /// A Rust crate (Cargo.lock).
+    Cargo,
+    /// A Go module compiled into a binary.
+    Go,
+    /// A Maven artifact inside a Java archive.
+    Java,
 }
 
 /// One installed package.
@@ -105,6 +115,16 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             apk::parse_installed(&entry.data, path)
         } else if files::is_python_metadata(path) {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
+        } else if entry.data.starts_with(java::JAR_MARKER) {
+            java::packages(&entry.data, path)
+        } else if entry.data.starts_with(lang::GO_MARKER) {
+            lang::go_modules(&entry.data, path)
+        } else if files::is_npm_lock(path) {
+            lang::npm_lock(&entry.data, path)
+        } else if files::is_node_module_manifest(path) {
+            lang::npm_manifest(&entry.data, path).map(|p| vec![p])
+        } else if files::is_cargo_lock(path) {
+            lang::cargo_lock(&entry.data, path)
         } else if let Some((_, what)) = files::UNSUPPORTED_DBS.iter().find(|(p, _)| p == path) {
             out.not_scanned
                 .push(format!("{path}: {what} package database found; berth does not read it yet, so its packages were not checked"));

@@ -4,6 +4,7 @@
 pub mod apk;
 pub mod deb;
 pub mod pep440;
+pub mod semver;
 
 use std::cmp::Ordering;
 
@@ -16,6 +17,8 @@ pub enum Scheme {
     Apk,
     /// PEP 440 (PyPI).
     Pep440,
+    /// Semantic Versioning 2.0.0 (npm, crates.io, Go).
+    Semver,
 }
 
 /// A version string that the scheme cannot read.
@@ -51,6 +54,7 @@ impl Scheme {
                 Ok(apk::compare(a, b))
             }
             Scheme::Pep440 => Ok(pep440::Pep440::parse(a)?.cmp(&pep440::Pep440::parse(b)?)),
+            Scheme::Semver => Ok(semver::Semver::parse(a)?.cmp(&semver::Semver::parse(b)?)),
         }
     }
 
@@ -61,6 +65,7 @@ impl Scheme {
             "Debian" | "Ubuntu" => Some(Scheme::Deb),
             "Alpine" => Some(Scheme::Apk),
             "PyPI" => Some(Scheme::Pep440),
+            "npm" | "crates.io" | "Go" => Some(Scheme::Semver),
             _ => None,
         }
     }

@@ -101,6 +101,14 @@ pub const STEPS: &[Step] = &[
         },
     },
     Step {
+        title: "CVE gate: a release with a fixable CVE is refused, the patched image passes",
+        run: |d| {
+            Box::pin(crate::cmd::demo_scan::demo_step(
+                d.work.path().to_path_buf(),
+            ))
+        },
+    },
+    Step {
         title: "preflight checks, then a support bundle with its analysis",
         run: |d| {
             Box::pin(crate::cmd::troubleshoot::demo_step(

@@ -205,6 +205,8 @@ struct ReleaseBuild {
     output: Format,
     #[command(flatten)]
     registry: RegistryFlags,
+    #[command(flatten)]
+    gate: crate::cmd::scan::GateFlags,
 }
 
 /// Run `berth release ...`.
@@ -274,9 +276,31 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
         ..input
     };
     let bars = Bars::new(b.quiet || b.output != Format::Table);
+    // Gated: built aside, kept as OUT only when the scan policy passes.
+    let wanted_out = input.out.clone();
+    let input = if b.gate.gate {
+        let staging = match &wanted_out {
+            Some(o) => o.with_extension("gating"),
+            None => PathBuf::from(format!(".berth-release-{}.gating", std::process::id())),
+        };
+        berth_ops::release::BuildInput {
+            out: Some(staging),
+            ..input
+        }
+    } else {
+        input
+    };
     let built = runtime()?.block_on(berth_ops::release::build(&input, &bars))?;
     bars.total.finish_and_clear();
-    let (meta, stats, out) = (built.meta, built.stats, built.out);
+    let (meta, stats, mut out) = (built.meta, built.stats, built.out);
+    if b.gate.gate {
+        let keep = wanted_out
+            .unwrap_or_else(|| PathBuf::from(format!("{}-{}.release", meta.app, meta.version)));
+        if !crate::cmd::scan::release_gate_keep(&out, &keep, &b.dir, &b.gate)? {
+            return Ok(crate::exit::FAILURE);
+        }
+        out = keep;
+    }
     if b.output == Format::Table {
         println!(
             "release {} {} written to {}",

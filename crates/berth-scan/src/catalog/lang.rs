@@ -1,0 +1,224 @@
+//! Language package catalogers: npm (`package-lock.json` v1–v3, `node_modules/*/package.json`),
+//! Rust (`Cargo.lock`), Go (module build info embedded in binaries by the Go linker).
+
+use super::{Package, PackageType};
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+fn pkg(kind: PackageType, name: &str, version: &str, path: &str) -> Package {
+    Package {
+        kind,
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: None,
+        source_name: None,
+        source_version: None,
+        path: path.to_string(),
+        layer: None,
+    }
+}
+
+/// `package-lock.json` (lockfileVersion 1, 2 or 3): every locked package except the root
+/// project and links to local directories.
+pub fn npm_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
+    let v: Value = serde_json::from_slice(data)
+        .map_err(|e| Error::invalid(path, format!("not a package-lock.json: {e}")))?;
+    let mut out = Vec::new();
+    if let Some(pkgs) = v.get("packages").and_then(Value::as_object) {
+        for (key, p) in pkgs {
+            if key.is_empty() || p.get("link").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let Some(version) = p.get("version").and_then(Value::as_str) else {
+                continue; // a workspace folder without a version
+            };
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    key.rfind("node_modules/")
+                        .map(|i| key[i + "node_modules/".len()..].to_string())
+                });
+            if let Some(name) = name {
+                out.push(pkg(PackageType::Npm, &name, version, path));
+            }
+        }
+    } else if let Some(deps) = v.get("dependencies").and_then(Value::as_object) {
+        let mut stack = vec![deps];
+        while let Some(d) = stack.pop() {
+            for (name, p) in d {
+                if let Some(version) = p.get("version").and_then(Value::as_str) {
+                    // v1 writes `file:` / git URLs for non-registry packages.
+                    if !version.contains(':') {
+                        out.push(pkg(PackageType::Npm, name, version, path));
+                    }
+                }
+                if let Some(sub) = p.get("dependencies").and_then(Value::as_object) {
+                    stack.push(sub);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An installed package's `node_modules/<name>/package.json`.
+pub fn npm_manifest(data: &[u8], path: &str) -> Result<Package> {
+    let v: Value = serde_json::from_slice(data)
+        .map_err(|e| Error::invalid(path, format!("not a package.json: {e}")))?;
+    match (
+        v.get("name").and_then(Value::as_str),
+        v.get("version").and_then(Value::as_str),
+    ) {
+        (Some(n), Some(ver)) if !n.is_empty() && !ver.is_empty() => {
+            Ok(pkg(PackageType::Npm, n, ver, path))
+        }
+        _ => Err(Error::invalid(
+            path,
+            "package.json has no name or version; the package was not checked",
+        )),
+    }
+}
+
+/// A `[[package]]` being read: name, version, source, first line.
+type LockEntry = (Option<String>, Option<String>, Option<String>, usize);
+
+/// `Cargo.lock`: every `[[package]]`; the registry it came from is kept as the source, and
+/// only packages from a registry are matched against crates.io advisories.
+pub fn cargo_lock(data: &[u8], path: &str) -> Result<Vec<Package>> {
+    let text =
+        std::str::from_utf8(data).map_err(|e| Error::invalid(path, format!("not UTF-8: {e}")))?;
+    let mut out = Vec::new();
+    let mut cur: Option<LockEntry> = None;
+    let flush = |c: Option<LockEntry>, out: &mut Vec<Package>| -> Result<()> {
+        if let Some((n, v, s, line)) = c {
+            let (Some(n), Some(v)) = (n, v) else {
+                return Err(Error::invalid(
+                    format!("{path}:{line}"),
+                    "[[package]] without name or version",
+                ));
+            };
+            let mut p = pkg(PackageType::Cargo, &n, &v, path);
+            p.source_name = s;
+            out.push(p);
+        }
+        Ok(())
+    };
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            flush(cur.take(), &mut out)?;
+            if l == "[[package]]" {
+                cur = Some((None, None, None, i + 1));
+            }
+            continue;
+        }
+        let Some(c) = cur.as_mut() else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"').to_string();
+        match k.trim() {
+            "name" => c.0 = Some(v),
+            "version" => c.1 = Some(v),
+            "source" => c.2 = Some(v),
+            _ => {}
+        }
+    }
+    flush(cur, &mut out)?;
+    Ok(out)
+}
+
+/// What a Go binary's build info is turned into before it is kept (a file set holds text,
+/// not whole binaries): this marker, the Go version, a newline, the module info.
+pub const GO_MARKER: &[u8] = b"\0berth-go-buildinfo\0";
+
+const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
+
+fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut x = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        x |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Some((x, i + 1));
+        }
+    }
+    None
+}
+
+/// Find the build info of a Go binary (ELF, Mach-O or PE alike: the `\xff Go buildinf:`
+/// header, 16-byte aligned). `None`: not a Go binary. `Some(Err)`: a Go binary whose build
+/// info berth cannot read (built before Go 1.18, pointer format).
+pub fn go_buildinfo(data: &[u8]) -> Option<std::result::Result<Vec<u8>, String>> {
+    let at = (0..data.len().saturating_sub(32))
+        .step_by(16)
+        .find(|&i| data[i] == 0xff && data.get(i..i + GO_MAGIC.len()) == Some(GO_MAGIC))?;
+    let flags = data[at + 15];
+    if flags & 2 == 0 {
+        return Some(Err(
+            "Go binary built before Go 1.18 (pointer-format build info); its modules were not read"
+                .into(),
+        ));
+    }
+    let mut rest = &data[at + 32..];
+    let mut strings = Vec::new();
+    for _ in 0..2 {
+        let Some((n, used)) = uvarint(rest) else {
+            return Some(Err("damaged Go build info".into()));
+        };
+        let Some(s) = rest.get(used..used + n as usize) else {
+            return Some(Err("damaged Go build info".into()));
+        };
+        strings.push(s);
+        rest = &rest[used + n as usize..];
+    }
+    let mut modinfo = strings[1];
+    if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        modinfo = &modinfo[16..modinfo.len() - 16];
+    }
+    let mut out = GO_MARKER.to_vec();
+    out.extend_from_slice(strings[0]);
+    out.push(b'\n');
+    out.extend_from_slice(modinfo);
+    Some(Ok(out))
+}
+
+/// The modules of a binary from its kept build info: the main module, each dependency (a
+/// `=>` replacement wins), and `stdlib` at the toolchain version.
+pub fn go_modules(kept: &[u8], path: &str) -> Result<Vec<Package>> {
+    let text = String::from_utf8_lossy(kept.strip_prefix(GO_MARKER).unwrap_or(kept));
+    if let Some(note) = text.strip_prefix('!') {
+        return Err(Error::invalid(path, note));
+    }
+    let mut lines = text.lines();
+    let go_version = lines.next().unwrap_or_default().trim();
+    let mut out = Vec::new();
+    if let Some(v) = go_version.strip_prefix("go") {
+        // go1.21.5, go1.22rc1, go1.20.1 X:boringcrypto: keep the release numbers.
+        let v: String = v
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        if !v.is_empty() {
+            out.push(pkg(PackageType::Go, "stdlib", &v, path));
+        }
+    }
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f.as_slice() {
+            ["mod", p, v, ..] | ["dep", p, v, ..] => out.push(pkg(PackageType::Go, p, v, path)),
+            ["=>", p, v, ..] => {
+                if let Some(last) = out.last_mut().filter(|_| !v.is_empty()) {
+                    last.name = (*p).to_string();
+                    last.version = (*v).to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(path, "Go build info names no module"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Rebuild crates/berth-scan/tests/data from its public sources (see its README.md).
+# Needs curl and python3. Pinned commits: the tracker, secdb and schema files come back
+# byte-identical; OSV records are fetched from api.osv.dev as they are today.
+set -euo pipefail
+cd "$(dirname "$0")/../crates/berth-scan/tests/data"
+gh() { curl -fsSL "https://raw.githubusercontent.com/$1/$2/$3" -o "$4"; }
+mkdir -p tracker secdb schemas
+gh anchore/vunnel 42a1d4233aeb95259ce249778f44dbebc32b9e30 \
+  tests/unit/providers/debian/test-fixtures/input/debian.json tracker/debian.json
+gh alpinelinux/alpine-secdb 06f6e960194f46c2054522e1c6f90298a8c887e1 v3.10/main.yaml secdb/v3.10-main.yaml
+for f in bom-1.6.schema.json spdx.schema.json jsf-0.82.schema.json; do
+  gh CycloneDX/specification e02a34ae42a48239f54e04f75280b9000b29f1fb "schema/$f" "schemas/$f"
+done
+gh spdx/spdx-spec aadf3b0b8dbbabdb4d880b0fc714255fea436ff7 schemas/spdx-schema.json schemas/spdx-2.3.schema.json
+# OSV records: fetched one by one, prose fields dropped (osv/README.md).
+for id in GO-2023-1878 DSA-3029-1 DSA-5514-1 DEBIAN-CVE-2024-58382 ALPINE-CVE-2023-5363 ALPINE-CVE-2022-28391 GHSA-j8r2-6x86-q33q; do
+  curl -fsSL "https://api.osv.dev/v1/vulns/$id" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references","credits")]; json.dump(d,sys.stdout,indent=2)' \
+    > "osv/$id.json"
+done
