@@ -9,6 +9,7 @@ pub mod demo_vendor;
 pub mod deploy;
 pub mod init;
 pub mod lint;
+pub mod matrix;
 pub mod oci;
 pub mod schema;
 pub mod template;
