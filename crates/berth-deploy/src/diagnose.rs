@@ -679,6 +679,34 @@ pub fn admission_hint(message: &str) -> Option<String> {
     None
 }
 
+/// Why the cluster does not serve an object's kind: an API version this Kubernetes release
+/// no longer serves (from the Kubernetes deprecation guide's table, with the replacement), or
+/// a kind whose CustomResourceDefinition is missing.
+pub fn unserved_kind(source: &str, r: &ObjectRef, server_minor: Option<u32>) -> String {
+    use berth_spec::deprecations::{ApiState, check};
+    if let Some(minor) = server_minor
+        && let Some((ApiState::Removed, removal)) = check(&r.api_version, &r.kind, minor)
+    {
+        let fix = if removal.replacement.is_empty() {
+            format!("remove it; {}", removal.advice(&r.kind))
+        } else {
+            format!(
+                "change its apiVersion to {} ({})",
+                removal.replacement,
+                removal.advice(&r.kind)
+            )
+        };
+        return format!(
+            "{source}: Kubernetes 1.{minor} no longer serves {} {} ({r}): it was removed in 1.{} (deprecated in 1.{}); {fix}",
+            r.api_version, r.kind, removal.removed_in, removal.deprecated_in
+        );
+    }
+    format!(
+        "{source}: the cluster does not serve kind {} in {} ({r}); install its CustomResourceDefinition first or check apiVersion",
+        r.kind, r.api_version
+    )
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
@@ -928,6 +956,29 @@ mod tests {
             "{h}"
         );
         assert_eq!(admission_hint("configmaps \"x\" not found"), None);
+    }
+
+    #[test]
+    fn removed_api_versions_name_the_release_and_the_replacement() {
+        let r = object_ref(
+            &json!({"apiVersion":"policy/v1beta1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"shop"}}),
+        );
+        let m = unserved_kind("chart/templates/pdb.yaml", &r, Some(25));
+        assert!(
+            m.contains("Kubernetes 1.25 no longer serves policy/v1beta1 PodDisruptionBudget"),
+            "{m}"
+        );
+        assert!(m.contains("change its apiVersion to policy/v1"), "{m}");
+        // Before the removal (or for a kind the table does not list) it is a missing CRD.
+        let m = unserved_kind("x.yaml", &r, Some(24));
+        assert!(
+            m.contains("install its CustomResourceDefinition first"),
+            "{m}"
+        );
+        let r = object_ref(
+            &json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}}),
+        );
+        assert!(unserved_kind("x.yaml", &r, Some(32)).contains("CustomResourceDefinition"));
     }
 
     #[test]

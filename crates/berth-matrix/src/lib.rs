@@ -183,8 +183,7 @@ pub async fn run(
         futures::stream::iter(opts.cells.iter().cloned().enumerate())
             .map(|(i, c)| {
                 let shared = shared.clone();
-                // Polled on this task: the simulators and registries serve from their own tasks.
-                async move { (i, cell::run_cell(c, shared).await) }
+                async move { (i, run_on_own_thread(c, shared).await) }
             })
             .buffer_unordered(jobs)
             .inspect(|(_, r)| on_cell(r))
@@ -199,6 +198,45 @@ pub async fn run(
         seconds: t0.elapsed().as_secs_f64(),
         cells: results.into_iter().map(|(_, r)| r).collect(),
     })
+}
+
+/// Run a cell on a thread of its own with its own single-threaded runtime: its simulator,
+/// registry and client share that thread, and no cell's synchronous work (rendering,
+/// writing the support bundle) holds up another's.
+async fn run_on_own_thread(c: Cell, shared: Arc<Shared>) -> CellResult {
+    let cell = c.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(rt.block_on(cell::run_cell(c, shared)))
+    })
+    .await;
+    match res {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => crashed(cell, &format!("cannot start its runtime: {e}")),
+        Err(e) => crashed(cell, &e.to_string()),
+    }
+}
+
+fn crashed(cell: Cell, why: &str) -> CellResult {
+    CellResult {
+        id: cell.id(),
+        passed: false,
+        failed_step: Some("cluster".into()),
+        diagnosis: Some(report::CellDiagnosis {
+            object: String::new(),
+            cause: format!("the cell's thread ended abnormally: {why}"),
+            fix: "report this as a berth bug with the cell's log".into(),
+        }),
+        server_version: String::new(),
+        steps: vec![],
+        seconds: 0.0,
+        log: format!("cells/{}/log.txt", cell.id()),
+        support_bundle: None,
+        cell,
+    }
 }
 
 /// A staged release when air-gapped cells need one; else just the app directory.
