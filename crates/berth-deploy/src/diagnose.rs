@@ -79,6 +79,7 @@ fn pod_name(pod: &Value) -> String {
 pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
     let object = object_ref(&ev.object);
     let found = missing_reference(ev)
+        .or_else(|| pod_admission_refused(ev))
         .or_else(|| image_pull(ev))
         .or_else(|| quota(ev))
         .or_else(|| storage(ev))
@@ -89,6 +90,60 @@ pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
         .or_else(|| job_failed(ev))
         .or_else(|| apiservice_unavailable(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
+}
+
+/// Pods a controller cannot create because Pod Security admission or OpenShift's security
+/// context constraints refuse them (the owner's `FailedCreate` event).
+fn pod_admission_refused(ev: &Evidence) -> Option<(String, String)> {
+    ev.events.iter().find_map(|e| {
+        if s(e, "/reason") != "FailedCreate" {
+            return None;
+        }
+        let (cause, fix) = pod_admission(s(e, "/message"))?;
+        Some((
+            format!(
+                "{} {} cannot create pods: {cause}",
+                s(e, "/involvedObject/kind").to_lowercase(),
+                s(e, "/involvedObject/name")
+            ),
+            fix,
+        ))
+    })
+}
+
+/// Cause and fix of a pod refused by Pod Security admission (`violates PodSecurity
+/// "restricted:latest": …`) or by OpenShift's SCC admission (`unable to validate against any
+/// security context constraint`). `None` for other messages.
+pub fn pod_admission(msg: &str) -> Option<(String, String)> {
+    if let Some(rest) = msg.split("violates PodSecurity \"").nth(1) {
+        let level = rest.split('"').next().unwrap_or("restricted:latest");
+        let what = rest.split_once("\": ").map(|x| x.1).unwrap_or(rest);
+        let bare = level.split(':').next().unwrap_or(level);
+        return Some((
+            format!(
+                "Pod Security admission enforces the {level} level in this namespace and the pods break it: {}",
+                first_line(what)
+            ),
+            format!(
+                "give the pods a securityContext that meets the {bare} Pod Security Standard (for restricted: runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities.drop: [\"ALL\"], seccompProfile.type: RuntimeDefault), through the app's config or chart; or have the cluster admin label the namespace pod-security.kubernetes.io/enforce=baseline (or privileged) if the app needs more"
+            ),
+        ));
+    }
+    if msg.contains("unable to validate against any security context constraint") {
+        let detail: Vec<&str> = msg
+            .split("provider restricted-v2: ")
+            .skip(1)
+            .map(|p| p.split(", provider").next().unwrap_or(p))
+            .collect();
+        return Some((
+            format!(
+                "OpenShift's security context constraints refuse the pods (only restricted-v2 is usable: it assigns a UID from the namespace's range and forbids root and privilege): {}",
+                if detail.is_empty() { first_line(msg) } else { detail.join("; ") }
+            ),
+            "do not pin runAsUser/runAsGroup/fsGroup (OpenShift assigns them from the namespace's range), drop privileged and allowPrivilegeEscalation; or have the admin grant the ServiceAccount another SCC (oc adm policy add-scc-to-user anyuid -z SERVICEACCOUNT -n NAMESPACE)".into(),
+        ));
+    }
+    None
 }
 
 /// `kind "name" not found` inside a kubelet or admission message: (kind, name).
@@ -662,6 +717,9 @@ pub fn admission_hint(message: &str) -> Option<String> {
             "; admission webhook {hook} cannot be reached ({cause}) and its failurePolicy is Fail: {fix}"
         ));
     }
+    if let Some((cause, fix)) = pod_admission(message) {
+        return Some(format!("; {cause}: {fix}"));
+    }
     if message.contains("does not support dry run") {
         return Some(
             "; a webhook with side effects cannot take a dry run: run without --dry-run, or ask its owner to declare sideEffects: None".into(),
@@ -956,6 +1014,39 @@ mod tests {
             "{h}"
         );
         assert_eq!(admission_hint("configmaps \"x\" not found"), None);
+    }
+
+    #[test]
+    fn pod_security_and_scc_refusals_name_the_level_and_the_fix() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"FailedCreate","type":"Warning","involvedObject":{"kind":"ReplicaSet","name":"web-5d8f","namespace":"shop"},
+                "message":"Error creating: pods \"web-5d8f-\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (pod or container \"web\" must set securityContext.runAsNonRoot=true)"}),
+            ],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(d.cause.starts_with("replicaset web-5d8f cannot create pods: Pod Security admission enforces the restricted:latest level"), "{}", d.cause);
+        assert!(
+            d.cause
+                .contains("must set securityContext.runAsNonRoot=true"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.fix.contains("seccompProfile.type: RuntimeDefault"),
+            "{}",
+            d.fix
+        );
+        let scc = "pods \"web-\" is forbidden: unable to validate against any security context constraint: [provider \"anyuid\": Forbidden: not usable by user or serviceaccount, provider restricted-v2: .spec.securityContext.fsGroup: Invalid value: []int64{999}: 999 is not an allowed group, provider \"privileged\": Forbidden: not usable by user or serviceaccount]";
+        let (cause, fix) = pod_admission(scc).expect("scc");
+        assert!(
+            cause.contains("fsGroup: Invalid value: []int64{999}: 999 is not an allowed group"),
+            "{cause}"
+        );
+        assert!(fix.contains("do not pin runAsUser"), "{fix}");
+        assert!(admission_hint(scc).is_some_and(|h| h.contains("restricted-v2")));
     }
 
     #[test]

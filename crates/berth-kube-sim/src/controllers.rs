@@ -530,7 +530,9 @@ fn refused_by_admission(store: &mut Store, owner: &Value, pod: &Value, name: &st
     } else {
         format!("{owner_name}-")
     };
-    let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown) else {
+    let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown)
+        .or_else(|| crate::pod_security::admission_error(store, &ns, pod, &shown))
+    else {
         return false;
     };
     let (msg, component) = match kind {

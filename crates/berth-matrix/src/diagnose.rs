@@ -77,34 +77,14 @@ pub fn of_message(msg: &str) -> Option<CellDiagnosis> {
     })
 }
 
-/// `violates PodSecurity "restricted:latest": …` (Pod Security admission) and
-/// `unable to validate against any security context constraint` (OpenShift SCC).
+/// Pod Security admission or OpenShift SCC refusing pods, as the engine words it.
 pub fn pod_security(msg: &str) -> Option<CellDiagnosis> {
-    if let Some(rest) = msg.split("violates PodSecurity \"").nth(1) {
-        let level = rest.split('"').next().unwrap_or("restricted:latest");
-        let what = rest.split_once("\": ").map(|x| x.1).unwrap_or(rest);
-        return Some(CellDiagnosis {
-            object: String::new(),
-            cause: format!(
-                "Pod Security admission refuses the app's pods: the namespace enforces the {level} level and the pods {}",
-                first_line(what)
-            ),
-            fix: format!(
-                "make the pods meet the {level} Pod Security Standard (securityContext: runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities.drop: [\"ALL\"], seccompProfile.type: RuntimeDefault), or have the cluster admin label the namespace pod-security.kubernetes.io/enforce=baseline if the app truly needs more"
-            ),
-        });
-    }
-    if msg.contains("unable to validate against any security context constraint") {
-        return Some(CellDiagnosis {
-            object: String::new(),
-            cause: format!(
-                "OpenShift's security context constraints refuse the app's pods: {}",
-                first_line(msg)
-            ),
-            fix: "do not pin runAsUser/fsGroup to a fixed UID (OpenShift assigns one from the namespace's range) and do not run as root; or have the admin grant the ServiceAccount an SCC such as anyuid (oc adm policy add-scc-to-user anyuid -z SA)".into(),
-        });
-    }
-    None
+    let (cause, fix) = berth_deploy::diagnose::pod_admission(msg)?;
+    Some(CellDiagnosis {
+        object: String::new(),
+        cause,
+        fix,
+    })
 }
 
 fn first_line(s: &str) -> String {

@@ -21,8 +21,11 @@ pub fn profile(cell: &Cell) -> Profile {
     let mut p = Profile::builtin(builtin).unwrap_or_default();
     p.name = cell.id();
     p.kubernetes_version = version;
-    if cell.distribution == "aks" {
-        aks(&mut p);
+    match cell.distribution.as_str() {
+        "aks" => aks(&mut p),
+        // OpenShift admits pods through its SecurityContextConstraints (restricted-v2).
+        "openshift" => p.security_context_constraints = true,
+        _ => {}
     }
     p
 }
@@ -96,6 +99,8 @@ mod tests {
         }
         assert_eq!(profile(&cell("k3s", 30)).kubernetes_version, "1.30.3+k3s1");
         assert_eq!(profile(&cell("openshift", 30)).distribution, "openshift");
+        assert!(profile(&cell("openshift", 30)).security_context_constraints);
+        assert!(!profile(&cell("generic", 30)).security_context_constraints);
         let aks = profile(&cell("aks", 31));
         assert_eq!(aks.distribution, "aks");
         assert_eq!(aks.storage_classes[0].provisioner, "disk.csi.azure.com");

@@ -304,9 +304,9 @@ fn cell_section(h: &mut String, c: &CellResult) {
             .unwrap_or_default(),
     );
     if let Some(d) = &c.diagnosis {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p><strong>Failed step:</strong> {step}</p><p><strong>Cause:</strong> {cause}</p><p><strong>Fix:</strong> {fix}</p>\n",
+            "<p><strong>Failed step:</strong> {step}</p><p><strong>Cause:</strong> {cause}</p><p><strong>Fix:</strong> {fix}</p>",
             step = escape(c.failed_step.as_deref().unwrap_or("?")),
             cause = escape(&d.cause),
             fix = escape(&d.fix)

@@ -47,6 +47,11 @@ pub struct Args {
     /// (DISTRIBUTION:ITEM=VALUE, e.g. k3s:ingress_class=traefik), after --config.
     #[arg(long, value_name = "ITEM=VALUE")]
     set: Vec<String>,
+    /// Pod Security level every cell's cluster enforces in namespaces without the
+    /// pod-security.kubernetes.io/enforce label (privileged, baseline, restricted), as
+    /// hardened clusters configure it.
+    #[arg(long, value_name = "LEVEL")]
+    pod_security: Option<String>,
     /// How long a cell waits for readiness (seconds).
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -96,6 +101,20 @@ pub fn run(a: Args) -> Result<u8> {
         }
     }
     let cells = plan::cells(&minors, &dists, airgap);
+    let profile: Option<berth_matrix::ProfileTweak> = match a.pod_security.clone() {
+        Some(level) => {
+            if !matches!(level.as_str(), "privileged" | "baseline" | "restricted") {
+                return Err(crate::exit::BadInput(format!(
+                    "--pod-security {level:?}: expected privileged, baseline or restricted"
+                ))
+                .into());
+            }
+            Some(std::sync::Arc::new(move |_, p| {
+                p.pod_security.enforce = level.clone()
+            }))
+        }
+        None => None,
+    };
     let opts = MatrixOptions {
         app_dir: a.app_dir.clone(),
         upgrade_from: a.upgrade_from.clone(),
@@ -106,7 +125,7 @@ pub fn run(a: Args) -> Result<u8> {
         values_for,
         timeout: Duration::from_secs(a.timeout.max(1)),
         fail_fast: Duration::from_secs(4),
-        profile: None,
+        profile,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

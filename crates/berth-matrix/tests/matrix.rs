@@ -1,0 +1,279 @@
+//! The matrix end to end on in-process simulated clusters: examples/hello online and
+//! air-gapped, and each simulated breakage failing with berth's diagnosis while the fixed
+//! app passes.
+
+use berth_matrix::report::{CellResult, MatrixReport, StepStatus};
+use berth_matrix::{MatrixOptions, ProfileTweak, plan};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/breakage")
+}
+
+fn run(
+    app: &Path,
+    kube: &str,
+    dists: &str,
+    airgap: &str,
+    values: &[(&str, Value)],
+    profile: Option<ProfileTweak>,
+    out: &Path,
+) -> MatrixReport {
+    let opts = MatrixOptions {
+        app_dir: app.to_path_buf(),
+        upgrade_from: None,
+        cells: plan::cells(
+            &plan::parse_kube(kube).expect("kube"),
+            &plan::parse_distributions(dists).expect("distributions"),
+            plan::AirgapMode::parse(airgap).expect("airgap"),
+        ),
+        jobs: 4,
+        out_dir: out.to_path_buf(),
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(berth_matrix::run(opts, &|_| {}))
+        .expect("matrix ran")
+}
+
+fn cell<'a>(r: &'a MatrixReport, id: &str) -> &'a CellResult {
+    r.cells
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no cell {id}"))
+}
+
+fn step<'a>(c: &'a CellResult, name: &str) -> &'a berth_matrix::report::StepResult {
+    c.steps
+        .iter()
+        .find(|s| s.step == name)
+        .unwrap_or_else(|| panic!("{}: no step {name}", c.id))
+}
+
+#[test]
+fn hello_passes_online_and_air_gapped_and_reports_are_written() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &repo().join("examples/hello"),
+        "1.32",
+        "generic",
+        "both",
+        &[],
+        None,
+        out.path(),
+    );
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?} {:?}", c.id, c.failed_step, c.diagnosis);
+        for s in [
+            "preflight",
+            "install",
+            "readiness",
+            "support-bundle",
+            "uninstall",
+        ] {
+            assert_eq!(step(c, s).status, StepStatus::Passed, "{} {s}", c.id);
+        }
+        assert!(out.path().join(&c.log).is_file());
+        let sb = c.support_bundle.as_ref().expect("support bundle");
+        assert!(out.path().join(sb).is_file());
+    }
+    let air = cell(&r, "1.32-generic-airgapped");
+    let detail = &step(air, "install").detail;
+    assert!(
+        detail.contains("bundle verified") && detail.contains("pushed into 127.0.0.1:"),
+        "{detail}"
+    );
+    assert!(
+        !step(cell(&r, "1.32-generic-online"), "install")
+            .detail
+            .contains("bundle verified")
+    );
+    let w = berth_matrix::write_reports(&r, out.path()).expect("reports");
+    let html = std::fs::read_to_string(&w.html).expect("html");
+    assert!(html.contains("href=\"#1.32-generic-airgapped\""));
+    let junit = std::fs::read_to_string(&w.junit).expect("junit");
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.json).expect("json")).expect("parse");
+    assert_eq!(json["cells"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn removed_api_fails_from_its_release_with_the_replacement_and_the_fix_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let old = run(
+        &fixture(),
+        "1.31,1.32",
+        "generic",
+        "online",
+        &[(
+            "flowschema_api",
+            json!("flowcontrol.apiserver.k8s.io/v1beta3"),
+        )],
+        None,
+        out.path(),
+    );
+    // Deprecated in 1.29, still served in 1.31, gone in 1.32.
+    assert!(cell(&old, "1.31-generic-online").passed);
+    let c = cell(&old, "1.32-generic-online");
+    assert_eq!(c.failed_step.as_deref(), Some("install"));
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains(
+            "flowcontrol.apiserver.k8s.io/v1beta3, which Kubernetes 1.32 no longer serves"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.fix
+            .contains("to apiVersion: flowcontrol.apiserver.k8s.io/v1 "),
+        "{}",
+        d.fix
+    );
+    assert!(
+        step(c, "install")
+            .detail
+            .contains("Kubernetes 1.32 no longer serves")
+    );
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let fixed = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("flowschema_api", json!("flowcontrol.apiserver.k8s.io/v1"))],
+        None,
+        out2.path(),
+    );
+    assert!(fixed.cells[0].passed, "{:?}", fixed.cells[0].diagnosis);
+}
+
+fn restricted() -> ProfileTweak {
+    Arc::new(|_, p| p.pod_security.enforce = "restricted".into())
+}
+
+#[test]
+fn restricted_pod_security_refuses_the_pods_with_the_real_message_and_hardened_pods_pass() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        Some(restricted()),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("Pod Security admission enforces the restricted:latest level"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.cause.contains("allowPrivilegeEscalation != false (container \"web\" must set securityContext.allowPrivilegeEscalation=false)"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("runAsNonRoot: true"), "{}", d.fix);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("hardened", json!(true))],
+        Some(restricted()),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
+}
+
+#[test]
+fn openshift_scc_refuses_a_fixed_uid_and_an_assigned_one_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.31",
+        "openshift",
+        "online",
+        &[("run_as_user", json!(999))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("security context constraints"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.cause.contains(
+            ".spec.securityContext.runAsUser: Invalid value: 999: must be in the ranges: [1"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("do not pin runAsUser"), "{}", d.fix);
+    // The same app passes on a generic cluster, and without the fixed UID on OpenShift.
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.31",
+        "generic,openshift",
+        "online",
+        &[],
+        None,
+        out2.path(),
+    );
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?}", c.id, c.diagnosis);
+    }
+}
+
+#[test]
+fn a_failing_test_hook_fails_the_test_step_with_its_log() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("test_fails", json!(true))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("test"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(d.cause.contains("pod/web-test"), "{}", d.cause);
+    assert!(d.cause.contains("returned 500"), "{}", d.cause);
+    // The support bundle is still collected after a failure; uninstall is skipped.
+    assert_eq!(step(c, "support-bundle").status, StepStatus::Passed);
+    assert_eq!(step(c, "uninstall").status, StepStatus::Skipped);
+}
