@@ -266,9 +266,13 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
         run.log.clone(),
     );
     let first = shared.from.as_ref().unwrap_or(&shared.target).clone();
-    run.step("preflight", false, preflight(&engine, &shared.checks))
-        .await;
     let cell = run.cell.clone();
+    run.step(
+        "preflight",
+        false,
+        preflight(&engine, &shared, &first, &cell),
+    )
+    .await;
     let deployed = Mutex::new(None);
     run.step(
         "install",
@@ -320,9 +324,18 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
 }
 
 /// The app's Preflight specs against the cell's cluster; a failing check fails the step.
-async fn preflight(engine: &Engine, checks: &Checks) -> Option<StepOutcome> {
+async fn preflight(
+    engine: &Engine,
+    shared: &Shared,
+    staged: &Staged,
+    cell: &crate::plan::Cell,
+) -> Option<StepOutcome> {
+    let api = api_versions(engine, shared, staged, cell).await;
+    let checks = &shared.checks;
     if checks.preflights.is_empty() {
-        return None;
+        return Some(
+            api.map(|w| w.unwrap_or_else(|| "no Preflight specs; API versions checked".into())),
+        );
     }
     let mut specs = Specs::default();
     for (path, text) in &checks.preflights {
@@ -336,7 +349,47 @@ async fn preflight(engine: &Engine, checks: &Checks) -> Option<StepOutcome> {
         Ok((r, _)) => r,
         Err(e) => return Some(Err((e, None))),
     };
-    Some(judge("preflight", &results))
+    let warned = match api {
+        Err(failed) => return Some(Err(failed)),
+        Ok(w) => w,
+    };
+    Some(judge("preflight", &results).map(|d| match warned {
+        Some(w) => format!("{d}\n{w}"),
+        None => d,
+    }))
+}
+
+/// The app's objects against the cluster's Kubernetes version: an apiVersion it no longer
+/// serves fails the preflight (before anything is installed), a deprecated one is a warning.
+async fn api_versions(
+    engine: &Engine,
+    shared: &Shared,
+    staged: &Staged,
+    cell: &crate::plan::Cell,
+) -> Result<Option<String>, (String, Option<CellDiagnosis>)> {
+    let kube = engine.cluster().git_version().await.ok();
+    let Some(minor) = kube.as_deref().and_then(berth_spec::deprecations::minor_of) else {
+        return Ok(None);
+    };
+    let opts = berth_render::AppRenderOptions {
+        kube_version: kube.clone(),
+        ..Default::default()
+    };
+    let Ok(release) = app::render(
+        &staged.app_dir,
+        &shared.opts.values_of(cell),
+        &shared.namespace,
+        None,
+        opts,
+    ) else {
+        // Render problems show in the install step with their full message.
+        return Ok(None);
+    };
+    if let Some(d) = diagnose::of_objects(&release, minor) {
+        return Err((format!("API versions: {}", d.cause), Some(d)));
+    }
+    let warnings = diagnose::deprecated(&release, minor);
+    Ok((!warnings.is_empty()).then(|| format!("API versions: {}", warnings.join("; "))))
 }
 
 /// Collect `merged` from the cluster into `work` and analyse it.

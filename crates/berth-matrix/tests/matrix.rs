@@ -131,10 +131,20 @@ fn removed_api_fails_from_its_release_with_the_replacement_and_the_fix_passes() 
         None,
         out.path(),
     );
-    // Deprecated in 1.29, still served in 1.31, gone in 1.32.
-    assert!(cell(&old, "1.31-generic-online").passed);
+    // Deprecated in 1.29, still served in 1.31 (the preflight warns), gone in 1.32 (the
+    // preflight refuses before anything is installed).
+    let warned = cell(&old, "1.31-generic-online");
+    assert!(warned.passed, "{:?}", warned.diagnosis);
+    assert!(
+        step(warned, "preflight").detail.contains(
+            "FlowSchema is deprecated since Kubernetes 1.29 and no longer served from 1.32"
+        ),
+        "{}",
+        step(warned, "preflight").detail
+    );
     let c = cell(&old, "1.32-generic-online");
-    assert_eq!(c.failed_step.as_deref(), Some("install"));
+    assert_eq!(c.failed_step.as_deref(), Some("preflight"));
+    assert_eq!(step(c, "install").status, StepStatus::Skipped);
     let d = c.diagnosis.as_ref().expect("diagnosis");
     assert!(
         d.cause.contains(
@@ -149,10 +159,17 @@ fn removed_api_fails_from_its_release_with_the_replacement_and_the_fix_passes() 
         "{}",
         d.fix
     );
+    // Installed anyway (no preflight), the engine names the removal too.
+    let engine_msg = berth_deploy::diagnose::unserved_kind(
+        "chart/templates/flowschema.yaml",
+        &berth_deploy::object::object_ref(
+            &json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3", "kind": "FlowSchema", "metadata": {"name": "web-api"}}),
+        ),
+        Some(32),
+    );
     assert!(
-        step(c, "install")
-            .detail
-            .contains("Kubernetes 1.32 no longer serves")
+        engine_msg.contains("Kubernetes 1.32 no longer serves"),
+        "{engine_msg}"
     );
     let out2 = tempfile::tempdir().expect("tempdir");
     let fixed = run(
