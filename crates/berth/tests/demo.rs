@@ -23,6 +23,7 @@ fn the_tour_runs_every_step() {
         "checked by the cluster's kubelet: deployed",
         "the bundle alone, no app directory",
         "preflight: 3 pass",
+        "HTML report: <demo temp folder>/matrix/index.html",
         "total",
     ] {
         assert!(

@@ -107,6 +107,15 @@ pub const STEPS: &[Step] = &[
             ))
         },
     },
+    Step {
+        title: "a small support matrix: Kubernetes versions x distributions x online/air-gapped",
+        run: |d| {
+            Box::pin(crate::cmd::matrix::demo_step(
+                d.work.path().to_path_buf(),
+                d.app.clone(),
+            ))
+        },
+    },
 ];
 
 fn engine(d: &Demo) -> Result<&Engine> {
