@@ -46,23 +46,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let report = rt.block_on(berth_matrix::run(opts, &|_| {}))?;
     let serial: f64 = report.cells.iter().map(|c| c.seconds).sum();
+    let cpu = cpu_seconds();
     let mut steps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for c in &report.cells {
         for s in &c.steps {
             steps.entry(s.step.clone()).or_default().push(s.seconds);
         }
     }
-    println!("| matrix | cells | failed | jobs | wall s | sum of cells s | speed-up |");
-    println!("|---|---|---|---|---|---|---|");
     println!(
-        "| examples/hello 1.28..1.35 × generic,k3s,eks × online,air-gapped | {} | {} | {} | {:.1} | {:.1} | {:.1}× |",
+        "| matrix | cells | failed | jobs | wall s | CPU s (user+sys) | sum of cells s | speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| examples/hello 1.28..1.35 × generic,k3s,eks × online,air-gapped | {} | {} | {} | {:.1} | {} | {:.1} | {:.1}× |",
         report.cells.len(),
         report.failed(),
         report.jobs,
         report.seconds,
+        cpu.map(|c| format!("{c:.1}")).unwrap_or("?".into()),
         serial,
         serial / report.seconds
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "\nload average at the end (other processes included): {}",
+            load.trim()
+        );
+    }
     println!("\n| step | median s | max s |\n|---|---|---|");
     for (name, mut v) in steps {
         v.sort_by(|a, b| a.total_cmp(b));
@@ -79,4 +89,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("some cells failed".into());
     }
     Ok(())
+}
+
+/// This process's user + system CPU time (Linux `/proc/self/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

@@ -345,7 +345,15 @@ async fn preflight(
         Ok(w) => w,
         Err(e) => return Some(Err((format!("temporary directory: {e}"), None))),
     };
-    let results = match analyse(engine, &specs.merge_preflight(), work.path(), "preflight").await {
+    let results = match analyse(
+        engine,
+        &specs.merge_preflight(),
+        work.path(),
+        "preflight",
+        false,
+    )
+    .await
+    {
         Ok((r, _)) => r,
         Err(e) => return Some(Err((e, None))),
     };
@@ -398,6 +406,8 @@ async fn analyse(
     merged: &berth_troubleshoot::spec::Merged,
     work: &Path,
     name: &str,
+    // Only what is kept needs redacting (as `berth preflight` without --bundle).
+    redact: bool,
 ) -> Result<
     (
         Vec<analyze::AnalyzeResult>,
@@ -413,7 +423,7 @@ async fn analyse(
                 deadline: Duration::from_secs(60),
                 concurrency: 8,
             },
-            redact: true,
+            redact,
             tokenize: false,
             kube: Some(engine.cluster().client().clone()),
             kube_error: None,
@@ -677,11 +687,18 @@ async fn support_bundle(
             "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec: {}\n",
         );
     }
-    let (results, writer) =
-        match analyse(engine, &specs.merge_support_bundle(), dir, "support-bundle").await {
-            Ok(r) => r,
-            Err(e) => return Some(Err((e, None))),
-        };
+    let (results, writer) = match analyse(
+        engine,
+        &specs.merge_support_bundle(),
+        dir,
+        "support-bundle",
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return Some(Err((e, None))),
+    };
     let analysis = serde_json::to_vec_pretty(&results).unwrap_or_default();
     let _ = writer.write("analysis.json", &analysis);
     let archive = dir.join("support-bundle.tar.gz");

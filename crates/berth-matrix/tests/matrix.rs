@@ -294,3 +294,68 @@ fn a_failing_test_hook_fails_the_test_step_with_its_log() {
     assert_eq!(step(c, "support-bundle").status, StepStatus::Passed);
     assert_eq!(step(c, "uninstall").status, StepStatus::Skipped);
 }
+
+#[test]
+fn no_default_storage_class_leaves_the_claim_pending_with_the_fix_and_naming_a_class_passes() {
+    // RKE2 as installed: no StorageClass at all; here with local-path-provisioner added, but
+    // not marked default (a common state).
+    let local_path: ProfileTweak = Arc::new(|_, p| {
+        p.storage_classes = vec![berth_kube_sim::profile::StorageClassProfile {
+            name: "local-path".into(),
+            provisioner: "rancher.io/local-path".into(),
+            default: false,
+        }]
+    });
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "rke2",
+        "online",
+        &[("volume", json!(true))],
+        Some(local_path.clone()),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("persistentvolumeclaim/web-data is Pending")
+            && d.cause.contains("no default StorageClass"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.fix
+            .contains("storageclass.kubernetes.io/is-default-class=true"),
+        "{}",
+        d.fix
+    );
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "rke2",
+        "online",
+        &[
+            ("volume", json!(true)),
+            ("storage_class", json!("local-path")),
+        ],
+        Some(local_path),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    // A distribution with a default class needs no setting.
+    let out3 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "k3s",
+        "online",
+        &[("volume", json!(true))],
+        None,
+        out3.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
