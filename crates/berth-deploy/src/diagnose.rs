@@ -273,6 +273,19 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
                     i => i.to_string(),
                 };
                 let msg = s(cs, "/state/waiting/message");
+                if msg.contains("no match for platform in manifest") {
+                    let node = s(pod, "/spec/nodeName");
+                    return Some((
+                        format!(
+                            "image {image} has no build for the platform of node {node}, where {} runs (container {name}): {}",
+                            pod_name(pod),
+                            first_line(msg)
+                        ),
+                        format!(
+                            "publish {image} for every node architecture (a multi-platform image with linux/amd64 and linux/arm64), or keep the pods on nodes it supports (nodeSelector kubernetes.io/arch: amd64 in the app's config; kubectl get nodes -L kubernetes.io/arch)"
+                        ),
+                    ));
+                }
                 let registry = image_registry(&image);
                 let detail = if msg.is_empty() {
                     reason.to_string()

@@ -2102,7 +2102,14 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
             ))
         } else if sh.registry_check {
             let creds = crate::registry::pull_credentials(store, &ns, &secrets);
-            sh.registry.state(&image, creds)
+            let st = sh.registry.state(&image, creds);
+            match (
+                &st,
+                crate::registry::platform_mismatch(store, pod, &sh.registry, &image),
+            ) {
+                (PullState::Present, Some(msg)) => PullState::Missing(msg),
+                _ => st,
+            }
         } else {
             PullState::Present
         };

@@ -81,11 +81,30 @@ pub async fn run_tests(
             )));
         }
         let start = Instant::now();
+        // A diagnosis that holds (an image that cannot be pulled) ends the wait early.
+        let mut diagnosed: Option<(Instant, berth_deploy::diagnose::Diagnosis)> = None;
         let outcome = loop {
             match cluster.get(&r).await {
                 Ok(Some(o)) => {
                     if let Some(ok) = finished(&o) {
                         break Some(ok);
+                    }
+                    let ev = berth_deploy::diagnose::Evidence {
+                        object: o.clone(),
+                        pods: vec![o],
+                        ..Default::default()
+                    };
+                    match (berth_deploy::diagnose::diagnose(&ev), &diagnosed) {
+                        (Some(d), None) => diagnosed = Some((Instant::now(), d)),
+                        (Some(_), Some((since, d))) if since.elapsed() > shared.opts.fail_fast => {
+                            let _ = cluster.delete(&r).await;
+                            return Some(Err((
+                                format!("{}\ntest {r}: {}", lines.join("\n"), d.cause),
+                                Some(crate::diagnose::from_engine(d)),
+                            )));
+                        }
+                        (None, _) => diagnosed = None,
+                        _ => {}
                     }
                 }
                 Ok(None) => break Some(false),

@@ -359,3 +359,54 @@ fn no_default_storage_class_leaves_the_claim_pending_with_the_fix_and_naming_a_c
     );
     assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
 }
+
+fn node(name: &str, arch: &str) -> berth_kube_sim::profile::NodeProfile {
+    berth_kube_sim::profile::NodeProfile {
+        name: name.into(),
+        architecture: arch.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_amd64_only_image_on_arm64_nodes_fails_to_pull_and_pinning_to_amd64_passes() {
+    // Air-gapped cells check every image in their registry: the stand-in images are
+    // linux/amd64 only, as many vendors' images are.
+    let arm_only: ProfileTweak = Arc::new(|_, p| p.nodes = vec![node("graviton-0", "arm64")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "eks",
+        "airgapped",
+        &[],
+        Some(arm_only),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("has no build for the platform of node graviton-0")
+            && d.cause
+                .contains("no match for platform in manifest: not found"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("multi-platform image"), "{}", d.fix);
+    // A mixed cluster: the same image runs once the pods are kept on amd64 nodes.
+    let mixed: ProfileTweak =
+        Arc::new(|_, p| p.nodes = vec![node("graviton-0", "arm64"), node("intel-0", "amd64")]);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "eks",
+        "airgapped",
+        &[("node_arch", json!("amd64"))],
+        Some(mixed),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
