@@ -410,3 +410,76 @@ fn an_amd64_only_image_on_arm64_nodes_fails_to_pull_and_pinning_to_amd64_passes(
     );
     assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
 }
+
+/// A copy of the fixture at another version.
+fn fixture_at(dir: &Path, version: &str) -> PathBuf {
+    let to = dir.join(format!("breakage-{version}"));
+    for e in walk(&fixture()) {
+        let dst = to.join(e.strip_prefix(fixture()).expect("prefix"));
+        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&e, &dst).expect("copy");
+    }
+    let m = to.join("berth.yaml");
+    let text = std::fs::read_to_string(&m).expect("read").replacen(
+        "version: 1.0.0",
+        &format!("version: {version}"),
+        1,
+    );
+    std::fs::write(&m, text).expect("write");
+    to
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn upgrade_from_an_older_version_installs_it_then_upgrades_online_and_air_gapped() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let old = fixture_at(work.path(), "0.9.0");
+    let opts = MatrixOptions {
+        app_dir: fixture(),
+        upgrade_from: Some(old),
+        cells: plan::cells(&[31], &["k3s".to_string()], plan::AirgapMode::Both),
+        jobs: 2,
+        out_dir: work.path().join("out"),
+        values: BTreeMap::new(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(berth_matrix::run(opts, &|_| {})).expect("ran");
+    assert_eq!(r.upgrade_from.as_deref(), Some("0.9.0"));
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?}", c.id, c.diagnosis);
+        assert!(
+            step(c, "install").detail.contains("breakage 0.9.0"),
+            "{}",
+            step(c, "install").detail
+        );
+        let up = step(c, "upgrade");
+        assert_eq!(up.status, StepStatus::Passed);
+        assert!(
+            up.detail.contains("breakage 1.0.0 (revision 2)"),
+            "{}",
+            up.detail
+        );
+    }
+    // Air-gapped: both versions came through their own signed bundles.
+    let air = cell(&r, "1.31-k3s-airgapped");
+    assert!(step(air, "upgrade").detail.contains("bundle verified"));
+}
