@@ -87,6 +87,7 @@ pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
         .or_else(|| crash_loop(ev))
         .or_else(|| readiness_probe(ev))
         .or_else(|| ingress_class(ev))
+        .or_else(|| load_balancer(ev))
         .or_else(|| job_failed(ev))
         .or_else(|| apiservice_unavailable(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
@@ -605,6 +606,57 @@ fn ingress_class(ev: &Evidence) -> Option<(String, String)> {
     None
 }
 
+/// A `type: LoadBalancer` Service without an address and without any word from a
+/// load-balancer controller (clouds record `EnsuringLoadBalancer` at once): nothing in the
+/// cluster provides load balancers (bare metal without MetalLB or kube-vip).
+fn load_balancer(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "Service" || s(&ev.object, "/spec/type") != "LoadBalancer" {
+        return None;
+    }
+    if ev
+        .object
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return None;
+    }
+    if let Some(e) = ev
+        .events
+        .iter()
+        .find(|e| s(e, "/reason") == "SyncLoadBalancerFailed")
+    {
+        return Some((
+            format!(
+                "service/{} gets no load balancer: {}",
+                r.name,
+                first_line(s(e, "/message"))
+            ),
+            "fix what the cloud's load-balancer controller reports (quotas, subnets, annotations), or expose the app through an Ingress".into(),
+        ));
+    }
+    let controller_spoke = ev.events.iter().any(|e| {
+        matches!(
+            s(e, "/reason"),
+            "EnsuringLoadBalancer" | "EnsuredLoadBalancer"
+        )
+    });
+    if controller_spoke {
+        return None;
+    }
+    Some((
+        format!(
+            "service/{} is type LoadBalancer but no load-balancer controller gave it an address (EXTERNAL-IP stays <pending>): the cluster has none, as bare-metal clusters without MetalLB or kube-vip",
+            r.name
+        ),
+        format!(
+            "set the service type to ClusterIP and expose the app through an Ingress, or to NodePort, in the app's config; or have the admin install a load-balancer provider (MetalLB, kube-vip) in namespace {}'s cluster",
+            r.namespace
+        ),
+    ))
+}
+
 fn job_failed(ev: &Evidence) -> Option<(String, String)> {
     let r = object_ref(&ev.object);
     if r.kind != "Job" {
@@ -1060,6 +1112,47 @@ mod tests {
         );
         assert!(fix.contains("do not pin runAsUser"), "{fix}");
         assert!(admission_hint(scc).is_some_and(|h| h.contains("restricted-v2")));
+    }
+
+    #[test]
+    fn a_load_balancer_without_a_controller_is_diagnosed_but_a_cloud_one_being_made_is_not() {
+        let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop"},"spec":{"type":"LoadBalancer"}});
+        let d = diagnose(&Evidence {
+            object: svc.clone(),
+            ..Default::default()
+        })
+        .expect("bare metal");
+        assert!(
+            d.cause.contains("no load-balancer controller"),
+            "{}",
+            d.cause
+        );
+        assert!(d.fix.contains("MetalLB"), "{}", d.fix);
+        let ensuring = json!({"reason":"EnsuringLoadBalancer","type":"Normal","message":"Ensuring load balancer","involvedObject":{"kind":"Service","name":"web"}});
+        assert!(
+            diagnose(&Evidence {
+                object: svc.clone(),
+                events: vec![ensuring],
+                ..Default::default()
+            })
+            .is_none()
+        );
+        let failed = json!({"reason":"SyncLoadBalancerFailed","type":"Warning","message":"Error syncing load balancer: failed to ensure load balancer: quota exceeded","involvedObject":{"kind":"Service","name":"web"}});
+        let d = diagnose(&Evidence {
+            object: svc,
+            events: vec![failed],
+            ..Default::default()
+        })
+        .expect("cloud failure");
+        assert!(d.cause.contains("quota exceeded"), "{}", d.cause);
+        let with_ip = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"LoadBalancer"},"status":{"loadBalancer":{"ingress":[{"ip":"1.2.3.4"}]}}});
+        assert!(
+            diagnose(&Evidence {
+                object: with_ip,
+                ..Default::default()
+            })
+            .is_none()
+        );
     }
 
     #[test]

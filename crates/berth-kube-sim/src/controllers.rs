@@ -1677,6 +1677,7 @@ fn services(store: &mut Store) {
         let ns = md_str(&svc, "namespace").to_string();
         let name = md_str(&svc, "name").to_string();
         if svc["spec"]["type"] == "LoadBalancer"
+            && store.profile.load_balancers
             && svc["status"]["loadBalancer"]["ingress"].is_null()
         {
             store.next_ip += 1;

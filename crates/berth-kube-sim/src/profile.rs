@@ -39,6 +39,10 @@ pub struct Profile {
     /// OpenShift's SecurityContextConstraints admission: pods may use only `restricted-v2`
     /// (no fixed UID or fsGroup outside the namespace's range, no privilege). Default false.
     pub security_context_constraints: bool,
+    /// A load-balancer controller gives `type: LoadBalancer` Services an address (clouds,
+    /// k3s's ServiceLB). false models bare metal without MetalLB: they stay `<pending>`, with
+    /// no service-controller event. Default true.
+    pub load_balancers: bool,
 }
 
 /// Pod Security admission's cluster-wide defaults (an AdmissionConfiguration's `defaults`).
@@ -172,6 +176,7 @@ impl Default for Profile {
             time_scale: DEFAULT_TIME_SCALE,
             pod_security: PodSecurityProfile::default(),
             security_context_constraints: false,
+            load_balancers: true,
         }
     }
 }

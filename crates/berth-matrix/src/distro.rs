@@ -25,6 +25,8 @@ pub fn profile(cell: &Cell) -> Profile {
         "aks" => aks(&mut p),
         // OpenShift admits pods through its SecurityContextConstraints (restricted-v2).
         "openshift" => p.security_context_constraints = true,
+        // kubeadm and RKE2 on bare metal: no load-balancer provider unless one is installed.
+        "generic" | "rke2" => p.load_balancers = false,
         _ => {}
     }
     p

@@ -483,3 +483,45 @@ fn upgrade_from_an_older_version_installs_it_then_upgrades_online_and_air_gapped
     let air = cell(&r, "1.31-k3s-airgapped");
     assert!(step(air, "upgrade").detail.contains("bundle verified"));
 }
+
+#[test]
+fn a_load_balancer_service_on_bare_metal_never_gets_an_address_and_clusterip_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic,eks",
+        "online",
+        &[("service_type", json!("LoadBalancer"))],
+        None,
+        out.path(),
+    );
+    // EKS's load-balancer controller gives the Service an address; bare metal has none.
+    assert!(
+        cell(&r, "1.32-eks-online").passed,
+        "{:?}",
+        cell(&r, "1.32-eks-online").diagnosis
+    );
+    let c = cell(&r, "1.32-generic-online");
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains(
+            "service/web is type LoadBalancer but no load-balancer controller gave it an address"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("MetalLB"), "{}", d.fix);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        None,
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
