@@ -79,6 +79,7 @@ fn pod_name(pod: &Value) -> String {
 pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
     let object = object_ref(&ev.object);
     let found = missing_reference(ev)
+        .or_else(|| pod_admission_refused(ev))
         .or_else(|| image_pull(ev))
         .or_else(|| quota(ev))
         .or_else(|| storage(ev))
@@ -86,9 +87,64 @@ pub fn diagnose(ev: &Evidence) -> Option<Diagnosis> {
         .or_else(|| crash_loop(ev))
         .or_else(|| readiness_probe(ev))
         .or_else(|| ingress_class(ev))
+        .or_else(|| load_balancer(ev))
         .or_else(|| job_failed(ev))
         .or_else(|| apiservice_unavailable(ev));
     found.map(|(cause, fix)| Diagnosis { object, cause, fix })
+}
+
+/// Pods a controller cannot create because Pod Security admission or OpenShift's security
+/// context constraints refuse them (the owner's `FailedCreate` event).
+fn pod_admission_refused(ev: &Evidence) -> Option<(String, String)> {
+    ev.events.iter().find_map(|e| {
+        if s(e, "/reason") != "FailedCreate" {
+            return None;
+        }
+        let (cause, fix) = pod_admission(s(e, "/message"))?;
+        Some((
+            format!(
+                "{} {} cannot create pods: {cause}",
+                s(e, "/involvedObject/kind").to_lowercase(),
+                s(e, "/involvedObject/name")
+            ),
+            fix,
+        ))
+    })
+}
+
+/// Cause and fix of a pod refused by Pod Security admission (`violates PodSecurity
+/// "restricted:latest": …`) or by OpenShift's SCC admission (`unable to validate against any
+/// security context constraint`). `None` for other messages.
+pub fn pod_admission(msg: &str) -> Option<(String, String)> {
+    if let Some(rest) = msg.split("violates PodSecurity \"").nth(1) {
+        let level = rest.split('"').next().unwrap_or("restricted:latest");
+        let what = rest.split_once("\": ").map(|x| x.1).unwrap_or(rest);
+        let bare = level.split(':').next().unwrap_or(level);
+        return Some((
+            format!(
+                "Pod Security admission enforces the {level} level in this namespace and the pods break it: {}",
+                first_line(what)
+            ),
+            format!(
+                "give the pods a securityContext that meets the {bare} Pod Security Standard (for restricted: runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities.drop: [\"ALL\"], seccompProfile.type: RuntimeDefault), through the app's config or chart; or have the cluster admin label the namespace pod-security.kubernetes.io/enforce=baseline (or privileged) if the app needs more"
+            ),
+        ));
+    }
+    if msg.contains("unable to validate against any security context constraint") {
+        let detail: Vec<&str> = msg
+            .split("provider restricted-v2: ")
+            .skip(1)
+            .map(|p| p.split(", provider").next().unwrap_or(p))
+            .collect();
+        return Some((
+            format!(
+                "OpenShift's security context constraints refuse the pods (only restricted-v2 is usable: it assigns a UID from the namespace's range and forbids root and privilege): {}",
+                if detail.is_empty() { first_line(msg) } else { detail.join("; ") }
+            ),
+            "do not pin runAsUser/runAsGroup/fsGroup (OpenShift assigns them from the namespace's range), drop privileged and allowPrivilegeEscalation; or have the admin grant the ServiceAccount another SCC (oc adm policy add-scc-to-user anyuid -z SERVICEACCOUNT -n NAMESPACE)".into(),
+        ));
+    }
+    None
 }
 
 /// `kind "name" not found` inside a kubelet or admission message: (kind, name).
@@ -218,6 +274,19 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
                     i => i.to_string(),
                 };
                 let msg = s(cs, "/state/waiting/message");
+                if msg.contains("no match for platform in manifest") {
+                    let node = s(pod, "/spec/nodeName");
+                    return Some((
+                        format!(
+                            "image {image} has no build for the platform of node {node}, where {} runs (container {name}): {}",
+                            pod_name(pod),
+                            first_line(msg)
+                        ),
+                        format!(
+                            "publish {image} for every node architecture (a multi-platform image with linux/amd64 and linux/arm64), or keep the pods on nodes it supports (nodeSelector kubernetes.io/arch: amd64 in the app's config; kubectl get nodes -L kubernetes.io/arch)"
+                        ),
+                    ));
+                }
                 let registry = image_registry(&image);
                 let detail = if msg.is_empty() {
                     reason.to_string()
@@ -537,6 +606,57 @@ fn ingress_class(ev: &Evidence) -> Option<(String, String)> {
     None
 }
 
+/// A `type: LoadBalancer` Service without an address and without any word from a
+/// load-balancer controller (clouds record `EnsuringLoadBalancer` at once): nothing in the
+/// cluster provides load balancers (bare metal without MetalLB or kube-vip).
+fn load_balancer(ev: &Evidence) -> Option<(String, String)> {
+    let r = object_ref(&ev.object);
+    if r.kind != "Service" || s(&ev.object, "/spec/type") != "LoadBalancer" {
+        return None;
+    }
+    if ev
+        .object
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return None;
+    }
+    if let Some(e) = ev
+        .events
+        .iter()
+        .find(|e| s(e, "/reason") == "SyncLoadBalancerFailed")
+    {
+        return Some((
+            format!(
+                "service/{} gets no load balancer: {}",
+                r.name,
+                first_line(s(e, "/message"))
+            ),
+            "fix what the cloud's load-balancer controller reports (quotas, subnets, annotations), or expose the app through an Ingress".into(),
+        ));
+    }
+    let controller_spoke = ev.events.iter().any(|e| {
+        matches!(
+            s(e, "/reason"),
+            "EnsuringLoadBalancer" | "EnsuredLoadBalancer"
+        )
+    });
+    if controller_spoke {
+        return None;
+    }
+    Some((
+        format!(
+            "service/{} is type LoadBalancer but no load-balancer controller gave it an address (EXTERNAL-IP stays <pending>): the cluster has none, as bare-metal clusters without MetalLB or kube-vip",
+            r.name
+        ),
+        format!(
+            "set the service type to ClusterIP and expose the app through an Ingress, or to NodePort, in the app's config; or have the admin install a load-balancer provider (MetalLB, kube-vip) in namespace {}'s cluster",
+            r.namespace
+        ),
+    ))
+}
+
 fn job_failed(ev: &Evidence) -> Option<(String, String)> {
     let r = object_ref(&ev.object);
     if r.kind != "Job" {
@@ -662,6 +782,9 @@ pub fn admission_hint(message: &str) -> Option<String> {
             "; admission webhook {hook} cannot be reached ({cause}) and its failurePolicy is Fail: {fix}"
         ));
     }
+    if let Some((cause, fix)) = pod_admission(message) {
+        return Some(format!("; {cause}: {fix}"));
+    }
     if message.contains("does not support dry run") {
         return Some(
             "; a webhook with side effects cannot take a dry run: run without --dry-run, or ask its owner to declare sideEffects: None".into(),
@@ -754,6 +877,34 @@ pub fn unknown_field_hint(message: &str, api_version: &str, kind: &str) -> Optio
         "; {kind} {api_version} has no {noun} {} and the API server refuses unknown fields: correct or remove {pronoun} in the object's source (the chart template or the value that produces {pronoun})",
         parts.join(", ")
     ))
+}
+
+/// Why the cluster does not serve an object's kind: an API version this Kubernetes release
+/// no longer serves (from the Kubernetes deprecation guide's table, with the replacement), or
+/// a kind whose CustomResourceDefinition is missing.
+pub fn unserved_kind(source: &str, r: &ObjectRef, server_minor: Option<u32>) -> String {
+    use berth_spec::deprecations::{ApiState, check};
+    if let Some(minor) = server_minor
+        && let Some((ApiState::Removed, removal)) = check(&r.api_version, &r.kind, minor)
+    {
+        let fix = if removal.replacement.is_empty() {
+            format!("remove it; {}", removal.advice(&r.kind))
+        } else {
+            format!(
+                "change its apiVersion to {} ({})",
+                removal.replacement,
+                removal.advice(&r.kind)
+            )
+        };
+        return format!(
+            "{source}: Kubernetes 1.{minor} no longer serves {} {} ({r}): it was removed in 1.{} (deprecated in 1.{}); {fix}",
+            r.api_version, r.kind, removal.removed_in, removal.deprecated_in
+        );
+    }
+    format!(
+        "{source}: the cluster does not serve kind {} in {} ({r}); install its CustomResourceDefinition first or check apiVersion",
+        r.kind, r.api_version
+    )
 }
 
 fn first_line(s: &str) -> String {
@@ -1049,6 +1200,103 @@ mod tests {
             unknown_field_hint("configmaps \"x\" not found", "v1", "ConfigMap"),
             None
         );
+    }
+
+    #[test]
+    fn pod_security_and_scc_refusals_name_the_level_and_the_fix() {
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"FailedCreate","type":"Warning","involvedObject":{"kind":"ReplicaSet","name":"web-5d8f","namespace":"shop"},
+                "message":"Error creating: pods \"web-5d8f-\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (pod or container \"web\" must set securityContext.runAsNonRoot=true)"}),
+            ],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).expect("diagnosis");
+        assert!(d.cause.starts_with("replicaset web-5d8f cannot create pods: Pod Security admission enforces the restricted:latest level"), "{}", d.cause);
+        assert!(
+            d.cause
+                .contains("must set securityContext.runAsNonRoot=true"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.fix.contains("seccompProfile.type: RuntimeDefault"),
+            "{}",
+            d.fix
+        );
+        let scc = "pods \"web-\" is forbidden: unable to validate against any security context constraint: [provider \"anyuid\": Forbidden: not usable by user or serviceaccount, provider restricted-v2: .spec.securityContext.fsGroup: Invalid value: []int64{999}: 999 is not an allowed group, provider \"privileged\": Forbidden: not usable by user or serviceaccount]";
+        let (cause, fix) = pod_admission(scc).expect("scc");
+        assert!(
+            cause.contains("fsGroup: Invalid value: []int64{999}: 999 is not an allowed group"),
+            "{cause}"
+        );
+        assert!(fix.contains("do not pin runAsUser"), "{fix}");
+        assert!(admission_hint(scc).is_some_and(|h| h.contains("restricted-v2")));
+    }
+
+    #[test]
+    fn a_load_balancer_without_a_controller_is_diagnosed_but_a_cloud_one_being_made_is_not() {
+        let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop"},"spec":{"type":"LoadBalancer"}});
+        let d = diagnose(&Evidence {
+            object: svc.clone(),
+            ..Default::default()
+        })
+        .expect("bare metal");
+        assert!(
+            d.cause.contains("no load-balancer controller"),
+            "{}",
+            d.cause
+        );
+        assert!(d.fix.contains("MetalLB"), "{}", d.fix);
+        let ensuring = json!({"reason":"EnsuringLoadBalancer","type":"Normal","message":"Ensuring load balancer","involvedObject":{"kind":"Service","name":"web"}});
+        assert!(
+            diagnose(&Evidence {
+                object: svc.clone(),
+                events: vec![ensuring],
+                ..Default::default()
+            })
+            .is_none()
+        );
+        let failed = json!({"reason":"SyncLoadBalancerFailed","type":"Warning","message":"Error syncing load balancer: failed to ensure load balancer: quota exceeded","involvedObject":{"kind":"Service","name":"web"}});
+        let d = diagnose(&Evidence {
+            object: svc,
+            events: vec![failed],
+            ..Default::default()
+        })
+        .expect("cloud failure");
+        assert!(d.cause.contains("quota exceeded"), "{}", d.cause);
+        let with_ip = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"LoadBalancer"},"status":{"loadBalancer":{"ingress":[{"ip":"1.2.3.4"}]}}});
+        assert!(
+            diagnose(&Evidence {
+                object: with_ip,
+                ..Default::default()
+            })
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn removed_api_versions_name_the_release_and_the_replacement() {
+        let r = object_ref(
+            &json!({"apiVersion":"policy/v1beta1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"shop"}}),
+        );
+        let m = unserved_kind("chart/templates/pdb.yaml", &r, Some(25));
+        assert!(
+            m.contains("Kubernetes 1.25 no longer serves policy/v1beta1 PodDisruptionBudget"),
+            "{m}"
+        );
+        assert!(m.contains("change its apiVersion to policy/v1"), "{m}");
+        // Before the removal (or for a kind the table does not list) it is a missing CRD.
+        let m = unserved_kind("x.yaml", &r, Some(24));
+        assert!(
+            m.contains("install its CustomResourceDefinition first"),
+            "{m}"
+        );
+        let r = object_ref(
+            &json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}}),
+        );
+        assert!(unserved_kind("x.yaml", &r, Some(32)).contains("CustomResourceDefinition"));
     }
 
     #[test]

@@ -758,9 +758,13 @@ impl Engine {
                     .copied(),
             };
             if s.is_none() {
-                problems.push(format!(
-                    "{}: the cluster does not serve kind {} in {} ({r}); install its CustomResourceDefinition first or check apiVersion",
-                    m.source, r.kind, r.api_version
+                let minor = self.cluster.git_version().await.ok();
+                problems.push(crate::diagnose::unserved_kind(
+                    &m.source,
+                    &r,
+                    minor
+                        .as_deref()
+                        .and_then(berth_spec::deprecations::minor_of),
                 ));
             }
             scope.insert(k, s);

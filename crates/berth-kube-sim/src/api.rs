@@ -822,6 +822,9 @@ fn admit_pod_create(store: &Store, rr: &ResReq, obj: &Value) -> Result<(), ApiEr
         if let Some(e) = crate::references::service_account_error(store, ns, obj, name) {
             return Err(e);
         }
+        if let Some(e) = crate::pod_security::admission_error(store, ns, obj, name) {
+            return Err(e);
+        }
     }
     Ok(())
 }

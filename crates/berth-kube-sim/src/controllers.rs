@@ -530,7 +530,9 @@ fn refused_by_admission(store: &mut Store, owner: &Value, pod: &Value, name: &st
     } else {
         format!("{owner_name}-")
     };
-    let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown) else {
+    let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown)
+        .or_else(|| crate::pod_security::admission_error(store, &ns, pod, &shown))
+    else {
         return false;
     };
     let (msg, component) = match kind {
@@ -1675,6 +1677,7 @@ fn services(store: &mut Store) {
         let ns = md_str(&svc, "namespace").to_string();
         let name = md_str(&svc, "name").to_string();
         if svc["spec"]["type"] == "LoadBalancer"
+            && store.profile.load_balancers
             && svc["status"]["loadBalancer"]["ingress"].is_null()
         {
             store.next_ip += 1;
@@ -2100,7 +2103,14 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
             ))
         } else if sh.registry_check {
             let creds = crate::registry::pull_credentials(store, &ns, &secrets);
-            sh.registry.state(&image, creds)
+            let st = sh.registry.state(&image, creds);
+            match (
+                &st,
+                crate::registry::platform_mismatch(store, pod, &sh.registry, &image),
+            ) {
+                (PullState::Present, Some(msg)) => PullState::Missing(msg),
+                _ => st,
+            }
         } else {
             PullState::Present
         };

@@ -17,7 +17,8 @@
 //! `discovery`, `controllers` (the simulated control plane and kubelet), `faults`,
 //! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir), `references`
 //! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
-//! `admission` (webhook calls), `aggregation` (APIService availability).
+//! `admission` (webhook calls), `aggregation` (APIService availability), `pod_security`
+//! (Pod Security admission and OpenShift SCC).
 
 mod admission;
 mod aggregation;
@@ -30,6 +31,7 @@ mod faults;
 mod fields;
 mod logs;
 mod persist;
+mod pod_security;
 pub mod profile;
 mod protobuf;
 mod references;

@@ -34,6 +34,24 @@ pub struct Profile {
     /// `initialDelaySeconds`, `periodSeconds`) pass: 10 means a 5 s delay takes 0.5 s.
     /// 1 is real time. Default 10.
     pub time_scale: f64,
+    /// Pod Security admission defaults (namespaces without the enforce label).
+    pub pod_security: PodSecurityProfile,
+    /// OpenShift's SecurityContextConstraints admission: pods may use only `restricted-v2`
+    /// (no fixed UID or fsGroup outside the namespace's range, no privilege). Default false.
+    pub security_context_constraints: bool,
+    /// A load-balancer controller gives `type: LoadBalancer` Services an address (clouds,
+    /// k3s's ServiceLB). false models bare metal without MetalLB: they stay `<pending>`, with
+    /// no service-controller event. Default true.
+    pub load_balancers: bool,
+}
+
+/// Pod Security admission's cluster-wide defaults (an AdmissionConfiguration's `defaults`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodSecurityProfile {
+    /// Level enforced in namespaces without a `pod-security.kubernetes.io/enforce` label:
+    /// `privileged` (or empty, the default), `baseline` or `restricted`.
+    pub enforce: String,
 }
 
 /// The default [`Profile::time_scale`]: fast enough for test suites, slow enough that a
@@ -156,6 +174,9 @@ impl Default for Profile {
             registries: vec![],
             faults: ProfileFaults::default(),
             time_scale: DEFAULT_TIME_SCALE,
+            pod_security: PodSecurityProfile::default(),
+            security_context_constraints: false,
+            load_balancers: true,
         }
     }
 }
@@ -357,6 +378,15 @@ impl Profile {
 
     fn validate(&self) -> Result<(), String> {
         self.version_parts()?;
+        if !matches!(
+            self.pod_security.enforce.as_str(),
+            "" | "privileged" | "baseline" | "restricted"
+        ) {
+            return Err(format!(
+                "podSecurity.enforce must be privileged, baseline or restricted, got {:?}",
+                self.pod_security.enforce
+            ));
+        }
         if !(0.0..=1.0).contains(&self.faults.api_error_rate) {
             return Err(format!(
                 "faults.apiErrorRate must be between 0 and 1, got {}",

@@ -27,9 +27,13 @@ pub type Creds = HashMap<String, (String, String)>;
 
 type Cache = Arc<Mutex<HashMap<String, (PullState, Instant)>>>;
 
+/// Platforms (`linux/amd64`) an image offers, by image reference, learnt by the checks.
+type Platforms = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
 pub struct Checker {
     registries: Vec<RegistryProfile>,
     cache: Cache,
+    platforms: Platforms,
 }
 
 /// An image reference split into (registry host, repository, reference).
@@ -116,7 +120,17 @@ impl Checker {
         Checker {
             registries,
             cache: Arc::new(Mutex::new(HashMap::new())),
+            platforms: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The platforms a present image offers (`os/architecture`), once a check found them.
+    pub fn platforms(&self, image: &str) -> Option<Vec<String>> {
+        self.platforms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(image)
+            .cloned()
     }
 
     /// The pull state of `image`; starts a check in the background when unknown or stale.
@@ -144,8 +158,16 @@ impl Checker {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone(), (PullState::Checking, Instant::now()));
         let full = full_image(image);
+        let platforms = self.platforms.clone();
+        let image = image.to_string();
         tokio::spawn(async move {
-            let st = check(&host, &repo, &reference, prof.as_ref(), cred, &full).await;
+            let (st, found) = check(&host, &repo, &reference, prof.as_ref(), cred, &full).await;
+            if let Some(found) = found {
+                platforms
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(image, found);
+            }
             cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -155,12 +177,38 @@ impl Checker {
     }
 }
 
+/// containerd's refusal when the image offers no build for the pod's node
+/// (`no match for platform in manifest: not found`), or `None`.
+pub fn platform_mismatch(
+    store: &Store,
+    pod: &Value,
+    checker: &Checker,
+    image: &str,
+) -> Option<String> {
+    let node = pod["spec"]["nodeName"].as_str()?;
+    let arch = store
+        .profile
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .map(|n| n.architecture.clone())?;
+    let offered = checker.platforms(image)?;
+    if offered.iter().any(|p| p == &format!("linux/{arch}")) {
+        return None;
+    }
+    let full = full_image(image);
+    Some(format!(
+        "failed to pull and unpack image \"{full}\": no match for platform in manifest: not found"
+    ))
+}
+
 fn auth_param(header: &str, name: &str) -> Option<String> {
     let i = header.find(&format!("{name}=\""))?;
     let rest = &header[i + name.len() + 2..];
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// Check the image, then (when present) read which platforms it offers.
 async fn check(
     host: &str,
     repo: &str,
@@ -168,6 +216,98 @@ async fn check(
     prof: Option<&RegistryProfile>,
     cred: Option<(String, String)>,
     full: &str,
+) -> (PullState, Option<Vec<String>>) {
+    let mut auth = None;
+    let st = head(host, repo, reference, prof, cred, full, &mut auth).await;
+    if st != PullState::Present {
+        return (st, None);
+    }
+    let found = read_platforms(host, repo, reference, prof, auth.as_ref()).await;
+    (st, found)
+}
+
+/// How the manifest request was authorised, to read the manifest and config the same way.
+enum Auth {
+    Bearer(String),
+    Basic(String, String),
+}
+
+fn client_for(prof: Option<&RegistryProfile>) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .danger_accept_invalid_certs(prof.is_some_and(|p| p.insecure_skip_tls_verify))
+        .build()
+        .ok()
+}
+
+/// `os/architecture` of every platform an image (index or single manifest) offers; `None`
+/// when it cannot be read (the kubelet then assumes the image runs anywhere).
+async fn read_platforms(
+    host: &str,
+    repo: &str,
+    reference: &str,
+    prof: Option<&RegistryProfile>,
+    auth: Option<&Auth>,
+) -> Option<Vec<String>> {
+    let scheme = if prof.is_some_and(|p| p.insecure) {
+        "http"
+    } else {
+        "https"
+    };
+    let client = client_for(prof)?;
+    let get = |url: String| {
+        let req = client.get(url).header("Accept", ACCEPT);
+        match auth {
+            Some(Auth::Bearer(t)) => req.bearer_auth(t),
+            Some(Auth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+            None => req,
+        }
+    };
+    let m: Value = get(format!("{scheme}://{host}/v2/{repo}/manifests/{reference}"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    if let Some(list) = m["manifests"].as_array() {
+        let out: Vec<String> = list
+            .iter()
+            .filter_map(|d| {
+                let p = &d["platform"];
+                Some(format!(
+                    "{}/{}",
+                    p["os"].as_str()?,
+                    p["architecture"].as_str()?
+                ))
+            })
+            .collect();
+        return (!out.is_empty()).then_some(out);
+    }
+    let digest = m["config"]["digest"].as_str()?;
+    let c: Value = get(format!("{scheme}://{host}/v2/{repo}/blobs/{digest}"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(vec![format!(
+        "{}/{}",
+        c["os"].as_str()?,
+        c["architecture"].as_str()?
+    )])
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn head(
+    host: &str,
+    repo: &str,
+    reference: &str,
+    prof: Option<&RegistryProfile>,
+    cred: Option<(String, String)>,
+    full: &str,
+    auth: &mut Option<Auth>,
 ) -> PullState {
     let insecure = prof.is_some_and(|p| p.insecure);
     let scheme = if insecure { "http" } else { "https" };
@@ -236,10 +376,12 @@ async fn check(
                 Err(e) => return fail(format!("failed to authorize: {e}")),
             };
             if let Some(t) = token {
-                req = req.bearer_auth(t);
+                req = req.bearer_auth(&t);
+                *auth = Some(Auth::Bearer(t));
             }
         } else if let Some((u, p)) = &cred {
             req = req.basic_auth(u, Some(p));
+            *auth = Some(Auth::Basic(u.clone(), p.clone()));
         } else {
             return fail("pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials".to_string());
         }

@@ -487,3 +487,69 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
     }
     problems
 }
+
+/// `berth lint --kube 1.NN`: every rendered object (default config, `.Capabilities.KubeVersion`
+/// set to that release) whose apiVersion Kubernetes 1.NN no longer serves (an error) or has
+/// deprecated (a warning), with the replacement, per the Kubernetes deprecation guide's table
+/// (berth_spec::deprecations). Render failures are left to [`lint_render`].
+pub fn lint_api_versions(app: &LoadedApp, kube: &str) -> Result<Vec<berth_spec::Problem>, String> {
+    use berth_spec::deprecations::{ApiState, check, minor_of};
+    use berth_spec::{Problem, Severity};
+    let minor = minor_of(kube)
+        .ok_or_else(|| format!("--kube {kube:?} is not a Kubernetes version such as 1.32"))?;
+    let Ok(config) = berth_spec::config::resolve(&app.app, &Default::default(), None, &mut |_| {
+        "lint-generated-value".into()
+    }) else {
+        return Ok(vec![]);
+    };
+    let opts = AppRenderOptions {
+        namespace: "default".into(),
+        kube_version: Some(format!("v1.{minor}.0")),
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    for c in &app.app.spec.components {
+        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
+            continue;
+        }
+        let Ok(rendered) = render_component(app, c, &config, &opts) else {
+            continue;
+        };
+        for o in &rendered.objects {
+            let av = o.object["apiVersion"].as_str().unwrap_or("");
+            let kind = o.object["kind"].as_str().unwrap_or("");
+            let Some((state, r)) = check(av, kind, minor) else {
+                continue;
+            };
+            let name = o.object["metadata"]["name"].as_str().unwrap_or("");
+            let (severity, code) = match state {
+                ApiState::Removed => (Severity::Error, "api-removed"),
+                ApiState::Deprecated => (Severity::Warning, "api-deprecated"),
+            };
+            problems.push(Problem {
+                severity,
+                code,
+                file: app
+                    .dir
+                    .join(o.source.split('#').next().unwrap_or(&o.source)),
+                pos: None,
+                field: format!("{}/{name}", kind.to_lowercase()),
+                message: format!(
+                    "{}/{name} (component {}): {}",
+                    kind.to_lowercase(),
+                    c.name,
+                    r.describe(kind, state)
+                ),
+                help: Some(if r.replacement.is_empty() {
+                    format!(
+                        "remove it before installing on Kubernetes 1.{}",
+                        r.removed_in
+                    )
+                } else {
+                    format!("change apiVersion: {av} to apiVersion: {}", r.replacement)
+                }),
+            });
+        }
+    }
+    Ok(problems)
+}

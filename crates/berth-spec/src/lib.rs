@@ -5,6 +5,7 @@
 //! This crate does no I/O beyond reading files; every engine builds on it.
 
 pub mod config;
+pub mod deprecations;
 pub mod lint;
 pub mod manifest;
 pub mod problem;

@@ -39,6 +39,8 @@ enum Command {
     Completions(cmd::completions::Args),
     /// The tour: a simulated cluster, install, status, upgrade, a failed upgrade that rolls back.
     Demo(cmd::demo::Args),
+    /// Test the app across Kubernetes versions, distributions and air-gap, on simulated clusters.
+    Matrix(cmd::matrix::Args),
     /// Install the app into a cluster (server-side apply, ordered, waits until ready).
     Install(cmd::deploy::InstallArgs),
     /// Upgrade the installed app; a failed upgrade rolls back by itself.
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Template(a) => cmd::template::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Matrix(a) => cmd::matrix::run(a),
         Command::Install(a) => cmd::deploy::install(a),
         Command::Upgrade(a) => cmd::deploy::upgrade(a),
         Command::Diff(a) => cmd::deploy::diff(a),

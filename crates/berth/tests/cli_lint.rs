@@ -169,3 +169,59 @@ fn init_points_to_commands_not_repository_docs() {
         "{manifest}"
     );
 }
+
+#[test]
+fn lint_kube_lists_removed_and_deprecated_api_versions_with_the_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    let fixture = std::path::Path::new("../berth-matrix/tests/fixtures/breakage");
+    for e in walkdir::WalkDir::new(fixture) {
+        let e = e.unwrap();
+        let dst = app.join(e.path().strip_prefix(fixture).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+    // The app's default config renders a FlowSchema at flowcontrol v1beta3.
+    let manifest = app.join("berth.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replacen(
+        "          default: \"\"",
+        "          default: flowcontrol.apiserver.k8s.io/v1beta3",
+        1,
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let run = |kube: &str| {
+        let out = berth()
+            .args(["lint", app.to_str().unwrap(), "--kube", kube])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = run("1.28");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ok, no problems found"), "{text}");
+    let (code, text) = run("1.30");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("warning[api-deprecated]: flowschema/web-api"),
+        "{text}"
+    );
+    let (code, text) = run("1.32");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("error[api-removed]: flowschema/web-api (component web): flowcontrol.apiserver.k8s.io/v1beta3 FlowSchema is no longer served since Kubernetes 1.32"),
+        "{text}"
+    );
+    assert!(text.contains("chart/templates/flowschema.yaml"), "{text}");
+    assert!(
+        text.contains("help: change apiVersion: flowcontrol.apiserver.k8s.io/v1beta3 to apiVersion: flowcontrol.apiserver.k8s.io/v1"),
+        "{text}"
+    );
+    let (code, text) = run("banana");
+    assert_eq!(code, Some(2), "{text}");
+}

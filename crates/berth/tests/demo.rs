@@ -28,6 +28,7 @@ fn the_tour_runs_every_step() {
         "default storageclass: standard → fast-ssd",
         "has DSA-5514-1 (CVE-2023-4527, CVE-2023-4911)",
         "patched): 0 blocking findings; the gate passes",
+        "HTML report: <demo temp folder>/matrix/index.html",
         "total",
     ] {
         assert!(

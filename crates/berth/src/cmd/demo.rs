@@ -119,6 +119,15 @@ pub const STEPS: &[Step] = &[
         },
     },
     Step {
+        title: "a small support matrix: Kubernetes versions x distributions x online/air-gapped",
+        run: |d| {
+            Box::pin(crate::cmd::matrix::demo_step(
+                d.work.path().to_path_buf(),
+                d.app.clone(),
+            ))
+        },
+    },
+    Step {
         title: "the cluster changes under the app (a node's kernel, the default StorageClass): berth drift names both",
         run: |d| {
             Box::pin(crate::cmd::demo_drift::demo_step(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     after_help = "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.\n\n\
-Examples:\n  berth lint examples/hello\n  berth lint myapp -o json | jq '.problems[] | .message'"
+Examples:\n  berth lint examples/hello\n  berth lint examples/hello --kube 1.32   # API versions removed or deprecated in 1.32\n  berth lint myapp -o json | jq '.problems[] | .message'"
 )]
 pub struct Args {
     /// Application directory (holding berth.yaml), or the manifest file itself.
@@ -20,6 +20,10 @@ pub struct Args {
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
+    /// List every rendered object whose apiVersion this Kubernetes release (1.NN) no longer
+    /// serves (error) or has deprecated (warning), with the replacement.
+    #[arg(long, value_name = "VERSION")]
+    kube: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -38,6 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         report
             .problems
             .extend(berth_render::lint_render(&loaded, &report.file));
+        if let Some(kube) = &args.kube {
+            report.problems.extend(
+                berth_render::lint_api_versions(&loaded, kube).map_err(crate::exit::BadInput)?,
+            );
+        }
     }
     let errors = report.errors();
     let warnings = report.problems.len() - errors;

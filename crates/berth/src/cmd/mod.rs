@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod drift;
 pub mod init;
 pub mod lint;
+pub mod matrix;
 pub mod oci;
 pub mod scan;
 pub mod schema;

@@ -1,0 +1,527 @@
+//! The matrix end to end on in-process simulated clusters: examples/hello online and
+//! air-gapped, and each simulated breakage failing with berth's diagnosis while the fixed
+//! app passes.
+
+use berth_matrix::report::{CellResult, MatrixReport, StepStatus};
+use berth_matrix::{MatrixOptions, ProfileTweak, plan};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/breakage")
+}
+
+fn run(
+    app: &Path,
+    kube: &str,
+    dists: &str,
+    airgap: &str,
+    values: &[(&str, Value)],
+    profile: Option<ProfileTweak>,
+    out: &Path,
+) -> MatrixReport {
+    let opts = MatrixOptions {
+        app_dir: app.to_path_buf(),
+        upgrade_from: None,
+        cells: plan::cells(
+            &plan::parse_kube(kube).expect("kube"),
+            &plan::parse_distributions(dists).expect("distributions"),
+            plan::AirgapMode::parse(airgap).expect("airgap"),
+        ),
+        jobs: 4,
+        out_dir: out.to_path_buf(),
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(berth_matrix::run(opts, &|_| {}))
+        .expect("matrix ran")
+}
+
+fn cell<'a>(r: &'a MatrixReport, id: &str) -> &'a CellResult {
+    r.cells
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no cell {id}"))
+}
+
+fn step<'a>(c: &'a CellResult, name: &str) -> &'a berth_matrix::report::StepResult {
+    c.steps
+        .iter()
+        .find(|s| s.step == name)
+        .unwrap_or_else(|| panic!("{}: no step {name}", c.id))
+}
+
+#[test]
+fn hello_passes_online_and_air_gapped_and_reports_are_written() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &repo().join("examples/hello"),
+        "1.32",
+        "generic",
+        "both",
+        &[],
+        None,
+        out.path(),
+    );
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?} {:?}", c.id, c.failed_step, c.diagnosis);
+        for s in [
+            "preflight",
+            "install",
+            "readiness",
+            "support-bundle",
+            "uninstall",
+        ] {
+            assert_eq!(step(c, s).status, StepStatus::Passed, "{} {s}", c.id);
+        }
+        assert!(out.path().join(&c.log).is_file());
+        let sb = c.support_bundle.as_ref().expect("support bundle");
+        assert!(out.path().join(sb).is_file());
+    }
+    let air = cell(&r, "1.32-generic-airgapped");
+    let detail = &step(air, "install").detail;
+    assert!(
+        detail.contains("bundle verified") && detail.contains("pushed into 127.0.0.1:"),
+        "{detail}"
+    );
+    assert!(
+        !step(cell(&r, "1.32-generic-online"), "install")
+            .detail
+            .contains("bundle verified")
+    );
+    let w = berth_matrix::write_reports(&r, out.path()).expect("reports");
+    let html = std::fs::read_to_string(&w.html).expect("html");
+    assert!(html.contains("href=\"#1.32-generic-airgapped\""));
+    let junit = std::fs::read_to_string(&w.junit).expect("junit");
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.json).expect("json")).expect("parse");
+    assert_eq!(json["cells"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn removed_api_fails_from_its_release_with_the_replacement_and_the_fix_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let old = run(
+        &fixture(),
+        "1.31,1.32",
+        "generic",
+        "online",
+        &[(
+            "flowschema_api",
+            json!("flowcontrol.apiserver.k8s.io/v1beta3"),
+        )],
+        None,
+        out.path(),
+    );
+    // Deprecated in 1.29, still served in 1.31 (the preflight warns), gone in 1.32 (the
+    // preflight refuses before anything is installed).
+    let warned = cell(&old, "1.31-generic-online");
+    assert!(warned.passed, "{:?}", warned.diagnosis);
+    assert!(
+        step(warned, "preflight").detail.contains(
+            "FlowSchema is deprecated since Kubernetes 1.29 and no longer served from 1.32"
+        ),
+        "{}",
+        step(warned, "preflight").detail
+    );
+    let c = cell(&old, "1.32-generic-online");
+    assert_eq!(c.failed_step.as_deref(), Some("preflight"));
+    assert_eq!(step(c, "install").status, StepStatus::Skipped);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains(
+            "flowcontrol.apiserver.k8s.io/v1beta3, which Kubernetes 1.32 no longer serves"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.fix
+            .contains("to apiVersion: flowcontrol.apiserver.k8s.io/v1 "),
+        "{}",
+        d.fix
+    );
+    // Installed anyway (no preflight), the engine names the removal too.
+    let engine_msg = berth_deploy::diagnose::unserved_kind(
+        "chart/templates/flowschema.yaml",
+        &berth_deploy::object::object_ref(
+            &json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3", "kind": "FlowSchema", "metadata": {"name": "web-api"}}),
+        ),
+        Some(32),
+    );
+    assert!(
+        engine_msg.contains("Kubernetes 1.32 no longer serves"),
+        "{engine_msg}"
+    );
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let fixed = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("flowschema_api", json!("flowcontrol.apiserver.k8s.io/v1"))],
+        None,
+        out2.path(),
+    );
+    assert!(fixed.cells[0].passed, "{:?}", fixed.cells[0].diagnosis);
+}
+
+fn restricted() -> ProfileTweak {
+    Arc::new(|_, p| p.pod_security.enforce = "restricted".into())
+}
+
+#[test]
+fn restricted_pod_security_refuses_the_pods_with_the_real_message_and_hardened_pods_pass() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        Some(restricted()),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("Pod Security admission enforces the restricted:latest level"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.cause.contains("allowPrivilegeEscalation != false (container \"web\" must set securityContext.allowPrivilegeEscalation=false)"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("runAsNonRoot: true"), "{}", d.fix);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("hardened", json!(true))],
+        Some(restricted()),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
+}
+
+#[test]
+fn openshift_scc_refuses_a_fixed_uid_and_an_assigned_one_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.31",
+        "openshift",
+        "online",
+        &[("run_as_user", json!(999))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("security context constraints"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.cause.contains(
+            ".spec.securityContext.runAsUser: Invalid value: 999: must be in the ranges: [1"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("do not pin runAsUser"), "{}", d.fix);
+    // The same app passes on a generic cluster, and without the fixed UID on OpenShift.
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.31",
+        "generic,openshift",
+        "online",
+        &[],
+        None,
+        out2.path(),
+    );
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?}", c.id, c.diagnosis);
+    }
+}
+
+#[test]
+fn a_failing_test_hook_fails_the_test_step_with_its_log() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("test_fails", json!(true))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("test"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(d.cause.contains("pod/web-test"), "{}", d.cause);
+    assert!(d.cause.contains("returned 500"), "{}", d.cause);
+    // The support bundle is still collected after a failure; uninstall is skipped.
+    assert_eq!(step(c, "support-bundle").status, StepStatus::Passed);
+    assert_eq!(step(c, "uninstall").status, StepStatus::Skipped);
+}
+
+#[test]
+fn no_default_storage_class_leaves_the_claim_pending_with_the_fix_and_naming_a_class_passes() {
+    // RKE2 as installed: no StorageClass at all; here with local-path-provisioner added, but
+    // not marked default (a common state).
+    let local_path: ProfileTweak = Arc::new(|_, p| {
+        p.storage_classes = vec![berth_kube_sim::profile::StorageClassProfile {
+            name: "local-path".into(),
+            provisioner: "rancher.io/local-path".into(),
+            default: false,
+        }]
+    });
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "rke2",
+        "online",
+        &[("volume", json!(true))],
+        Some(local_path.clone()),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("persistentvolumeclaim/web-data is Pending")
+            && d.cause.contains("no default StorageClass"),
+        "{}",
+        d.cause
+    );
+    assert!(
+        d.fix
+            .contains("storageclass.kubernetes.io/is-default-class=true"),
+        "{}",
+        d.fix
+    );
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "rke2",
+        "online",
+        &[
+            ("volume", json!(true)),
+            ("storage_class", json!("local-path")),
+        ],
+        Some(local_path),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    // A distribution with a default class needs no setting.
+    let out3 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "k3s",
+        "online",
+        &[("volume", json!(true))],
+        None,
+        out3.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
+
+fn node(name: &str, arch: &str) -> berth_kube_sim::profile::NodeProfile {
+    berth_kube_sim::profile::NodeProfile {
+        name: name.into(),
+        architecture: arch.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_amd64_only_image_on_arm64_nodes_fails_to_pull_and_pinning_to_amd64_passes() {
+    // Air-gapped cells check every image in their registry: the stand-in images are
+    // linux/amd64 only, as many vendors' images are.
+    let arm_only: ProfileTweak = Arc::new(|_, p| p.nodes = vec![node("graviton-0", "arm64")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "eks",
+        "airgapped",
+        &[],
+        Some(arm_only),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("has no build for the platform of node graviton-0")
+            && d.cause
+                .contains("no match for platform in manifest: not found"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("multi-platform image"), "{}", d.fix);
+    // A mixed cluster: the same image runs once the pods are kept on amd64 nodes.
+    let mixed: ProfileTweak =
+        Arc::new(|_, p| p.nodes = vec![node("graviton-0", "arm64"), node("intel-0", "amd64")]);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "eks",
+        "airgapped",
+        &[("node_arch", json!("amd64"))],
+        Some(mixed),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
+
+/// A copy of the fixture at another version.
+fn fixture_at(dir: &Path, version: &str) -> PathBuf {
+    let to = dir.join(format!("breakage-{version}"));
+    for e in walk(&fixture()) {
+        let dst = to.join(e.strip_prefix(fixture()).expect("prefix"));
+        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&e, &dst).expect("copy");
+    }
+    let m = to.join("berth.yaml");
+    let text = std::fs::read_to_string(&m).expect("read").replacen(
+        "version: 1.0.0",
+        &format!("version: {version}"),
+        1,
+    );
+    std::fs::write(&m, text).expect("write");
+    to
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn upgrade_from_an_older_version_installs_it_then_upgrades_online_and_air_gapped() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let old = fixture_at(work.path(), "0.9.0");
+    let opts = MatrixOptions {
+        app_dir: fixture(),
+        upgrade_from: Some(old),
+        cells: plan::cells(&[31], &["k3s".to_string()], plan::AirgapMode::Both),
+        jobs: 2,
+        out_dir: work.path().join("out"),
+        values: BTreeMap::new(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(berth_matrix::run(opts, &|_| {})).expect("ran");
+    assert_eq!(r.upgrade_from.as_deref(), Some("0.9.0"));
+    for c in &r.cells {
+        assert!(c.passed, "{}: {:?}", c.id, c.diagnosis);
+        assert!(
+            step(c, "install").detail.contains("breakage 0.9.0"),
+            "{}",
+            step(c, "install").detail
+        );
+        let up = step(c, "upgrade");
+        assert_eq!(up.status, StepStatus::Passed);
+        assert!(
+            up.detail.contains("breakage 1.0.0 (revision 2)"),
+            "{}",
+            up.detail
+        );
+    }
+    // Air-gapped: both versions came through their own signed bundles.
+    let air = cell(&r, "1.31-k3s-airgapped");
+    assert!(step(air, "upgrade").detail.contains("bundle verified"));
+}
+
+#[test]
+fn a_load_balancer_service_on_bare_metal_never_gets_an_address_and_clusterip_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic,eks",
+        "online",
+        &[("service_type", json!("LoadBalancer"))],
+        None,
+        out.path(),
+    );
+    // EKS's load-balancer controller gives the Service an address; bare metal has none.
+    assert!(
+        cell(&r, "1.32-eks-online").passed,
+        "{:?}",
+        cell(&r, "1.32-eks-online").diagnosis
+    );
+    let c = cell(&r, "1.32-generic-online");
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains(
+            "service/web is type LoadBalancer but no load-balancer controller gave it an address"
+        ),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("MetalLB"), "{}", d.fix);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        None,
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}

@@ -1,0 +1,59 @@
+//! The real `berth matrix`: exit codes, the line per cell, the reports on disk.
+
+use assert_cmd::Command;
+
+fn berth() -> Command {
+    let mut c = Command::cargo_bin("berth").expect("berth binary");
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn matrix_exits_one_on_a_failed_cell_and_writes_its_reports() {
+    let dir = tempfile::tempdir().expect("ran");
+    let out = dir.path().join("report");
+    let run = berth()
+        .args([
+            "matrix",
+            "../berth-matrix/tests/fixtures/breakage",
+            "--kube",
+            "1.32",
+            "--distribution",
+            "generic",
+            "--airgap",
+            "online",
+            "--pod-security",
+            "restricted",
+            "--out",
+            out.to_str().expect("ran"),
+        ])
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .expect("ran");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  1.32-generic-online"), "{text}");
+    assert!(
+        text.contains("Pod Security admission enforces the restricted:latest level"),
+        "{text}"
+    );
+    for f in [
+        "index.html",
+        "junit.xml",
+        "matrix.json",
+        "cells/1.32-generic-online/log.txt",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let bad = berth()
+        .args([
+            "matrix",
+            "../berth-matrix/tests/fixtures/breakage",
+            "--distribution",
+            "minikube",
+        ])
+        .output()
+        .expect("ran");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not simulated"));
+}
