@@ -20,6 +20,10 @@ use std::time::Instant;
 /// Largest JSON body accepted.
 pub const MAX_JSON: usize = 1024 * 1024;
 
+/// The registry endpoint allows this many times `--license-rps` per license: one image pull
+/// is a handful of requests, and every node of a cluster pulls.
+pub const REGISTRY_RPS_FACTOR: f64 = 10.0;
+
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +32,8 @@ pub struct AppState {
     /// The URL written into licenses (`--public-url`).
     pub public_url: String,
     limiter: Arc<Limiter>,
+    /// The registry endpoint's own budget per license (an image pull is several requests).
+    pub(crate) registry_limiter: Arc<Limiter>,
 }
 
 /// An error answered to a client: status, stable code, message.
@@ -148,14 +154,14 @@ async fn licensee(s: &AppState, h: &HeaderMap) -> ApiResult<Licensee> {
 }
 
 /// A token bucket per license: a steady rate with a burst.
-struct Limiter {
+pub(crate) struct Limiter {
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl Limiter {
-    fn allow(&self, key: &str) -> bool {
+    pub(crate) fn allow(&self, key: &str) -> bool {
         let Ok(mut m) = self.buckets.lock() else {
             return true;
         };
@@ -185,6 +191,11 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         limiter: Arc::new(Limiter {
             per_sec: license_rps,
             burst: license_rps * 2.0,
+            buckets: Mutex::new(HashMap::new()),
+        }),
+        registry_limiter: Arc::new(Limiter {
+            per_sec: license_rps * REGISTRY_RPS_FACTOR,
+            burst: license_rps * REGISTRY_RPS_FACTOR * 2.0,
             buckets: Mutex::new(HashMap::new()),
         }),
     };
@@ -234,6 +245,7 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .merge(blobs)
+        .merge(crate::http_registry::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
