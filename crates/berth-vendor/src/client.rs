@@ -457,6 +457,92 @@ impl Client {
     }
 }
 
+/// What a bundle download wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleDownload {
+    pub file: PathBuf,
+    pub bytes: u64,
+    /// `full` or `delta`.
+    pub kind: String,
+    pub blobs_omitted: u64,
+}
+
+impl Client {
+    /// Have the server build and sign an air-gap bundle for a customer (vendor token), written
+    /// to `out` (through a temporary file renamed when complete).
+    pub async fn customer_bundle(
+        &self,
+        customer: &str,
+        req: &crate::bundles::BundleRequest,
+        out: &Path,
+    ) -> CResult<BundleDownload> {
+        let r = self
+            .post(
+                "bundle",
+                &format!("/api/v1/customers/{customer}/bundle"),
+                req,
+            )
+            .await?;
+        self.save_bundle(r, out).await
+    }
+
+    /// Download an air-gap bundle with the license (the customer's own download).
+    pub async fn license_bundle(
+        &self,
+        req: &crate::bundles::BundleRequest,
+        out: &Path,
+    ) -> CResult<BundleDownload> {
+        let r = self.post("bundle", "/api/v1/license/bundle", req).await?;
+        self.save_bundle(r, out).await
+    }
+
+    async fn save_bundle(&self, r: reqwest::Response, out: &Path) -> CResult<BundleDownload> {
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let kind = header("x-berth-bundle-kind");
+        let blobs_omitted = header("x-berth-bundle-blobs-omitted").parse().unwrap_or(0);
+        let io = |source| ClientError::Io {
+            path: out.to_path_buf(),
+            source,
+        };
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".bundle-partial-")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let mut f = tokio::fs::File::from_std(tmp.reopen().map_err(io)?);
+        let mut body = r.bytes_stream();
+        let mut bytes = 0u64;
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            let chunk = chunk.map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("downloading the bundle: {}", error_chain(&e)),
+            })?;
+            bytes += chunk.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut f, &chunk)
+                .await
+                .map_err(io)?;
+        }
+        f.sync_all().await.map_err(io)?;
+        tmp.persist(out).map_err(|e| io(e.error))?;
+        Ok(BundleDownload {
+            file: out.to_path_buf(),
+            bytes,
+            kind,
+            blobs_omitted,
+        })
+    }
+}
+
 /// Digests a manifest or index refers to (config, layers, manifests).
 fn descriptors(v: &serde_json::Value) -> Vec<Digest> {
     let mut out = vec![];

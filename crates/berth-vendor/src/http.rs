@@ -234,6 +234,8 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
             axum::routing::patch(change_customer),
         )
         .route("/api/v1/customers/{name}/license", post(issue_license))
+        .route("/api/v1/customers/{name}/bundle", post(customer_bundle))
+        .route("/api/v1/license/bundle", post(license_bundle))
         .route("/api/v1/updates", post(updates))
         .route(
             "/api/v1/license/releases/{version}/index",
@@ -551,4 +553,48 @@ async fn stream_blob(s: &AppState, d: &str) -> ApiResult<Response> {
         body,
     )
         .into_response())
+}
+
+async fn customer_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    Json(b): Json<crate::bundles::BundleRequest>,
+) -> ApiResult<Response> {
+    let a = actor(&s, &h, Scope::ReleasePublisher).await?;
+    Ok(bundle_response(s.svc.customer_bundle(&a, &name, &b).await?))
+}
+
+async fn license_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Json(b): Json<crate::bundles::BundleRequest>,
+) -> ApiResult<Response> {
+    let who = licensee(&s, &h).await?;
+    Ok(bundle_response(s.svc.license_bundle(&who, &b).await?))
+}
+
+/// Stream a built bundle (its scratch file is already unlinked).
+fn bundle_response(b: crate::bundles::BuiltBundle) -> Response {
+    let f = tokio::fs::File::from_std(b.file);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.berth.bundle.v1".to_string(),
+            ),
+            (header::CONTENT_LENGTH, b.bytes.to_string()),
+            (
+                header::HeaderName::from_static("x-berth-bundle-kind"),
+                b.kind,
+            ),
+            (
+                header::HeaderName::from_static("x-berth-bundle-blobs-omitted"),
+                b.blobs_omitted.to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -6,6 +6,7 @@
 //! several processes on one database serve the same data. [`client`] is the typed client the
 //! CLI (and any other front end) uses.
 
+pub mod bundles;
 pub mod cache;
 pub mod client;
 pub mod customers;

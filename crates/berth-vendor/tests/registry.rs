@@ -511,3 +511,127 @@ async fn one_license_never_reaches_another_licenses_images() {
     assert_eq!(st, 403);
     assert!(String::from_utf8_lossy(&body).contains("revoked"));
 }
+
+/// `berth vendor bundle`: the server builds and signs full and delta bundles of stored releases
+/// for one customer, verifiable with the vendor's public key; only for an air-gap customer,
+/// only of releases its license could download.
+#[tokio::test]
+async fn bundles_for_a_customer_full_and_delta() {
+    use berth_vendor::bundles::BundleRequest;
+    let seed = 0x5eed_0003;
+    let w = world(seed, 256 * 1024).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // 1.1.0 keeps 1.0.0's layer (another tag, so another manifest)
+    let (dir, _) = release(
+        tmp.path(),
+        "hello",
+        "1.1.0",
+        "docker.io/library/web:1.1",
+        &bytes(seed, 256 * 1024),
+    );
+    w.s.admin
+        .push_release(&dir, ReleasePush::default())
+        .await
+        .unwrap();
+    w.s.admin.promote("hello", "stable", "1.1.0").await.unwrap();
+    let mut air = customer("air", "hello", "stable", None);
+    air.airgap = true;
+    w.s.admin.create_customer(&air).await.unwrap();
+    let pem = &w.s.admin.keys().await.unwrap()[0].public_pem;
+    let key: ed25519_dalek::VerifyingKey =
+        ed25519_dalek::pkcs8::DecodePublicKey::from_public_key_pem(pem).unwrap();
+    let req = |v: &str, since: Option<&str>| BundleRequest {
+        version: v.into(),
+        since: since.map(Into::into),
+    };
+    let expect = berth_oci::bundle::Expect {
+        app: Some("hello".into()),
+    };
+
+    let full = tmp.path().join("air-1.0.0.bundle");
+    let d =
+        w.s.admin
+            .customer_bundle("air", &req("1.0.0", None), &full)
+            .await
+            .unwrap();
+    assert_eq!((d.kind.as_str(), d.blobs_omitted), ("full", 0));
+    assert_eq!(d.bytes, std::fs::metadata(&full).unwrap().len());
+    let base = tmp.path().join("base");
+    let ok = berth_oci::bundle::verify(&full, &key, &expect, Some(&base), None).unwrap();
+    assert_eq!(ok.manifest.version, "1.0.0");
+    let rel = berth_oci::release::Release::open(&base).unwrap();
+    assert!(rel.layout.has_blob(&w.web1.layer));
+
+    let delta = tmp.path().join("air-1.1.0.bundle");
+    let d =
+        w.s.admin
+            .customer_bundle("air", &req("1.1.0", Some("1.0.0")), &delta)
+            .await
+            .unwrap();
+    assert_eq!(d.kind, "delta");
+    assert!(
+        d.blobs_omitted >= 2,
+        "the layer and berth.yaml are the base's"
+    );
+    assert!(
+        d.bytes < 128 * 1024,
+        "the 256 KiB layer is not in the delta"
+    );
+    let base_layout = Layout::open(&base).unwrap();
+    let out = tmp.path().join("v110");
+    berth_oci::bundle::verify(&delta, &key, &expect, Some(&out), Some(&base_layout)).unwrap();
+    assert_eq!(
+        berth_oci::release::Release::open(&out)
+            .unwrap()
+            .meta
+            .version,
+        "1.1.0"
+    );
+    // the customer's own download with its license
+    let air_lic =
+        berth_license::License::parse(&w.s.admin.issue_license("air").await.unwrap(), "l").unwrap();
+    let c = Client::new(&w.s.url, &air_lic.bearer()).unwrap();
+    let own = tmp.path().join("own.bundle");
+    assert_eq!(
+        c.license_bundle(&req("1.1.0", None), &own)
+            .await
+            .unwrap()
+            .kind,
+        "full"
+    );
+    berth_oci::bundle::verify(&own, &key, &expect, None, None).unwrap();
+
+    // refusals: no air-gap entitlement, a channel the customer lacks, a base not older,
+    // an unknown base, a token that may not sign, another customer's license
+    let status = |e: berth_vendor::client::ClientError| e.status().unwrap();
+    let no = tmp.path().join("no.bundle");
+    for (cust, r, want) in [
+        ("a", req("1.0.0", None), 403),
+        ("air", req("2.0.0", None), 404),
+        ("air", req("1.0.0", Some("1.1.0")), 400),
+        ("air", req("1.1.0", Some("0.9.0")), 404),
+        ("nobody", req("1.0.0", None), 404),
+        ("../air", req("1.0.0", None), 404),
+    ] {
+        let e = w.s.admin.customer_bundle(cust, &r, &no).await.unwrap_err();
+        assert_eq!(status(e), want, "{cust} {r:?}");
+    }
+    let ro =
+        w.s.admin
+            .create_token("dash", Scope::ReadOnly)
+            .await
+            .unwrap();
+    let e = Client::new(&w.s.url, &ro.token)
+        .unwrap()
+        .customer_bundle("air", &req("1.0.0", None), &no)
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), 403);
+    let e = Client::new(&w.s.url, &w.a.bearer())
+        .unwrap()
+        .license_bundle(&req("1.0.0", None), &no)
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), 403);
+    assert!(!no.exists(), "nothing written for a refusal");
+}

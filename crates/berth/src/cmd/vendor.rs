@@ -78,6 +78,29 @@ berth vendor release promote hello 1.2.0 --channel stable"
     /// The audit log: who changed what, when.
     #[command(after_help = "Example:\n  berth vendor audit -o json")]
     Audit(Output),
+    /// Build a customer's signed air-gap bundle of a release on the server (full, or a delta
+    /// over the release the customer runs).
+    #[command(
+        after_help = "Examples:\n  berth vendor bundle acme --version 1.2.0\n  berth vendor bundle acme --version 1.2.0 --since 1.1.0 -f acme-1.2.0.bundle"
+    )]
+    Bundle(VendorBundle),
+}
+
+#[derive(clap::Args)]
+struct VendorBundle {
+    /// The customer (must be licensed for air-gap installs).
+    customer: String,
+    /// The release to bundle (on one of the customer's channels, not past end of life).
+    #[arg(long)]
+    version: String,
+    /// Make a delta: leave out what this older release already holds.
+    #[arg(long)]
+    since: Option<String>,
+    /// Where to write the bundle (default: CUSTOMER-VERSION.bundle).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args)]
@@ -377,6 +400,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             Cmd::Key(c) => key(c).await,
             Cmd::Token(c) => token(c).await,
             Cmd::Instances(i) => instances(i).await,
+            Cmd::Bundle(b) => vendor_bundle(b).await,
             Cmd::Audit(o) => {
                 let log = client()?.audit().await?;
                 show(&log, o.output, &["at", "actor", "action", "detail"], |r| {
@@ -735,6 +759,34 @@ async fn token(c: TokenCmd) -> anyhow::Result<u8> {
             Ok(crate::exit::OK)
         }
     }
+}
+
+async fn vendor_bundle(b: VendorBundle) -> anyhow::Result<u8> {
+    let file = b
+        .file
+        .unwrap_or_else(|| PathBuf::from(format!("{}-{}.bundle", b.customer, b.version)));
+    let req = berth_vendor::bundles::BundleRequest {
+        version: b.version,
+        since: b.since,
+    };
+    let d = client()?.customer_bundle(&b.customer, &req, &file).await?;
+    if b.out.output == Format::Table {
+        println!(
+            "{} bundle for {} written to {} ({} bytes{}); the customer verifies it with `berth vendor key export` output",
+            d.kind,
+            b.customer,
+            d.file.display(),
+            d.bytes,
+            if d.blobs_omitted > 0 {
+                format!(", {} blob(s) left to the base release", d.blobs_omitted)
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        crate::output::print_structured(&serde_json::to_value(&d)?, b.out.output)?;
+    }
+    Ok(crate::exit::OK)
 }
 
 async fn instances(i: Instances) -> anyhow::Result<u8> {
