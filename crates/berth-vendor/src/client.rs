@@ -398,6 +398,17 @@ impl Client {
     /// Download a licensed release into `dir` as an OCI layout (`berth release build`'s
     /// format): index.json and every blob, each checked against its digest.
     pub async fn download_release(&self, version: &str, dir: &Path) -> CResult<()> {
+        self.download(version, dir, false).await
+    }
+
+    /// Download only the app part of a licensed release (index.json, the app entry, its
+    /// metadata and files, each checked against its digest): an online install pulls the
+    /// images from the registry endpoint instead.
+    pub async fn download_app(&self, version: &str, dir: &Path) -> CResult<()> {
+        self.download(version, dir, true).await
+    }
+
+    async fn download(&self, version: &str, dir: &Path, app_only: bool) -> CResult<()> {
         let oci = |e: berth_oci::Error| ClientError::Release(e.to_string());
         let layout = berth_oci::Layout::create(dir).map_err(oci)?;
         let index = self
@@ -419,7 +430,11 @@ impl Client {
         let idx: serde_json::Value = serde_json::from_slice(&index)
             .map_err(|e| ClientError::Release(format!("the release index is not JSON: {e}")))?;
         berth_oci::layout::write_atomic(&dir.join("index.json"), &index).map_err(oci)?;
-        let mut todo: Vec<Digest> = descriptors(&idx);
+        let mut todo: Vec<Digest> = if app_only {
+            app_entries(&idx)
+        } else {
+            descriptors(&idx)
+        };
         let mut seen = std::collections::HashSet::new();
         while let Some(d) = todo.pop() {
             if !seen.insert(d.clone()) || layout.has_blob(&d) {
@@ -541,6 +556,17 @@ impl Client {
             blobs_omitted,
         })
     }
+}
+
+/// The app entries of a release index (`dev.berth.kind: app`).
+fn app_entries(index: &serde_json::Value) -> Vec<Digest> {
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["annotations"][berth_oci::model::ANNOTATION_KIND] == "app")
+        .filter_map(|d| d["digest"].as_str().and_then(|s| Digest::parse(s).ok()))
+        .collect()
 }
 
 /// Digests a manifest or index refers to (config, layers, manifests).

@@ -15,6 +15,7 @@ pub mod http;
 pub mod http_registry;
 pub mod metrics;
 pub mod model;
+pub mod online;
 pub mod registry;
 pub mod scan_gate;
 pub mod schema;

@@ -635,3 +635,41 @@ async fn bundles_for_a_customer_full_and_delta() {
     assert_eq!(status(e), 403);
     assert!(!no.exists(), "nothing written for a refusal");
 }
+
+/// The online install's fetch: the newest release of the license's channel, its app files
+/// only (the images stay on the registry endpoint), and the registry the cluster pulls from.
+#[tokio::test]
+async fn online_fetch_takes_the_app_files_and_leaves_images_on_the_registry() {
+    use berth_vendor::online::Online;
+    let w = world(0x5eed_0004, 64 * 1024).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let on = Online::new(w.a.clone(), None).unwrap();
+    assert_eq!(on.registry().unwrap(), format!("{}/hello", w.s.host));
+    let inst = InstanceReport {
+        cluster_id: "c".into(),
+        ..Default::default()
+    };
+    let v = on.install_version(None, inst.clone()).await.unwrap();
+    assert_eq!(v, "1.0.0", "2.0.0 is on beta only");
+    let f = on.fetch(&v, tmp.path()).await.unwrap();
+    let rel = berth_oci::release::Release::open(&f.release_dir).unwrap();
+    assert_eq!(rel.images.len(), 1);
+    assert!(rel.read_file("berth.yaml").unwrap().is_some());
+    assert!(
+        !rel.layout.has_blob(&w.web1.layer),
+        "no image blob downloaded"
+    );
+    let e = on.fetch("2.0.0", tmp.path()).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    // a license of another app cannot fetch this one
+    let ob = Online::new(w.b.clone(), None).unwrap();
+    assert_eq!(ob.registry().unwrap(), format!("{}/other", w.s.host));
+    let fb = ob.fetch("1.0.0", &tmp.path().join("b")).await.unwrap();
+    assert_eq!(
+        berth_oci::release::Release::open(&fb.release_dir)
+            .unwrap()
+            .meta
+            .app,
+        "other"
+    );
+}
