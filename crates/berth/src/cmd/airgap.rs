@@ -62,6 +62,9 @@ pub struct AirgapFlags {
     pub pull_with_push_credentials: bool,
     #[command(flatten)]
     pub registry_flags: RegistryFlags,
+    /// Set by `--license` installs and upgrades (not a flag): the license Secret and `.License`.
+    #[arg(skip)]
+    pub license: Option<crate::cmd::online::Licensed>,
 }
 
 impl AirgapFlags {

@@ -105,6 +105,8 @@ pub struct InstallArgs {
     #[command(flatten)]
     airgap: crate::cmd::airgap::AirgapFlags,
     #[command(flatten)]
+    online: crate::cmd::online::InstallOnline,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -123,6 +125,8 @@ pub struct UpgradeArgs {
     no_rollback: bool,
     #[command(flatten)]
     airgap: crate::cmd::airgap::AirgapFlags,
+    #[command(flatten)]
+    online: crate::cmd::online::UpgradeOnline,
     #[command(flatten)]
     common: Common,
 }
@@ -205,7 +209,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -277,7 +281,7 @@ struct Ctx {
 }
 
 /// Connect, and pick the namespace: `-n`, else the kubeconfig context's (as kubectl).
-async fn connect_cluster(common: &Common) -> Result<(Arc<Cluster>, String)> {
+pub(crate) async fn connect_cluster(common: &Common) -> Result<(Arc<Cluster>, String)> {
     let cluster = Cluster::connect(&ConnectOptions {
         kubeconfig: common.kubeconfig.clone(),
         context: common.context.clone(),
@@ -628,7 +632,7 @@ async fn stop_on_ctrl_c(flag: Arc<std::sync::atomic::AtomicBool>) {
 }
 
 /// Run one deploy-family operation and return its exit code.
-async fn apply_op(
+pub(crate) async fn apply_op(
     apply: ApplyFlags,
     common: Common,
     mode: Option<Mode>,
@@ -690,7 +694,11 @@ async fn apply_op(
         .find(|r| r.status == berth_deploy::inventory::Status::Deployed);
     let previous_config = history.last().map(|r| r.config.clone());
     let is_upgrade = current.is_some();
-    let live = live_render_options(&probe.engine, &history, is_upgrade).await?;
+    let mut live = live_render_options(&probe.engine, &history, is_upgrade).await?;
+    let licensed = airgap.as_ref().and_then(|f| f.license.clone());
+    if let Some(l) = &licensed {
+        live.license = Some(l.template.clone());
+    }
     let mut prepared = prepare_input(
         &app_dir,
         &input,
@@ -703,6 +711,16 @@ async fn apply_op(
     {
         // The version the vendor signed is the one installed and checked by the policy.
         prepared.release.version = s.release.meta.version.clone();
+    }
+    if let Some(l) = &licensed {
+        // The license and its entitlements, readable by the app (docs/vendor-server.md).
+        prepared.release.objects.insert(
+            0,
+            Manifest::new(
+                l.secret(&namespace),
+                "berth: license (berth install --license)",
+            ),
+        );
     }
     if mode == Some(Mode::Upgrade) {
         let Some(current) = current else {
@@ -931,6 +949,16 @@ pub fn render_report(r: &Report) -> String {
 
 /// `berth install`.
 pub fn install(a: InstallArgs) -> Result<u8> {
+    if a.online.license.is_some() {
+        return runtime()?
+            .block_on(crate::cmd::online::install(
+                &a.online,
+                a.apply.clone(),
+                a.common.clone(),
+                &a.airgap,
+            ))
+            .or_else(bad_input);
+    }
     runtime()?
         .block_on(apply_op(
             a.apply.clone(),
@@ -944,6 +972,16 @@ pub fn install(a: InstallArgs) -> Result<u8> {
 
 /// `berth upgrade`.
 pub fn upgrade(a: UpgradeArgs) -> Result<u8> {
+    if a.online.active() {
+        return crate::cmd::online::upgrade(
+            &a.online,
+            a.apply.clone(),
+            a.common.clone(),
+            a.no_rollback,
+            &a.airgap,
+        )
+        .or_else(bad_input);
+    }
     runtime()?
         .block_on(apply_op(
             a.apply.clone(),

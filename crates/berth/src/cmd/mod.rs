@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod init;
 pub mod lint;
 pub mod oci;
+pub mod online;
 pub mod schema;
 pub mod template;
 pub mod troubleshoot;

@@ -928,14 +928,26 @@ fn print_license(l: &berth_license::License) {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  berth updates --license acme.license.yaml --current 1.0.0")]
+#[command(
+    after_help = "Examples:\n  berth updates -n hello\n  berth updates --license acme.license.yaml --current 1.0.0"
+)]
 pub struct UpdatesArgs {
-    /// The license file.
+    /// The license file (default: the one `berth install --license` stored in the namespace,
+    /// with the installed version as --current).
     #[arg(long)]
-    license: PathBuf,
-    /// The installed version (absent: what a new install would get).
+    license: Option<PathBuf>,
+    /// The installed version (absent with --license: what a new install would get).
     #[arg(long)]
     current: Option<String>,
+    /// Namespace of an online install (its license Secret and deployed version are read).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Path to the kubeconfig (with -n).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (with -n).
+    #[arg(long)]
+    context: Option<String>,
     /// A channel of the license other than its default.
     #[arg(long)]
     channel: Option<String>,
@@ -953,7 +965,35 @@ pub struct UpdatesArgs {
 pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async {
-        let l = berth_license::License::read(&a.license)?;
+        let mut current = a.current.clone();
+        let mut cluster_id = a.cluster_id.clone();
+        let l = match &a.license {
+            Some(p) => berth_license::License::read(p)?,
+            None => {
+                let common = crate::cmd::deploy::Common {
+                    kubeconfig: a.kubeconfig.clone(),
+                    context: a.context.clone(),
+                    namespace: a.namespace.clone(),
+                    timeout: std::time::Duration::from_secs(60),
+                    output: a.out.output,
+                };
+                let inst = crate::cmd::online::installed(&common, None).await?;
+                current = current.or(Some(inst.version.clone()));
+                let ks = inst
+                    .cluster
+                    .get(&berth_deploy::object::ObjectRef {
+                        api_version: "v1".into(),
+                        kind: "Namespace".into(),
+                        namespace: String::new(),
+                        name: "kube-system".into(),
+                    })
+                    .await?;
+                if let Some(uid) = ks.as_ref().and_then(|o| o["metadata"]["uid"].as_str()) {
+                    cluster_id = uid.to_string();
+                }
+                inst.license
+            }
+        };
         let url = a
             .vendor_url
             .clone()
@@ -961,11 +1001,11 @@ pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
         let cl = Client::new(&url, &l.bearer())?;
         let ans = cl
             .check_updates(&UpdateCheck {
-                current_version: a.current.clone(),
+                current_version: current.clone(),
                 target_version: None,
                 channel: a.channel.clone(),
                 instance: InstanceReport {
-                    cluster_id: a.cluster_id.clone(),
+                    cluster_id,
                     berth_version: env!("CARGO_PKG_VERSION").into(),
                     ..Default::default()
                 },
@@ -975,7 +1015,7 @@ pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
             print_structured(&serde_json::to_value(&ans)?, a.out.output)?;
             return Ok(crate::exit::OK);
         }
-        print_updates(&ans, a.current.as_deref());
+        print_updates(&ans, current.as_deref());
         Ok(if ans.refused.is_some() {
             crate::exit::FAILURE
         } else {
