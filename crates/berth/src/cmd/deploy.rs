@@ -95,7 +95,7 @@ pub struct ApplyFlags {
 /// `berth install`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n  berth install --airgap-bundle hello-1.0.0.bundle --pubkey vendor.pub \\\n    --registry registry.corp:5000/hello -n hello --config values.yaml\n\nAn air-gapped install renders the app files signed in the bundle (no app directory) and \
+    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n  berth install --airgap-bundle hello-1.0.0.bundle --pubkey vendor.pub \\\n    --registry registry.corp:5000/hello -n hello --config values.yaml\n  berth install --license acme.license.yaml -n hello --version 1.0.0\n\nAn air-gapped install renders the app files signed in the bundle (no app directory) and \
 records the registry: later installs, upgrades, diffs and rollbacks keep using it (--no-relocate goes back to the vendor's registries). Re-running the same install changes nothing. An install that was interrupted (killed, \
 lost connection) is repaired by running it again."
 )]
@@ -113,7 +113,7 @@ pub struct InstallArgs {
 /// `berth upgrade`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  berth upgrade ./hello-1.1.0 --config values.yaml -n hello\n\nThe upgrade policy of berth.yaml (minimum version, required releases, supported Kubernetes) is \
+    after_help = "Example:\n  berth upgrade ./hello-1.1.0 --config values.yaml -n hello\n  berth upgrade -n hello --latest\n\nThe upgrade policy of berth.yaml (minimum version, required releases, supported Kubernetes) is \
 checked before anything changes. A failed upgrade rolls back to the previous revision unless \
 --no-rollback is given."
 )]
