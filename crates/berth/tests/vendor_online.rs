@@ -168,6 +168,7 @@ fn install_with_a_license_then_upgrade_through_the_required_release() {
         "seats=int:50",
         "--entitlement",
         "tier=string:gold",
+        "--airgap",
     ]));
     let lic = home.join("acme.license.yaml");
     std::fs::write(&lic, ok(b(&["vendor", "license", "issue", "acme"]))).expect("license");
@@ -283,6 +284,72 @@ fn install_with_a_license_then_upgrade_through_the_required_release() {
     let inst = ok(b(&["vendor", "instances", "--app", "hello", "-o", "json"]));
     let inst: serde_json::Value = serde_json::from_str(&inst).expect("json");
     assert_eq!(inst[0]["appVersion"], "1.2.0", "{inst}");
+
+    // the same customer air-gapped: a full bundle of 1.1.0 and a delta to 1.2.0, built and
+    // signed by the server, verified with the key the vendor exports
+    let pubkey = home.join("vendor.pub");
+    std::fs::write(&pubkey, ok(b(&["vendor", "key", "export"]))).expect("pubkey");
+    let p = |n: &str| home.join(n).to_str().unwrap().to_string();
+    let full = ok(b(&[
+        "vendor",
+        "bundle",
+        "acme",
+        "--version",
+        "1.1.0",
+        "-f",
+        &p("full.bundle"),
+    ]));
+    assert!(full.starts_with("full bundle for acme"), "{full}");
+    let delta = ok(b(&[
+        "vendor",
+        "bundle",
+        "acme",
+        "--version",
+        "1.2.0",
+        "--since",
+        "1.1.0",
+        "-f",
+        &p("delta.bundle"),
+    ]));
+    assert!(delta.starts_with("delta bundle for acme"), "{delta}");
+    ok(b(&[
+        "bundle",
+        "verify",
+        &p("full.bundle"),
+        "--pubkey",
+        &p("vendor.pub"),
+        "--extract",
+        &p("v110"),
+    ]));
+    ok(b(&[
+        "bundle",
+        "verify",
+        &p("delta.bundle"),
+        "--pubkey",
+        &p("vendor.pub"),
+        "--base",
+        &p("full.bundle"),
+        "--extract",
+        &p("v120"),
+    ]));
+    let meta = berth_oci::release::Release::open(Path::new(&p("v120"))).expect("release");
+    assert_eq!(meta.meta.version, "1.2.0");
+    // an end-of-life version is no more bundled than installed
+    let o = b(&[
+        "vendor",
+        "bundle",
+        "acme",
+        "--version",
+        "0.9.0",
+        "-f",
+        &p("eol.bundle"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("end of life"),
+        "{}",
+        text(&o)
+    );
+    assert!(!home.join("eol.bundle").exists());
     drop(s);
     drop(sim);
 }
