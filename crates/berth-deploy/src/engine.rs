@@ -77,8 +77,10 @@ impl Default for Options {
     }
 }
 
-/// Progress the engine reports while it works.
-#[derive(Debug, Clone)]
+/// Progress the engine reports while it works. Serialized as
+/// `{"kind": "phase"|"object"|"waiting"|"note", "data": ...}` (the admin console streams it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", content = "data", rename_all = "camelCase")]
 pub enum Event {
     /// A new phase started.
     Phase(String),
@@ -100,6 +102,13 @@ pub enum Event {
     },
     /// A note (lock taken over, repair of an interrupted run...).
     Note(String),
+    /// A hook starts (after the `running <event> hook <object>` phase).
+    Hook {
+        /// `pre-install`, `post-upgrade`, `pre-delete`...
+        event: String,
+        /// The hook object.
+        object: ObjectRef,
+    },
 }
 
 /// Receives progress events (the CLI draws them; tests ignore them).
@@ -1493,6 +1502,10 @@ impl Engine {
         for h in hooks_for(hooks, event) {
             let r = h.manifest.reference();
             self.phase(format!("running {} hook {r}", event.as_str()));
+            self.progress.event(Event::Hook {
+                event: event.as_str().to_string(),
+                object: r.clone(),
+            });
             if h.has_policy(DeletePolicy::BeforeHookCreation) {
                 self.delete_and_wait(&r, deadline).await?;
             }

@@ -59,6 +59,13 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<NotInstalled>().is_some() {
             return NOT_INSTALLED;
         }
+        if let Some(o) = cause.downcast_ref::<berth_ops::Error>() {
+            return match o.class() {
+                berth_ops::ErrorClass::BadInput => USAGE,
+                berth_ops::ErrorClass::NotInstalled => NOT_INSTALLED,
+                berth_ops::ErrorClass::Failed => FAILURE,
+            };
+        }
         if let Some(d) = cause.downcast_ref::<berth_deploy::engine::DeployError>() {
             use berth_deploy::engine::DeployError as D;
             return match d {
@@ -89,5 +96,11 @@ mod tests {
             .context("reading the config");
         assert_eq!(code_for(&bad), USAGE, "found through the context chain");
         assert_eq!(code_for(&anyhow::anyhow!("connection refused")), FAILURE);
+        let ops = anyhow::Error::from(berth_ops::Error::Deploy(
+            berth_deploy::engine::DeployError::Invalid(vec!["bad".into()]),
+        ));
+        assert_eq!(code_for(&ops), USAGE, "an operation's class decides");
+        let ops = anyhow::Error::from(berth_ops::Error::NotInstalled("hello".into()));
+        assert_eq!(code_for(&ops), NOT_INSTALLED);
     }
 }

@@ -1,19 +1,22 @@
 //! The air-gap step of `berth demo`: a vendor registry seeded with small generated images
-//! under examples/hello's names, `berth release build` → `berth bundle create` → `berth install
-//! --airgap-bundle` into a second simulated cluster whose kubelet may pull only from the
-//! customer's registry. The commands run as separate `berth` processes, exactly as a vendor and
-//! a customer admin would type them.
+//! under examples/hello's names, then the vendor's release build and signed bundle and the
+//! customer's `install --airgap-bundle` into a second simulated cluster whose kubelet may
+//! pull only from the customer's registry. Every step calls the same library operations
+//! (berth-ops) the `berth release build`, `berth bundle create` and `berth install` commands
+//! call; the two registries run in-process.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::Result;
 use berth_kube_sim::profile::RegistryProfile;
 use berth_kube_sim::{Profile, SimOptions, Simulator};
 use berth_oci::model::Platform;
+use berth_oci::server::{RunningServer, ServerConfig};
 use berth_oci::transfer::{self, NoProgress, PushItem};
-use berth_oci::{Client, ClientConfig, Layout, Reference, generate};
-use std::io::{BufRead, BufReader};
+use berth_oci::{Client, ClientConfig, Layout, Reference, generate, keys};
+use berth_ops::airgap::AirgapInput;
+use berth_ops::deploy::{ApplyInput, Target};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The images examples/hello runs, as its chart names them.
 const IMAGES: [&str; 4] = [
@@ -23,53 +26,25 @@ const IMAGES: [&str; 4] = [
     "docker.io/library/busybox:1.36",
 ];
 
-struct Registry(Child, String);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A registry served in-process from `root` on a free loopback port.
+async fn start_registry(root: &Path) -> Result<(RunningServer, String)> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let srv = berth_oci::server::start(ServerConfig::new(root, addr)).await?;
+    let host = srv.addr.to_string();
+    Ok((srv, host))
 }
 
-fn berth_exe() -> Result<PathBuf> {
-    std::env::current_exe().context("cannot find the berth executable")
-}
-
-fn start_registry(root: &Path) -> Result<Registry> {
-    let mut child = Command::new(berth_exe()?)
-        .args(["registry", "serve", "--addr", "127.0.0.1:0", "--root"])
-        .arg(root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start `berth registry serve`")?;
-    let mut line = String::new();
-    let out = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    BufReader::new(out).read_line(&mut line)?;
-    let host = line.trim().to_string();
-    if host.is_empty() {
-        let _ = child.kill();
-        bail!("`berth registry serve` did not print its address");
+/// The mirror settings that fetch examples/hello's images from the vendor registry.
+fn vendor_mirrors(vendor: &str) -> ClientConfig {
+    ClientConfig {
+        insecure: true,
+        mirrors: [
+            ("registry.hello.example".to_string(), vendor.to_string()),
+            ("docker.io".to_string(), vendor.to_string()),
+        ]
+        .into(),
+        ..Default::default()
     }
-    Ok(Registry(child, host))
-}
-
-fn run(args: &[&str]) -> Result<String> {
-    let out = Command::new(berth_exe()?)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "`berth {}` failed:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Run the step; returns what to show.
@@ -78,8 +53,8 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     let dir = work.join("airgap");
     std::fs::create_dir_all(&dir)?;
     let p = |s: &str| dir.join(s).to_string_lossy().into_owned();
-    let vendor = start_registry(&dir.join("vendor-registry"))?;
-    let customer = start_registry(&dir.join("customer-registry"))?;
+    let vendor = start_registry(&dir.join("vendor-registry")).await?;
+    let customer = start_registry(&dir.join("customer-registry")).await?;
 
     // The vendor's images: a shared base layer plus one layer of their own each.
     berth_oci::client::install_crypto_provider();
@@ -114,33 +89,21 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     transfer::push_images(&client, &seed, &items, &NoProgress).await?;
 
     // Vendor: release (every image pinned by digest), keys, signed bundle.
-    let app_s = app.to_string_lossy().into_owned();
-    let mirror_hello = format!("--mirror=registry.hello.example={}", vendor.1);
-    let mirror_hub = format!("--mirror=docker.io={}", vendor.1);
-    run(&[
-        "release",
-        "build",
-        &app_s,
-        "--version",
-        "1.0.0",
-        "--quiet",
-        "--insecure",
-        &mirror_hello,
-        &mirror_hub,
-        "--out",
-        &p("hello-1.0.0.release"),
-    ])?;
-    run(&["keys", "generate", "--out", &p("vendor")])?;
-    run(&[
-        "bundle",
-        "create",
-        "--release",
-        &p("hello-1.0.0.release"),
-        "--key",
-        &p("vendor.key"),
-        "--out",
-        &p("hello-1.0.0.bundle"),
-    ])?;
+    let release_dir = PathBuf::from(p("hello-1.0.0.release"));
+    berth_ops::release::build(
+        &berth_ops::release::BuildInput {
+            dir: app.clone(),
+            version: Some("1.0.0".into()),
+            out: Some(release_dir.clone()),
+            registry_config: vendor_mirrors(&vendor.1),
+            ..Default::default()
+        },
+        &berth_ops::Discard,
+    )
+    .await?;
+    let (key, pubkey) = keys::generate(Path::new(&p("vendor")))?;
+    let bundle = PathBuf::from(p("hello-1.0.0.bundle"));
+    berth_ops::release::create_bundle(&release_dir, &key, None, &bundle)?;
     let bundle_size = std::fs::metadata(p("hello-1.0.0.bundle"))?.len();
 
     // Customer: a cluster that can pull only from its own registry.
@@ -160,38 +123,42 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     sim.write_kubeconfig(Path::new(&kubeconfig))?;
     let target = format!("{}/hello", customer.1);
     let t_install = Instant::now();
-    let out = tokio::task::spawn_blocking({
-        let (kubeconfig, target, bundle, pubkey) = (
-            kubeconfig.clone(),
-            target.clone(),
-            p("hello-1.0.0.bundle"),
-            p("vendor.pub"),
+    // The bundle alone: the signed app files are installed, no app directory.
+    let input = ApplyInput {
+        airgap: Some(AirgapInput {
+            bundle: Some(bundle),
+            pubkey: Some(pubkey),
+            registry: Some(target.clone()),
+            registry_config: ClientConfig {
+                insecure: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let on = Target {
+        kubeconfig: Some(PathBuf::from(&kubeconfig)),
+        namespace: Some("hello-airgap".into()),
+        timeout: Duration::from_secs(120),
+        ..Target::default()
+    };
+    let report = berth_ops::deploy::install(
+        &on,
+        &input,
+        Arc::new(berth_ops::Discard),
+        &berth_ops::Cancel::new(),
+    )
+    .await?;
+    if !report.ok() {
+        anyhow::bail!(
+            "the air-gapped install failed: {}",
+            report.error.clone().unwrap_or_default()
         );
-        move || {
-            // The bundle alone: the signed app files are installed, no app directory.
-            run(&[
-                "install",
-                "--kubeconfig",
-                &kubeconfig,
-                "-n",
-                "hello-airgap",
-                "--airgap-bundle",
-                &bundle,
-                "--pubkey",
-                &pubkey,
-                "--registry",
-                &target,
-                "--insecure",
-                "--timeout",
-                "2m",
-                "-o",
-                "json",
-            ])
-        }
-    })
-    .await??;
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    }
     sim.shutdown().await;
+    customer.0.shutdown().await;
+    vendor.0.shutdown().await;
     Ok(format!(
         "vendor registry {v} seeded with {n} images; release + signed bundle {mb:.1} MiB\n    \
          berth install --airgap-bundle (the bundle alone, no app directory): verified, pushed into the customer registry {c}, images \
@@ -201,9 +168,8 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
         n = IMAGES.len(),
         mb = bundle_size as f64 / (1024.0 * 1024.0),
         c = customer.1,
-        outcome = report["outcome"]
+        outcome = serde_json::to_value(report.outcome)?
             .as_str()
-            .or(report["status"].as_str())
             .unwrap_or("installed"),
         secs = t_install.elapsed().as_secs_f64(),
         total = t0.elapsed().as_secs_f64(),

@@ -1,20 +1,15 @@
-//! `berth install|upgrade|diff|rollback|status|history|uninstall`: wiring of `berth-deploy`.
-//! Loads `berth.yaml` (berth-spec), resolves the customer's config, renders every component
-//! (berth-render), then hands the objects to the deploy engine. Exit codes: crate::exit.
+//! `berth install|upgrade|diff|rollback|status|history|uninstall`: flags → the typed inputs
+//! of `berth-ops` → its operation → the report printed. Exit codes: crate::exit.
 
 use crate::output::{self, Format};
-use anyhow::{Context as _, Result, anyhow};
-use berth_deploy::engine::{
-    DeployError, Event, Mode, Options, Outcome, Progress, Quiet, Release, Report,
-};
-use berth_deploy::object::{Manifest, set_annotation};
-use berth_deploy::order::ANNOTATION_WEIGHT;
-use berth_deploy::policy::UpgradePolicy;
-use berth_deploy::{Cluster, ConnectOptions, Engine};
-use berth_spec::config::ResolvedConfig;
+use anyhow::{Context as _, Result};
+use berth_deploy::engine::{Event, Mode, Outcome, Progress, Quiet, Report};
+use berth_ops::Cancel;
+use berth_ops::Event as OpsEvent;
+use berth_ops::deploy::{ApplyInput, Target, app_name};
+use berth_ops::prepare::{ConfigInput, SetExprs};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::Value;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +17,6 @@ use std::time::Duration;
 
 /// Exit code: the operation failed.
 const FAILED: u8 = 1;
-/// Exit code: bad input.
-const BAD_INPUT: u8 = 2;
 
 /// Cluster connection and engine flags shared by every deploy command.
 #[derive(clap::Args, Debug, Clone)]
@@ -216,9 +209,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Draws engine progress on a terminal (stderr); silent in pipes and with `-o json|yaml`.
+/// Draws operation progress on a terminal (stderr); silent in pipes and with `-o json|yaml`
+/// (except notes and warnings, which matter in logs and pipes too).
 pub struct TermProgress {
     bar: Option<ProgressBar>,
+    table: bool,
 }
 
 impl TermProgress {
@@ -233,13 +228,24 @@ impl TermProgress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        TermProgress { bar }
+        TermProgress {
+            bar,
+            table: format == Format::Table,
+        }
     }
 
     /// Remove the spinner.
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+
+    /// A line on stderr, above the spinner when there is one.
+    fn line(&self, s: String) {
+        match &self.bar {
+            Some(b) => b.println(s),
+            None => eprintln!("{s}"),
         }
     }
 }
@@ -255,7 +261,7 @@ impl Progress for TermProgress {
         };
         match e {
             Event::Phase(p) => b.set_message(p),
-            Event::Object { .. } => {}
+            Event::Object { .. } | Event::Hook { .. } => {}
             Event::Waiting {
                 ready,
                 total,
@@ -272,203 +278,35 @@ impl Progress for TermProgress {
     }
 }
 
-/// Everything a deploy command needs: the engine and the cluster it talks to.
-struct Ctx {
-    engine: Engine,
-    cluster: Arc<Cluster>,
-    namespace: String,
-    progress: Arc<TermProgress>,
+impl berth_ops::Sink for TermProgress {
+    fn event(&self, e: OpsEvent) {
+        match e {
+            OpsEvent::Deploy { event } => Progress::event(self, event),
+            OpsEvent::Warning { message } => self.line(format!("warning: {message}")),
+            OpsEvent::Relocated { summary } if self.table => self.line(summary),
+            OpsEvent::ImageStarted { image, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("pushing {image}"));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
-/// Connect, and pick the namespace: `-n`, else the kubeconfig context's (as kubectl).
-pub(crate) async fn connect_cluster(common: &Common) -> Result<(Arc<Cluster>, String)> {
-    let cluster = Cluster::connect(&ConnectOptions {
+/// The cluster and namespace of the common flags.
+pub(crate) fn target(common: &Common) -> Target {
+    Target {
         kubeconfig: common.kubeconfig.clone(),
         context: common.context.clone(),
-    })
-    .await?;
-    let namespace = common
-        .namespace
-        .clone()
-        .unwrap_or_else(|| cluster.client().default_namespace().to_string());
-    Ok((Arc::new(cluster), namespace))
-}
-
-fn engine_for(
-    cluster: Arc<Cluster>,
-    namespace: String,
-    common: &Common,
-    tune: impl FnOnce(&mut Options),
-) -> Ctx {
-    let mut opts = Options {
-        namespace: namespace.clone(),
+        namespace: common.namespace.clone(),
         timeout: common.timeout,
-        ..Options::default()
-    };
-    tune(&mut opts);
-    let progress = Arc::new(TermProgress::new(common.output));
-    Ctx {
-        engine: Engine::new(cluster.clone(), opts, progress.clone() as Arc<dyn Progress>),
-        cluster,
-        namespace,
-        progress,
+        cluster: None,
     }
-}
-
-async fn connect(common: &Common, tune: impl FnOnce(&mut Options)) -> Result<Ctx> {
-    let (cluster, namespace) = connect_cluster(common).await?;
-    Ok(engine_for(cluster, namespace, common, tune))
-}
-
-/// The "not installed" message, saying where the app is installed when it is elsewhere
-/// (following "run berth install" there would make a second copy).
-async fn not_installed(cluster: &Cluster, app: &str, namespace: &str, uninstall: bool) -> String {
-    let selector = format!(
-        "{}={app},{}=revision",
-        berth_deploy::object::LABEL_APP,
-        berth_deploy::object::LABEL_KIND
-    );
-    // Listing every namespace may be forbidden; then only the plain message is given.
-    let elsewhere: std::collections::BTreeSet<String> = cluster
-        .list("v1", "Secret", "", Some(&selector))
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s.pointer("/metadata/namespace").and_then(Value::as_str))
-        .filter(|ns| *ns != namespace)
-        .map(str::to_string)
-        .collect();
-    match elsewhere.len() {
-        0 if uninstall => {
-            format!("{app} is not installed in namespace {namespace}; nothing to uninstall")
-        }
-        0 => format!(
-            "{app} is not installed in namespace {namespace}; install it with `berth install`"
-        ),
-        1 => {
-            let ns = elsewhere
-                .iter()
-                .next()
-                .map(String::as_str)
-                .unwrap_or_default();
-            format!(
-                "{app} is not installed in namespace {namespace}; {app} is installed in namespace {ns}; pass -n {ns}"
-            )
-        }
-        _ => format!(
-            "{app} is not installed in namespace {namespace}; it is installed in namespaces {}; pass -n with one of them",
-            elsewhere.into_iter().collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// Turn "not installed" into a message that says where the app is.
-async fn locate<T>(
-    ctx: &Ctx,
-    res: std::result::Result<T, DeployError>,
-    uninstall: bool,
-) -> Result<std::result::Result<T, DeployError>> {
-    match res {
-        Err(DeployError::NotInstalled { app, namespace }) => Err(crate::exit::NotInstalled(
-            not_installed(&ctx.cluster, &app, &namespace, uninstall).await,
-        )
-        .into()),
-        other => Ok(other),
-    }
-}
-
-/// The one app with revisions in `namespace`, if exactly one is installed there.
-async fn installed_app(cluster: &Cluster, namespace: &str) -> Result<Option<String>> {
-    let selector = format!("{}=revision", berth_deploy::object::LABEL_KIND);
-    let apps: std::collections::BTreeSet<String> = cluster
-        .list("v1", "Secret", namespace, Some(&selector))
-        .await?
-        .iter()
-        .filter_map(|s| berth_deploy::object::label(s, berth_deploy::object::LABEL_APP))
-        .map(str::to_string)
-        .collect();
-    Ok(if apps.len() == 1 {
-        apps.into_iter().next()
-    } else {
-        None
-    })
-}
-
-/// The app's name from an argument that is a directory (holding berth.yaml) or a name.
-fn app_name(arg: &str) -> Result<String> {
-    let p = Path::new(arg);
-    if p.join("berth.yaml").is_file() {
-        let loaded = berth_spec::load(p)?;
-        return Ok(loaded.app.metadata.name.clone());
-    }
-    if arg == "." {
-        return Err(anyhow!(
-            "no berth.yaml in the current directory; name the app (e.g. `berth status hello`)"
-        ));
-    }
-    Ok(arg.to_string())
-}
-
-/// Rendered release, ready for the engine.
-pub struct Prepared {
-    /// What to deploy.
-    pub release: Release,
 }
 
 pub use crate::exit::BadInput;
-
-/// The customer's config input: the merged files, then `--set*`, and a label for messages.
-pub struct ConfigInput {
-    values: BTreeMap<String, Value>,
-    label: String,
-}
-
-/// Read `-f/--config/--values` files (later ones win), then apply `--set`, `--set-string`
-/// and `--set-file` with Helm's parsing.
-fn config_input(a: &ApplyFlags) -> Result<ConfigInput> {
-    let mut values = BTreeMap::new();
-    for f in &a.config {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| BadInput(format!("cannot read config file {}: {e}", f.display())))?;
-        let v = berth_spec::config::parse_values(&text)
-            .map_err(|e| BadInput(format!("{}: {e}", f.display())))?;
-        values.extend(v);
-    }
-    let mut map: serde_json::Map<String, Value> = values.into_iter().collect();
-    let no_files =
-        |_: &str| -> std::result::Result<String, String> { Err("not a file expression".into()) };
-    let read = |p: &str| -> std::result::Result<String, String> {
-        std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
-    };
-    for (flag, exprs, kind) in [
-        ("--set", &a.set, berth_chart::SetKind::Typed),
-        ("--set-string", &a.set_string, berth_chart::SetKind::String),
-        ("--set-file", &a.set_file, berth_chart::SetKind::File),
-    ] {
-        let reader: &dyn Fn(&str) -> std::result::Result<String, String> =
-            if kind == berth_chart::SetKind::File {
-                &read
-            } else {
-                &no_files
-            };
-        for e in exprs {
-            berth_chart::parse_set_into(e, &mut map, kind, reader)
-                .map_err(|m| BadInput(format!("{flag} {e}: {m}")))?;
-        }
-    }
-    let mut sources: Vec<String> = a.config.iter().map(|f| f.display().to_string()).collect();
-    if !(a.set.is_empty() && a.set_string.is_empty() && a.set_file.is_empty()) {
-        sources.push("--set".into());
-    }
-    Ok(ConfigInput {
-        values: map.into_iter().collect(),
-        label: if sources.is_empty() {
-            "config".into()
-        } else {
-            sources.join(" + ")
-        },
-    })
-}
+pub use berth_ops::prepare::Prepared;
 
 /// Load berth.yaml, resolve config (keeping generated values of `previous`), render.
 pub fn prepare(
@@ -478,148 +316,22 @@ pub fn prepare(
     previous: Option<&Value>,
     render: berth_render::AppRenderOptions,
 ) -> Result<Prepared> {
-    let input = match config_file {
-        None => ConfigInput {
-            values: BTreeMap::new(),
-            label: "config".into(),
-        },
-        Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| BadInput(format!("cannot read config file {}: {e}", f.display())))?;
-            ConfigInput {
-                values: berth_spec::config::parse_values(&text)
-                    .map_err(|e| BadInput(format!("{}: {e}", f.display())))?,
-                label: f.display().to_string(),
-            }
-        }
-    };
-    prepare_input(app_dir, &input, namespace, previous, render)
+    Ok(berth_ops::prepare::prepare(
+        app_dir,
+        config_file,
+        namespace,
+        previous,
+        render,
+    )?)
 }
 
-/// Load berth.yaml and resolve the config input (keeping generated values of `previous`):
-/// every problem the user can fix before berth touches the network.
-fn resolve_input(
-    app_dir: &Path,
-    config: &ConfigInput,
-    previous: Option<&Value>,
-) -> Result<(berth_spec::LoadedApp, ResolvedConfig)> {
-    let loaded = berth_spec::load(app_dir).map_err(|e| BadInput(e.to_string()))?;
-    let prev: Option<ResolvedConfig> =
-        previous.and_then(|v| serde_json::from_value(v.clone()).ok());
-    let resolved = berth_spec::config::resolve(
-        &loaded.app,
-        &config.values,
-        prev.as_ref(),
-        &mut berth_spec::config::generate_value,
-    )
-    .map_err(|problems| {
-        BadInput(format!(
-            "{} has {} problem(s):\n{}",
-            config.label,
-            problems.len(),
-            problems
-                .iter()
-                .map(|p| format!("  - {p}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))
-    })?;
-    Ok((loaded, resolved))
-}
-
-/// [`prepare`] with config input already read.
-fn prepare_input(
-    app_dir: &Path,
-    config: &ConfigInput,
-    namespace: Option<&str>,
-    previous: Option<&Value>,
-    render: berth_render::AppRenderOptions,
-) -> Result<Prepared> {
-    let (loaded, resolved) = resolve_input(app_dir, config, previous)?;
-    let app = &loaded.app;
-    let namespace = namespace
-        .map(str::to_string)
-        .unwrap_or_else(|| app.metadata.name.clone());
-    let opts = berth_render::AppRenderOptions {
-        namespace: namespace.clone(),
-        revision: render.revision.max(1),
-        ..render
-    };
-    let comps =
-        berth_render::render_app(&loaded, &resolved, &opts).map_err(|e| BadInput(e.to_string()))?;
-    let mut objects = Vec::new();
-    for c in comps {
-        for o in c.objects {
-            let mut m = Manifest::new(o.object, o.source);
-            if m.object.pointer("/metadata/namespace").is_none()
-                && let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut)
-            {
-                meta.insert("namespace".into(), json!(c.namespace));
-            }
-            if c.weight != 0 && m.annotation(ANNOTATION_WEIGHT).is_none() {
-                set_annotation(&mut m.object, ANNOTATION_WEIGHT, &c.weight.to_string());
-            }
-            objects.push(m);
-        }
-    }
-    let policy = UpgradePolicy {
-        min_upgrade_from: app
-            .spec
-            .upgrades
-            .as_ref()
-            .and_then(|u| u.minimum_version.clone()),
-        required_releases: app
-            .spec
-            .upgrades
-            .as_ref()
-            .map(|u| u.required.clone())
-            .unwrap_or_default(),
-        kubernetes: app
-            .spec
-            .compatibility
-            .as_ref()
-            .and_then(|c| c.kubernetes.clone()),
-    };
-    Ok(Prepared {
-        release: Release {
-            app: app.metadata.name.clone(),
-            version: app
-                .metadata
-                .version
-                .clone()
-                .unwrap_or_else(|| "0.0.0".into()),
-            objects,
-            config: serde_json::to_value(&resolved).unwrap_or(Value::Null),
-            policy,
-        },
-    })
-}
-
-/// What templates see of the live cluster on install, upgrade and diff (as `helm install`):
-/// the revision being written, the server's version and API versions, and `lookup`.
-async fn live_render_options(
-    engine: &Engine,
-    history: &[berth_deploy::inventory::Revision],
-    is_upgrade: bool,
-) -> Result<berth_render::AppRenderOptions> {
-    let cluster = engine.cluster();
-    Ok(berth_render::AppRenderOptions {
-        revision: i64::from(history.iter().map(|r| r.number).max().unwrap_or(0)) + 1,
-        is_upgrade,
-        kube_version: Some(cluster.git_version().await?),
-        live_api_versions: Some(cluster.api_versions().await?),
-        lookup: Some(cluster.template_lookup()),
-        ..Default::default()
-    })
-}
-
-/// The first Ctrl-C asks the engine to stop at its next safe point (it records the revision
-/// as interrupted and releases the lock); a second one exits at once.
-async fn stop_on_ctrl_c(flag: Arc<std::sync::atomic::AtomicBool>) {
+/// The first Ctrl-C asks the operation to stop at its next safe point (an engine records the
+/// revision as interrupted and releases the lock); a second one exits at once.
+async fn stop_on_ctrl_c(cancel: Cancel) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    cancel.cancel();
     eprintln!(
         "\ninterrupted: stopping at the next safe point, recording the revision as interrupted and releasing the lock (Ctrl-C again exits at once; running the same command again repairs either way)"
     );
@@ -631,151 +343,58 @@ async fn stop_on_ctrl_c(flag: Arc<std::sync::atomic::AtomicBool>) {
     }
 }
 
+/// The typed input of install, upgrade and diff from the flags.
+pub(crate) fn apply_input(
+    apply: &ApplyFlags,
+    airgap: Option<&crate::cmd::airgap::AirgapFlags>,
+    no_rollback: bool,
+) -> Result<ApplyInput> {
+    let config = ConfigInput::read(
+        &apply.config,
+        &SetExprs {
+            set: apply.set.clone(),
+            set_string: apply.set_string.clone(),
+            set_file: apply.set_file.clone(),
+        },
+    )?;
+    check_sources(apply, airgap)?;
+    let airgap = match airgap {
+        Some(f) if f.signed_source() => Some(f.input()?),
+        _ => None,
+    };
+    Ok(ApplyInput {
+        app_dir: apply.dev_app_dir.clone().or_else(|| apply.app_dir.clone()),
+        config,
+        airgap,
+        no_relocate: apply.no_relocate,
+        dry_run: apply.dry_run,
+        force_conflicts: apply.force_conflicts,
+        concurrency: apply.concurrency.max(1),
+        validate: !apply.no_validate,
+        rollback_on_failure: !no_rollback,
+        license: None,
+    })
+}
+
 /// Run one deploy-family operation and return its exit code.
-pub(crate) async fn apply_op(
+async fn apply_op(
     apply: ApplyFlags,
     common: Common,
     mode: Option<Mode>,
     no_rollback: bool,
     airgap: Option<crate::cmd::airgap::AirgapFlags>,
 ) -> Result<u8> {
-    let input = config_input(&apply)?;
-    let signed_source = airgap.as_ref().is_some_and(|f| f.signed_source());
-    check_sources(&apply, airgap.as_ref())?;
-    // An upgrade from a bundle must be of the app installed in the namespace: the bundle is
-    // checked against it before anything is extracted or pushed.
-    let mut early = None;
-    let mut expect_app = None;
-    if signed_source && mode == Some(Mode::Upgrade) {
-        let (cluster, ns) = connect_cluster(&common).await?;
-        expect_app = installed_app(&cluster, &ns).await?;
-        early = Some((cluster, ns));
-    }
-    let signed = match &airgap {
-        Some(f) => crate::cmd::airgap::open_signed(f, expect_app.as_deref())?,
-        None => None,
-    };
-    let app_dir = match (&signed, &apply.dev_app_dir, &apply.app_dir) {
-        (Some(s), Some(dev), _) => {
-            eprintln!(
-                "warning: rendering {} (--app-dir) instead of the app files signed in {}: this install is NOT the one the vendor signed",
-                dev.display(),
-                s.source.display()
-            );
-            dev.clone()
-        }
-        (Some(s), None, _) => s.app_dir.clone(),
-        (None, Some(d), _) | (None, None, Some(d)) => d.clone(),
-        (None, None, None) => PathBuf::from("."),
-    };
-    // Config problems are reported before touching the network. (Rendering waits for the
-    // cluster: templates may read it with `lookup`.)
-    let app = resolve_input(&app_dir, &input, None)?.0.app.metadata.name;
-    if let Some(s) = &signed
-        && s.release.meta.app != app
-    {
-        return Err(BadInput(format!(
-            "--app-dir {} holds app {app:?}, but {} is a release of {:?}",
-            app_dir.display(),
-            s.source.display(),
-            s.release.meta.app
-        ))
-        .into());
-    }
-    let (cluster, namespace) = match early {
-        Some(c) => c,
-        None => connect_cluster(&common).await?,
-    };
-    let probe = engine_for(cluster.clone(), namespace.clone(), &common, |_| {});
-    let history = probe.engine.revisions(&app).await?;
-    let current = history
-        .iter()
-        .rev()
-        .find(|r| r.status == berth_deploy::inventory::Status::Deployed);
-    let previous_config = history.last().map(|r| r.config.clone());
-    let is_upgrade = current.is_some();
-    let mut live = live_render_options(&probe.engine, &history, is_upgrade).await?;
-    let licensed = airgap.as_ref().and_then(|f| f.license.clone());
-    if let Some(l) = &licensed {
-        live.license = Some(l.template.clone());
-    }
-    let mut prepared = prepare_input(
-        &app_dir,
-        &input,
-        Some(&namespace),
-        previous_config.as_ref(),
-        live,
-    )?;
-    if let Some(s) = &signed
-        && apply.dev_app_dir.is_none()
-    {
-        // The version the vendor signed is the one installed and checked by the policy.
-        prepared.release.version = s.release.meta.version.clone();
-    }
-    if let Some(l) = &licensed {
-        // The license and its entitlements, readable by the app (docs/vendor-server.md).
-        prepared.release.objects.insert(
-            0,
-            Manifest::new(
-                l.secret(&namespace),
-                "berth: license (berth install --license)",
-            ),
-        );
-    }
-    if mode == Some(Mode::Upgrade) {
-        let Some(current) = current else {
-            return Err(crate::exit::NotInstalled(
-                not_installed(&cluster, &app, &namespace, false).await,
-            )
-            .into());
-        };
-        // The upgrade policy is checked before a bundle's images are pushed.
-        let kube = cluster.server_version().await.ok();
-        let refusals = berth_deploy::policy::check_upgrade(
-            &current.version,
-            &prepared.release.version,
-            kube.as_deref(),
-            &prepared.release.policy,
-        );
-        if !refusals.is_empty() {
-            return Err(BadInput(DeployError::Refused(refusals).to_string()).into());
-        }
-    }
-    // The registry: the bundle's (pushed now), or the one recorded by an air-gapped install.
-    let recorded = current
-        .or(history.last())
-        .and_then(|r| r.registry.as_ref().map(|rec| (rec, &r.objects)));
-    let relocation = match (&signed, &airgap) {
-        (Some(s), Some(f)) => Some(
-            crate::cmd::airgap::relocate_signed(f, s, &namespace, apply.dry_run || mode.is_none())
-                .await?,
-        ),
-        _ if apply.no_relocate => None,
-        _ => match recorded {
-            Some((rec, objects)) => {
-                Some(crate::cmd::airgap::Relocation::from_record(rec, objects)?)
-            }
-            None => None,
-        },
-    };
-    if let Some(r) = &relocation {
-        if common.output == Format::Table {
-            eprintln!("{}", r.summary);
-        }
-        r.apply(&mut prepared.release.objects)?;
-    }
-    let record = relocation.as_ref().map(|r| r.record.clone());
-    let ctx = engine_for(cluster, namespace, &common, |o| {
-        o.force_conflicts = apply.force_conflicts;
-        o.concurrency = apply.concurrency.max(1);
-        o.rollback_on_failure = !no_rollback;
-        o.validate = !apply.no_validate;
-        o.registry = record;
-    });
+    let input = apply_input(&apply, airgap.as_ref(), no_rollback)?;
+    let progress = Arc::new(TermProgress::new(common.output));
+    let sink = progress.clone() as Arc<dyn berth_ops::Sink>;
+    let target = target(&common);
+    let cancel = Cancel::new();
+    let on_ctrl_c = tokio::spawn(stop_on_ctrl_c(cancel.clone()));
     let res = match mode {
         None => {
-            let plan = ctx.engine.diff(&prepared.release).await;
-            ctx.progress.finish();
+            let plan = berth_ops::deploy::diff(&target, &input, sink).await;
+            on_ctrl_c.abort();
+            progress.finish();
             let plan = plan?;
             if common.output == Format::Table {
                 print!("{}", plan.render());
@@ -784,18 +403,11 @@ pub(crate) async fn apply_op(
             }
             return Ok(0);
         }
-        Some(mode) => {
-            let on_ctrl_c = tokio::spawn(stop_on_ctrl_c(ctx.engine.interrupt_flag()));
-            let res = ctx
-                .engine
-                .deploy(prepared.release, mode, apply.dry_run)
-                .await;
-            on_ctrl_c.abort();
-            res
-        }
+        Some(Mode::Upgrade) => berth_ops::deploy::upgrade(&target, &input, sink, &cancel).await,
+        Some(_) => berth_ops::deploy::install(&target, &input, sink, &cancel).await,
     };
-    ctx.progress.finish();
-    let res = locate(&ctx, res, false).await?;
+    on_ctrl_c.abort();
+    progress.finish();
     finish(res, common.output)
 }
 
@@ -837,19 +449,9 @@ fn check_sources(
     Ok(())
 }
 
-fn finish(res: std::result::Result<Report, DeployError>, format: Format) -> Result<u8> {
-    let report = match res {
-        Ok(r) => r,
-        Err(
-            e @ (DeployError::Invalid(_)
-            | DeployError::Refused(_)
-            | DeployError::AlreadyInstalled { .. }
-            | DeployError::BadRevision { .. }),
-        ) => {
-            return Err(BadInput(e.to_string()).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+/// Print an operation's report; the exit code says whether it succeeded.
+pub(crate) fn finish(res: berth_ops::Result<Report>, format: Format) -> Result<u8> {
+    let report = res?;
     if format != Format::Table {
         output::print_structured(&serde_json::to_value(&report)?, format)?;
     } else {
@@ -950,117 +552,103 @@ pub fn render_report(r: &Report) -> String {
 /// `berth install`.
 pub fn install(a: InstallArgs) -> Result<u8> {
     if a.online.license.is_some() {
-        return runtime()?
-            .block_on(crate::cmd::online::install(
-                &a.online,
-                a.apply.clone(),
-                a.common.clone(),
-                &a.airgap,
-            ))
-            .or_else(bad_input);
+        return runtime()?.block_on(crate::cmd::online::install(
+            &a.online, &a.apply, &a.common, &a.airgap,
+        ));
     }
-    runtime()?
-        .block_on(apply_op(
-            a.apply.clone(),
-            a.common.clone(),
-            Some(Mode::Install),
-            false,
-            Some(a.airgap.clone()),
-        ))
-        .or_else(bad_input)
+    runtime()?.block_on(apply_op(
+        a.apply.clone(),
+        a.common.clone(),
+        Some(Mode::Install),
+        false,
+        Some(a.airgap.clone()),
+    ))
 }
 
 /// `berth upgrade`.
 pub fn upgrade(a: UpgradeArgs) -> Result<u8> {
     if a.online.active() {
-        return crate::cmd::online::upgrade(
+        return runtime()?.block_on(crate::cmd::online::upgrade(
             &a.online,
-            a.apply.clone(),
-            a.common.clone(),
+            &a.apply,
+            &a.common,
             a.no_rollback,
             &a.airgap,
-        )
-        .or_else(bad_input);
+        ));
     }
-    runtime()?
-        .block_on(apply_op(
-            a.apply.clone(),
-            a.common.clone(),
-            Some(Mode::Upgrade),
-            a.no_rollback,
-            Some(a.airgap.clone()),
-        ))
-        .or_else(bad_input)
+    runtime()?.block_on(apply_op(
+        a.apply.clone(),
+        a.common.clone(),
+        Some(Mode::Upgrade),
+        a.no_rollback,
+        Some(a.airgap.clone()),
+    ))
 }
 
 /// `berth diff`.
 pub fn diff(a: DiffArgs) -> Result<u8> {
-    runtime()?
-        .block_on(apply_op(
-            a.apply.clone(),
-            a.common.clone(),
-            None,
-            false,
-            None,
-        ))
-        .or_else(bad_input)
-}
-
-/// Bad input prints like any error but exits 2.
-fn bad_input(e: anyhow::Error) -> Result<u8> {
-    if e.downcast_ref::<BadInput>().is_some() {
-        output::error(&e);
-        return Ok(BAD_INPUT);
-    }
-    Err(e)
+    runtime()?.block_on(apply_op(
+        a.apply.clone(),
+        a.common.clone(),
+        None,
+        false,
+        None,
+    ))
 }
 
 /// `berth rollback`.
 pub fn rollback(a: RollbackArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    runtime()?
-        .block_on(async {
-            let ctx = connect(&a.common, |_| {}).await?;
-            let res = ctx.engine.rollback(&app, a.revision, a.dry_run).await;
-            ctx.progress.finish();
-            let res = locate(&ctx, res, false).await?;
-            finish(res, a.common.output)
-        })
-        .or_else(bad_input)
+    runtime()?.block_on(async {
+        let progress = Arc::new(TermProgress::new(a.common.output));
+        let cancel = Cancel::new();
+        let on_ctrl_c = tokio::spawn(stop_on_ctrl_c(cancel.clone()));
+        let res = berth_ops::deploy::rollback(
+            &target(&a.common),
+            &app,
+            a.revision,
+            a.dry_run,
+            progress.clone(),
+            &cancel,
+        )
+        .await;
+        on_ctrl_c.abort();
+        progress.finish();
+        finish(res, a.common.output)
+    })
 }
 
 /// `berth uninstall`.
 pub fn uninstall(a: UninstallArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    runtime()?
-        .block_on(async {
-            let ctx = connect(&a.common, |o| o.delete_data = a.delete_data).await?;
-            let res = ctx.engine.uninstall(&app, a.dry_run).await;
-            ctx.progress.finish();
-            let res = locate(&ctx, res, true).await?;
-            finish(res, a.common.output)
-        })
-        .or_else(bad_input)
+    runtime()?.block_on(async {
+        let progress = Arc::new(TermProgress::new(a.common.output));
+        let res = berth_ops::deploy::uninstall(
+            &target(&a.common),
+            &app,
+            a.delete_data,
+            a.dry_run,
+            progress.clone(),
+        )
+        .await;
+        progress.finish();
+        finish(res, a.common.output)
+    })
 }
 
 /// `berth status`.
 pub fn status(a: AppArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
-    runtime()?
-        .block_on(async {
-            let ctx = connect(&a.common, |_| {}).await?;
-            let st = ctx.engine.status(&app).await;
-            ctx.progress.finish();
-            let st = locate(&ctx, st, false).await??;
-            let ready = st.objects.iter().all(|o| o.state == "ready") && st.unsettled.is_none();
-            if a.common.output != Format::Table {
-                output::print_structured(&serde_json::to_value(&st)?, a.common.output)?;
-            } else {
-                print!("{}", render_status(&st));
-            }
-            Ok(if ready { 0 } else { FAILED })
-        })
-        .or_else(bad_input)
+    runtime()?.block_on(async {
+        let st = berth_ops::deploy::status(&target(&a.common), &app).await?;
+        let ready = st.objects.iter().all(|o| o.state == "ready") && st.unsettled.is_none();
+        if a.common.output != Format::Table {
+            output::print_structured(&serde_json::to_value(&st)?, a.common.output)?;
+        } else {
+            print!("{}", render_status(&st));
+        }
+        Ok(if ready { 0 } else { FAILED })
+    })
 }
 
 /// The human-readable status.
@@ -1103,17 +691,7 @@ pub fn render_status(st: &berth_deploy::engine::StatusReport) -> String {
 pub fn history(a: AppArgs) -> Result<u8> {
     let app = app_name(&a.app)?;
     runtime()?.block_on(async {
-        let ctx = connect(&a.common, |_| {}).await?;
-        let ns = ctx.namespace.clone();
-        let h = ctx.engine.history(&app).await;
-        ctx.progress.finish();
-        let h = h?;
-        if h.is_empty() {
-            return Err(crate::exit::NotInstalled(
-                not_installed(&ctx.cluster, &app, &ns, false).await,
-            )
-            .into());
-        }
+        let h = berth_ops::deploy::history(&target(&a.common), &app).await?;
         if a.common.output != Format::Table {
             output::print_structured(&serde_json::to_value(&h)?, a.common.output)?;
             return Ok(0);

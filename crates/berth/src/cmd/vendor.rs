@@ -970,28 +970,19 @@ pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
         let l = match &a.license {
             Some(p) => berth_license::License::read(p)?,
             None => {
-                let common = crate::cmd::deploy::Common {
+                let target = berth_ops::deploy::Target {
                     kubeconfig: a.kubeconfig.clone(),
                     context: a.context.clone(),
                     namespace: a.namespace.clone(),
                     timeout: std::time::Duration::from_secs(60),
-                    output: a.out.output,
+                    cluster: None,
                 };
-                let inst = crate::cmd::online::installed(&common, None).await?;
+                let inst = berth_ops::online::installed(&target, None).await?;
                 current = current.or(Some(inst.version.clone()));
-                let ks = inst
-                    .cluster
-                    .get(&berth_deploy::object::ObjectRef {
-                        api_version: "v1".into(),
-                        kind: "Namespace".into(),
-                        namespace: String::new(),
-                        name: "kube-system".into(),
-                    })
-                    .await?;
-                if let Some(uid) = ks.as_ref().and_then(|o| o["metadata"]["uid"].as_str()) {
-                    cluster_id = uid.to_string();
-                }
-                inst.license
+                cluster_id = berth_ops::online::instance(&inst.cluster, "")
+                    .await
+                    .cluster_id;
+                berth_license::License::parse(&inst.license.text, &inst.license.source)?
             }
         };
         let url = a
