@@ -251,6 +251,22 @@ fn install_with_a_license_then_upgrade_through_the_required_release() {
     assert!(up.contains("hello 1.1.0 (required)"), "{up}");
     assert!(up.contains("upgrade path: 1.1.0 -> 1.2.0"), "{up}");
 
+    // an online flag without a target is refused, not taken for a directory upgrade
+    let o = b(&[
+        "upgrade",
+        "-n",
+        "shop",
+        "--kubeconfig",
+        kcs,
+        "--license",
+        lics,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--to VERSION or --latest"),
+        "{}",
+        text(&o)
+    );
     // upgrade to the newest: through the required 1.1.0
     let o = ok(b(&[
         "upgrade",

@@ -49,9 +49,13 @@ pub struct UpgradeOnline {
 }
 
 impl UpgradeOnline {
-    /// Whether this upgrade goes through the vendor server.
+    /// Whether this upgrade goes through the vendor server (any online flag given).
     pub fn active(&self) -> bool {
-        self.to.is_some() || self.latest
+        self.to.is_some()
+            || self.latest
+            || self.license.is_some()
+            || self.vendor_url.is_some()
+            || self.skip_preflights
     }
 }
 
@@ -90,6 +94,12 @@ pub async fn upgrade(
     no_rollback: bool,
     airgap: &AirgapFlags,
 ) -> Result<u8> {
+    if flags.to.is_none() && !flags.latest {
+        return Err(BadInput(
+            "an upgrade from the vendor server needs its target: --to VERSION or --latest".into(),
+        )
+        .into());
+    }
     let input = crate::cmd::deploy::apply_input(apply, Some(airgap), no_rollback)?;
     let to = UpgradeTo {
         version: flags.to.clone(),
