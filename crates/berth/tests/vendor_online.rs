@@ -369,3 +369,120 @@ fn install_with_a_license_then_upgrade_through_the_required_release() {
     drop(s);
     drop(sim);
 }
+
+/// A release whose preflight check fails is not upgraded to: the walk stops before it and the
+/// installed version keeps running.
+#[test]
+fn a_failing_preflight_stops_the_online_upgrade_before_it_changes_anything() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path();
+    let kc = home.join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let kcs = kc.to_str().expect("utf-8");
+    let s = serve(&home.join("data"));
+    let b = |args: &[&str]| berth(home, args);
+    let token = home.join("data/admin-token");
+    ok(b(&[
+        "vendor",
+        "login",
+        &s.1,
+        "--token-file",
+        token.to_str().unwrap(),
+    ]));
+    ok(b(&["vendor", "app", "create", "hello"]));
+    let app = app(home);
+    for v in ["1.0.0", "2.0.0"] {
+        if v == "2.0.0" {
+            // 2.0.0 needs a Kubernetes no cluster runs
+            std::fs::create_dir_all(app.join("checks")).unwrap();
+            std::fs::write(
+                app.join("checks/preflight.yaml"),
+                "apiVersion: troubleshoot.sh/v1beta2\nkind: Preflight\nmetadata:\n  name: hello\nspec:\n  analyzers:\n    - clusterVersion:\n        outcomes:\n          - fail:\n              when: \"< 99.0.0\"\n              message: hello 2.0.0 needs Kubernetes 99\n          - pass:\n              message: ok\n",
+            )
+            .unwrap();
+            let y = std::fs::read_to_string(app.join("berth.yaml")).unwrap();
+            std::fs::write(
+                app.join("berth.yaml"),
+                format!("{y}  checks:\n    preflights: [checks/preflight.yaml]\n"),
+            )
+            .unwrap();
+        }
+        let out = home.join(format!("hello-{v}.release"));
+        ok(b(&[
+            "release",
+            "build",
+            app.to_str().unwrap(),
+            "--version",
+            v,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        ok(b(&[
+            "vendor",
+            "release",
+            "push",
+            out.to_str().unwrap(),
+            "--channel",
+            "stable",
+        ]));
+    }
+    ok(b(&[
+        "vendor",
+        "customer",
+        "create",
+        "acme",
+        "--app",
+        "hello",
+        "--channel",
+        "stable",
+        "--entitlement",
+        "seats=int:5",
+    ]));
+    let lic = home.join("acme.license.yaml");
+    std::fs::write(&lic, ok(b(&["vendor", "license", "issue", "acme"]))).expect("license");
+    ok(b(&[
+        "install",
+        "--license",
+        lic.to_str().unwrap(),
+        "--version",
+        "1.0.0",
+        "-n",
+        "shop",
+        "--kubeconfig",
+        kcs,
+    ]));
+    let o = b(&["upgrade", "--latest", "-n", "shop", "--kubeconfig", kcs]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("preflight checks of 2.0.0 failed") && text(&o).contains("Kubernetes 99"),
+        "{}",
+        text(&o)
+    );
+    let h = ok(b(&[
+        "history",
+        "hello",
+        "-n",
+        "shop",
+        "--kubeconfig",
+        kcs,
+        "-o",
+        "json",
+    ]));
+    let h: serde_json::Value = serde_json::from_str(&h).expect("history json");
+    assert_eq!(
+        h.as_array().expect("list").len(),
+        1,
+        "no revision for 2.0.0: {h}"
+    );
+    drop(s);
+    drop(sim);
+}
