@@ -43,6 +43,9 @@ pub struct RenderOptions {
     /// Helm's `lookup` against a live cluster; without one `lookup` returns an empty map, as in
     /// `helm template`.
     pub lookup: Option<ClusterLookup>,
+    /// `.License` (berth, not Helm): the installing license's fields, e.g.
+    /// `{"Entitlements": {"seats": 50}}`; templates see an empty `Entitlements` map when `None`.
+    pub license: Option<serde_json::Value>,
 }
 
 /// Helm's `lookup` backend over a live cluster: (apiVersion, kind, namespace, name) → the object,
@@ -75,6 +78,7 @@ impl Default for RenderOptions {
             sub_notes: false,
             live_api_versions: None,
             lookup: None,
+            license: None,
         }
     }
 }
@@ -159,11 +163,17 @@ struct Job {
     base_path: String,
 }
 
+/// What every chart and subchart of one render sees alike.
+struct Globals {
+    release: Value,
+    caps: Value,
+    license: Value,
+}
+
 fn build_ctx(
     chart: &Chart,
     values: Value,
-    release: &Value,
-    caps: &Value,
+    g: &Globals,
     is_root: bool,
     full_path: &str,
     jobs: &mut Vec<Job>,
@@ -177,8 +187,9 @@ fn build_ctx(
             json_to_value(&chart.metadata.to_template_map(is_root)),
         );
         m.insert("Files".into(), Value::object(Files::new(&chart.files)));
-        m.insert("Release".into(), release.clone());
-        m.insert("Capabilities".into(), caps.clone());
+        m.insert("Release".into(), g.release.clone());
+        m.insert("Capabilities".into(), g.caps.clone());
+        m.insert("License".into(), g.license.clone());
         m.insert("Values".into(), values.clone());
         m.insert("Subcharts".into(), Value::Map(subcharts.clone()));
     }
@@ -191,7 +202,7 @@ fn build_ctx(
             _ => Value::empty_map(),
         };
         let sub_path = format!("{full_path}/charts/{}", sub.name());
-        let sub_ctx = build_ctx(sub, sub_vals, release, caps, false, &sub_path, jobs);
+        let sub_ctx = build_ctx(sub, sub_vals, g, false, &sub_path, jobs);
         subcharts.insert(sub.name(), Value::Map(sub_ctx));
     }
     let library = chart.metadata.is_library();
@@ -249,7 +260,16 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
     ]));
     let values = json_to_value(&serde_json::Value::Object(vals.clone()));
     let mut jobs = Vec::new();
-    build_ctx(&c, values, &release, &caps, true, c.name(), &mut jobs);
+    let license = opts
+        .license
+        .clone()
+        .unwrap_or_else(|| serde_json::json!({"Entitlements": {}}));
+    let g = Globals {
+        release,
+        caps,
+        license: json_to_value(&license),
+    };
+    build_ctx(&c, values, &g, true, c.name(), &mut jobs);
     // Helm's order: deeper paths first, then reverse lexical; later defines win.
     jobs.sort_by(|a, b| {
         let (ca, cb) = (a.path.matches('/').count(), b.path.matches('/').count());

@@ -118,6 +118,9 @@ pub struct ApplyInput {
     pub rollback_on_failure: bool,
     /// Record this host's facts in the revision's baseline too (run on a cluster node).
     pub host_baseline: bool,
+    /// The license of an online install ([`crate::online`]): templates see `.License` and the
+    /// namespace gets `secret/berth-license`.
+    pub license: Option<crate::online::LicenseInput>,
 }
 
 impl Default for ApplyInput {
@@ -133,6 +136,7 @@ impl Default for ApplyInput {
             validate: true,
             rollback_on_failure: true,
             host_baseline: false,
+            license: None,
         }
     }
 }
@@ -247,7 +251,8 @@ async fn apply(
     let current = history.iter().rev().find(|r| r.status == Status::Deployed);
     let previous_config = history.last().map(|r| r.config.clone());
     let render = step(&*sink, Step::Render, async {
-        let live = live_render_options(&probe, &history, current.is_some()).await?;
+        let mut live = live_render_options(&probe, &history, current.is_some()).await?;
+        live.license = input.license.as_ref().map(|l| l.template.clone());
         prepare_input(
             &app_dir,
             &input.config,
@@ -262,6 +267,16 @@ async fn apply(
     {
         // The version the vendor signed is the one installed and checked by the policy.
         prepared.release.version = s.release.meta.version.clone();
+    }
+    if let Some(l) = &input.license {
+        // The license and its entitlements, readable by the app (docs/formats/license.md).
+        prepared.release.objects.insert(
+            0,
+            berth_deploy::object::Manifest::new(
+                l.secret(&namespace),
+                "berth: license (berth install --license)",
+            ),
+        );
     }
     if mode == Some(Mode::Upgrade) {
         let Some(current) = current else {

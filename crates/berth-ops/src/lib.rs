@@ -21,6 +21,7 @@
 pub mod airgap;
 pub mod deploy;
 pub mod error;
+pub mod online;
 pub mod prepare;
 pub mod progress;
 pub mod release;

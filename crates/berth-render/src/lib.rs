@@ -95,6 +95,9 @@ pub struct AppRenderOptions {
     pub live_api_versions: Option<Vec<String>>,
     /// Helm's `lookup` over the live cluster (install/upgrade/diff); `None` returns empty maps.
     pub lookup: Option<berth_chart::ClusterLookup>,
+    /// `.License` for charts and `values` templates: the installing license's fields
+    /// (`{"Entitlements": {...}, ...}`); an empty `Entitlements` map when `None`.
+    pub license: Option<Value>,
 }
 
 /// One rendered object and where it came from.
@@ -165,6 +168,7 @@ pub fn component_values(
     c: &Component,
     config: &ResolvedConfig,
     namespace: &str,
+    license: Option<&Value>,
 ) -> Result<serde_json::Map<String, Value>, RenderError> {
     let Some(tpl) = &c.values else {
         return Ok(serde_json::Map::new());
@@ -183,6 +187,7 @@ pub fn component_values(
             "Version": app.app.metadata.version.clone().unwrap_or_default(),
         },
         "Release": { "Name": release_name(c), "Namespace": namespace },
+        "License": license.cloned().unwrap_or_else(|| serde_json::json!({"Entitlements": {}})),
     });
     let text = set
         .execute(&name, &berth_template::Value::from_json_keep_ints(&data))
@@ -243,7 +248,7 @@ pub fn render_component(
                 version: chart.version.clone().unwrap_or_default(),
             });
         };
-        let values = component_values(app, c, config, &namespace)?;
+        let values = component_values(app, c, config, &namespace, opts.license.as_ref())?;
         out.values = Value::Object(values.clone());
         let full = app.path(path);
         let err = |source| RenderError::Chart {
@@ -262,6 +267,7 @@ pub fn render_component(
             api_versions: opts.api_versions.clone(),
             live_api_versions: opts.live_api_versions.clone(),
             lookup: opts.lookup.clone(),
+            license: opts.license.clone(),
             ..Default::default()
         };
         let rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;

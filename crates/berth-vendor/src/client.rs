@@ -398,6 +398,17 @@ impl Client {
     /// Download a licensed release into `dir` as an OCI layout (`berth release build`'s
     /// format): index.json and every blob, each checked against its digest.
     pub async fn download_release(&self, version: &str, dir: &Path) -> CResult<()> {
+        self.download(version, dir, false).await
+    }
+
+    /// Download only the app part of a licensed release (index.json, the app entry, its
+    /// metadata and files, each checked against its digest): an online install pulls the
+    /// images from the registry endpoint instead.
+    pub async fn download_app(&self, version: &str, dir: &Path) -> CResult<()> {
+        self.download(version, dir, true).await
+    }
+
+    async fn download(&self, version: &str, dir: &Path, app_only: bool) -> CResult<()> {
         let oci = |e: berth_oci::Error| ClientError::Release(e.to_string());
         let layout = berth_oci::Layout::create(dir).map_err(oci)?;
         let index = self
@@ -419,7 +430,11 @@ impl Client {
         let idx: serde_json::Value = serde_json::from_slice(&index)
             .map_err(|e| ClientError::Release(format!("the release index is not JSON: {e}")))?;
         berth_oci::layout::write_atomic(&dir.join("index.json"), &index).map_err(oci)?;
-        let mut todo: Vec<Digest> = descriptors(&idx);
+        let mut todo: Vec<Digest> = if app_only {
+            app_entries(&idx)
+        } else {
+            descriptors(&idx)
+        };
         let mut seen = std::collections::HashSet::new();
         while let Some(d) = todo.pop() {
             if !seen.insert(d.clone()) || layout.has_blob(&d) {
@@ -455,6 +470,103 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// What a bundle download wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleDownload {
+    pub file: PathBuf,
+    pub bytes: u64,
+    /// `full` or `delta`.
+    pub kind: String,
+    pub blobs_omitted: u64,
+}
+
+impl Client {
+    /// Have the server build and sign an air-gap bundle for a customer (vendor token), written
+    /// to `out` (through a temporary file renamed when complete).
+    pub async fn customer_bundle(
+        &self,
+        customer: &str,
+        req: &crate::bundles::BundleRequest,
+        out: &Path,
+    ) -> CResult<BundleDownload> {
+        let r = self
+            .post(
+                "bundle",
+                &format!("/api/v1/customers/{customer}/bundle"),
+                req,
+            )
+            .await?;
+        self.save_bundle(r, out).await
+    }
+
+    /// Download an air-gap bundle with the license (the customer's own download).
+    pub async fn license_bundle(
+        &self,
+        req: &crate::bundles::BundleRequest,
+        out: &Path,
+    ) -> CResult<BundleDownload> {
+        let r = self.post("bundle", "/api/v1/license/bundle", req).await?;
+        self.save_bundle(r, out).await
+    }
+
+    async fn save_bundle(&self, r: reqwest::Response, out: &Path) -> CResult<BundleDownload> {
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let kind = header("x-berth-bundle-kind");
+        let blobs_omitted = header("x-berth-bundle-blobs-omitted").parse().unwrap_or(0);
+        let io = |source| ClientError::Io {
+            path: out.to_path_buf(),
+            source,
+        };
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".bundle-partial-")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let mut f = tokio::fs::File::from_std(tmp.reopen().map_err(io)?);
+        let mut body = r.bytes_stream();
+        let mut bytes = 0u64;
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            let chunk = chunk.map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("downloading the bundle: {}", error_chain(&e)),
+            })?;
+            bytes += chunk.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut f, &chunk)
+                .await
+                .map_err(io)?;
+        }
+        f.sync_all().await.map_err(io)?;
+        tmp.persist(out).map_err(|e| io(e.error))?;
+        Ok(BundleDownload {
+            file: out.to_path_buf(),
+            bytes,
+            kind,
+            blobs_omitted,
+        })
+    }
+}
+
+/// The app entries of a release index (`dev.berth.kind: app`).
+fn app_entries(index: &serde_json::Value) -> Vec<Digest> {
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["annotations"][berth_oci::model::ANNOTATION_KIND] == "app")
+        .filter_map(|d| d["digest"].as_str().and_then(|s| Digest::parse(s).ok()))
+        .collect()
 }
 
 /// Digests a manifest or index refers to (config, layers, manifests).

@@ -181,6 +181,28 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no customer {name}")))
     }
 
+    /// A customer as its license would authenticate (revoked: Forbidden), and whether
+    /// air-gap bundles are allowed.
+    pub(crate) async fn customer_licensee(&self, name: &str) -> SResult<(Licensee, bool)> {
+        let c = self.customer_row(name).await?;
+        if db::opt_int(&c, "revoked_at").is_some() {
+            return Err(ServiceError::Forbidden(format!(
+                "customer {name} is revoked"
+            )));
+        }
+        let info = customer_info(&c);
+        Ok((
+            Licensee {
+                license_id: String::new(),
+                customer: info.name,
+                app: info.app,
+                channels: info.channels,
+                expires_at: db::opt_int(&c, "expires_at"),
+            },
+            info.airgap,
+        ))
+    }
+
     /// Renew, change channels, revoke or reinstate.
     pub async fn change_customer(
         &self,

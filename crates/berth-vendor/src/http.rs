@@ -20,6 +20,10 @@ use std::time::Instant;
 /// Largest JSON body accepted.
 pub const MAX_JSON: usize = 1024 * 1024;
 
+/// The registry endpoint allows this many times `--license-rps` per license: one image pull
+/// is a handful of requests, and every node of a cluster pulls.
+pub const REGISTRY_RPS_FACTOR: f64 = 10.0;
+
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +32,8 @@ pub struct AppState {
     /// The URL written into licenses (`--public-url`).
     pub public_url: String,
     limiter: Arc<Limiter>,
+    /// The registry endpoint's own budget per license (an image pull is several requests).
+    pub(crate) registry_limiter: Arc<Limiter>,
 }
 
 /// An error answered to a client: status, stable code, message.
@@ -148,14 +154,14 @@ async fn licensee(s: &AppState, h: &HeaderMap) -> ApiResult<Licensee> {
 }
 
 /// A token bucket per license: a steady rate with a burst.
-struct Limiter {
+pub(crate) struct Limiter {
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl Limiter {
-    fn allow(&self, key: &str) -> bool {
+    pub(crate) fn allow(&self, key: &str) -> bool {
         let Ok(mut m) = self.buckets.lock() else {
             return true;
         };
@@ -185,6 +191,11 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         limiter: Arc::new(Limiter {
             per_sec: license_rps,
             burst: license_rps * 2.0,
+            buckets: Mutex::new(HashMap::new()),
+        }),
+        registry_limiter: Arc::new(Limiter {
+            per_sec: license_rps * REGISTRY_RPS_FACTOR,
+            burst: license_rps * REGISTRY_RPS_FACTOR * 2.0,
             buckets: Mutex::new(HashMap::new()),
         }),
     };
@@ -223,6 +234,8 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
             axum::routing::patch(change_customer),
         )
         .route("/api/v1/customers/{name}/license", post(issue_license))
+        .route("/api/v1/customers/{name}/bundle", post(customer_bundle))
+        .route("/api/v1/license/bundle", post(license_bundle))
         .route("/api/v1/updates", post(updates))
         .route(
             "/api/v1/license/releases/{version}/index",
@@ -234,6 +247,7 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .merge(blobs)
+        .merge(crate::http_registry::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -539,4 +553,48 @@ async fn stream_blob(s: &AppState, d: &str) -> ApiResult<Response> {
         body,
     )
         .into_response())
+}
+
+async fn customer_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    Json(b): Json<crate::bundles::BundleRequest>,
+) -> ApiResult<Response> {
+    let a = actor(&s, &h, Scope::ReleasePublisher).await?;
+    Ok(bundle_response(s.svc.customer_bundle(&a, &name, &b).await?))
+}
+
+async fn license_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Json(b): Json<crate::bundles::BundleRequest>,
+) -> ApiResult<Response> {
+    let who = licensee(&s, &h).await?;
+    Ok(bundle_response(s.svc.license_bundle(&who, &b).await?))
+}
+
+/// Stream a built bundle (its scratch file is already unlinked).
+fn bundle_response(b: crate::bundles::BuiltBundle) -> Response {
+    let f = tokio::fs::File::from_std(b.file);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.berth.bundle.v1".to_string(),
+            ),
+            (header::CONTENT_LENGTH, b.bytes.to_string()),
+            (
+                header::HeaderName::from_static("x-berth-bundle-kind"),
+                b.kind,
+            ),
+            (
+                header::HeaderName::from_static("x-berth-bundle-blobs-omitted"),
+                b.blobs_omitted.to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

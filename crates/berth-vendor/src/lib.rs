@@ -6,13 +6,17 @@
 //! several processes on one database serve the same data. [`client`] is the typed client the
 //! CLI (and any other front end) uses.
 
+pub mod bundles;
 pub mod cache;
 pub mod client;
 pub mod customers;
 pub mod db;
 pub mod http;
+pub mod http_registry;
 pub mod metrics;
 pub mod model;
+pub mod online;
+pub mod registry;
 pub mod scan_gate;
 pub mod schema;
 pub mod service;

@@ -69,6 +69,8 @@ pub struct Service {
     pub(crate) pending: crate::customers::PendingInstances,
     /// Reads of the update-check path, trusted for `cache::TTL`.
     pub(crate) caches: Arc<Caches>,
+    /// Image trees of releases for the registry endpoint (releases are immutable).
+    pub(crate) trees: Arc<crate::registry::TreeCache>,
 }
 
 /// What a channel holds: its policy and its releases, oldest first.
@@ -81,6 +83,8 @@ pub struct Caches {
     pub(crate) channels: crate::cache::TtlCache<(String, String), ChannelView>,
     /// license id → (credential hash, the licensee or why it is refused), None when unknown.
     pub(crate) licenses: crate::cache::TtlCache<String, crate::customers::LicenseLookup>,
+    /// license id → what the registry endpoint lets it pull.
+    pub(crate) registry: crate::cache::TtlCache<String, Arc<crate::registry::View>>,
 }
 
 /// Names of apps, channels and customers: lowercase DNS labels, so they are safe in URLs,
@@ -146,6 +150,7 @@ impl Service {
             gates: Arc::new(vec![]),
             pending: Default::default(),
             caches: Default::default(),
+            trees: Default::default(),
         };
         svc.ensure_signing_key().await?;
         svc.spawn_instance_flusher();
@@ -482,6 +487,7 @@ impl Service {
     pub fn invalidate(&self) {
         self.caches.channels.clear();
         self.caches.licenses.clear();
+        self.caches.registry.clear();
     }
 
     /// A channel's policy and releases, cached for the update-check path.

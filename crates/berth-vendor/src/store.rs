@@ -266,6 +266,18 @@ impl Store {
         Ok(())
     }
 
+    /// A scratch directory inside the data directory (bundles can be as large as releases:
+    /// they are written beside the blobs, not into /tmp). Removed when dropped.
+    pub fn scratch_dir(&self) -> Result<tempfile::TempDir, StoreError> {
+        tempfile::Builder::new()
+            .prefix(".scratch-")
+            .tempdir_in(self.layout.root())
+            .map_err(|source| StoreError::Io {
+                op: "create a scratch directory",
+                source,
+            })
+    }
+
     /// Read a small stored blob whole (index.json, manifests), refusing more than `limit` bytes.
     pub async fn read_small(&self, d: &Digest, limit: u64) -> Option<Vec<u8>> {
         let (_, len) = self.open_blob(d).await?;

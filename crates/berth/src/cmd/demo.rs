@@ -92,7 +92,7 @@ pub const STEPS: &[Step] = &[
         },
     },
     Step {
-        title: "vendor server: releases, a signed license, an update check, the vendor sees the instance",
+        title: "vendor server: releases 1.0 and 1.1, a license; online install of 1.0, `berth updates`, upgrade; the vendor sees 1.1",
         run: |d| {
             Box::pin(crate::cmd::demo_vendor::demo_step(
                 d.work.path().to_path_buf(),

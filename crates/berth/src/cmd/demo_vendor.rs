@@ -1,28 +1,44 @@
 //! The vendor-server step of `berth demo`: a vendor server on an embedded SQLite database; the
-//! vendor pushes releases 1.0.0 and 1.1.0 of the app (1.1.0 promoted to stable later) and
-//! issues a signed license; the customer, running 1.0.0, verifies the license offline, asks for
-//! updates and downloads 1.1.0; the vendor then sees the instance and how far behind it is.
+//! vendor pushes releases 1.0.0 and 1.1.0 of the app (with the images of the air-gap step's
+//! release), promotes both to stable and issues a signed license. The customer, with the
+//! license as the only credential and as separate `berth` processes, installs 1.0.0 from the
+//! server into a simulated cluster whose kubelet checks every image on the server's registry
+//! endpoint with the license pull Secret, sees 1.1.0 in `berth updates`, upgrades with
+//! `--latest`; the vendor then sees the instance on 1.1.0.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
+use berth_kube_sim::profile::RegistryProfile;
+use berth_kube_sim::{Profile, SimOptions, Simulator};
 use berth_oci::layout::Layout;
-use berth_oci::release::{ReleaseMeta, write_app_entry};
+use berth_oci::release::{Release, ReleaseMeta, write_app_entry};
 use berth_vendor::client::{Client, ReleasePush};
 use berth_vendor::model::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// An app-only release (the demo's images live in the air-gap step's registry).
-fn release(dir: &Path, app: &Path, version: &str) -> Result<PathBuf> {
+/// Release `version` of the app: the images of `images` (a release the air-gap step built,
+/// every image pinned by digest) and the app files of `app`.
+fn release(dir: &Path, app: &Path, images: &Release, version: &str) -> Result<PathBuf> {
     let out = dir.join(format!("hello-{version}.release"));
     let layout = Layout::create(&out)?;
+    for (_, d) in &images.images {
+        for b in images.layout.reachable(d)? {
+            if !layout.has_blob(&b.digest) {
+                layout.put_blob(&images.layout.read_blob(&b.digest)?)?;
+            }
+        }
+        layout.add_entry(d.clone())?;
+    }
     let meta = ReleaseMeta {
         format: 1,
         app: "hello".into(),
         version: version.into(),
-        images: vec![],
+        images: images.meta.images.clone(),
     };
     write_app_entry(&layout, &meta, &berth_oci::release::collect_app_files(app)?)?;
+    Release::open(&out)?;
     Ok(out)
 }
 
@@ -62,11 +78,34 @@ async fn start(data: PathBuf) -> Result<(String, String, tokio::sync::oneshot::S
     Ok((format!("http://{addr}"), token, stop_tx))
 }
 
+/// Run `berth ARGS` as the customer would, off the async workers.
+async fn berth(args: Vec<String>) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(std::env::current_exe().context("cannot find berth")?)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "`berth {}` failed:\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await?
+}
+
 /// Run the step; returns what to show.
 pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     let t0 = Instant::now();
     let dir = work.join("vendor");
     std::fs::create_dir_all(&dir)?;
+    let images = Release::open(&work.join("airgap/hello-1.0.0.release"))
+        .context("the vendor step uses the images of the air-gap step's release")?;
     let (url, token, stop) = start(dir.join("data")).await?;
     let mut out = String::new();
     let vendor = Client::new(&url, &token)?;
@@ -77,20 +116,20 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     ] {
         let r = vendor
             .push_release(
-                &release(&dir, &app, v)?,
+                &release(&dir, &app, &images, v)?,
                 ReleasePush {
                     notes: notes.into(),
                     ..Default::default()
                 },
             )
             .await?;
+        vendor.promote("hello", "stable", v).await?;
         writeln!(
             out,
-            "vendor: pushed hello {v} ({} blob(s) uploaded, {} shared with earlier releases)",
+            "vendor: pushed hello {v} and promoted it to stable ({} blob(s) uploaded, {} shared with earlier releases)",
             r.uploaded, r.present
         )?;
     }
-    vendor.promote("hello", "stable", "1.0.0").await?;
     vendor
         .create_customer(&NewCustomer {
             name: "acme".into(),
@@ -105,54 +144,64 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
             entitlements: vec!["seats=int:50".into()],
         })
         .await?;
-    let text = vendor.issue_license("acme").await?;
-    let lic = berth_license::License::parse(&text, "acme.license.yaml")?;
-    let keys = vendor.verifying_keys().await?;
-    lic.verify(&keys, &berth_license::Expect::now(), "acme.license.yaml")?;
+    let lic_file = dir.join("acme.license.yaml");
+    std::fs::write(&lic_file, vendor.issue_license("acme").await?)?;
     writeln!(
         out,
-        "vendor: licensed customer acme on channel stable (seats=50); the customer verified the license offline"
+        "vendor: licensed customer acme on channel stable (seats=50)"
     )?;
 
-    let customer = Client::new(&lic.spec.vendor_url, &lic.bearer())?;
-    let check = UpdateCheck {
-        current_version: Some("1.0.0".into()),
-        target_version: None,
-        channel: None,
-        instance: InstanceReport {
-            cluster_id: "demo-cluster".into(),
-            kube_version: "v1.33.1".into(),
-            distribution: "berth-sim".into(),
-            ready: "ready".into(),
-            berth_version: env!("CARGO_PKG_VERSION").into(),
-        },
+    // The customer's cluster: its kubelet checks every image on the vendor's registry endpoint
+    // with the pull Secret the install writes.
+    let host = url.trim_start_matches("http://").to_string();
+    let mut profile = Profile::default();
+    profile.registries.push(RegistryProfile {
+        host: host.clone(),
+        insecure: true,
+        insecure_skip_tls_verify: false,
+    });
+    let sim = Simulator::start(SimOptions {
+        profile,
+        registry_check: true,
+        ..Default::default()
+    })
+    .await?;
+    let kubeconfig = dir.join("customer.kubeconfig");
+    sim.write_kubeconfig(&kubeconfig)?;
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let common = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|x| x.to_string()).collect();
+        v.extend(["--kubeconfig", &s(&kubeconfig), "-n", "hello-online"].map(String::from));
+        v
     };
-    let a = customer.check_updates(&check).await?;
+    let t = Instant::now();
+    let mut install = common(&["install", "--license", &s(&lic_file), "--version", "1.0.0"]);
+    install.extend(["--timeout", "2m", "-o", "json"].map(String::from));
+    berth(install).await?;
     writeln!(
         out,
-        "customer on 1.0.0: {} newer release(s) on stable",
-        a.newer.len()
+        "customer: berth install --license acme.license.yaml --version 1.0.0: installed from {url}, images checked by the kubelet on {host}/hello/… with the license pull Secret ({:.1}s)",
+        t.elapsed().as_secs_f64()
     )?;
-    vendor.promote("hello", "stable", "1.1.0").await?;
-    writeln!(out, "vendor: promoted hello 1.1.0 to stable")?;
-    let a = customer.check_updates(&check).await?;
-    for r in &a.newer {
-        writeln!(
-            out,
-            "customer: `berth updates` shows hello {} — {}",
-            r.version, r.notes
-        )?;
+    let updates = berth(common(&["updates"])).await?;
+    for line in updates.lines() {
+        writeln!(out, "customer: berth updates -n hello-online: {line}")?;
     }
-    let dl = dir.join("download");
-    customer.download_release("1.1.0", &dl).await?;
-    let rel = berth_oci::release::Release::open(&dl)?;
+    let t = Instant::now();
+    let mut upgrade = common(&["upgrade", "--latest"]);
+    upgrade.extend(["--timeout", "2m", "-o", "json"].map(String::from));
+    berth(upgrade).await?;
     writeln!(
         out,
-        "customer: downloaded hello {} ({} app files, every blob checked against its digest)",
-        rel.meta.version,
-        rel.files.len()
+        "customer: berth upgrade --latest: preflight checks passed, upgraded to 1.1.0 ({:.1}s)",
+        t.elapsed().as_secs_f64()
     )?;
-    for i in vendor.instances("hello").await? {
+    sim.shutdown().await;
+    let instances = vendor.instances("hello").await?;
+    if !instances.iter().any(|i| i.app_version == "1.1.0") {
+        bail!("the vendor does not see the instance on 1.1.0: {instances:?}");
+    }
+    for i in instances {
         writeln!(
             out,
             "vendor: instance of {} runs {} on {} ({} release(s) behind)",

@@ -91,7 +91,7 @@ pub struct ApplyFlags {
 /// `berth install`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n  berth install --airgap-bundle hello-1.0.0.bundle --pubkey vendor.pub \\\n    --registry registry.corp:5000/hello -n hello --config values.yaml\n\nAn air-gapped install renders the app files signed in the bundle (no app directory) and \
+    after_help = "Example:\n  berth install examples/hello --config values.yaml -n hello\n  berth install examples/hello --dry-run\n  berth install --airgap-bundle hello-1.0.0.bundle --pubkey vendor.pub \\\n    --registry registry.corp:5000/hello -n hello --config values.yaml\n  berth install --license acme.license.yaml -n hello --version 1.0.0\n\nAn air-gapped install renders the app files signed in the bundle (no app directory) and \
 records the registry: later installs, upgrades, diffs and rollbacks keep using it (--no-relocate goes back to the vendor's registries). Re-running the same install changes nothing. An install that was interrupted (killed, \
 lost connection) is repaired by running it again."
 )]
@@ -101,13 +101,15 @@ pub struct InstallArgs {
     #[command(flatten)]
     airgap: crate::cmd::airgap::AirgapFlags,
     #[command(flatten)]
+    online: crate::cmd::online::InstallOnline,
+    #[command(flatten)]
     common: Common,
 }
 
 /// `berth upgrade`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  berth upgrade ./hello-1.1.0 --config values.yaml -n hello\n\nThe upgrade policy of berth.yaml (minimum version, required releases, supported Kubernetes) is \
+    after_help = "Example:\n  berth upgrade ./hello-1.1.0 --config values.yaml -n hello\n  berth upgrade -n hello --latest\n\nThe upgrade policy of berth.yaml (minimum version, required releases, supported Kubernetes) is \
 checked before anything changes. A failed upgrade rolls back to the previous revision unless \
 --no-rollback is given."
 )]
@@ -119,6 +121,8 @@ pub struct UpgradeArgs {
     no_rollback: bool,
     #[command(flatten)]
     airgap: crate::cmd::airgap::AirgapFlags,
+    #[command(flatten)]
+    online: crate::cmd::online::UpgradeOnline,
     #[command(flatten)]
     common: Common,
 }
@@ -201,7 +205,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -294,7 +298,7 @@ impl berth_ops::Sink for TermProgress {
 }
 
 /// The cluster and namespace of the common flags.
-fn target(common: &Common) -> Target {
+pub(crate) fn target(common: &Common) -> Target {
     Target {
         kubeconfig: common.kubeconfig.clone(),
         context: common.context.clone(),
@@ -343,7 +347,7 @@ async fn stop_on_ctrl_c(cancel: Cancel) {
 }
 
 /// The typed input of install, upgrade and diff from the flags.
-fn apply_input(
+pub(crate) fn apply_input(
     apply: &ApplyFlags,
     airgap: Option<&crate::cmd::airgap::AirgapFlags>,
     no_rollback: bool,
@@ -372,6 +376,7 @@ fn apply_input(
         validate: !apply.no_validate,
         rollback_on_failure: !no_rollback,
         host_baseline: apply.host_baseline,
+        license: None,
     })
 }
 
@@ -449,7 +454,7 @@ fn check_sources(
 }
 
 /// Print an operation's report; the exit code says whether it succeeded.
-fn finish(res: berth_ops::Result<Report>, format: Format) -> Result<u8> {
+pub(crate) fn finish(res: berth_ops::Result<Report>, format: Format) -> Result<u8> {
     let report = res?;
     if format != Format::Table {
         output::print_structured(&serde_json::to_value(&report)?, format)?;
@@ -550,6 +555,11 @@ pub fn render_report(r: &Report) -> String {
 
 /// `berth install`.
 pub fn install(a: InstallArgs) -> Result<u8> {
+    if a.online.license.is_some() {
+        return runtime()?.block_on(crate::cmd::online::install(
+            &a.online, &a.apply, &a.common, &a.airgap,
+        ));
+    }
     runtime()?.block_on(apply_op(
         a.apply.clone(),
         a.common.clone(),
@@ -561,6 +571,15 @@ pub fn install(a: InstallArgs) -> Result<u8> {
 
 /// `berth upgrade`.
 pub fn upgrade(a: UpgradeArgs) -> Result<u8> {
+    if a.online.active() {
+        return runtime()?.block_on(crate::cmd::online::upgrade(
+            &a.online,
+            &a.apply,
+            &a.common,
+            a.no_rollback,
+            &a.airgap,
+        ));
+    }
     runtime()?.block_on(apply_op(
         a.apply.clone(),
         a.common.clone(),

@@ -15,6 +15,7 @@ pub mod init;
 pub mod lint;
 pub mod matrix;
 pub mod oci;
+pub mod online;
 pub mod scan;
 pub mod schema;
 pub mod template;

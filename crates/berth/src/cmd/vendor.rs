@@ -78,6 +78,29 @@ berth vendor release promote hello 1.2.0 --channel stable"
     /// The audit log: who changed what, when.
     #[command(after_help = "Example:\n  berth vendor audit -o json")]
     Audit(Output),
+    /// Build a customer's signed air-gap bundle of a release on the server (full, or a delta
+    /// over the release the customer runs).
+    #[command(
+        after_help = "Examples:\n  berth vendor bundle acme --version 1.2.0\n  berth vendor bundle acme --version 1.2.0 --since 1.1.0 -f acme-1.2.0.bundle"
+    )]
+    Bundle(VendorBundle),
+}
+
+#[derive(clap::Args)]
+struct VendorBundle {
+    /// The customer (must be licensed for air-gap installs).
+    customer: String,
+    /// The release to bundle (on one of the customer's channels, not past end of life).
+    #[arg(long)]
+    version: String,
+    /// Make a delta: leave out what this older release already holds.
+    #[arg(long)]
+    since: Option<String>,
+    /// Where to write the bundle (default: CUSTOMER-VERSION.bundle).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args)]
@@ -381,6 +404,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             Cmd::Key(c) => key(c).await,
             Cmd::Token(c) => token(c).await,
             Cmd::Instances(i) => instances(i).await,
+            Cmd::Bundle(b) => vendor_bundle(b).await,
             Cmd::Audit(o) => {
                 let log = client()?.audit().await?;
                 show(&log, o.output, &["at", "actor", "action", "detail"], |r| {
@@ -742,6 +766,34 @@ async fn token(c: TokenCmd) -> anyhow::Result<u8> {
     }
 }
 
+async fn vendor_bundle(b: VendorBundle) -> anyhow::Result<u8> {
+    let file = b
+        .file
+        .unwrap_or_else(|| PathBuf::from(format!("{}-{}.bundle", b.customer, b.version)));
+    let req = berth_vendor::bundles::BundleRequest {
+        version: b.version,
+        since: b.since,
+    };
+    let d = client()?.customer_bundle(&b.customer, &req, &file).await?;
+    if b.out.output == Format::Table {
+        println!(
+            "{} bundle for {} written to {} ({} bytes{}); the customer verifies it with `berth vendor key export` output",
+            d.kind,
+            b.customer,
+            d.file.display(),
+            d.bytes,
+            if d.blobs_omitted > 0 {
+                format!(", {} blob(s) left to the base release", d.blobs_omitted)
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        crate::output::print_structured(&serde_json::to_value(&d)?, b.out.output)?;
+    }
+    Ok(crate::exit::OK)
+}
+
 async fn instances(i: Instances) -> anyhow::Result<u8> {
     let rows = client()?.instances(&i.app).await?;
     show(
@@ -881,14 +933,26 @@ fn print_license(l: &berth_license::License) {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  berth updates --license acme.license.yaml --current 1.0.0")]
+#[command(
+    after_help = "Examples:\n  berth updates -n hello\n  berth updates --license acme.license.yaml --current 1.0.0"
+)]
 pub struct UpdatesArgs {
-    /// The license file.
+    /// The license file (default: the one `berth install --license` stored in the namespace,
+    /// with the installed version as --current).
     #[arg(long)]
-    license: PathBuf,
-    /// The installed version (absent: what a new install would get).
+    license: Option<PathBuf>,
+    /// The installed version (absent with --license: what a new install would get).
     #[arg(long)]
     current: Option<String>,
+    /// Namespace of an online install (its license Secret and deployed version are read).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Path to the kubeconfig (with -n).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (with -n).
+    #[arg(long)]
+    context: Option<String>,
     /// A channel of the license other than its default.
     #[arg(long)]
     channel: Option<String>,
@@ -906,7 +970,26 @@ pub struct UpdatesArgs {
 pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async {
-        let l = berth_license::License::read(&a.license)?;
+        let mut current = a.current.clone();
+        let mut cluster_id = a.cluster_id.clone();
+        let l = match &a.license {
+            Some(p) => berth_license::License::read(p)?,
+            None => {
+                let target = berth_ops::deploy::Target {
+                    kubeconfig: a.kubeconfig.clone(),
+                    context: a.context.clone(),
+                    namespace: a.namespace.clone(),
+                    timeout: std::time::Duration::from_secs(60),
+                    cluster: None,
+                };
+                let inst = berth_ops::online::installed(&target, None).await?;
+                current = current.or(Some(inst.version.clone()));
+                cluster_id = berth_ops::online::instance(&inst.cluster, "")
+                    .await
+                    .cluster_id;
+                berth_license::License::parse(&inst.license.text, &inst.license.source)?
+            }
+        };
         let url = a
             .vendor_url
             .clone()
@@ -914,11 +997,11 @@ pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
         let cl = Client::new(&url, &l.bearer())?;
         let ans = cl
             .check_updates(&UpdateCheck {
-                current_version: a.current.clone(),
+                current_version: current.clone(),
                 target_version: None,
                 channel: a.channel.clone(),
                 instance: InstanceReport {
-                    cluster_id: a.cluster_id.clone(),
+                    cluster_id,
                     berth_version: env!("CARGO_PKG_VERSION").into(),
                     ..Default::default()
                 },
@@ -928,7 +1011,7 @@ pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
             print_structured(&serde_json::to_value(&ans)?, a.out.output)?;
             return Ok(crate::exit::OK);
         }
-        print_updates(&ans, a.current.as_deref());
+        print_updates(&ans, current.as_deref());
         Ok(if ans.refused.is_some() {
             crate::exit::FAILURE
         } else {

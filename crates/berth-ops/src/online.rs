@@ -1,0 +1,411 @@
+//! The online install and upgrade, with the license as the only credential
+//! (docs/vendor-server.md): berth-vendor's `online` client asks the vendor server what to
+//! install (or which releases an upgrade must walk) and fetches each release's app files; the
+//! install is then the release-directory path of [`crate::deploy`] with the server's registry
+//! endpoint as the registry and the license as the pull credential, plus the license Secret
+//! and `.License` for templates. Each upgrade step runs the release's preflight checks first.
+
+use crate::airgap::AirgapInput;
+use crate::deploy::{ApplyInput, Target};
+use crate::error::{Error, Result};
+use crate::progress::{Cancel, Event, Sink};
+use berth_deploy::Cluster;
+use berth_deploy::engine::{Engine, Options, Quiet, Report};
+use berth_deploy::object::ObjectRef;
+use berth_vendor::client::ClientError;
+use berth_vendor::model::InstanceReport;
+use berth_vendor::online::{LICENSE_SECRET, Online};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The license an online install or upgrade deploys with.
+#[derive(Debug, Clone)]
+pub struct LicenseInput {
+    /// The license file as given (with its credential: later upgrades authenticate with it).
+    pub yaml: String,
+    /// What templates see as `.License`.
+    pub template: Value,
+}
+
+impl LicenseInput {
+    /// The `berth-license` Secret: `license.yaml` and `entitlements.json` (docs/formats/license.md).
+    pub fn secret(&self, namespace: &str) -> Value {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let ents = serde_json::to_string(&self.template["Entitlements"]).unwrap_or_default();
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": LICENSE_SECRET,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "berth"},
+            },
+            "type": "Opaque",
+            "data": {
+                "license.yaml": b64(&self.yaml),
+                "entitlements.json": b64(&ents),
+            },
+        })
+    }
+}
+
+/// A license file's text and where it came from (for messages).
+#[derive(Debug, Clone)]
+pub struct LicenseText {
+    pub text: String,
+    pub source: String,
+}
+
+impl LicenseText {
+    /// Read a license file.
+    pub fn read(path: &Path) -> Result<LicenseText> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::BadInput(format!("cannot read the license {}: {e}", path.display()))
+        })?;
+        Ok(LicenseText {
+            text,
+            source: path.display().to_string(),
+        })
+    }
+
+    fn parse(&self) -> Result<berth_license::License> {
+        berth_license::License::parse(&self.text, &self.source)
+            .map_err(|e| Error::BadInput(e.to_string()))
+    }
+}
+
+fn client_err(e: ClientError) -> Error {
+    match e.status() {
+        Some(400 | 403 | 404) => Error::BadInput(e.to_string()),
+        _ => Error::Failed(e.to_string()),
+    }
+}
+
+fn note(sink: &dyn Sink, s: String) {
+    sink.event(Event::Deploy {
+        event: berth_deploy::engine::Event::Note(s),
+    });
+}
+
+/// What the vendor hears about this cluster with each check.
+pub async fn instance(cluster: &Cluster, ready: &str) -> InstanceReport {
+    let ns = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "kube-system".into(),
+    };
+    let uid = match cluster.get(&ns).await {
+        Ok(Some(o)) => o["metadata"]["uid"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+        _ => "unknown".into(),
+    };
+    InstanceReport {
+        cluster_id: uid,
+        kube_version: cluster.git_version().await.unwrap_or_default(),
+        distribution: String::new(),
+        ready: ready.into(),
+        berth_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// `input` pointed at a fetched release: images from the server's registry endpoint with the
+/// license as pull credential, the license Secret and `.License`.
+fn online_input(
+    on: &Online,
+    yaml: &str,
+    release_dir: std::path::PathBuf,
+    input: &ApplyInput,
+) -> Result<ApplyInput> {
+    let (user, password) = on.pull_credential();
+    let mut i = input.clone();
+    i.airgap = Some(AirgapInput {
+        release: Some(release_dir),
+        registry: Some(on.registry().map_err(client_err)?),
+        pull_username: Some(user),
+        pull_password: Some(password),
+        ..Default::default()
+    });
+    i.license = Some(LicenseInput {
+        yaml: yaml.to_string(),
+        template: on.template_context(),
+    });
+    Ok(i)
+}
+
+/// Tell the vendor which version now runs (an update check; a failure is only a warning).
+async fn report(on: &Online, cluster: &Cluster, version: &str, sink: &dyn Sink) {
+    let inst = instance(cluster, "deployed").await;
+    if let Err(e) = on.check(Some(version), None, inst).await {
+        sink.event(Event::Warning {
+            message: format!("could not report {version} to the vendor server: {e}"),
+        });
+    }
+}
+
+/// `berth install --license`: the newest release of the license's channel, or `version`.
+pub async fn install(
+    target: &Target,
+    input: &ApplyInput,
+    license: &LicenseText,
+    version: Option<&str>,
+    vendor_url: Option<&str>,
+    sink: Arc<dyn Sink>,
+    cancel: &Cancel,
+) -> Result<Report> {
+    let on = Online::new(license.parse()?, vendor_url).map_err(client_err)?;
+    let (cluster, namespace) = target.connect().await?;
+    let inst = instance(&cluster, "installing").await;
+    let version = on
+        .install_version(version, inst)
+        .await
+        .map_err(client_err)?;
+    let scratch = tempfile::Builder::new().prefix("berth-online-").tempdir()?;
+    let fetched = on
+        .fetch(&version, scratch.path())
+        .await
+        .map_err(client_err)?;
+    note(
+        &*sink,
+        format!(
+            "{} {version} from {} (channel {}) into namespace {namespace}; images from {}",
+            on.license.spec.app,
+            on.url,
+            on.license.default_channel().unwrap_or("?"),
+            on.registry().map_err(client_err)?
+        ),
+    );
+    let i = online_input(&on, &license.text, fetched.release_dir, input)?;
+    let target = Target {
+        cluster: Some(cluster.clone()),
+        namespace: Some(namespace),
+        ..target.clone()
+    };
+    let r = crate::deploy::install(&target, &i, sink.clone(), cancel).await?;
+    if r.ok() && !input.dry_run {
+        report(&on, &cluster, &version, &*sink).await;
+    }
+    Ok(r)
+}
+
+/// The license and version an online install left in a namespace.
+pub struct Installed {
+    pub license: LicenseText,
+    pub version: String,
+    pub cluster: Arc<Cluster>,
+    pub namespace: String,
+}
+
+/// Read the license (`license`, else the namespace's `secret/berth-license`) and the deployed
+/// version of its app from `target`'s namespace.
+pub async fn installed(target: &Target, license: Option<&LicenseText>) -> Result<Installed> {
+    let (cluster, namespace) = target.connect().await?;
+    let license = match license {
+        Some(l) => l.clone(),
+        None => license_from_cluster(&cluster, &namespace).await?,
+    };
+    let app = license.parse()?.spec.app;
+    let engine = Engine::new(
+        cluster.clone(),
+        Options {
+            namespace: namespace.clone(),
+            ..Options::default()
+        },
+        Arc::new(Quiet),
+    );
+    let version = engine
+        .revisions(&app)
+        .await?
+        .iter()
+        .rev()
+        .find(|r| r.status == berth_deploy::inventory::Status::Deployed)
+        .map(|r| r.version.clone())
+        .ok_or_else(|| {
+            Error::NotInstalled(format!(
+                "{app} is not installed in namespace {namespace}: install it first (berth install --license FILE -n {namespace})"
+            ))
+        })?;
+    Ok(Installed {
+        license,
+        version,
+        cluster,
+        namespace,
+    })
+}
+
+async fn license_from_cluster(cluster: &Cluster, namespace: &str) -> Result<LicenseText> {
+    use base64::Engine as _;
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: namespace.into(),
+        name: LICENSE_SECRET.into(),
+    };
+    let where_ = format!("secret/{LICENSE_SECRET} in namespace {namespace}");
+    let s = cluster.get(&r).await?.ok_or_else(|| {
+        Error::BadInput(format!(
+            "{where_} does not exist: the app was not installed with `berth install --license`; give the license with --license FILE"
+        ))
+    })?;
+    let text = s["data"]["license.yaml"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .ok_or_else(|| {
+            Error::BadInput(format!(
+                "{where_} holds no readable license.yaml; give the license with --license FILE"
+            ))
+        })?;
+    Ok(LicenseText {
+        text,
+        source: where_,
+    })
+}
+
+/// What an online upgrade asks for.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeTo {
+    /// The target version; None = the newest on the license's channel.
+    pub version: Option<String>,
+    /// The license (default: the namespace's `secret/berth-license`).
+    pub license: Option<LicenseText>,
+    /// Reach the vendor server here instead of the license's URL.
+    pub vendor_url: Option<String>,
+    /// Skip each release's preflight checks.
+    pub skip_preflights: bool,
+}
+
+/// `berth upgrade --to V | --latest`: walk the server's path (every required release on the
+/// way), each step fetched (digests checked), preflighted and upgraded with the usual policy
+/// checks and automatic rollback. Stops at the first step that does not succeed; returns the
+/// reports of the steps run (empty when already up to date).
+pub async fn upgrade(
+    target: &Target,
+    input: &ApplyInput,
+    to: &UpgradeTo,
+    sink: Arc<dyn Sink>,
+    cancel: &Cancel,
+) -> Result<Vec<Report>> {
+    let inst = installed(target, to.license.as_ref()).await?;
+    let on = Online::new(inst.license.parse()?, to.vendor_url.as_deref()).map_err(client_err)?;
+    let ans = on
+        .check(
+            Some(&inst.version),
+            to.version.as_deref(),
+            instance(&inst.cluster, "deployed").await,
+        )
+        .await
+        .map_err(client_err)?;
+    if let Some(why) = ans.refused {
+        return Err(Error::BadInput(format!(
+            "the vendor server refuses an upgrade of {} {}: {why}",
+            ans.app, inst.version
+        )));
+    }
+    let mut reports = vec![];
+    if ans.path.is_empty() {
+        return Ok(reports);
+    }
+    note(
+        &*sink,
+        format!(
+            "upgrade path of {} in namespace {}: {} -> {}",
+            ans.app,
+            inst.namespace,
+            inst.version,
+            ans.path.join(" -> ")
+        ),
+    );
+    let scratch = tempfile::Builder::new().prefix("berth-online-").tempdir()?;
+    let target = Target {
+        cluster: Some(inst.cluster.clone()),
+        namespace: Some(inst.namespace.clone()),
+        ..target.clone()
+    };
+    for v in &ans.path {
+        cancel.check()?;
+        let fetched = on.fetch(v, scratch.path()).await.map_err(client_err)?;
+        if !to.skip_preflights {
+            preflight(&fetched.release_dir, &target, v, &*sink, cancel).await?;
+        }
+        let i = online_input(&on, &inst.license.text, fetched.release_dir, input)?;
+        let r = crate::deploy::upgrade(&target, &i, sink.clone(), cancel).await?;
+        let ok = r.ok();
+        reports.push(r);
+        if !ok {
+            break;
+        }
+        if !input.dry_run {
+            report(&on, &inst.cluster, v, &*sink).await;
+        }
+    }
+    Ok(reports)
+}
+
+/// Run a release's `spec.checks.preflights` against the cluster; a failed check stops the
+/// upgrade before this step changes anything.
+async fn preflight(
+    release_dir: &Path,
+    target: &Target,
+    version: &str,
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<()> {
+    let rel = berth_oci::release::Release::open(release_dir)?;
+    let dir = tempfile::tempdir()?;
+    rel.write_app_files(dir.path())?;
+    let loaded = berth_spec::load(dir.path()).map_err(|e| Error::BadInput(e.to_string()))?;
+    let specs: Vec<String> = loaded
+        .app
+        .spec
+        .checks
+        .as_ref()
+        .map(|c| c.preflights.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| dir.path().join(f).display().to_string())
+        .collect();
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let input = crate::troubleshoot::PreflightInput {
+        specs,
+        kube: crate::troubleshoot::KubeTarget {
+            kubeconfig: target.kubeconfig.clone(),
+            context: target.context.clone(),
+            namespace: target.namespace.clone(),
+        },
+        ..Default::default()
+    };
+    let rep = crate::troubleshoot::preflight(&input, sink, cancel).await?;
+    let failed: Vec<String> = rep
+        .results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                berth_troubleshoot::analyze::Outcome::Fail
+                    | berth_troubleshoot::analyze::Outcome::Error
+            )
+        })
+        .map(|r| format!("{}: {}", r.check, r.message))
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::BadInput(format!(
+            "the preflight checks of {version} failed, so nothing was upgraded to {version}: {}. Fix what they report (or pass --skip-preflights)",
+            failed.join("; ")
+        )));
+    }
+    note(
+        sink,
+        format!(
+            "preflight checks of {version}: {} passed or warned",
+            rep.results.len()
+        ),
+    );
+    Ok(())
+}
