@@ -119,9 +119,20 @@ fn pem_headers(s: &str) -> Vec<&str> {
     s.lines().filter(|l| l.starts_with("-----")).collect()
 }
 
+/// A base64 string that decodes to PEM text (a generated certificate or key in a Secret).
+fn b64_pem(s: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    is_pem(&text).then_some(text)
+}
+
 fn same_shape(a: &str, b: &str) -> bool {
     if is_pem(a) || is_pem(b) {
         return pem_headers(a) == pem_headers(b);
+    }
+    if let (Some(x), Some(y)) = (b64_pem(a), b64_pem(b)) {
+        return pem_headers(&x) == pem_headers(&y);
     }
     a.len() == b.len()
         && a.chars().zip(b.chars()).all(|(x, y)| {
