@@ -73,15 +73,25 @@ pub fn unpack(dest: &Path) -> Vec<PublicChart> {
     charts
 }
 
-/// The charts with at least `min` template files (their own, not counting subcharts).
+/// The charts with at least `min` files under their own `templates/` (subfolders included,
+/// subcharts not).
 pub fn with_templates(charts: &[PublicChart], min: usize) -> Vec<PublicChart> {
     charts
         .iter()
-        .filter(|c| {
-            std::fs::read_dir(c.dir.join("templates"))
-                .map(|d| d.filter_map(Result::ok).count() >= min)
-                .unwrap_or(false)
-        })
+        .filter(|c| count_files(&c.dir.join("templates")) >= min)
         .cloned()
         .collect()
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { count_files(&p) } else { 1 }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
