@@ -2,6 +2,12 @@
 //!
 //!     export BERTH_TEST_HELM_PYTHON=~/.cache/berth-venv-helm/bin/python   # scripts/setup.d/10-helm-oracle.sh
 //!     cargo run --release -p berth-chart --example bench_render [-- RUNS]
+//!     cargo run --release -p berth-chart --example bench_render -- RUNS --public
+//!
+//! With `--public` it measures the public chart corpus instead (tests/public-charts/, every
+//! chart both renderers accept with default values): per chart the median of RUNS warm runs
+//! on each side, and the sum of those medians over all charts (Helm v4 times every chart in
+//! one Python process, `helm_oracle.py --batch --bench`).
 //!
 //! Both sides are warm (3 untimed runs first) and do the same work per run:
 //! read the chart directory, coalesce values, render every template. Helm v4 runs
@@ -92,12 +98,90 @@ fn helm(
     ))
 }
 
+#[path = "../../../testing/public_charts.rs"]
+mod public_charts;
+
+/// Helm's per-chart medians (ms) for `charts`, `None` where Helm fails.
+fn helm_batch(
+    python: &str,
+    charts: &[public_charts::PublicChart],
+    runs: usize,
+) -> Vec<Option<f64>> {
+    let jobs: Vec<Value> = charts
+        .iter()
+        .map(|c| serde_json::json!({ "chart": c.dir }))
+        .collect();
+    let list = std::env::temp_dir().join(format!("berth-bench-jobs-{}.json", std::process::id()));
+    if std::fs::write(&list, serde_json::to_vec(&jobs).unwrap_or_default()).is_err() {
+        return vec![None; charts.len()];
+    }
+    let out = std::process::Command::new(python)
+        .arg(root().join("scripts/helm_oracle.py"))
+        .args(["--batch".as_ref(), list.as_os_str()])
+        .args(["--bench", &runs.to_string()])
+        .output();
+    let _ = std::fs::remove_file(&list);
+    let parsed: Vec<Value> = out
+        .ok()
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or_default();
+    (0..charts.len())
+        .map(|i| parsed.get(i).and_then(|v| v["median_ms"].as_f64()))
+        .collect()
+}
+
+/// The public corpus: sum over charts of the per-chart medians, berth vs Helm v4.
+fn public(runs: usize, python: Option<&str>) {
+    let Ok(tmp) = tempfile::tempdir() else {
+        eprintln!("cannot create a temporary directory");
+        return;
+    };
+    let mut charts = public_charts::unpack(tmp.path());
+    // BERTH_CORPUS_ONLY=SUBSTR measures only the charts whose id contains it.
+    if let Ok(only) = std::env::var("BERTH_CORPUS_ONLY") {
+        charts.retain(|c| c.id().contains(&only));
+    }
+    let helm: Vec<Option<f64>> = match python {
+        Some(p) => helm_batch(p, &charts, runs),
+        None => vec![None; charts.len()],
+    };
+    let (mut bsum, mut hsum, mut n) = (0.0, 0.0, 0usize);
+    println!(
+        "{:<44} {:>10} {:>10} {:>7}",
+        "chart", "berth ms", "helm ms", "ratio"
+    );
+    for (c, h) in charts.iter().zip(helm) {
+        let Ok((bm, _, _)) = berth(&c.dir, &Map::new(), runs) else {
+            continue;
+        };
+        match h {
+            Some(hm) => {
+                println!("{:<44} {bm:>10.3} {hm:>10.3} {:>6.1}x", c.id(), hm / bm);
+                bsum += bm;
+                hsum += hm;
+                n += 1;
+            }
+            None => println!("{:<44} {bm:>10.3} {:>10}", c.id(), "-"),
+        }
+    }
+    if n > 0 {
+        println!(
+            "total over {n} charts both render: berth {bsum:.1} ms, helm v4 {hsum:.1} ms, {:.1}x",
+            hsum / bsum
+        );
+    }
+}
+
 fn main() {
     let runs: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
     let python = std::env::var("BERTH_TEST_HELM_PYTHON").ok();
+    if std::env::args().any(|a| a == "--public") {
+        public(runs, python.as_deref());
+        return;
+    }
     if python.is_none() {
         eprintln!(
             "BERTH_TEST_HELM_PYTHON is not set: measuring berth only (run scripts/setup.d/10-helm-oracle.sh)"

@@ -17,7 +17,29 @@ pub(crate) fn process(
     w: &mut Vec<String>,
 ) -> Result<(), ChartError> {
     process_enabled(chart, vals, "", w)?;
+    check_present(chart)?;
     process_import_values(chart, w)
+}
+
+/// Every enabled dependency must have found its chart (Helm fails the render otherwise,
+/// e.g. an alias whose vendored chart's version is outside the declared range).
+fn check_present(chart: &Chart) -> Result<(), ChartError> {
+    let missing: Vec<&str> = chart
+        .metadata
+        .dependencies
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| !chart.dependencies.iter().any(|d| d.name() == r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ChartError::MissingDependencies {
+        chart: chart.name().to_string(),
+        names: missing.join(", "),
+    })
 }
 
 fn alias_copy(charts: &[Chart], dep: &Dependency) -> Option<Chart> {

@@ -54,6 +54,17 @@ pub enum ChartError {
         /// What is wrong.
         message: String,
     },
+    /// An enabled dependency has no vendored chart of a matching version (Helm's
+    /// `CheckDependencies`); the names are aliases where the dependency has one.
+    #[error(
+        "chart {chart}: dependencies are missing (vendor them with the versions Chart.yaml asks for): found in Chart.yaml, but missing in charts/ directory: {names}"
+    )]
+    MissingDependencies {
+        /// The chart name.
+        chart: String,
+        /// The missing dependencies, comma separated.
+        names: String,
+    },
     /// `--set`, `--set-string` or `--set-file` expressions that do not parse.
     #[error("cannot parse {flag} {expression:?}: {message}")]
     Strvals {

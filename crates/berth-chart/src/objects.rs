@@ -298,6 +298,11 @@ impl Object for KubeVersion {
             self.version, self.normalized, self.major, self.minor
         )
     }
+    /// `{{ .Capabilities.KubeVersion }}` alone: Go calls the pointer-receiver `String()`,
+    /// which prints the normalized version (`v1.28.3` for `v1.28.3-gke.100`).
+    fn print_text(&self) -> String {
+        self.normalized.clone()
+    }
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({"Version": self.version, "Major": self.major, "Minor": self.minor})
     }

@@ -1,7 +1,8 @@
 //! `--set`, `--set-string` and `--set-file` expressions, parsed as Helm's
 //! `strvals` does: `a.b=1,list[0].x=y,arr={a,b}`, backslash escapes, typed
 //! scalars for `--set` (`true`, `null`, int64), strings for `--set-string`, file
-//! contents for `--set-file`.
+//! contents for `--set-file`, one JSON value per key for `--set-json`, and the whole rest
+//! of the expression as one string for `--set-literal`.
 
 use serde_json::{Map, Value};
 
@@ -17,6 +18,11 @@ pub enum SetKind {
     String,
     /// `--set-file`: the right-hand side is a path whose contents become the value.
     File,
+    /// `--set-json`: the right-hand side is one JSON value (`a={"x":[1,2]},b=3`).
+    Json,
+    /// `--set-literal`: everything after the first `=` is one string, commas and
+    /// backslashes included (`a.b=x,y` sets `x,y`).
+    Literal,
 }
 
 #[derive(Debug)]
@@ -46,11 +52,14 @@ impl Parser<'_> {
     /// Reads until a stop rune (consumed), honouring `\` escapes.
     fn until(&mut self, stop: &[char]) -> (String, Stop) {
         let mut v = String::new();
+        let literal = self.kind == SetKind::Literal;
         loop {
             match self.next() {
                 None => return (v, Stop::Eof),
-                Some(c) if stop.contains(&c) => return (v, Stop::Char(c)),
-                Some('\\') => match self.next() {
+                Some(c) if stop.contains(&c) && !(literal && c == ',') => {
+                    return (v, Stop::Char(c));
+                }
+                Some('\\') if !literal => match self.next() {
                     None => return (v, Stop::Eof),
                     Some(n) => v.push(n),
                 },
@@ -59,9 +68,42 @@ impl Parser<'_> {
         }
     }
 
+    /// The value after `=` for `--set-json` and `--set-literal`; `None` for the other kinds.
+    /// Ok((value, more)): `more` is false at the end of the input.
+    fn whole_value(&mut self) -> Option<R<(Value, bool)>> {
+        let rest: String = self.s[self.pos..].iter().collect();
+        match self.kind {
+            SetKind::Literal => {
+                self.pos = self.s.len();
+                Some(Ok((Value::String(rest), false)))
+            }
+            SetKind::Json => {
+                let mut it = serde_json::Deserializer::from_str(&rest).into_iter::<Value>();
+                let v = match it.next() {
+                    Some(Ok(v)) => v,
+                    Some(Err(e)) => return Some(Err(format!("invalid JSON value: {e}"))),
+                    None => return Some(Err("a JSON value is expected after =".into())),
+                };
+                let used = rest[..it.byte_offset()].chars().count();
+                self.pos += used;
+                while self.s.get(self.pos).is_some_and(|c| c.is_whitespace()) {
+                    self.pos += 1;
+                }
+                match self.next() {
+                    None => Some(Ok((v, false))),
+                    Some(',') => Some(Ok((v, true))),
+                    Some(c) => Some(Err(format!(
+                        "unexpected {c:?} after a JSON value (expected , or the end)"
+                    ))),
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn typed(&self, raw: &str) -> R<Value> {
         match self.kind {
-            SetKind::String => Ok(Value::String(raw.to_owned())),
+            SetKind::Json | SetKind::Literal | SetKind::String => Ok(Value::String(raw.to_owned())),
             SetKind::File => (self.read_file)(raw).map(Value::String),
             SetKind::Typed => Ok(typed_val(raw)),
         }
@@ -98,6 +140,11 @@ impl Parser<'_> {
                 let (list, res) = self.list_item(list, i, level);
                 set(data, &k, Value::Array(list));
                 res
+            }
+            Stop::Char('=') if self.kind == SetKind::Json || self.kind == SetKind::Literal => {
+                let (v, more) = self.whole_value().unwrap_or(Ok((Value::Null, false)))?;
+                set(data, &k, v);
+                Ok(more)
             }
             Stop::Char('=') => match self.val_list()? {
                 ValList::List(l) => {
@@ -169,20 +216,17 @@ impl Parser<'_> {
         match last {
             Stop::Eof => (list, Ok(false)),
             Stop::Char('=') => {
-                let v = match self.val_list() {
-                    Err(e) => return (list, Err(e)),
-                    Ok(ValList::List(l)) => Value::Array(l),
-                    Ok(ValList::Eof) => Value::String(String::new()),
-                    Ok(ValList::NotList) => {
-                        let (raw, _) = self.until(&[',']);
-                        match self.typed(&raw) {
-                            Ok(v) => v,
-                            Err(e) => return (list, Err(e)),
-                        }
-                    }
+                let whole = self.whole_value();
+                let (v, more) = match whole {
+                    Some(Err(e)) => return (list, Err(e)),
+                    Some(Ok(x)) => x,
+                    None => match self.plain_item() {
+                        Ok(v) => (v, true),
+                        Err(e) => return (list, Err(e)),
+                    },
                 };
                 match set_index(list.clone(), i, v) {
-                    Ok(l) => (l, Ok(true)),
+                    Ok(l) => (l, Ok(more)),
                     Err(e) => (list, Err(e)),
                 }
             }
@@ -219,6 +263,18 @@ impl Parser<'_> {
                 }
             }
         }
+    }
+
+    /// A list item's value for `--set`, `--set-string` and `--set-file`.
+    fn plain_item(&mut self) -> R<Value> {
+        Ok(match self.val_list()? {
+            ValList::List(l) => Value::Array(l),
+            ValList::Eof => Value::String(String::new()),
+            ValList::NotList => {
+                let (raw, _) = self.until(&[',']);
+                self.typed(&raw)?
+            }
+        })
     }
 
     fn val_list(&mut self) -> R<ValList> {

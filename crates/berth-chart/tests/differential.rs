@@ -119,9 +119,20 @@ fn pem_headers(s: &str) -> Vec<&str> {
     s.lines().filter(|l| l.starts_with("-----")).collect()
 }
 
+/// A base64 string that decodes to PEM text (a generated certificate or key in a Secret).
+fn b64_pem(s: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    is_pem(&text).then_some(text)
+}
+
 fn same_shape(a: &str, b: &str) -> bool {
     if is_pem(a) || is_pem(b) {
         return pem_headers(a) == pem_headers(b);
+    }
+    if let (Some(x), Some(y)) = (b64_pem(a), b64_pem(b)) {
+        return pem_headers(&x) == pem_headers(&y);
     }
     a.len() == b.len()
         && a.chars().zip(b.chars()).all(|(x, y)| {
@@ -163,6 +174,11 @@ struct Report {
 
 fn compare_chart(python: &Path, name: &str, dir: &Path, case: &Case, r: &mut Report) {
     let want = oracle(python, dir, case);
+    compare_with(&want, name, dir, case, r);
+}
+
+/// Renders `dir` with berth and compares with Helm's output `want` (the oracle's JSON).
+fn compare_with(want: &Value, name: &str, dir: &Path, case: &Case, r: &mut Report) {
     let opts = RenderOptions {
         release_name: case.name.clone().unwrap_or_else(|| "release-name".into()),
         namespace: case.namespace.clone().unwrap_or_else(|| "default".into()),
@@ -325,7 +341,13 @@ fn corpus_renders_like_helm_v4() {
                     "{name}: {gap:?} no longer differs; remove known_gap"
                 ));
             } else {
-                let text: String = found.join("; ").chars().take(300).collect();
+                // BERTH_CORPUS_FULL=1 prints the whole difference.
+                let keep = if std::env::var_os("BERTH_CORPUS_FULL").is_some() {
+                    usize::MAX
+                } else {
+                    300
+                };
+                let text: String = found.join("; ").chars().take(keep).collect();
                 gaps.push(format!("{name}: {gap:?}: {text}"));
             }
         }
@@ -349,4 +371,137 @@ fn corpus_renders_like_helm_v4() {
         r.checked,
         r.failures.join("\n\n")
     );
+}
+
+#[path = "../../../testing/public_charts.rs"]
+mod public_charts;
+
+/// Helm's output for every chart, from one oracle process (`helm_oracle.py --batch`).
+fn oracle_batch(python: &Path, charts: &[public_charts::PublicChart]) -> Vec<Value> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jobs: Vec<Value> = charts
+        .iter()
+        .map(|c| serde_json::json!({ "chart": c.dir }))
+        .collect();
+    let list = dir.path().join("jobs.json");
+    std::fs::write(&list, serde_json::to_vec(&jobs).expect("json")).expect("write job list");
+    let out = Command::new(python)
+        .arg(workspace_root().join("scripts/helm_oracle.py"))
+        .arg("--batch")
+        .arg(&list)
+        .output()
+        .expect("run helm_oracle.py --batch");
+    assert!(
+        out.status.success(),
+        "helm_oracle.py --batch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&out.stdout).expect("oracle prints a JSON list");
+    assert_eq!(v.len(), charts.len(), "one oracle answer per chart");
+    v
+}
+
+/// The charts still known to differ from Helm v4, each with the reason
+/// (`tests/public-charts/known_gaps.json`: `{"source/chart": "why"}`).
+fn public_known_gaps() -> Map<String, Value> {
+    let p = public_charts::corpus_dir().join("known_gaps.json");
+    let text =
+        std::fs::read_to_string(&p).expect("tests/public-charts/known_gaps.json is readable");
+    serde_json::from_str(&text).expect("known_gaps.json is valid JSON")
+}
+
+/// Every chart of the public corpus (bitnami, prometheus-community, argo, grafana, redis-ha;
+/// dependencies vendored) renders as Helm v4 renders it with default values, except the known
+/// gaps, which must stay under 2% and each still differ.
+#[test]
+fn public_charts_render_like_helm_v4() {
+    let Some(python) = helm_python() else { return };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut charts = public_charts::unpack(tmp.path());
+    if let Ok(only) = std::env::var("BERTH_CORPUS_ONLY") {
+        charts.retain(|c| c.id().contains(&only));
+    }
+    assert!(!charts.is_empty(), "the public chart corpus is empty");
+    let wants = oracle_batch(&python, &charts);
+    let gaps = public_known_gaps();
+    let mut r = Report {
+        failures: vec![],
+        byte_diffs: vec![],
+        checked: 0,
+    };
+    // Render on every core (the charts are independent); merge in corpus order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Report>>> =
+        std::sync::Mutex::new((0..charts.len()).map(|_| None).collect());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(chart) = charts.get(i) else { break };
+                    let mut one = Report {
+                        failures: vec![],
+                        byte_diffs: vec![],
+                        checked: 0,
+                    };
+                    // Random passwords and certificates (bitnami) compare by shape.
+                    let case = Case {
+                        random: true,
+                        ..Case::default()
+                    };
+                    compare_with(&wants[i], &chart.id(), &chart.dir, &case, &mut one);
+                    done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(one);
+                }
+            });
+        }
+    });
+    let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (mut identical, mut stale, mut unexpected) = (0usize, Vec::new(), Vec::new());
+    for (chart, one) in charts.iter().zip(done) {
+        let one = one.expect("every chart was compared");
+        r.checked += one.checked;
+        r.byte_diffs.extend(one.byte_diffs);
+        let found = one.failures;
+        match (found.is_empty(), gaps.get(&chart.id())) {
+            (true, None) => identical += 1,
+            (true, Some(_)) => stale.push(chart.id()),
+            (false, Some(why)) => {
+                let text: String = found.join("; ").chars().take(200).collect();
+                eprintln!("known gap: {}: {why}: {text}", chart.id());
+            }
+            (false, None) => unexpected.extend(found),
+        }
+    }
+    eprintln!(
+        "public charts: {identical} of {} identical to Helm v4, {} byte differences",
+        r.checked,
+        r.byte_diffs.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} charts differ from Helm v4 and are not known gaps:\n\n{}",
+        unexpected.len(),
+        unexpected
+            .iter()
+            .map(|f| f.chars().take(4000).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "these known gaps render like Helm now; remove them from known_gaps.json: {stale:?}"
+    );
+    if std::env::var("BERTH_CORPUS_ONLY").is_err() {
+        assert!(
+            r.checked >= 150,
+            "the corpus shrank to {} charts",
+            r.checked
+        );
+        assert!(
+            identical * 100 >= r.checked * 98,
+            "only {identical} of {} charts identical (goal 98%)",
+            r.checked
+        );
+    }
 }

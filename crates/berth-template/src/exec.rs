@@ -615,8 +615,55 @@ impl<'s> Exec<'s> {
         }
     }
 
+    /// [`Exec::eval_arg`], and whether a nil result is Go's nil interface (see
+    /// [`Exec::eval_field_chain_kind`]).
+    fn eval_arg_kind(&mut self, dot: &Value, arg: &Arg) -> R<(Value, bool)> {
+        match arg {
+            Arg::Field(pos, names) => {
+                self.eval_field_chain_kind(dot, dot.clone(), names, &[], None, *pos, arg)
+            }
+            Arg::Variable(pos, name, names) if !names.is_empty() => {
+                let v = self.var(name, *pos)?;
+                self.eval_field_chain_kind(dot, v, names, &[], None, *pos, arg)
+            }
+            Arg::Chain(pos, inner, names) => {
+                let recv = self.eval_arg(dot, inner)?;
+                self.eval_field_chain_kind(dot, recv, names, &[], None, *pos, arg)
+            }
+            Arg::Ident(..) => {
+                let v = self.eval_arg(dot, arg)?;
+                let nil = v.is_nil();
+                Ok((v, nil))
+            }
+            _ => Ok((self.eval_arg(dot, arg)?, false)),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn eval_field_chain(
+        &mut self,
+        dot: &Value,
+        recv: Value,
+        names: &[String],
+        args: &[Arg],
+        fin: Option<Value>,
+        pos: usize,
+        node: &Arg,
+    ) -> R<Value> {
+        self.eval_field_chain_kind(dot, recv, names, args, fin, pos, node)
+            .map(|(v, _)| v)
+    }
+
+    /// Evaluates `recv.a.b.c`, and says whether a nil result is Go's nil interface (a map
+    /// entry, present or missing under `missingkey=zero`) rather than Go's invalid value.
+    ///
+    /// The difference decides errors: a nil chain root (a variable, `.` or a parenthesised
+    /// pipeline, which Go's `evalPipeline` turns into the invalid value) yields zero for
+    /// every field after it, while a nil interface met inside the chain fails with `nil
+    /// pointer evaluating interface {}.x`; passed to a `map` parameter, the invalid value
+    /// becomes a nil map and a nil interface is `wrong type for value`.
+    #[allow(clippy::too_many_arguments)]
+    fn eval_field_chain_kind(
         &mut self,
         dot: &Value,
         mut recv: Value,
@@ -625,16 +672,29 @@ impl<'s> Exec<'s> {
         fin: Option<Value>,
         pos: usize,
         node: &Arg,
-    ) -> R<Value> {
+    ) -> R<(Value, bool)> {
+        let mut invalid = recv.is_nil();
         let n = names.len();
         for (i, name) in names.iter().enumerate() {
+            if invalid {
+                if self.strict() {
+                    return Err(Flow::Err(self.error_at(
+                        pos,
+                        &node.to_string(),
+                        format!("nil data; no entry for key {name:?}"),
+                    )));
+                }
+                continue;
+            }
             if i + 1 < n {
                 recv = self.eval_field(dot, recv, name, &[], None, pos, node)?;
             } else {
-                return self.eval_field(dot, recv, name, args, fin, pos, node);
+                recv = self.eval_field(dot, recv, name, args, fin.clone(), pos, node)?;
             }
+            invalid = false;
         }
-        Ok(recv)
+        let nil_iface = !invalid && !names.is_empty() && recv.is_nil();
+        Ok((recv, nil_iface))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -766,12 +826,18 @@ impl<'s> Exec<'s> {
             )));
         };
         let mut argv = Vec::with_capacity(args.len() + 1);
-        for a in args {
-            argv.push(self.eval_arg(dot, a)?);
+        let mut nil_iface = 0u64;
+        for (i, a) in args.iter().enumerate() {
+            let (v, ni) = self.eval_arg_kind(dot, a)?;
+            if ni && i < 64 {
+                nil_iface |= 1 << i;
+            }
+            argv.push(v);
         }
         if let Some(v) = fin {
             argv.push(v);
         }
+        let _args_kind = funcs::NilIfaceArgs::set(nil_iface);
         let cmd_str = || {
             if cmd.args.is_empty() {
                 name.to_string()

@@ -1184,3 +1184,52 @@ fn include_chains_print_like_helm() {
         "template: t/templates/t.yaml:1:42: executing \"t/templates/t.yaml\" at <include \"x\" .>: error calling include: template: t/templates/t.yaml:1:19: executing \"x\" at <eq 1 \"a\">: error calling eq: incompatible types for comparison: int and string"
     );
 }
+
+/// Go's invalid value (a nil variable, `.`, or parenthesised pipeline) is not a nil interface:
+/// fields after it evaluate to zero, and it converts to a nil map for a map parameter. Only a
+/// nil met inside a field chain fails (bitnami common's `(.Values.x).y`, `$secret` from lookup).
+#[test]
+fn invalid_value_is_not_a_nil_interface() {
+    let d = json!({"a": {"n": null}});
+    assert_eq!(ok("{{ (.a.missing).b }}", d.clone()), "");
+    assert_eq!(ok("{{ (.a.n).b.c }}", d.clone()), "");
+    assert_eq!(ok("{{ $x := .a.missing }}{{ $x.b.c }}", d.clone()), "");
+    assert_eq!(
+        ok("{{ $x := .a.n }}{{ hasKey $x \"k\" }}", d.clone()),
+        "false"
+    );
+    assert_eq!(ok("{{ hasKey (.a.missing) \"k\" }}", d.clone()), "false");
+    // A nil interface from a field chain still fails as in Go.
+    let e = err("{{ hasKey .a.n \"k\" }}", d.clone());
+    assert!(
+        e.contains("wrong type for value; expected map[string]interface {}; got interface {}"),
+        "{e}"
+    );
+    let e = err("{{ .a.missing.b }}", d.clone());
+    assert!(e.contains("nil pointer evaluating interface {}.b"), "{e}");
+    let e = err("{{ .a.n.b }}", d);
+    assert!(e.contains("nil pointer evaluating interface {}.b"), "{e}");
+}
+
+/// RE2 reads `-` after a class escape inside `[...]` as a literal (redis-ha's
+/// `^[\w-\.]+$`); the regex crate would reject the pattern.
+#[test]
+fn regex_dash_after_class_escape_is_literal() {
+    let d = json!({});
+    assert_eq!(
+        ok(
+            r#"{{ regexMatch "^[\\w-\\.]+$" "my-master.1" }}"#,
+            d.clone()
+        ),
+        "true"
+    );
+    assert_eq!(
+        ok(r#"{{ regexMatch "^[\\w-\\.]+$" "a b" }}"#, d.clone()),
+        "false"
+    );
+    assert_eq!(
+        ok(r#"{{ regexFind "[\\d-]+" "ab 12-3 c" }}"#, d.clone()),
+        "12-3"
+    );
+    assert_eq!(ok(r#"{{ regexMatch "^[a-c]+$" "abc" }}"#, d), "true");
+}

@@ -214,3 +214,47 @@ fn byte_identical_to_helm_v4() {
         "berth template differs from helm:\n--- helm\n{want}\n--- berth\n{text}"
     );
 }
+
+/// `--set-json` and `--set-literal` reach the templates, in Helm's order (`--set-json` before
+/// `--set`, `--set-literal` last; a literal keeps its commas).
+#[test]
+fn set_json_and_set_literal() {
+    let out = berth()
+        .args(["template", "examples/hello/chart", "hello"])
+        .args([
+            "--set-json",
+            r#"postgresql={"password":"s3cret"},replicaCount=5"#,
+        ])
+        .args(["--set-literal", "greeting=Hi, there"])
+        .output()
+        .expect("run berth");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("replicas: 5"),
+        "--set-json reaches the template: {text}"
+    );
+    assert!(
+        text.contains("Hi, there"),
+        "--set-literal keeps the comma: {text}"
+    );
+    let bad = berth()
+        .args([
+            "template",
+            "examples/hello/chart",
+            "--set-json",
+            "replicaCount={x",
+        ])
+        .output()
+        .expect("run berth");
+    assert_eq!(bad.status.code(), Some(2), "bad --set-json is bad input");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--set-json") && err.contains("invalid JSON"),
+        "{err}"
+    );
+}

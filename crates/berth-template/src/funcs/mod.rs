@@ -132,11 +132,41 @@ pub(crate) fn boolean(args: &[Value], i: usize) -> Result<bool, FnErr> {
     }
 }
 
+thread_local! {
+    static NIL_IFACE_ARGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Which arguments of the function being called are Go nil interfaces (bit i: argument i
+/// came from a field chain and is nil) rather than Go's invalid value (a nil variable,
+/// `.` or parenthesised pipeline). Set by the executor for the duration of one call; the
+/// previous mask comes back on drop, so nested calls (`include`) do not disturb it.
+pub(crate) struct NilIfaceArgs(u64);
+
+impl NilIfaceArgs {
+    pub(crate) fn set(mask: u64) -> NilIfaceArgs {
+        NilIfaceArgs(NIL_IFACE_ARGS.with(|c| c.replace(mask)))
+    }
+    fn is_nil_iface(i: usize) -> bool {
+        i < 64 && NIL_IFACE_ARGS.with(|c| c.get() & (1 << i) != 0)
+    }
+}
+
+impl Drop for NilIfaceArgs {
+    fn drop(&mut self) {
+        NIL_IFACE_ARGS.with(|c| c.set(self.0));
+    }
+}
+
 /// A `map[string]interface{}` parameter. Named map types are assignable in Go, so a host
-/// object wrapping a map (Helm's `common.Values`) is accepted too.
+/// object wrapping a map (Helm's `common.Values`) is accepted too. Go's invalid value
+/// (a nil variable or pipeline result) converts to a nil map, which reads as empty; a nil
+/// interface from a field chain is a type error.
 pub(crate) fn map(args: &[Value], i: usize) -> Result<crate::value::MapRef, FnErr> {
     match args.get(i) {
         Some(Value::Map(m)) => Ok(m.clone()),
+        Some(Value::Nil) if !NilIfaceArgs::is_nil_iface(i) => {
+            Ok(crate::value::MapRef::new(Default::default()))
+        }
         Some(Value::Object(o)) if matches!(o.underlying(), Some(Value::Map(_))) => {
             match o.underlying() {
                 Some(Value::Map(m)) => Ok(m),

@@ -426,7 +426,7 @@ fn regex_split(a: &[Value], comp: Compile) -> Res {
 
 /// Compiles like Go's regexp.Compile (the `must*` forms and regexMatch).
 fn compile(re: &str) -> Result<regex::Regex, FnErr> {
-    regex::RegexBuilder::new(re)
+    regex::RegexBuilder::new(&go_pattern(re))
         .size_limit(1 << 22)
         .build()
         .map_err(|e| FnErr::Call(go_regex_error(re, &e)))
@@ -434,7 +434,7 @@ fn compile(re: &str) -> Result<regex::Regex, FnErr> {
 
 /// Compiles like Go's regexp.MustCompile, whose panic text the plain Sprig forms show.
 fn must_compile(re: &str) -> Result<regex::Regex, FnErr> {
-    regex::RegexBuilder::new(re)
+    regex::RegexBuilder::new(&go_pattern(re))
         .size_limit(1 << 22)
         .build()
         .map_err(|e| {
@@ -443,6 +443,52 @@ fn must_compile(re: &str) -> Result<regex::Regex, FnErr> {
                 go_regex_error(re, &e)
             ))
         })
+}
+
+/// RE2 syntax the `regex` crate reads differently: in a character class, a `-` right after
+/// a Perl class escape (`[\w-.]`) is a literal in RE2 but a range error here, so it is
+/// escaped. Everything else passes through unchanged.
+fn go_pattern(re: &str) -> std::borrow::Cow<'_, str> {
+    if !re.contains('[') || !re.contains('-') {
+        return re.into();
+    }
+    let b = re.as_bytes();
+    let mut out = String::with_capacity(re.len() + 4);
+    let (mut i, mut in_class, mut last) = (0, false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                let esc = b[i + 1];
+                i += 2;
+                let perl = matches!(esc, b'w' | b'W' | b'd' | b'D' | b's' | b'S');
+                if in_class && perl && i + 1 < b.len() && b[i] == b'-' && b[i + 1] != b']' {
+                    out.push_str(&re[last..i]);
+                    out.push_str("\\-");
+                    i += 1;
+                    last = i;
+                }
+                continue;
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                // A `]` first in the class is a literal.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    if last == 0 {
+        return re.into();
+    }
+    out.push_str(&re[last..]);
+    out.into()
 }
 
 /// RE2's wording for the common syntax errors: `error parsing regexp: CODE: `EXPR``.

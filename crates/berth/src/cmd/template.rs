@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 #[command(
     after_help = "Output is byte-compatible with `helm template` (Helm v4): objects in \
-Helm's install order, then hooks. Values: chart defaults < -f files (in order) < --set < \
---set-string < --set-file.\n\n\
+Helm's install order, then hooks. Values: chart defaults < -f files (in order) < \
+--set-json < --set < --set-string < --set-file < --set-literal.\n\n\
 Exit codes: 0 rendered, 1 the chart does not render, 2 a file or flag given is missing or \
 invalid.\n\n\
 Examples (from the repository's root):\n  \
@@ -38,6 +38,12 @@ pub struct Args {
     /// Set values from files: `config=path/to/file`.
     #[arg(long = "set-file", value_name = "EXPR")]
     set_file: Vec<String>,
+    /// Set values from JSON: `a={"x":[1,2]},b=3` (one JSON value per key).
+    #[arg(long = "set-json", value_name = "EXPR")]
+    set_json: Vec<String>,
+    /// Set one value to the literal rest of the expression: `a.b=x,y` sets `x,y`.
+    #[arg(long = "set-literal", value_name = "EXPR")]
+    set_literal: Vec<String>,
     /// `.Release.Namespace`.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
@@ -69,12 +75,15 @@ pub struct Args {
     skip_schema_validation: bool,
 }
 
-/// Merges `-f` files, then `--set`, `--set-string` and `--set-file`, as Helm's CLI does.
+/// Merges values as Helm's CLI does, in its order: `-f` files, `--set-json`, `--set`,
+/// `--set-string`, `--set-file`, `--set-literal`.
 pub fn user_values(
     files: &[PathBuf],
+    set_json: &[String],
     set: &[String],
     set_string: &[String],
     set_file: &[String],
+    set_literal: &[String],
 ) -> anyhow::Result<Map<String, Value>> {
     let mut base = Map::new();
     for f in files {
@@ -89,9 +98,11 @@ pub fn user_values(
         std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
     };
     for (flag, exprs, kind) in [
+        ("--set-json", set_json, SetKind::Json),
         ("--set", set, SetKind::Typed),
         ("--set-string", set_string, SetKind::String),
         ("--set-file", set_file, SetKind::File),
+        ("--set-literal", set_literal, SetKind::Literal),
     ] {
         for e in exprs {
             let reader: &dyn Fn(&str) -> Result<String, String> = if kind == SetKind::File {
@@ -157,7 +168,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if chart_path.is_dir() && !chart_path.join("Chart.yaml").exists() {
         return Err(BadInput(not_a_chart(&chart_path)).into());
     }
-    let values = user_values(&args.values, &args.set, &args.set_string, &args.set_file)?;
+    let values = user_values(
+        &args.values,
+        &args.set_json,
+        &args.set,
+        &args.set_string,
+        &args.set_file,
+        &args.set_literal,
+    )?;
     let chart = Chart::load(&chart_path)?;
     let opts = RenderOptions {
         release_name: name,
