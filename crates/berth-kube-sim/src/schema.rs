@@ -27,6 +27,10 @@ struct Tree {
     lo: u32,
     hi: u32,
     kinds: HashMap<String, String>,
+    /// The types that are kinds: their OpenAPI schemas declare `apiVersion` and `kind`
+    /// wherever they appear, also embedded (a StatefulSet's `volumeClaimTemplates` items are
+    /// PersistentVolumeClaims), though the field trees (from k8s-openapi) leave them out.
+    kind_types: std::collections::HashSet<String>,
     types: HashMap<String, HashMap<String, Field>>,
 }
 
@@ -59,11 +63,12 @@ fn load() -> Option<Tree> {
         .filter_map(|m| m.as_u64().map(|m| m as u32))
         .collect();
     let (lo, hi) = (*minors.first()?, *minors.last()?);
-    let kinds = doc["kinds"]
+    let kinds: HashMap<String, String> = doc["kinds"]
         .as_object()?
         .iter()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
         .collect();
+    let kind_types = kinds.values().cloned().collect();
     let types = doc["types"]
         .as_object()?
         .iter()
@@ -83,6 +88,7 @@ fn load() -> Option<Tree> {
         lo,
         hi,
         kinds,
+        kind_types,
         types,
     })
 }
@@ -244,7 +250,8 @@ impl Walk<'_> {
                     self.value(&enc, item);
                     self.pe.pop();
                 }
-                _ if root && (k == "apiVersion" || k == "kind") => {}
+                _ if (root || self.tree.kind_types.contains(ty))
+                    && (k == "apiVersion" || k == "kind") => {}
                 _ => {
                     self.found.0.push(self.path.clone());
                     unknown.push(k.clone());
@@ -411,6 +418,35 @@ mod tests {
         ] {
             assert!(t.kinds.contains_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn embedded_objects_of_a_kind_may_name_their_api_version_and_kind() {
+        // bitnami's StatefulSets write `apiVersion: v1, kind: PersistentVolumeClaim` in
+        // volumeClaimTemplates; a real server accepts it (the PVC schema declares both).
+        let rt = crate::catalog::builtin_types(32, false)
+            .into_iter()
+            .find(|t| t.kind == "StatefulSet")
+            .expect("statefulsets served");
+        let mut s = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres", "kind": "x"}]}},
+                "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}}}}]}});
+        let found = prune_builtin(&rt, 32, &mut s);
+        // ...but a container is not a kind: its `kind` is still unknown.
+        assert_eq!(
+            found.strict_message(),
+            r#"strict decoding error: unknown field "spec.template.spec.containers[0].kind""#
+        );
+        assert_eq!(
+            s["spec"]["volumeClaimTemplates"][0]["kind"],
+            "PersistentVolumeClaim"
+        );
     }
 
     #[test]
