@@ -75,6 +75,8 @@ enum Command {
     License(cmd::vendor::LicenseArgs),
     /// What is newer for a licensed install: required releases on the way, end of life.
     Updates(cmd::vendor::UpdatesArgs),
+    /// Snapshots into a deduplicated, encrypted repository (directory or S3): backup, restore, check.
+    Snapshot(cmd::snapshot::Args),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
         Command::Vendor(a) => cmd::vendor::run(a),
         Command::License(a) => cmd::vendor::license(a),
         Command::Updates(a) => cmd::vendor::updates(a),
+        Command::Snapshot(a) => cmd::snapshot::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,6 +11,7 @@ pub mod init;
 pub mod lint;
 pub mod oci;
 pub mod schema;
+pub mod snapshot;
 pub mod template;
 pub mod troubleshoot;
 pub mod vendor;
