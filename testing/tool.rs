@@ -21,6 +21,9 @@ pub fn setup_script(var: &str) -> &'static str {
         "BERTH_TEST_POSTGRES_BIN" | "BERTH_TEST_MARIADB" | "BERTH_TEST_REDIS" => {
             "scripts/setup.d/40-databases.sh"
         }
+        "BERTH_TEST_WEED" | "BERTH_TEST_SSHD" | "BERTH_TEST_RESTIC" => {
+            "scripts/setup.d/60-snapshot.sh"
+        }
         _ => "scripts/setup.d",
     }
 }
