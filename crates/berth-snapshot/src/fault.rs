@@ -2,9 +2,10 @@
 //! change to the store, optionally after leaving a torn file behind.
 //!
 //! `BERTH_TEST_SNAPSHOT_EXIT_AT=N` stops just before the Nth write or delete (1-based);
-//! with `BERTH_TEST_SNAPSHOT_TORN=1` that Nth write first stores the first half of its bytes
-//! under the final name, as a store without atomic writes would after a crash. Unset, the
-//! wrapper passes everything through.
+//! with `BERTH_TEST_SNAPSHOT_TORN=1` that Nth write, if it is a pack or an index file, first
+//! stores the first half of its bytes under the final name, as a store without atomic writes
+//! would after a crash (snapshot documents need an atomic write, which every backend gives).
+//! Unset, the wrapper passes everything through.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +38,9 @@ impl<B: Backend> ExitAtBackend<B> {
     fn tick(&self, torn_write: Option<(&str, &[u8])>) {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         if self.exit_at == Some(n) {
-            if let (true, Some((name, data))) = (self.torn, torn_write) {
+            if let (true, Some((name, data))) = (self.torn, torn_write)
+                && (name.starts_with("packs/") || name.starts_with("index/"))
+            {
                 let _ = self.inner.write(name, &data[..data.len() / 2]);
             }
             eprintln!("BERTH_TEST_SNAPSHOT_EXIT_AT={n}: exiting before change {n}");

@@ -34,6 +34,7 @@ mod restore;
 pub mod retention;
 mod retry;
 mod s3;
+mod sftp;
 
 pub use backend::{Backend, FileInfo, LocalBackend};
 pub use backup::{BackupOptions, BackupStats, BackupSummary, SnapshotWriter};
@@ -50,6 +51,7 @@ pub use restore::{RestoreOptions, RestoreSummary};
 pub use retention::RetentionPolicy;
 pub use retry::{RetryBackend, RetryPolicy, Transient, is_transient, transient};
 pub use s3::{S3Backend, S3Credentials, S3Location};
+pub use sftp::{HostKeyCheck, SftpAuth, SftpBackend, SftpLocation, SftpOptions};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -3,7 +3,9 @@
 //!
 //! - a path (`/mnt/backups/hello`, `./repo`, `file:///mnt/backups/hello`): a directory;
 //! - `s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`: S3-compatible
-//!   storage (endpoint default `https://s3.<region>.amazonaws.com`, region default `us-east-1`).
+//!   storage (endpoint default `https://s3.<region>.amazonaws.com`, region default `us-east-1`);
+//! - `sftp://user@host:port/path`: a directory on an SFTP server (port default 22; the path
+//!   is absolute, `sftp://u@h/~/x` for one relative to the login directory).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use crate::backend::{Backend, LocalBackend};
 use crate::fault::ExitAtBackend;
 use crate::retry::{RetryBackend, RetryPolicy};
 use crate::s3::{S3Backend, S3Credentials, S3Location};
+use crate::sftp::{SftpBackend, SftpLocation, SftpOptions};
 use crate::{Error, Result};
 
 /// A parsed `--repo` value.
@@ -22,6 +25,8 @@ pub enum RepoLocation {
     Local(PathBuf),
     /// An S3-compatible bucket and prefix.
     S3(S3Location),
+    /// A directory on an SFTP server.
+    Sftp(SftpLocation),
 }
 
 impl RepoLocation {
@@ -68,9 +73,39 @@ impl RepoLocation {
                 region,
             }));
         }
+        if s.starts_with("sftp://") {
+            let url = url::Url::parse(s).map_err(|e| bad(&format!("not a URL: {e}")))?;
+            if url.password().is_some() {
+                return Err(bad(
+                    "a password in the URL would show in process lists and logs; remove it and set BERTH_SFTP_PASSWORD or --sftp-password-file",
+                ));
+            }
+            let host = url.host_str().unwrap_or_default().to_string();
+            let user = url.username().to_string();
+            if host.is_empty() || user.is_empty() {
+                return Err(bad("expected sftp://user@host:port/path"));
+            }
+            let raw_path = url.path();
+            // `/~/x` is relative to the login directory.
+            let path = match raw_path.strip_prefix("/~") {
+                Some(rest) => rest.trim_start_matches('/').to_string(),
+                None => raw_path.to_string(),
+            };
+            if path.is_empty() || path == "/" {
+                return Err(bad(
+                    "give the repository directory, e.g. sftp://backup@host:22/srv/backups/hello",
+                ));
+            }
+            return Ok(RepoLocation::Sftp(SftpLocation {
+                user,
+                host,
+                port: url.port().unwrap_or(22),
+                path,
+            }));
+        }
         if let Some((scheme, _)) = s.split_once("://") {
             return Err(bad(&format!(
-                "the {scheme}:// scheme is not supported; use a directory or s3://"
+                "the {scheme}:// scheme is not supported; use a directory, s3:// or sftp://"
             )));
         }
         Ok(RepoLocation::Local(PathBuf::from(s)))
@@ -82,6 +117,8 @@ impl RepoLocation {
 pub struct BackendOptions {
     /// S3 credentials (required for `s3://`).
     pub s3: Option<S3Credentials>,
+    /// SFTP login and host-key check (required for `sftp://`).
+    pub sftp: Option<SftpOptions>,
     /// How long transient errors of a network store are retried (default 2 minutes).
     pub retry_budget: Option<Duration>,
 }
@@ -128,6 +165,16 @@ fn open_plain(
             }
             Ok(Arc::new(b))
         }
+        RepoLocation::Sftp(l) => {
+            let o = opts.sftp.clone().ok_or_else(|| {
+                Error::Invalid(
+                    "an sftp:// repository needs a login: --sftp-identity KEY or BERTH_SFTP_PASSWORD, and a host key check".into(),
+                )
+            })?;
+            let b = SftpBackend::new(l.clone(), o)
+                .map_err(|e| Error::io(format!("opening sftp://{}", l.host), e))?;
+            Ok(Arc::new(RetryBackend::new(b, policy)))
+        }
     }
 }
 
@@ -165,7 +212,23 @@ mod tests {
         };
         assert_eq!(l.endpoint, "https://s3.us-east-1.amazonaws.com");
         assert_eq!(l.prefix, "");
+        assert_eq!(
+            RepoLocation::parse("sftp://backup@host:2222/srv/hello").unwrap(),
+            RepoLocation::Sftp(SftpLocation {
+                user: "backup".into(),
+                host: "host".into(),
+                port: 2222,
+                path: "/srv/hello".into()
+            })
+        );
+        let RepoLocation::Sftp(l) = RepoLocation::parse("sftp://b@h/~/repo").unwrap() else {
+            panic!("not sftp")
+        };
+        assert_eq!((l.port, l.path.as_str()), (22, "repo"));
         for (bad, needle) in [
+            ("sftp://b:secret@h/x", "password in the URL"),
+            ("sftp://h/x", "user@host"),
+            ("sftp://b@h/", "repository directory"),
             ("s3://bk/p?endpont=x", "endpont"),
             ("s3://bk/p?endpoint=ftp://x", "http"),
             ("gopher://x/y", "gopher"),

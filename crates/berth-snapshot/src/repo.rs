@@ -443,6 +443,16 @@ impl Repository {
         Ok(out)
     }
 
+    /// Whether a content-named file's bytes do not hash to its name: a write cut short (or a
+    /// damaged file). A file that cannot be read counts as not torn.
+    pub(crate) fn is_torn(&self, name: &str) -> bool {
+        let Ok(bytes) = self.backend.read(name) else {
+            return false;
+        };
+        let want = name.rsplit('/').next().unwrap_or_default();
+        blake3::hash(&bytes).to_hex().as_str() != want
+    }
+
     /// Loads a snapshot by id or unique id prefix.
     pub fn snapshot(&self, id_or_prefix: &str) -> Result<SnapshotInfo> {
         if id_or_prefix.is_empty() || !id_or_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -11,9 +11,11 @@ use serde_json::json;
 use crate::exit::{self, BadInput};
 use crate::output::{Format, print_structured};
 
-const REPO_HELP: &str = "Repository: a directory (local disk, NFS or SAN mount) or \
+const REPO_HELP: &str = "Repository: a directory (local disk, NFS or SAN mount), \
 s3://bucket/prefix?endpoint=URL&region=R (credentials from AWS_ACCESS_KEY_ID and \
-AWS_SECRET_ACCESS_KEY). The password comes from BERTH_REPO_PASSWORD or --password-file; a key \
+AWS_SECRET_ACCESS_KEY) or sftp://user@host:port/path (--sftp-identity KEY or \
+BERTH_SFTP_PASSWORD; the host key is checked against ~/.ssh/known_hosts, --sftp-known-hosts or \
+--sftp-host-key-fingerprint). The password comes from BERTH_REPO_PASSWORD or --password-file; a key \
 file opens it with --key-file.";
 
 /// Snapshots of directories into a deduplicated, encrypted repository.
@@ -44,6 +46,20 @@ struct RepoArgs {
     /// A key file that opens the repository (`init` creates it when it does not exist).
     #[arg(long, global = true)]
     key_file: Option<PathBuf>,
+    /// SFTP: log in with this OpenSSH private key (passphrase from BERTH_SFTP_KEY_PASSPHRASE);
+    /// without it, the password comes from BERTH_SFTP_PASSWORD or --sftp-password-file.
+    #[arg(long, global = true)]
+    sftp_identity: Option<PathBuf>,
+    /// SFTP: a file whose first line is the login password.
+    #[arg(long, global = true, conflicts_with = "sftp_identity")]
+    sftp_password_file: Option<PathBuf>,
+    /// SFTP: check the server's host key against this known_hosts file (default
+    /// ~/.ssh/known_hosts).
+    #[arg(long, global = true)]
+    sftp_known_hosts: Option<PathBuf>,
+    /// SFTP: trust exactly this host key fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints).
+    #[arg(long, global = true, conflicts_with = "sftp_known_hosts")]
+    sftp_host_key_fingerprint: Option<String>,
     /// Keep retrying a network store's transient errors this long (e.g. 30s, 5m).
     #[arg(long, global = true, default_value = "2m", value_parser = parse_duration)]
     retry_for: Duration,
@@ -356,11 +372,57 @@ fn backend(r: &RepoArgs, create: bool) -> anyhow::Result<std::sync::Arc<dyn snap
         }),
         _ => None,
     };
+    let sftp = match &loc {
+        snap::RepoLocation::Sftp(_) => Some(sftp_options(r)?),
+        _ => None,
+    };
     let opts = snap::BackendOptions {
         s3,
+        sftp,
         retry_budget: Some(r.retry_for),
     };
     snap::open_backend(&loc, &opts, create).map_err(user_error)
+}
+
+/// The SFTP login and host-key check from flags and the environment.
+fn sftp_options(r: &RepoArgs) -> anyhow::Result<snap::SftpOptions> {
+    let auth = if let Some(k) = &r.sftp_identity {
+        snap::SftpAuth::Key {
+            path: k.clone(),
+            passphrase: std::env::var("BERTH_SFTP_KEY_PASSPHRASE").ok(),
+        }
+    } else if let Some(p) = &r.sftp_password_file {
+        snap::SftpAuth::Password(read_password_file(p)?)
+    } else {
+        match std::env::var("BERTH_SFTP_PASSWORD") {
+            Ok(p) if !p.is_empty() => snap::SftpAuth::Password(p),
+            _ => {
+                return Err(BadInput(
+                    "an sftp:// repository needs a login: --sftp-identity KEY, --sftp-password-file or BERTH_SFTP_PASSWORD".into(),
+                )
+                .into());
+            }
+        }
+    };
+    let host_key = if let Some(fp) = &r.sftp_host_key_fingerprint {
+        if !fp.starts_with("SHA256:") {
+            return Err(BadInput(format!(
+                "--sftp-host-key-fingerprint {fp:?}: expected SHA256:… as `ssh-keygen -lf KEY.pub` prints it"
+            ))
+            .into());
+        }
+        snap::HostKeyCheck::Fingerprint(fp.clone())
+    } else if let Some(k) = &r.sftp_known_hosts {
+        snap::HostKeyCheck::KnownHosts(k.clone())
+    } else {
+        let home = std::env::var_os("HOME").ok_or_else(|| {
+            BadInput(
+                "HOME is not set: pass --sftp-known-hosts or --sftp-host-key-fingerprint".into(),
+            )
+        })?;
+        snap::HostKeyCheck::KnownHosts(PathBuf::from(home).join(".ssh/known_hosts"))
+    };
+    Ok(snap::SftpOptions { auth, host_key })
 }
 
 fn open(r: &RepoArgs) -> anyhow::Result<snap::Repository> {
