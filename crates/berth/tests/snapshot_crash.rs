@@ -15,8 +15,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "crash trials";
-const BACKUP_TRIALS: u64 = 24;
-const PRUNE_TRIALS: u64 = 18;
+const BACKUP_TRIALS: u64 = 12;
+const PRUNE_TRIALS: u64 = 8;
 
 /// xorshift64, seeded from the clock unless BERTH_TEST_SEED is set; the seed is printed.
 struct Rng(u64);
@@ -155,9 +155,9 @@ enum Kill {
     After(u64),
 }
 
-fn pick_kill(rng: &mut Rng, trial: u64, points: u64) -> Kill {
+fn pick_kill(rng: &mut Rng, trial: u64, points: u64, max_ms: u64) -> Kill {
     if trial % 3 == 2 {
-        Kill::After(20 + rng.below(700))
+        Kill::After(5 + rng.below(max_ms))
     } else {
         Kill::At {
             n: 1 + rng.below(points),
@@ -191,13 +191,13 @@ fn listing(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Rewrites `count` random files of the source (about 0.2–2.2 MB of random bytes each), so
+/// Rewrites `count` random files of the source (about 0.1–1.1 MB of random bytes each), so
 /// each backup has new chunks for several packs.
 fn churn(src: &Path, rng: &mut Rng, count: u64) {
     for _ in 0..count {
         let dir = src.join(format!("d{}", rng.below(4)));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let n = 200_000 + rng.below(2_000_000) as usize;
+        let n = 100_000 + rng.below(1_000_000) as usize;
         let mut data = Vec::with_capacity(n + 8);
         while data.len() < n {
             data.extend_from_slice(&rng.next().to_le_bytes());
@@ -224,8 +224,8 @@ fn killed_backups_leave_a_repository_that_checks_and_backs_up() {
     for trial in 0..BACKUP_TRIALS {
         let n = 1 + rng.below(8);
         churn(&t.src(), &mut rng, n);
-        // A backup here writes up to ~3 packs, an index and the snapshot.
-        let how = pick_kill(&mut rng, trial, 6);
+        // A backup here writes a pack or two, an index and the snapshot.
+        let how = pick_kill(&mut rng, trial, 4, 700);
         let o = t.interrupted(&t.create_args(), how);
         let context = format!("trial {trial} ({how:?})");
         if !o.status.success() {
@@ -270,8 +270,9 @@ fn killed_prunes_leave_a_repository_that_checks_and_prunes() {
         if kill_second {
             t.ok(&["prune", "--grace", "0s"]);
         }
-        // A prune here writes a record or an index and removes index files, packs, records.
-        let how = pick_kill(&mut rng, trial, 12);
+        // Phase 1 makes one change (the record); phase 2 at least four (the new index, the
+        // old index files, the packs, the record). A small prune takes tens of milliseconds.
+        let how = pick_kill(&mut rng, trial, if kill_second { 4 } else { 1 }, 40);
         let o = t.interrupted(&prune, how);
         let context = format!(
             "prune trial {trial} (phase {}, {how:?})",
