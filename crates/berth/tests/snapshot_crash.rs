@@ -258,8 +258,10 @@ fn killed_prunes_leave_a_repository_that_checks_and_prunes() {
     let t = new_trial(&mut rng);
     let mut killed = 0;
     for trial in 0..PRUNE_TRIALS {
-        // Something to prune every time: new snapshots, all but the newest forgotten.
+        // Something to prune every time: new snapshots of wholly new content (so the packs
+        // of forgotten ones hold nothing used), all but the newest forgotten.
         for _ in 0..2 {
+            let _ = std::fs::remove_dir_all(t.src());
             churn(&t.src(), &mut rng, 4);
             t.ok(&["create", "--path", t.src().to_str().expect("utf8")]);
         }
