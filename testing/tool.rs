@@ -22,6 +22,8 @@ pub fn setup_script(var: &str) -> &'static str {
             "scripts/setup.d/40-databases.sh"
         }
         "BERTH_TEST_JAVA_DIR" | "BERTH_TEST_NPM_DIR" => "scripts/setup.d/70-scan.sh",
+        "BERTH_TEST_WEED" => "scripts/setup.d/55-seaweedfs.sh",
+        "BERTH_TEST_SSHD" | "BERTH_TEST_RESTIC" => "scripts/setup.d/60-snapshot.sh",
         _ => "scripts/setup.d",
     }
 }

@@ -173,3 +173,31 @@ impl Backend for LocalBackend {
         Ok(self.path(name)?.exists())
     }
 }
+
+/// A shared backend is a backend (so wrappers such as retries can hold `Arc<dyn Backend>`).
+impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
+    fn location(&self) -> String {
+        (**self).location()
+    }
+    fn write(&self, name: &str, data: &[u8]) -> io::Result<()> {
+        (**self).write(name, data)
+    }
+    fn read(&self, name: &str) -> io::Result<Vec<u8>> {
+        (**self).read(name)
+    }
+    fn read_at(&self, name: &str, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        (**self).read_at(name, offset, len)
+    }
+    fn size(&self, name: &str) -> io::Result<u64> {
+        (**self).size(name)
+    }
+    fn list(&self, dir: &str) -> io::Result<Vec<FileInfo>> {
+        (**self).list(dir)
+    }
+    fn remove(&self, name: &str) -> io::Result<()> {
+        (**self).remove(name)
+    }
+    fn exists(&self, name: &str) -> io::Result<bool> {
+        (**self).exists(name)
+    }
+}

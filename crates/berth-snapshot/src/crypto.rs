@@ -22,6 +22,13 @@ pub enum Secret {
     KeyFile(Vec<u8>),
 }
 
+impl Secret {
+    /// The contents of a new key file: 32 random bytes from the operating system.
+    pub fn new_key_file() -> Vec<u8> {
+        random::<32>().to_vec()
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret itself.

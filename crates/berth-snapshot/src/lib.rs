@@ -25,11 +25,16 @@ mod check;
 mod chunker;
 mod crypto;
 mod error;
+mod fault;
 mod format;
+mod location;
 mod prune;
 mod repo;
 mod restore;
 pub mod retention;
+mod retry;
+mod s3;
+mod sftp;
 
 pub use backend::{Backend, FileInfo, LocalBackend};
 pub use backup::{BackupOptions, BackupStats, BackupSummary, SnapshotWriter};
@@ -37,11 +42,16 @@ pub use check::{CheckOptions, CheckReport};
 pub use chunker::ChunkerParams;
 pub use crypto::{KdfParams, Secret};
 pub use error::Error;
+pub use fault::ExitAtBackend;
 pub use format::{ChunkId, Item, ItemKind, Snapshot};
+pub use location::{BackendOptions, RepoLocation, open_backend};
 pub use prune::{ForgetResult, PruneOptions, PruneReport};
-pub use repo::{InitOptions, Repository, SnapshotInfo};
-pub use restore::RestoreSummary;
+pub use repo::{InitOptions, KeyInfo, Repository, SnapshotInfo};
+pub use restore::{RestoreOptions, RestoreSummary};
 pub use retention::RetentionPolicy;
+pub use retry::{RetryBackend, RetryPolicy, Transient, is_transient, transient};
+pub use s3::{S3Backend, S3Credentials, S3Location};
+pub use sftp::{HostKeyCheck, SftpAuth, SftpBackend, SftpLocation, SftpOptions};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -171,6 +171,13 @@ impl Repository {
             rewrite = true;
         }
 
+        // Index files cut short (bytes that do not hash to the name) and old: the new index
+        // covers their packs (the sweep above re-indexed every old pack with used chunks).
+        let torn_index = self.old_torn_index_files(&index, &old)?;
+        if !torn_index.is_empty() {
+            rewrite = true;
+        }
+
         if rewrite {
             // The new index is durable before any old index file or pack is deleted.
             let mut packs: Vec<IndexPack> = keep
@@ -185,6 +192,11 @@ impl Repository {
                         .remove(f)
                         .map_err(|e| Error::io(format!("removing {f}"), e))?;
                 }
+            }
+            for f in &torn_index {
+                self.backend
+                    .remove(f)
+                    .map_err(|e| Error::io(format!("removing {f}"), e))?;
             }
             for p in &delete {
                 let name = pack_path(p);
@@ -214,6 +226,30 @@ impl Repository {
             }
         }
         Ok(report)
+    }
+
+    /// Unreadable index files older than the grace period whose bytes do not hash to their
+    /// name (a write cut short on a store without atomic writes).
+    fn old_torn_index_files(
+        &self,
+        index: &crate::repo::Index,
+        old: &dyn Fn(SystemTime) -> bool,
+    ) -> Result<Vec<String>> {
+        if index.damaged.is_empty() {
+            return Ok(vec![]);
+        }
+        let damaged: HashSet<&str> = index.damaged.iter().map(|(n, _)| n.as_str()).collect();
+        let mut out = Vec::new();
+        for f in self
+            .backend
+            .list("index")
+            .map_err(|e| Error::io("listing index/", e))?
+        {
+            if damaged.contains(f.name.as_str()) && old(f.modified) && self.is_torn(&f.name) {
+                out.push(f.name);
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes old packs that no index lists, except those holding used chunks, which are

@@ -38,6 +38,19 @@ pub struct SnapshotInfo {
     pub snapshot: Snapshot,
 }
 
+/// A key file as listed by [`Repository::key_infos`].
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    /// Its id (file name under `keys/`).
+    pub id: String,
+    /// `password` or `keyfile` (`unreadable` for a damaged file).
+    pub kind: String,
+    /// When it was added.
+    pub created: Option<Timestamp>,
+    /// Whether this key opened the repository in this session.
+    pub current: bool,
+}
+
 /// Where a chunk is stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BlobLoc {
@@ -65,6 +78,8 @@ pub struct Repository {
     pub(crate) keys: Keys,
     pub(crate) chunker: Chunker,
     master: [u8; 32],
+    /// The key file that opened the repository (the one `init` wrote, after `init`).
+    opened_by: String,
 }
 
 impl Repository {
@@ -91,15 +106,16 @@ impl Repository {
         let master: [u8; 32] = crypto::random();
         let keys = Keys::derive(&master);
         let chunker = Chunker::new(&keys.gear, config.chunker)?;
-        let repo = Repository {
+        let mut repo = Repository {
             backend,
             config,
             keys,
             chunker,
             master,
+            opened_by: String::new(),
         };
         // The key first: a config without a key would be a repository nobody can open.
-        repo.add_key(secret, opts.kdf)?;
+        repo.opened_by = repo.add_key(secret, opts.kdf)?;
         let cfg =
             serde_json::to_vec_pretty(&repo.config).map_err(|e| Error::Invalid(e.to_string()))?;
         repo.backend
@@ -143,12 +159,14 @@ impl Repository {
             if let Some(master) = unwrap_key(&key, secret, &ad)? {
                 let keys = Keys::derive(&master);
                 let chunker = Chunker::new(&keys.gear, config.chunker)?;
+                let opened_by = kf.name.trim_start_matches("keys/").to_string();
                 return Ok(Repository {
                     backend,
                     config,
                     keys,
                     chunker,
                     master,
+                    opened_by,
                 });
             }
         }
@@ -223,8 +241,42 @@ impl Repository {
             .collect())
     }
 
+    /// Every key file with its kind and creation time (unreadable key files are listed with
+    /// kind `unreadable`, so a damaged one is visible).
+    pub fn key_infos(&self) -> Result<Vec<KeyInfo>> {
+        let mut out = Vec::new();
+        for id in self.list_keys()? {
+            let name = format!("keys/{id}");
+            let parsed = self
+                .backend
+                .read(&name)
+                .ok()
+                .and_then(|raw| serde_json::from_slice::<KeyFile>(&raw).ok());
+            out.push(match parsed {
+                Some(k) => KeyInfo {
+                    current: id == self.opened_by,
+                    id,
+                    kind: k.kind,
+                    created: Some(k.created),
+                },
+                None => KeyInfo {
+                    current: false,
+                    id,
+                    kind: "unreadable".into(),
+                    created: None,
+                },
+            });
+        }
+        Ok(out)
+    }
+
     /// Removes a key file; the last key cannot be removed.
     pub fn remove_key(&self, id: &str) -> Result<()> {
+        if !id.bytes().all(|b| b.is_ascii_hexdigit()) || id.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{id:?} is not a key id; list them with `berth snapshot key list`"
+            )));
+        }
         let keys = self.list_keys()?;
         if !keys.iter().any(|k| k == id) {
             return Err(Error::Invalid(format!(
@@ -389,6 +441,16 @@ impl Repository {
                 .then_with(|| a.id.cmp(&b.id))
         });
         Ok(out)
+    }
+
+    /// Whether a content-named file's bytes do not hash to its name: a write cut short (or a
+    /// damaged file). A file that cannot be read counts as not torn.
+    pub(crate) fn is_torn(&self, name: &str) -> bool {
+        let Ok(bytes) = self.backend.read(name) else {
+            return false;
+        };
+        let want = name.rsplit('/').next().unwrap_or_default();
+        blake3::hash(&bytes).to_hex().as_str() != want
     }
 
     /// Loads a snapshot by id or unique id prefix.

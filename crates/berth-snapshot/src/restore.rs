@@ -79,6 +79,28 @@ fn check_link(item: &Item) -> Result<()> {
     Ok(())
 }
 
+/// Options of [`Repository::restore_with`].
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Restore only these item paths (a file, or a directory with everything under it) and
+    /// the directories that lead to them; empty restores everything.
+    pub include: Vec<String>,
+}
+
+/// Whether `path` is selected by the include list: itself or an ancestor is included, or
+/// (for directories) it leads to an included path.
+fn included(path: &str, kind: ItemKind, include: &[String]) -> bool {
+    include.is_empty()
+        || include.iter().any(|inc| {
+            path == inc
+                || path
+                    .strip_prefix(inc.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+                || (kind == ItemKind::Dir
+                    && inc.strip_prefix(path).is_some_and(|r| r.starts_with('/')))
+        })
+}
+
 impl Repository {
     /// Restores snapshot `id` (or unique prefix) into `target`, which must be absent or empty.
     ///
@@ -86,10 +108,39 @@ impl Repository {
     /// refuses the whole restore); links are created last, so no file is ever written through
     /// a restored link, and links pointing outside the target are not created but reported.
     pub fn restore(&self, id: &str, target: &Path) -> Result<RestoreSummary> {
+        self.restore_with(id, target, &RestoreOptions::default())
+    }
+
+    /// [`Self::restore`] with options (a subset of the items with `include`).
+    pub fn restore_with(
+        &self,
+        id: &str,
+        target: &Path,
+        opts: &RestoreOptions,
+    ) -> Result<RestoreSummary> {
         let id_arg = id;
-        let snap = self.snapshot(id)?.snapshot;
+        let mut snap = self.snapshot(id)?.snapshot;
         for item in &snap.items {
             check_item_path(&item.path)?;
+        }
+        // `--include /a/b/` names the item `a/b`.
+        let include: Vec<String> = opts
+            .include
+            .iter()
+            .map(|i| i.trim_matches('/').to_string())
+            .collect();
+        if include.iter().any(String::is_empty) {
+            return Err(Error::Invalid(
+                "an empty include path selects everything; leave --include out instead".into(),
+            ));
+        }
+        snap.items.retain(|i| included(&i.path, i.kind, &include));
+        for inc in &include {
+            if !snap.items.iter().any(|i| i.path == *inc) {
+                return Err(Error::Invalid(format!(
+                    "snapshot {id_arg} holds no item {inc:?}; see its items with `berth snapshot show {id_arg}`"
+                )));
+            }
         }
         match fs::read_dir(target) {
             Ok(mut it) => {
@@ -257,6 +308,24 @@ mod tests {
             chunks: vec![],
             target: Some(target.into()),
         }
+    }
+
+    #[test]
+    fn include_selects_the_item_its_descendants_and_its_ancestors() {
+        let inc = vec!["a/b".to_string()];
+        assert!(included("a/b", ItemKind::File, &inc));
+        assert!(included("a/b/c", ItemKind::File, &inc));
+        assert!(
+            included("a", ItemKind::Dir, &inc),
+            "the directory leading to it"
+        );
+        assert!(!included("a", ItemKind::File, &inc));
+        assert!(
+            !included("a/bc", ItemKind::File, &inc),
+            "a sibling sharing a prefix"
+        );
+        assert!(!included("a/c", ItemKind::File, &inc));
+        assert!(included("anything", ItemKind::File, &[]));
     }
 
     #[test]

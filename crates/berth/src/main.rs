@@ -87,6 +87,8 @@ enum Command {
     Scan(cmd::scan::ScanArgs),
     /// The signed offline vulnerability database: build, inspect.
     Vulndb(cmd::scan::VulndbArgs),
+    /// Snapshots into a deduplicated, encrypted repository (directory or S3): backup, restore, check.
+    Snapshot(cmd::snapshot::Args),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +135,7 @@ fn main() -> ExitCode {
         Command::Sbom(a) => cmd::scan::run_sbom(a),
         Command::Scan(a) => cmd::scan::run_scan(a),
         Command::Vulndb(a) => cmd::scan::run_vulndb(a),
+        Command::Snapshot(a) => cmd::snapshot::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -18,6 +18,7 @@ pub mod oci;
 pub mod online;
 pub mod scan;
 pub mod schema;
+pub mod snapshot;
 pub mod template;
 pub mod troubleshoot;
 pub mod vendor;
