@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     after_help = "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.\n\n\
-Examples:\n  berth lint examples/hello\n  berth lint examples/hello --kube 1.32   # API versions removed or deprecated in 1.32\n  berth lint myapp -o json | jq '.problems[] | .message'"
+Examples:\n  berth lint examples/hello\n  berth lint examples/hello --kube 1.32  # APIs removed in 1.32\n  berth lint myapp -o json | jq '.problems[] | .message'"
 )]
 pub struct Args {
     /// Application directory (holding berth.yaml), or the manifest file itself.

@@ -13,9 +13,10 @@ use std::time::Duration;
     after_help = "Each cell runs: preflight, install (air-gapped cells: through a signed bundle pushed into a registry only that cluster reaches), readiness, upgrade (with --upgrade-from), the app's test hooks (helm.sh/hook: test), a support bundle with its analysis, uninstall.\n\n\
 Reports go to --out: index.html (the grid, each cell linking to its log and diagnosis), junit.xml, matrix.json.\n\
 Exit codes: 0 every cell passed, 1 a cell failed, 2 bad input.\n\n\
-Examples:\n  berth matrix examples/hello --kube 1.28..1.35 --distribution generic,k3s,eks --airgap both\n  \
-berth matrix . --kube 1.32 --distribution openshift --upgrade-from ../hello-1.0.0.release --out matrix-report\n  \
-berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --jobs 4"
+Examples:\n  berth matrix examples/hello --kube 1.28..1.35 --airgap both\n  \
+berth matrix . --distribution generic,k3s,eks --jobs 4\n  \
+berth matrix . --distribution openshift --upgrade-from ../v1.release\n  \
+berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report"
 )]
 pub struct Args {
     /// The app directory (holding berth.yaml).
