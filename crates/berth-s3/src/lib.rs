@@ -180,6 +180,8 @@ pub struct Object {
     pub name: String,
     /// Its size in bytes.
     pub size: u64,
+    /// When it was last written, as the store reports it (None when it reports nothing).
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A connection to one location.
@@ -456,10 +458,15 @@ impl Client {
                     .next()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
+                let modified = xml_values(&c, "LastModified")
+                    .first()
+                    .and_then(|s| s.parse::<Timestamp>().ok())
+                    .map(std::time::SystemTime::from);
                 if key.len() >= strip {
                     out.push(Object {
                         name: key[strip..].to_string(),
                         size,
+                        modified,
                     });
                 }
             }

@@ -4,7 +4,7 @@
 
 use crate::{Client, Credentials, Location};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ pub const SECRET_KEY: &str = "berthtest-secret-0123";
 /// A running `weed mini`.
 pub struct Seaweed {
     child: Child,
+    bin: PathBuf,
+    args: Vec<String>,
     dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT` of the S3 API.
     pub endpoint: String,
@@ -52,13 +54,16 @@ impl Seaweed {
         )
         .map_err(|e| e.to_string())?;
         let s3_port = free_port();
-        let mut cmd = Command::new(&bin);
-        cmd.arg("mini")
-            .arg(format!("-dir={}", data.display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
-            .args(["-admin.ui=false", "-webdav=false"])
-            .arg(format!("-s3.config={}", config.display()))
-            .arg(format!("-s3.port={s3_port}"));
+        let mut args = vec![
+            "mini".to_string(),
+            format!("-dir={}", data.display()),
+            "-ip=127.0.0.1".into(),
+            "-ip.bind=127.0.0.1".into(),
+            "-admin.ui=false".into(),
+            "-webdav=false".into(),
+            format!("-s3.config={}", config.display()),
+            format!("-s3.port={s3_port}"),
+        ];
         for flag in [
             "master.port",
             "master.port.grpc",
@@ -72,21 +77,25 @@ impl Seaweed {
             "s3.port.iceberg",
             "s3.port.lance",
         ] {
-            cmd.arg(format!("-{flag}={}", free_port()));
+            args.push(format!("-{flag}={}", free_port()));
         }
-        let log = std::fs::File::create(dir.path().join("weed.log")).map_err(|e| e.to_string())?;
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let child = spawn(&bin, &args, dir.path())?;
         let mut w = Seaweed {
             child,
+            bin,
+            args,
             dir,
             endpoint: format!("http://127.0.0.1:{s3_port}"),
         };
         w.wait_ready()?;
         Ok(w)
+    }
+
+    /// Starts the server again after [`Seaweed::kill`], on the same ports and data.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        self.child = spawn(&self.bin, &self.args, self.dir.path())?;
+        self.wait_ready()
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -145,6 +154,21 @@ impl Seaweed {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `weed` with `args`, its log appended to `dir/weed.log`.
+fn spawn(bin: &Path, args: &[String], dir: &Path) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("weed.log"))
+        .map_err(|e| e.to_string())?;
+    Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))
 }
 
 impl Drop for Seaweed {

@@ -40,38 +40,9 @@ impl RepoLocation {
             return Ok(RepoLocation::Local(PathBuf::from(rest)));
         }
         if s.starts_with("s3://") {
-            let url = url::Url::parse(s).map_err(|e| bad(&format!("not a URL: {e}")))?;
-            let bucket = url.host_str().unwrap_or_default().to_string();
-            if bucket.is_empty() {
-                return Err(bad(
-                    "no bucket; expected s3://bucket/prefix?endpoint=…&region=…",
-                ));
-            }
-            let prefix = url.path().trim_matches('/').to_string();
-            let mut endpoint = None;
-            let mut region = None;
-            for (k, v) in url.query_pairs() {
-                match &*k {
-                    "endpoint" => endpoint = Some(v.into_owned()),
-                    "region" => region = Some(v.into_owned()),
-                    other => {
-                        return Err(bad(&format!(
-                            "unknown parameter {other:?}; only endpoint and region are known"
-                        )));
-                    }
-                }
-            }
-            let region = region.unwrap_or_else(|| "us-east-1".into());
-            let endpoint = endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err(bad("endpoint must start with http:// or https://"));
-            }
-            return Ok(RepoLocation::S3(S3Location {
-                bucket,
-                prefix,
-                endpoint,
-                region,
-            }));
+            return S3Location::parse(s)
+                .map(RepoLocation::S3)
+                .map_err(|e| Error::Invalid(format!("--repo: {e}")));
         }
         if s.starts_with("sftp://") {
             let url = url::Url::parse(s).map_err(|e| bad(&format!("not a URL: {e}")))?;

@@ -1,5 +1,5 @@
 //! `berth snapshot` against a real S3-compatible server: SeaweedFS `weed mini`
-//! (`$BERTH_TEST_WEED`, scripts/setup.d/60-snapshot.sh) on free 127.0.0.1 ports, with SigV4
+//! (`$BERTH_TEST_WEED`, scripts/setup.d/55-seaweedfs.sh) on free 127.0.0.1 ports, with SigV4
 //! enforced. Round trip, wrong credentials, and the server killed in the middle of a backup:
 //! the repository stays usable (check passes, the next backup completes), and a server that
 //! comes back within the retry budget lets the running backup finish.
@@ -8,121 +8,19 @@
 mod tool;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+
+use berth_s3::testing::{ACCESS_KEY, SECRET_KEY, Seaweed};
 use std::time::{Duration, Instant};
 
-const ACCESS: &str = "berthtest";
-const SECRET: &str = "berth-test-secret-123";
 const PASSWORD: &str = "s3 repo password";
 
-/// A `weed mini` process with its data directory and ports; killed on drop.
-struct Weed {
-    bin: PathBuf,
-    dir: PathBuf,
-    ports: Vec<u16>,
-    child: Option<Child>,
-}
-
-fn free_ports(n: usize) -> Vec<u16> {
-    // Hold them all at once so none repeats, then release.
-    let ls: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    ls.iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect()
-}
-
-impl Weed {
-    fn start(bin: PathBuf, dir: &Path) -> Weed {
-        std::fs::create_dir_all(dir.join("data")).expect("mkdir");
-        std::fs::write(
-            dir.join("s3.json"),
-            format!(
-                r#"{{"identities":[{{"name":"t","credentials":[{{"accessKey":"{ACCESS}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
-            ),
-        )
-        .expect("s3.json");
-        let mut w = Weed {
-            bin,
-            dir: dir.to_path_buf(),
-            ports: free_ports(10),
-            child: None,
-        };
-        w.run();
-        w
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.ports[0])
-    }
-
-    fn run(&mut self) {
-        let p = &self.ports;
-        let flags = [
-            ("s3.port", p[0]),
-            ("s3.port.grpc", p[1]),
-            ("master.port", p[2]),
-            ("master.port.grpc", p[3]),
-            ("filer.port", p[4]),
-            ("filer.port.grpc", p[5]),
-            ("volume.port", p[6]),
-            ("volume.port.grpc", p[7]),
-            ("admin.port", p[8]),
-            ("admin.port.grpc", p[9]),
-            ("s3.port.iceberg", 0),
-            ("s3.port.lance", 0),
-        ];
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("weed.log"))
-            .expect("log");
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("mini")
-            .arg(format!("-dir={}", self.dir.join("data").display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false"])
-            .args(["-admin.ui=false", "-master.telemetry=false"])
-            .arg(format!("-s3.config={}", self.dir.join("s3.json").display()));
-        for (k, v) in flags {
-            cmd.arg(format!("-{k}={v}"));
-        }
-        let child = cmd
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start weed mini");
-        self.child = Some(child);
-        // Ready when a signed request through berth's own client works; poll the port first.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "weed mini did not open its S3 port; see {}",
-                self.dir.join("weed.log").display()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Weed {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn weed() -> Option<PathBuf> {
-    tool::tool("BERTH_TEST_WEED")
+/// A throwaway `weed mini` (berth-s3's test server), or None when the tool is missing and
+/// skipping is allowed.
+fn weed() -> Option<Seaweed> {
+    tool::tool("BERTH_TEST_WEED")?;
+    Some(Seaweed::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn berth(repo: &str, args: &[&str]) -> Command {
@@ -131,8 +29,8 @@ fn berth(repo: &str, args: &[&str]) -> Command {
         .args(args)
         .args(["--repo", repo])
         .env("BERTH_REPO_PASSWORD", PASSWORD)
-        .env("AWS_ACCESS_KEY_ID", ACCESS)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("BERTH_REPO")
         .env("NO_COLOR", "1");
@@ -250,12 +148,11 @@ fn latest(repo: &str) -> String {
 
 #[test]
 fn a_tree_round_trips_through_s3_and_wrong_credentials_are_refused() {
-    let Some(bin) = weed() else { return };
+    let Some(w) = weed() else { return };
     let tmp = tempfile::tempdir().expect("tmp");
-    let w = Weed::start(bin, &tmp.path().join("weed"));
     let repo = format!(
         "s3://berth-rt/hello/repo?endpoint={}&region=us-east-1",
-        w.endpoint()
+        w.endpoint
     );
     init(&repo);
     let src = tmp.path().join("src");
@@ -295,7 +192,7 @@ fn a_tree_round_trips_through_s3_and_wrong_credentials_are_refused() {
 
 /// Starts a backup, kills the server at a seeded moment while it runs.
 fn backup_with_server_killed(
-    w: &mut Weed,
+    w: &mut Seaweed,
     repo: &str,
     src: &Path,
     seed: u64,
@@ -324,18 +221,17 @@ fn backup_with_server_killed(
 
 #[test]
 fn the_server_killed_mid_backup_leaves_a_repository_that_checks_and_backs_up() {
-    let Some(bin) = weed() else { return };
+    let Some(mut w) = weed() else { return };
     let seed = seed();
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut w = Weed::start(bin, &tmp.path().join("weed"));
-    let repo = format!("s3://berth-kill/r?endpoint={}", w.endpoint());
+    let repo = format!("s3://berth-kill/r?endpoint={}", w.endpoint);
     init(&repo);
     let src = tmp.path().join("src");
     gen_tree(&src, seed, 30, 1_000_000);
     let child = backup_with_server_killed(&mut w, &repo, &src, seed, "2s");
     let o = child.wait_with_output().expect("wait");
     println!("interrupted backup: {} {}", o.status, text(&o));
-    w.run();
+    w.restart().unwrap_or_else(|e| panic!("{e}"));
     assert_check_passes(&repo);
     ok(&repo, &["create", "--path", src.to_str().expect("utf8")]);
     assert_check_passes(&repo);
@@ -354,17 +250,16 @@ fn the_server_killed_mid_backup_leaves_a_repository_that_checks_and_backs_up() {
 
 #[test]
 fn a_server_back_within_the_retry_budget_lets_the_backup_finish() {
-    let Some(bin) = weed() else { return };
+    let Some(mut w) = weed() else { return };
     let seed = seed();
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut w = Weed::start(bin, &tmp.path().join("weed"));
-    let repo = format!("s3://berth-retry/r?endpoint={}", w.endpoint());
+    let repo = format!("s3://berth-retry/r?endpoint={}", w.endpoint);
     init(&repo);
     let src = tmp.path().join("src");
     gen_tree(&src, seed, 30, 1_000_000);
     let child = backup_with_server_killed(&mut w, &repo, &src, seed, "5m");
     std::thread::sleep(Duration::from_secs(2));
-    w.run();
+    w.restart().unwrap_or_else(|e| panic!("{e}"));
     let o = child.wait_with_output().expect("wait");
     assert!(
         o.status.success(),
