@@ -172,6 +172,18 @@ fn compresses(media_type: Option<&str>) -> bool {
     media_type.is_none_or(|mt| !model::is_compressed(mt))
 }
 
+/// What a bundle carries besides the release.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// A signed vulnerability database (`vuln.db` in the bundle; docs/formats/bundle.md).
+    pub vulndb: Option<PathBuf>,
+}
+
+/// The bundle entry name of a carried vulnerability database.
+pub const VULNDB_NAME: &str = "vuln.db";
+/// The first bytes of a vulnerability database file (docs/formats/vulndb.md).
+const VULNDB_MAGIC: &[u8; 8] = b"BERTHVDB";
+
 /// Write a bundle of the release in `release_dir` to `out` (via a temporary file renamed
 /// when complete). With `since`, a delta with only the blobs the base lacks.
 pub fn create(
@@ -179,6 +191,33 @@ pub fn create(
     out: &Path,
     key: &SigningKey,
     since: Option<&Base>,
+) -> Result<CreateReport> {
+    create_with(release_dir, out, key, since, &Extras::default())
+}
+
+/// The digest and size of a vulnerability database to carry, after checking it is one.
+fn vulndb_entry(path: &Path) -> Result<(Digest, u64)> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hr = HashingReader::new(std::io::BufReader::new(f));
+    let mut magic = [0u8; 8];
+    let is_db = hr.read_exact(&mut magic).is_ok() && &magic == VULNDB_MAGIC;
+    if !is_db {
+        return Err(Error::Usage(format!(
+            "--vulndb {}: not a vulnerability database (no BERTHVDB header); give a file from `berth vulndb build` or `berth vulndb pull`",
+            path.display()
+        )));
+    }
+    std::io::copy(&mut hr, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    Ok(hr.finish())
+}
+
+/// [`create`], with extra files such as a vulnerability database.
+pub fn create_with(
+    release_dir: &Path,
+    out: &Path,
+    key: &SigningKey,
+    since: Option<&Base>,
+    extras: &Extras,
 ) -> Result<CreateReport> {
     let rel = Release::open(release_dir)?;
     let all = rel.all_blobs()?;
@@ -234,6 +273,10 @@ pub fn create(
             None,
         ),
     ];
+    if let Some(db) = &extras.vulndb {
+        let (d, size) = vulndb_entry(db)?;
+        plan.push((VULNDB_NAME.into(), d, size, None));
+    }
     let mut omitted = 0;
     for (d, desc) in &all {
         if base_blobs.contains(d) {
@@ -267,6 +310,7 @@ pub fn create(
         let src = match path.as_str() {
             "oci-layout" => rel.layout.root().join("oci-layout"),
             "index.json" => rel.layout.root().join("index.json"),
+            VULNDB_NAME => extras.vulndb.clone().unwrap_or_default(),
             _ => rel.layout.blob_path(digest),
         };
         let mut encoding = "none".to_string();
@@ -521,7 +565,7 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<BundleManifest> {
     let mut seen = BTreeSet::new();
     for f in &m.files {
         let ok = match f.path.as_str() {
-            "oci-layout" | "index.json" => true,
+            "oci-layout" | "index.json" | VULNDB_NAME => true,
             p => p
                 .strip_prefix("blobs/sha256/")
                 .is_some_and(|h| h == f.digest.hex()),
@@ -800,6 +844,8 @@ pub struct Inspection {
     pub file_bytes: u64,
     /// Whether the signature was checked, and by which key.
     pub signed_by: Option<String>,
+    /// Size of the vulnerability database the bundle carries, if any.
+    pub vulndb_bytes: Option<u64>,
 }
 
 /// Summarise a bundle from its manifest (and check the signature when a key is given).
@@ -826,6 +872,11 @@ pub fn inspect(path: &Path, key: Option<&VerifyingKey>) -> Result<Inspection> {
         unique_bytes,
         file_bytes,
         signed_by,
+        vulndb_bytes: m
+            .files
+            .iter()
+            .find(|f| f.path == VULNDB_NAME)
+            .map(|f| f.size),
     })
 }
 

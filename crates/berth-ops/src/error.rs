@@ -148,8 +148,18 @@ macro_rules! from_other {
     )*};
 }
 
+/// berth-oci's usage errors (a file given that is not what the flag wants) are the user's to
+/// fix; every other one is a failure.
+impl From<berth_oci::Error> for Error {
+    fn from(e: berth_oci::Error) -> Error {
+        match e {
+            berth_oci::Error::Usage(m) => Error::BadInput(m),
+            e => Error::other(e),
+        }
+    }
+}
+
 from_other!(
-    berth_oci::Error,
     berth_deploy::ClusterError,
     berth_troubleshoot::bundle::BundleError,
     berth_troubleshoot::run::RunError,

@@ -186,18 +186,28 @@ pub async fn build(input: &BuildInput, sink: &dyn Sink) -> Result<Built> {
 }
 
 /// Sign a release directory into a bundle file (a delta with only what `since`, an older
-/// release directory or bundle, lacks). Refuses a release missing files its berth.yaml
-/// references.
+/// release directory or bundle, lacks), carrying a vulnerability database when `vulndb` is
+/// given. Refuses a release missing files its berth.yaml references.
 pub fn create_bundle(
     release_dir: &Path,
     key: &Path,
     since: Option<&Path>,
+    vulndb: Option<&Path>,
     out: &Path,
 ) -> Result<bundle::CreateReport> {
     let key = keys::read_signing_key(key)?;
     check_release_complete(release_dir)?;
     let since = since.map(Base::from_path);
-    Ok(bundle::create(release_dir, out, &key, since.as_ref())?)
+    let extras = bundle::Extras {
+        vulndb: vulndb.map(Path::to_path_buf),
+    };
+    Ok(bundle::create_with(
+        release_dir,
+        out,
+        &key,
+        since.as_ref(),
+        &extras,
+    )?)
 }
 
 /// Kubernetes objects of a YAML/JSON file, or of every such file under a directory.

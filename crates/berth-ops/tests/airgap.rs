@@ -116,7 +116,7 @@ async fn an_install_from_a_bundle_alone_pushes_relocates_and_reports_each_step()
     );
     let (key, pubkey) = keys::generate(&dir.join("vendor")).expect("keys");
     let bundle = dir.join("hello.bundle");
-    berth_ops::release::create_bundle(&release_dir, &key, None, &bundle).expect("bundle");
+    berth_ops::release::create_bundle(&release_dir, &key, None, None, &bundle).expect("bundle");
 
     // Customer: a cluster that may pull only from its own registry.
     let mut profile = Profile::default();

@@ -417,6 +417,83 @@ fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
     );
     assert!(text.contains("policy: pass"), "{text}");
     assert!(out.join("index.json").is_file());
+    bundle_carries_the_database(w.path(), &out);
+}
+
+/// `bundle create --vulndb`: the database travels signed inside the bundle, comes out with
+/// `verify --extract`, and scans the release offline; a changed byte of it is refused.
+fn bundle_carries_the_database(w: &Path, release: &Path) {
+    let bundle = w.join("hello.bundle");
+    let create = |db: &Path| {
+        berth()
+            .args(["bundle", "create", "--release"])
+            .arg(release)
+            .arg("--key")
+            .arg(w.join("vendor.key"))
+            .arg("--vulndb")
+            .arg(db)
+            .arg("--out")
+            .arg(&bundle)
+            .output()
+            .unwrap()
+    };
+    // Not a database: refused with the fix, nothing written.
+    let o = create(&w.join("vendor.pub"));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("berth vulndb build"));
+    assert!(!bundle.exists());
+    let o = create(&w.join("vuln.db"));
+    assert!(o.status.success(), "{o:?}");
+    let o = berth()
+        .args(["bundle", "inspect"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("vulndb:     vuln.db"));
+    let site = w.join("site");
+    berth()
+        .args(["bundle", "verify"])
+        .arg(&bundle)
+        .arg("--pubkey")
+        .arg(w.join("vendor.pub"))
+        .arg("--extract")
+        .arg(&site)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(site.join("vuln.db")).unwrap(),
+        std::fs::read(w.join("vuln.db")).unwrap()
+    );
+    let o = berth()
+        .arg("scan")
+        .arg(&site)
+        .arg("--db")
+        .arg(site.join("vuln.db"))
+        .arg("--db-key")
+        .arg(w.join("vendor.pub"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // One changed byte of the carried database fails the bundle's verification.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|x| x == b"BERTHVDB")
+        .expect("the database is in the bundle");
+    bytes[at + 200] ^= 1;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let o = berth()
+        .args(["bundle", "verify"])
+        .arg(&bundle)
+        .arg("--pubkey")
+        .arg(w.join("vendor.pub"))
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("vuln.db"),
+        "{o:?}"
+    );
 }
 
 #[test]

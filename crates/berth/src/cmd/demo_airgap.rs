@@ -103,7 +103,7 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
     .await?;
     let (key, pubkey) = keys::generate(Path::new(&p("vendor")))?;
     let bundle = PathBuf::from(p("hello-1.0.0.bundle"));
-    berth_ops::release::create_bundle(&release_dir, &key, None, &bundle)?;
+    berth_ops::release::create_bundle(&release_dir, &key, None, None, &bundle)?;
     let bundle_size = std::fs::metadata(p("hello-1.0.0.bundle"))?.len();
 
     // Customer: a cluster that can pull only from its own registry.

@@ -342,7 +342,9 @@ enum BundleCmd {
 berth bundle create --release hello-1.0.0.release --key vendor.key \\\n    \
 --out hello-1.0.0.bundle\n  \
 berth bundle create --release hello-1.1.0.release --key vendor.key \\\n    \
---since hello-1.0.0.bundle --out hello-1.1.0-delta.bundle   # what changed")]
+--since hello-1.0.0.bundle --out hello-1.1.0-delta.bundle   # what changed\n  \
+berth bundle create --release hello-1.0.0.release --key vendor.key \\\n    \
+--vulndb vuln.db --out hello-1.0.0.bundle   # so the site can scan offline")]
     Create(BundleCreate),
     /// Check a bundle's signature and every file's digest (and optionally extract it).
     #[command(
@@ -376,6 +378,10 @@ struct BundleCreate {
     /// An older release directory or bundle: write a delta with only what it lacks.
     #[arg(long, value_name = "PATH")]
     since: Option<PathBuf>,
+    /// Carry this vulnerability database (`berth vulndb build|pull`) so the site can scan
+    /// offline; `bundle verify --extract DIR` writes it to DIR/vuln.db.
+    #[arg(long, value_name = "FILE")]
+    vulndb: Option<PathBuf>,
     /// The bundle file to write.
     #[arg(long)]
     out: PathBuf,
@@ -457,7 +463,13 @@ pub fn run_bundle(a: BundleArgs) -> anyhow::Result<u8> {
 }
 
 fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
-    let rep = berth_ops::release::create_bundle(&c.release, &c.key, c.since.as_deref(), &c.out)?;
+    let rep = berth_ops::release::create_bundle(
+        &c.release,
+        &c.key,
+        c.since.as_deref(),
+        c.vulndb.as_deref(),
+        &c.out,
+    )?;
     if c.output == Format::Table {
         println!(
             "{} bundle {} {} written to {} ({}, {} file(s){})",
@@ -473,6 +485,9 @@ fn bundle_create(c: BundleCreate) -> anyhow::Result<u8> {
                 String::new()
             }
         );
+        if c.vulndb.is_some() {
+            println!("  carries the vulnerability database (vuln.db): the site can scan offline");
+        }
     } else {
         let doc = json!({"file": c.out, "bytes": rep.bytes, "kind": rep.manifest.kind, "app": rep.manifest.app,
             "version": rep.manifest.version, "files": rep.manifest.files.len(), "blobsOmitted": rep.blobs_omitted});
@@ -539,6 +554,12 @@ fn bundle_inspect(i: BundleInspect) -> anyhow::Result<u8> {
             None => "not checked (pass --pubkey)".into(),
         }
     );
+    if let Some(n) = ins.vulndb_bytes {
+        println!(
+            "vulndb:     vuln.db, {} (bundle verify --extract DIR writes DIR/vuln.db)",
+            human(n)
+        );
+    }
     let w = ins
         .images
         .iter()
