@@ -298,6 +298,16 @@ impl Client {
         .await
     }
 
+    /// Which releases an advisory affects, the first that fixes it, and who runs an affected one.
+    pub async fn exposure(&self, app: &str, advisory: &str) -> CResult<crate::exposure::Exposure> {
+        self.json(
+            "exposure",
+            self.http
+                .get(self.url(&format!("/api/v1/apps/{app}/exposure/{advisory}"))),
+        )
+        .await
+    }
+
     /// The audit log.
     pub async fn audit(&self) -> CResult<Vec<AuditRecord>> {
         self.json("audit", self.http.get(self.url("/api/v1/audit")))

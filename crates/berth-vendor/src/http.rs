@@ -225,6 +225,7 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
             get(list_releases).post(create_release),
         )
         .route("/api/v1/apps/{app}/instances", get(instances))
+        .route("/api/v1/apps/{app}/exposure/{advisory}", get(exposure))
         .route(
             "/api/v1/customers",
             get(list_customers).post(create_customer),
@@ -448,6 +449,15 @@ async fn instances(
 ) -> ApiResult<Json<Vec<InstanceInfo>>> {
     actor(&s, &h, Scope::ReadOnly).await?;
     Ok(Json(s.svc.instances(&app).await?))
+}
+
+async fn exposure(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path((app, advisory)): Path<(String, String)>,
+) -> ApiResult<Json<crate::exposure::Exposure>> {
+    actor(&s, &h, Scope::ReadOnly).await?;
+    Ok(Json(s.svc.exposure(&app, &advisory).await?))
 }
 
 #[derive(serde::Deserialize)]

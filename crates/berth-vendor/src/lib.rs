@@ -11,6 +11,7 @@ pub mod cache;
 pub mod client;
 pub mod customers;
 pub mod db;
+pub mod exposure;
 pub mod http;
 pub mod http_registry;
 pub mod metrics;
@@ -115,9 +116,11 @@ pub async fn serve(
     }
     let (mut svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
     if let Some((db_dir, policy)) = &cfg.scan {
-        let gate =
-            scan_gate::ScanGate::load(db_dir, policy.as_deref()).map_err(ServeError::Gate)?;
-        svc.gates = std::sync::Arc::new(vec![Box::new(gate)]);
+        let gate = std::sync::Arc::new(
+            scan_gate::ScanGate::load(db_dir, policy.as_deref()).map_err(ServeError::Gate)?,
+        );
+        svc.gates = std::sync::Arc::new(vec![Box::new(gate.clone())]);
+        svc.scanner = Some(gate);
     }
     let listener = std::net::TcpListener::bind(cfg.addr).map_err(|source| ServeError::Bind {
         addr: cfg.addr,

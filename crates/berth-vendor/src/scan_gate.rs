@@ -34,6 +34,12 @@ impl ScanGate {
     pub fn records(&self) -> usize {
         self.db.len()
     }
+
+    /// Every image of the release in the OCI layout `layout`, scanned.
+    pub fn scan(&self, layout: &Path) -> Result<berth_scan::report::ScanReport, String> {
+        berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
+            .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))
+    }
 }
 
 impl ReleaseGate for ScanGate {

@@ -40,6 +40,15 @@ pub trait ReleaseGate: Send + Sync {
     fn check(&self, release: &GateInput) -> Vec<String>;
 }
 
+impl<G: ReleaseGate> ReleaseGate for Arc<G> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn check(&self, release: &GateInput) -> Vec<String> {
+        (**self).check(release)
+    }
+}
+
 /// What a gate judges: the release and where to read it.
 #[derive(Debug, Clone)]
 pub struct GateInput {
@@ -71,6 +80,10 @@ pub struct Service {
     pub(crate) caches: Arc<Caches>,
     /// Image trees of releases for the registry endpoint (releases are immutable).
     pub(crate) trees: Arc<crate::registry::TreeCache>,
+    /// The vulnerability database behind the CVE gate, also answering exposure questions.
+    pub scanner: Option<Arc<crate::scan_gate::ScanGate>>,
+    /// Scans of releases made for exposure questions.
+    pub(crate) scans: Arc<crate::exposure::ScanCache>,
 }
 
 /// What a channel holds: its policy and its releases, oldest first.
@@ -151,6 +164,8 @@ impl Service {
             pending: Default::default(),
             caches: Default::default(),
             trees: Default::default(),
+            scanner: None,
+            scans: Default::default(),
         };
         svc.ensure_signing_key().await?;
         svc.spawn_instance_flusher();

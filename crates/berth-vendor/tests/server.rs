@@ -43,10 +43,21 @@ impl ReleaseGate for DenyVersion {
 }
 
 async fn start(data: &Path, db_url: Option<&str>, gates: Vec<Box<dyn ReleaseGate>>) -> Server {
+    start_with(data, db_url, gates, None).await
+}
+
+/// [`start`], with a vulnerability database answering exposure questions.
+async fn start_with(
+    data: &Path,
+    db_url: Option<&str>,
+    gates: Vec<Box<dyn ReleaseGate>>,
+    scanner: Option<Arc<berth_vendor::scan_gate::ScanGate>>,
+) -> Server {
     let db = berth_vendor::db::Db::connect(db_url, data).await.unwrap();
     let store = berth_vendor::store::Store::open(data, 1 << 30).unwrap();
     let (mut svc, first) = Service::start(db, store, data).await.unwrap();
     svc.gates = Arc::new(gates);
+    svc.scanner = scanner;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
@@ -758,6 +769,110 @@ async fn the_cve_gate_refuses_a_release_with_a_fixable_advisory() {
             .is_empty()
     );
     assert!(admin.promote("hello", "stable", "1.0.1").await.unwrap());
+}
+
+/// "Who is exposed to CVE-2023-4911?" Releases pushed and installed before the server had a
+/// database are scanned when a server with one is asked: the affected release, the first that
+/// fixes it, and the customer still running the affected one.
+#[tokio::test]
+async fn exposure_names_affected_releases_the_first_fix_and_who_runs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let before = start(&data, None, vec![]).await;
+    let admin = Client::new(&before.url, &before.admin).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (v, glibc) in [
+        ("1.0.0", "2.36-9+deb12u1"),
+        ("1.0.1", "2.36-9+deb12u3"),
+        ("1.1.0", "2.36-9+deb12u3"),
+    ] {
+        let dir = release_with_image(tmp.path(), v, glibc);
+        admin
+            .push_release(&dir, ReleasePush::default())
+            .await
+            .unwrap();
+        assert!(admin.promote("hello", "stable", v).await.unwrap());
+    }
+    for (customer, running) in [("acme", "1.0.0"), ("globex", "1.1.0")] {
+        admin
+            .create_customer(&NewCustomer {
+                name: customer.into(),
+                app: "hello".into(),
+                channels: vec!["stable".into()],
+                license_type: "paid".into(),
+                expires_at: None,
+                airgap: false,
+                snapshots: false,
+                support_bundle_upload: false,
+                cluster_id: None,
+                entitlements: vec![],
+            })
+            .await
+            .unwrap();
+        let text = admin.issue_license(customer).await.unwrap();
+        let lic = berth_license::License::parse(&text, customer).unwrap();
+        let cust = Client::new(&before.url, &lic.bearer()).unwrap();
+        cust.check_updates(&UpdateCheck {
+            current_version: Some(running.into()),
+            target_version: None,
+            channel: None,
+            instance: InstanceReport {
+                cluster_id: format!("uid-{customer}"),
+                kube_version: "v1.33.1".into(),
+                distribution: "generic".into(),
+                ready: "ready".into(),
+                berth_version: "0.1.0".into(),
+            },
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(admin.instances("hello").await.unwrap().len(), 2);
+    let e = admin.exposure("hello", "CVE-2023-4911").await.unwrap_err();
+    assert_eq!(status(&e), 409, "no database yet: {e}");
+    assert!(e.to_string().contains("--scan-db"), "{e}");
+    let token = before.admin.clone();
+    drop(before);
+
+    let osv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-scan/tests/data/osv");
+    let gate = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv, None).unwrap());
+    let after = start_with(&data, None, vec![], Some(gate)).await;
+    let reader = Client::new(&after.url, &token).unwrap();
+    let x = reader.exposure("hello", "CVE-2023-4911").await.unwrap();
+    let affected: Vec<(&str, bool)> = x
+        .releases
+        .iter()
+        .map(|r| (r.version.as_str(), r.affected))
+        .collect();
+    assert_eq!(
+        affected,
+        [("1.0.0", true), ("1.0.1", false), ("1.1.0", false)]
+    );
+    let p = &x.releases[0].packages;
+    assert!(
+        p.iter()
+            .all(|p| p.advisory == "DSA-5514-1" && p.fix == "fixed in 2.36-9+deb12u3"),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|p| p.package == "libc6"), "{p:?}");
+    assert_eq!(x.first_fixed.as_deref(), Some("1.0.1"));
+    let who: Vec<(&str, &str)> = x
+        .instances
+        .iter()
+        .map(|i| (i.customer.as_str(), i.app_version.as_str()))
+        .collect();
+    assert_eq!(who, [("acme", "1.0.0")]);
+    // The advisory's own id and a lower-case alias give the same answer; others none.
+    let by_id = reader.exposure("hello", "dsa-5514-1").await.unwrap();
+    assert_eq!(by_id.instances.len(), 1);
+    let none = reader.exposure("hello", "CVE-1999-0001").await.unwrap();
+    assert!(none.releases.iter().all(|r| !r.affected) && none.instances.is_empty());
+    assert_eq!(none.first_fixed, None);
+    let e = reader.exposure("hello", "x%2F..").await.unwrap_err();
+    assert!(matches!(status(&e), 400 | 422), "{e}");
+    let e = reader.exposure("nope", "CVE-2023-4911").await.unwrap_err();
+    assert_eq!(status(&e), 404, "{e}");
 }
 
 /// PostgreSQL crashes and comes back under load: requests in the gap fail with a clear error

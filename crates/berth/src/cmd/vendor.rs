@@ -75,6 +75,12 @@ berth vendor release promote hello 1.2.0 --channel stable"
     /// Who runs what: every instance that checked for updates.
     #[command(after_help = "Example:\n  berth vendor instances --app hello")]
     Instances(Instances),
+    /// Who is exposed to an advisory: affected releases, the first fix, instances running one.
+    #[command(
+        after_help = "Example:\n  berth vendor exposure CVE-2023-4911 --app hello\n\n\
+Needs a server started with --scan-db. Exit code 1 when an instance runs an affected release."
+    )]
+    Exposure(ExposureArgs),
     /// The audit log: who changed what, when.
     #[command(after_help = "Example:\n  berth vendor audit -o json")]
     Audit(Output),
@@ -331,6 +337,16 @@ enum TokenCmd {
 }
 
 #[derive(clap::Args)]
+struct ExposureArgs {
+    /// The advisory: a CVE, DSA, GHSA or other id (aliases match too).
+    advisory: String,
+    #[arg(long)]
+    app: String,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(clap::Args)]
 struct Instances {
     #[arg(long)]
     app: String,
@@ -404,6 +420,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             Cmd::Key(c) => key(c).await,
             Cmd::Token(c) => token(c).await,
             Cmd::Instances(i) => instances(i).await,
+            Cmd::Exposure(e) => exposure(e).await,
             Cmd::Bundle(b) => vendor_bundle(b).await,
             Cmd::Audit(o) => {
                 let log = client()?.audit().await?;
@@ -822,6 +839,78 @@ async fn instances(i: Instances) -> anyhow::Result<u8> {
             ]
         },
     )
+}
+
+async fn exposure(e: ExposureArgs) -> anyhow::Result<u8> {
+    let x = client()?.exposure(&e.app, &e.advisory).await?;
+    let code = if x.instances.is_empty() {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILURE
+    };
+    if e.out.output != Format::Table {
+        crate::output::print_structured(&serde_json::to_value(&x)?, e.out.output)?;
+        return Ok(code);
+    }
+    let affected: Vec<&str> = x
+        .releases
+        .iter()
+        .filter(|r| r.affected)
+        .map(|r| r.version.as_str())
+        .collect();
+    if affected.is_empty() {
+        println!(
+            "{} affects no release of {} ({} scanned)",
+            x.advisory,
+            x.app,
+            x.releases.len()
+        );
+    } else {
+        println!(
+            "{} affects {} release(s) of {}: {}",
+            x.advisory,
+            affected.len(),
+            x.app,
+            affected.join(", ")
+        );
+        for r in x.releases.iter().filter(|r| r.affected) {
+            for p in &r.packages {
+                println!(
+                    "  {} {}: {} {} in {} ({}, {})",
+                    x.app, r.version, p.package, p.version, p.image, p.advisory, p.fix
+                );
+            }
+        }
+        match &x.first_fixed {
+            Some(v) => println!("first release that fixes it: {v}"),
+            None => println!("no release fixes it yet"),
+        }
+    }
+    for r in x.releases.iter().filter(|r| r.not_scanned > 0) {
+        println!(
+            "warning: {} {} has {} package database(s) berth could not read: not known to be clean",
+            x.app, r.version, r.not_scanned
+        );
+    }
+    if x.instances.is_empty() {
+        println!("no instance runs an affected release");
+        return Ok(code);
+    }
+    println!("instances running an affected release:");
+    show(
+        &x.instances,
+        Format::Table,
+        &["customer", "cluster", "version", "last seen"],
+        |i| {
+            vec![
+                i.customer.clone(),
+                i.cluster_id.clone(),
+                i.app_version.clone(),
+                i.last_seen.clone(),
+            ]
+        },
+    )?;
+    Ok(code)
 }
 
 // ---- customer side ---------------------------------------------------------------------
