@@ -327,6 +327,20 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
 fn quota(ev: &Evidence) -> Option<(String, String)> {
     for e in &ev.events {
         let msg = s(e, "/message");
+        let ns = s(e, "/involvedObject/namespace");
+        if let Some(rest) = msg.split("failed quota: ").nth(1) {
+            // `failed quota: NAME: must specify limits.cpu for: web; limits.memory for: web`
+            let (quota, what) = rest.split_once(": ").unwrap_or(("a ResourceQuota", rest));
+            let what = what.trim_start_matches("must specify ");
+            return Some((
+                format!(
+                    "ResourceQuota {quota} in namespace {ns} tracks compute resources, and a container does not state them: {what}"
+                ),
+                format!(
+                    "set those requests/limits for the containers named (the chart's resources values), or have the cluster admin add a LimitRange with defaults to namespace {ns}"
+                ),
+            ));
+        }
         if msg.contains("exceeded quota") {
             let quota = msg
                 .split("exceeded quota: ")
@@ -1047,6 +1061,23 @@ mod tests {
             "{}",
             d.fix
         );
+        let ev = Evidence {
+            object: deploy(),
+            events: vec![
+                json!({"reason":"FailedCreate","involvedObject":{"kind":"ReplicaSet","name":"web-1","namespace":"shop"},
+                "message":"Error creating: pods \"web-1-\" is forbidden: failed quota: compute: must specify limits.cpu for: app; limits.memory for: app"}),
+            ],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(
+            d.cause.contains("ResourceQuota compute in namespace shop")
+                && d.cause
+                    .contains("limits.cpu for: app; limits.memory for: app"),
+            "{}",
+            d.cause
+        );
+        assert!(d.fix.contains("LimitRange"), "{}", d.fix);
         let ev = Evidence {
             object: json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"web"},"spec":{"ingressClassName":"nginx"}}),
             ingress_classes: vec![json!({"metadata":{"name":"traefik"}})],

@@ -789,6 +789,76 @@ async fn missing_references_are_diagnosed_with_the_object_and_the_fix() {
     }
 }
 
+/// A namespace's ResourceQuota refuses pods as kube-apiserver does: containers that do not
+/// state a tracked resource, and pods past a hard limit; the diagnosis names the quota and the
+/// fix, and the app that states its resources within the quota installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_quotas_refuse_pods_and_are_diagnosed() {
+    let env = env().await;
+    let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: compute}\nspec:\n  hard: {limits.cpu: '1', limits.memory: 1Gi, pods: '2'}\n---\n";
+    let limited = "{containers: [{name: app, image: busybox, resources: {limits: {cpu: 400m, memory: 256Mi}}}]}";
+    let web = |replicas: u32, spec: &str| {
+        deployment_spec("web", spec).replace(
+            "spec:\n  selector",
+            &format!("spec:\n  replicas: {replicas}\n  selector"),
+        )
+    };
+    let cases: Vec<(&str, String, [&str; 2])> = vec![
+        (
+            "unstated",
+            web(1, "{containers: [{name: app, image: busybox}]}"),
+            [
+                "ResourceQuota compute in namespace quota-unstated tracks compute resources",
+                "LimitRange",
+            ],
+        ),
+        (
+            "exceeded",
+            web(3, limited),
+            [
+                "exceeded quota: compute, requested: limits.cpu=400m,pods=1, used: limits.cpu=800m,pods=2, limited: limits.cpu=1,pods=2",
+                "raise ResourceQuota compute in namespace quota-exceeded",
+            ],
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for (name, yaml, want) in cases {
+        let e = engine(&env, &format!("quota-{name}"));
+        let yaml = format!("{quota}{yaml}");
+        tasks.push(async move {
+            let rep = e
+                .deploy(release("1.0.0", &yaml), Mode::Install, false)
+                .await
+                .expect("install runs");
+            (name, want, rep)
+        });
+    }
+    for (name, want, rep) in futures::future::join_all(tasks).await {
+        assert_eq!(rep.outcome, Outcome::Failed, "{name}: {:?}", rep.error);
+        let d = rep
+            .diagnoses
+            .iter()
+            .find(|d| d.cause.contains(want[0]))
+            .unwrap_or_else(|| panic!("{name}: wanted {want:?} in {:#?}", rep.diagnoses));
+        assert!(d.fix.contains(want[1]), "{name}: {d:#?}");
+    }
+    let ok = engine(&env, "quota-fits")
+        .deploy(
+            release("1.0.0", &format!("{quota}{}", web(2, limited))),
+            Mode::Install,
+            false,
+        )
+        .await
+        .expect("install runs");
+    assert_eq!(
+        ok.outcome,
+        Outcome::Deployed,
+        "{:?} {:#?}",
+        ok.error,
+        ok.diagnoses
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_apiservice_is_diagnosed() {
     let env = env().await;

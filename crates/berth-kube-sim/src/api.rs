@@ -814,7 +814,8 @@ where
     Ok(resp)
 }
 
-/// The built-in admission a pod create passes: its ServiceAccount must exist.
+/// The built-in admission a pod create passes: its ServiceAccount must exist, Pod Security
+/// (or OpenShift's SCC) and the namespace's ResourceQuotas must allow it.
 fn admit_pod_create(store: &Store, rr: &ResReq, obj: &Value) -> Result<(), ApiError> {
     if rr.rt.group.is_empty() && rr.rt.kind == "Pod" {
         let ns = rr.ns.as_deref().unwrap_or_default();
@@ -823,6 +824,9 @@ fn admit_pod_create(store: &Store, rr: &ResReq, obj: &Value) -> Result<(), ApiEr
             return Err(e);
         }
         if let Some(e) = crate::pod_security::admission_error(store, ns, obj, name) {
+            return Err(e);
+        }
+        if let Some(e) = crate::quota::admission_error(store, ns, obj, name) {
             return Err(e);
         }
     }

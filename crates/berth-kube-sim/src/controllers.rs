@@ -532,6 +532,7 @@ fn refused_by_admission(store: &mut Store, owner: &Value, pod: &Value, name: &st
     };
     let Some(err) = crate::references::service_account_error(store, &ns, pod, &shown)
         .or_else(|| crate::pod_security::admission_error(store, &ns, pod, &shown))
+        .or_else(|| crate::quota::admission_error(store, &ns, pod, &shown))
     else {
         return false;
     };

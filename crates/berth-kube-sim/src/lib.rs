@@ -34,6 +34,7 @@ mod persist;
 mod pod_security;
 pub mod profile;
 mod protobuf;
+mod quota;
 mod references;
 mod registry;
 mod schema;
