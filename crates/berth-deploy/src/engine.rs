@@ -142,6 +142,67 @@ pub struct Release {
     pub policy: UpgradePolicy,
 }
 
+/// A rendered object and where it goes: its source file, its component's namespace (for
+/// objects that name none) and its component's install weight.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub object: Value,
+    pub source: String,
+    pub namespace: String,
+    pub weight: i32,
+}
+
+impl Release {
+    /// The release of an app from its rendered objects: each namespaced object in its
+    /// component's namespace unless it names one, each component's weight kept as an
+    /// annotation, and the upgrade policy berth.yaml declares.
+    pub fn of_app(
+        app: &berth_spec::manifest::Application,
+        objects: impl IntoIterator<Item = Placed>,
+        config: Value,
+    ) -> Release {
+        let objects = objects
+            .into_iter()
+            .map(|p| {
+                let mut m = Manifest::new(p.object, p.source);
+                if m.object.pointer("/metadata/namespace").is_none()
+                    && let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    meta.insert("namespace".into(), json!(p.namespace));
+                }
+                if p.weight != 0 && m.annotation(order::ANNOTATION_WEIGHT).is_none() {
+                    object::set_annotation(
+                        &mut m.object,
+                        order::ANNOTATION_WEIGHT,
+                        &p.weight.to_string(),
+                    );
+                }
+                m
+            })
+            .collect();
+        let upgrades = app.spec.upgrades.as_ref();
+        Release {
+            app: app.metadata.name.clone(),
+            version: app
+                .metadata
+                .version
+                .clone()
+                .unwrap_or_else(|| "0.0.0".into()),
+            objects,
+            config,
+            policy: UpgradePolicy {
+                min_upgrade_from: upgrades.and_then(|u| u.minimum_version.clone()),
+                required_releases: upgrades.map(|u| u.required.clone()).unwrap_or_default(),
+                kubernetes: app
+                    .spec
+                    .compatibility
+                    .as_ref()
+                    .and_then(|c| c.kubernetes.clone()),
+            },
+        }
+    }
+}
+
 /// Which operation the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

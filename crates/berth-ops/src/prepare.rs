@@ -3,12 +3,9 @@
 //! component (berth-render), and attach what berth.yaml says about upgrades.
 
 use crate::error::{Error, Result};
-use berth_deploy::engine::{Engine, Release};
-use berth_deploy::object::{Manifest, set_annotation};
-use berth_deploy::order::ANNOTATION_WEIGHT;
-use berth_deploy::policy::UpgradePolicy;
+use berth_deploy::engine::{Engine, Placed, Release};
 use berth_spec::config::ResolvedConfig;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -174,43 +171,18 @@ pub fn prepare_input(
     };
     let comps = berth_render::render_app(&loaded, &resolved, &opts)
         .map_err(|e| Error::BadInput(e.to_string()))?;
-    let mut objects = Vec::new();
-    for c in comps {
-        for o in c.objects {
-            let mut m = Manifest::new(o.object, o.source);
-            if m.object.pointer("/metadata/namespace").is_none()
-                && let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut)
-            {
-                meta.insert("namespace".into(), json!(c.namespace));
-            }
-            if c.weight != 0 && m.annotation(ANNOTATION_WEIGHT).is_none() {
-                set_annotation(&mut m.object, ANNOTATION_WEIGHT, &c.weight.to_string());
-            }
-            objects.push(m);
-        }
-    }
-    let upgrades = app.spec.upgrades.as_ref();
-    let policy = UpgradePolicy {
-        min_upgrade_from: upgrades.and_then(|u| u.minimum_version.clone()),
-        required_releases: upgrades.map(|u| u.required.clone()).unwrap_or_default(),
-        kubernetes: app
-            .spec
-            .compatibility
-            .as_ref()
-            .and_then(|c| c.kubernetes.clone()),
-    };
+    let objects = comps.into_iter().flat_map(|c| {
+        let (namespace, weight) = (c.namespace, c.weight);
+        c.objects.into_iter().map(move |o| Placed {
+            object: o.object,
+            source: o.source,
+            namespace: namespace.clone(),
+            weight,
+        })
+    });
+    let config = serde_json::to_value(&resolved).unwrap_or(Value::Null);
     Ok(Prepared {
-        release: Release {
-            app: app.metadata.name.clone(),
-            version: app
-                .metadata
-                .version
-                .clone()
-                .unwrap_or_else(|| "0.0.0".into()),
-            objects,
-            config: serde_json::to_value(&resolved).unwrap_or(Value::Null),
-            policy,
-        },
+        release: Release::of_app(app, objects, config),
     })
 }
 
