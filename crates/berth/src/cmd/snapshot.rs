@@ -580,6 +580,7 @@ fn restore(r: &RepoArgs, a: &RestoreArgs) -> anyhow::Result<u8> {
     let repo = open(r)?;
     let opts = snap::RestoreOptions {
         include: a.include.clone(),
+        root: None,
     };
     let s = repo
         .restore_with(&a.id, &a.target, &opts)
