@@ -162,15 +162,14 @@ impl Simulator {
             controllers::seed(&mut store);
         }
         let (stop, stop_rx) = tokio_watch::channel(false);
-        let vols = volumes::Volumes::new(opts.state_dir.as_deref()).map_err(|source| {
-            SimError::Io {
+        let vols =
+            volumes::Volumes::new(opts.state_dir.as_deref()).map_err(|source| SimError::Io {
                 path: opts
                     .state_dir
                     .as_ref()
                     .map_or_else(std::env::temp_dir, |d| d.join("volumes")),
                 source,
-            }
-        })?;
+            })?;
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             addr,

@@ -149,10 +149,10 @@ pub fn serve(sh: &Arc<Shared>, rr: &ResReq, name: &str, q: &Query) -> Result<Res
     }
     .and_then(|s| s.parse::<jiff::Timestamp>().ok())
     .unwrap_or_else(jiff::Timestamp::now);
-    let mut out = match sh.volumes.output(
-        pod["metadata"]["uid"].as_str().unwrap_or(""),
-        cname,
-    ) {
+    let mut out = match sh
+        .volumes
+        .output(pod["metadata"]["uid"].as_str().unwrap_or(""), cname)
+    {
         Some(real) if !previous => real,
         _ => lines(&pod, c, previous),
     };

@@ -57,7 +57,9 @@ impl Volumes {
         let (root, temp) = match state_dir {
             Some(d) => (d.join("volumes"), None),
             None => {
-                let t = tempfile::Builder::new().prefix("berth-sim-volumes").tempdir()?;
+                let t = tempfile::Builder::new()
+                    .prefix("berth-sim-volumes")
+                    .tempdir()?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
@@ -285,7 +287,9 @@ fn map_path(arg: &str, mounts: &[(String, PathBuf)]) -> String {
         let rest = if value == m {
             Some("")
         } else {
-            value.strip_prefix(m.as_str()).filter(|r| r.starts_with('/'))
+            value
+                .strip_prefix(m.as_str())
+                .filter(|r| r.starts_with('/'))
         };
         if let Some(rest) = rest {
             let mapped = format!("{}{rest}", dir.display());
@@ -372,7 +376,10 @@ mod tests {
         let m = vec![("/berth/volume".to_string(), PathBuf::from("/sim/pvc-1"))];
         assert_eq!(map_path("/berth/volume", &m), "/sim/pvc-1");
         assert_eq!(map_path("/berth/volume/a/b", &m), "/sim/pvc-1/a/b");
-        assert_eq!(map_path("--target=/berth/volume", &m), "--target=/sim/pvc-1");
+        assert_eq!(
+            map_path("--target=/berth/volume", &m),
+            "--target=/sim/pvc-1"
+        );
         assert_eq!(map_path("/berth/volumex", &m), "/berth/volumex");
         assert_eq!(map_path("backup", &m), "backup");
     }
