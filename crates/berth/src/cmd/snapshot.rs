@@ -119,7 +119,10 @@ leftovers of interrupted runs (prune removes them)."
     )]
     Check(CheckArgs),
     /// The mover, run inside a Job of berth's image by `create -n` and `restore -n`.
-    #[command(hide = true)]
+    #[command(
+        hide = true,
+        after_help = "Example (what a mover Job runs):\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+    )]
     Mover(MoverArgs),
     /// Keys that open the repository: add, remove, list (rotate = add, then remove the old).
     #[command(
@@ -248,6 +251,9 @@ struct MoverArgs {
 #[derive(clap::Subcommand)]
 enum MoverCommand {
     /// Back up the mounted claim as a volume snapshot tagged with the run and claim.
+    #[command(
+        after_help = "Example:\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+    )]
     Backup {
         /// The claim's mount path.
         #[arg(long)]
@@ -260,6 +266,9 @@ enum MoverCommand {
         claim: String,
     },
     /// Restore an app snapshot's volume into the mounted (empty) claim.
+    #[command(
+        after_help = "Example:\n  berth snapshot mover restore 1a2b3c4d --root volumes/data --target /berth/volume --claim data"
+    )]
     Restore {
         /// The app snapshot.
         id: String,
