@@ -341,7 +341,7 @@ pub fn tick(store: &mut Store, sh: &Shared) {
     daemonsets(store);
     cronjobs(store);
     jobs(store);
-    pvcs(store);
+    pvcs(store, sh);
     kubelet(store, sh);
     services(store);
     crate::aggregation::controller(store);
@@ -1564,7 +1564,7 @@ fn jobs(store: &mut Store) {
 
 // ---------- storage, services, ingress ----------
 
-fn pvcs(store: &mut Store) {
+fn pvcs(store: &mut Store, sh: &Shared) {
     let pvcg = gr("", "persistentvolumeclaims");
     let pvg = gr("", "persistentvolumes");
     let scg = gr("storage.k8s.io", "storageclasses");
@@ -1615,10 +1615,12 @@ fn pvcs(store: &mut Store) {
             .to_string();
         let modes = pvc["spec"]["accessModes"].clone();
         let pv_name = format!("pvc-{}", md_str(&pvc, "uid"));
+        // A real directory: mover processes and tests read and write the volume's files there.
+        let dir = sh.volumes.provision(&pv_name);
         let mut pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}, "finalizers": ["kubernetes.io/pv-protection"]},
             "spec": {"capacity": {"storage": size}, "accessModes": modes, "persistentVolumeReclaimPolicy": sc["reclaimPolicy"].as_str().unwrap_or("Delete"), "storageClassName": class, "volumeMode": pvc["spec"]["volumeMode"].as_str().unwrap_or("Filesystem"),
                 "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": pvc["metadata"]["uid"], "apiVersion": "v1", "resourceVersion": pvc["metadata"]["resourceVersion"]},
-                "hostPath": {"path": format!("/var/lib/berth-sim/{pv_name}"), "type": "DirectoryOrCreate"}},
+                "hostPath": {"path": dir.display().to_string(), "type": "DirectoryOrCreate"}},
             "status": {"phase": "Bound"}});
         if store.get(&pvg, "", &pv_name).is_none() {
             store.prepare_create(&mut pv);
@@ -1661,6 +1663,12 @@ fn pvcs(store: &mut Store) {
             store.commit(&pvcg, n, Some(pvc.clone()));
             store.remove(&pvcg, md_str(&pvc, "namespace"), md_str(&pvc, "name"));
             if let Some(v) = pvc["spec"]["volumeName"].as_str() {
+                if let Some(pv) = store.get(&pvg, "", v)
+                    && pv["spec"]["persistentVolumeReclaimPolicy"] != "Retain"
+                    && let Some(path) = pv["spec"]["hostPath"]["path"].as_str()
+                {
+                    sh.volumes.release(path);
+                }
                 store.remove(&pvg, "", v);
             }
         }
@@ -2322,6 +2330,32 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     }
                     all_ready = false;
                     all_terminated_ok = false;
+                } else if is_job_pod && crate::volumes::is_mover_image(&image) {
+                    // berth's own image: a real process of the berth binary (volumes.rs).
+                    match sh.volumes.mover(store, pod, &c) {
+                        crate::volumes::MoverState::Running => {
+                            s["state"] = json!({"running": {"startedAt": started_at}});
+                            s["started"] = json!(true);
+                            s["ready"] = json!(true);
+                            all_terminated_ok = false;
+                        }
+                        crate::volumes::MoverState::Exited { code, message } => {
+                            let fin = if old["state"]["terminated"].is_object() {
+                                old["state"]["terminated"].clone()
+                            } else {
+                                let mut t = json!({"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "startedAt": start_ts(&started_at), "finishedAt": now, "containerID": cid});
+                                if code != 0 && !message.is_empty() {
+                                    t["message"] = json!(message);
+                                }
+                                t
+                            };
+                            if code != 0 {
+                                any_failed = true;
+                                all_terminated_ok = false;
+                            }
+                            s["state"] = json!({"terminated": fin});
+                        }
+                    }
                 } else if is_job_pod {
                     if elapsed >= run_for {
                         let code = if job_fail { exit_code } else { 0 };

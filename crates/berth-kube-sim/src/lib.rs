@@ -44,7 +44,10 @@ mod store;
 mod table;
 mod timing;
 mod validate;
+mod volumes;
 mod watch;
+
+pub use volumes::{MOVER_BIN_ENV, is_mover_image};
 
 pub use profile::Profile;
 
@@ -109,6 +112,8 @@ pub(crate) struct Shared {
     pub shutdown: tokio_watch::Receiver<bool>,
     pub registry_check: bool,
     pub registry: registry::Checker,
+    /// Volume directories and mover processes.
+    pub volumes: volumes::Volumes,
 }
 
 impl Shared {
@@ -158,12 +163,21 @@ impl Simulator {
             controllers::seed(&mut store);
         }
         let (stop, stop_rx) = tokio_watch::channel(false);
+        let vols =
+            volumes::Volumes::new(opts.state_dir.as_deref()).map_err(|source| SimError::Io {
+                path: opts
+                    .state_dir
+                    .as_ref()
+                    .map_or_else(std::env::temp_dir, |d| d.join("volumes")),
+                source,
+            })?;
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             addr,
             shutdown: stop_rx.clone(),
             registry_check: opts.registry_check,
             registry: registry::Checker::new(opts.profile.registries.clone()),
+            volumes: vols,
         });
         let app = axum::Router::new()
             .fallback(api::handle)
@@ -199,6 +213,18 @@ impl Simulator {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The directory holding every provisioned volume (`<state dir>/volumes`, or a temporary
+    /// directory removed with the simulator); each PersistentVolume's `hostPath` is below it.
+    pub fn volume_root(&self) -> PathBuf {
+        self.shared.volumes.root().to_path_buf()
+    }
+
+    /// The berth binary that runs containers of berth's mover image as local processes
+    /// (default: the `BERTH_SIM_MOVER_BIN` environment variable; none: they exit with 127).
+    pub fn set_mover_bin(&self, bin: Option<PathBuf>) {
+        self.shared.volumes.set_mover_bin(bin);
     }
 
     /// A kubeconfig whose cluster, user and context are all named `berth-sim`.

@@ -149,7 +149,13 @@ pub fn serve(sh: &Arc<Shared>, rr: &ResReq, name: &str, q: &Query) -> Result<Res
     }
     .and_then(|s| s.parse::<jiff::Timestamp>().ok())
     .unwrap_or_else(jiff::Timestamp::now);
-    let mut out = lines(&pod, c, previous);
+    let mut out = match sh
+        .volumes
+        .output(pod["metadata"]["uid"].as_str().unwrap_or(""), cname)
+    {
+        Some(real) if !previous => real,
+        _ => lines(&pod, c, previous),
+    };
     if let Some(since) = q.get("sinceSeconds").and_then(|s| s.parse::<i64>().ok()) {
         let age = (jiff::Timestamp::now() - start_ts).get_seconds();
         if age > since {

@@ -76,7 +76,7 @@ impl Target {
         Ok((cluster, namespace))
     }
 
-    fn engine(
+    pub(crate) fn engine(
         &self,
         cluster: Arc<Cluster>,
         namespace: &str,

@@ -25,6 +25,7 @@ pub mod online;
 pub mod prepare;
 pub mod progress;
 pub mod release;
+pub mod snapshot;
 pub mod troubleshoot;
 
 pub use error::{Error, ErrorClass, Result};

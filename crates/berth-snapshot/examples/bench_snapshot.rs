@@ -86,6 +86,12 @@ fn main() -> R<()> {
             sh(Command::new("cp").arg("-a").arg(d).arg(&src))?;
         }
     }
+    let dropped = drop_escaping_links(&src)?;
+    if dropped > 0 {
+        println!(
+            "removed {dropped} symbolic links pointing outside the tree from the copy (berth restores no link that leaves its target, restic does; the restore check would differ)"
+        );
+    }
     let (bytes, files) = tree_size(&src);
     println!(
         "data: {:.1} MB in {files} files ({})",
@@ -318,6 +324,34 @@ fn change_ten_percent(src: &Path) -> R<()> {
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Removes links whose target is absolute or climbs above `root`; returns how many.
+fn drop_escaping_links(root: &Path) -> R<u64> {
+    let mut n = 0;
+    for e in walkdir::WalkDir::new(root) {
+        let e = e.map_err(|e| e.to_string())?;
+        if !e.file_type().is_symlink() {
+            continue;
+        }
+        let target = std::fs::read_link(e.path()).map_err(|e| e.to_string())?;
+        let rel = e.path().strip_prefix(root).map_err(|e| e.to_string())?;
+        let mut depth = rel.components().count() as i64 - 1;
+        let mut escapes = target.is_absolute();
+        for c in target.components() {
+            match c {
+                std::path::Component::ParentDir => depth -= 1,
+                std::path::Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+            escapes |= depth < 0;
+        }
+        if escapes {
+            std::fs::remove_file(e.path()).map_err(|e| e.to_string())?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn tree_size(p: &Path) -> (u64, u64) {

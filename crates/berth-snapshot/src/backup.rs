@@ -342,6 +342,58 @@ impl SnapshotWriter<'_> {
         self.stats.new_bytes += c.new_bytes;
     }
 
+    /// Replaces the source paths recorded in the snapshot (an app snapshot records
+    /// `berth-app://NS/APP`, not the directories its movers read).
+    pub fn set_paths(&mut self, paths: Vec<String>) {
+        self.paths = paths;
+    }
+
+    /// Adds items another writer already stored (a mover's volume snapshot), with `prefix/`
+    /// before each path; their chunks must all be indexed and not condemned, so nothing is
+    /// read or stored again.
+    pub fn add_items(&mut self, prefix: &str, items: &[Item]) -> Result<()> {
+        crate::restore::check_item_path(prefix)?;
+        let known = lock(&self.known);
+        for i in items {
+            if let Some(missing) = i.chunks.iter().find(|c| !known.contains(c)) {
+                return Err(Error::Invalid(format!(
+                    "item {} refers to chunk {missing}, which no usable pack holds; back it up again",
+                    i.path
+                )));
+            }
+        }
+        drop(known);
+        for i in items {
+            let mut i = i.clone();
+            i.path = format!("{prefix}/{}", i.path);
+            crate::restore::check_item_path(&i.path)?;
+            if i.kind == ItemKind::File {
+                self.stats.files += 1;
+            } else if i.kind == ItemKind::Dir {
+                self.stats.dirs += 1;
+            }
+            self.stats.chunks += i.chunks.len() as u64;
+            self.items.push(i);
+        }
+        Ok(())
+    }
+
+    /// Adds a directory item (mode 0755 unless given) that holds no data.
+    pub fn add_empty_dir(&mut self, path: &str, mode: Option<u32>) -> Result<()> {
+        crate::restore::check_item_path(path)?;
+        self.items.push(Item {
+            path: path.to_string(),
+            kind: ItemKind::Dir,
+            mode: Some(mode.unwrap_or(0o755)),
+            mtime: Some(Timestamp::now()),
+            size: 0,
+            chunks: Vec::new(),
+            target: None,
+        });
+        self.stats.dirs += 1;
+        Ok(())
+    }
+
     /// Adds a named byte stream (a Kubernetes object, a volume or database dump).
     pub fn add_stream(&mut self, name: &str, reader: impl Read) -> Result<()> {
         crate::restore::check_item_path(name)?;

@@ -79,6 +79,15 @@ impl Repository {
         Ok(out)
     }
 
+    /// Deletes one snapshot document (id or unique prefix); its data stays until `prune`.
+    pub fn remove_snapshot(&self, id: &str) -> Result<()> {
+        let s = self.snapshot(id)?;
+        let name = format!("snapshots/{}", s.id);
+        self.backend
+            .remove(&name)
+            .map_err(|e| Error::io(format!("removing {name}"), e))
+    }
+
     /// Removes data no snapshot uses, in two phases so that running backups stay safe.
     pub fn prune(&self, opts: PruneOptions) -> Result<PruneReport> {
         let mut report = PruneReport::default();

@@ -85,6 +85,33 @@ pub struct RestoreOptions {
     /// Restore only these item paths (a file, or a directory with everything under it) and
     /// the directories that lead to them; empty restores everything.
     pub include: Vec<String>,
+    /// Restore only the items below this item path, relative to it (an app snapshot's
+    /// `volumes/<claim>` into the claim's root); `include` paths are then relative to it too.
+    pub root: Option<String>,
+}
+
+/// Keeps the items below `root`, with paths made relative to it; refuses a root the snapshot
+/// does not hold (neither as an item nor as a prefix of one).
+fn reroot(items: &mut Vec<Item>, root: &str, id: &str) -> Result<()> {
+    let root = root.trim_matches('/');
+    check_item_path(root)?;
+    let prefix = format!("{root}/");
+    let present = items
+        .iter()
+        .any(|i| i.path == root || i.path.starts_with(&prefix));
+    if !present {
+        return Err(Error::Invalid(format!(
+            "snapshot {id} holds nothing at {root:?}; see its items with `berth snapshot show {id}`"
+        )));
+    }
+    items.retain_mut(|i| match i.path.strip_prefix(&prefix) {
+        Some(rest) if !rest.is_empty() => {
+            i.path = rest.to_string();
+            true
+        }
+        _ => false,
+    });
+    Ok(())
 }
 
 /// Whether `path` is selected by the include list: itself or an ancestor is included, or
@@ -122,6 +149,9 @@ impl Repository {
         let mut snap = self.snapshot(id)?.snapshot;
         for item in &snap.items {
             check_item_path(&item.path)?;
+        }
+        if let Some(root) = &opts.root {
+            reroot(&mut snap.items, root, id_arg)?;
         }
         // `--include /a/b/` names the item `a/b`.
         let include: Vec<String> = opts
@@ -227,6 +257,46 @@ impl Repository {
 }
 
 impl Repository {
+    /// The content of one file or stream item of snapshot `s`, refused when larger than
+    /// `limit` bytes (the caller holds it in memory).
+    pub fn read_item(&self, s: &crate::SnapshotInfo, path: &str, limit: u64) -> Result<Vec<u8>> {
+        let item = s
+            .snapshot
+            .items
+            .iter()
+            .find(|i| i.path == path && matches!(i.kind, ItemKind::File | ItemKind::Stream))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "snapshot {} holds no item {path:?}; see its items with `berth snapshot show {}`",
+                    &s.id, &s.id
+                ))
+            })?;
+        if item.size > limit {
+            return Err(Error::Invalid(format!(
+                "item {path} of snapshot {} is {} bytes, more than the {limit} expected",
+                s.id, item.size
+            )));
+        }
+        let index = self.load_index()?;
+        let mut out = Vec::with_capacity(item.size as usize);
+        for id in &item.chunks {
+            let loc = index.chunks.get(id).ok_or_else(|| {
+                Error::corrupt(
+                    format!("snapshot {}", s.id),
+                    format!("item {path}: chunk {id} is in no index; run `berth snapshot check`"),
+                )
+            })?;
+            out.extend(self.read_chunk(&index.packs[loc.pack as usize], &loc.blob)?);
+            if out.len() as u64 > limit {
+                return Err(Error::corrupt(
+                    format!("snapshot {}", s.id),
+                    format!("item {path} holds more bytes than its recorded size"),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes one file or stream item; returns its size.
     fn restore_file(
         &self,

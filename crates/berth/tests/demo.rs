@@ -1,5 +1,6 @@
 //! `berth demo`, the README's first command, runs end to end: install, upgrade, a failed
-//! upgrade that rolls itself back, the air-gapped install, preflight and a support bundle.
+//! upgrade that rolls itself back, the air-gapped install, preflight and a support bundle,
+//! and a snapshot restored into a new namespace with its volume files.
 
 #[test]
 fn the_tour_runs_every_step() {
@@ -29,6 +30,7 @@ fn the_tour_runs_every_step() {
         "has DSA-5514-1 (CVE-2023-4527, CVE-2023-4911)",
         "patched): 0 blocking findings; the gate passes",
         "HTML report: <demo temp folder>/matrix/index.html",
+        "checksums before and after are identical",
         "total",
     ] {
         assert!(

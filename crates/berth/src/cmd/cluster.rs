@@ -79,7 +79,12 @@ fn sim(a: SimArgs) -> anyhow::Result<u8> {
             registry_check: a.registry_check,
         };
         let sim = Simulator::start(opts).await?;
+        // Containers of berth's mover image run as processes of this very binary.
+        if std::env::var_os(berth_kube_sim::MOVER_BIN_ENV).is_none() {
+            sim.set_mover_bin(std::env::current_exe().ok());
+        }
         sim.write_kubeconfig(&kubeconfig)?;
+        println!("volumes: {}", sim.volume_root().display());
         println!("berth simulated cluster listening on {}", sim.url());
         println!("kubeconfig: {}", kubeconfig.display());
         println!(

@@ -1,6 +1,7 @@
 //! `berth demo`: the end-to-end tour. Starts a simulated cluster in-process, installs
 //! `examples/hello`, shows its status, upgrades it, shows a failed upgrade (an injected image
-//! pull fault) rolling itself back, and prints what happened with timings.
+//! pull fault) rolling itself back, …, and last snapshots the app with its volume data,
+//! deletes its namespace and restores it into a new one; it prints what happened with timings.
 //!
 //! The tour is a list of [`Step`]s; later capabilities add theirs to [`STEPS`].
 
@@ -136,7 +137,23 @@ pub const STEPS: &[Step] = &[
             ))
         },
     },
+    Step {
+        title: "snapshot the app with its volume data, delete its namespace, restore it into a new one",
+        run: |d| Box::pin(snapshot_restore(d)),
+    },
 ];
+
+async fn snapshot_restore(d: &mut Demo) -> Result<String> {
+    let out = crate::cmd::demo_snapshot::demo_step(
+        d.kubeconfig.clone(),
+        d.namespace.clone(),
+        d.work.path().to_path_buf(),
+    )
+    .await?;
+    // The app now lives in the restored namespace (for --console and --keep).
+    d.namespace = crate::cmd::demo_snapshot::RESTORED.to_string();
+    Ok(out)
+}
 
 fn engine(d: &Demo) -> Result<&Engine> {
     d.engine
@@ -146,6 +163,8 @@ fn engine(d: &Demo) -> Result<&Engine> {
 
 async fn start_cluster(d: &mut Demo) -> Result<String> {
     let sim = Simulator::start(SimOptions::default()).await?;
+    // The snapshot step's mover Jobs run berth's own image: this binary.
+    sim.set_mover_bin(std::env::current_exe().ok());
     sim.write_kubeconfig(&d.kubeconfig)?;
     let cluster = Cluster::connect(&ConnectOptions {
         kubeconfig: Some(d.kubeconfig.clone()),

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod demo_airgap;
 pub mod demo_drift;
 pub mod demo_scan;
+pub mod demo_snapshot;
 pub mod demo_vendor;
 pub mod deploy;
 pub mod drift;

@@ -9,6 +9,8 @@ use berth_snapshot as snap;
 use serde_json::json;
 
 use crate::exit::{self, BadInput};
+
+mod app;
 use crate::output::{Format, print_structured};
 
 const REPO_HELP: &str = "Repository: a directory (local disk, NFS or SAN mount), \
@@ -36,7 +38,7 @@ pub struct Args {
 
 /// Where the repository is and what opens it (every subcommand takes these).
 #[derive(clap::Args)]
-struct RepoArgs {
+pub(crate) struct RepoArgs {
     /// The repository: a directory or s3://bucket/prefix?endpoint=…&region=….
     #[arg(long, env = "BERTH_REPO", global = true)]
     repo: Option<String>,
@@ -75,9 +77,14 @@ enum SnapshotCommand {
         after_help = "Example:\n  BERTH_REPO_PASSWORD=s3cret berth snapshot init --repo /mnt/backups/hello"
     )]
     Init(InitArgs),
-    /// Back up a directory as a new snapshot.
+    /// Back up a directory, or an installed app (objects, revision, volume data), as a new snapshot.
     #[command(
-        after_help = "Example:\n  berth snapshot create --repo /mnt/backups/hello --path /srv/data --tag nightly"
+        after_help = "Example:\n  berth snapshot create --repo /mnt/backups/hello --path /srv/data --tag nightly\n  \
+berth snapshot create --repo /mnt/backups/hello -n hello --kubeconfig ~/.kube/config\n\n\
+With -n, a mover Job of berth's own image (--mover-image) reads each PersistentVolumeClaim \
+and writes to the repository itself: the repository must be reachable from the cluster's pods, \
+and its password is handed to them in a Secret deleted afterwards. Secrets of the app are \
+stored encrypted, like everything in the repository."
     )]
     Create(CreateArgs),
     /// List snapshots, oldest first.
@@ -86,9 +93,14 @@ enum SnapshotCommand {
     /// Show one snapshot and its items.
     #[command(after_help = "Example:\n  berth snapshot show 1a2b3c4d --repo /mnt/backups/hello")]
     Show(ShowArgs),
-    /// Restore a snapshot (or some of its paths) into an empty directory.
+    /// Restore a snapshot (or some of its paths) into an empty directory, or an app snapshot
+    /// into a namespace.
     #[command(
-        after_help = "Example:\n  berth snapshot restore 1a2b3c4d --repo /backups/hello \\\n    --target /srv/restored --include etc/app.conf"
+        after_help = "Example:\n  berth snapshot restore 1a2b3c4d --repo /backups/hello \\\n    --target /srv/restored --include etc/app.conf\n  \
+berth snapshot restore 1a2b3c4d --repo /backups/hello -n hello-restored\n\n\
+With -n, the claims are created and filled by mover Jobs, the objects installed with their \
+namespace rewritten, readiness waited for and a revision recorded (`berth status APP -n NS`). \
+A namespace where the app is installed is refused unless --force."
     )]
     Restore(RestoreArgs),
     /// Delete the snapshots a retention policy does not keep (then `prune` frees their data).
@@ -106,6 +118,12 @@ Exit codes: 0 no problem, 3 errors found (a snapshot cannot be fully restored), 
 leftovers of interrupted runs (prune removes them)."
     )]
     Check(CheckArgs),
+    /// The mover, run inside a Job of berth's image by `create -n` and `restore -n`.
+    #[command(
+        hide = true,
+        after_help = "Example (what a mover Job runs):\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+    )]
+    Mover(MoverArgs),
     /// Keys that open the repository: add, remove, list (rotate = add, then remove the old).
     #[command(
         after_help = "Example:\n  berth snapshot key add --repo /mnt/backups/hello --new-password-file new.txt"
@@ -120,11 +138,41 @@ struct InitArgs {
     kdf_memory_mib: u32,
 }
 
+/// The cluster of an app snapshot or restore.
 #[derive(clap::Args)]
-struct CreateArgs {
-    /// The directory to back up.
+pub(crate) struct ClusterArgs {
+    /// The app's namespace: back up (create) or restore into (restore) an installed app
+    /// instead of a directory.
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Path to the kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use.
     #[arg(long)]
-    path: PathBuf,
+    context: Option<String>,
+    /// How long to wait for the mover Jobs, claims and readiness (30s, 5m, 1h).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    timeout: Duration,
+    /// The mover image (berth's own; `berth release build` adds it to every release).
+    #[arg(long, default_value_t = berth_ops::snapshot::default_mover_image())]
+    mover_image: String,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct CreateArgs {
+    /// The directory to back up (or -n NAMESPACE for an installed app).
+    #[arg(
+        long,
+        required_unless_present = "namespace",
+        conflicts_with = "namespace"
+    )]
+    path: Option<PathBuf>,
+    /// With -n: the app to back up when the namespace holds several.
+    #[arg(long, requires = "namespace")]
+    app: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// A tag recorded in the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -140,12 +188,22 @@ struct ShowArgs {
 }
 
 #[derive(clap::Args)]
-struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// Snapshot id or unique prefix.
     id: String,
-    /// Empty or absent directory to restore into.
-    #[arg(long)]
-    target: PathBuf,
+    /// Empty or absent directory to restore into (or -n NAMESPACE for an app snapshot).
+    #[arg(
+        long,
+        required_unless_present = "namespace",
+        conflicts_with = "namespace"
+    )]
+    target: Option<PathBuf>,
+    /// With -n: restore over an app installed there (objects re-applied; claims that exist
+    /// keep their data).
+    #[arg(long, requires = "namespace")]
+    force: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Restore only this item path (a file, or a directory and all below it); repeatable.
     #[arg(long)]
     include: Vec<String>,
@@ -182,6 +240,48 @@ struct CheckArgs {
     /// Also decrypt every chunk and verify its hash (reads the whole repository).
     #[arg(long)]
     read_data: bool,
+}
+
+#[derive(clap::Args)]
+struct MoverArgs {
+    #[command(subcommand)]
+    command: MoverCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum MoverCommand {
+    /// Back up the mounted claim as a volume snapshot tagged with the run and claim.
+    #[command(
+        after_help = "Example:\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+    )]
+    Backup {
+        /// The claim's mount path.
+        #[arg(long)]
+        source: PathBuf,
+        /// The run id (tags the volume snapshot).
+        #[arg(long)]
+        run: String,
+        /// The claim's name.
+        #[arg(long)]
+        claim: String,
+    },
+    /// Restore an app snapshot's volume into the mounted (empty) claim.
+    #[command(
+        after_help = "Example:\n  berth snapshot mover restore 1a2b3c4d --root volumes/data --target /berth/volume --claim data"
+    )]
+    Restore {
+        /// The app snapshot.
+        id: String,
+        /// The item path of the volume (`volumes/<claim>`).
+        #[arg(long)]
+        root: String,
+        /// The claim's mount path.
+        #[arg(long)]
+        target: PathBuf,
+        /// The claim's name.
+        #[arg(long)]
+        claim: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -242,6 +342,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         SnapshotCommand::Forget(a) => forget(r, &a),
         SnapshotCommand::Prune(a) => prune(r, &a),
         SnapshotCommand::Check(a) => check(r, &a),
+        SnapshotCommand::Mover(m) => mover(r, m.command),
         SnapshotCommand::Key(k) => match k.command {
             KeyCommand::Add(a) => key_add(r, &a),
             KeyCommand::Remove(a) => key_remove(r, &a),
@@ -270,7 +371,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Errors the user fixes (a wrong password, a bad id or path) exit with 2; damage and I/O with 1.
-fn user_error(e: snap::Error) -> anyhow::Error {
+pub(crate) fn user_error(e: snap::Error) -> anyhow::Error {
     use snap::Error as E;
     match e {
         E::WrongKey
@@ -284,7 +385,7 @@ fn user_error(e: snap::Error) -> anyhow::Error {
     }
 }
 
-fn read_password_file(p: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_password_file(p: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(p).map_err(|e| {
         BadInput(format!(
             "password file {}: {e}; give a readable file whose first line is the password",
@@ -333,7 +434,7 @@ fn create_key_file(p: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The secret from --key-file, --password-file or BERTH_REPO_PASSWORD (in that order).
-fn secret(r: &RepoArgs, create_key: bool) -> anyhow::Result<snap::Secret> {
+pub(crate) fn secret(r: &RepoArgs, create_key: bool) -> anyhow::Result<snap::Secret> {
     if let Some(k) = &r.key_file {
         if create_key && !k.exists() {
             return Ok(snap::Secret::KeyFile(create_key_file(k)?));
@@ -353,7 +454,10 @@ fn secret(r: &RepoArgs, create_key: bool) -> anyhow::Result<snap::Secret> {
     }
 }
 
-fn backend(r: &RepoArgs, create: bool) -> anyhow::Result<std::sync::Arc<dyn snap::Backend>> {
+pub(crate) fn backend(
+    r: &RepoArgs,
+    create: bool,
+) -> anyhow::Result<std::sync::Arc<dyn snap::Backend>> {
     let Some(url) = r.repo.as_deref() else {
         return Err(BadInput(
             "no repository: pass --repo DIR|s3://bucket/prefix?endpoint=… or set BERTH_REPO".into(),
@@ -425,7 +529,7 @@ fn sftp_options(r: &RepoArgs) -> anyhow::Result<snap::SftpOptions> {
     Ok(snap::SftpOptions { auth, host_key })
 }
 
-fn open(r: &RepoArgs) -> anyhow::Result<snap::Repository> {
+pub(crate) fn open(r: &RepoArgs) -> anyhow::Result<snap::Repository> {
     let s = secret(r, false)?;
     snap::Repository::open(backend(r, false)?, &s).map_err(user_error)
 }
@@ -450,17 +554,20 @@ fn init(r: &RepoArgs, a: &InitArgs) -> anyhow::Result<u8> {
 }
 
 fn create(r: &RepoArgs, a: &CreateArgs) -> anyhow::Result<u8> {
+    let Some(dir) = &a.path else {
+        return app::create(r, a);
+    };
     let repo = open(r)?;
-    if !a.path.is_dir() {
+    if !dir.is_dir() {
         return Err(BadInput(format!(
             "--path {}: not a directory; give the directory to back up",
-            a.path.display()
+            dir.display()
         ))
         .into());
     }
     // Absolute, so the next backup of the same directory finds this one as its parent.
-    let path = std::fs::canonicalize(&a.path)
-        .with_context(|| format!("resolving {}", a.path.display()))?;
+    let path =
+        std::fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let opts = snap::BackupOptions {
         tags: a.tags.clone(),
         read_all: a.read_all,
@@ -492,11 +599,11 @@ fn create(r: &RepoArgs, a: &CreateArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn short(id: &str) -> &str {
+pub(crate) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-fn human(n: u64) -> String {
+pub(crate) fn human(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -577,12 +684,16 @@ fn show(r: &RepoArgs, a: &ShowArgs) -> anyhow::Result<u8> {
 }
 
 fn restore(r: &RepoArgs, a: &RestoreArgs) -> anyhow::Result<u8> {
+    let Some(target) = &a.target else {
+        return app::restore(r, a);
+    };
     let repo = open(r)?;
     let opts = snap::RestoreOptions {
         include: a.include.clone(),
+        root: None,
     };
     let s = repo
-        .restore_with(&a.id, &a.target, &opts)
+        .restore_with(&a.id, target, &opts)
         .map_err(user_error)?;
     if r.output != Format::Table {
         print_structured(
@@ -597,7 +708,7 @@ fn restore(r: &RepoArgs, a: &RestoreArgs) -> anyhow::Result<u8> {
             human(s.bytes),
             s.dirs,
             s.symlinks,
-            a.target.display()
+            target.display()
         );
         for l in &s.refused_links {
             eprintln!("warning: link {l} not created: it points outside the restore target");
@@ -705,6 +816,51 @@ fn check(r: &RepoArgs, a: &CheckArgs) -> anyhow::Result<u8> {
         rep.warnings.len()
     );
     Ok(code)
+}
+
+/// `berth snapshot mover …`: what runs inside a mover Job (the repository comes from the
+/// Job's Secret through BERTH_REPO and BERTH_REPO_PASSWORD).
+fn mover(r: &RepoArgs, c: MoverCommand) -> anyhow::Result<u8> {
+    let repo = open(r)?;
+    match c {
+        MoverCommand::Backup { source, run, claim } => {
+            if !source.is_dir() {
+                return Err(BadInput(format!(
+                    "--source {}: not a directory; mount the claim there",
+                    source.display()
+                ))
+                .into());
+            }
+            let s = berth_ops::snapshot::mover_backup(&repo, &source, &run, &claim)?;
+            println!(
+                "claim {claim}: volume snapshot {} with {} files, {} read, {} new",
+                short(&s.snapshot_id),
+                s.stats.files,
+                human(s.stats.bytes_read),
+                human(s.stats.new_bytes)
+            );
+        }
+        MoverCommand::Restore {
+            id,
+            root,
+            target,
+            claim,
+        } => {
+            let opts = snap::RestoreOptions {
+                include: Vec::new(),
+                root: Some(root),
+            };
+            let s = repo.restore_with(&id, &target, &opts).map_err(user_error)?;
+            println!(
+                "claim {claim}: restored {} files ({}), {} dirs, {} links",
+                s.files,
+                human(s.bytes),
+                s.dirs,
+                s.symlinks
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn key_add(r: &RepoArgs, a: &KeyAddArgs) -> anyhow::Result<u8> {

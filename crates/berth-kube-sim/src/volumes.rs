@@ -1,0 +1,386 @@
+//! Volumes and berth's own image: each provisioned PersistentVolume is a real directory
+//! under the simulator's state (its `hostPath`), and the simulated kubelet runs containers of
+//! berth's mover image (repository path ending in `berth/mover`) as local processes of the
+//! berth binary, with the mounted claims' directories in place of their mount paths.
+//! Everything here is described in docs/formats/sim-profile.md ("Volumes and the mover").
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use crate::store::Store;
+
+/// The environment variable naming the berth binary that runs mover containers.
+pub const MOVER_BIN_ENV: &str = "BERTH_SIM_MOVER_BIN";
+
+/// How much of a mover's output is kept (for logs and the termination message).
+const OUTPUT_CAP: usize = 256 * 1024;
+
+/// Volume directories and mover processes of one simulator.
+pub(crate) struct Volumes {
+    root: PathBuf,
+    /// Removed with the simulator when it has no state dir.
+    _temp: Option<tempfile::TempDir>,
+    mover_bin: Mutex<Option<PathBuf>>,
+    procs: Mutex<HashMap<(String, String), Proc>>,
+}
+
+/// One mover container process (by pod uid and container name).
+struct Proc {
+    child: Option<Child>,
+    out: PathBuf,
+    exit: Option<i32>,
+}
+
+/// What a mover container is doing.
+pub(crate) enum MoverState {
+    Running,
+    Exited { code: i32, message: String },
+}
+
+/// Whether `image` is berth's mover image: its repository path ends in `berth/mover`, with
+/// any registry, tag or digest.
+pub fn is_mover_image(image: &str) -> bool {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    let repo = match no_digest.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => no_digest,
+    };
+    repo == "berth/mover" || repo.ends_with("/berth/mover")
+}
+
+impl Volumes {
+    /// Volumes under `state_dir/volumes`, or under a temporary directory.
+    pub fn new(state_dir: Option<&Path>) -> std::io::Result<Volumes> {
+        let (root, temp) = match state_dir {
+            Some(d) => (d.join("volumes"), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("berth-sim-volumes")
+                    .tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&root)?;
+        let bin = std::env::var_os(MOVER_BIN_ENV).map(PathBuf::from);
+        Ok(Volumes {
+            root,
+            _temp: temp,
+            mover_bin: Mutex::new(bin),
+            procs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The directory holding every volume.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Sets the berth binary mover containers run (None: they fail with exit code 127).
+    pub fn set_mover_bin(&self, bin: Option<PathBuf>) {
+        *self.mover_bin.lock().unwrap_or_else(|e| e.into_inner()) = bin;
+    }
+
+    /// The directory of volume `pv_name`, created when absent.
+    pub fn provision(&self, pv_name: &str) -> PathBuf {
+        let dir = self.root.join(pv_name);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!("cannot create volume directory {}: {e}", dir.display());
+        }
+        dir
+    }
+
+    /// Removes a volume's directory (reclaim policy Delete); only directories under the root.
+    pub fn release(&self, path: &str) {
+        let p = Path::new(path);
+        if p.parent() == Some(self.root.as_path()) && p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+
+    /// The output of a mover container, when it ran as a process.
+    pub fn output(&self, pod_uid: &str, container: &str) -> Option<Vec<String>> {
+        let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        let p = procs.get(&(pod_uid.to_string(), container.to_string()))?;
+        Some(read_capped(&p.out).lines().map(String::from).collect())
+    }
+
+    /// Starts the container's process on first sight, then reports whether it still runs.
+    pub fn mover(&self, store: &Store, pod: &Value, container: &Value) -> MoverState {
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let cname = container["name"].as_str().unwrap_or("").to_string();
+        let key = (uid, cname);
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        if !procs.contains_key(&key) {
+            let out = self.root.join(format!(".mover-{}-{}.log", key.0, key.1));
+            let p = match self.spawn(store, pod, container, &out) {
+                Ok(child) => Proc {
+                    child: Some(child),
+                    out,
+                    exit: None,
+                },
+                Err(msg) => {
+                    let _ = std::fs::write(&out, format!("{msg}\n"));
+                    Proc {
+                        child: None,
+                        out,
+                        exit: Some(127),
+                    }
+                }
+            };
+            procs.insert(key.clone(), p);
+        }
+        let Some(p) = procs.get_mut(&key) else {
+            return MoverState::Running;
+        };
+        if p.exit.is_none()
+            && let Some(c) = p.child.as_mut()
+        {
+            match c.try_wait() {
+                Ok(Some(st)) => p.exit = Some(st.code().unwrap_or(137)),
+                Ok(None) => {}
+                Err(_) => p.exit = Some(137),
+            }
+        }
+        match p.exit {
+            None => MoverState::Running,
+            Some(code) => {
+                let text = read_capped(&p.out);
+                // As the kubelet's FallbackToLogsOnError: the last 80 lines, at most 4 KiB.
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+                let cut = tail.len().saturating_sub(4096);
+                let start = (cut..=tail.len())
+                    .find(|&i| tail.is_char_boundary(i))
+                    .unwrap_or(tail.len());
+                MoverState::Exited {
+                    code,
+                    message: tail[start..].to_string(),
+                }
+            }
+        }
+    }
+
+    fn spawn(
+        &self,
+        store: &Store,
+        pod: &Value,
+        container: &Value,
+        out: &Path,
+    ) -> Result<Child, String> {
+        let bin = self
+            .mover_bin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                format!("berth-sim: no berth binary to run the mover image; set {MOVER_BIN_ENV}")
+            })?;
+        let mounts = mounts(store, pod, container)?;
+        // The image's entrypoint is berth: `command[0]` is the binary, the rest (and `args`)
+        // are berth's arguments.
+        let argv: Vec<String> = strings(&container["command"])
+            .into_iter()
+            .skip(1)
+            .chain(strings(&container["args"]))
+            .map(|a| map_path(&a, &mounts))
+            .collect();
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+        let env = env(store, ns, container)?;
+        let log = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let work = self.root.join(".work");
+        let _ = std::fs::create_dir_all(&work);
+        Command::new(&bin)
+            .args(&argv)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &work)
+            .envs(env)
+            .current_dir(&work)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("berth-sim: cannot run {}: {e}", bin.display()))
+    }
+}
+
+impl Drop for Volumes {
+    fn drop(&mut self) {
+        let procs = self.procs.get_mut().unwrap_or_else(|e| e.into_inner());
+        for p in procs.values_mut() {
+            if let Some(c) = p.child.as_mut()
+                && p.exit.is_none()
+            {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read_capped(p: &Path) -> String {
+    let bytes = std::fs::read(p).unwrap_or_default();
+    let start = bytes.len().saturating_sub(OUTPUT_CAP);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// Mount path → host directory, for every volumeMount of the container backed by a bound
+/// claim (or a hostPath volume); any other volume type is refused.
+fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, PathBuf)>, String> {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+    let mut out = Vec::new();
+    for m in container["volumeMounts"].as_array().into_iter().flatten() {
+        let vname = m["name"].as_str().unwrap_or("");
+        let mpath = m["mountPath"].as_str().unwrap_or("").trim_end_matches('/');
+        let vol = pod["spec"]["volumes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["name"] == vname))
+            .ok_or_else(|| format!("berth-sim: volumeMount {vname} names no volume of the pod"))?;
+        let dir = if let Some(claim) = vol["persistentVolumeClaim"]["claimName"].as_str() {
+            let pvc = store
+                .get_core("persistentvolumeclaims", ns, claim)
+                .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} not found"))?;
+            let pv_name = pvc["spec"]["volumeName"]
+                .as_str()
+                .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} is not bound"))?;
+            let pv = store
+                .get_core("persistentvolumes", "", pv_name)
+                .ok_or_else(|| format!("berth-sim: volume {pv_name} not found"))?;
+            pv["spec"]["hostPath"]["path"]
+                .as_str()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("berth-sim: volume {pv_name} has no hostPath"))?
+        } else if let Some(p) = vol["hostPath"]["path"].as_str() {
+            PathBuf::from(p)
+        } else {
+            return Err(format!(
+                "berth-sim: volume {vname}: only persistentVolumeClaim and hostPath volumes are given to processes"
+            ));
+        };
+        out.push((mpath.to_string(), dir));
+    }
+    Ok(out)
+}
+
+/// An argument naming a mount path (or a path below one, or `--flag=path`) points at the
+/// volume's directory instead.
+fn map_path(arg: &str, mounts: &[(String, PathBuf)]) -> String {
+    let (flag, value) = match arg.split_once('=') {
+        Some((f, v)) if f.starts_with('-') => (Some(f), v),
+        _ => (None, arg),
+    };
+    for (m, dir) in mounts {
+        let rest = if value == m {
+            Some("")
+        } else {
+            value
+                .strip_prefix(m.as_str())
+                .filter(|r| r.starts_with('/'))
+        };
+        if let Some(rest) = rest {
+            let mapped = format!("{}{rest}", dir.display());
+            return match flag {
+                Some(f) => format!("{f}={mapped}"),
+                None => mapped,
+            };
+        }
+    }
+    arg.to_string()
+}
+
+/// The container's environment: `value`s and `valueFrom.secretKeyRef` /
+/// `configMapKeyRef` (missing optional keys are skipped).
+fn env(store: &Store, ns: &str, container: &Value) -> Result<Vec<(String, String)>, String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for e in container["env"].as_array().into_iter().flatten() {
+        let name = e["name"].as_str().unwrap_or("").to_string();
+        if let Some(v) = e["value"].as_str() {
+            out.push((name, v.to_string()));
+            continue;
+        }
+        let from = &e["valueFrom"];
+        let (kind, r) = if from["secretKeyRef"].is_object() {
+            ("secrets", &from["secretKeyRef"])
+        } else if from["configMapKeyRef"].is_object() {
+            ("configmaps", &from["configMapKeyRef"])
+        } else {
+            continue;
+        };
+        let obj_name = r["name"].as_str().unwrap_or("");
+        let key = r["key"].as_str().unwrap_or("");
+        let val = store.get_core(kind, ns, obj_name).and_then(|o| {
+            if kind == "secrets" {
+                o["data"][key]
+                    .as_str()
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .or_else(|| o["stringData"][key].as_str().map(String::from))
+            } else {
+                o["data"][key].as_str().map(String::from)
+            }
+        });
+        match val {
+            Some(v) => out.push((name, v)),
+            None if r["optional"] == true => {}
+            None => {
+                return Err(format!(
+                    "berth-sim: env {name}: key {key} of {kind} {ns}/{obj_name} not found"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mover_images_are_recognised_with_any_registry_tag_or_digest() {
+        for yes in [
+            "berth/mover",
+            "registry.berth.dev/berth/mover:0.1.0",
+            "localhost:5000/berth/mover:1",
+            "registry.example.com/mirror/berth/mover@sha256:abcd",
+        ] {
+            assert!(is_mover_image(yes), "{yes}");
+        }
+        for no in [
+            "berth/mover-x:1",
+            "nginx:1.25",
+            "registry.example.com/notberth/mover:1",
+            "localhost:5000/mover",
+        ] {
+            assert!(!is_mover_image(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn mount_paths_in_arguments_point_at_the_volume_directory() {
+        let m = vec![("/berth/volume".to_string(), PathBuf::from("/sim/pvc-1"))];
+        assert_eq!(map_path("/berth/volume", &m), "/sim/pvc-1");
+        assert_eq!(map_path("/berth/volume/a/b", &m), "/sim/pvc-1/a/b");
+        assert_eq!(
+            map_path("--target=/berth/volume", &m),
+            "--target=/sim/pvc-1"
+        );
+        assert_eq!(map_path("/berth/volumex", &m), "/berth/volumex");
+        assert_eq!(map_path("backup", &m), "backup");
+    }
+}

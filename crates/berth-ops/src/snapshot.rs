@@ -1,0 +1,834 @@
+//! App-aware snapshots: back up an installed app (its deployed revision record, its live
+//! objects and the data of its PersistentVolumeClaims) into a snapshot repository, and
+//! restore it into another namespace or cluster. Layout and mover protocol:
+//! `docs/formats/snapshot.md`, section 13.
+//!
+//! Volume data never passes through this process: for each claim a Job of berth's own image
+//! (the mover) mounts the claim and runs `berth snapshot mover backup|restore`, reading or
+//! writing the repository itself. Here the Jobs are created, waited for and cleaned up, and
+//! the movers' volume snapshots are folded into one app snapshot.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_deploy::Cluster;
+use berth_deploy::engine::{Mode, Release, Report};
+use berth_deploy::inventory::{Revision, Status};
+use berth_deploy::object::{LABEL_APP, LABEL_KIND, Manifest, ObjectRef, object_ref};
+use berth_deploy::policy::UpgradePolicy;
+use berth_snapshot as snap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::deploy::{Target, not_installed};
+use crate::{Cancel, Discard, Error, Event, Result, Sink};
+
+/// Repository path of berth's mover image; the tag is berth's version.
+pub const MOVER_IMAGE_REPOSITORY: &str = "registry.berth.dev/berth/mover";
+/// Where a mover container mounts its claim.
+pub const MOUNT_PATH: &str = "/berth/volume";
+/// Tag keys of app and volume snapshots.
+pub const TAG_KIND: &str = "berth.dev/kind";
+/// Namespace tag.
+pub const TAG_NAMESPACE: &str = "berth.dev/namespace";
+/// App tag.
+pub const TAG_APP: &str = "berth.dev/app";
+/// Version tag.
+pub const TAG_VERSION: &str = "berth.dev/version";
+/// Revision tag.
+pub const TAG_REVISION: &str = "berth.dev/revision";
+/// A mover run's tag on its volume snapshots.
+pub const TAG_RUN: &str = "berth.dev/run";
+/// The claim a volume snapshot holds.
+pub const TAG_CLAIM: &str = "berth.dev/claim";
+/// Largest `app/revision.json` / `app/claims.json` read back.
+const MAX_RECORD: u64 = 256 * 1024 * 1024;
+
+/// The default mover image: berth's own, at this version.
+pub fn default_mover_image() -> String {
+    format!("{MOVER_IMAGE_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An opened repository and what a mover needs to open it too (handed over in a Secret).
+pub struct RepoAccess {
+    /// The opened repository.
+    pub repo: snap::Repository,
+    /// The `--repo` location, as the mover's pods must reach it.
+    pub url: String,
+    /// The repository password.
+    pub password: String,
+}
+
+/// What `berth snapshot create -n NS` backs up.
+#[derive(Debug, Clone)]
+pub struct AppSnapshotInput {
+    /// The app; `None`: the one app installed in the namespace.
+    pub app: Option<String>,
+    /// The mover image.
+    pub mover_image: String,
+    /// Extra tags.
+    pub tags: Vec<String>,
+}
+
+/// One claim as recorded in `app/claims.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClaimRecord {
+    /// The claim's name.
+    pub name: String,
+    /// accessModes, resources, storageClassName, volumeMode.
+    pub spec: Value,
+    /// The claim's labels.
+    #[serde(default)]
+    pub labels: Value,
+    /// Files backed up.
+    pub files: u64,
+    /// Bytes backed up.
+    pub bytes: u64,
+}
+
+/// What `berth snapshot create -n NS` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppSnapshotReport {
+    /// The snapshot id.
+    pub snapshot_id: String,
+    /// The app.
+    pub app: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The deployed version.
+    pub version: String,
+    /// The deployed revision.
+    pub revision: u32,
+    /// Objects stored.
+    pub objects: usize,
+    /// Claims and their data.
+    pub claims: Vec<ClaimRecord>,
+}
+
+/// What `berth snapshot restore ID -n NS` restores.
+#[derive(Debug, Clone)]
+pub struct AppRestoreInput {
+    /// Snapshot id or unique prefix.
+    pub snapshot: String,
+    /// Restore over an installed app (objects re-applied; existing claims keep their data).
+    pub force: bool,
+    /// The mover image.
+    pub mover_image: String,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppRestoreReport {
+    /// The snapshot restored.
+    pub snapshot_id: String,
+    /// The namespace it was taken from.
+    pub from_namespace: String,
+    /// Claims created and filled from the snapshot.
+    pub restored_claims: Vec<String>,
+    /// Claims that existed and kept their data (`--force`).
+    pub kept_claims: Vec<String>,
+    /// The deploy engine's report (the revision recorded in the new namespace).
+    pub deploy: Report,
+}
+
+fn snap_err(e: snap::Error) -> Error {
+    use snap::Error as E;
+    match e {
+        E::WrongKey
+        | E::NotARepository(_)
+        | E::SnapshotNotFound(_)
+        | E::AmbiguousSnapshot(_)
+        | E::TargetNotEmpty(_)
+        | E::Invalid(_) => Error::BadInput(e.to_string()),
+        other => Error::other(other),
+    }
+}
+
+fn note(sink: &dyn Sink, message: String) {
+    sink.event(Event::Note { message });
+}
+
+/// A short random id for one run's Jobs, Secret and volume snapshots.
+fn run_id() -> String {
+    snap::Secret::new_key_file()[..5]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The one app with revisions in the namespace.
+async fn find_app(cluster: &Cluster, ns: &str) -> Result<String> {
+    let secrets = cluster
+        .list("v1", "Secret", ns, Some(&format!("{LABEL_KIND}=revision")))
+        .await
+        .map_err(Error::other)?;
+    let apps: std::collections::BTreeSet<String> = secrets
+        .iter()
+        .filter_map(|s| {
+            s.pointer(&format!(
+                "/metadata/labels/{}",
+                LABEL_APP.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .map(String::from)
+        })
+        .collect();
+    match apps.len() {
+        0 => Err(Error::NotInstalled(format!(
+            "no app is installed in namespace {ns}; pass the namespace of an installed app with -n (see `berth status APP -n NS`)"
+        ))),
+        1 => Ok(apps.into_iter().next().unwrap_or_default()),
+        _ => Err(Error::BadInput(format!(
+            "namespace {ns} holds several apps ({}); name one with --app",
+            apps.into_iter().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Back up the installed app of `target`'s namespace.
+pub async fn create(
+    target: &Target,
+    access: &RepoAccess,
+    input: &AppSnapshotInput,
+    sink: &dyn Sink,
+) -> Result<AppSnapshotReport> {
+    let (cluster, ns) = target.connect().await?;
+    let app = match &input.app {
+        Some(a) => a.clone(),
+        None => find_app(&cluster, &ns).await?,
+    };
+    let engine = target.engine(cluster.clone(), &ns, Arc::new(Discard), |_| {});
+    let revs = engine.revisions(&app).await?;
+    let Some(rev) = revs
+        .iter()
+        .rev()
+        .find(|r| r.status == Status::Deployed)
+        .cloned()
+    else {
+        return Err(Error::NotInstalled(
+            not_installed(&cluster, &app, &ns, false).await,
+        ));
+    };
+    let objects = live_objects(&cluster, &rev).await?;
+    note(
+        sink,
+        format!(
+            "{app} {} (revision {}) in namespace {ns}: {} objects",
+            rev.version,
+            rev.number,
+            objects.len()
+        ),
+    );
+    let claims: Vec<Value> = cluster
+        .list("v1", "PersistentVolumeClaim", &ns, None)
+        .await
+        .map_err(Error::other)?
+        .into_iter()
+        .filter(|c| {
+            c.pointer("/spec/volumeName")
+                .and_then(Value::as_str)
+                .is_some()
+        })
+        .collect();
+    let run = run_id();
+    let mut jobs = Vec::new();
+    for (i, c) in claims.iter().enumerate() {
+        let claim = object_ref(c).name;
+        let args = vec![
+            "snapshot".to_string(),
+            "mover".into(),
+            "backup".into(),
+            "--source".into(),
+            MOUNT_PATH.into(),
+            "--run".into(),
+            run.clone(),
+            "--claim".into(),
+            claim.clone(),
+        ];
+        jobs.push((
+            claim,
+            mover_job(&ns, &run, i, &input.mover_image, args, true),
+        ));
+    }
+    let done = run_movers(&cluster, &ns, &run, access, &jobs, target.timeout, sink).await;
+    cleanup(&cluster, &ns, &run, &jobs).await;
+    done?;
+    let repo = &access.repo;
+    let volume_snaps = find_volume_snapshots(repo, &run, &jobs)?;
+    let mut w = repo.writer().map_err(snap_err)?;
+    w.set_paths(vec![format!("berth-app://{ns}/{app}")]);
+    let rev_json = serde_json::to_vec_pretty(&rev).map_err(Error::other)?;
+    w.add_stream("app/revision.json", &rev_json[..])
+        .map_err(snap_err)?;
+    for (path, yaml) in &objects {
+        w.add_stream(path, yaml.as_bytes()).map_err(snap_err)?;
+    }
+    let mut records = Vec::new();
+    for c in &claims {
+        let name = object_ref(c).name;
+        let items = volume_snaps
+            .get(&name)
+            .map(|s| s.snapshot.items.as_slice())
+            .unwrap_or_default();
+        records.push(claim_record(c, items));
+    }
+    let claims_json = serde_json::to_vec_pretty(&records).map_err(Error::other)?;
+    w.add_stream("app/claims.json", &claims_json[..])
+        .map_err(snap_err)?;
+    w.add_empty_dir("volumes", None).map_err(snap_err)?;
+    for (claim, s) in &volume_snaps {
+        let prefix = format!("volumes/{claim}");
+        w.add_empty_dir(&prefix, None).map_err(snap_err)?;
+        w.add_items(&prefix, &s.snapshot.items).map_err(snap_err)?;
+    }
+    let mut tags = vec![
+        format!("{TAG_KIND}=app"),
+        format!("{TAG_NAMESPACE}={ns}"),
+        format!("{TAG_APP}={app}"),
+        format!("{TAG_VERSION}={}", rev.version),
+        format!("{TAG_REVISION}={}", rev.number),
+    ];
+    tags.extend(input.tags.iter().cloned());
+    let opts = snap::BackupOptions {
+        tags,
+        ..Default::default()
+    };
+    let sum = w.finish(&opts).map_err(snap_err)?;
+    // The app snapshot now references the movers' chunks: their own documents may go.
+    for s in volume_snaps.values() {
+        repo.remove_snapshot(&s.id).map_err(snap_err)?;
+    }
+    Ok(AppSnapshotReport {
+        snapshot_id: sum.snapshot_id,
+        app,
+        namespace: ns,
+        version: rev.version,
+        revision: rev.number,
+        objects: objects.len(),
+        claims: records,
+    })
+}
+
+fn claim_record(c: &Value, items: &[snap::Item]) -> ClaimRecord {
+    let spec = &c["spec"];
+    let mut kept = json!({});
+    for k in ["accessModes", "resources", "storageClassName", "volumeMode"] {
+        if !spec[k].is_null() {
+            kept[k] = spec[k].clone();
+        }
+    }
+    ClaimRecord {
+        name: object_ref(c).name,
+        spec: kept,
+        labels: c["metadata"]["labels"].clone(),
+        files: items
+            .iter()
+            .filter(|i| i.kind == snap::ItemKind::File)
+            .count() as u64,
+        bytes: items.iter().map(|i| i.size).sum(),
+    }
+}
+
+/// The volume snapshot each mover of `run` wrote, by claim.
+fn find_volume_snapshots(
+    repo: &snap::Repository,
+    run: &str,
+    jobs: &[(String, Value)],
+) -> Result<BTreeMap<String, snap::SnapshotInfo>> {
+    let run_tag = format!("{TAG_RUN}={run}");
+    let mut out = BTreeMap::new();
+    let all = repo.snapshots().map_err(snap_err)?;
+    for (claim, job) in jobs {
+        let claim_tag = format!("{TAG_CLAIM}={claim}");
+        let s = all
+            .iter()
+            .find(|s| s.snapshot.tags.contains(&run_tag) && s.snapshot.tags.contains(&claim_tag))
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                    "the mover Job {} completed but left no volume snapshot for claim {claim} in {}; is the repository the pods reach the same as this one?",
+                    object_ref(job).name,
+                    repo.location()
+                ))
+            })?;
+        out.insert(claim.clone(), s.clone());
+    }
+    Ok(out)
+}
+
+/// Each object of the revision as it is live, cleaned of server-set fields, as YAML by item
+/// path.
+async fn live_objects(cluster: &Cluster, rev: &Revision) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for m in &rev.objects {
+        let r = m.reference();
+        let Some(mut live) = cluster.get(&r).await.map_err(Error::other)? else {
+            continue;
+        };
+        clean(&mut live);
+        let group = match r.api_version.split_once('/') {
+            Some((g, _)) => g.to_string(),
+            None => "core".to_string(),
+        };
+        let path = format!("app/objects/{group}/{}/{}.yaml", r.kind, r.name);
+        let yaml = serde_saphyr::to_string(&live).map_err(Error::other)?;
+        out.push((path, yaml));
+    }
+    Ok(out)
+}
+
+/// Drops what the API server sets, so the object can be created again elsewhere.
+fn clean(o: &mut Value) {
+    if let Some(m) = o.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(md) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+            "ownerReferences",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            md.remove(k);
+        }
+    }
+}
+
+/// The Secret that hands the repository location and password to the movers.
+fn mover_secret(ns: &str, run: &str, access: &RepoAccess) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": format!("berth-mover-{run}"), "namespace": ns,
+            "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
+        "type": "Opaque",
+        "stringData": {"BERTH_REPO": access.url, "BERTH_REPO_PASSWORD": access.password}})
+}
+
+/// A mover Job for one claim.
+fn mover_job(
+    ns: &str,
+    run: &str,
+    n: usize,
+    image: &str,
+    args: Vec<String>,
+    read_only: bool,
+) -> Value {
+    let secret = format!("berth-mover-{run}");
+    let env =
+        |k: &str| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}});
+    let claim = args
+        .iter()
+        .skip_while(|a| *a != "--claim")
+        .nth(1)
+        .cloned()
+        .unwrap_or_default();
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": format!("berth-mover-{run}-{n}"), "namespace": ns,
+            "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
+        "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 3600,
+            "template": {"metadata": {"labels": {LABEL_KIND: "mover", TAG_RUN: run}},
+                "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "mover", "image": image, "command": ["/berth"], "args": args,
+                        "terminationMessagePolicy": "FallbackToLogsOnError",
+                        "env": [env("BERTH_REPO"), env("BERTH_REPO_PASSWORD")],
+                        "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}]}],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}})
+}
+
+/// Creates the Secret and the Jobs, then waits for every Job to complete.
+async fn run_movers(
+    cluster: &Cluster,
+    ns: &str,
+    run: &str,
+    access: &RepoAccess,
+    jobs: &[(String, Value)],
+    timeout: Duration,
+    sink: &dyn Sink,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    cluster
+        .apply(&mover_secret(ns, run, access), "", true)
+        .await
+        .map_err(Error::other)?;
+    for (claim, job) in jobs {
+        note(
+            sink,
+            format!("mover job/{} for claim {claim}", object_ref(job).name),
+        );
+        cluster.create(job).await.map_err(Error::other)?;
+    }
+    for (claim, job) in jobs {
+        wait_job(cluster, &object_ref(job), claim, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Waits for a Job's Complete condition; a Failed one is reported with its pod's termination
+/// message (the mover's last output lines).
+async fn wait_job(cluster: &Cluster, r: &ObjectRef, claim: &str, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let job = cluster.get(r).await.map_err(Error::other)?;
+        let cond = |t: &str| {
+            job.as_ref()
+                .and_then(|j| j.pointer("/status/conditions"))
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|c| c["type"] == t && c["status"] == "True"))
+        };
+        if cond("Complete") {
+            return Ok(());
+        }
+        if cond("Failed") {
+            let why = job_failure(cluster, r, job.as_ref()).await;
+            return Err(Error::Failed(format!(
+                "job/{} (the mover of claim {claim}) in namespace {} failed: {why}",
+                r.name, r.namespace
+            )));
+        }
+        if start.elapsed() > timeout {
+            return Err(Error::Failed(format!(
+                "job/{} (the mover of claim {claim}) in namespace {} did not finish within {}s; see `kubectl -n {} describe job {}` (its image must be pullable: berth release build adds it to every release)",
+                r.name,
+                r.namespace,
+                timeout.as_secs(),
+                r.namespace,
+                r.name
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The termination message of the Job's failed container, or the Job's condition message.
+async fn job_failure(cluster: &Cluster, r: &ObjectRef, job: Option<&Value>) -> String {
+    let uid = job
+        .and_then(|j| j.pointer("/metadata/uid"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let pods = cluster
+        .list("v1", "Pod", &r.namespace, None)
+        .await
+        .unwrap_or_default();
+    for p in pods {
+        let owned = p["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|o| o["uid"] == uid));
+        if !owned {
+            continue;
+        }
+        for cs in p["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let t = &cs["state"]["terminated"];
+            if let Some(m) = t["message"].as_str().filter(|m| !m.trim().is_empty()) {
+                return format!("exit code {}: {}", t["exitCode"], m.trim());
+            }
+            if t.is_object() {
+                return format!("exit code {}", t["exitCode"]);
+            }
+        }
+    }
+    "BackoffLimitExceeded (no container status left)".to_string()
+}
+
+/// Deletes the run's Jobs (their pods follow) and Secret; failures only leave leftovers.
+async fn cleanup(cluster: &Cluster, ns: &str, run: &str, jobs: &[(String, Value)]) {
+    for (_, job) in jobs {
+        let _ = cluster.delete(&object_ref(job)).await;
+    }
+    let secret = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: ns.into(),
+        name: format!("berth-mover-{run}"),
+    };
+    let _ = cluster.delete(&secret).await;
+}
+
+/// Restore an app snapshot into `target`'s namespace.
+pub async fn restore(
+    target: &Target,
+    access: &RepoAccess,
+    input: &AppRestoreInput,
+    sink: Arc<dyn Sink>,
+    cancel: &Cancel,
+) -> Result<AppRestoreReport> {
+    let repo = &access.repo;
+    let info = repo.snapshot(&input.snapshot).map_err(snap_err)?;
+    let tag = |k: &str| {
+        info.snapshot
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix(&format!("{k}=")))
+            .map(String::from)
+    };
+    if tag(TAG_KIND).as_deref() != Some("app") {
+        return Err(Error::BadInput(format!(
+            "snapshot {} is not an app snapshot (it holds {}); restore it into a directory with --target DIR",
+            &info.id[..8],
+            info.snapshot.paths.join(", ")
+        )));
+    }
+    let from_ns = tag(TAG_NAMESPACE).unwrap_or_default();
+    let rev: Revision = serde_json::from_slice(
+        &repo
+            .read_item(&info, "app/revision.json", MAX_RECORD)
+            .map_err(snap_err)?,
+    )
+    .map_err(|e| Error::Failed(format!("snapshot {}: app/revision.json: {e}", info.id)))?;
+    let claims: Vec<ClaimRecord> = serde_json::from_slice(
+        &repo
+            .read_item(&info, "app/claims.json", MAX_RECORD)
+            .map_err(snap_err)?,
+    )
+    .map_err(|e| Error::Failed(format!("snapshot {}: app/claims.json: {e}", info.id)))?;
+    let (cluster, ns) = target.connect().await?;
+    let engine = target.engine(cluster.clone(), &ns, sink.clone(), |_| {});
+    let existing = engine.revisions(&rev.app).await?;
+    if let Some(cur) = existing.iter().find(|r| r.status == Status::Deployed)
+        && !input.force
+    {
+        return Err(Error::BadInput(format!(
+            "{} is already installed in namespace {ns} (revision {}, version {}); restore into another namespace with -n NEW_NAMESPACE, or pass --force to re-apply the snapshot's objects over it (claims that exist keep their data)",
+            rev.app, cur.number, cur.version
+        )));
+    }
+    ensure_namespace(&cluster, &ns).await?;
+    let (restored, kept) = restore_claims(
+        &cluster,
+        &ns,
+        access,
+        &info.id,
+        &claims,
+        input,
+        target.timeout,
+        &*sink,
+    )
+    .await?;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let objects: Vec<Manifest> = rev
+        .objects
+        .iter()
+        .chain(rev.hooks.iter())
+        .map(|m| {
+            Manifest::new(
+                rewrite_namespace(&m.object, &from_ns, &ns),
+                m.source.clone(),
+            )
+        })
+        .collect();
+    let rel = Release {
+        app: rev.app.clone(),
+        version: rev.version.clone(),
+        objects,
+        config: rev.config.clone(),
+        policy: UpgradePolicy::default(),
+    };
+    let mode = if existing.iter().any(|r| r.status == Status::Deployed) {
+        Mode::Upgrade
+    } else {
+        Mode::Install
+    };
+    let deploy = engine.deploy(rel, mode, false).await?;
+    Ok(AppRestoreReport {
+        snapshot_id: info.id,
+        from_namespace: from_ns,
+        restored_claims: restored,
+        kept_claims: kept,
+        deploy,
+    })
+}
+
+async fn ensure_namespace(cluster: &Cluster, ns: &str) -> Result<()> {
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: ns.into(),
+    };
+    if cluster.get(&r).await.map_err(Error::other)?.is_none() {
+        let o = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        cluster.apply(&o, "", true).await.map_err(Error::other)?;
+    }
+    Ok(())
+}
+
+/// Creates the missing claims, waits until they are bound and fills them with mover Jobs;
+/// returns (claims restored, claims that existed and were left alone).
+#[allow(clippy::too_many_arguments)]
+async fn restore_claims(
+    cluster: &Cluster,
+    ns: &str,
+    access: &RepoAccess,
+    snapshot_id: &str,
+    claims: &[ClaimRecord],
+    input: &AppRestoreInput,
+    timeout: Duration,
+    sink: &dyn Sink,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut restored, mut kept) = (Vec::new(), Vec::new());
+    for c in claims {
+        let obj = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": c.name, "namespace": ns, "labels": c.labels.clone()},
+            "spec": c.spec.clone()});
+        if cluster
+            .get(&object_ref(&obj))
+            .await
+            .map_err(Error::other)?
+            .is_some()
+        {
+            note(
+                sink,
+                format!(
+                    "claim {} exists in namespace {ns}: it keeps its data",
+                    c.name
+                ),
+            );
+            kept.push(c.name.clone());
+            continue;
+        }
+        let mut obj = obj;
+        if obj["metadata"]["labels"].is_null() {
+            obj["metadata"].as_object_mut().map(|m| m.remove("labels"));
+        }
+        cluster.create(&obj).await.map_err(Error::other)?;
+        restored.push(c.name.clone());
+    }
+    for name in &restored {
+        wait_bound(cluster, ns, name, timeout).await?;
+    }
+    let run = run_id();
+    let jobs: Vec<(String, Value)> = restored
+        .iter()
+        .enumerate()
+        .map(|(i, claim)| {
+            let args = vec![
+                "snapshot".to_string(),
+                "mover".into(),
+                "restore".into(),
+                snapshot_id.to_string(),
+                "--root".into(),
+                format!("volumes/{claim}"),
+                "--target".into(),
+                MOUNT_PATH.into(),
+                "--claim".into(),
+                claim.clone(),
+            ];
+            (
+                claim.clone(),
+                mover_job(ns, &run, i, &input.mover_image, args, false),
+            )
+        })
+        .collect();
+    let done = run_movers(cluster, ns, &run, access, &jobs, timeout, sink).await;
+    cleanup(cluster, ns, &run, &jobs).await;
+    done?;
+    Ok((restored, kept))
+}
+
+async fn wait_bound(cluster: &Cluster, ns: &str, name: &str, timeout: Duration) -> Result<()> {
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "PersistentVolumeClaim".into(),
+        namespace: ns.into(),
+        name: name.into(),
+    };
+    let start = Instant::now();
+    loop {
+        let c = cluster.get(&r).await.map_err(Error::other)?;
+        if c.as_ref()
+            .and_then(|c| c.pointer("/status/phase"))
+            .and_then(Value::as_str)
+            == Some("Bound")
+        {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(Error::Failed(format!(
+                "persistentvolumeclaim/{name} in namespace {ns} was not bound within {}s; see `kubectl -n {ns} describe pvc {name}` (is there a default StorageClass?)",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The object with `from` namespaces rewritten to `to`: `metadata.namespace` and the
+/// `subjects[].namespace` of RoleBindings and ClusterRoleBindings.
+pub fn rewrite_namespace(o: &Value, from: &str, to: &str) -> Value {
+    let mut o = o.clone();
+    if o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(from) {
+        o["metadata"]["namespace"] = json!(to);
+    }
+    let kind = o["kind"].as_str().unwrap_or("");
+    if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+        && let Some(subjects) = o.get_mut("subjects").and_then(Value::as_array_mut)
+    {
+        for s in subjects {
+            if s["namespace"].as_str() == Some(from) {
+                s["namespace"] = json!(to);
+            }
+        }
+    }
+    o
+}
+
+/// The mover's backup: the directory as a volume snapshot tagged with the run and claim
+/// (run inside the mover Job; see the module docs).
+pub fn mover_backup(
+    repo: &snap::Repository,
+    source: &std::path::Path,
+    run: &str,
+    claim: &str,
+) -> Result<snap::BackupSummary> {
+    let opts = snap::BackupOptions {
+        tags: vec![
+            format!("{TAG_KIND}=volume"),
+            format!("{TAG_RUN}={run}"),
+            format!("{TAG_CLAIM}={claim}"),
+        ],
+        read_all: true,
+        ..Default::default()
+    };
+    repo.backup_dir(source, &opts).map_err(snap_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_rewritten_only_where_they_name_the_old_one() {
+        let rb = json!({"kind": "RoleBinding", "metadata": {"name": "x", "namespace": "hello"},
+            "subjects": [{"kind": "ServiceAccount", "name": "a", "namespace": "hello"},
+                         {"kind": "ServiceAccount", "name": "b", "namespace": "other"}]});
+        let out = rewrite_namespace(&rb, "hello", "restored");
+        assert_eq!(out["metadata"]["namespace"], "restored");
+        assert_eq!(out["subjects"][0]["namespace"], "restored");
+        assert_eq!(out["subjects"][1]["namespace"], "other");
+        let cr = json!({"kind": "ClusterRole", "metadata": {"name": "x"}});
+        assert_eq!(rewrite_namespace(&cr, "hello", "restored"), cr);
+    }
+
+    #[test]
+    fn cleaned_objects_lose_server_fields_and_keep_their_spec() {
+        let mut o = json!({"kind": "ConfigMap", "metadata": {"name": "c", "uid": "u",
+            "resourceVersion": "5", "managedFields": [], "labels": {"a": "b"}},
+            "data": {"k": "v"}, "status": {}});
+        clean(&mut o);
+        assert_eq!(
+            o,
+            json!({"kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "b"}}, "data": {"k": "v"}})
+        );
+    }
+}

@@ -1,0 +1,415 @@
+//! App snapshots through the real binary against the simulator: `berth snapshot create -n`
+//! backs up examples/hello (objects, revision, the database claim's files via a mover Job
+//! that the simulated kubelet runs as a process of this very binary), the namespace is
+//! deleted (its volume directory goes with it), `restore -n` brings it back into a new
+//! namespace; objects and file contents must match. Bad input names its fix.
+
+use berth_deploy::object::ObjectRef;
+use berth_deploy::{Cluster, ConnectOptions};
+use berth_kube_sim::{SimOptions, Simulator};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "app snapshot test password";
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    sim: Option<Simulator>,
+    dir: tempfile::TempDir,
+    kc: PathBuf,
+}
+
+impl Env {
+    fn new(mover: bool) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sim = rt
+            .block_on(Simulator::start(SimOptions::default()))
+            .expect("simulator");
+        sim.set_mover_bin(mover.then(|| PathBuf::from(env!("CARGO_BIN_EXE_berth"))));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kc = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kc).expect("kubeconfig");
+        Env {
+            rt,
+            sim: Some(sim),
+            dir,
+            kc,
+        }
+    }
+
+    fn repo(&self) -> String {
+        self.dir.path().join("repo").display().to_string()
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        self.berth_pw(args, PASSWORD)
+    }
+
+    /// berth ARGS --kubeconfig KC (commands that reach the cluster).
+    fn berth_pw(&self, args: &[&str], password: &str) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let cluster_cmd = args.first() != Some(&"snapshot")
+            || matches!(args.get(1), Some(&"create") | Some(&"restore"));
+        if cluster_cmd {
+            all.push("--kubeconfig".into());
+            all.push(self.kc.display().to_string());
+        }
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(&all)
+            .env("NO_COLOR", "1")
+            .env("BERTH_REPO_PASSWORD", password)
+            .env_remove("BERTH_REPO")
+            .output()
+            .expect("berth runs")
+    }
+
+    fn snap(&self, args: &[&str]) -> Output {
+        let mut all = vec!["snapshot"];
+        all.extend_from_slice(args);
+        let repo = self.repo();
+        all.extend_from_slice(&["--repo", &repo]);
+        self.berth(&all)
+    }
+
+    fn cluster(&self) -> Cluster {
+        self.rt
+            .block_on(Cluster::connect(&ConnectOptions {
+                kubeconfig: Some(self.kc.clone()),
+                context: None,
+            }))
+            .expect("connect")
+    }
+
+    fn get(&self, api: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let r = ObjectRef {
+            api_version: api.into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        self.rt.block_on(self.cluster().get(&r)).expect("get")
+    }
+
+    fn list(&self, api: &str, kind: &str, ns: &str) -> Vec<Value> {
+        self.rt
+            .block_on(self.cluster().list(api, kind, ns, None))
+            .expect("list")
+    }
+
+    /// The directory of the volume bound to `claim` in `ns`.
+    fn claim_dir(&self, ns: &str, claim: &str) -> PathBuf {
+        let pvc = self
+            .get("v1", "PersistentVolumeClaim", ns, claim)
+            .expect("claim exists");
+        let pv_name = pvc["spec"]["volumeName"].as_str().expect("bound");
+        let pv = self
+            .get("v1", "PersistentVolume", "", pv_name)
+            .expect("volume exists");
+        PathBuf::from(pv["spec"]["hostPath"]["path"].as_str().expect("hostPath"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.rt.block_on(sim.shutdown());
+        }
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn hello() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/hello")
+        .display()
+        .to_string()
+}
+
+/// Every file (contents) and link (target) below `root`, by relative path.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.expect("walk");
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .expect("below root")
+            .display()
+            .to_string();
+        if e.file_type().is_symlink() {
+            let t = std::fs::read_link(e.path()).expect("link");
+            out.insert(format!("{rel} ->"), t.display().to_string().into_bytes());
+        } else if e.file_type().is_file() {
+            out.insert(rel, std::fs::read(e.path()).expect("read"));
+        } else {
+            out.insert(format!("{rel}/"), Vec::new());
+        }
+    }
+    out
+}
+
+/// What must survive a restore: the parts of each object a user wrote.
+fn essence(env: &Env, ns: &str) -> Vec<(String, Value)> {
+    let pick = |api: &str, kind: &str, name: &str, field: &str| {
+        let o = env
+            .get(api, kind, ns, name)
+            .unwrap_or_else(|| panic!("{kind}/{name} missing in {ns}"));
+        (format!("{kind}/{name}.{field}"), o[field].clone())
+    };
+    vec![
+        pick("v1", "Secret", "hello-db", "data"),
+        pick("v1", "ConfigMap", "hello", "data"),
+        pick("apps/v1", "Deployment", "hello", "spec"),
+        pick("apps/v1", "StatefulSet", "hello-postgresql", "spec"),
+        pick("networking.k8s.io/v1", "Ingress", "hello", "spec"),
+    ]
+}
+
+fn wait_gone(env: &Env, dir: &Path) {
+    let start = Instant::now();
+    while env.get("v1", "Namespace", "", "hello").is_some() || dir.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "namespace hello and its volume {} are still there",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_app_snapshot_restores_into_a_new_namespace_with_its_objects_and_volume_files() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    std::fs::create_dir_all(dir.join("base/1")).expect("mkdir");
+    std::fs::write(dir.join("PG_VERSION"), "16\n").expect("write");
+    let big: Vec<u8> = (0..700_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("base/1/16384"), &big).expect("write");
+    std::fs::write(dir.join("base/empty"), b"").expect("write");
+    std::os::unix::fs::symlink("PG_VERSION", dir.join("version-link")).expect("link");
+    let before = tree(&dir);
+    let objects_before = essence(&env, "hello");
+
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    assert_eq!(rep["app"], "hello");
+    assert_eq!(rep["claims"][0]["name"], claim);
+    assert_eq!(rep["claims"][0]["files"], 3, "{rep}");
+
+    // One snapshot (the mover's volume snapshot was folded in), tagged; no Job or Secret left.
+    let out = env.snap(&["list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).expect("list json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let tags = list[0]["tags"].to_string();
+    for t in [
+        "berth.dev/kind=app",
+        "berth.dev/namespace=hello",
+        "berth.dev/app=hello",
+        "berth.dev/version=1.0.0",
+        "berth.dev/revision=1",
+    ] {
+        assert!(tags.contains(t), "{t} missing from {tags}");
+    }
+    let leftovers: Vec<String> = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .chain(env.list("v1", "Secret", "hello").iter())
+        .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+        .filter(|n| n.starts_with("berth-mover-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The repository holds the Secret's value only encrypted.
+    use base64::Engine as _;
+    let encoded = objects_before[0].1["password"]
+        .as_str()
+        .expect("password")
+        .to_string();
+    let plain = base64::engine::general_purpose::STANDARD
+        .decode(&encoded)
+        .expect("base64");
+    assert!(plain.len() >= 8, "a generated password");
+    for e in walkdir::WalkDir::new(env.repo()) {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            let bytes = std::fs::read(e.path()).expect("read");
+            for needle in [plain.as_slice(), encoded.as_bytes()] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{} holds the Secret's value in plaintext",
+                    e.path().display()
+                );
+            }
+        }
+    }
+
+    // Break it: the namespace goes, and with it the claim's volume directory.
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "hello".into(),
+    };
+    env.rt.block_on(env.cluster().delete(&r)).expect("delete");
+    wait_gone(&env, &dir);
+
+    let out = env.snap(&[
+        "restore",
+        &id[..8],
+        "-n",
+        "hello-restored",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(claim), "{}", text(&out));
+    let out = env.berth(&["status", "hello", "-n", "hello-restored"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("revision 1 (deployed)"),
+        "{}",
+        text(&out)
+    );
+
+    let new_dir = env.claim_dir("hello-restored", claim);
+    assert_ne!(new_dir, dir);
+    assert_eq!(tree(&new_dir), before, "volume files differ after restore");
+    let mut objects_after = essence(&env, "hello-restored");
+    let mut expected = objects_before.clone();
+    // The StatefulSet's serviceName etc. are namespace-free; nothing else may differ.
+    objects_after.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(objects_after, expected);
+
+    // Restoring over the installed app is refused and changes nothing.
+    std::fs::write(new_dir.join("PG_VERSION"), "changed after restore\n").expect("write");
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-restored"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(new_dir.join("PG_VERSION")).expect("read"),
+        "changed after restore\n"
+    );
+    // With --force the objects are re-applied and the existing claim keeps its data.
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-restored", "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("kept its data"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(new_dir.join("PG_VERSION")).expect("read"),
+        "changed after restore\n"
+    );
+    let out = env.snap(&["check", "--read-data"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn bad_input_and_a_failing_mover_name_the_fix() {
+    // No mover binary: the simulated kubelet fails the mover container with exit code 127.
+    let env = Env::new(false);
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = env.snap(&["create", "-n", "nothing-here"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("no app is installed in namespace nothing-here"),
+        "{}",
+        text(&out)
+    );
+
+    let out = env.snap(&["restore", "0123abcd", "-n", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("berth snapshot list"), "{}", text(&out));
+
+    let repo = env.repo();
+    let out = env.berth_pw(&["snapshot", "create", "-n", "x", "--repo", &repo], "wrong");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("BERTH_REPO_PASSWORD"), "{}", text(&out));
+
+    let key = env.dir.path().join("k.key");
+    let out = env.snap(&[
+        "create",
+        "-n",
+        "x",
+        "--key-file",
+        &key.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--password-file"), "{}", text(&out));
+
+    // A directory snapshot is not an app snapshot.
+    let data = env.dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "x").expect("write");
+    let out = env.snap(&[
+        "create",
+        "--path",
+        &data.display().to_string(),
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = serde_json::from_slice::<Value>(&out.stdout).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let out = env.snap(&["restore", &id, "-n", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--target DIR"), "{}", text(&out));
+
+    // The mover fails: the error names the Job, the claim and the cause; nothing is left.
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "--timeout", "60s"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("job/berth-mover-") && t.contains("data-hello-postgresql-0"),
+        "{t}"
+    );
+    assert!(
+        t.contains("exit code 127") && t.contains("BERTH_SIM_MOVER_BIN"),
+        "{t}"
+    );
+    assert!(!t.contains(PASSWORD), "{t}");
+    let out = env.snap(&["list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).expect("list json");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "only the directory snapshot: {list}"
+    );
+    let leftovers = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .chain(env.list("v1", "Secret", "hello").iter())
+        .filter(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("berth-mover-"))
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
