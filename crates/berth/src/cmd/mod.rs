@@ -10,6 +10,7 @@ pub mod demo_drift;
 pub mod demo_scan;
 pub mod demo_vendor;
 pub mod deploy;
+pub mod dev;
 pub mod drift;
 pub mod init;
 pub mod lint;
