@@ -100,33 +100,36 @@ async fn bench_berth(sim_kc: &Path, work: &Path, case: &Case, edits: usize) -> V
     };
     let (sink, mut rx) = berth_ops::channel();
     let cancel = Cancel::new();
-    let run =
-        tokio::spawn(async move { berth_ops::dev::run(&target, &input, sink, &cancel).await });
-    let mut next_applied = async |iteration: u32| loop {
-        match rx.recv().await {
-            Some(Event::Dev {
-                event: DevEvent::Applied(a),
-            }) if a.iteration == iteration => {
-                assert!(a.ok, "{}: change {iteration} failed: {a:?}", case.name);
-                return;
+    // The loop and the editor run on one task (the simulator on others), as in `berth dev`.
+    let editor = async {
+        let mut next_applied = async |iteration: u32| loop {
+            match rx.recv().await {
+                Some(Event::Dev {
+                    event: DevEvent::Applied(a),
+                }) if a.iteration == iteration => {
+                    assert!(a.ok, "{}: change {iteration} failed: {a:?}", case.name);
+                    return;
+                }
+                Some(Event::Dev {
+                    event: DevEvent::Problems { problems, .. },
+                }) => panic!("{}: {problems:?}", case.name),
+                Some(_) => {}
+                None => panic!("{}: the dev loop ended", case.name),
             }
-            Some(Event::Dev {
-                event: DevEvent::Problems { problems, .. },
-            }) => panic!("{}: {problems:?}", case.name),
-            Some(_) => {}
-            None => panic!("{}: the dev loop ended", case.name),
+        };
+        next_applied(0).await;
+        let mut out = Vec::with_capacity(edits);
+        for n in 1..=edits {
+            let text = edited(&original, case, n);
+            let t = Instant::now();
+            std::fs::write(&template, text).expect("write");
+            next_applied(n as u32).await;
+            out.push(t.elapsed().as_secs_f64());
         }
+        out
     };
-    next_applied(0).await;
-    let mut out = Vec::with_capacity(edits);
-    for n in 1..=edits {
-        let text = edited(&original, case, n);
-        let t = Instant::now();
-        std::fs::write(&template, text).expect("write");
-        next_applied(n as u32).await;
-        out.push(t.elapsed().as_secs_f64());
-    }
-    run.await.expect("join").expect("dev loop");
+    let (res, out) = tokio::join!(berth_ops::dev::run(&target, &input, sink, &cancel), editor);
+    res.expect("dev loop");
     out
 }
 

@@ -314,12 +314,7 @@ impl Session {
             fail_fast: Some(self.input.fail_fast),
             ..ApplyInput::default()
         };
-        let res = if self.installed {
-            crate::deploy::upgrade(&self.target, &apply, self.sink.clone(), cancel).await
-        } else {
-            crate::deploy::install(&self.target, &apply, self.sink.clone(), cancel).await
-        };
-        let report = match res {
+        let report = match self.deploy(&apply, cancel).await {
             Ok(r) => r,
             Err(e) => {
                 self.emit(DevEvent::Problems {
@@ -351,6 +346,20 @@ impl Session {
         if ok && self.input.test_on_save && !cancel.is_cancelled() {
             self.tests(iteration, &report).await;
         }
+    }
+
+    /// Install until an install succeeded, then upgrade. An app installed before the session
+    /// at another version is upgraded.
+    async fn deploy(&mut self, apply: &ApplyInput, cancel: &Cancel) -> Result<Report> {
+        if !self.installed {
+            match crate::deploy::install(&self.target, apply, self.sink.clone(), cancel).await {
+                Err(Error::Deploy(berth_deploy::DeployError::AlreadyInstalled { .. })) => {
+                    self.installed = true;
+                }
+                other => return other,
+            }
+        }
+        crate::deploy::upgrade(&self.target, apply, self.sink.clone(), cancel).await
     }
 
     /// The test hooks of the app as the files are now, rendered as the deployed revision

@@ -357,3 +357,21 @@ fn a_directory_without_berth_yaml_is_refused_with_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_loop_cleanly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    let mut dev = Dev::start(&app, &[]);
+    let first = dev.wait("applied", 0);
+    assert_eq!(first["ok"], true, "{first:#}");
+    let ok = Command::new("kill")
+        .args(["-INT", &dev.child.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -INT failed");
+    let stopped = dev.wait("stopped", 0);
+    assert_eq!(stopped["reason"], "interrupted");
+    assert!(dev.finish().success());
+}

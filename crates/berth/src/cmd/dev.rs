@@ -235,13 +235,10 @@ fn applied(a: &Applied, paint: &dyn Fn(&str, bool) -> String) -> String {
             "applied and ready".to_string()
         }
     } else {
-        format!(
-            "{}",
-            serde_json::to_value(a.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        )
+        serde_json::to_value(a.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     };
     let secs = a.since_write.unwrap_or(a.seconds);
     let rev = a
