@@ -588,6 +588,11 @@ mod tests {
         .expect("write");
         std::fs::create_dir_all(app.join("chart/templates")).expect("mkdir");
         std::fs::write(app.join("chart/templates/web.yaml"), "x").expect("write");
+        std::fs::write(
+            app.join("chart/Chart.yaml"),
+            "apiVersion: v2\nname: hello\nversion: 1.0.0\n",
+        )
+        .expect("write");
         let msg = "component a: template: hello/templates/web.yaml:3:14: executing \"hello/templates/web.yaml\" at <.Values.y>: nil";
         assert_eq!(
             locate_template_error(msg, app),
