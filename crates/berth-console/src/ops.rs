@@ -127,6 +127,8 @@ pub fn op_event(e: berth_ops::Event) -> Option<OpEvent> {
             text: format!("warning: {message}"),
         },
         E::Note { message } => OpEvent::Note { text: message },
+        // The console does not run the dev loop.
+        E::Dev { .. } => return None,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod policy;
 pub mod readiness;
 pub mod render;
+pub mod test_hooks;
 
 pub use cluster::{Cluster, ClusterError, ConnectOptions};
 pub use engine::{

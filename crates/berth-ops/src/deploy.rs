@@ -121,6 +121,9 @@ pub struct ApplyInput {
     /// The license of an online install ([`crate::online`]): templates see `.License` and the
     /// namespace gets `secret/berth-license`.
     pub license: Option<crate::online::LicenseInput>,
+    /// End the readiness wait once a diagnosis has held this long (None: the engine's
+    /// default). The dev loop uses a short one: a developer wants the cause at once.
+    pub fail_fast: Option<Duration>,
 }
 
 impl Default for ApplyInput {
@@ -137,6 +140,7 @@ impl Default for ApplyInput {
             rollback_on_failure: true,
             host_baseline: false,
             license: None,
+            fail_fast: None,
         }
     }
 }
@@ -327,6 +331,9 @@ async fn apply(
         o.validate = input.validate;
         o.registry = record;
         o.baseline_host = input.host_baseline;
+        if let Some(f) = input.fail_fast {
+            o.fail_fast = Some(f);
+        }
     });
     let Some(mode) = mode else {
         let plan = step(&*sink, Step::Plan, engine.diff(&prepared.release)).await?;

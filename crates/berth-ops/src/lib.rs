@@ -13,6 +13,8 @@
 //!   `broadcast` senders are sinks; [`channel`] makes one). Deploy operations take an
 //!   `Arc<dyn Sink>` (the engine keeps it), the others `&dyn Sink`. Operations that change
 //!   things take a [`Cancel`] flag.
+//! * The vendor's dev loop, [`dev::run`]: install, then apply every save of the app's files,
+//!   reporting each change as [`dev::DevEvent`]s.
 //! * Results: the deploy engine's `Report`, `Plan`, `StatusReport`, `HistoryEntry`;
 //!   [`troubleshoot::PreflightReport`], [`troubleshoot::SupportBundleReport`],
 //!   [`troubleshoot::AnalyzeReport`]. Errors: [`Error`], whose [`Error::class`] a front end
@@ -20,6 +22,7 @@
 
 pub mod airgap;
 pub mod deploy;
+pub mod dev;
 pub mod error;
 pub mod online;
 pub mod prepare;

@@ -118,6 +118,11 @@ pub enum Event {
         /// The note.
         message: String,
     },
+    /// The dev loop's own progress: changes seen, problems, what each change applied.
+    Dev {
+        /// The loop's event.
+        event: crate::dev::DevEvent,
+    },
 }
 
 /// Receives an operation's events. Called from the operation's task: keep it quick (draw,

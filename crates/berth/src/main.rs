@@ -39,6 +39,8 @@ enum Command {
     Completions(cmd::completions::Args),
     /// The tour: a simulated cluster, install, status, upgrade, a failed upgrade that rolls back.
     Demo(cmd::demo::Args),
+    /// The vendor's inner loop: watch the app, apply every save to a (simulated) cluster.
+    Dev(cmd::dev::Args),
     /// Test the app across Kubernetes versions, distributions and air-gap, on simulated clusters.
     Matrix(cmd::matrix::Args),
     /// Install the app into a cluster (server-side apply, ordered, waits until ready).
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Template(a) => cmd::template::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Dev(a) => cmd::dev::run(a),
         Command::Matrix(a) => cmd::matrix::run(a),
         Command::Install(a) => cmd::deploy::install(a),
         Command::Upgrade(a) => cmd::deploy::upgrade(a),

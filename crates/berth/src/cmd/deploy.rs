@@ -186,7 +186,7 @@ pub struct UninstallArgs {
     common: Common,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(
         s.find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -377,6 +377,7 @@ pub(crate) fn apply_input(
         rollback_on_failure: !no_rollback,
         host_baseline: apply.host_baseline,
         license: None,
+        fail_fast: None,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod demo_scan;
 pub mod demo_snapshot;
 pub mod demo_vendor;
 pub mod deploy;
+pub mod dev;
 pub mod drift;
 pub mod init;
 pub mod lint;
