@@ -39,7 +39,8 @@ fn demo_console_serves_the_tour_app_until_ctrl_c() {
         };
         seen.push_str(&line);
         seen.push('\n');
-        if let Some(rest) = line.strip_prefix("berth console for namespace hello: ") {
+        // The tour ends with the app restored from its snapshot into hello-restored.
+        if let Some(rest) = line.strip_prefix("berth console for namespace hello-restored: ") {
             url = Some(rest.trim().to_string());
         }
     }
@@ -76,7 +77,8 @@ fn demo_console_serves_the_tour_app_until_ctrl_c() {
             .await
             .expect("dashboard")
     });
-    // The tour left hello installed (its upgrade to 1.1.0, then the rolled-back failure).
+    // The tour left hello at 1.1.0 (its upgrade, then the rolled-back failure), then restored
+    // it from its snapshot into another namespace.
     assert!(dashboard.contains("id=\"version\">1.1.0<"), "{dashboard}");
     assert!(dashboard.contains("id=\"last-operation\""), "{dashboard}");
 

@@ -80,7 +80,7 @@ enum SnapshotCommand {
     /// Back up a directory, or an installed app (objects, revision, volume data), as a new snapshot.
     #[command(
         after_help = "Example:\n  berth snapshot create --repo /mnt/backups/hello --path /srv/data --tag nightly\n  \
-berth snapshot create --repo /mnt/backups/hello -n hello --kubeconfig ~/.kube/config\n\n\
+berth snapshot create --repo /mnt/backups/hello -n hello\n\n\
 With -n, a mover Job of berth's own image (--mover-image) reads each PersistentVolumeClaim \
 and writes to the repository itself: the repository must be reachable from the cluster's pods, \
 and its password is handed to them in a Secret deleted afterwards. Secrets of the app are \
@@ -121,7 +121,7 @@ leftovers of interrupted runs (prune removes them)."
     /// The mover, run inside a Job of berth's image by `create -n` and `restore -n`.
     #[command(
         hide = true,
-        after_help = "Example (what a mover Job runs):\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+        after_help = "Example (what a mover Job runs):\n  berth snapshot mover backup --source /berth/volume --run 0a1b --claim data"
     )]
     Mover(MoverArgs),
     /// Keys that open the repository: add, remove, list (rotate = add, then remove the old).
@@ -252,7 +252,7 @@ struct MoverArgs {
 enum MoverCommand {
     /// Back up the mounted claim as a volume snapshot tagged with the run and claim.
     #[command(
-        after_help = "Example:\n  berth snapshot mover backup --source /berth/volume --run 0a1b2c3d4e --claim data"
+        after_help = "Example:\n  berth snapshot mover backup --source /berth/volume --run 0a1b --claim data"
     )]
     Backup {
         /// The claim's mount path.
@@ -267,7 +267,7 @@ enum MoverCommand {
     },
     /// Restore an app snapshot's volume into the mounted (empty) claim.
     #[command(
-        after_help = "Example:\n  berth snapshot mover restore 1a2b3c4d --root volumes/data --target /berth/volume --claim data"
+        after_help = "Example:\n  berth snapshot mover restore 1a2b3c4d --root volumes/data \\\n    --target /berth/volume --claim data"
     )]
     Restore {
         /// The app snapshot.
