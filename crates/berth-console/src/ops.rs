@@ -378,6 +378,13 @@ impl Ops {
         .await
     }
 
+    /// The license the app was installed with (`secret/berth-license`), if any.
+    pub async fn license(&self) -> Result<Option<berth_ops::online::LicenseSummary>, OpError> {
+        let target = self.target.clone();
+        off_thread(move || async move { Ok(berth_ops::online::installed_license(&target).await?) })
+            .await
+    }
+
     /// The config of the newest revision (values the screen starts from), if any.
     pub async fn current_config(&self, app: &str) -> Result<Option<ResolvedConfig>, OpError> {
         let revs = self.revisions(app).await?;

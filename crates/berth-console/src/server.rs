@@ -389,7 +389,8 @@ async fn dashboard(State(s): State<AppState>, headers: HeaderMap) -> Response {
         }
     };
     let name = app.app.metadata.name.clone();
-    let (status, history) = tokio::join!(s.ops.status(&name), s.ops.history(&name));
+    let (status, history, license) =
+        tokio::join!(s.ops.status(&name), s.ops.history(&name), s.ops.license());
     let status = match status {
         Ok(st) => st,
         Err(e) => return error_page(&s, Some(&sess), StatusCode::BAD_GATEWAY, e.to_string()),
@@ -414,6 +415,8 @@ async fn dashboard(State(s): State<AppState>, headers: HeaderMap) -> Response {
         status: status.as_ref().map(status_view),
         last,
         jobs,
+        // A license that cannot be read is not the dashboard's to report (installs check it).
+        license: license.ok().flatten().map(LicenseView::of),
     }
     .into_response()
 }

@@ -87,6 +87,47 @@ pub struct DashboardPage {
     pub last: Option<LastOp>,
     /// Recent console jobs (id, title).
     pub jobs: Vec<(u64, String)>,
+    /// The license the app runs under, when it was installed with one.
+    pub license: Option<LicenseView>,
+}
+
+/// The license on the dashboard.
+#[derive(Debug, Clone)]
+pub struct LicenseView {
+    pub license_id: String,
+    pub customer: String,
+    pub license_type: String,
+    /// Channels, comma-separated.
+    pub channels: String,
+    /// "never", "2027-12-31T00:00:00Z (in 391 days)" or "… (expired 3 days ago: updates and new installs are refused)".
+    pub expiry: String,
+    /// Expired or within 30 days.
+    pub warn: bool,
+}
+
+impl LicenseView {
+    /// The dashboard's words for a license.
+    pub fn of(l: berth_ops::online::LicenseSummary) -> LicenseView {
+        let (expiry, warn) = match (&l.expires_at, l.days_left) {
+            (Some(at), Some(d)) if d < 0 => (
+                format!(
+                    "{at} (expired {} days ago: updates and new installs are refused; the running app is not affected)",
+                    -d
+                ),
+                true,
+            ),
+            (Some(at), Some(d)) => (format!("{at} (in {d} days)"), d <= 30),
+            _ => ("never".into(), false),
+        };
+        LicenseView {
+            license_id: l.license_id,
+            customer: l.customer,
+            license_type: l.license_type,
+            channels: l.channels.join(", "),
+            expiry,
+            warn,
+        }
+    }
 }
 
 /// One item on the config screen.

@@ -237,6 +237,47 @@ pub async fn installed(target: &Target, license: Option<&LicenseText>) -> Result
     })
 }
 
+/// The license an app runs under, as a front end shows it (read from the namespace's
+/// `secret/berth-license`; its signature is checked by installs and upgrades, not here).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LicenseSummary {
+    pub license_id: String,
+    pub customer: String,
+    pub license_type: String,
+    pub channels: Vec<String>,
+    /// RFC 3339, or None for a license that does not expire.
+    pub expires_at: Option<String>,
+    /// Whole days until it expires (negative once expired).
+    pub days_left: Option<i64>,
+}
+
+/// The license the app in the target's namespace was installed with; None when it was
+/// installed without one (no `secret/berth-license`).
+pub async fn installed_license(target: &Target) -> Result<Option<LicenseSummary>> {
+    let (cluster, ns) = target.connect().await?;
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: ns.clone(),
+        name: LICENSE_SECRET.into(),
+    };
+    if cluster.get(&r).await?.is_none() {
+        return Ok(None);
+    }
+    let spec = license_from_cluster(&cluster, &ns).await?.parse()?.spec;
+    let now = jiff::Timestamp::now();
+    Ok(Some(LicenseSummary {
+        license_id: spec.license_id,
+        customer: spec.customer,
+        license_type: spec.license_type.as_str().into(),
+        channels: spec.channels,
+        expires_at: spec.expires_at.map(|t| t.to_string()),
+        days_left: spec
+            .expires_at
+            .map(|t| (t.as_second() - now.as_second()).div_euclid(86_400)),
+    }))
+}
+
 async fn license_from_cluster(cluster: &Cluster, namespace: &str) -> Result<LicenseText> {
     use base64::Engine as _;
     let r = ObjectRef {

@@ -262,3 +262,68 @@ async fn errors_carry_their_class_and_stop_before_the_cluster() {
     );
     s.sim.shutdown().await;
 }
+
+/// The license an app runs under, read back from its namespace as the console shows it:
+/// nothing without `secret/berth-license`, then the customer, type, channels and days left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_installed_license_is_read_from_the_namespace() {
+    use base64::Engine as _;
+    let s = sim().await;
+    assert!(
+        berth_ops::online::installed_license(&s.target)
+            .await
+            .expect("read")
+            .is_none(),
+        "installed without a license"
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let now = jiff::Timestamp::now();
+    let lic = berth_license::sign(
+        berth_license::Spec {
+            license_id: "lic-1".into(),
+            app: "hello".into(),
+            customer: "acme".into(),
+            vendor_url: "https://updates.example.com".into(),
+            channels: vec!["stable".into(), "lts".into()],
+            license_type: berth_license::LicenseType::Paid,
+            issued_at: now,
+            expires_at: Some(now + jiff::SignedDuration::from_hours(24 * 10 + 1)),
+            airgap: false,
+            snapshots: true,
+            support_bundle_upload: false,
+            cluster_id: None,
+            entitlements: Default::default(),
+            credential: "secret-credential".into(),
+        },
+        &key,
+    );
+    let (cluster, ns) = s.target.connect().await.expect("connect");
+    cluster
+        .create(
+            &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await
+        .expect("namespace");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(lic.to_yaml());
+    cluster
+        .create(&serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "berth-license", "namespace": ns},
+            "data": {"license.yaml": b64}}))
+        .await
+        .expect("secret");
+    let l = berth_ops::online::installed_license(&s.target)
+        .await
+        .expect("read")
+        .expect("a license");
+    assert_eq!(
+        (
+            l.customer.as_str(),
+            l.license_type.as_str(),
+            l.license_id.as_str()
+        ),
+        ("acme", "paid", "lic-1")
+    );
+    assert_eq!(l.channels, ["stable", "lts"]);
+    assert_eq!(l.days_left, Some(10));
+    let _keep = &s.sim;
+}
