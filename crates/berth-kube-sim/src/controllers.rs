@@ -2344,7 +2344,10 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                                 old["state"]["terminated"].clone()
                             } else {
                                 let mut t = json!({"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "startedAt": start_ts(&started_at), "finishedAt": now, "containerID": cid});
-                                if code != 0 && !message.is_empty() {
+                                if code != 0
+                                    && !message.is_empty()
+                                    && c["terminationMessagePolicy"] == "FallbackToLogsOnError"
+                                {
                                     t["message"] = json!(message);
                                 }
                                 t
