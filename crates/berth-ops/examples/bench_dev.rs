@@ -289,10 +289,11 @@ async fn main() {
 }
 
 async fn cluster(work: &Path, name: &str, time_scale: f64) -> (Simulator, PathBuf) {
-    let mut profile = berth_kube_sim::Profile::default();
-    profile.time_scale = time_scale;
     let sim = Simulator::start(SimOptions {
-        profile,
+        profile: berth_kube_sim::Profile {
+            time_scale,
+            ..Default::default()
+        },
         ..SimOptions::default()
     })
     .await
