@@ -6,7 +6,12 @@
 //! `BERTH_TEST_HELM_PYTHON` names a Python with helm-python-sdk: Helm v4's `upgrade` of the
 //! same chart with the same edit, waiting for readiness (kstatus), timed from the same write.
 //!
-//! Run: `cargo run --release -p berth-ops --example bench_dev [-- EDITS]`.
+//! Besides the total, each berth change is split into the loop's own work (lint, render,
+//! diff, apply: the change's time minus the engine's hook and readiness waits) and the time
+//! the simulated cluster takes to run hooks and become ready, which no tool can shorten: the
+//! simulator plays probe delays and Job durations at `timeScale` (default 10x real time).
+//!
+//! Run: `cargo run --release -p berth-ops --example bench_dev [-- EDITS [TIME_SCALE]]`.
 
 #[path = "../../../testing/public_charts.rs"]
 mod public_charts;
@@ -72,7 +77,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Seconds from each write to the dev loop's "applied and ready".
-async fn bench_berth(sim_kc: &Path, work: &Path, case: &Case, edits: usize) -> Vec<f64> {
+/// Seconds from each write to the dev loop's "applied and ready", and the loop's own seconds
+/// of each change (without the waits for hooks and readiness).
+async fn bench_berth(
+    sim_kc: &Path,
+    work: &Path,
+    case: &Case,
+    edits: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let app = work.join(format!("berth-{}", case.name));
     copy_dir(&case.chart, &app.join("chart"));
     if !app.join("berth.yaml").is_file() {
@@ -102,13 +114,23 @@ async fn bench_berth(sim_kc: &Path, work: &Path, case: &Case, edits: usize) -> V
     let cancel = Cancel::new();
     // The loop and the editor run on one task (the simulator on others), as in `berth dev`.
     let editor = async {
+        let mut own = Vec::with_capacity(edits);
         let mut next_applied = async |iteration: u32| loop {
             match rx.recv().await {
                 Some(Event::Dev {
                     event: DevEvent::Applied(a),
                 }) if a.iteration == iteration => {
                     assert!(a.ok, "{}: change {iteration} failed: {a:?}", case.name);
-                    return;
+                    if std::env::var_os("BENCH_DEV_PHASES").is_some() {
+                        eprintln!("{} {iteration} {:.3} {:?}", case.name, a.seconds, a.phases);
+                    }
+                    let waits: f64 = a
+                        .phases
+                        .iter()
+                        .filter(|(p, _)| matches!(p.as_str(), "wait" | "pre-hooks" | "post-hooks"))
+                        .map(|(_, s)| s)
+                        .sum();
+                    return a.seconds - waits;
                 }
                 Some(Event::Dev {
                     event: DevEvent::Problems { problems, .. },
@@ -123,10 +145,10 @@ async fn bench_berth(sim_kc: &Path, work: &Path, case: &Case, edits: usize) -> V
             let text = edited(&original, case, n);
             let t = Instant::now();
             std::fs::write(&template, text).expect("write");
-            next_applied(n as u32).await;
+            own.push(next_applied(n as u32).await);
             out.push(t.elapsed().as_secs_f64());
         }
-        out
+        (out, own)
     };
     let (res, out) = tokio::join!(berth_ops::dev::run(&target, &input, sink, &cancel), editor);
     res.expect("dev loop");
@@ -198,6 +220,11 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(40);
+    let time_scale: f64 = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(berth_kube_sim::profile::DEFAULT_TIME_SCALE);
+    println!("simulator timeScale {time_scale}; {edits} edits per chart and tool\n");
     let work = tempfile::tempdir().expect("tempdir");
     let corpus = public_charts::unpack(&work.path().join("corpus"));
     let prometheus = corpus
@@ -227,11 +254,6 @@ async fn main() {
             helm_values: "{}",
         },
     ];
-    let sim = Simulator::start(SimOptions::default())
-        .await
-        .expect("simulator");
-    let kc = work.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).expect("kubeconfig");
     let helm_py = std::env::var("BERTH_TEST_HELM_PYTHON").ok();
     println!("| chart | tool | edits | p50 ms | p95 ms | max ms |");
     println!("|---|---|---:|---:|---:|---:|");
@@ -242,13 +264,41 @@ async fn main() {
             let app = work.path().join("berth-hello");
             copy_dir(&root.join("examples/hello"), &app);
         }
-        let mut b = bench_berth(&kc, work.path(), case, edits).await;
-        let (_, b95) = row(case.name, "berth dev", &mut b);
+        // Each tool gets a fresh simulated cluster.
+        let (sim, kc) = cluster(work.path(), &format!("{}-berth", case.name), time_scale).await;
+        let (mut b, mut own) = bench_berth(&kc, work.path(), case, edits).await;
+        sim.shutdown().await;
+        let (_, b95) = row(case.name, "berth dev: save to applied and ready", &mut b);
+        row(
+            case.name,
+            "berth dev: own work (lint, render, diff, apply)",
+            &mut own,
+        );
         if let Some(py) = &helm_py {
+            let (sim, kc) = cluster(work.path(), &format!("{}-helm", case.name), time_scale).await;
             let mut h = bench_helm(py, &kc, work.path(), case, edits);
+            sim.shutdown().await;
             let (_, h95) = row(case.name, "helm upgrade --wait", &mut h);
-            println!("|  | p95 ratio helm/berth | | | {:.1}x | |", h95 / b95);
+            println!(
+                "| {} | p95 ratio helm / berth | | | {:.2}x | |",
+                case.name,
+                h95 / b95
+            );
         }
     }
-    sim.shutdown().await;
+}
+
+async fn cluster(work: &Path, name: &str, time_scale: f64) -> (Simulator, PathBuf) {
+    let sim = Simulator::start(SimOptions {
+        profile: berth_kube_sim::Profile {
+            time_scale,
+            ..Default::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator");
+    let kc = work.join(format!("{name}.kubeconfig"));
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    (sim, kc)
 }

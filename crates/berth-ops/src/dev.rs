@@ -153,6 +153,8 @@ pub struct Applied {
     /// Seconds from the newest write of a changed file to applied and ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since_write: Option<f64>,
+    /// The engine's seconds per phase (plan, apply, wait, ...): where the time went.
+    pub phases: Vec<(String, f64)>,
 }
 
 /// What a dev session did.
@@ -503,6 +505,7 @@ fn applied(iteration: u32, report: &Report, seconds: f64, since_write: Option<f6
             .collect(),
         seconds,
         since_write,
+        phases: report.timings.clone(),
     };
     for s in &report.plan.steps {
         let name = format!("{}/{}", s.object.kind.to_lowercase(), s.object.name);
