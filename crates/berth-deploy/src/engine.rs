@@ -56,6 +56,9 @@ pub struct Options {
     /// Record this host's facts (host collectors) in the baseline too: for installs run on
     /// the cluster's own machine (embedded clusters, VMs).
     pub baseline_host: bool,
+    /// The readiness wait re-reads pending objects after 100 ms, then backs off up to this.
+    /// Default 1 s; the dev loop uses 100 ms, where a second of lag is most of the budget.
+    pub wait_poll_max: Duration,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             delete_data: false,
             registry: None,
             baseline_host: false,
+            wait_poll_max: Duration::from_secs(1),
         }
     }
 }
@@ -1827,7 +1831,7 @@ impl Engine {
                     .collect(),
             });
             tokio::time::sleep(interval).await;
-            interval = (interval * 3 / 2).min(Duration::from_secs(1));
+            interval = (interval * 3 / 2).min(self.opts.wait_poll_max.max(interval));
             // Re-read pending objects, one list per (apiVersion, kind, namespace).
             let refs: Vec<ObjectRef> = pending.values().map(|(r, _, _)| r.clone()).collect();
             let mut groups: HashMap<(String, String, String), Vec<ObjectRef>> = HashMap::new();

@@ -124,6 +124,8 @@ pub struct ApplyInput {
     /// End the readiness wait once a diagnosis has held this long (None: the engine's
     /// default). The dev loop uses a short one: a developer wants the cause at once.
     pub fail_fast: Option<Duration>,
+    /// Longest pause between readiness reads (None: the engine's default, 1 s).
+    pub wait_poll_max: Option<Duration>,
 }
 
 impl Default for ApplyInput {
@@ -141,6 +143,7 @@ impl Default for ApplyInput {
             host_baseline: false,
             license: None,
             fail_fast: None,
+            wait_poll_max: None,
         }
     }
 }
@@ -333,6 +336,9 @@ async fn apply(
         o.baseline_host = input.host_baseline;
         if let Some(f) = input.fail_fast {
             o.fail_fast = Some(f);
+        }
+        if let Some(p) = input.wait_poll_max {
+            o.wait_poll_max = p;
         }
     });
     let Some(mode) = mode else {

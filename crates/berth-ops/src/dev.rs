@@ -314,6 +314,8 @@ impl Session {
             // applies over it.
             rollback_on_failure: false,
             fail_fast: Some(self.input.fail_fast),
+            // Readiness seen within 100 ms, not after a back-off of up to a second.
+            wait_poll_max: Some(Duration::from_millis(100)),
             ..ApplyInput::default()
         };
         let report = match self.deploy(&apply, cancel).await {

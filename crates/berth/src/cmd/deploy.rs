@@ -378,6 +378,7 @@ pub(crate) fn apply_input(
         host_baseline: apply.host_baseline,
         license: None,
         fail_fast: None,
+        wait_poll_max: None,
     })
 }
 
