@@ -28,6 +28,7 @@ pub mod online;
 pub mod prepare;
 pub mod progress;
 pub mod release;
+pub mod scan;
 pub mod snapshot;
 pub mod troubleshoot;
 

@@ -2,10 +2,9 @@
 //! finding, the signed vulnerability database, matching, the release policy).
 
 use crate::cmd::oci::RegistryFlags;
-use crate::exit::{self, BadInput, NotInstalled};
+use crate::exit::{self, BadInput};
 use anyhow::{Context, Result};
-use berth_oci::transfer::{self, NoProgress};
-use berth_oci::{Client, Layout, Reference, keys};
+use berth_oci::{Client, Reference, keys};
 use berth_scan::image::{LayerCache, Limits};
 use berth_scan::osv::{FixState, VulnDb};
 use berth_scan::policy::{self, Policy};
@@ -222,112 +221,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Pull image references into a temporary layout.
-fn pull_into(refs: &[Reference], registry: &RegistryFlags, dir: &Path) -> Result<()> {
-    let layout = Layout::create(dir)?;
-    let client = Client::new(registry.config()?)?;
-    runtime()?.block_on(async {
-        transfer::pull_images(&client, refs, &layout, &[], &NoProgress)
-            .await
-            .map(|_| ())
-    })?;
-    Ok(())
-}
+/// A scan's warnings go to stderr, like the command's other messages.
+struct Warnings;
 
-/// Scan one target string: a directory (layout or rootfs) or an image reference.
-fn scan_target(target: &str, db: &VulnDb, registry: &RegistryFlags) -> Result<ScanReport> {
-    let path = Path::new(target);
-    let limits = Limits::default();
-    let cache = LayerCache::new();
-    if path.is_dir() {
-        return report::scan_path(path, db, Some(&cache), &limits)
-            .map_err(|e| BadInput(e.to_string()).into());
-    }
-    if path.exists() {
-        return Err(BadInput(format!(
-            "{target} is a file; give a release or OCI layout directory (unpack an archive with `tar -xf`), a root filesystem directory, or an image reference"
-        ))
-        .into());
-    }
-    let r = Reference::parse(target).map_err(|e| {
-        BadInput(format!(
-            "{target} is neither a directory nor an image reference: {e}"
-        ))
-    })?;
-    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    pull_into(&[r], registry, tmp.path()).with_context(|| format!("pulling {target}"))?;
-    Ok(report::scan_layout(tmp.path(), db, Some(&cache), &limits)?)
-}
-
-/// The images the pods of a namespace run.
-fn namespace_images(
-    ns: &str,
-    kubeconfig: Option<PathBuf>,
-    context: Option<String>,
-) -> Result<Vec<report::PodImage>> {
-    let pods = runtime()?.block_on(async {
-        let cluster =
-            berth_deploy::cluster::Cluster::connect(&berth_deploy::cluster::ConnectOptions {
-                kubeconfig,
-                context,
-            })
-            .await?;
-        anyhow::Ok(cluster.list("v1", "Pod", ns, None).await?)
-    })?;
-    let mut images = std::collections::BTreeSet::new();
-    for pod in &pods {
-        images.extend(report::pod_images(pod));
-    }
-    if images.is_empty() {
-        return Err(NotInstalled(format!(
-            "no pods run in namespace {ns}; nothing to scan (is the app installed there? see `berth status -n {ns}`)"
-        ))
-        .into());
-    }
-    Ok(images.into_iter().collect())
-}
-
-/// Pull each pod image into `dir`: by the digest that runs; when the registry does not
-/// have that digest (a re-tagged or garbage-collected image), by the spec's reference,
-/// with a warning that it may not be what runs.
-fn pull_pod_images(
-    images: &[report::PodImage],
-    registry: &RegistryFlags,
-    dir: &Path,
-) -> Result<()> {
-    let layout = Layout::create(dir)?;
-    let client = Client::new(registry.config()?)?;
-    let rt = runtime()?;
-    for img in images {
-        let parse =
-            |r: &str| Reference::parse(r).map_err(|e| anyhow::anyhow!("pod image {r}: {e}"));
-        if let Some(running) = &img.running {
-            let r = parse(running)?;
-            match rt.block_on(transfer::pull_images(
-                &client,
-                &[r],
-                &layout,
-                &[],
-                &NoProgress,
-            )) {
-                Ok(_) => continue,
-                Err(e) => eprintln!(
-                    "warning: {running} (the digest the kubelet reported) could not be pulled ({e}); scanning {} instead, which may have moved since",
-                    img.image
-                ),
-            }
+impl berth_ops::Sink for Warnings {
+    fn event(&self, e: berth_ops::Event) {
+        if let berth_ops::Event::Warning { message } = e {
+            eprintln!("warning: {message}");
         }
-        let r = parse(&img.image)?;
-        rt.block_on(transfer::pull_images(
-            &client,
-            &[r],
-            &layout,
-            &[],
-            &NoProgress,
-        ))
-        .with_context(|| format!("pulling {}", img.image))?;
     }
-    Ok(())
+}
+
+/// `berth_ops::scan::scan_target` on a runtime of its own.
+fn scan_target(target: &str, db: &VulnDb, registry: &RegistryFlags) -> Result<ScanReport> {
+    let config = registry.config()?;
+    Ok(runtime()?.block_on(berth_ops::scan::scan_target(target, db, config))?)
 }
 
 /// Run `berth sbom`.
@@ -440,16 +348,16 @@ pub fn run_scan(a: ScanArgs) -> Result<u8> {
     let rep = match (&a.target, &a.namespace) {
         (Some(t), _) => scan_target(t, &db, &a.registry)?,
         (None, Some(ns)) => {
-            let images = namespace_images(ns, a.kubeconfig.clone(), a.context.clone())?;
-            let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            pull_pod_images(&images, &a.registry, tmp.path())
-                .with_context(|| format!("pulling the images of namespace {ns}"))?;
-            report::scan_layout(
-                tmp.path(),
-                &db,
-                Some(&LayerCache::new()),
-                &Limits::default(),
-            )?
+            let target = berth_ops::deploy::Target {
+                kubeconfig: a.kubeconfig.clone(),
+                context: a.context.clone(),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            };
+            let config = a.registry.config()?;
+            runtime()?.block_on(berth_ops::scan::scan_namespace(
+                &target, &db, config, &Warnings,
+            ))?
         }
         (None, None) => return Err(BadInput("give a target or -n NAMESPACE".into()).into()),
     };
