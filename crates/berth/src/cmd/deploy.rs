@@ -186,23 +186,24 @@ pub struct UninstallArgs {
     common: Common,
 }
 
+/// A duration flag: a number with `ms`, `s` (or none), `m`, `h` or `d`.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(
         s.find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(s.len()),
     );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 5m, 1h)"))?;
+    let bad = || format!("{s:?} is not a duration (examples: 0s, 30s, 5m, 1h, 7d)");
+    let n: f64 = num.parse().map_err(|_| bad())?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("{s:?} is not a duration (examples: 30s, 5m, 1h)")),
+        "d" => n * 86400.0,
+        _ => return Err(bad()),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use berth_snapshot as snap;
 use serde_json::json;
 
+use crate::cmd::deploy::parse_duration;
 use crate::exit::{self, BadInput};
 
 mod app;
@@ -351,25 +352,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let bad = || format!("{s:?} is not a duration (examples: 0s, 30s, 5m, 24h)");
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| bad())
-}
-
 /// Errors the user fixes (a wrong password, a bad id or path) exit with 2; damage and I/O with 1.
 pub(crate) fn user_error(e: snap::Error) -> anyhow::Error {
     use snap::Error as E;
@@ -465,17 +447,8 @@ pub(crate) fn backend(
         .into());
     };
     let loc = snap::RepoLocation::parse(url).map_err(user_error)?;
-    let s3 = match (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (Ok(access_key), Ok(secret_key)) => Some(snap::S3Credentials {
-            access_key,
-            secret_key,
-            session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
-        }),
-        _ => None,
-    };
+    // Absent credentials are reported by the S3 store when it is the one asked for.
+    let s3 = snap::S3Credentials::from_env().ok();
     let sftp = match &loc {
         snap::RepoLocation::Sftp(_) => Some(sftp_options(r)?),
         _ => None,
