@@ -7,13 +7,7 @@ use crate::model::InstanceInfo;
 use crate::service::{SResult, Service, ServiceError};
 use berth_scan::report::{Finding, ScanReport};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// Scan reports of releases by index digest (releases are immutable, so a report holds for the
-/// life of the process and the database it was made with).
-#[derive(Default)]
-pub struct ScanCache(Mutex<HashMap<String, Arc<ScanReport>>>);
+use std::sync::Arc;
 
 /// The answer of `GET /api/v1/apps/{app}/exposure/{advisory}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,7 +134,7 @@ impl Service {
                 "{advisory:?} is not an advisory id; name one such as CVE-2023-4911, DSA-5514-1 or GHSA-…"
             )));
         }
-        self.releases(app).await?;
+        self.require_app(app).await?;
         let rows = self
             .db
             .rows(
@@ -177,31 +171,25 @@ impl Service {
         })
     }
 
-    /// The scan of the release whose index is `index`, made once per process.
+    /// The scan of the release whose index is `index` (made once per process, shared with
+    /// the CVE gate).
     async fn release_scan(
         &self,
         scanner: &Arc<crate::scan_gate::ScanGate>,
         index: &str,
     ) -> SResult<Arc<ScanReport>> {
-        if let Some(r) = self.scans.0.lock().expect("scan cache").get(index) {
-            return Ok(r.clone());
+        if let Some(r) = scanner.scanned(index) {
+            return Ok(r);
         }
         let view = self
             .store
             .layout_view(&crate::service::digest(index)?)
             .await?;
-        let scanner = scanner.clone();
-        let report = tokio::task::spawn_blocking(move || scanner.scan(view.path()))
+        let (scanner, index) = (scanner.clone(), index.to_string());
+        tokio::task::spawn_blocking(move || scanner.scan(&index, view.path()))
             .await
             .map_err(|e| ServiceError::Invalid(format!("scanning a release failed: {e}")))?
-            .map_err(ServiceError::Invalid)?;
-        let report = Arc::new(report);
-        self.scans
-            .0
-            .lock()
-            .expect("scan cache")
-            .insert(index.to_string(), report.clone());
-        Ok(report)
+            .map_err(ServiceError::Invalid)
     }
 }
 

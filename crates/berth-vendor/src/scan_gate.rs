@@ -6,12 +6,18 @@ use crate::service::{GateInput, ReleaseGate};
 use berth_scan::Policy;
 use berth_scan::image::Limits;
 use berth_scan::osv::VulnDb;
+use berth_scan::report::ScanReport;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-/// Scans every image of a release and applies the policy.
+/// Scans every image of a release and applies the policy. Each release is scanned once
+/// per process (by its index digest; releases are immutable), for the gate and for exposure
+/// questions alike.
 pub struct ScanGate {
     db: VulnDb,
     policy: Policy,
+    scans: Mutex<HashMap<String, Arc<ScanReport>>>,
 }
 
 impl ScanGate {
@@ -27,7 +33,11 @@ impl ScanGate {
                 Policy::parse(&text, &p.display().to_string()).map_err(|e| e.to_string())?
             }
         };
-        Ok(ScanGate { db, policy })
+        Ok(ScanGate {
+            db,
+            policy,
+            scans: Mutex::default(),
+        })
     }
 
     /// The records loaded.
@@ -35,10 +45,25 @@ impl ScanGate {
         self.db.len()
     }
 
-    /// Every image of the release in the OCI layout `layout`, scanned.
-    pub fn scan(&self, layout: &Path) -> Result<berth_scan::report::ScanReport, String> {
-        berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
-            .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))
+    /// The scan of the release whose index is `index`, when it was made already.
+    pub fn scanned(&self, index: &str) -> Option<Arc<ScanReport>> {
+        self.scans.lock().expect("scan cache").get(index).cloned()
+    }
+
+    /// Every image of the release whose index is `index`, read from the OCI layout
+    /// `layout`: scanned the first time, remembered after.
+    pub fn scan(&self, index: &str, layout: &Path) -> Result<Arc<ScanReport>, String> {
+        if let Some(r) = self.scanned(index) {
+            return Ok(r);
+        }
+        let report = berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
+            .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))?;
+        let report = Arc::new(report);
+        self.scans
+            .lock()
+            .expect("scan cache")
+            .insert(index.to_string(), report.clone());
+        Ok(report)
     }
 }
 
@@ -49,7 +74,7 @@ impl ReleaseGate for ScanGate {
 
     fn check(&self, release: &GateInput) -> Vec<String> {
         // A release that cannot be scanned is not promoted: the gate fails closed.
-        match berth_scan::report::scan_layout(&release.layout, &self.db, None, &Limits::default()) {
+        match self.scan(&release.index, &release.layout) {
             Ok(report) => berth_scan::gate_reasons(&report, &self.policy),
             Err(e) => vec![format!(
                 "{} {} could not be scanned ({e}); nothing is promoted unscanned",

@@ -55,6 +55,8 @@ pub struct GateInput {
     pub app: String,
     pub version: String,
     pub channel: String,
+    /// The digest of the release's index.json (a release's identity: it never changes).
+    pub index: String,
     /// An OCI image layout of the release (index.json + the store's blobs), as
     /// `berth release build` wrote it.
     pub layout: std::path::PathBuf,
@@ -82,8 +84,6 @@ pub struct Service {
     pub(crate) trees: Arc<crate::registry::TreeCache>,
     /// The vulnerability database behind the CVE gate, also answering exposure questions.
     pub scanner: Option<Arc<crate::scan_gate::ScanGate>>,
-    /// Scans of releases made for exposure questions.
-    pub(crate) scans: Arc<crate::exposure::ScanCache>,
 }
 
 /// What a channel holds: its policy and its releases, oldest first.
@@ -165,7 +165,6 @@ impl Service {
             caches: Default::default(),
             trees: Default::default(),
             scanner: None,
-            scans: Default::default(),
         };
         svc.ensure_signing_key().await?;
         svc.spawn_instance_flusher();
@@ -435,7 +434,7 @@ impl Service {
         Ok(rows.iter().map(|r| db::text(r, "name")).collect())
     }
 
-    async fn require_app(&self, app: &str) -> SResult<()> {
+    pub(crate) async fn require_app(&self, app: &str) -> SResult<()> {
         check_name("app", app)?;
         self.db
             .row("SELECT name FROM apps WHERE name = $1", &[Param::Text(app)])
@@ -796,6 +795,7 @@ impl Service {
         let index = digest(&db::text(&row, "index_digest"))?;
         let view = self.store.layout_view(&index).await?;
         let input = GateInput {
+            index: index.to_string(),
             app: app.into(),
             version: version.into(),
             channel: channel.into(),
