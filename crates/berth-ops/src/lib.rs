@@ -23,6 +23,7 @@
 pub mod airgap;
 pub mod deploy;
 pub mod dev;
+pub mod drift;
 pub mod error;
 pub mod online;
 pub mod prepare;

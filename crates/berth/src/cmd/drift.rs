@@ -4,11 +4,8 @@
 use crate::cmd::deploy::Common;
 use crate::output::{self, Format};
 use anyhow::{Result, anyhow};
-use berth_deploy::engine::{Options, Quiet};
-use berth_deploy::{Cluster, ConnectOptions, Engine};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// `berth drift`.
 #[derive(clap::Args, Debug)]
@@ -37,41 +34,12 @@ pub fn run(a: DriftArgs) -> Result<u8> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let cluster = Cluster::connect(&ConnectOptions {
-            kubeconfig: a.common.kubeconfig.clone(),
-            context: a.common.context.clone(),
-        })
-        .await?;
-        let ns = a
-            .common
-            .namespace
-            .clone()
-            .unwrap_or_else(|| cluster.client().default_namespace().to_string());
-        let app = match &a.app {
-            Some(app) => app.clone(),
-            None => only_app(&cluster, &ns).await?,
-        };
-        let cluster = Arc::new(cluster);
-        let engine = Engine::new(
-            cluster.clone(),
-            Options {
-                namespace: ns.clone(),
-                ..Options::default()
-            },
-            Arc::new(Quiet),
-        );
-        let history = engine.revisions(&app).await?;
-        if history.is_empty() {
-            return Err(crate::exit::NotInstalled(format!(
-                "{app} is not installed in namespace {ns}; install it with `berth install`"
-            ))
-            .into());
-        }
-        let Some(d) = berth_deploy::baseline::drift(&cluster, &history, a.host).await else {
-            return Err(anyhow!(
-                "no revision of {app} in namespace {ns} carries a baseline (it was installed by a berth without baselines); the next `berth upgrade` records one"
-            ));
-        };
+        let target = crate::cmd::deploy::target(&a.common);
+        let berth_ops::drift::AppDrift {
+            app,
+            namespace: ns,
+            drift: d,
+        } = berth_ops::drift::drift(&target, a.app.as_deref(), a.host).await?;
         if a.host && !d.baseline_has_host {
             eprintln!(
                 "note: the baseline of revision {} holds no host facts (`berth install|upgrade --host-baseline`, run on a node, records them); only the cluster was compared",
@@ -103,29 +71,6 @@ pub fn code(r: &berth_drift::Report) -> u8 {
         None => crate::exit::OK,
         Some(c) if c.band() == "High" => crate::exit::CHECK_FAILED,
         Some(_) => crate::exit::CHECK_WARNED,
-    }
-}
-
-async fn only_app(cluster: &Cluster, ns: &str) -> Result<String> {
-    let selector = format!("{}=revision", berth_deploy::object::LABEL_KIND);
-    let apps: std::collections::BTreeSet<String> = cluster
-        .list("v1", "Secret", ns, Some(&selector))
-        .await?
-        .iter()
-        .filter_map(|s: &Value| berth_deploy::object::label(s, berth_deploy::object::LABEL_APP))
-        .map(str::to_string)
-        .collect();
-    match apps.len() {
-        1 => Ok(apps.into_iter().next().unwrap_or_default()),
-        0 => Err(crate::exit::NotInstalled(format!(
-            "no app is installed in namespace {ns}; pass -n with the app's namespace"
-        ))
-        .into()),
-        _ => Err(crate::exit::BadInput(format!(
-            "several apps are installed in namespace {ns} ({}); name one: berth drift APP -n {ns}",
-            apps.into_iter().collect::<Vec<_>>().join(", ")
-        ))
-        .into()),
     }
 }
 
