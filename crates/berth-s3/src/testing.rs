@@ -63,6 +63,11 @@ impl Seaweed {
             "-webdav=false".into(),
             format!("-s3.config={}", config.display()),
             format!("-s3.port={s3_port}"),
+            // A fixed volume count and size: left to itself, `weed mini` sizes both from the
+            // disk's free space, and on a nearly full disk it has no writable volume and
+            // answers every PUT with HTTP 500.
+            "-volume.max=8".into(),
+            "-master.volumeSizeLimitMB=64".into(),
         ];
         for flag in [
             "master.port",
