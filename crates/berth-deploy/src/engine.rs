@@ -14,7 +14,7 @@ use crate::object::{self, LABEL_APP, Manifest, ObjectRef, object_ref};
 use crate::order::{self, Batch};
 use crate::plan::{self, Action, Key, Plan};
 use crate::policy::{self, UpgradePolicy};
-use crate::readiness::{Readiness, readiness};
+use crate::readiness::{Readiness, readiness, readiness_in};
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -1706,6 +1706,20 @@ impl Engine {
         Ok(())
     }
 
+    /// The cluster's StorageClasses when some object is a claim (their binding modes decide
+    /// whether a Pending claim waits for its first pod); none otherwise, or when they cannot
+    /// be read (claims are then waited for until Bound).
+    async fn storage_classes_for(&self, refs: impl Iterator<Item = ObjectRef>) -> Vec<Value> {
+        let mut refs = refs;
+        if !refs.any(|r| r.kind == "PersistentVolumeClaim" && r.group().is_empty()) {
+            return Vec::new();
+        }
+        self.cluster
+            .list("storage.k8s.io/v1", "StorageClass", "", None)
+            .await
+            .unwrap_or_default()
+    }
+
     async fn wait_ready(
         &self,
         _app: &str,
@@ -1737,10 +1751,13 @@ impl Engine {
         } else {
             None
         };
+        let storage_classes = self
+            .storage_classes_for(objects.iter().map(|m| m.reference()))
+            .await;
         for m in objects {
             let k = m.reference().key();
             let mut st = match live.get(&k) {
-                Some(v) => readiness(v),
+                Some(v) => readiness_in(v, &storage_classes),
                 None => Readiness::Pending("not found".into()),
             };
             if let (Some(classes), Some(v)) = (&ingress_classes, live.get(&k))
@@ -1862,7 +1879,7 @@ impl Engine {
             for k in keys {
                 match now_live.get(&k) {
                     Some(v) => {
-                        let st = readiness(v);
+                        let st = readiness_in(v, &storage_classes);
                         if st.is_ready() {
                             pending.remove(&k);
                         } else if let Some(e) = pending.get_mut(&k) {
@@ -2305,6 +2322,7 @@ impl Engine {
             })?;
         let refs: Vec<ObjectRef> = current.objects.iter().map(|m| m.reference()).collect();
         let live = self.live_for(app, &refs).await?;
+        let storage_classes = self.storage_classes_for(refs.iter().cloned()).await;
         let mut objects = Vec::new();
         let mut pending = BTreeMap::new();
         for r in refs {
@@ -2314,7 +2332,7 @@ impl Engine {
                     "missing".to_string(),
                     "not found in the cluster".to_string(),
                 ),
-                Some(v) => match readiness(v) {
+                Some(v) => match readiness_in(v, &storage_classes) {
                     Readiness::Ready => ("ready".into(), String::new()),
                     Readiness::Pending(w) => {
                         pending.insert(

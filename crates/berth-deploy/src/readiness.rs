@@ -297,6 +297,41 @@ pub fn ingress_class_problem(ingress: &Value, classes: &[Value]) -> Option<Strin
         .then(|| format!("ingress class {wanted} does not exist in the cluster"))
 }
 
+/// Whether a Pending claim waits for its first consumer: its StorageClass (named, or the
+/// cluster's default when it names none) has `volumeBindingMode: WaitForFirstConsumer`. Such a
+/// claim binds when a pod that mounts it is scheduled, so the pods carry the wait; a claim no
+/// pod mounts yet (a CronJob's, say) would otherwise hold an install until its deadline.
+pub fn claim_binds_on_first_consumer(claim: &Value, classes: &[Value]) -> bool {
+    let r = object_ref(claim);
+    if r.kind != "PersistentVolumeClaim" || !r.group().is_empty() {
+        return false;
+    }
+    if string(claim, "/status/phase").is_some_and(|p| p != "Pending") {
+        return false;
+    }
+    let named = string(claim, "/spec/storageClassName");
+    classes
+        .iter()
+        .find(|c| match named {
+            Some(n) => c.pointer("/metadata/name").and_then(Value::as_str) == Some(n),
+            None => {
+                crate::object::annotation(c, "storageclass.kubernetes.io/is-default-class")
+                    == Some("true")
+            }
+        })
+        .is_some_and(|c| string(c, "/volumeBindingMode") == Some("WaitForFirstConsumer"))
+}
+
+/// [`readiness`], with claims that wait for their first consumer counted as ready.
+pub fn readiness_in(v: &Value, storage_classes: &[Value]) -> Readiness {
+    match readiness(v) {
+        Readiness::Pending(_) if claim_binds_on_first_consumer(v, storage_classes) => {
+            Readiness::Ready
+        }
+        st => st,
+    }
+}
+
 /// kstatus-style rules for custom resources and kinds without a built-in rule.
 pub fn kstatus(v: &Value) -> Readiness {
     if let Some(p) = generation_observed(v) {
@@ -387,5 +422,48 @@ mod tests {
         let no_status =
             json!({"apiVersion":"x.io/v1","kind":"Widget","metadata":{"name":"w","generation":1}});
         assert!(readiness(&no_status).is_ready());
+    }
+
+    #[test]
+    fn a_pending_claim_counts_as_ready_only_when_its_class_waits_for_a_consumer() {
+        let wffc = json!({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass",
+            "metadata":{"name":"local-path","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},
+            "volumeBindingMode":"WaitForFirstConsumer"});
+        let now = json!({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass",
+            "metadata":{"name":"nfs"},"volumeBindingMode":"Immediate"});
+        let classes = [wffc, now];
+        let claim = |class: Option<&str>, phase: &str| {
+            let mut c = json!({"apiVersion":"v1","kind":"PersistentVolumeClaim",
+                "metadata":{"name":"d"},"spec":{},"status":{"phase":phase}});
+            if let Some(n) = class {
+                c["spec"]["storageClassName"] = json!(n);
+            }
+            c
+        };
+        let waits = claim(Some("local-path"), "Pending");
+        assert!(claim_binds_on_first_consumer(&waits, &classes));
+        assert_eq!(readiness_in(&waits, &classes), Readiness::Ready);
+        // the default class is the one a claim without a class gets
+        assert!(claim_binds_on_first_consumer(
+            &claim(None, "Pending"),
+            &classes
+        ));
+        let immediate = claim(Some("nfs"), "Pending");
+        assert!(!claim_binds_on_first_consumer(&immediate, &classes));
+        assert!(matches!(
+            readiness_in(&immediate, &classes),
+            Readiness::Pending(_)
+        ));
+        let lost = claim(Some("local-path"), "Lost");
+        assert!(matches!(
+            readiness_in(&lost, &classes),
+            Readiness::Failed(_)
+        ));
+        // a class the cluster does not have
+        assert!(!claim_binds_on_first_consumer(
+            &claim(Some("gone"), "Pending"),
+            &classes
+        ));
+        assert!(!claim_binds_on_first_consumer(&waits, &[]));
     }
 }

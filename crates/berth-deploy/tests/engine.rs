@@ -19,9 +19,11 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let sim = Simulator::start(SimOptions::default())
-        .await
-        .expect("simulator starts");
+    env_with(SimOptions::default()).await
+}
+
+async fn env_with(opts: SimOptions) -> Env {
+    let sim = Simulator::start(opts).await.expect("simulator starts");
     let dir = tempfile::tempdir().expect("tempdir");
     let kc = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kc).expect("kubeconfig");
@@ -1201,4 +1203,62 @@ async fn unknown_field_names_the_object_the_field_and_the_one_meant() {
     );
     // Nothing was half-applied.
     assert!(app_objects(&env, "shop").await.is_empty());
+}
+
+/// On a cluster whose default StorageClass binds on first consumer (k3s' local-path), a claim
+/// that no pod mounts yet stays Pending for good: the install does not wait for it (a wait for
+/// Bound would hold it until the deadline), the claim a Deployment mounts binds on the pod's
+/// node, and status says which is which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_that_wait_for_their_first_pod_do_not_hold_the_install() {
+    let env = env_with(SimOptions {
+        profile: berth_kube_sim::Profile::builtin("k3s").expect("k3s profile"),
+        ..SimOptions::default()
+    })
+    .await;
+    let claim = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {name}}}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 1Gi}}}}\n---\n"
+        )
+    };
+    let db = deployment_spec(
+        "db",
+        "{containers: [{name: db, image: postgres, volumeMounts: [{name: d, mountPath: /data}]}], volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]}",
+    );
+    let yaml = format!("{}{}{db}", claim("data"), claim("reports"));
+    let e = engine(&env, "wffc");
+    let rep = e
+        .deploy(release("1.0.0", &yaml), Mode::Install, false)
+        .await
+        .expect("install runs");
+    assert_eq!(
+        rep.outcome,
+        Outcome::Deployed,
+        "{:?} {:#?}",
+        rep.error,
+        rep.diagnoses
+    );
+    let data = env
+        .cluster
+        .get(&r("v1", "PersistentVolumeClaim", "wffc", "data"))
+        .await
+        .unwrap()
+        .expect("claim data");
+    assert_eq!(data["status"]["phase"], "Bound", "{data}");
+    let reports = env
+        .cluster
+        .get(&r("v1", "PersistentVolumeClaim", "wffc", "reports"))
+        .await
+        .unwrap()
+        .expect("claim reports");
+    assert_eq!(reports["status"]["phase"], "Pending", "{reports}");
+    // without the StorageClass, a Pending claim is not ready: the classes make the difference
+    assert!(!berth_deploy::readiness::readiness(&reports).is_ready());
+    let st = e.status("hello").await.expect("status");
+    let reports_state = st
+        .objects
+        .iter()
+        .find(|o| o.object.name == "reports")
+        .expect("reports in status");
+    assert_eq!(reports_state.state, "ready", "{st:#?}");
 }

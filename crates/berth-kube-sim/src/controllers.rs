@@ -8,6 +8,7 @@ use crate::Shared;
 use crate::catalog::ResourceType;
 use crate::defaults;
 use crate::faults::{self, Fail};
+use crate::profile::WAIT_FOR_FIRST_CONSUMER;
 use crate::registry::PullState;
 use crate::selector::LabelSelector;
 use crate::store::{Gr, Store, now_str, random_suffix};
@@ -244,7 +245,12 @@ pub fn seed(store: &mut Store) {
         );
     }
     for sc in &profile.storage_classes {
-        let mut o = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": sc.name}, "provisioner": sc.provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", "allowVolumeExpansion": true});
+        let mode = if sc.volume_binding_mode.is_empty() {
+            "Immediate"
+        } else {
+            sc.volume_binding_mode.as_str()
+        };
+        let mut o = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": sc.name}, "provisioner": sc.provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": mode, "allowVolumeExpansion": true});
         if sc.default {
             o["metadata"]["annotations"] =
                 json!({"storageclass.kubernetes.io/is-default-class": "true"});
@@ -559,6 +565,10 @@ fn refused_by_admission(store: &mut Store, owner: &Value, pod: &Value, name: &st
 }
 
 /// How often a repeating warning (a retried create, a retried mount) is recorded again.
+/// The claim annotation through which the scheduler hands a WaitForFirstConsumer claim's node
+/// to the volume controller.
+const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+
 const EVENT_EVERY: Duration = Duration::from_secs(5);
 
 fn delete_now(store: &mut Store, g: &Gr, o: &Value) {
@@ -1605,6 +1615,19 @@ fn pvcs(store: &mut Store, sh: &Shared) {
             continue;
         };
         let provisioner = sc["provisioner"].as_str().unwrap_or("").to_string();
+        let selected_node = pvc["metadata"]["annotations"][SELECTED_NODE]
+            .as_str()
+            .map(str::to_string);
+        if sc["volumeBindingMode"] == WAIT_FOR_FIRST_CONSUMER && selected_node.is_none() {
+            store.record_event(
+                &pvc,
+                false,
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+                "persistentvolume-controller",
+            );
+            continue;
+        }
         if never || faults::has(&pvc, Fail::PvcPending) {
             store.record_event(&pvc, false, "ExternalProvisioning", &format!("Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."), "persistentvolume-controller");
             continue;
@@ -1622,6 +1645,11 @@ fn pvcs(store: &mut Store, sh: &Shared) {
                 "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": pvc["metadata"]["uid"], "apiVersion": "v1", "resourceVersion": pvc["metadata"]["resourceVersion"]},
                 "hostPath": {"path": dir.display().to_string(), "type": "DirectoryOrCreate"}},
             "status": {"phase": "Bound"}});
+        if let Some(node) = &selected_node {
+            // Provisioned for the node the scheduler chose, as topology-aware provisioners do.
+            pv["spec"]["nodeAffinity"] = json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}});
+        }
         if store.get(&pvg, "", &pv_name).is_none() {
             store.prepare_create(&mut pv);
             store.commit(&pvg, pv, None);
@@ -1868,10 +1896,13 @@ fn schedule(store: &Store, pod: &Value, used: &Usage) -> Result<String, String> 
         .unwrap_or_default()
     {
         if let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() {
-            let bound = store
-                .get_core("persistentvolumeclaims", md_str(pod, "namespace"), claim)
+            let found = store.get_core("persistentvolumeclaims", md_str(pod, "namespace"), claim);
+            let bound = found
+                .as_ref()
                 .is_some_and(|c| c["status"]["phase"] == "Bound");
-            if !bound {
+            // A claim that waits for its first consumer binds once this pod has a node.
+            let waits = found.is_some_and(|c| binds_on_first_consumer(store, &c));
+            if !bound && !waits {
                 let exists = store
                     .get_core("persistentvolumeclaims", md_str(pod, "namespace"), claim)
                     .is_some();
@@ -1957,6 +1988,49 @@ fn schedule(store: &Store, pod: &Value, used: &Usage) -> Result<String, String> 
     ))
 }
 
+/// Whether a claim is still unbound and its StorageClass binds on first consumer.
+fn binds_on_first_consumer(store: &Store, claim: &Value) -> bool {
+    if claim["status"]["phase"] == "Bound" {
+        return false;
+    }
+    let class = claim["spec"]["storageClassName"].as_str().unwrap_or("");
+    !class.is_empty()
+        && store
+            .get(&gr("storage.k8s.io", "storageclasses"), "", class)
+            .is_some_and(|sc| sc["volumeBindingMode"] == WAIT_FOR_FIRST_CONSUMER)
+}
+
+/// The scheduler's volume binding step: the pod's unbound WaitForFirstConsumer claims get the
+/// chosen node in their `selected-node` annotation. True when some claim still has to bind
+/// (the pod is then bound to the node on a later pass, after the volume controller's turn).
+fn select_node_for_claims(store: &mut Store, pod: &Value, node: &str) -> bool {
+    let ns = md_str(pod, "namespace").to_string();
+    let pvcg = gr("", "persistentvolumeclaims");
+    let mut waiting = false;
+    for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+        let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() else {
+            continue;
+        };
+        let Some(c) = store.get(&pvcg, &ns, claim) else {
+            continue;
+        };
+        if !binds_on_first_consumer(store, &c) {
+            continue;
+        }
+        waiting = true;
+        if c["metadata"]["annotations"][SELECTED_NODE].is_string() {
+            continue;
+        }
+        let mut n = (*c).clone();
+        if !n["metadata"]["annotations"].is_object() {
+            n["metadata"]["annotations"] = json!({});
+        }
+        n["metadata"]["annotations"][SELECTED_NODE] = json!(node);
+        store.commit(&pvcg, n, Some(c.clone()));
+    }
+    waiting
+}
+
 /// Docker-style fully qualified image reference (for pull messages).
 pub fn full_image(image: &str) -> String {
     let first = image.split('/').next().unwrap_or("");
@@ -2031,6 +2105,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
     let node = match pod["spec"]["nodeName"].as_str() {
         Some(n) => n.to_string(),
         None => match schedule(store, pod, used) {
+            Ok(n) if select_node_for_claims(store, pod, &n) => return,
             Ok(n) => {
                 let (c, m) = pod_requests(pod);
                 let e = used.entry(n.clone()).or_default();

@@ -107,7 +107,12 @@ pub struct StorageClassProfile {
     pub name: String,
     pub provisioner: String,
     pub default: bool,
+    /// `Immediate` (also when empty) or `WaitForFirstConsumer`.
+    pub volume_binding_mode: String,
 }
+
+/// The binding mode that makes a claim wait for its first pod.
+pub const WAIT_FOR_FIRST_CONSUMER: &str = "WaitForFirstConsumer";
 
 /// An IngressClass.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -164,6 +169,7 @@ impl Default for Profile {
                 name: "standard".into(),
                 provisioner: "rancher.io/local-path".into(),
                 default: true,
+                volume_binding_mode: String::new(),
             }],
             ingress_classes: vec![IngressClassProfile {
                 name: "nginx".into(),
@@ -210,6 +216,7 @@ impl Profile {
                     name: "local-path".into(),
                     provisioner: "rancher.io/local-path".into(),
                     default: true,
+                    volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                 }];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "traefik".into(),
@@ -233,6 +240,7 @@ impl Profile {
                     name: "gp2".into(),
                     provisioner: "kubernetes.io/aws-ebs".into(),
                     default: true,
+                    volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                 }];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "alb".into(),
@@ -271,11 +279,13 @@ impl Profile {
                         name: "standard-rwo".into(),
                         provisioner: "pd.csi.storage.gke.io".into(),
                         default: true,
+                        volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                     },
                     StorageClassProfile {
                         name: "premium-rwo".into(),
                         provisioner: "pd.csi.storage.gke.io".into(),
                         default: false,
+                        volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                     },
                 ];
                 p.ingress_classes = vec![IngressClassProfile {
@@ -299,6 +309,7 @@ impl Profile {
                     name: "gp3-csi".into(),
                     provisioner: "ebs.csi.aws.com".into(),
                     default: true,
+                    volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                 }];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "openshift-default".into(),
@@ -414,6 +425,18 @@ impl Profile {
                 "timeScale must be a number above 0 and at most 10000 (1 = real time), got {}",
                 self.time_scale
             ));
+        }
+        for (i, sc) in self.storage_classes.iter().enumerate() {
+            if !matches!(
+                sc.volume_binding_mode.as_str(),
+                "" | "Immediate" | WAIT_FOR_FIRST_CONSUMER
+            ) {
+                return Err(format!(
+                    "storageClasses[{i}].volumeBindingMode must be Immediate or \
+                     WaitForFirstConsumer, got {:?}",
+                    sc.volume_binding_mode
+                ));
+            }
         }
         match self.distribution.as_str() {
             "vanilla" | "k3s" | "eks" | "gke" | "openshift" | "rke2" => {}

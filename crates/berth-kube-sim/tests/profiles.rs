@@ -474,3 +474,80 @@ async fn new_claims_get_the_default_storageclass_as_it_is_now() {
     assert_eq!(c, 201, "{b}");
     assert_eq!(b["spec"]["storageClassName"], "fast");
 }
+
+/// A claim of a WaitForFirstConsumer class (k3s' local-path) stays Pending with the real
+/// event until a pod that mounts it is scheduled; then it binds to a volume on the pod's node
+/// and the pod runs there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_first_consumer_claims_bind_when_their_pod_is_scheduled() {
+    let sim = start_with(Profile::builtin("k3s").unwrap()).await;
+    let http = Http::new(&sim);
+    let (_, sc) = http
+        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+        .await;
+    assert_eq!(sc["volumeBindingMode"], "WaitForFirstConsumer", "{sc}");
+    let pvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let (c, b) = http.post(pvcs, &claim).await;
+    assert_eq!(c, 201, "{b}");
+    eventually("the WaitForFirstConsumer event", || async {
+        let (_, evs) = http.get("/api/v1/namespaces/default/events").await;
+        evs["items"]
+            .as_array()?
+            .iter()
+            .find(|e| {
+                e["reason"] == "WaitForFirstConsumer" && e["involvedObject"]["name"] == "data"
+            })
+            .map(|e| {
+                assert_eq!(
+                    e["message"],
+                    "waiting for first consumer to be created before binding"
+                )
+            })
+    })
+    .await;
+    let (_, b) = http.get(&format!("{pvcs}/data")).await;
+    assert_eq!(b["status"]["phase"], "Pending", "no pod uses it yet: {b}");
+    assert!(b["spec"]["volumeName"].is_null(), "{b}");
+
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db"},
+        "spec": {"containers": [{"name": "db", "image": "postgres:16", "volumeMounts": [{"name": "d", "mountPath": "/var/lib/postgresql"}]}],
+                 "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}});
+    let (c, b) = http.post("/api/v1/namespaces/default/pods", &pod).await;
+    assert_eq!(c, 201, "{b}");
+    let bound = eventually("the claim bound", || async {
+        let (_, b) = http.get(&format!("{pvcs}/data")).await;
+        (b["status"]["phase"] == "Bound").then_some(b)
+    })
+    .await;
+    assert_eq!(
+        bound["metadata"]["annotations"]["volume.kubernetes.io/selected-node"], "k3s-server",
+        "{bound}"
+    );
+    let pv_name = bound["spec"]["volumeName"].as_str().unwrap().to_string();
+    let (_, pv) = http
+        .get(&format!("/api/v1/persistentvolumes/{pv_name}"))
+        .await;
+    assert_eq!(
+        pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"]
+            [0],
+        "k3s-server",
+        "{pv}"
+    );
+    eventually("the pod on the claim's node", || async {
+        let (_, p) = http.get("/api/v1/namespaces/default/pods/db").await;
+        (p["spec"]["nodeName"] == "k3s-server").then_some(())
+    })
+    .await;
+    sim.shutdown().await;
+
+    let err = Profile::from_yaml_str(
+        "storageClasses:\n  - {name: lp, provisioner: rancher.io/local-path, volumeBindingMode: Later}\n",
+    )
+    .expect_err("an unknown binding mode is refused");
+    assert!(
+        err.contains("storageClasses[0].volumeBindingMode") && err.contains("WaitForFirstConsumer"),
+        "{err}"
+    );
+}

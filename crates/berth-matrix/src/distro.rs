@@ -4,7 +4,9 @@
 
 use crate::plan::Cell;
 use berth_kube_sim::Profile;
-use berth_kube_sim::profile::{IngressClassProfile, NodeProfile, StorageClassProfile};
+use berth_kube_sim::profile::{
+    IngressClassProfile, NodeProfile, StorageClassProfile, WAIT_FOR_FIRST_CONSUMER,
+};
 
 /// The profile a cell's cluster starts from.
 pub fn profile(cell: &Cell) -> Profile {
@@ -32,7 +34,8 @@ pub fn profile(cell: &Cell) -> Profile {
     p
 }
 
-/// AKS: Azure Disk CSI classes (`default` is the default one), no ingress controller until
+/// AKS: Azure Disk CSI classes (`default` is the default one; disk classes bind on first
+/// consumer, Azure Files at once), no ingress controller until
 /// the application-routing add-on is enabled, Ubuntu node pools.
 fn aks(p: &mut Profile) {
     p.distribution = "aks".into();
@@ -41,16 +44,19 @@ fn aks(p: &mut Profile) {
             name: "default".into(),
             provisioner: "disk.csi.azure.com".into(),
             default: true,
+            volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
         },
         StorageClassProfile {
             name: "managed-csi-premium".into(),
             provisioner: "disk.csi.azure.com".into(),
             default: false,
+            volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
         },
         StorageClassProfile {
             name: "azurefile-csi".into(),
             provisioner: "file.csi.azure.com".into(),
             default: false,
+            volume_binding_mode: "Immediate".into(),
         },
     ];
     p.ingress_classes = vec![IngressClassProfile {

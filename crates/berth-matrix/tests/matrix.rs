@@ -304,6 +304,7 @@ fn no_default_storage_class_leaves_the_claim_pending_with_the_fix_and_naming_a_c
             name: "local-path".into(),
             provisioner: "rancher.io/local-path".into(),
             default: false,
+            volume_binding_mode: "WaitForFirstConsumer".into(),
         }]
     });
     let out = tempfile::tempdir().expect("tempdir");
