@@ -9,7 +9,7 @@
 //!    in-process gunzip of each to nothing.
 //! 3. A cold scan (empty layer cache) and a re-scan of the same layers (warm cache).
 //! 4. A database build from OSV_DIR (e.g. pypa/advisory-database's `vulns`) and the secdb
-//!    files, and matching 10,000 packages against it.
+//!    files, and matching 10,000 packages against it (`--match-only`: this step alone).
 
 use berth_oci::{Layout, generate, model::Platform};
 use berth_scan::catalog::{Catalog, Distro, Package, PackageType};
@@ -90,11 +90,22 @@ fn blobs(dir: &Path) -> Res<Vec<(PathBuf, u64)>> {
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--match-only`: skip the release (steps 1-3), build the database and match.
+    let match_only = args.iter().any(|a| a == "--match-only");
+    args.retain(|a| a != "--match-only");
     let work = PathBuf::from(
         args.first()
-            .ok_or("usage: bench_scan WORKDIR [OSV_DIR] [SECDB…]")?,
+            .ok_or("usage: bench_scan WORKDIR [OSV_DIR] [SECDB…] [--match-only]")?,
     );
+    if !match_only {
+        scan_release(&work)?;
+    }
+    match_packages(&work, &args)
+}
+
+/// Steps 1-3: the release, the decompression floor, a cold scan and a re-scan.
+fn scan_release(work: &Path) -> Res<()> {
     let rel = work.join("release");
     if !rel.join("index.json").is_file() {
         build(&rel)?;
@@ -163,6 +174,11 @@ fn main() -> Res<()> {
         );
     }
 
+    Ok(())
+}
+
+/// Step 4: the database build from OSV_DIR and the secdb files, and matching 10,000 packages.
+fn match_packages(work: &Path, args: &[String]) -> Res<()> {
     let Some(osv_dir) = args.get(1) else {
         return Ok(());
     };
