@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::deploy::{Target, not_installed};
+
+pub mod schedule;
 use crate::{Cancel, Discard, Error, Event, Result, Sink};
 
 /// Repository path of berth's mover image; the tag is berth's version.
@@ -186,6 +188,43 @@ async fn find_app(cluster: &Cluster, ns: &str) -> Result<String> {
     }
 }
 
+/// The app (named, or the one in the namespace) and its deployed revision.
+async fn deployed(
+    target: &Target,
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    app: Option<&str>,
+) -> Result<(String, Revision)> {
+    let app = match app {
+        Some(a) => a.to_string(),
+        None => find_app(cluster, ns).await?,
+    };
+    let engine = target.engine(cluster.clone(), ns, Arc::new(Discard), |_| {});
+    let revs = engine.revisions(&app).await?;
+    match revs.iter().rev().find(|r| r.status == Status::Deployed) {
+        Some(rev) => Ok((app, rev.clone())),
+        None => Err(Error::NotInstalled(
+            not_installed(cluster, &app, ns, false).await,
+        )),
+    }
+}
+
+/// App snapshots are a licensed feature: refused when the namespace's installed license
+/// (`secret/berth-license`, written by `berth install --license`) does not grant
+/// `snapshots`; allowed when no license is installed.
+pub async fn snapshots_allowed(cluster: &Cluster, ns: &str) -> Result<()> {
+    let Some(license) = crate::online::installed_license_in(cluster, ns).await? else {
+        return Ok(());
+    };
+    if license.spec.snapshots {
+        return Ok(());
+    }
+    Err(Error::BadInput(format!(
+        "the license installed in namespace {ns} ({} for {}) does not include snapshots; ask the vendor for a license with the snapshots entitlement and install it with `berth upgrade --license FILE`",
+        license.spec.license_id, license.spec.customer
+    )))
+}
+
 /// Back up the installed app of `target`'s namespace.
 pub async fn create(
     target: &Target,
@@ -194,23 +233,9 @@ pub async fn create(
     sink: &dyn Sink,
 ) -> Result<AppSnapshotReport> {
     let (cluster, ns) = target.connect().await?;
-    let app = match &input.app {
-        Some(a) => a.clone(),
-        None => find_app(&cluster, &ns).await?,
-    };
-    let engine = target.engine(cluster.clone(), &ns, Arc::new(Discard), |_| {});
-    let revs = engine.revisions(&app).await?;
-    let Some(rev) = revs
-        .iter()
-        .rev()
-        .find(|r| r.status == Status::Deployed)
-        .cloned()
-    else {
-        return Err(Error::NotInstalled(
-            not_installed(&cluster, &app, &ns, false).await,
-        ));
-    };
-    let objects = live_objects(&cluster, &rev).await?;
+    snapshots_allowed(&cluster, &ns).await?;
+    let (app, rev) = deployed(target, &cluster, &ns, input.app.as_deref()).await?;
+    let objects = live_objects(&cluster, &rev, sink).await?;
     note(
         sink,
         format!(
@@ -358,11 +383,33 @@ fn find_volume_snapshots(
 
 /// Each object of the revision as it is live, cleaned of server-set fields, as YAML by item
 /// path.
-async fn live_objects(cluster: &Cluster, rev: &Revision) -> Result<Vec<(String, String)>> {
+///
+/// An object this account may not read (a scheduled run's service account reads only the
+/// kinds the app had when it was scheduled) is left out with a note: restores use the
+/// revision's own copy (`app/revision.json`), the live copies are for inspection.
+async fn live_objects(
+    cluster: &Cluster,
+    rev: &Revision,
+    sink: &dyn Sink,
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for m in &rev.objects {
         let r = m.reference();
-        let Some(mut live) = cluster.get(&r).await.map_err(Error::other)? else {
+        let live = match cluster.get(&r).await {
+            Ok(l) => l,
+            Err(e) if e.code() == 403 => {
+                note(
+                    sink,
+                    format!(
+                        "{} {} is not readable here ({e}); the snapshot keeps the revision's copy only",
+                        r.kind, r.name
+                    ),
+                );
+                continue;
+            }
+            Err(e) => return Err(Error::other(e)),
+        };
+        let Some(mut live) = live else {
             continue;
         };
         clean(&mut live);

@@ -56,7 +56,10 @@ impl Env {
     fn berth_pw(&self, args: &[&str], password: &str) -> Output {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let cluster_cmd = args.first() != Some(&"snapshot")
-            || matches!(args.get(1), Some(&"create") | Some(&"restore"));
+            || matches!(
+                args.get(1),
+                Some(&"create") | Some(&"restore") | Some(&"schedule") | Some(&"unschedule")
+            );
         if cluster_cmd {
             all.push("--kubeconfig".into());
             all.push(self.kc.display().to_string());
@@ -412,4 +415,222 @@ fn bad_input_and_a_failing_mover_name_the_fix() {
         })
         .count();
     assert_eq!(leftovers, 0);
+}
+
+fn snapshots(env: &Env) -> Vec<Value> {
+    let out = env.snap(&["list", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("list json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn has_tag(s: &Value, tag: &str) -> bool {
+    s["tags"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == tag))
+}
+
+const SCHEDULE: &str = "berth-snapshot-hello";
+
+fn schedule_objects(env: &Env) -> Vec<String> {
+    [
+        ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("batch/v1", "CronJob"),
+    ]
+    .iter()
+    .filter(|(a, k)| env.get(a, k, "hello", SCHEDULE).is_some())
+    .map(|(_, k)| k.to_string())
+    .collect()
+}
+
+#[test]
+fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    std::fs::write(dir.join("PG_VERSION"), "16\n").expect("write");
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A bad schedule names the field and writes nothing (no password needed to find out).
+    let repo = env.repo();
+    let out = env.berth_pw(
+        &[
+            "snapshot",
+            "schedule",
+            "-n",
+            "hello",
+            "--repo",
+            &repo,
+            "--cron",
+            "0 25 * * *",
+            "--keep-daily",
+            "7",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the hour field (2nd) is \"25\": 25 is outside 0-23"),
+        "{}",
+        text(&out)
+    );
+    assert!(schedule_objects(&env).is_empty());
+
+    // Something for the retention to act on: an older app snapshot of hello, and a
+    // directory snapshot that is not the schedule's to forget.
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let older: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let older = older["snapshot_id"].as_str().expect("id").to_string();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "x").expect("write");
+    let out = env.snap(&["create", "--path", &data.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let sched = |cron: &str, keep: &[&str]| {
+        let mut args = vec!["schedule", "-n", "hello", "--cron", cron];
+        args.extend_from_slice(keep);
+        env.snap(&args)
+    };
+    let out = sched("0 3 * * *", &["--keep-daily", "7", "--keep-last", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        schedule_objects(&env),
+        ["Secret", "ServiceAccount", "Role", "RoleBinding", "CronJob"]
+    );
+    // Running it again replaces the schedule: one CronJob, the new cron and retention.
+    let out = sched("30 2 * * *", &["--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cronjobs = env.list("batch/v1", "CronJob", "hello");
+    assert_eq!(cronjobs.len(), 1);
+    let cj = &cronjobs[0];
+    assert_eq!(cj["spec"]["schedule"], "30 2 * * *");
+    assert!(!cj.to_string().contains(PASSWORD), "{cj}");
+    let out = env.berth(&["snapshot", "schedule", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(shown["cron"], "30 2 * * *");
+    assert_eq!(shown["retention"], "keep-last=1");
+    assert_eq!(shown["app"], "hello");
+    // The run's rights: namespaced, and reading the app's own kinds.
+    let role = env
+        .get("rbac.authorization.k8s.io/v1", "Role", "hello", SCHEDULE)
+        .expect("role");
+    let rules = role["rules"].to_string();
+    assert!(rules.contains("\"statefulsets\""), "{rules}");
+    assert!(rules.contains("\"jobs\""), "{rules}");
+    assert!(!rules.contains("\"*\""), "{rules}");
+    let binding = env
+        .get(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "hello",
+            SCHEDULE,
+        )
+        .expect("binding");
+    assert_eq!(binding["subjects"][0]["name"], SCHEDULE);
+
+    // Fire it now (the simulator's run-now annotation) and wait for its snapshot.
+    let r = ObjectRef {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        namespace: "hello".into(),
+        name: SCHEDULE.into(),
+    };
+    let c = env.cluster();
+    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
+    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
+    env.rt.block_on(c.replace(&cj)).expect("annotate");
+    let start = Instant::now();
+    let scheduled = loop {
+        if let Some(s) = snapshots(&env)
+            .into_iter()
+            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
+        {
+            break s;
+        }
+        let jobs = env.list("batch/v1", "Job", "hello");
+        let failed = jobs.iter().find(|j| {
+            j["status"]["conditions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
+        });
+        if let Some(j) = failed {
+            let pods = env.list("v1", "Pod", "hello");
+            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no scheduled snapshot; jobs: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    for t in [
+        "berth.dev/kind=app",
+        "berth.dev/app=hello",
+        "berth.dev/namespace=hello",
+    ] {
+        assert!(has_tag(&scheduled, t), "{t} missing: {scheduled}");
+    }
+    let id = scheduled["id"].as_str().expect("id");
+    let out = env.snap(&["show", id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let paths: Vec<&str> = shown["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&format!("volumes/{claim}/PG_VERSION").as_str()),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"app/revision.json"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("app/objects/apps/StatefulSet/")),
+        "{paths:?}"
+    );
+    // The retention (keep-last 1) forgot the older snapshot of hello, not the directory one.
+    let start = Instant::now();
+    loop {
+        let all = snapshots(&env);
+        let ids: Vec<&str> = all.iter().filter_map(|s| s["id"].as_str()).collect();
+        if !ids.contains(&older.as_str()) {
+            assert_eq!(all.len(), 2, "{all:?}");
+            assert!(all.iter().any(|s| has_tag(s, "berth.dev/kind=app")));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{all:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = env.snap(&["check", "--read-data"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // --remove deletes all five; a second removal says there is nothing to remove.
+    let out = env.snap(&["schedule", "-n", "hello", "--remove"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        schedule_objects(&env).is_empty(),
+        "{:?}",
+        schedule_objects(&env)
+    );
+    let out = env.berth(&["snapshot", "unschedule", "-n", "hello"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("no snapshot schedule"),
+        "{}",
+        text(&out)
+    );
 }
