@@ -634,3 +634,66 @@ fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention()
         text(&out)
     );
 }
+
+/// Installs `secret/berth-license` in namespace hello, as `berth install --license` does.
+fn install_license(env: &Env, snapshots: bool) {
+    use base64::Engine as _;
+    let spec = berth_license::Spec {
+        license_id: "lic-snapshots-test".into(),
+        app: "hello".into(),
+        customer: "acme".into(),
+        vendor_url: "http://127.0.0.1:9".into(),
+        channels: vec!["stable".into()],
+        license_type: berth_license::LicenseType::Paid,
+        issued_at: "2026-12-01T00:00:00Z".parse().expect("time"),
+        expires_at: None,
+        airgap: false,
+        snapshots,
+        support_bundle_upload: false,
+        cluster_id: None,
+        entitlements: BTreeMap::new(),
+        credential: "ab".repeat(32),
+    };
+    let key = berth_oci::keys::SigningKey::from_bytes(&[9; 32]);
+    let yaml = berth_license::sign(spec, &key).to_yaml();
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "berth-license", "namespace": "hello"}, "type": "Opaque",
+        "data": {"license.yaml": base64::engine::general_purpose::STANDARD.encode(yaml)}});
+    env.rt
+        .block_on(env.cluster().apply(&secret, "", true))
+        .expect("license secret");
+}
+
+#[test]
+fn app_snapshots_need_a_license_that_grants_them_when_a_license_is_installed() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    install_license(&env, false);
+    let out = env.snap(&["create", "-n", "hello"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("lic-snapshots-test for acme) does not include snapshots"),
+        "{}",
+        text(&out)
+    );
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not include snapshots"),
+        "{}",
+        text(&out)
+    );
+    // Refused before anything was written: no snapshot, no Job, no schedule.
+    assert!(snapshots(&env).is_empty());
+    assert!(env.list("batch/v1", "Job", "hello").is_empty());
+    assert!(schedule_objects(&env).is_empty());
+
+    install_license(&env, true);
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snapshots(&env).len(), 1);
+}
