@@ -59,6 +59,7 @@ fn release(version: &str, yaml: &str) -> Release {
         objects: parse_documents(yaml, "test/manifests.yaml").expect("fixture parses"),
         config: json!({}),
         policy: UpgradePolicy::default(),
+        snapshot: serde_json::Value::Null,
     }
 }
 

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{Target, not_installed};
 
+pub mod hooks;
 pub mod schedule;
 use crate::{Cancel, Discard, Error, Event, Result, Sink};
 
@@ -106,6 +107,8 @@ pub struct AppSnapshotReport {
     pub objects: usize,
     /// Claims and their data.
     pub claims: Vec<ClaimRecord>,
+    /// The hooks that ran.
+    pub hooks: Vec<hooks::HookRecord>,
 }
 
 /// What `berth snapshot restore ID -n NS` restores.
@@ -257,6 +260,18 @@ pub async fn create(
         })
         .collect();
     let run = run_id();
+    let hook_specs = hooks::of_revision(&rev)?;
+    let mut hook_records = Vec::new();
+    hooks::run(
+        &cluster,
+        &ns,
+        &run,
+        "pre",
+        &hook_specs.pre,
+        sink,
+        &mut hook_records,
+    )
+    .await?;
     let mut jobs = Vec::new();
     for (i, c) in claims.iter().enumerate() {
         let claim = object_ref(c).name;
@@ -278,7 +293,19 @@ pub async fn create(
     }
     let done = run_movers(&cluster, &ns, &run, access, &jobs, target.timeout, sink).await;
     cleanup(&cluster, &ns, &run, &jobs).await;
+    // Post hooks run also when the copy failed: they resume what the pre hooks paused.
+    let post = hooks::run(
+        &cluster,
+        &ns,
+        &run,
+        "post",
+        &hook_specs.post,
+        sink,
+        &mut hook_records,
+    )
+    .await;
     done?;
+    post?;
     let repo = &access.repo;
     let volume_snaps = find_volume_snapshots(repo, &run, &jobs)?;
     let mut w = repo.writer().map_err(snap_err)?;
@@ -301,6 +328,11 @@ pub async fn create(
     let claims_json = serde_json::to_vec_pretty(&records).map_err(Error::other)?;
     w.add_stream("app/claims.json", &claims_json[..])
         .map_err(snap_err)?;
+    if !hook_records.is_empty() {
+        let hooks_json = serde_json::to_vec_pretty(&hook_records).map_err(Error::other)?;
+        w.add_stream("app/hooks.json", &hooks_json[..])
+            .map_err(snap_err)?;
+    }
     w.add_empty_dir("volumes", None).map_err(snap_err)?;
     for (claim, s) in &volume_snaps {
         let prefix = format!("volumes/{claim}");
@@ -314,6 +346,7 @@ pub async fn create(
         format!("{TAG_VERSION}={}", rev.version),
         format!("{TAG_REVISION}={}", rev.number),
     ];
+    tags.extend(hooks::tag(&hook_records));
     tags.extend(input.tags.iter().cloned());
     let opts = snap::BackupOptions {
         tags,
@@ -332,6 +365,7 @@ pub async fn create(
         revision: rev.number,
         objects: objects.len(),
         claims: records,
+        hooks: hook_records,
     })
 }
 
@@ -511,14 +545,15 @@ async fn run_movers(
         cluster.create(job).await.map_err(Error::other)?;
     }
     for (claim, job) in jobs {
-        wait_job(cluster, &object_ref(job), claim, timeout).await?;
+        let what = format!("the mover of claim {claim}");
+        wait_job(cluster, &object_ref(job), &what, timeout).await?;
     }
     Ok(())
 }
 
 /// Waits for a Job's Complete condition; a Failed one is reported with its pod's termination
 /// message (the mover's last output lines).
-async fn wait_job(cluster: &Cluster, r: &ObjectRef, claim: &str, timeout: Duration) -> Result<()> {
+async fn wait_job(cluster: &Cluster, r: &ObjectRef, what: &str, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
         let job = cluster.get(r).await.map_err(Error::other)?;
@@ -534,13 +569,13 @@ async fn wait_job(cluster: &Cluster, r: &ObjectRef, claim: &str, timeout: Durati
         if cond("Failed") {
             let why = job_failure(cluster, r, job.as_ref()).await;
             return Err(Error::Failed(format!(
-                "job/{} (the mover of claim {claim}) in namespace {} failed: {why}",
+                "job/{} ({what}) in namespace {} failed: {why}",
                 r.name, r.namespace
             )));
         }
         if start.elapsed() > timeout {
             return Err(Error::Failed(format!(
-                "job/{} (the mover of claim {claim}) in namespace {} did not finish within {}s; see `kubectl -n {} describe job {}` (its image must be pullable: berth release build adds it to every release)",
+                "job/{} ({what}) in namespace {} did not finish within {}s; see `kubectl -n {} describe job {}` (its image must be pullable: berth release build adds it to every release)",
                 r.name,
                 r.namespace,
                 timeout.as_secs(),
@@ -680,6 +715,7 @@ pub async fn restore(
         objects,
         config: rev.config.clone(),
         policy: UpgradePolicy::default(),
+        snapshot: rev.snapshot.clone(),
     };
     let mode = if existing.iter().any(|r| r.status == Status::Deployed) {
         Mode::Upgrade

@@ -697,3 +697,112 @@ fn app_snapshots_need_a_license_that_grants_them_when_a_license_is_installed() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(snapshots(&env).len(), 1);
 }
+
+/// examples/hello copied, with `spec.snapshot.hooks` appended.
+fn hello_with_hooks(env: &Env, name: &str, hooks: &str) -> String {
+    let dst = env.dir.path().join(name);
+    let st = Command::new("cp")
+        .args(["-r", &hello(), &dst.display().to_string()])
+        .status()
+        .expect("cp");
+    assert!(st.success());
+    let f = dst.join("berth.yaml");
+    let mut text = std::fs::read_to_string(&f).expect("read");
+    text.push_str("\n  snapshot:\n    hooks:\n");
+    text.push_str(hooks);
+    std::fs::write(&f, text).expect("write");
+    dst.display().to_string()
+}
+
+#[test]
+fn snapshot_hooks_run_as_jobs_before_and_after_the_copy_and_a_failing_one_stops_it() {
+    let env = Env::new(true);
+    let mover = format!(
+        "registry.berth.dev/berth/mover:{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    // The pre hook writes files into the database's volume (berth's own image: `berth init`
+    // writes a starter app), so the copy must hold them.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          job:\n            image: {mover}\n            command: [/berth, init, /dump/starter]\n            mounts:\n              - claim: data-hello-postgresql-0\n                mountPath: /dump\n      post:\n        - name: resume\n          job:\n            image: {mover}\n            command: [/berth, schema]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-hooks", &hooks);
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["lint", &app])
+        .output()
+        .expect("lint");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ran: Vec<String> = rep["hooks"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .map(|h| format!("{}/{}:{}", h["phase"], h["name"], h["outcome"]).replace('"', ""))
+        .collect();
+    assert_eq!(ran, ["pre/dump:succeeded", "post/resume:succeeded"]);
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let out = env.snap(&["show", &id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        has_tag(&shown, "berth.dev/hooks=pre/dump,post/resume"),
+        "{}",
+        shown["tags"]
+    );
+    let paths: Vec<&str> = shown["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"volumes/data-hello-postgresql-0/starter/berth.yaml"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"app/hooks.json"), "{paths:?}");
+    // Successful hook Jobs are gone.
+    assert!(env.list("batch/v1", "Job", "hello").iter().all(|j| {
+        !j["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("berth-hook-")
+    }));
+
+    // A failing pre hook stops the snapshot: the error names the hook, its Job, the cause
+    // and its logs; no snapshot is written and no mover ran.
+    let hooks = format!(
+        "      pre:\n        - name: broken\n          job:\n            image: {mover}\n            command: [/berth, lint, /nowhere/app]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-broken", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("the pre-snapshot hook broken"), "{t}");
+    assert!(
+        t.contains("job/berth-hook-") && t.contains("exit code"),
+        "{t}"
+    );
+    assert!(t.contains("/nowhere/app"), "{t}");
+    assert!(t.contains("kubectl -n hello logs job/berth-hook-"), "{t}");
+    assert_eq!(snapshots(&env).len(), 1);
+    let jobs: Vec<String> = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .filter_map(|j| j["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    assert!(
+        !jobs.iter().any(|j| j.starts_with("berth-mover-")),
+        "{jobs:?}"
+    );
+    assert!(
+        jobs.iter().any(|j| j.starts_with("berth-hook-")),
+        "{jobs:?}"
+    );
+}
