@@ -561,11 +561,10 @@ mod tests {
 
     #[test]
     fn the_schedule_objects_hand_the_password_to_the_pod_only_through_the_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
         let access = RepoAccess {
             repo: snap::Repository::init(
-                Arc::new(snap::LocalBackend::new(
-                    tempfile::tempdir().expect("tempdir").keep(),
-                )),
+                Arc::new(snap::LocalBackend::new(dir.path())),
                 &snap::Secret::Password("pw-1234".into()),
                 &snap::InitOptions {
                     kdf: snap::KdfParams {
