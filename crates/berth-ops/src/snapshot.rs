@@ -61,6 +61,27 @@ pub struct RepoAccess {
     pub url: String,
     /// The repository password.
     pub password: String,
+    /// What else the pods need to open the store (S3: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), handed over in the same Secret.
+    pub credentials: BTreeMap<String, String>,
+}
+
+impl RepoAccess {
+    /// The Secret's data: `BERTH_REPO`, `BERTH_REPO_PASSWORD` and the store's credentials.
+    pub fn secret_data(&self) -> BTreeMap<String, String> {
+        let mut m = self.credentials.clone();
+        m.insert("BERTH_REPO".into(), self.url.clone());
+        m.insert("BERTH_REPO_PASSWORD".into(), self.password.clone());
+        m
+    }
+
+    /// A container's `env`: each key of [`RepoAccess::secret_data`] from Secret `secret`.
+    pub fn env_from(&self, secret: &str) -> Vec<Value> {
+        self.secret_data()
+            .keys()
+            .map(|k| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}}))
+            .collect()
+    }
 }
 
 /// What `berth snapshot create -n NS` backs up.
@@ -288,7 +309,7 @@ pub async fn create(
         ];
         jobs.push((
             claim,
-            mover_job(&ns, &run, i, &input.mover_image, args, true),
+            mover_job(&ns, &run, i, &input.mover_image, args, true, access),
         ));
     }
     let done = run_movers(&cluster, &ns, &run, access, &jobs, target.timeout, sink).await;
@@ -486,7 +507,7 @@ fn mover_secret(ns: &str, run: &str, access: &RepoAccess) -> Value {
         "metadata": {"name": format!("berth-mover-{run}"), "namespace": ns,
             "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
         "type": "Opaque",
-        "stringData": {"BERTH_REPO": access.url, "BERTH_REPO_PASSWORD": access.password}})
+        "stringData": access.secret_data()})
 }
 
 /// A mover Job for one claim.
@@ -497,10 +518,9 @@ fn mover_job(
     image: &str,
     args: Vec<String>,
     read_only: bool,
+    access: &RepoAccess,
 ) -> Value {
-    let secret = format!("berth-mover-{run}");
-    let env =
-        |k: &str| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}});
+    let env = access.env_from(&format!("berth-mover-{run}"));
     let claim = args
         .iter()
         .skip_while(|a| *a != "--claim")
@@ -515,7 +535,7 @@ fn mover_job(
                 "spec": {"restartPolicy": "Never",
                     "containers": [{"name": "mover", "image": image, "command": ["/berth"], "args": args,
                         "terminationMessagePolicy": "FallbackToLogsOnError",
-                        "env": [env("BERTH_REPO"), env("BERTH_REPO_PASSWORD")],
+                        "env": env,
                         "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}]}],
                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}})
 }
@@ -809,7 +829,7 @@ async fn restore_claims(
             ];
             (
                 claim.clone(),
-                mover_job(ns, &run, i, &input.mover_image, args, false),
+                mover_job(ns, &run, i, &input.mover_image, args, false, access),
             )
         })
         .collect();

@@ -362,6 +362,22 @@ fn bad_input_and_a_failing_mover_name_the_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--password-file"), "{}", text(&out));
 
+    // The mover pods could not open an SFTP store (no key file or known hosts in a pod).
+    let out = env.berth(&[
+        "snapshot",
+        "create",
+        "-n",
+        "x",
+        "--repo",
+        "sftp://backup@127.0.0.1:22/srv/hello",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("sftp:// repositories"),
+        "{}",
+        text(&out)
+    );
+
     // A directory snapshot is not an app snapshot.
     let data = env.dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");

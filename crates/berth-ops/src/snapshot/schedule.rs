@@ -215,10 +215,9 @@ fn schedule_objects(
             args.extend([flag.to_string(), n.to_string()]);
         }
     }
-    let env = |k: &str| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": name, "key": k}}});
     vec![
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": md(Value::Null), "type": "Opaque",
-            "stringData": {"BERTH_REPO": access.url, "BERTH_REPO_PASSWORD": access.password}}),
+            "stringData": access.secret_data()}),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md(Value::Null)}),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": md(Value::Null),
             "rules": rules}),
@@ -237,7 +236,7 @@ fn schedule_objects(
                                 "containers": [{"name": "snapshot", "image": input.mover_image,
                                     "command": ["/berth"], "args": args,
                                     "terminationMessagePolicy": "FallbackToLogsOnError",
-                                    "env": [env("BERTH_REPO"), env("BERTH_REPO_PASSWORD")]}]}}}}}}),
+                                    "env": access.env_from(&name)}]}}}}}}),
     ]
 }
 
@@ -575,8 +574,16 @@ mod tests {
                 },
             )
             .expect("init"),
-            url: "/backups/hello".into(),
+            url: "s3://backups/hello?endpoint=https://s3.example.com&region=eu".into(),
             password: "pw-1234".into(),
+            credentials: [
+                ("AWS_ACCESS_KEY_ID".to_string(), "AKIDEXAMPLE".to_string()),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_string(),
+                    "s3-secret-5678".to_string(),
+                ),
+            ]
+            .into(),
         };
         let input = ScheduleInput {
             app: None,
@@ -597,9 +604,14 @@ mod tests {
             assert_eq!(o["metadata"]["name"], "berth-snapshot-hello");
             assert_eq!(o["metadata"]["labels"][LABEL_SNAPSHOT_OF], "hello");
             if o["kind"] != "Secret" {
-                assert!(!o.to_string().contains("pw-1234"), "{o}");
+                for secret in ["pw-1234", "s3-secret-5678"] {
+                    assert!(!o.to_string().contains(secret), "{o}");
+                }
             }
         }
+        let data = &objs[0]["stringData"];
+        assert_eq!(data["BERTH_REPO_PASSWORD"], "pw-1234");
+        assert_eq!(data["AWS_SECRET_ACCESS_KEY"], "s3-secret-5678");
         let cj = &objs[4];
         let args = cj
             .pointer("/spec/jobTemplate/spec/template/spec/containers/0/args")
@@ -611,5 +623,33 @@ mod tests {
             cj["metadata"]["annotations"][ANNOTATION_RETENTION],
             "keep-daily=7"
         );
+        let env: Vec<(String, String)> = cj
+            .pointer("/spec/jobTemplate/spec/template/spec/containers/0/env")
+            .and_then(Value::as_array)
+            .expect("env")
+            .iter()
+            .map(|e| {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                let from = format!(
+                    "{}/{}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["key"].as_str().unwrap_or("")
+                );
+                (e["name"].as_str().unwrap_or("").to_string(), from)
+            })
+            .collect();
+        let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "BERTH_REPO",
+                "BERTH_REPO_PASSWORD"
+            ]
+        );
+        for (n, from) in &env {
+            assert_eq!(from, &format!("berth-snapshot-hello/{n}"));
+        }
     }
 }
