@@ -327,18 +327,75 @@ pub async fn create(
     .await;
     done?;
     post?;
-    let repo = &access.repo;
-    let volume_snaps = find_volume_snapshots(repo, &run, &jobs)?;
+    let mut tags = vec![
+        format!("{TAG_KIND}=app"),
+        format!("{TAG_NAMESPACE}={ns}"),
+        format!("{TAG_APP}={app}"),
+        format!("{TAG_VERSION}={}", rev.version),
+        format!("{TAG_REVISION}={}", rev.number),
+    ];
+    tags.extend(hooks::tag(&hook_records));
+    tags.extend(input.tags.iter().cloned());
+    let record = AppRecord {
+        path: format!("berth-app://{ns}/{app}"),
+        rev: &rev,
+        objects: &objects,
+        claims: &claims,
+        hooks: &hook_records,
+        tags,
+    };
+    let (snapshot_id, records) =
+        blocking(|| write_app_snapshot(&access.repo, &record, &run, &jobs))?;
+    Ok(AppSnapshotReport {
+        snapshot_id,
+        app,
+        namespace: ns,
+        version: rev.version,
+        revision: rev.number,
+        objects: objects.len(),
+        claims: records,
+        hooks: hook_records,
+    })
+}
+
+/// Repository calls block (an S3 store drives its own runtime, which tokio refuses inside an
+/// async worker): run them where blocking is allowed.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// What an app snapshot holds besides the volumes.
+struct AppRecord<'a> {
+    path: String,
+    rev: &'a Revision,
+    objects: &'a [(String, String)],
+    claims: &'a [Value],
+    hooks: &'a [hooks::HookRecord],
+    tags: Vec<String>,
+}
+
+/// Writes the app snapshot (section 13 of docs/formats/snapshot.md) from the movers' volume
+/// snapshots of `run`, then deletes those; returns its id and the claims' records.
+fn write_app_snapshot(
+    repo: &snap::Repository,
+    a: &AppRecord,
+    run: &str,
+    jobs: &[(String, Value)],
+) -> Result<(String, Vec<ClaimRecord>)> {
+    let volume_snaps = find_volume_snapshots(repo, run, jobs)?;
     let mut w = repo.writer().map_err(snap_err)?;
-    w.set_paths(vec![format!("berth-app://{ns}/{app}")]);
-    let rev_json = serde_json::to_vec_pretty(&rev).map_err(Error::other)?;
+    w.set_paths(vec![a.path.clone()]);
+    let rev_json = serde_json::to_vec_pretty(a.rev).map_err(Error::other)?;
     w.add_stream("app/revision.json", &rev_json[..])
         .map_err(snap_err)?;
-    for (path, yaml) in &objects {
+    for (path, yaml) in a.objects {
         w.add_stream(path, yaml.as_bytes()).map_err(snap_err)?;
     }
     let mut records = Vec::new();
-    for c in &claims {
+    for c in a.claims {
         let name = object_ref(c).name;
         let items = volume_snaps
             .get(&name)
@@ -349,8 +406,8 @@ pub async fn create(
     let claims_json = serde_json::to_vec_pretty(&records).map_err(Error::other)?;
     w.add_stream("app/claims.json", &claims_json[..])
         .map_err(snap_err)?;
-    if !hook_records.is_empty() {
-        let hooks_json = serde_json::to_vec_pretty(&hook_records).map_err(Error::other)?;
+    if !a.hooks.is_empty() {
+        let hooks_json = serde_json::to_vec_pretty(a.hooks).map_err(Error::other)?;
         w.add_stream("app/hooks.json", &hooks_json[..])
             .map_err(snap_err)?;
     }
@@ -360,17 +417,8 @@ pub async fn create(
         w.add_empty_dir(&prefix, None).map_err(snap_err)?;
         w.add_items(&prefix, &s.snapshot.items).map_err(snap_err)?;
     }
-    let mut tags = vec![
-        format!("{TAG_KIND}=app"),
-        format!("{TAG_NAMESPACE}={ns}"),
-        format!("{TAG_APP}={app}"),
-        format!("{TAG_VERSION}={}", rev.version),
-        format!("{TAG_REVISION}={}", rev.number),
-    ];
-    tags.extend(hooks::tag(&hook_records));
-    tags.extend(input.tags.iter().cloned());
     let opts = snap::BackupOptions {
-        tags,
+        tags: a.tags.clone(),
         ..Default::default()
     };
     let sum = w.finish(&opts).map_err(snap_err)?;
@@ -378,16 +426,7 @@ pub async fn create(
     for s in volume_snaps.values() {
         repo.remove_snapshot(&s.id).map_err(snap_err)?;
     }
-    Ok(AppSnapshotReport {
-        snapshot_id: sum.snapshot_id,
-        app,
-        namespace: ns,
-        version: rev.version,
-        revision: rev.number,
-        objects: objects.len(),
-        claims: records,
-        hooks: hook_records,
-    })
+    Ok((sum.snapshot_id, records))
 }
 
 fn claim_record(c: &Value, items: &[snap::Item]) -> ClaimRecord {
@@ -664,7 +703,7 @@ pub async fn restore(
     cancel: &Cancel,
 ) -> Result<AppRestoreReport> {
     let repo = &access.repo;
-    let info = repo.snapshot(&input.snapshot).map_err(snap_err)?;
+    let info = blocking(|| repo.snapshot(&input.snapshot)).map_err(snap_err)?;
     let tag = |k: &str| {
         info.snapshot
             .tags
@@ -681,15 +720,11 @@ pub async fn restore(
     }
     let from_ns = tag(TAG_NAMESPACE).unwrap_or_default();
     let rev: Revision = serde_json::from_slice(
-        &repo
-            .read_item(&info, "app/revision.json", MAX_RECORD)
-            .map_err(snap_err)?,
+        &blocking(|| repo.read_item(&info, "app/revision.json", MAX_RECORD)).map_err(snap_err)?,
     )
     .map_err(|e| Error::Failed(format!("snapshot {}: app/revision.json: {e}", info.id)))?;
     let claims: Vec<ClaimRecord> = serde_json::from_slice(
-        &repo
-            .read_item(&info, "app/claims.json", MAX_RECORD)
-            .map_err(snap_err)?,
+        &blocking(|| repo.read_item(&info, "app/claims.json", MAX_RECORD)).map_err(snap_err)?,
     )
     .map_err(|e| Error::Failed(format!("snapshot {}: app/claims.json: {e}", info.id)))?;
     let (cluster, ns) = target.connect().await?;

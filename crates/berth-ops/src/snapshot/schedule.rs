@@ -474,10 +474,30 @@ pub async fn run(
     if input.retention.is_empty() {
         return Ok(report);
     }
-    let repo = &access.repo;
+    let ns = report.snapshot.namespace.clone();
+    super::blocking(|| retain(&access.repo, &ns, input, &mut report))?;
+    note(
+        &*sink,
+        format!(
+            "retention {}: kept {}, forgot {}",
+            retention_text(&input.retention),
+            report.kept,
+            report.forgotten.len()
+        ),
+    );
+    Ok(report)
+}
+
+/// The retention over this app's snapshots, and a prune when any was forgotten.
+fn retain(
+    repo: &snap::Repository,
+    ns: &str,
+    input: &ScheduledRunInput,
+    report: &mut ScheduledRunReport,
+) -> Result<()> {
     let want = [
         format!("{TAG_KIND}=app"),
-        format!("{TAG_NAMESPACE}={}", report.snapshot.namespace),
+        format!("{TAG_NAMESPACE}={ns}"),
         format!("{TAG_APP}={}", input.app),
     ];
     let mine: Vec<(String, jiff::Timestamp)> = repo
@@ -501,16 +521,7 @@ pub async fn run(
             .map_err(snap_err)?;
         report.deleted_packs = p.deleted_packs;
     }
-    note(
-        &*sink,
-        format!(
-            "retention {}: kept {}, forgot {}",
-            retention_text(&input.retention),
-            report.kept,
-            report.forgotten.len()
-        ),
-    );
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]
