@@ -633,6 +633,21 @@ fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention()
     }
     let out = env.snap(&["check", "--read-data"]);
     assert!(out.status.success(), "{}", text(&out));
+    // --list reports the run.
+    let start = Instant::now();
+    loop {
+        let out = env.berth(&[
+            "snapshot", "schedule", "-n", "hello", "--list", "-o", "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+        if shown["last_successful_time"].is_string() {
+            assert!(shown["last_schedule_time"].is_string(), "{shown}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{shown}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
     // --remove deletes all five; a second removal says there is nothing to remove.
     let out = env.snap(&["schedule", "-n", "hello", "--remove"]);
