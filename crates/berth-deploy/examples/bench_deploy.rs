@@ -90,6 +90,7 @@ async fn berth_apply(
         objects: parse_documents(yaml, "bench.yaml").map_err(|e| e.to_string())?,
         config: json!({}),
         policy: UpgradePolicy::default(),
+        snapshot: serde_json::Value::Null,
     };
     let rep = engine
         .deploy(rel, mode, false)

@@ -144,6 +144,9 @@ pub struct Release {
     pub config: Value,
     /// Upgrade policy.
     pub policy: UpgradePolicy,
+    /// berth.yaml's `spec.snapshot` (hooks), as JSON; kept in the revision so app snapshots
+    /// (also scheduled ones, in the cluster) find it. Null: none.
+    pub snapshot: Value,
 }
 
 /// A rendered object and where it goes: its source file, its component's namespace (for
@@ -194,6 +197,12 @@ impl Release {
                 .unwrap_or_else(|| "0.0.0".into()),
             objects,
             config,
+            snapshot: app
+                .spec
+                .snapshot
+                .as_ref()
+                .and_then(|sn| serde_json::to_value(sn).ok())
+                .unwrap_or(Value::Null),
             policy: UpgradePolicy {
                 min_upgrade_from: upgrades.and_then(|u| u.minimum_version.clone()),
                 required_releases: upgrades.map(|u| u.required.clone()).unwrap_or_default(),
@@ -1011,6 +1020,7 @@ impl Engine {
                 objects,
                 hooks,
                 rel.config.clone(),
+                rel.snapshot.clone(),
                 operation,
                 None,
                 &history,
@@ -1045,6 +1055,7 @@ impl Engine {
                     .map(|(_, h)| h)
                     .unwrap_or_default(),
                 target.config.clone(),
+                target.snapshot.clone(),
                 Operation::Rollback,
                 Some(target.number),
                 &history,
@@ -1157,6 +1168,7 @@ impl Engine {
                 target.objects.clone(),
                 hooks,
                 target.config.clone(),
+                target.snapshot.clone(),
                 Operation::Rollback,
                 Some(target.number),
                 &history,
@@ -1184,6 +1196,7 @@ impl Engine {
         objects: Vec<Manifest>,
         hooks: Vec<Hook>,
         config: Value,
+        snapshot: Value,
         operation: Operation,
         source_revision: Option<u32>,
         history: &[Revision],
@@ -1226,7 +1239,10 @@ impl Engine {
             })
         });
         let unchanged_release = current.is_some_and(|c| {
-            c.version == version && c.config == config && operation != Operation::Rollback
+            c.version == version
+                && c.config == config
+                && c.snapshot == snapshot
+                && operation != Operation::Rollback
         });
         if the_plan.is_noop() && unchanged_release && !leftovers {
             // Converged already: check readiness, write nothing.
@@ -1279,6 +1295,7 @@ impl Engine {
             objects: ordered_objects.clone(),
             hooks: hooks.iter().map(|h| h.manifest.clone()).collect(),
             config,
+            snapshot,
             message: None,
             diagnoses: Vec::new(),
             registry: match source_revision {

@@ -102,6 +102,9 @@ pub struct Revision {
     /// The config values used, generated values included (they are kept across upgrades).
     #[serde(default)]
     pub config: Value,
+    /// berth.yaml's `spec.snapshot` (snapshot hooks) as JSON, null when absent.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub snapshot: Value,
     /// Outcome in words (failure cause, rollback result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -363,6 +366,7 @@ mod tests {
                 .collect(),
             hooks: vec![],
             config: json!({"replicas": 2}),
+            snapshot: Value::Null,
             message: None,
             diagnoses: vec![],
             registry: None,

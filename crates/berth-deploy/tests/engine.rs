@@ -61,6 +61,7 @@ fn release(version: &str, yaml: &str) -> Release {
         objects: parse_documents(yaml, "test/manifests.yaml").expect("fixture parses"),
         config: json!({}),
         policy: UpgradePolicy::default(),
+        snapshot: serde_json::Value::Null,
     }
 }
 
@@ -1261,4 +1262,43 @@ async fn claims_that_wait_for_their_first_pod_do_not_hold_the_install() {
         .find(|o| o.object.name == "reports")
         .expect("reports in status");
     assert_eq!(reports_state.state, "ready", "{st:#?}");
+}
+
+/// berth.yaml's snapshot section travels with each revision: a change to it alone writes a
+/// new revision (snapshots must use the hooks of what is installed), and a rollback brings
+/// back the restored revision's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_section_is_recorded_per_revision_and_rolled_back() {
+    let env = env().await;
+    let e = engine(&env, "shop");
+    let objects = cm("a", "1");
+    let with = |hooks: Value| Release {
+        snapshot: hooks,
+        ..release("1.0.0", &objects)
+    };
+    let first = json!({"hooks": {"pre": [{"name": "dump", "job": {"image": "tools:1", "command": ["dump"]}}]}});
+    let rep = e
+        .deploy(with(first.clone()), Mode::Install, false)
+        .await
+        .expect("install");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let second = json!({"hooks": {"pre": [{"name": "checkpoint", "job": {"image": "tools:1", "command": ["cp"]}}]}});
+    let rep = e
+        .deploy(with(second.clone()), Mode::Upgrade, false)
+        .await
+        .expect("upgrade");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let h = e.revisions("hello").await.expect("revisions");
+    assert_eq!(h.len(), 2, "the changed hooks alone make a revision");
+    assert_eq!(h[0].snapshot, first);
+    assert_eq!(h[1].snapshot, second);
+    // The same release again changes nothing.
+    e.deploy(with(second.clone()), Mode::Upgrade, false)
+        .await
+        .expect("re-apply");
+    assert_eq!(e.revisions("hello").await.expect("revisions").len(), 2);
+    let rep = e.rollback("hello", Some(1), false).await.expect("rollback");
+    assert_eq!(rep.outcome, Outcome::Deployed, "{:?}", rep.error);
+    let h = e.revisions("hello").await.expect("revisions");
+    assert_eq!(h.last().map(|r| r.snapshot.clone()), Some(first));
 }

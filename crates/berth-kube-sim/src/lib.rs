@@ -163,8 +163,8 @@ impl Simulator {
             controllers::seed(&mut store);
         }
         let (stop, stop_rx) = tokio_watch::channel(false);
-        let vols =
-            volumes::Volumes::new(opts.state_dir.as_deref()).map_err(|source| SimError::Io {
+        let vols = volumes::Volumes::new(opts.state_dir.as_deref(), format!("http://{addr}"))
+            .map_err(|source| SimError::Io {
                 path: opts
                     .state_dir
                     .as_ref()

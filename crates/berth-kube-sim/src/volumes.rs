@@ -25,6 +25,8 @@ pub(crate) struct Volumes {
     _temp: Option<tempfile::TempDir>,
     mover_bin: Mutex<Option<PathBuf>>,
     procs: Mutex<HashMap<(String, String), Proc>>,
+    /// The API server's URL, handed to processes as their in-cluster access.
+    api_url: String,
 }
 
 /// One mover container process (by pod uid and container name).
@@ -52,8 +54,9 @@ pub fn is_mover_image(image: &str) -> bool {
 }
 
 impl Volumes {
-    /// Volumes under `state_dir/volumes`, or under a temporary directory.
-    pub fn new(state_dir: Option<&Path>) -> std::io::Result<Volumes> {
+    /// Volumes under `state_dir/volumes`, or under a temporary directory; processes reach
+    /// the API server at `api_url`.
+    pub fn new(state_dir: Option<&Path>, api_url: String) -> std::io::Result<Volumes> {
         let (root, temp) = match state_dir {
             Some(d) => (d.join("volumes"), None),
             None => {
@@ -70,6 +73,7 @@ impl Volumes {
             _temp: temp,
             mover_bin: Mutex::new(bin),
             procs: Mutex::new(HashMap::new()),
+            api_url,
         })
     }
 
@@ -193,11 +197,13 @@ impl Volumes {
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let work = self.root.join(".work");
         let _ = std::fs::create_dir_all(&work);
+        let kubeconfig = self.pod_kubeconfig(pod, &work)?;
         Command::new(&bin)
             .args(&argv)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &work)
+            .env("KUBECONFIG", &kubeconfig)
             .envs(env)
             .current_dir(&work)
             .stdin(Stdio::null())
@@ -205,6 +211,28 @@ impl Volumes {
             .stderr(log2)
             .spawn()
             .map_err(|e| format!("berth-sim: cannot run {}: {e}", bin.display()))
+    }
+}
+
+impl Volumes {
+    /// What a real pod gets as its in-cluster access (the service account's token, the API
+    /// server's address, its namespace), as a kubeconfig file: the user is the pod's service
+    /// account, the context's namespace the pod's. The simulator checks no rights.
+    fn pod_kubeconfig(&self, pod: &Value, work: &Path) -> Result<PathBuf, String> {
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("pod");
+        let sa = pod["spec"]["serviceAccountName"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default");
+        let path = work.join(format!("kubeconfig-{uid}"));
+        let user = format!("system:serviceaccount:{ns}:{sa}");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: in-cluster\n  cluster:\n    server: {url}\ncontexts:\n- name: in-cluster\n  context:\n    cluster: in-cluster\n    user: \"{user}\"\n    namespace: {ns}\ncurrent-context: in-cluster\nusers:\n- name: \"{user}\"\n  user:\n    token: berth-sim\n",
+            url = self.api_url
+        );
+        std::fs::write(&path, text).map_err(|e| format!("berth-sim: {}: {e}", path.display()))?;
+        Ok(path)
     }
 }
 

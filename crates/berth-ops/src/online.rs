@@ -278,6 +278,26 @@ pub async fn installed_license(target: &Target) -> Result<Option<LicenseSummary>
     }))
 }
 
+/// The license installed in `namespace` (parsed, as `berth install --license` checked it),
+/// if any.
+pub async fn installed_license_in(
+    cluster: &Cluster,
+    namespace: &str,
+) -> Result<Option<berth_license::License>> {
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: namespace.into(),
+        name: LICENSE_SECRET.into(),
+    };
+    if cluster.get(&r).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        license_from_cluster(cluster, namespace).await?.parse()?,
+    ))
+}
+
 async fn license_from_cluster(cluster: &Cluster, namespace: &str) -> Result<LicenseText> {
     use base64::Engine as _;
     let r = ObjectRef {

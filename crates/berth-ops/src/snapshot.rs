@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::deploy::{Target, not_installed};
+
+pub mod hooks;
+pub mod schedule;
 use crate::{Cancel, Discard, Error, Event, Result, Sink};
 
 /// Repository path of berth's mover image; the tag is berth's version.
@@ -58,6 +61,27 @@ pub struct RepoAccess {
     pub url: String,
     /// The repository password.
     pub password: String,
+    /// What else the pods need to open the store (S3: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), handed over in the same Secret.
+    pub credentials: BTreeMap<String, String>,
+}
+
+impl RepoAccess {
+    /// The Secret's data: `BERTH_REPO`, `BERTH_REPO_PASSWORD` and the store's credentials.
+    pub fn secret_data(&self) -> BTreeMap<String, String> {
+        let mut m = self.credentials.clone();
+        m.insert("BERTH_REPO".into(), self.url.clone());
+        m.insert("BERTH_REPO_PASSWORD".into(), self.password.clone());
+        m
+    }
+
+    /// A container's `env`: each key of [`RepoAccess::secret_data`] from Secret `secret`.
+    pub fn env_from(&self, secret: &str) -> Vec<Value> {
+        self.secret_data()
+            .keys()
+            .map(|k| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}}))
+            .collect()
+    }
 }
 
 /// What `berth snapshot create -n NS` backs up.
@@ -104,6 +128,8 @@ pub struct AppSnapshotReport {
     pub objects: usize,
     /// Claims and their data.
     pub claims: Vec<ClaimRecord>,
+    /// The hooks that ran.
+    pub hooks: Vec<hooks::HookRecord>,
 }
 
 /// What `berth snapshot restore ID -n NS` restores.
@@ -186,6 +212,43 @@ async fn find_app(cluster: &Cluster, ns: &str) -> Result<String> {
     }
 }
 
+/// The app (named, or the one in the namespace) and its deployed revision.
+async fn deployed(
+    target: &Target,
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    app: Option<&str>,
+) -> Result<(String, Revision)> {
+    let app = match app {
+        Some(a) => a.to_string(),
+        None => find_app(cluster, ns).await?,
+    };
+    let engine = target.engine(cluster.clone(), ns, Arc::new(Discard), |_| {});
+    let revs = engine.revisions(&app).await?;
+    match revs.iter().rev().find(|r| r.status == Status::Deployed) {
+        Some(rev) => Ok((app, rev.clone())),
+        None => Err(Error::NotInstalled(
+            not_installed(cluster, &app, ns, false).await,
+        )),
+    }
+}
+
+/// App snapshots are a licensed feature: refused when the namespace's installed license
+/// (`secret/berth-license`, written by `berth install --license`) does not grant
+/// `snapshots`; allowed when no license is installed.
+pub async fn snapshots_allowed(cluster: &Cluster, ns: &str) -> Result<()> {
+    let Some(license) = crate::online::installed_license_in(cluster, ns).await? else {
+        return Ok(());
+    };
+    if license.spec.snapshots {
+        return Ok(());
+    }
+    Err(Error::BadInput(format!(
+        "the license installed in namespace {ns} ({} for {}) does not include snapshots; ask the vendor for a license with the snapshots entitlement and install it with `berth upgrade --license FILE`",
+        license.spec.license_id, license.spec.customer
+    )))
+}
+
 /// Back up the installed app of `target`'s namespace.
 pub async fn create(
     target: &Target,
@@ -194,23 +257,9 @@ pub async fn create(
     sink: &dyn Sink,
 ) -> Result<AppSnapshotReport> {
     let (cluster, ns) = target.connect().await?;
-    let app = match &input.app {
-        Some(a) => a.clone(),
-        None => find_app(&cluster, &ns).await?,
-    };
-    let engine = target.engine(cluster.clone(), &ns, Arc::new(Discard), |_| {});
-    let revs = engine.revisions(&app).await?;
-    let Some(rev) = revs
-        .iter()
-        .rev()
-        .find(|r| r.status == Status::Deployed)
-        .cloned()
-    else {
-        return Err(Error::NotInstalled(
-            not_installed(&cluster, &app, &ns, false).await,
-        ));
-    };
-    let objects = live_objects(&cluster, &rev).await?;
+    snapshots_allowed(&cluster, &ns).await?;
+    let (app, rev) = deployed(target, &cluster, &ns, input.app.as_deref()).await?;
+    let objects = live_objects(&cluster, &rev, sink).await?;
     note(
         sink,
         format!(
@@ -232,6 +281,18 @@ pub async fn create(
         })
         .collect();
     let run = run_id();
+    let hook_specs = hooks::of_revision(&rev)?;
+    let mut hook_records = Vec::new();
+    hooks::run(
+        &cluster,
+        &ns,
+        &run,
+        "pre",
+        &hook_specs.pre,
+        sink,
+        &mut hook_records,
+    )
+    .await?;
     let mut jobs = Vec::new();
     for (i, c) in claims.iter().enumerate() {
         let claim = object_ref(c).name;
@@ -248,24 +309,93 @@ pub async fn create(
         ];
         jobs.push((
             claim,
-            mover_job(&ns, &run, i, &input.mover_image, args, true),
+            mover_job(&ns, &run, i, &input.mover_image, args, true, access),
         ));
     }
     let done = run_movers(&cluster, &ns, &run, access, &jobs, target.timeout, sink).await;
     cleanup(&cluster, &ns, &run, &jobs).await;
+    // Post hooks run also when the copy failed: they resume what the pre hooks paused.
+    let post = hooks::run(
+        &cluster,
+        &ns,
+        &run,
+        "post",
+        &hook_specs.post,
+        sink,
+        &mut hook_records,
+    )
+    .await;
     done?;
-    let repo = &access.repo;
-    let volume_snaps = find_volume_snapshots(repo, &run, &jobs)?;
+    post?;
+    let mut tags = vec![
+        format!("{TAG_KIND}=app"),
+        format!("{TAG_NAMESPACE}={ns}"),
+        format!("{TAG_APP}={app}"),
+        format!("{TAG_VERSION}={}", rev.version),
+        format!("{TAG_REVISION}={}", rev.number),
+    ];
+    tags.extend(hooks::tag(&hook_records));
+    tags.extend(input.tags.iter().cloned());
+    let record = AppRecord {
+        path: format!("berth-app://{ns}/{app}"),
+        rev: &rev,
+        objects: &objects,
+        claims: &claims,
+        hooks: &hook_records,
+        tags,
+    };
+    let (snapshot_id, records) =
+        blocking(|| write_app_snapshot(&access.repo, &record, &run, &jobs))?;
+    Ok(AppSnapshotReport {
+        snapshot_id,
+        app,
+        namespace: ns,
+        version: rev.version,
+        revision: rev.number,
+        objects: objects.len(),
+        claims: records,
+        hooks: hook_records,
+    })
+}
+
+/// Repository calls block (an S3 store drives its own runtime, which tokio refuses inside an
+/// async worker): run them where blocking is allowed.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// What an app snapshot holds besides the volumes.
+struct AppRecord<'a> {
+    path: String,
+    rev: &'a Revision,
+    objects: &'a [(String, String)],
+    claims: &'a [Value],
+    hooks: &'a [hooks::HookRecord],
+    tags: Vec<String>,
+}
+
+/// Writes the app snapshot (section 13 of docs/formats/snapshot.md) from the movers' volume
+/// snapshots of `run`, then deletes those; returns its id and the claims' records.
+fn write_app_snapshot(
+    repo: &snap::Repository,
+    a: &AppRecord,
+    run: &str,
+    jobs: &[(String, Value)],
+) -> Result<(String, Vec<ClaimRecord>)> {
+    let volume_snaps = find_volume_snapshots(repo, run, jobs)?;
     let mut w = repo.writer().map_err(snap_err)?;
-    w.set_paths(vec![format!("berth-app://{ns}/{app}")]);
-    let rev_json = serde_json::to_vec_pretty(&rev).map_err(Error::other)?;
+    w.set_paths(vec![a.path.clone()]);
+    let rev_json = serde_json::to_vec_pretty(a.rev).map_err(Error::other)?;
     w.add_stream("app/revision.json", &rev_json[..])
         .map_err(snap_err)?;
-    for (path, yaml) in &objects {
+    for (path, yaml) in a.objects {
         w.add_stream(path, yaml.as_bytes()).map_err(snap_err)?;
     }
     let mut records = Vec::new();
-    for c in &claims {
+    for c in a.claims {
         let name = object_ref(c).name;
         let items = volume_snaps
             .get(&name)
@@ -276,22 +406,19 @@ pub async fn create(
     let claims_json = serde_json::to_vec_pretty(&records).map_err(Error::other)?;
     w.add_stream("app/claims.json", &claims_json[..])
         .map_err(snap_err)?;
+    if !a.hooks.is_empty() {
+        let hooks_json = serde_json::to_vec_pretty(a.hooks).map_err(Error::other)?;
+        w.add_stream("app/hooks.json", &hooks_json[..])
+            .map_err(snap_err)?;
+    }
     w.add_empty_dir("volumes", None).map_err(snap_err)?;
     for (claim, s) in &volume_snaps {
         let prefix = format!("volumes/{claim}");
         w.add_empty_dir(&prefix, None).map_err(snap_err)?;
         w.add_items(&prefix, &s.snapshot.items).map_err(snap_err)?;
     }
-    let mut tags = vec![
-        format!("{TAG_KIND}=app"),
-        format!("{TAG_NAMESPACE}={ns}"),
-        format!("{TAG_APP}={app}"),
-        format!("{TAG_VERSION}={}", rev.version),
-        format!("{TAG_REVISION}={}", rev.number),
-    ];
-    tags.extend(input.tags.iter().cloned());
     let opts = snap::BackupOptions {
-        tags,
+        tags: a.tags.clone(),
         ..Default::default()
     };
     let sum = w.finish(&opts).map_err(snap_err)?;
@@ -299,15 +426,7 @@ pub async fn create(
     for s in volume_snaps.values() {
         repo.remove_snapshot(&s.id).map_err(snap_err)?;
     }
-    Ok(AppSnapshotReport {
-        snapshot_id: sum.snapshot_id,
-        app,
-        namespace: ns,
-        version: rev.version,
-        revision: rev.number,
-        objects: objects.len(),
-        claims: records,
-    })
+    Ok((sum.snapshot_id, records))
 }
 
 fn claim_record(c: &Value, items: &[snap::Item]) -> ClaimRecord {
@@ -358,11 +477,33 @@ fn find_volume_snapshots(
 
 /// Each object of the revision as it is live, cleaned of server-set fields, as YAML by item
 /// path.
-async fn live_objects(cluster: &Cluster, rev: &Revision) -> Result<Vec<(String, String)>> {
+///
+/// An object this account may not read (a scheduled run's service account reads only the
+/// kinds the app had when it was scheduled) is left out with a note: restores use the
+/// revision's own copy (`app/revision.json`), the live copies are for inspection.
+async fn live_objects(
+    cluster: &Cluster,
+    rev: &Revision,
+    sink: &dyn Sink,
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for m in &rev.objects {
         let r = m.reference();
-        let Some(mut live) = cluster.get(&r).await.map_err(Error::other)? else {
+        let live = match cluster.get(&r).await {
+            Ok(l) => l,
+            Err(e) if e.code() == 403 => {
+                note(
+                    sink,
+                    format!(
+                        "{} {} is not readable here ({e}); the snapshot keeps the revision's copy only",
+                        r.kind, r.name
+                    ),
+                );
+                continue;
+            }
+            Err(e) => return Err(Error::other(e)),
+        };
+        let Some(mut live) = live else {
             continue;
         };
         clean(&mut live);
@@ -405,7 +546,7 @@ fn mover_secret(ns: &str, run: &str, access: &RepoAccess) -> Value {
         "metadata": {"name": format!("berth-mover-{run}"), "namespace": ns,
             "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
         "type": "Opaque",
-        "stringData": {"BERTH_REPO": access.url, "BERTH_REPO_PASSWORD": access.password}})
+        "stringData": access.secret_data()})
 }
 
 /// A mover Job for one claim.
@@ -416,10 +557,9 @@ fn mover_job(
     image: &str,
     args: Vec<String>,
     read_only: bool,
+    access: &RepoAccess,
 ) -> Value {
-    let secret = format!("berth-mover-{run}");
-    let env =
-        |k: &str| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}});
+    let env = access.env_from(&format!("berth-mover-{run}"));
     let claim = args
         .iter()
         .skip_while(|a| *a != "--claim")
@@ -434,7 +574,7 @@ fn mover_job(
                 "spec": {"restartPolicy": "Never",
                     "containers": [{"name": "mover", "image": image, "command": ["/berth"], "args": args,
                         "terminationMessagePolicy": "FallbackToLogsOnError",
-                        "env": [env("BERTH_REPO"), env("BERTH_REPO_PASSWORD")],
+                        "env": env,
                         "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}]}],
                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}})
 }
@@ -464,14 +604,15 @@ async fn run_movers(
         cluster.create(job).await.map_err(Error::other)?;
     }
     for (claim, job) in jobs {
-        wait_job(cluster, &object_ref(job), claim, timeout).await?;
+        let what = format!("the mover of claim {claim}");
+        wait_job(cluster, &object_ref(job), &what, timeout).await?;
     }
     Ok(())
 }
 
 /// Waits for a Job's Complete condition; a Failed one is reported with its pod's termination
 /// message (the mover's last output lines).
-async fn wait_job(cluster: &Cluster, r: &ObjectRef, claim: &str, timeout: Duration) -> Result<()> {
+async fn wait_job(cluster: &Cluster, r: &ObjectRef, what: &str, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
         let job = cluster.get(r).await.map_err(Error::other)?;
@@ -487,13 +628,13 @@ async fn wait_job(cluster: &Cluster, r: &ObjectRef, claim: &str, timeout: Durati
         if cond("Failed") {
             let why = job_failure(cluster, r, job.as_ref()).await;
             return Err(Error::Failed(format!(
-                "job/{} (the mover of claim {claim}) in namespace {} failed: {why}",
+                "job/{} ({what}) in namespace {} failed: {why}",
                 r.name, r.namespace
             )));
         }
         if start.elapsed() > timeout {
             return Err(Error::Failed(format!(
-                "job/{} (the mover of claim {claim}) in namespace {} did not finish within {}s; see `kubectl -n {} describe job {}` (its image must be pullable: berth release build adds it to every release)",
+                "job/{} ({what}) in namespace {} did not finish within {}s; see `kubectl -n {} describe job {}` (its image must be pullable: berth release build adds it to every release)",
                 r.name,
                 r.namespace,
                 timeout.as_secs(),
@@ -562,7 +703,7 @@ pub async fn restore(
     cancel: &Cancel,
 ) -> Result<AppRestoreReport> {
     let repo = &access.repo;
-    let info = repo.snapshot(&input.snapshot).map_err(snap_err)?;
+    let info = blocking(|| repo.snapshot(&input.snapshot)).map_err(snap_err)?;
     let tag = |k: &str| {
         info.snapshot
             .tags
@@ -579,15 +720,11 @@ pub async fn restore(
     }
     let from_ns = tag(TAG_NAMESPACE).unwrap_or_default();
     let rev: Revision = serde_json::from_slice(
-        &repo
-            .read_item(&info, "app/revision.json", MAX_RECORD)
-            .map_err(snap_err)?,
+        &blocking(|| repo.read_item(&info, "app/revision.json", MAX_RECORD)).map_err(snap_err)?,
     )
     .map_err(|e| Error::Failed(format!("snapshot {}: app/revision.json: {e}", info.id)))?;
     let claims: Vec<ClaimRecord> = serde_json::from_slice(
-        &repo
-            .read_item(&info, "app/claims.json", MAX_RECORD)
-            .map_err(snap_err)?,
+        &blocking(|| repo.read_item(&info, "app/claims.json", MAX_RECORD)).map_err(snap_err)?,
     )
     .map_err(|e| Error::Failed(format!("snapshot {}: app/claims.json: {e}", info.id)))?;
     let (cluster, ns) = target.connect().await?;
@@ -633,6 +770,7 @@ pub async fn restore(
         objects,
         config: rev.config.clone(),
         policy: UpgradePolicy::default(),
+        snapshot: rev.snapshot.clone(),
     };
     let mode = if existing.iter().any(|r| r.status == Status::Deployed) {
         Mode::Upgrade
@@ -726,7 +864,7 @@ async fn restore_claims(
             ];
             (
                 claim.clone(),
-                mover_job(ns, &run, i, &input.mover_image, args, false),
+                mover_job(ns, &run, i, &input.mover_image, args, false, access),
             )
         })
         .collect();

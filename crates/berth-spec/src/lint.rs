@@ -1,7 +1,7 @@
 //! `berth lint`: read `berth.yaml` and every file it references, and report every problem at
 //! once with file, line and column, what was expected, and how to fix it.
 
-use crate::manifest::{Application, ItemType};
+use crate::manifest::{Application, ItemType, SnapshotSpec};
 use crate::problem::{Problem, Severity, did_you_mean};
 use crate::schema_check;
 use crate::when;
@@ -947,6 +947,10 @@ fn semantic(app: &Application, root: &Node, dir: &Path, ctx: &mut Ctx) {
         }
     }
 
+    if let Some(sn) = &app.spec.snapshot {
+        check_snapshot_hooks(sn, root, ctx);
+    }
+
     // checks
     if let Some(ch) = &app.spec.checks {
         let lists: [(&str, &Vec<String>, &[&str]); 4] = [
@@ -960,6 +964,127 @@ fn semantic(app: &Application, root: &Node, dir: &Path, ctx: &mut Ctx) {
                 let fp = p(&[&"spec", &"checks", &key, &i]);
                 if check_file(ctx, root, dir, &fp, f, false) {
                     check_troubleshoot_file(ctx, &dir.join(f), kinds);
+                }
+            }
+        }
+    }
+}
+
+/// `spec.snapshot.hooks`: names, exactly one of job and exec, a job's image, command and
+/// mounts; exec hooks are refused until berth runs them.
+fn check_snapshot_hooks(sn: &SnapshotSpec, root: &Node, ctx: &mut Ctx) {
+    for (phase, hooks) in [("pre", &sn.hooks.pre), ("post", &sn.hooks.post)] {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, h) in hooks.iter().enumerate() {
+            let at = |f: &[&str]| {
+                let mut v = p(&[&"spec", &"snapshot", &"hooks", &phase, &i]);
+                v.extend(f.iter().map(|k| PathSeg::Key((*k).into())));
+                v
+            };
+            let field = |f: &str| {
+                let base = format!("spec.snapshot.hooks.{phase}[{i}]");
+                if f.is_empty() {
+                    base
+                } else {
+                    format!("{base}.{f}")
+                }
+            };
+            if !is_dns_label(&h.name) {
+                ctx.error(
+                    pos_at(root, &at(&["name"])),
+                    &field("name"),
+                    "invalid-name",
+                    format!("hook name `{}` is not a DNS label", h.name),
+                    Some(dns_help(&h.name)),
+                );
+            }
+            if let Some(first) = seen.insert(h.name.as_str(), i) {
+                ctx.error(
+                    pos_at(root, &at(&["name"])),
+                    &field("name"),
+                    "duplicate-name",
+                    format!("{phase} hook `{}` is also hook {first}", h.name),
+                    Some("give each hook its own name".into()),
+                );
+            }
+            if let Some(s) = h.timeout_seconds
+                && s == 0
+            {
+                ctx.error(
+                    pos_at(root, &at(&["timeoutSeconds"])),
+                    &field("timeoutSeconds"),
+                    "out-of-range",
+                    "timeoutSeconds is 0".into(),
+                    Some("give the seconds the hook may run, e.g. 600 (the default)".into()),
+                );
+            }
+            match (&h.job, &h.exec) {
+                (Some(_), Some(_)) | (None, None) => ctx.error(
+                    pos_at(root, &at(&[])),
+                    &field(""),
+                    "invalid-hook",
+                    format!(
+                        "{phase} hook `{}` needs exactly one of `job` and `exec`",
+                        h.name
+                    ),
+                    Some("write `job: {image: …, command: [...]}`".into()),
+                ),
+                (None, Some(_)) => ctx.error(
+                    pos_at(root, &at(&["exec"])),
+                    &field("exec"),
+                    "unsupported-hook",
+                    format!(
+                        "{phase} hook `{}`: exec hooks are not supported yet",
+                        h.name
+                    ),
+                    Some("run the command as a job hook instead: `job: {image: …, command: [...], mounts: [{claim: …, mountPath: …}]}` (a Job of the app's image that mounts the claim, or connects to the service)".into()),
+                ),
+                (Some(j), None) => {
+                    if !is_image_ref(&j.image) {
+                        ctx.error(
+                            pos_at(root, &at(&["job", "image"])),
+                            &field("job.image"),
+                            "invalid-image",
+                            format!("`{}` is not an image reference", j.image),
+                            Some("write registry/repository:tag, e.g. `postgres:16`".into()),
+                        );
+                    }
+                    if j.command.is_empty() || j.command[0].trim().is_empty() {
+                        ctx.error(
+                            pos_at(root, &at(&["job", "command"])),
+                            &field("job.command"),
+                            "invalid-hook",
+                            format!("{phase} hook `{}`: the command is empty", h.name),
+                            Some("give the program and its arguments, e.g. [pg_dump, -f, /data/dump.sql]".into()),
+                        );
+                    }
+                    for (m, mount) in j.mounts.iter().enumerate() {
+                        let mf = |f: &str| format!("job.mounts[{m}].{f}");
+                        let mut mp = at(&["job", "mounts"]);
+                        mp.push(PathSeg::Index(m));
+                        if !mount.mount_path.starts_with('/') {
+                            let mut pp = mp.clone();
+                            pp.push(PathSeg::Key("mountPath".into()));
+                            ctx.error(
+                                pos_at(root, &pp),
+                                &field(&mf("mountPath")),
+                                "invalid-value",
+                                format!("mountPath `{}` is not absolute", mount.mount_path),
+                                Some("write an absolute path, e.g. /data".into()),
+                            );
+                        }
+                        if mount.claim.is_empty() {
+                            let mut cp = mp.clone();
+                            cp.push(PathSeg::Key("claim".into()));
+                            ctx.error(
+                                pos_at(root, &cp),
+                                &field(&mf("claim")),
+                                "missing-field",
+                                "the mount names no claim".into(),
+                                Some("give the PersistentVolumeClaim's name in the app's namespace".into()),
+                            );
+                        }
+                    }
                 }
             }
         }

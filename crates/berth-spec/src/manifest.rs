@@ -87,6 +87,87 @@ pub struct AppSpec {
     /// Troubleshoot specs shipped with the application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
+    /// What app snapshots (`berth snapshot create -n`) run around the copy of the volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotSpec>,
+}
+
+/// App snapshots: hooks run before and after the volumes are copied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SnapshotSpec {
+    /// Hooks run before (`pre`) and after (`post`) the copy.
+    #[serde(default)]
+    pub hooks: SnapshotHooks,
+}
+
+/// The hooks of an app snapshot, each list run in order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SnapshotHooks {
+    /// Run before the volumes are copied (a dump to a file on a volume, a checkpoint); a
+    /// failure stops the snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre: Vec<SnapshotHook>,
+    /// Run after the copy, also when it failed (resume what a pre hook paused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post: Vec<SnapshotHook>,
+}
+
+/// One hook: a Job (exactly one of `job` and `exec`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SnapshotHook {
+    /// Hook name: a DNS label, unique among the pre and among the post hooks.
+    pub name: String,
+    /// A Job run to completion in the app's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<HookJob>,
+    /// A command run in a container of a running pod (not supported yet: lint refuses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<HookExec>,
+    /// How long the hook may run, in seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+/// A hook Job: one container, run once (`backoffLimit: 0`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HookJob {
+    /// The container image (list it in `spec.images` so releases and bundles carry it).
+    pub image: String,
+    /// The command (the image's entrypoint is replaced).
+    pub command: Vec<String>,
+    /// Arguments after the command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// PersistentVolumeClaims of the app mounted into the container (read-write).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<HookMount>,
+}
+
+/// A claim mounted into a hook Job's container.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HookMount {
+    /// The claim's name in the app's namespace.
+    pub claim: String,
+    /// Where it is mounted (an absolute path).
+    pub mount_path: String,
+}
+
+/// An exec hook: a command in a container of the pods a selector picks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HookExec {
+    /// Labels the pod must carry.
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// The container (default: the pod's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The command.
+    pub command: Vec<String>,
 }
 
 /// One installable piece: a Helm chart or a directory of plain manifests.

@@ -56,7 +56,10 @@ impl Env {
     fn berth_pw(&self, args: &[&str], password: &str) -> Output {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let cluster_cmd = args.first() != Some(&"snapshot")
-            || matches!(args.get(1), Some(&"create") | Some(&"restore"));
+            || matches!(
+                args.get(1),
+                Some(&"create") | Some(&"restore") | Some(&"schedule") | Some(&"unschedule")
+            );
         if cluster_cmd {
             all.push("--kubeconfig".into());
             all.push(self.kc.display().to_string());
@@ -359,6 +362,22 @@ fn bad_input_and_a_failing_mover_name_the_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--password-file"), "{}", text(&out));
 
+    // The mover pods could not open an SFTP store (no key file or known hosts in a pod).
+    let out = env.berth(&[
+        "snapshot",
+        "create",
+        "-n",
+        "x",
+        "--repo",
+        "sftp://backup@127.0.0.1:22/srv/hello",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("sftp:// repositories"),
+        "{}",
+        text(&out)
+    );
+
     // A directory snapshot is not an app snapshot.
     let data = env.dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
@@ -412,4 +431,409 @@ fn bad_input_and_a_failing_mover_name_the_fix() {
         })
         .count();
     assert_eq!(leftovers, 0);
+}
+
+fn snapshots(env: &Env) -> Vec<Value> {
+    let out = env.snap(&["list", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("list json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn has_tag(s: &Value, tag: &str) -> bool {
+    s["tags"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == tag))
+}
+
+const SCHEDULE: &str = "berth-snapshot-hello";
+
+fn schedule_objects(env: &Env) -> Vec<String> {
+    [
+        ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("batch/v1", "CronJob"),
+    ]
+    .iter()
+    .filter(|(a, k)| env.get(a, k, "hello", SCHEDULE).is_some())
+    .map(|(_, k)| k.to_string())
+    .collect()
+}
+
+#[test]
+fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    std::fs::write(dir.join("PG_VERSION"), "16\n").expect("write");
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A bad schedule names the field and writes nothing (no password needed to find out).
+    let repo = env.repo();
+    let out = env.berth_pw(
+        &[
+            "snapshot",
+            "schedule",
+            "-n",
+            "hello",
+            "--repo",
+            &repo,
+            "--cron",
+            "0 25 * * *",
+            "--keep-daily",
+            "7",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the hour field (2nd) is \"25\": 25 is outside 0-23"),
+        "{}",
+        text(&out)
+    );
+    assert!(schedule_objects(&env).is_empty());
+
+    // Something for the retention to act on: an older app snapshot of hello, and a
+    // directory snapshot that is not the schedule's to forget.
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let older: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let older = older["snapshot_id"].as_str().expect("id").to_string();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "x").expect("write");
+    let out = env.snap(&["create", "--path", &data.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let sched = |cron: &str, keep: &[&str]| {
+        let mut args = vec!["schedule", "-n", "hello", "--cron", cron];
+        args.extend_from_slice(keep);
+        env.snap(&args)
+    };
+    let out = sched("0 3 * * *", &["--keep-daily", "7", "--keep-last", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        schedule_objects(&env),
+        ["Secret", "ServiceAccount", "Role", "RoleBinding", "CronJob"]
+    );
+    // Running it again replaces the schedule: one CronJob, the new cron and retention.
+    let out = sched("30 2 * * *", &["--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cronjobs = env.list("batch/v1", "CronJob", "hello");
+    assert_eq!(cronjobs.len(), 1);
+    let cj = &cronjobs[0];
+    assert_eq!(cj["spec"]["schedule"], "30 2 * * *");
+    assert!(!cj.to_string().contains(PASSWORD), "{cj}");
+    let out = env.berth(&["snapshot", "schedule", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(shown["cron"], "30 2 * * *");
+    assert_eq!(shown["retention"], "keep-last=1");
+    assert_eq!(shown["app"], "hello");
+    // The run's rights: namespaced, and reading the app's own kinds.
+    let role = env
+        .get("rbac.authorization.k8s.io/v1", "Role", "hello", SCHEDULE)
+        .expect("role");
+    let rules = role["rules"].to_string();
+    assert!(rules.contains("\"statefulsets\""), "{rules}");
+    assert!(rules.contains("\"jobs\""), "{rules}");
+    assert!(!rules.contains("\"*\""), "{rules}");
+    let binding = env
+        .get(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "hello",
+            SCHEDULE,
+        )
+        .expect("binding");
+    assert_eq!(binding["subjects"][0]["name"], SCHEDULE);
+
+    // Fire it now (the simulator's run-now annotation) and wait for its snapshot.
+    let r = ObjectRef {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        namespace: "hello".into(),
+        name: SCHEDULE.into(),
+    };
+    let c = env.cluster();
+    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
+    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
+    env.rt.block_on(c.replace(&cj)).expect("annotate");
+    let start = Instant::now();
+    let scheduled = loop {
+        if let Some(s) = snapshots(&env)
+            .into_iter()
+            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
+        {
+            break s;
+        }
+        let jobs = env.list("batch/v1", "Job", "hello");
+        let failed = jobs.iter().find(|j| {
+            j["status"]["conditions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
+        });
+        if let Some(j) = failed {
+            let pods = env.list("v1", "Pod", "hello");
+            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no scheduled snapshot; jobs: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    for t in [
+        "berth.dev/kind=app",
+        "berth.dev/app=hello",
+        "berth.dev/namespace=hello",
+    ] {
+        assert!(has_tag(&scheduled, t), "{t} missing: {scheduled}");
+    }
+    let id = scheduled["id"].as_str().expect("id");
+    let out = env.snap(&["show", id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let paths: Vec<&str> = shown["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&format!("volumes/{claim}/PG_VERSION").as_str()),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"app/revision.json"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("app/objects/apps/StatefulSet/")),
+        "{paths:?}"
+    );
+    // The retention (keep-last 1) forgot the older snapshot of hello, not the directory one.
+    let start = Instant::now();
+    loop {
+        let all = snapshots(&env);
+        let ids: Vec<&str> = all.iter().filter_map(|s| s["id"].as_str()).collect();
+        if !ids.contains(&older.as_str()) {
+            assert_eq!(all.len(), 2, "{all:?}");
+            assert!(all.iter().any(|s| has_tag(s, "berth.dev/kind=app")));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{all:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = env.snap(&["check", "--read-data"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // --list reports the run.
+    let start = Instant::now();
+    loop {
+        let out = env.berth(&[
+            "snapshot", "schedule", "-n", "hello", "--list", "-o", "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+        if shown["last_successful_time"].is_string() {
+            assert!(shown["last_schedule_time"].is_string(), "{shown}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{shown}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // --remove deletes all five; a second removal says there is nothing to remove.
+    let out = env.snap(&["schedule", "-n", "hello", "--remove"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        schedule_objects(&env).is_empty(),
+        "{:?}",
+        schedule_objects(&env)
+    );
+    let out = env.berth(&["snapshot", "unschedule", "-n", "hello"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("no snapshot schedule"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Installs `secret/berth-license` in namespace hello, as `berth install --license` does.
+fn install_license(env: &Env, snapshots: bool) {
+    use base64::Engine as _;
+    let spec = berth_license::Spec {
+        license_id: "lic-snapshots-test".into(),
+        app: "hello".into(),
+        customer: "acme".into(),
+        vendor_url: "http://127.0.0.1:9".into(),
+        channels: vec!["stable".into()],
+        license_type: berth_license::LicenseType::Paid,
+        issued_at: "2026-12-01T00:00:00Z".parse().expect("time"),
+        expires_at: None,
+        airgap: false,
+        snapshots,
+        support_bundle_upload: false,
+        cluster_id: None,
+        entitlements: BTreeMap::new(),
+        credential: "ab".repeat(32),
+    };
+    let key = berth_oci::keys::SigningKey::from_bytes(&[9; 32]);
+    let yaml = berth_license::sign(spec, &key).to_yaml();
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "berth-license", "namespace": "hello"}, "type": "Opaque",
+        "data": {"license.yaml": base64::engine::general_purpose::STANDARD.encode(yaml)}});
+    env.rt
+        .block_on(env.cluster().apply(&secret, "", true))
+        .expect("license secret");
+}
+
+#[test]
+fn app_snapshots_need_a_license_that_grants_them_when_a_license_is_installed() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    install_license(&env, false);
+    let out = env.snap(&["create", "-n", "hello"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("lic-snapshots-test for acme) does not include snapshots"),
+        "{}",
+        text(&out)
+    );
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not include snapshots"),
+        "{}",
+        text(&out)
+    );
+    // Refused before anything was written: no snapshot, no Job, no schedule.
+    assert!(snapshots(&env).is_empty());
+    assert!(env.list("batch/v1", "Job", "hello").is_empty());
+    assert!(schedule_objects(&env).is_empty());
+
+    install_license(&env, true);
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snapshots(&env).len(), 1);
+}
+
+/// examples/hello copied, with `spec.snapshot.hooks` appended.
+fn hello_with_hooks(env: &Env, name: &str, hooks: &str) -> String {
+    let dst = env.dir.path().join(name);
+    let st = Command::new("cp")
+        .args(["-r", &hello(), &dst.display().to_string()])
+        .status()
+        .expect("cp");
+    assert!(st.success());
+    let f = dst.join("berth.yaml");
+    let mut text = std::fs::read_to_string(&f).expect("read");
+    text.push_str("\n  snapshot:\n    hooks:\n");
+    text.push_str(hooks);
+    std::fs::write(&f, text).expect("write");
+    dst.display().to_string()
+}
+
+#[test]
+fn snapshot_hooks_run_as_jobs_before_and_after_the_copy_and_a_failing_one_stops_it() {
+    let env = Env::new(true);
+    let mover = format!(
+        "registry.berth.dev/berth/mover:{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    // The pre hook writes files into the database's volume (berth's own image: `berth init`
+    // writes a starter app), so the copy must hold them.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          job:\n            image: {mover}\n            command: [/berth, init, /dump/starter]\n            mounts:\n              - claim: data-hello-postgresql-0\n                mountPath: /dump\n      post:\n        - name: resume\n          job:\n            image: {mover}\n            command: [/berth, schema]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-hooks", &hooks);
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["lint", &app])
+        .output()
+        .expect("lint");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ran: Vec<String> = rep["hooks"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .map(|h| format!("{}/{}:{}", h["phase"], h["name"], h["outcome"]).replace('"', ""))
+        .collect();
+    assert_eq!(ran, ["pre/dump:succeeded", "post/resume:succeeded"]);
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let out = env.snap(&["show", &id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        has_tag(&shown, "berth.dev/hooks=pre/dump,post/resume"),
+        "{}",
+        shown["tags"]
+    );
+    let paths: Vec<&str> = shown["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"volumes/data-hello-postgresql-0/starter/berth.yaml"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"app/hooks.json"), "{paths:?}");
+    // Successful hook Jobs are gone.
+    assert!(env.list("batch/v1", "Job", "hello").iter().all(|j| {
+        !j["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("berth-hook-")
+    }));
+
+    // A failing pre hook stops the snapshot: the error names the hook, its Job, the cause
+    // and its logs; no snapshot is written and no mover ran.
+    let hooks = format!(
+        "      pre:\n        - name: broken\n          job:\n            image: {mover}\n            command: [/berth, lint, /nowhere/app]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-broken", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("the pre-snapshot hook broken"), "{t}");
+    assert!(
+        t.contains("job/berth-hook-") && t.contains("exit code"),
+        "{t}"
+    );
+    assert!(t.contains("/nowhere/app"), "{t}");
+    assert!(t.contains("kubectl -n hello logs job/berth-hook-"), "{t}");
+    assert_eq!(snapshots(&env).len(), 1);
+    let jobs: Vec<String> = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .filter_map(|j| j["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    assert!(
+        !jobs.iter().any(|j| j.starts_with("berth-mover-")),
+        "{jobs:?}"
+    );
+    assert!(
+        jobs.iter().any(|j| j.starts_with("berth-hook-")),
+        "{jobs:?}"
+    );
 }

@@ -279,3 +279,76 @@ fn a_server_back_within_the_retry_budget_lets_the_backup_finish() {
     );
     assert_eq!(listing(&src), listing(&target));
 }
+
+/// An app snapshot to S3: the mover Jobs (processes of this binary in the simulator, with
+/// nothing but their container's environment) must get the S3 keys from their Secret.
+#[test]
+fn an_app_snapshot_to_s3_hands_the_keys_to_its_movers_and_restores() {
+    use berth_kube_sim::{SimOptions, Simulator};
+    let Some(w) = weed() else { return };
+    let repo = format!("s3://berth-app/hello?endpoint={}", w.endpoint);
+    init(&repo);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    sim.set_mover_bin(Some(env!("CARGO_BIN_EXE_berth").into()));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kc = tmp.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let kc = kc.to_str().expect("utf8").to_string();
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    let o = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["install", hello.to_str().expect("utf8"), "-n", "hello"])
+        .args(["--timeout", "60s", "--kubeconfig", &kc])
+        .output()
+        .expect("install");
+    assert!(o.status.success(), "{}", text(&o));
+    // The claim's volume is the one directory the provisioner made.
+    let vols: Vec<_> = std::fs::read_dir(sim.volume_root())
+        .expect("volume root")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pvc-"))
+        .collect();
+    assert_eq!(vols.len(), 1);
+    std::fs::write(vols[0].path().join("PG_VERSION"), "16\n").expect("write");
+
+    let out = ok(
+        &repo,
+        &["create", "-n", "hello", "--kubeconfig", &kc, "-o", "json"],
+    );
+    let rep: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(rep["claims"][0]["files"], 1, "{rep}");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let out = ok(
+        &repo,
+        &[
+            "restore",
+            &id,
+            "-n",
+            "hello-2",
+            "--kubeconfig",
+            &kc,
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert!(out.contains("data-hello-postgresql-0"), "{out}");
+    let restored: Vec<_> = std::fs::read_dir(sim.volume_root())
+        .expect("volume root")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.path() != vols[0].path() && e.file_name().to_string_lossy().starts_with("pvc-")
+        })
+        .collect();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(restored[0].path().join("PG_VERSION")).expect("restored file"),
+        "16\n"
+    );
+    rt.block_on(sim.shutdown());
+}

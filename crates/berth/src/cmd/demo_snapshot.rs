@@ -112,6 +112,7 @@ pub async fn demo_step(kubeconfig: PathBuf, namespace: String, work: PathBuf) ->
         repo,
         url: repo_dir.display().to_string(),
         password,
+        credentials: Default::default(),
     };
     let target = |ns: &str| Target {
         namespace: Some(ns.to_string()),

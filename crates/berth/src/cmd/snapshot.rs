@@ -119,6 +119,21 @@ Exit codes: 0 no problem, 3 errors found (a snapshot cannot be fully restored), 
 leftovers of interrupted runs (prune removes them)."
     )]
     Check(CheckArgs),
+    /// Snapshot an installed app on a schedule: a CronJob in its namespace, with retention.
+    #[command(
+        after_help = "Example:\n  berth snapshot schedule -n hello --repo /mnt/backups/hello \\\n    --cron \"0 3 * * *\" --keep-daily 7 --keep-weekly 4\n  \
+berth snapshot schedule -n hello --list\n  \
+berth snapshot schedule -n hello --remove\n\n\
+Installs secret, serviceaccount, role, rolebinding and cronjob berth-snapshot-APP in the \
+app's namespace (docs/formats/snapshot.md, section 14): each run takes an app snapshot as \
+`create -n` does, then forgets this app's snapshots the --keep-* rules do not keep and prunes. \
+The repository must be reachable from the cluster's pods; its location and password are in \
+the Secret. Running it again replaces the schedule. Without --cron it shows the schedule."
+    )]
+    Schedule(ScheduleArgs),
+    /// Remove an app's snapshot schedule (its CronJob, Secret, ServiceAccount and Role).
+    #[command(after_help = "Example:\n  berth snapshot unschedule -n hello")]
+    Unschedule(UnscheduleArgs),
     /// The mover, run inside a Job of berth's image by `create -n` and `restore -n`.
     #[command(
         hide = true,
@@ -140,7 +155,7 @@ struct InitArgs {
 }
 
 /// The cluster of an app snapshot or restore.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct ClusterArgs {
     /// The app's namespace: back up (create) or restore into (restore) an installed app
     /// instead of a directory.
@@ -180,6 +195,45 @@ pub(crate) struct CreateArgs {
     /// Read every file, even those unchanged since the previous snapshot of the same path.
     #[arg(long)]
     read_all: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ScheduleArgs {
+    /// With -n: the app, when the namespace holds several.
+    #[arg(long)]
+    app: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// When to run, as a CronJob schedule: minute hour day-of-month month day-of-week.
+    #[arg(long, conflicts_with_all = ["remove", "list"])]
+    cron: Option<String>,
+    /// Retention after each run: keep the n newest snapshots of the app.
+    #[arg(long, default_value_t = 0, requires = "cron")]
+    keep_last: u32,
+    /// Keep the newest snapshot of each of the n most recent days (UTC).
+    #[arg(long, default_value_t = 0, requires = "cron")]
+    keep_daily: u32,
+    /// Keep the newest snapshot of each of the n most recent ISO weeks.
+    #[arg(long, default_value_t = 0, requires = "cron")]
+    keep_weekly: u32,
+    /// Keep the newest snapshot of each of the n most recent months.
+    #[arg(long, default_value_t = 0, requires = "cron")]
+    keep_monthly: u32,
+    /// Remove the schedule (as `berth snapshot unschedule`).
+    #[arg(long, conflicts_with = "list")]
+    remove: bool,
+    /// Show the current schedule (the default without --cron).
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct UnscheduleArgs {
+    /// The app, when the namespace holds schedules of several.
+    #[arg(long)]
+    app: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 #[derive(clap::Args)]
@@ -266,6 +320,12 @@ enum MoverCommand {
         #[arg(long)]
         claim: String,
     },
+    /// A scheduled run (the CronJob of `berth snapshot schedule`): snapshot the app from
+    /// inside the cluster, then apply the retention to its snapshots and prune.
+    #[command(
+        after_help = "Example:\n  berth snapshot mover scheduled --namespace hello --app hello \\\n    --mover-image registry.berth.dev/berth/mover:0.1.0 --keep-daily 7"
+    )]
+    Scheduled(ScheduledArgs),
     /// Restore an app snapshot's volume into the mounted (empty) claim.
     #[command(
         after_help = "Example:\n  berth snapshot mover restore 1a2b3c4d --root volumes/data \\\n    --target /berth/volume --claim data"
@@ -283,6 +343,37 @@ enum MoverCommand {
         #[arg(long)]
         claim: String,
     },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ScheduledArgs {
+    /// The app's namespace.
+    #[arg(long)]
+    namespace: String,
+    /// The app.
+    #[arg(long)]
+    app: String,
+    /// The image of the per-claim mover Jobs.
+    #[arg(long)]
+    mover_image: String,
+    /// Keep the n newest snapshots of the app.
+    #[arg(long, default_value_t = 0)]
+    keep_last: u32,
+    /// Keep the newest snapshot of each of the n most recent days (UTC).
+    #[arg(long, default_value_t = 0)]
+    keep_daily: u32,
+    /// Keep the newest snapshot of each of the n most recent ISO weeks.
+    #[arg(long, default_value_t = 0)]
+    keep_weekly: u32,
+    /// Keep the newest snapshot of each of the n most recent months.
+    #[arg(long, default_value_t = 0)]
+    keep_monthly: u32,
+    /// The prune's grace period for condemned data.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    grace: Duration,
+    /// How long to wait for the mover Jobs.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -343,6 +434,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         SnapshotCommand::Forget(a) => forget(r, &a),
         SnapshotCommand::Prune(a) => prune(r, &a),
         SnapshotCommand::Check(a) => check(r, &a),
+        SnapshotCommand::Schedule(a) => app::schedule(r, &a),
+        SnapshotCommand::Unschedule(a) => app::unschedule(r, &a),
+        SnapshotCommand::Mover(MoverArgs {
+            command: MoverCommand::Scheduled(a),
+        }) => app::scheduled_run(r, &a),
         SnapshotCommand::Mover(m) => mover(r, m.command),
         SnapshotCommand::Key(k) => match k.command {
             KeyCommand::Add(a) => key_add(r, &a),
@@ -796,6 +892,7 @@ fn check(r: &RepoArgs, a: &CheckArgs) -> anyhow::Result<u8> {
 fn mover(r: &RepoArgs, c: MoverCommand) -> anyhow::Result<u8> {
     let repo = open(r)?;
     match c {
+        MoverCommand::Scheduled(a) => return app::scheduled_run(r, &a),
         MoverCommand::Backup { source, run, claim } => {
             if !source.is_dir() {
                 return Err(BadInput(format!(

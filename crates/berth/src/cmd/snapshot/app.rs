@@ -7,10 +7,16 @@ use berth_ops::deploy::Target;
 use berth_ops::snapshot::{self as appsnap, AppRestoreInput, AppSnapshotInput, RepoAccess};
 use serde_json::json;
 
-use super::{ClusterArgs, CreateArgs, RepoArgs, RestoreArgs, backend, human, short, user_error};
+use super::{
+    ClusterArgs, CreateArgs, RepoArgs, RestoreArgs, ScheduleArgs, ScheduledArgs, UnscheduleArgs,
+    backend, human, short, user_error,
+};
 use crate::cmd::deploy::{TermProgress, render_report, runtime};
 use crate::exit::{self, BadInput};
 use crate::output::{Format, print_structured};
+use berth_ops::snapshot::schedule::{
+    self as sched, ScheduleInfo, ScheduleInput, ScheduledRunInput,
+};
 
 /// The repository, opened, with the location and password the movers get.
 fn access(r: &RepoArgs) -> anyhow::Result<RepoAccess> {
@@ -34,6 +40,30 @@ fn access(r: &RepoArgs) -> anyhow::Result<RepoAccess> {
         },
     };
     let url = r.repo.clone().unwrap_or_default();
+    // The pods open the store with what opened it here: S3 keys from the environment.
+    let mut credentials = std::collections::BTreeMap::new();
+    match berth_snapshot::RepoLocation::parse(&url) {
+        Ok(berth_snapshot::RepoLocation::Sftp(_)) => {
+            return Err(BadInput(
+                "app snapshots need a repository the mover pods open with the password alone: a directory they reach at the same path, or s3://…; sftp:// repositories (key files and known hosts) are not handed to pods yet".into(),
+            )
+            .into());
+        }
+        Ok(berth_snapshot::RepoLocation::S3(_)) => {
+            for k in [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+            ] {
+                if let Ok(v) = std::env::var(k)
+                    && !v.is_empty()
+                {
+                    credentials.insert(k.to_string(), v);
+                }
+            }
+        }
+        _ => {}
+    }
     let secret = berth_snapshot::Secret::Password(password.clone());
     let repo = berth_snapshot::Repository::open(backend(r, false)?, &secret).map_err(user_error)?;
     // A relative directory means nothing to a pod: hand over the absolute path.
@@ -47,6 +77,7 @@ fn access(r: &RepoArgs) -> anyhow::Result<RepoAccess> {
         repo,
         url,
         password,
+        credentials,
     })
 }
 
@@ -147,4 +178,144 @@ pub(super) fn restore(r: &RepoArgs, a: &RestoreArgs) -> anyhow::Result<u8> {
         print!("{}", render_report(&rep.deploy));
     }
     Ok(if ok { exit::OK } else { exit::FAILURE })
+}
+
+fn retention(last: u32, daily: u32, weekly: u32, monthly: u32) -> berth_snapshot::RetentionPolicy {
+    berth_snapshot::RetentionPolicy {
+        keep_last: last,
+        keep_daily: daily,
+        keep_weekly: weekly,
+        keep_monthly: monthly,
+    }
+}
+
+/// The namespace, which schedules need (the app's).
+fn namespace(c: &ClusterArgs) -> anyhow::Result<()> {
+    if c.namespace.is_none() {
+        return Err(BadInput(
+            "no namespace: pass -n with the namespace of the installed app".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn print_schedule(s: &ScheduleInfo) {
+    println!(
+        "snapshot schedule of {} in namespace {}: {}",
+        s.app, s.namespace, s.cron
+    );
+    println!("  repository   {}", s.repo);
+    println!(
+        "  retention    {}",
+        if s.retention.is_empty() {
+            "none (every snapshot is kept)"
+        } else {
+            &s.retention
+        }
+    );
+    println!("  mover image  {}", s.mover_image);
+    println!(
+        "  last run     {}{}",
+        s.last_schedule_time.as_deref().unwrap_or("never"),
+        if s.active > 0 { " (running)" } else { "" }
+    );
+    println!(
+        "  last success {}",
+        s.last_successful_time.as_deref().unwrap_or("never")
+    );
+    println!("  objects      {}", s.objects.join(", "));
+}
+
+/// `berth snapshot schedule -n NS …`.
+pub(super) fn schedule(r: &RepoArgs, a: &ScheduleArgs) -> anyhow::Result<u8> {
+    namespace(&a.cluster)?;
+    if a.remove {
+        return unschedule(
+            r,
+            &UnscheduleArgs {
+                app: a.app.clone(),
+                cluster: a.cluster.clone(),
+            },
+        );
+    }
+    let t = target(&a.cluster);
+    let Some(cron) = &a.cron else {
+        let info = runtime()?.block_on(sched::show(&t, a.app.as_deref()))?;
+        if r.output != Format::Table {
+            print_structured(&serde_json::to_value(&info)?, r.output)?;
+            return Ok(exit::OK);
+        }
+        match info {
+            Some(s) => print_schedule(&s),
+            None => println!(
+                "no snapshot schedule in namespace {}; add one with --repo … --cron \"0 3 * * *\" --keep-daily 7",
+                a.cluster.namespace.as_deref().unwrap_or_default()
+            ),
+        }
+        return Ok(exit::OK);
+    };
+    // Before the repository is opened: a typo in the schedule needs no password.
+    sched::validate_cron(cron).map_err(BadInput)?;
+    let access = access(r)?;
+    let input = ScheduleInput {
+        app: a.app.clone(),
+        cron: cron.clone(),
+        retention: retention(a.keep_last, a.keep_daily, a.keep_weekly, a.keep_monthly),
+        mover_image: a.cluster.mover_image.clone(),
+    };
+    let progress = Arc::new(TermProgress::new(r.output));
+    let info = runtime()?.block_on(sched::schedule(&t, &access, &input, &*progress));
+    progress.finish();
+    let info = info?;
+    if r.output != Format::Table {
+        print_structured(&serde_json::to_value(&info)?, r.output)?;
+    } else {
+        print_schedule(&info);
+    }
+    Ok(exit::OK)
+}
+
+/// `berth snapshot unschedule -n NS`.
+pub(super) fn unschedule(r: &RepoArgs, a: &UnscheduleArgs) -> anyhow::Result<u8> {
+    namespace(&a.cluster)?;
+    let gone = runtime()?.block_on(sched::unschedule(&target(&a.cluster), a.app.as_deref()))?;
+    if r.output != Format::Table {
+        print_structured(&json!({"deleted": gone}), r.output)?;
+    } else {
+        println!("deleted {}", gone.join(", "));
+    }
+    Ok(exit::OK)
+}
+
+/// `berth snapshot mover scheduled`: what the schedule's CronJob runs, in the cluster.
+pub(super) fn scheduled_run(r: &RepoArgs, a: &ScheduledArgs) -> anyhow::Result<u8> {
+    let access = access(r)?;
+    let t = Target {
+        namespace: Some(a.namespace.clone()),
+        timeout: a.timeout,
+        ..Target::default()
+    };
+    let input = ScheduledRunInput {
+        app: a.app.clone(),
+        mover_image: a.mover_image.clone(),
+        retention: retention(a.keep_last, a.keep_daily, a.keep_weekly, a.keep_monthly),
+        grace: a.grace,
+    };
+    let progress = Arc::new(TermProgress::new(Format::Table));
+    let rep = runtime()?.block_on(sched::run(&t, &access, &input, progress.clone()));
+    progress.finish();
+    let rep = rep?;
+    println!(
+        "snapshot {} saved: {} {} (revision {}) from namespace {}; kept {} snapshots of it, forgot {}, deleted {} packs",
+        short(&rep.snapshot.snapshot_id),
+        rep.snapshot.app,
+        rep.snapshot.version,
+        rep.snapshot.revision,
+        rep.snapshot.namespace,
+        rep.kept,
+        rep.forgotten.len(),
+        rep.deleted_packs
+    );
+    Ok(exit::OK)
 }
