@@ -424,25 +424,46 @@ fn regex_split(a: &[Value], comp: Compile) -> Res {
     Ok(Value::list(v))
 }
 
+/// Compiled patterns by their Go source (or the compile error), per thread: a chart applies
+/// the same few patterns to every value in a loop, and compiling one costs far more than
+/// matching it. Bounded: past [`REGEX_CACHE_MAX`] patterns the cache starts again.
+type RegexCache =
+    std::cell::RefCell<std::collections::HashMap<String, Result<regex::Regex, regex::Error>>>;
+const REGEX_CACHE_MAX: usize = 512;
+thread_local! {
+    static REGEXES: RegexCache = RegexCache::default();
+}
+
+fn cached_regex(re: &str) -> Result<regex::Regex, regex::Error> {
+    REGEXES.with(|c| {
+        if let Some(r) = c.borrow().get(re) {
+            return r.clone();
+        }
+        let r = regex::RegexBuilder::new(&go_pattern(re))
+            .size_limit(1 << 22)
+            .build();
+        let mut m = c.borrow_mut();
+        if m.len() >= REGEX_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(re.to_owned(), r.clone());
+        r
+    })
+}
+
 /// Compiles like Go's regexp.Compile (the `must*` forms and regexMatch).
 fn compile(re: &str) -> Result<regex::Regex, FnErr> {
-    regex::RegexBuilder::new(&go_pattern(re))
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|e| FnErr::Call(go_regex_error(re, &e)))
+    cached_regex(re).map_err(|e| FnErr::Call(go_regex_error(re, &e)))
 }
 
 /// Compiles like Go's regexp.MustCompile, whose panic text the plain Sprig forms show.
 fn must_compile(re: &str) -> Result<regex::Regex, FnErr> {
-    regex::RegexBuilder::new(&go_pattern(re))
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|e| {
-            FnErr::Call(format!(
-                "regexp: Compile(`{re}`): {}",
-                go_regex_error(re, &e)
-            ))
-        })
+    cached_regex(re).map_err(|e| {
+        FnErr::Call(format!(
+            "regexp: Compile(`{re}`): {}",
+            go_regex_error(re, &e)
+        ))
+    })
 }
 
 /// RE2 syntax the `regex` crate reads differently: in a character class, a `-` right after
