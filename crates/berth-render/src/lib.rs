@@ -109,6 +109,9 @@ pub struct AppRenderOptions {
     pub live_api_versions: Option<Vec<String>>,
     /// Helm's `lookup` over the live cluster (install/upgrade/diff); `None` returns empty maps.
     pub lookup: Option<berth_chart::ClusterLookup>,
+    /// What the cluster offers for `expose`, when the caller detected it; else it is read
+    /// through `lookup` and `live_api_versions` (when given).
+    pub expose_offer: Option<expose::ClusterOffer>,
     /// `.License` for charts and `values` templates: the installing license's fields
     /// (`{"Entitlements": {...}, ...}`); an empty `Entitlements` map when `None`.
     pub license: Option<Value>,
@@ -176,8 +179,9 @@ pub fn render_app(
         .iter()
         .map(|c| render_component(app, c, config, opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let offer = match (&opts.live_api_versions, &opts.lookup) {
-        (Some(av), Some(l)) if comps.iter().any(|c| c.expose.is_some()) => {
+    let offer = match (&opts.expose_offer, &opts.live_api_versions, &opts.lookup) {
+        (Some(o), _, _) => Some(o.clone()),
+        (None, Some(av), Some(l)) if comps.iter().any(|c| c.expose.is_some()) => {
             Some(expose::ClusterOffer::detect(av, l))
         }
         _ => None,

@@ -143,6 +143,21 @@ impl Flavour {
     fn conventional_class(self) -> &'static str {
         FLAVOURS.iter().find(|f| f.0 == self).map_or("", |f| f.3)
     }
+
+    /// The IngressClass (name, controller) the flavour's controller usually installs, for
+    /// simulated clusters that offer it; `None` for flavours without one.
+    pub fn usual_ingress_class(self) -> Option<(&'static str, &'static str)> {
+        let f = FLAVOURS.iter().find(|f| f.0 == self)?;
+        match (self.is_ingress(), f.2.first()) {
+            (true, Some(controller)) => Some((f.3, *controller)),
+            _ => None,
+        }
+    }
+
+    /// Every flavour's name.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        FLAVOURS.iter().map(|f| f.1)
+    }
 }
 
 /// A component's `expose` with its templates rendered and checked.
