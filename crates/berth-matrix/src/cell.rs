@@ -276,7 +276,6 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
     )
     .await;
     let deployed = Mutex::new(None);
-    let exposed = Mutex::new(Vec::new());
     run.step(
         "install",
         false,
@@ -288,7 +287,6 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
             Mode::Install,
             &cell,
             &deployed,
-            &exposed,
         ),
     )
     .await;
@@ -307,13 +305,14 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
                 Mode::Upgrade,
                 &cell,
                 &deployed,
-                &exposed,
             ),
         )
         .await;
     }
-    let release = deployed.lock().ok().and_then(|mut d| d.take());
-    let plans = exposed.lock().map(|p| p.clone()).unwrap_or_default();
+    let (release, plans) = match deployed.lock().ok().and_then(|mut d| d.take()) {
+        Some((r, p)) => (Some(r), p),
+        None => (None, Vec::new()),
+    };
     if let Some(r) = &release {
         run.step(
             "expose",
@@ -519,8 +518,7 @@ async fn deploy(
     airgap: Option<&Airgap>,
     mode: Mode,
     cell: &crate::plan::Cell,
-    deployed: &Mutex<Option<Release>>,
-    exposed: &Mutex<Vec<ExposePlan>>,
+    deployed: &Mutex<Option<(Release, Vec<ExposePlan>)>>,
 ) -> Option<StepOutcome> {
     let history = engine.revisions(&staged.app).await.unwrap_or_default();
     let previous = history.last().map(|r| r.config.clone());
@@ -552,9 +550,6 @@ async fn deploy(
             return Some(Err((msg.clone(), diagnose::of_message(&msg))));
         }
     };
-    if let Ok(mut p) = exposed.lock() {
-        *p = plans.clone();
-    }
     let exposed_lines: String = plans
         .iter()
         .map(|p| format!("expose {}\n", p.summary()))
@@ -580,7 +575,7 @@ async fn deploy(
     Some(match res {
         Ok(r) if r.ok() => {
             if let Ok(mut d) = deployed.lock() {
-                *d = Some(release);
+                *d = Some((release, plans));
             }
             Ok(format!("{pushed}{exposed_lines}{}", summary(&r)))
         }
