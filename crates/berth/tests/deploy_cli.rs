@@ -361,3 +361,52 @@ fn values_alias_and_set_flags_feed_config_items() {
     assert!(t.contains("3 problem(s)"), "{t}");
     drop(sim);
 }
+
+#[test]
+fn install_reports_what_expose_creates_and_uninstall_removes_it() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let app = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/expose")
+        .display()
+        .to_string();
+    let out = berth(&["install", &app, "-n", "demo", "--dry-run"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("expose web: nginx (default IngressClass nginx (controller k8s.io/ingress-nginx)) → Ingress/web"),
+        "{t}"
+    );
+    assert!(
+        t.contains("+ ingress/web in namespace demo (create)"),
+        "{t}"
+    );
+    let out = berth(&["install", &app, "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = berth(&["status", "expose-demo", "-n", "demo"], &kc);
+    let t = text(&out);
+    assert!(t.contains("ingress/web"), "{t}");
+    let out = berth(&["uninstall", "expose-demo", "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    let gone = rt.block_on(async {
+        let client = reqwest::Client::new();
+        client
+            .get(format!(
+                "{}/apis/networking.k8s.io/v1/namespaces/demo/ingresses/web",
+                sim.url()
+            ))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    assert_eq!(gone.ok(), Some(404));
+}
