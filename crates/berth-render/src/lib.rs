@@ -606,16 +606,30 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
         let (comps, mut out): (Vec<&Component>, Vec<RenderedComponent>) =
             rendered.into_iter().unzip();
         if let Err(e) = add_exposed(app, &comps, &config, &opts, None, &mut out) {
-            let help = match &e {
-                RenderError::Expose { help, .. } => help.clone(),
-                _ => "fix berth.yaml's expose".into(),
-            };
-            problems.push(problem(
+            let mut p = problem(
                 Severity::Error,
                 "invalid-expose",
                 e.to_string(),
-                Some(help),
-            ));
+                Some("fix the component's expose in berth.yaml".into()),
+            );
+            if let RenderError::Expose {
+                component,
+                field,
+                message,
+                help,
+            } = &e
+            {
+                let index = app
+                    .app
+                    .spec
+                    .components
+                    .iter()
+                    .position(|c| &c.name == component);
+                p.field = format!("spec.components[{}].expose.{field}", index.unwrap_or(0));
+                p.message = format!("component `{component}`: expose.{field}: {message}");
+                p.help = Some(help.clone());
+            }
+            problems.push(p);
         }
     }
     problems
