@@ -166,11 +166,13 @@ pub fn run(a: Args) -> Result<u8> {
 
 /// One line per finished cell, as it finishes.
 pub fn print_cell(c: &CellResult) {
+    // Ids with an ingress flavour are longer (`1.32-aks-online-azure-application-gateway`).
+    let w = if c.cell.ingress.is_some() { 44 } else { 28 };
     if c.passed {
-        println!("  pass  {:<28} {:>6.1}s", c.id, c.seconds);
+        println!("  pass  {:<w$} {:>6.1}s", c.id, c.seconds);
     } else {
         println!(
-            "  FAIL  {:<28} {:>6.1}s  {}: {}",
+            "  FAIL  {:<w$} {:>6.1}s  {}: {}",
             c.id,
             c.seconds,
             c.failed_step.as_deref().unwrap_or("?"),
