@@ -18,10 +18,21 @@ const ADMIT_WITHIN: Duration = Duration::from_secs(15);
 
 /// The cluster's IngressClasses, Gateways, and served Route/Gateway API/Istio kinds.
 pub async fn offer(cluster: &Cluster, api_versions: &[String]) -> ClusterOffer {
-    let classes = cluster
-        .list("networking.k8s.io/v1", "IngressClass", "", None)
-        .await
-        .unwrap_or_default();
+    let mut notes = Vec::new();
+    let mut keep = |kind: &str, r: Result<Vec<Value>, berth_deploy::ClusterError>| match r {
+        Ok(items) => items,
+        Err(e) => {
+            // Not being allowed to look is not the same as nothing being there.
+            notes.push(format!("could not list {kind}s: {e}"));
+            Vec::new()
+        }
+    };
+    let classes = keep(
+        "IngressClass",
+        cluster
+            .list("networking.k8s.io/v1", "IngressClass", "", None)
+            .await,
+    );
     let gv = [
         "gateway.networking.k8s.io/v1",
         "gateway.networking.k8s.io/v1beta1",
@@ -29,13 +40,12 @@ pub async fn offer(cluster: &Cluster, api_versions: &[String]) -> ClusterOffer {
     .into_iter()
     .find(|gv| api_versions.iter().any(|a| *a == format!("{gv}/Gateway")));
     let gateways = match gv {
-        Some(gv) => cluster
-            .list(gv, "Gateway", "", None)
-            .await
-            .unwrap_or_default(),
+        Some(gv) => keep("Gateway", cluster.list(gv, "Gateway", "", None).await),
         None => Vec::new(),
     };
-    ClusterOffer::from_parts(api_versions, &classes, &gateways)
+    let mut offer = ClusterOffer::from_parts(api_versions, &classes, &gateways);
+    offer.notes = notes;
+    offer
 }
 
 /// Why an object is not admitted yet (`None`: it is).

@@ -511,6 +511,18 @@ fn nothing_to_expose_through_names_the_fix() {
         m.contains("install an ingress controller") && m.contains("set the flavour in config"),
         "{m}"
     );
+    let mut forbidden = ClusterOffer::default();
+    forbidden
+        .notes
+        .push("could not list IngressClasses: forbidden".into());
+    let m = render(&[], Some(&forbidden))
+        .expect_err("not allowed to look")
+        .to_string();
+    assert!(
+        m.contains("could not list IngressClasses: forbidden"),
+        "{m}"
+    );
+    assert!(m.contains("let berth's user list IngressClasses"), "{m}");
     let e = render(
         &[("ingress_flavour", json!("gateway-api"))],
         Some(&ClusterOffer::default()),

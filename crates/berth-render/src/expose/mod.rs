@@ -321,16 +321,23 @@ pub struct Decision {
 
 /// Why nothing can be generated.
 fn nothing_found(component: &str, v: &ExposeValues, offer: &ClusterOffer) -> RenderError {
+    let mut message = format!(
+        "it exposes service {}:{}, but the cluster offers no IngressClass, Gateway, OpenShift Route API or Istio (found: {})",
+        v.service,
+        port_text(&v.port),
+        offer.describe()
+    );
+    let mut help = "install an ingress controller (for example ingress-nginx or Traefik), or set the flavour in config (`none` to expose nothing)".to_string();
+    if !offer.notes.is_empty() {
+        // Not being allowed to look is not the same as nothing being there.
+        message.push_str(&format!("; {}", offer.notes.join("; ")));
+        help.push_str(", or let berth's user list IngressClasses and Gateways");
+    }
     RenderError::Expose {
         component: component.into(),
         field: "flavour".into(),
-        message: format!(
-            "it exposes service {}:{}, but the cluster offers no IngressClass, Gateway, OpenShift Route API or Istio (found: {})",
-            v.service,
-            port_text(&v.port),
-            offer.describe()
-        ),
-        help: "install an ingress controller (for example ingress-nginx or Traefik), or set the flavour in config (`none` to expose nothing)".into(),
+        message,
+        help,
     }
 }
 
