@@ -603,3 +603,51 @@ fn lint_reports_a_missing_service_and_port() {
     let app = berth_spec::load(&example()).expect("loads");
     assert!(berth_render::lint_render(&app, &example().join("berth.yaml")).is_empty());
 }
+
+#[test]
+fn tls_passthrough_where_the_controller_can_and_an_error_where_it_cannot() {
+    let expose = "        service: web\n        port: http\n        host: demo.example.com\n        tls: {termination: passthrough}\n        flavour: FLAVOUR\n";
+    let objects = |flavour: &str| {
+        let (_keep, dir) = broken_app(&expose.replace("FLAVOUR", flavour));
+        let app = berth_spec::load(&dir).expect("loads");
+        let config =
+            resolve(&app.app, &BTreeMap::new(), None, &mut |_| "x".into()).expect("config");
+        let opts = AppRenderOptions {
+            namespace: "shop".into(),
+            ..Default::default()
+        };
+        render_app(&app, &config, &opts).map(|c| exposed(&c))
+    };
+    let route = &objects("openshift-route").expect("route")[0];
+    assert_eq!(route["spec"]["tls"]["termination"], "passthrough");
+    assert!(route["spec"].get("path").is_none());
+    assert_eq!(route["spec"]["port"]["targetPort"], "http");
+    let route_fixture = load_fixture("openshift-route.yaml");
+    assert!(violations(&route_fixture, route).is_empty());
+    let nginx = &objects("nginx").expect("nginx")[0];
+    assert_eq!(
+        nginx["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-passthrough"],
+        "true"
+    );
+    assert!(violations(&load_fixture("nginx.yaml"), nginx).is_empty());
+    let istio = objects("istio").expect("istio");
+    assert_eq!(istio[0]["spec"]["servers"][0]["tls"]["mode"], "PASSTHROUGH");
+    assert_eq!(
+        istio[1]["spec"]["tls"][0]["match"][0]["sniHosts"][0],
+        "demo.example.com"
+    );
+    assert_eq!(
+        istio[1]["spec"]["tls"][0]["route"][0]["destination"]["port"]["number"],
+        80
+    );
+    for o in &istio {
+        assert!(violations(&load_fixture("istio.yaml"), o).is_empty(), "{o}");
+    }
+    for flavour in ["traefik", "alb", "gateway-api"] {
+        let e = objects(flavour).expect_err(flavour).to_string();
+        assert!(
+            e.contains("expose.tls.termination") && e.contains("edge"),
+            "{flavour}: {e}"
+        );
+    }
+}

@@ -363,7 +363,7 @@ fn values_alias_and_set_flags_feed_config_items() {
 }
 
 #[test]
-fn install_reports_what_expose_creates_and_uninstall_removes_it() {
+fn expose_objects_are_reported_and_belong_to_the_revision() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -395,18 +395,43 @@ fn install_reports_what_expose_creates_and_uninstall_removes_it() {
     let out = berth(&["status", "expose-demo", "-n", "demo"], &kc);
     let t = text(&out);
     assert!(t.contains("ingress/web"), "{t}");
+    let ingress = || {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{}/apis/networking.k8s.io/v1/namespaces/demo/ingresses/web",
+                    sim.url()
+                ))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        })
+    };
+    // The generated Ingress belongs to the revision: an upgrade to flavour none prunes it,
+    // a rollback brings it back, uninstall removes it.
+    let out = berth(
+        &[
+            "upgrade",
+            &app,
+            "-n",
+            "demo",
+            "--set",
+            "ingress_flavour=none",
+        ],
+        &kc,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("expose web: flavour none, nothing exposed"),
+        "{t}"
+    );
+    assert_eq!(ingress(), Some(404));
+    let out = berth(&["rollback", "expose-demo", "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ingress(), Some(200));
     let out = berth(&["uninstall", "expose-demo", "-n", "demo"], &kc);
     assert!(out.status.success(), "{}", text(&out));
-    let gone = rt.block_on(async {
-        let client = reqwest::Client::new();
-        client
-            .get(format!(
-                "{}/apis/networking.k8s.io/v1/namespaces/demo/ingresses/web",
-                sim.url()
-            ))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    });
-    assert_eq!(gone.ok(), Some(404));
+    assert_eq!(ingress(), Some(404));
 }
