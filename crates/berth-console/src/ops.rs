@@ -105,6 +105,7 @@ pub fn op_event(e: berth_ops::Event) -> Option<OpEvent> {
             text: format!("{image} pushed"),
         },
         E::Relocated { summary } => OpEvent::Note { text: summary },
+        E::Exposed { summary } => OpEvent::Note { text: summary },
         E::CollectorStarted { title, .. } => OpEvent::Object {
             text: format!("collecting {title}"),
         },

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 pub const TICK: Duration = Duration::from_millis(100);
 
-fn gr(g: &str, p: &str) -> Gr {
+pub(crate) fn gr(g: &str, p: &str) -> Gr {
     (g.to_string(), p.to_string())
 }
 
@@ -137,7 +137,7 @@ fn pod_requests(p: &Value) -> (i64, i64) {
 
 // ---------- seeding ----------
 
-fn put_new(store: &mut Store, g: &Gr, mut obj: Value) {
+pub(crate) fn put_new(store: &mut Store, g: &Gr, mut obj: Value) {
     let ns = md_str(&obj, "namespace").to_string();
     let name = md_str(&obj, "name").to_string();
     if store.get(g, &ns, &name).is_some() {
@@ -287,8 +287,13 @@ pub fn seed(store: &mut Store) {
             );
         }
     }
-    for crd in &profile.crds {
-        let mut c = crd.clone();
+    for crd in profile
+        .crds
+        .iter()
+        .cloned()
+        .chain(crate::routing::profile_crds(&profile))
+    {
+        let mut c = crd;
         c["apiVersion"] = json!("apiextensions.k8s.io/v1");
         c["kind"] = json!("CustomResourceDefinition");
         put_new(
@@ -299,6 +304,7 @@ pub fn seed(store: &mut Store) {
     }
     // Establish pre-installed CRDs right away, so they are served from the first request.
     crds(store);
+    crate::routing::seed(store);
 }
 
 // ---------- the loop ----------
@@ -352,13 +358,14 @@ pub fn tick(store: &mut Store, sh: &Shared) {
     services(store);
     crate::aggregation::controller(store);
     ingresses(store);
+    crate::routing::tick(store);
     if store.need_gc {
         store.need_gc = false;
         gc(store);
     }
 }
 
-fn set_status(store: &mut Store, g: &Gr, old: &Arc<Value>, status: Value) {
+pub(crate) fn set_status(store: &mut Store, g: &Gr, old: &Arc<Value>, status: Value) {
     if old["status"] == status {
         return;
     }
@@ -367,7 +374,7 @@ fn set_status(store: &mut Store, g: &Gr, old: &Arc<Value>, status: Value) {
     store.commit(g, o, Some(old.clone()));
 }
 
-fn cond(typ: &str, status: bool, reason: &str, message: &str, prev: &Value) -> Value {
+pub(crate) fn cond(typ: &str, status: bool, reason: &str, message: &str, prev: &Value) -> Value {
     let s = if status { "True" } else { "False" };
     let now = now_str();
     let old = prev

@@ -37,6 +37,7 @@ mod protobuf;
 mod quota;
 mod references;
 mod registry;
+mod routing;
 mod schema;
 mod selector;
 mod status;

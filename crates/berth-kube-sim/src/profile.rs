@@ -26,6 +26,12 @@ pub struct Profile {
     pub ingress_classes: Vec<IngressClassProfile>,
     /// CustomResourceDefinition manifests installed at start.
     pub crds: Vec<Value>,
+    /// The Gateway API's standard CRDs (GatewayClass, Gateway, HTTPRoute) are installed.
+    pub gateway_api: bool,
+    /// Gateways (with their GatewayClass) installed at start; implies `gateway_api`.
+    pub gateways: Vec<GatewayProfile>,
+    /// Istio: `networking.istio.io` CRDs and the `istio-ingressgateway` Service.
+    pub istio: bool,
     /// Registries the simulated kubelet may reach with `registry_check`.
     pub registries: Vec<RegistryProfile>,
     /// Cluster-wide faults.
@@ -123,6 +129,18 @@ pub struct IngressClassProfile {
     pub default: bool,
 }
 
+/// A Gateway API Gateway (an HTTP listener on port 80 that admits routes from every
+/// namespace) and the GatewayClass it names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayProfile {
+    pub name: String,
+    pub namespace: String,
+    pub gateway_class_name: String,
+    /// The GatewayClass's `spec.controllerName`, e.g. `gateway.envoyproxy.io/gatewayclass-controller`.
+    pub controller_name: String,
+}
+
 /// A registry the kubelet checks images against.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -177,6 +195,9 @@ impl Default for Profile {
                 default: true,
             }],
             crds: vec![],
+            gateway_api: false,
+            gateways: vec![],
+            istio: false,
             registries: vec![],
             faults: ProfileFaults::default(),
             time_scale: DEFAULT_TIME_SCALE,
@@ -436,6 +457,20 @@ impl Profile {
                      WaitForFirstConsumer, got {:?}",
                     sc.volume_binding_mode
                 ));
+            }
+        }
+        for (i, g) in self.gateways.iter().enumerate() {
+            for (field, v) in [
+                ("name", &g.name),
+                ("namespace", &g.namespace),
+                ("gatewayClassName", &g.gateway_class_name),
+                ("controllerName", &g.controller_name),
+            ] {
+                if v.is_empty() {
+                    return Err(format!(
+                        "gateways[{i}].{field} is empty: a Gateway needs a name, namespace, gatewayClassName and controllerName"
+                    ));
+                }
             }
         }
         match self.distribution.as_str() {

@@ -551,3 +551,107 @@ async fn wait_for_first_consumer_claims_bind_when_their_pod_is_scheduled() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_api_routes_are_accepted_by_the_gateways_controller() {
+    let mut profile = Profile::default();
+    profile.gateways = vec![berth_kube_sim::profile::GatewayProfile {
+        name: "public".into(),
+        namespace: "gateway-system".into(),
+        gateway_class_name: "eg".into(),
+        controller_name: "gateway.envoyproxy.io/gatewayclass-controller".into(),
+    }];
+    let sim = start_with(profile).await;
+    let http = Http::new(&sim);
+    assert!(served(&http, "/apis/gateway.networking.k8s.io/v1", "httproutes").await);
+    assert!(!served(&http, "/apis/networking.istio.io/v1", "virtualservices").await);
+    let gw = eventually("Gateway programmed", || async {
+        let (_, g) = http
+            .get("/apis/gateway.networking.k8s.io/v1/namespaces/gateway-system/gateways/public")
+            .await;
+        (g["status"]["conditions"][1]["type"] == "Programmed").then_some(g)
+    })
+    .await;
+    assert_eq!(gw["status"]["addresses"][0]["value"], "172.18.0.2");
+    let route = |name: &str, parent: &str| {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"parentRefs": [{"name": parent, "namespace": "gateway-system"}],
+                     "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}})
+    };
+    let base = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes";
+    for (name, parent) in [("web", "public"), ("lost", "missing")] {
+        let (code, body) = http.post(base, &route(name, parent)).await;
+        assert_eq!(code, 201, "{body}");
+    }
+    // The backend Service does not exist yet: accepted, references not resolved.
+    let r = eventually("HTTPRoute accepted", || async {
+        let (_, r) = http.get(&format!("{base}/web")).await;
+        r["status"]["parents"][0]["conditions"]
+            .is_array()
+            .then_some(r)
+    })
+    .await;
+    let p = &r["status"]["parents"][0];
+    assert_eq!(
+        p["controllerName"],
+        "gateway.envoyproxy.io/gatewayclass-controller"
+    );
+    assert_eq!(p["conditions"][0]["type"], "Accepted");
+    assert_eq!(p["conditions"][0]["status"], "True");
+    assert_eq!(p["conditions"][1]["reason"], "BackendNotFound");
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"ports": [{"port": 80}]}});
+    let (code, body) = http.post("/api/v1/namespaces/default/services", &svc).await;
+    assert_eq!(code, 201, "{body}");
+    eventually("references resolved", || async {
+        let (_, r) = http.get(&format!("{base}/web")).await;
+        (r["status"]["parents"][0]["conditions"][1]["status"] == "True").then_some(())
+    })
+    .await;
+    // No controller owns a route to a Gateway that does not exist: no status at all.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, lost) = http.get(&format!("{base}/lost")).await;
+    assert!(
+        lost["status"]["parents"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{lost}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openshift_routes_are_admitted_and_istio_is_served() {
+    let mut profile = Profile::builtin("openshift").expect("openshift");
+    profile.istio = true;
+    let sim = start_with(profile).await;
+    let http = Http::new(&sim);
+    assert!(served(&http, "/apis/networking.istio.io/v1", "virtualservices").await);
+    assert!(served(&http, "/apis/networking.istio.io/v1beta1", "gateways").await);
+    let (code, _) = http
+        .get("/api/v1/namespaces/istio-system/services/istio-ingressgateway")
+        .await;
+    assert_eq!(code, 200);
+    let route = json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"to": {"kind": "Service", "name": "web"}, "port": {"targetPort": "http"}}});
+    let base = "/apis/route.openshift.io/v1/namespaces/default/routes";
+    let (code, body) = http.post(base, &route).await;
+    assert_eq!(code, 201, "{body}");
+    let r = eventually("Route admitted", || async {
+        let (_, r) = http.get(&format!("{base}/web")).await;
+        (r["status"]["ingress"][0]["conditions"][0]["type"] == "Admitted").then_some(r)
+    })
+    .await;
+    let i = &r["status"]["ingress"][0];
+    assert_eq!(i["host"], "web-default.apps.sim.example");
+    assert_eq!(i["routerName"], "default");
+    assert_eq!(i["conditions"][0]["status"], "True");
+}
+
+#[test]
+fn a_gateway_without_its_class_is_refused_in_a_profile_file() {
+    let e = Profile::from_yaml_str("gateways:\n  - {name: public, namespace: gw}\n")
+        .expect_err("incomplete gateway");
+    assert!(e.contains("gateways[0].gatewayClassName is empty"), "{e}");
+}

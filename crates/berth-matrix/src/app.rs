@@ -5,6 +5,7 @@
 use crate::MatrixError;
 use berth_deploy::Release;
 use berth_deploy::engine::Placed;
+use berth_render::expose::ExposePlan;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +35,17 @@ pub fn render(
     previous: Option<&Value>,
     opts: berth_render::AppRenderOptions,
 ) -> Result<Release, MatrixError> {
+    render_exposed(dir, values, namespace, previous, opts).map(|(r, _)| r)
+}
+
+/// [`render`], with what each component's `expose` generated.
+pub fn render_exposed(
+    dir: &Path,
+    values: &ConfigValues,
+    namespace: &str,
+    previous: Option<&Value>,
+    opts: berth_render::AppRenderOptions,
+) -> Result<(Release, Vec<ExposePlan>), MatrixError> {
     let loaded = berth_spec::load(dir).map_err(|e| MatrixError::Input(e.to_string()))?;
     let prev: Option<berth_spec::config::ResolvedConfig> =
         previous.and_then(|v| serde_json::from_value(v.clone()).ok());
@@ -61,6 +73,7 @@ pub fn render(
     };
     let comps = berth_render::render_app(&loaded, &resolved, &opts)
         .map_err(|e| MatrixError::Input(format!("rendering {}: {e}", dir.display())))?;
+    let plans = comps.iter().filter_map(|c| c.expose.clone()).collect();
     let objects = comps.into_iter().flat_map(|c| {
         let (namespace, weight) = (c.namespace, c.weight);
         c.objects.into_iter().map(move |o| Placed {
@@ -71,7 +84,7 @@ pub fn render(
         })
     });
     let config = serde_json::to_value(&resolved).unwrap_or(Value::Null);
-    Ok(Release::of_app(&loaded.app, objects, config))
+    Ok((Release::of_app(&loaded.app, objects, config), plans))
 }
 
 /// The images berth.yaml lists besides those in pod specs (`images:`).

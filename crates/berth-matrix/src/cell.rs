@@ -7,7 +7,7 @@
 use crate::app::{self, Checks};
 use crate::report::{CellDiagnosis, CellResult, StepResult, StepStatus};
 use crate::stage::Staged;
-use crate::{Shared, diagnose, distro, tests};
+use crate::{Shared, diagnose, distro, exposure, tests};
 use berth_deploy::engine::{Event, Mode, Options, Progress};
 use berth_deploy::inventory::RegistryRecord;
 use berth_deploy::{Cluster, Engine, Release, Report};
@@ -15,6 +15,7 @@ use berth_kube_sim::profile::RegistryProfile;
 use berth_kube_sim::{SimOptions, Simulator};
 use berth_oci::relocate::{self, Mapping, Target};
 use berth_oci::{Client, ClientConfig, server, transfer};
+use berth_render::expose::ExposePlan;
 use berth_troubleshoot::analyze::{self, Outcome};
 use berth_troubleshoot::run::{self, CollectOptions, RunOptions};
 use berth_troubleshoot::spec::Specs;
@@ -308,7 +309,18 @@ async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Optio
         )
         .await;
     }
-    let release = deployed.lock().ok().and_then(|mut d| d.take());
+    let (release, plans) = match deployed.lock().ok().and_then(|mut d| d.take()) {
+        Some((r, p)) => (Some(r), p),
+        None => (None, Vec::new()),
+    };
+    if let Some(r) = &release {
+        run.step(
+            "expose",
+            false,
+            exposure::check(engine.cluster(), r, &plans, cell.ingress.as_deref()),
+        )
+        .await;
+    }
     run.step("test", false, tests::run_tests(&engine, &shared, release))
         .await;
     let mut bundle = None;
@@ -380,25 +392,44 @@ async fn api_versions(
     let Some(minor) = kube.as_deref().and_then(berth_spec::deprecations::minor_of) else {
         return Ok(None);
     };
+    let cluster = engine.cluster();
+    let api = cluster.api_versions().await.ok();
     let opts = berth_render::AppRenderOptions {
         kube_version: kube.clone(),
+        expose_offer: match &api {
+            Some(a) => Some(exposure::offer(cluster, a).await),
+            None => None,
+        },
         ..Default::default()
     };
-    let Ok(release) = app::render(
+    let (release, plans) = match app::render_exposed(
         &staged.app_dir,
         &shared.opts.values_of(cell),
         &shared.namespace,
         None,
         opts,
-    ) else {
-        // Render problems show in the install step with their full message.
-        return Ok(None);
+    ) {
+        Ok(r) => r,
+        // What the cluster lacks for `expose` stops the cell before anything is installed.
+        Err(e) if e.to_string().contains(": expose.") => {
+            let msg = e.to_string();
+            return Err((msg.clone(), diagnose::of_message(&msg)));
+        }
+        // Other render problems show in the install step with their full message.
+        Err(_) => return Ok(None),
     };
     if let Some(d) = diagnose::of_objects(&release, minor) {
         return Err((format!("API versions: {}", d.cause), Some(d)));
     }
+    let mut lines: Vec<String> = plans
+        .iter()
+        .map(|p| format!("expose {}", p.summary()))
+        .collect();
     let warnings = diagnose::deprecated(&release, minor);
-    Ok((!warnings.is_empty()).then(|| format!("API versions: {}", warnings.join("; "))))
+    if !warnings.is_empty() {
+        lines.push(format!("API versions: {}", warnings.join("; ")));
+    }
+    Ok((!lines.is_empty()).then(|| lines.join("\n")))
 }
 
 /// Collect `merged` from the cluster into `work` and analyse it.
@@ -487,30 +518,42 @@ async fn deploy(
     airgap: Option<&Airgap>,
     mode: Mode,
     cell: &crate::plan::Cell,
-    deployed: &Mutex<Option<Release>>,
+    deployed: &Mutex<Option<(Release, Vec<ExposePlan>)>>,
 ) -> Option<StepOutcome> {
     let history = engine.revisions(&staged.app).await.unwrap_or_default();
     let previous = history.last().map(|r| r.config.clone());
     let cluster = engine.cluster();
+    let api = cluster.api_versions().await.ok();
     let live = berth_render::AppRenderOptions {
         revision: i64::from(history.iter().map(|r| r.number).max().unwrap_or(0)) + 1,
         is_upgrade: mode == Mode::Upgrade,
         kube_version: cluster.git_version().await.ok(),
-        live_api_versions: cluster.api_versions().await.ok(),
+        expose_offer: match &api {
+            Some(a) => Some(exposure::offer(cluster, a).await),
+            None => None,
+        },
+        live_api_versions: api,
         lookup: Some(cluster.template_lookup()),
         ..Default::default()
     };
-    let rendered = app::render(
+    let rendered = app::render_exposed(
         &staged.app_dir,
         &shared.opts.values_of(cell),
         &shared.namespace,
         previous.as_ref(),
         live,
     );
-    let mut release = match rendered {
+    let (mut release, plans) = match rendered {
         Ok(r) => r,
-        Err(e) => return Some(Err((e.to_string(), None))),
+        Err(e) => {
+            let msg = e.to_string();
+            return Some(Err((msg.clone(), diagnose::of_message(&msg))));
+        }
     };
+    let exposed_lines: String = plans
+        .iter()
+        .map(|p| format!("expose {}\n", p.summary()))
+        .collect();
     release.version = staged.version.clone();
     let mut engine_opts = engine.options().clone();
     let mut pushed = String::new();
@@ -532,9 +575,9 @@ async fn deploy(
     Some(match res {
         Ok(r) if r.ok() => {
             if let Ok(mut d) = deployed.lock() {
-                *d = Some(release);
+                *d = Some((release, plans));
             }
-            Ok(format!("{pushed}{}", summary(&r)))
+            Ok(format!("{pushed}{exposed_lines}{}", summary(&r)))
         }
         Ok(r) => Err((
             format!("{pushed}{}", summary(&r)),

@@ -93,6 +93,14 @@ pub fn of_message(msg: &str) -> Option<CellDiagnosis> {
     if let Some(d) = pod_security(msg) {
         return Some(d);
     }
+    // Render errors that carry their own fix (`expose`: nothing to expose through...).
+    if let Some((cause, fix)) = msg.split_once("\n  fix: ") {
+        return Some(CellDiagnosis {
+            object: String::new(),
+            cause: cause.trim().to_string(),
+            fix: fix.trim().to_string(),
+        });
+    }
     let hint = admission_hint(msg)?;
     let hint = hint.trim_start_matches(';').trim();
     let (cause, fix) = hint.split_once(": ").unwrap_or((hint, hint));

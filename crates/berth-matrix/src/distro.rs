@@ -5,7 +5,7 @@
 use crate::plan::Cell;
 use berth_kube_sim::Profile;
 use berth_kube_sim::profile::{
-    IngressClassProfile, NodeProfile, StorageClassProfile, WAIT_FOR_FIRST_CONSUMER,
+    GatewayProfile, IngressClassProfile, NodeProfile, StorageClassProfile, WAIT_FOR_FIRST_CONSUMER,
 };
 
 /// The profile a cell's cluster starts from.
@@ -31,7 +31,44 @@ pub fn profile(cell: &Cell) -> Profile {
         "generic" | "rke2" => p.load_balancers = false,
         _ => {}
     }
+    if let Some(i) = &cell.ingress {
+        offer_ingress(&mut p, i);
+    }
     p
+}
+
+/// The cluster offers only `flavour`: its controller's IngressClass (the default one), a
+/// Gateway API Gateway, OpenShift's Routes (the openshift profile serves them) or Istio.
+pub fn offer_ingress(p: &mut Profile, flavour: &str) {
+    use berth_render::expose::Flavour;
+    let Some(f) = Flavour::parse(flavour) else {
+        return;
+    };
+    match f {
+        Flavour::GatewayApi => {
+            p.ingress_classes.clear();
+            p.gateways = vec![GatewayProfile {
+                name: "public".into(),
+                namespace: "gateway-system".into(),
+                gateway_class_name: "eg".into(),
+                controller_name: "gateway.envoyproxy.io/gatewayclass-controller".into(),
+            }];
+        }
+        Flavour::Istio => {
+            p.ingress_classes.clear();
+            p.istio = true;
+        }
+        Flavour::OpenshiftRoute => {}
+        f => {
+            if let Some((name, controller)) = f.usual_ingress_class() {
+                p.ingress_classes = vec![IngressClassProfile {
+                    name: name.into(),
+                    controller: controller.into(),
+                    default: true,
+                }];
+            }
+        }
+    }
 }
 
 /// AKS: Azure Disk CSI classes (`default` is the default one; disk classes bind on first
@@ -95,6 +132,7 @@ mod tests {
             minor,
             distribution: d.into(),
             airgapped: false,
+            ingress: None,
         }
     }
 
@@ -113,5 +151,35 @@ mod tests {
         assert_eq!(aks.distribution, "aks");
         assert_eq!(aks.storage_classes[0].provisioner, "disk.csi.azure.com");
         assert!(profile(&cell("rke2", 31)).storage_classes.is_empty());
+    }
+
+    #[test]
+    fn an_ingress_cell_offers_only_its_flavour() {
+        let with = |d: &str, i: &str| {
+            profile(&Cell {
+                ingress: Some(i.into()),
+                ..cell(d, 32)
+            })
+        };
+        let t = with("generic", "traefik");
+        assert_eq!(t.ingress_classes.len(), 1);
+        assert_eq!(
+            t.ingress_classes[0].controller,
+            "traefik.io/ingress-controller"
+        );
+        assert!(t.ingress_classes[0].default);
+        let f5 = with("k3s", "f5-nginx");
+        assert_eq!(
+            f5.ingress_classes[0].controller,
+            "nginx.org/ingress-controller"
+        );
+        let g = with("generic", "gateway-api");
+        assert!(g.ingress_classes.is_empty() && g.gateways.len() == 1);
+        let i = with("generic", "istio");
+        assert!(i.ingress_classes.is_empty() && i.istio);
+        assert_eq!(
+            with("openshift", "openshift-route").distribution,
+            "openshift"
+        );
     }
 }

@@ -6,14 +6,19 @@
 //! analysis and uninstall; its result names the step that failed and berth's diagnosis.
 //! Reports: a self-contained HTML grid, JUnit XML and JSON (docs/formats/matrix-report.md).
 //!
+//! With `--ingress`, each cell's cluster offers one ingress flavour and the `expose` step
+//! checks the object berth generated for the app's `expose` was created and admitted.
+//!
 //! Modules: [`plan`] (dimensions → cells, pure), [`distro`] (cell → simulator profile),
 //! [`stage`] (the vendor's release and signed bundle, once per run), [`app`] (render an app
-//! directory), `cell` (one cell's steps), [`diagnose`], `tests` (test hooks), [`report`].
+//! directory), `cell` (one cell's steps), `exposure` (the cell's ingress offer and the `expose`
+//! step), [`diagnose`], `tests` (test hooks), [`report`].
 
 pub mod app;
 mod cell;
 pub mod diagnose;
 pub mod distro;
+mod exposure;
 pub mod plan;
 pub mod report;
 pub mod stage;

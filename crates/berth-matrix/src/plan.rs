@@ -1,5 +1,6 @@
 //! The matrix's dimensions as the command line gives them (`--kube 1.28..1.35`,
-//! `--distribution generic,k3s`, `--airgap both`) and the list of cells they span. Pure.
+//! `--distribution generic,k3s`, `--airgap both`, `--ingress nginx,gateway-api`) and the list
+//! of cells they span. Pure.
 
 use crate::MatrixError;
 use serde::Serialize;
@@ -55,12 +56,16 @@ pub struct Cell {
     pub distribution: String,
     /// Installed from a bundle into a private registry.
     pub airgapped: bool,
+    /// The ingress flavour the cell's cluster offers (`--ingress`); `None`: the
+    /// distribution's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<String>,
 }
 
 impl Cell {
     /// A stable identifier usable in file names and URLs: `1.32-k3s-airgapped`.
     pub fn id(&self) -> String {
-        format!(
+        let mut id = format!(
             "{}-{}-{}",
             self.kube,
             self.distribution,
@@ -69,7 +74,12 @@ impl Cell {
             } else {
                 "online"
             }
-        )
+        );
+        if let Some(i) = &self.ingress {
+            id.push('-');
+            id.push_str(i);
+        }
+        id
     }
 }
 
@@ -147,6 +157,50 @@ pub fn parse_distributions(spec: &str) -> Result<Vec<String>, MatrixError> {
     Ok(out)
 }
 
+/// The ingress flavours a cell can offer: every flavour berth generates for, except the
+/// plain `ingress` (no controller to simulate).
+pub fn ingress_flavours() -> Vec<&'static str> {
+    berth_render::expose::Flavour::names()
+        .filter(|n| *n != "ingress")
+        .collect()
+}
+
+/// Parse `nginx,traefik,gateway-api,...`, refusing unknown names.
+pub fn parse_ingress(spec: &str) -> Result<Vec<String>, MatrixError> {
+    let known = ingress_flavours();
+    let mut out: Vec<String> = Vec::new();
+    for i in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        if !known.contains(&i) {
+            return Err(MatrixError::Input(format!(
+                "--ingress {i:?} is not a flavour berth generates for; choose from {}",
+                known.join(", ")
+            )));
+        }
+        if !out.iter().any(|x| x == i) {
+            out.push(i.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(MatrixError::Input(
+            "--ingress names no flavour; e.g. nginx,traefik,gateway-api,openshift-route".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether a distribution can run a flavour's controller: the cloud load balancers only on
+/// their cloud, Routes only on OpenShift (whose Routes berth prefers to anything else there).
+pub fn ingress_fits(ingress: &str, distribution: &str) -> bool {
+    let only = match ingress {
+        "alb" => "eks",
+        "gce" => "gke",
+        "azure-application-gateway" | "aks-app-routing" => "aks",
+        "openshift-route" => "openshift",
+        _ => return distribution != "openshift",
+    };
+    only == distribution
+}
+
 /// Every cell, ordered by version, then distribution, then online before air-gapped.
 pub fn cells(minors: &[u32], distributions: &[String], airgap: AirgapMode) -> Vec<Cell> {
     let mut out = Vec::new();
@@ -158,11 +212,47 @@ pub fn cells(minors: &[u32], distributions: &[String], airgap: AirgapMode) -> Ve
                     minor,
                     distribution: d.clone(),
                     airgapped,
+                    ingress: None,
                 });
             }
         }
     }
     out
+}
+
+/// [`cells`] times the ingress flavours (none given: [`cells`]); a flavour is paired only
+/// with the distributions it [fits](ingress_fits). Refuses a plan left with no cell.
+pub fn cells_with_ingress(
+    minors: &[u32],
+    distributions: &[String],
+    airgap: AirgapMode,
+    ingresses: &[String],
+) -> Result<Vec<Cell>, MatrixError> {
+    let base = cells(minors, distributions, airgap);
+    if ingresses.is_empty() {
+        return Ok(base);
+    }
+    let out: Vec<Cell> = base
+        .into_iter()
+        .flat_map(|c| {
+            ingresses
+                .iter()
+                .filter(|i| ingress_fits(i, &c.distribution))
+                .map(|i| Cell {
+                    ingress: Some(i.clone()),
+                    ..c.clone()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(MatrixError::Input(format!(
+            "no cell: --ingress {} fits none of --distribution {} (alb runs on eks, gce on gke, azure-application-gateway and aks-app-routing on aks, openshift-route on openshift, the others anywhere but openshift)",
+            ingresses.join(","),
+            distributions.join(",")
+        )));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -206,5 +296,42 @@ mod tests {
         assert_eq!(c[1].id(), "1.28-generic-airgapped");
         assert_eq!(c[47].id(), "1.35-rke2-airgapped");
         assert!(AirgapMode::parse("sometimes").is_err());
+    }
+
+    #[test]
+    fn ingress_flavours_pair_with_the_distributions_that_run_them() {
+        let i = parse_ingress("nginx,traefik,gateway-api,openshift-route").expect("ingress");
+        let c = cells_with_ingress(
+            &[32],
+            &parse_distributions("generic,openshift").expect("d"),
+            AirgapMode::Online,
+            &i,
+        )
+        .expect("cells");
+        let ids: Vec<String> = c.iter().map(Cell::id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "1.32-generic-online-nginx",
+                "1.32-generic-online-traefik",
+                "1.32-generic-online-gateway-api",
+                "1.32-openshift-online-openshift-route",
+            ]
+        );
+        let e = parse_ingress("treafik").expect_err("unknown");
+        assert!(e.to_string().contains("traefik"), "{e}");
+        let e = cells_with_ingress(
+            &[32],
+            &["generic".into()],
+            AirgapMode::Online,
+            &["alb".into()],
+        )
+        .expect_err("alb off EKS");
+        assert!(e.to_string().contains("alb runs on eks"), "{e}");
+        // Without --ingress the plan is unchanged.
+        assert_eq!(
+            cells_with_ingress(&[32], &["generic".into()], AirgapMode::Both, &[]).expect("plain"),
+            cells(&[32], &["generic".into()], AirgapMode::Both)
+        );
     }
 }

@@ -212,9 +212,13 @@ pub fn html(r: &MatrixReport) -> String {
         .collect();
     kubes.sort();
     kubes.dedup();
-    let mut columns: Vec<(String, bool)> = Vec::new();
+    let mut columns: Vec<(String, bool, Option<String>)> = Vec::new();
     for c in &r.cells {
-        let col = (c.cell.distribution.clone(), c.cell.airgapped);
+        let col = (
+            c.cell.distribution.clone(),
+            c.cell.airgapped,
+            c.cell.ingress.clone(),
+        );
         if !columns.contains(&col) {
             columns.push(col);
         }
@@ -236,21 +240,27 @@ pub fn html(r: &MatrixReport) -> String {
             .map(|v| format!("; upgraded from {}", escape(v)))
             .unwrap_or_default(),
     );
-    h.push_str("<table><caption>Kubernetes version × distribution (online / air-gapped)</caption>\n<thead><tr><th scope=\"col\">Kubernetes</th>");
-    for (d, a) in &columns {
+    h.push_str("<table><caption>Kubernetes version × distribution (online / air-gapped, ingress flavour)</caption>\n<thead><tr><th scope=\"col\">Kubernetes</th>");
+    for (d, a, i) in &columns {
         let _ = write!(
             h,
-            "<th scope=\"col\">{}<br>{}</th>",
+            "<th scope=\"col\">{}<br>{}{}</th>",
             escape(d),
-            if *a { "air-gapped" } else { "online" }
+            if *a { "air-gapped" } else { "online" },
+            i.as_ref()
+                .map(|i| format!("<br>{}", escape(i)))
+                .unwrap_or_default()
         );
     }
     h.push_str("</tr></thead><tbody>\n");
     for (minor, kube) in &kubes {
         let _ = write!(h, "<tr><th scope=\"row\">{}</th>", escape(kube));
-        for (d, a) in &columns {
+        for (d, a, i) in &columns {
             match r.cells.iter().find(|c| {
-                c.cell.minor == *minor && &c.cell.distribution == d && c.cell.airgapped == *a
+                c.cell.minor == *minor
+                    && &c.cell.distribution == d
+                    && c.cell.airgapped == *a
+                    && &c.cell.ingress == i
             }) {
                 Some(c) if c.passed => {
                     let _ = write!(
@@ -340,6 +350,7 @@ mod tests {
             minor: 32,
             distribution: d.into(),
             airgapped: a,
+            ingress: None,
         };
         let step = |n: &str, s: StepStatus| StepResult {
             step: n.into(),

@@ -526,3 +526,170 @@ fn a_load_balancer_service_on_bare_metal_never_gets_an_address_and_clusterip_pas
     );
     assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
 }
+
+fn run_cells(
+    cells: Vec<plan::Cell>,
+    values: &[(&str, Value)],
+    profile: Option<ProfileTweak>,
+    out: &Path,
+) -> MatrixReport {
+    let opts = MatrixOptions {
+        app_dir: repo().join("examples/expose"),
+        upgrade_from: None,
+        cells,
+        jobs: 4,
+        out_dir: out.to_path_buf(),
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(berth_matrix::run(opts, &|_| {}))
+        .expect("matrix ran")
+}
+
+#[test]
+fn each_ingress_flavour_gets_the_object_its_controller_admits() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let cells = plan::cells_with_ingress(
+        &[32],
+        &plan::parse_distributions("generic,openshift").expect("d"),
+        plan::AirgapMode::Online,
+        &plan::parse_ingress("nginx,traefik,gateway-api,openshift-route,istio").expect("i"),
+    )
+    .expect("cells");
+    assert_eq!(cells.len(), 5);
+    let r = run_cells(cells, &[], None, out.path());
+    for (id, says) in [
+        (
+            "1.32-generic-online-nginx",
+            "ingress/web in namespace expose-demo: address 172.18.0.2",
+        ),
+        ("1.32-generic-online-traefik", "address 172.18.0.2"),
+        (
+            "1.32-generic-online-gateway-api",
+            "accepted by gateway.envoyproxy.io/gatewayclass-controller",
+        ),
+        (
+            "1.32-openshift-online-openshift-route",
+            "admitted, host demo.example.com",
+        ),
+        ("1.32-generic-online-istio", "VirtualService"),
+    ] {
+        let c = cell(&r, id);
+        assert!(
+            c.passed,
+            "{id}: {:?} {:?}\n{:#?}",
+            c.failed_step, c.diagnosis, c.steps
+        );
+        let d = &step(c, "expose").detail;
+        assert!(d.contains(says), "{id}: {d}");
+        // The preflight said which flavour it found, before installing.
+        let flavour = id.rsplit_once("online-").map(|(_, f)| f).unwrap_or("");
+        assert!(
+            step(c, "preflight")
+                .detail
+                .contains(&format!("expose web: {flavour} (")),
+            "{id}: {}",
+            step(c, "preflight").detail
+        );
+    }
+    let d = &step(cell(&r, "1.32-generic-online-traefik"), "install").detail;
+    assert!(
+        d.contains("default IngressClass traefik (controller traefik.io/ingress-controller)"),
+        "{d}"
+    );
+    let json = report_json(&r);
+    assert_eq!(json["cells"][0]["cell"]["ingress"], "nginx");
+}
+
+fn report_json(r: &MatrixReport) -> Value {
+    serde_json::from_str(&berth_matrix::report::json(r)).expect("json")
+}
+
+#[test]
+fn an_ingress_the_cluster_lacks_fails_with_the_fix_and_the_fitting_one_passes() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let cells = plan::cells_with_ingress(
+        &[32],
+        &["generic".to_string()],
+        plan::AirgapMode::Online,
+        &["nginx".to_string()],
+    )
+    .expect("cells");
+    // The admin chose Traefik, the cluster runs ingress-nginx: the preflight notes the
+    // missing class, the install names it and the class to use.
+    let r = run_cells(
+        cells.clone(),
+        &[("ingress_flavour", json!("traefik"))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert!(
+        step(c, "preflight")
+            .detail
+            .contains("the cluster has no IngressClass traefik"),
+        "{:#?}",
+        c.steps
+    );
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:#?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("ingress class traefik") && d.fix.contains("nginx"),
+        "{d:?}"
+    );
+    // Flavour none on a cluster that offers nginx: installed, but nothing exposed.
+    let r = run_cells(
+        cells.clone(),
+        &[("ingress_flavour", json!("none"))],
+        None,
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("expose"), "{:#?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("offers nginx, but the app exposes nothing"),
+        "{d:?}"
+    );
+    // Nothing to expose through at all: the preflight stops the cell, naming the fix.
+    let bare: ProfileTweak = Arc::new(|_, p| p.ingress_classes.clear());
+    let r = run_cells(
+        plan::cells(&[32], &["generic".to_string()], plan::AirgapMode::Online),
+        &[],
+        Some(bare),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(
+        c.failed_step.as_deref(),
+        Some("preflight"),
+        "{:#?}",
+        c.steps
+    );
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause
+            .contains("offers no IngressClass, Gateway, OpenShift Route API or Istio"),
+        "{d:?}"
+    );
+    assert!(d.fix.contains("install an ingress controller"), "{d:?}");
+    // The admin's choice matching the cluster passes.
+    let r = run_cells(
+        cells,
+        &[("ingress_flavour", json!("nginx"))],
+        None,
+        out.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}

@@ -269,6 +269,11 @@ async fn apply(
         )
     });
     let mut prepared = render.await?;
+    for plan in &prepared.exposed {
+        sink.event(Event::Exposed {
+            summary: format!("expose {}", plan.summary()),
+        });
+    }
     if let Some(s) = &signed
         && input.app_dir.is_none()
     {

@@ -106,6 +106,8 @@ impl ConfigInput {
 pub struct Prepared {
     /// What to deploy.
     pub release: Release,
+    /// What each component's `expose` generated (its objects are in `release`).
+    pub exposed: Vec<berth_render::expose::ExposePlan>,
 }
 
 /// Load berth.yaml, resolve the config file (keeping generated values of `previous`), render.
@@ -171,6 +173,7 @@ pub fn prepare_input(
     };
     let comps = berth_render::render_app(&loaded, &resolved, &opts)
         .map_err(|e| Error::BadInput(e.to_string()))?;
+    let exposed = comps.iter().filter_map(|c| c.expose.clone()).collect();
     let objects = comps.into_iter().flat_map(|c| {
         let (namespace, weight) = (c.namespace, c.weight);
         c.objects.into_iter().map(move |o| Placed {
@@ -183,6 +186,7 @@ pub fn prepare_input(
     let config = serde_json::to_value(&resolved).unwrap_or(Value::Null);
     Ok(Prepared {
         release: Release::of_app(app, objects, config),
+        exposed,
     })
 }
 

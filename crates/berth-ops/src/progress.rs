@@ -82,6 +82,13 @@ pub enum Event {
         /// A one-line summary (images, registry, pull Secret).
         summary: String,
     },
+    /// What a component's `expose` will create: the flavour found in the cluster (or chosen
+    /// in config), why, the objects, and notes (`web: traefik (default IngressClass ...) →
+    /// Ingress/web`).
+    Exposed {
+        /// One line per component, notes indented below.
+        summary: String,
+    },
     /// A collector started (it got one of the concurrent slots).
     CollectorStarted {
         /// `<type>` or `<type>/<name>`.

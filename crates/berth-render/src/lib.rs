@@ -5,6 +5,8 @@
 //! This is the one place the deploy engine, `berth lint`, `berth template` for apps and release
 //! building get objects from, so all of them see the same objects.
 
+pub mod expose;
+
 use berth_spec::Component;
 use berth_spec::config::ResolvedConfig;
 use berth_spec::lint::LoadedApp;
@@ -64,6 +66,18 @@ pub enum RenderError {
         /// The parser's message.
         message: String,
     },
+    /// The component's `expose` cannot be turned into an object.
+    #[error("component `{component}`: expose.{field}: {message}\n  fix: {help}")]
+    Expose {
+        /// The component.
+        component: String,
+        /// The field under `expose` (`port`, `tls.secretName`, ...).
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
     /// A remote chart was referenced; it must be pulled into the release first.
     #[error(
         "component `{component}`: remote chart {repo} is not vendored; run `berth release build` (or `helm pull {repo} --version {version}` into the app directory and use `chart.path`)"
@@ -95,6 +109,9 @@ pub struct AppRenderOptions {
     pub live_api_versions: Option<Vec<String>>,
     /// Helm's `lookup` over the live cluster (install/upgrade/diff); `None` returns empty maps.
     pub lookup: Option<berth_chart::ClusterLookup>,
+    /// What the cluster offers for `expose`, when the caller detected it; else it is read
+    /// through `lookup` and `live_api_versions` (when given).
+    pub expose_offer: Option<expose::ClusterOffer>,
     /// `.License` for charts and `values` templates: the installing license's fields
     /// (`{"Entitlements": {...}, ...}`); an empty `Entitlements` map when `None`.
     pub license: Option<Value>,
@@ -130,6 +147,8 @@ pub struct RenderedComponent {
     pub objects: Vec<RenderedObject>,
     /// Rendered NOTES.txt (charts only).
     pub notes: String,
+    /// What its `expose` generated (its objects are among `objects`).
+    pub expose: Option<expose::ExposePlan>,
 }
 
 /// Whether a component is installed with this config (its `when` holds, or it has none).
@@ -156,10 +175,85 @@ pub fn render_app(
         }
     }
     comps.sort_by_key(|c| c.weight);
-    comps
-        .into_iter()
+    let mut out = comps
+        .iter()
         .map(|c| render_component(app, c, config, opts))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let offer = match (&opts.expose_offer, &opts.live_api_versions, &opts.lookup) {
+        (Some(o), _, _) => Some(o.clone()),
+        (None, Some(av), Some(l)) if comps.iter().any(|c| c.expose.is_some()) => {
+            Some(expose::ClusterOffer::detect(av, l))
+        }
+        _ => None,
+    };
+    add_exposed(app, &comps, config, opts, offer.as_ref(), &mut out)?;
+    Ok(out)
+}
+
+/// Generate each component's `expose` objects (after every component rendered, so the
+/// Service and its ports can be checked) and append them to its objects.
+pub fn add_exposed(
+    app: &LoadedApp,
+    comps: &[&Component],
+    config: &ResolvedConfig,
+    opts: &AppRenderOptions,
+    offer: Option<&expose::ClusterOffer>,
+    out: &mut [RenderedComponent],
+) -> Result<(), RenderError> {
+    let services: Vec<Value> = out
+        .iter()
+        .flat_map(|r| r.objects.iter())
+        .filter(|o| !o.hook && o.object["kind"] == "Service" && o.object["apiVersion"] == "v1")
+        .map(|o| o.object.clone())
+        .collect();
+    for (c, r) in comps.iter().zip(out.iter_mut()) {
+        let Some(e) = &c.expose else { continue };
+        let data = template_data(app, c, config, &r.namespace, opts.license.as_ref());
+        let v = expose::values(c, e, &data)?;
+        let mut plan = expose::ExposePlan {
+            component: c.name.clone(),
+            decision: expose::decide(&c.name, &v, offer)?,
+            objects: Vec::new(),
+            notes: offer.map(|o| o.notes.clone()).unwrap_or_default(),
+        };
+        if let Some(d) = &plan.decision {
+            let target = expose::generate::Target {
+                component: &c.name,
+                namespace: &r.namespace,
+                services: &services,
+            };
+            let g = expose::generate::generate(&target, &v, d)?;
+            plan.notes.extend(g.notes);
+            let names_class = d.flavour.is_ingress()
+                && !d.class.is_empty()
+                && d.flavour != expose::Flavour::Gce
+                && (d.flavour != expose::Flavour::AzureApplicationGateway || d.class_in_cluster);
+            if let Some(o) = offer
+                && names_class
+                && !o.ingress_classes.iter().any(|ic| ic.name == d.class)
+            {
+                plan.notes.push(format!(
+                    "the cluster has no IngressClass {}; the Ingress waits for a controller of that class",
+                    d.class
+                ));
+            }
+            for o in g.objects {
+                plan.objects.push(format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap_or(""),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                ));
+                r.objects.push(RenderedObject {
+                    source: format!("berth.yaml#components[{}].expose", c.name),
+                    object: o,
+                    hook: false,
+                    crd: false,
+                });
+            }
+        }
+        r.expose = Some(plan);
+    }
+    Ok(())
 }
 
 /// The chart values a component's `values` template produces from the config.
@@ -180,15 +274,7 @@ pub fn component_values(
             component: c.name.clone(),
             message: e.to_string(),
         })?;
-    let data = serde_json::json!({
-        "Config": config.to_json(),
-        "App": {
-            "Name": app.app.metadata.name,
-            "Version": app.app.metadata.version.clone().unwrap_or_default(),
-        },
-        "Release": { "Name": release_name(c), "Namespace": namespace },
-        "License": license.cloned().unwrap_or_else(|| serde_json::json!({"Entitlements": {}})),
-    });
+    let data = template_data(app, c, config, namespace, license);
     let text = set
         .execute(&name, &berth_template::Value::from_json_keep_ints(&data))
         .map_err(|e| RenderError::ValuesTemplate {
@@ -199,6 +285,25 @@ pub fn component_values(
         component: c.name.clone(),
         message,
         rendered: redact_rendered(&text, config, app),
+    })
+}
+
+/// What a component's templates (`values`, `expose`) see.
+fn template_data(
+    app: &LoadedApp,
+    c: &Component,
+    config: &ResolvedConfig,
+    namespace: &str,
+    license: Option<&Value>,
+) -> Value {
+    serde_json::json!({
+        "Config": config.to_json(),
+        "App": {
+            "Name": app.app.metadata.name,
+            "Version": app.app.metadata.version.clone().unwrap_or_default(),
+        },
+        "Release": { "Name": release_name(c), "Namespace": namespace },
+        "License": license.cloned().unwrap_or_else(|| serde_json::json!({"Entitlements": {}})),
     })
 }
 
@@ -239,6 +344,7 @@ pub fn render_component(
         values: Value::Object(Default::default()),
         objects: Vec::new(),
         notes: String::new(),
+        expose: None,
     };
     if let Some(chart) = &c.chart {
         let Some(path) = &chart.path else {
@@ -478,17 +584,52 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
         namespace: "default".into(),
         ..Default::default()
     };
+    let mut rendered = Vec::new();
+    let mut remote = false;
     for c in &app.app.spec.components {
         if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
+            remote = true;
             continue; // remote charts are rendered at release build time
         }
-        if let Err(e) = render_component(app, c, &config, &opts) {
-            problems.push(problem(
+        match render_component(app, c, &config, &opts) {
+            Ok(r) => rendered.push((c, r)),
+            Err(e) => problems.push(problem(
                 Severity::Error,
                 "render-failed",
                 e.to_string(),
                 Some("fix the template, or the values template in berth.yaml, then run `berth lint` again".into()),
-            ));
+            )),
+        }
+    }
+    // `expose` with the default config, once every Service it may name is rendered.
+    if problems.is_empty() && !remote {
+        let (comps, mut out): (Vec<&Component>, Vec<RenderedComponent>) =
+            rendered.into_iter().unzip();
+        if let Err(e) = add_exposed(app, &comps, &config, &opts, None, &mut out) {
+            let mut p = problem(
+                Severity::Error,
+                "invalid-expose",
+                e.to_string(),
+                Some("fix the component's expose in berth.yaml".into()),
+            );
+            if let RenderError::Expose {
+                component,
+                field,
+                message,
+                help,
+            } = &e
+            {
+                let index = app
+                    .app
+                    .spec
+                    .components
+                    .iter()
+                    .position(|c| &c.name == component);
+                p.field = format!("spec.components[{}].expose.{field}", index.unwrap_or(0));
+                p.message = format!("component `{component}`: expose.{field}: {message}");
+                p.help = Some(help.clone());
+            }
+            problems.push(p);
         }
     }
     problems

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod deprecations;
+pub mod expose;
 pub mod lint;
 pub mod manifest;
 pub mod problem;

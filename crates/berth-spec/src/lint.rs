@@ -636,6 +636,9 @@ fn semantic(app: &Application, root: &Node, dir: &Path, ctx: &mut Ctx) {
                 Some("remove it, or make the component a chart".into()),
             );
         }
+        if let Some(e) = &c.expose {
+            check_expose(ctx, root, &at("expose"), &field("expose"), e, &item_names);
+        }
         if let Some(w) = &c.when {
             check_when(ctx, root, &at("when"), &field("when"), w, &item_names);
         }
@@ -1373,5 +1376,95 @@ fn check_cycles(app: &Application, root: &Node, ctx: &mut Ctx) {
                 }
             }
         }
+    }
+}
+
+/// `expose`: literal values checked now, templated ones for the config items they read (the
+/// rest is checked once rendered, by berth-render).
+fn check_expose(
+    ctx: &mut Ctx,
+    root: &Node,
+    path: &[PathSeg],
+    field: &str,
+    e: &crate::manifest::Expose,
+    items: &[&str],
+) {
+    use crate::expose as x;
+    use crate::manifest::ScalarValue;
+    let scalar = |v: &ScalarValue| match v {
+        ScalarValue::String(s) => s.clone(),
+        ScalarValue::Number(n) => n.to_string(),
+        ScalarValue::Bool(b) => b.to_string(),
+    };
+    let tls = e.tls.as_ref();
+    let fields: Vec<(&str, Option<String>)> = vec![
+        ("service", Some(e.service.clone())),
+        ("port", Some(scalar(&e.port))),
+        ("host", e.host.clone()),
+        ("path", e.path.clone()),
+        ("flavour", e.flavour.clone()),
+        ("className", e.class_name.clone()),
+        ("internal", e.internal.as_ref().map(scalar)),
+        (
+            "tls.enabled",
+            tls.and_then(|t| t.enabled.as_ref()).map(scalar),
+        ),
+        ("tls.secretName", tls.and_then(|t| t.secret_name.clone())),
+        ("tls.termination", tls.and_then(|t| t.termination.clone())),
+    ];
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
+        let mut at = path.to_vec();
+        at.extend(name.split('.').map(|k| PathSeg::Key(k.into())));
+        let f = format!("{field}.{name}");
+        if x::is_template(&value) {
+            for item in x::config_refs(&value) {
+                if !items.contains(&item) {
+                    let help = match crate::problem::did_you_mean(item, items.iter().copied()) {
+                        Some(m) => format!("did you mean `.Config.{m}`?"),
+                        None => "add the item to spec.config, or use one that exists".into(),
+                    };
+                    ctx.error(
+                        pos_at(root, &at),
+                        &f,
+                        "unknown-item",
+                        format!("`{name}` reads `.Config.{item}`, which is not a config item"),
+                        Some(help),
+                    );
+                }
+            }
+            continue;
+        }
+        let checked = match name {
+            "service" => x::service(&value),
+            "port" if matches!(e.port, ScalarValue::Bool(_)) => x::port("true").map(|_| ()),
+            "port" => x::port(&value).map(|_| ()),
+            "host" => x::host(&value),
+            "path" => x::path(&value),
+            "flavour" => x::flavour(&value),
+            "className" => x::class_name(&value),
+            "internal" | "tls.enabled" => x::boolean(name, &value).map(|_| ()),
+            "tls.termination" => x::termination(&value),
+            _ => Ok(()),
+        };
+        if let Err(b) = checked {
+            ctx.error(pos_at(root, &at), &f, b.code, b.message, Some(b.help));
+        }
+    }
+    let passthrough = tls.and_then(|t| t.termination.as_deref()) == Some("passthrough");
+    if passthrough
+        && e.path
+            .as_deref()
+            .is_some_and(|p| p != "/" && !x::is_template(p))
+    {
+        let mut at = path.to_vec();
+        at.push(PathSeg::Key("path".into()));
+        ctx.error(
+            pos_at(root, &at),
+            &format!("{field}.path"),
+            "invalid-expose",
+            "TLS passthrough routes by host name only, so `path` must be `/`".into(),
+            Some("remove `path`, or use `termination: edge`".into()),
+        );
     }
 }

@@ -199,7 +199,79 @@ pub struct Component {
     /// e.g. `database == "embedded"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// What the component exposes outside the cluster; berth generates the Ingress, HTTPRoute,
+    /// Route or VirtualService the cluster's controller accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose: Option<Expose>,
 }
+
+/// A Service port exposed through whatever the cluster offers (or the admin chooses).
+/// Every string may be a Go template over the same data as `values`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Expose {
+    /// The Service to route to.
+    pub service: String,
+    /// The Service's port: a number (1-65535) or the port's name.
+    pub port: ScalarValue,
+    /// The host name clients use (`*.` wildcard allowed); empty: any host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The URL path prefix (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// TLS at the edge of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ExposeTls>,
+    /// `auto` (default), `none`, or one of the flavours berth generates for
+    /// (`nginx`, `traefik`, `gateway-api`, `openshift-route`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavour: Option<String>,
+    /// An IngressClass (Ingress flavours) or a Gateway, `name` or `namespace/name`
+    /// (gateway-api) to use instead of the detected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// An internal (private) load balancer where the flavour has one: `true`/`false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal: Option<ScalarValue>,
+    /// Extra annotations on the generated object; they override berth's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// TLS of an exposed port.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExposeTls {
+    /// TLS on or off (`true`/`false`, or a template); on when `secretName` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<ScalarValue>,
+    /// A `kubernetes.io/tls` Secret holding the certificate; empty: the controller's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// `edge` (default: the controller terminates TLS) or `passthrough` (the app does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination: Option<String>,
+}
+
+/// The flavours `expose.flavour` accepts, besides a template.
+pub const EXPOSE_FLAVOURS: &[&str] = &[
+    "auto",
+    "none",
+    "ingress",
+    "nginx",
+    "f5-nginx",
+    "traefik",
+    "haproxy",
+    "contour",
+    "alb",
+    "gce",
+    "azure-application-gateway",
+    "aks-app-routing",
+    "gateway-api",
+    "openshift-route",
+    "istio",
+];
 
 /// Where a chart comes from: a local `path` (directory or `.tgz`), or a `repo` with a `version`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]

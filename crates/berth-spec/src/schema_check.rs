@@ -189,11 +189,17 @@ fn walk(
                 return;
             }
             // Prefer a branch whose top-level type matched (its problems are deeper).
-            let shallow = tmp.iter().any(|i| i.path.len() == path.len());
+            // (A missing field is a problem inside a matching mapping, not a type mismatch.)
+            let shallow = tmp
+                .iter()
+                .any(|i| i.path.len() == path.len() && i.code != "missing-field");
             let score = tmp.len() + if shallow { 1000 } else { 0 };
             let best_score = best.as_ref().map_or(usize::MAX, |v| {
                 v.len()
-                    + if v.iter().any(|i| i.path.len() == path.len()) {
+                    + if v
+                        .iter()
+                        .any(|i| i.path.len() == path.len() && i.code != "missing-field")
+                    {
                         1000
                     } else {
                         0
@@ -204,7 +210,10 @@ fn walk(
             }
         }
         if let Some(best) = best {
-            if best.iter().any(|i| i.path.len() == path.len()) {
+            if best
+                .iter()
+                .any(|i| i.path.len() == path.len() && i.code != "missing-field")
+            {
                 out.push(type_issue(node, &describe(schema, root), path));
             } else {
                 out.extend(best);

@@ -361,3 +361,77 @@ fn values_alias_and_set_flags_feed_config_items() {
     assert!(t.contains("3 problem(s)"), "{t}");
     drop(sim);
 }
+
+#[test]
+fn expose_objects_are_reported_and_belong_to_the_revision() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(SimOptions::default()))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let app = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/expose")
+        .display()
+        .to_string();
+    let out = berth(&["install", &app, "-n", "demo", "--dry-run"], &kc);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("expose web: nginx (default IngressClass nginx (controller k8s.io/ingress-nginx)) → Ingress/web"),
+        "{t}"
+    );
+    assert!(
+        t.contains("+ ingress/web in namespace demo (create)"),
+        "{t}"
+    );
+    let out = berth(&["install", &app, "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = berth(&["status", "expose-demo", "-n", "demo"], &kc);
+    let t = text(&out);
+    assert!(t.contains("ingress/web"), "{t}");
+    let ingress = || {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{}/apis/networking.k8s.io/v1/namespaces/demo/ingresses/web",
+                    sim.url()
+                ))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        })
+    };
+    // The generated Ingress belongs to the revision: an upgrade to flavour none prunes it,
+    // a rollback brings it back, uninstall removes it.
+    let out = berth(
+        &[
+            "upgrade",
+            &app,
+            "-n",
+            "demo",
+            "--set",
+            "ingress_flavour=none",
+        ],
+        &kc,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("expose web: flavour none, nothing exposed"),
+        "{t}"
+    );
+    assert_eq!(ingress(), Some(404));
+    let out = berth(&["rollback", "expose-demo", "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ingress(), Some(200));
+    let out = berth(&["uninstall", "expose-demo", "-n", "demo"], &kc);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ingress(), Some(404));
+}

@@ -57,3 +57,59 @@ fn matrix_exits_one_on_a_failed_cell_and_writes_its_reports() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not simulated"));
 }
+
+#[test]
+fn matrix_ingress_runs_a_cell_per_flavour_and_refuses_unknown_ones() {
+    let dir = tempfile::tempdir().expect("ran");
+    let out = dir.path().join("report");
+    let run = berth()
+        .args([
+            "matrix",
+            "../../examples/expose",
+            "--kube",
+            "1.32",
+            "--distribution",
+            "generic,openshift",
+            "--airgap",
+            "online",
+            "--ingress",
+            "traefik,gateway-api,openshift-route",
+            "--out",
+            out.to_str().expect("ran"),
+        ])
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .expect("ran");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+    for id in [
+        "1.32-generic-online-traefik",
+        "1.32-generic-online-gateway-api",
+        "1.32-openshift-online-openshift-route",
+    ] {
+        assert!(text.contains(id), "{id}: {text}");
+        let log = std::fs::read_to_string(out.join(format!("cells/{id}/log.txt"))).expect("log");
+        assert!(log.contains("== expose"), "{id}: {log}");
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).expect("html");
+    assert!(html.contains("online<br>gateway-api"), "{html}");
+    let bad = berth()
+        .args(["matrix", "../../examples/expose", "--ingress", "treafik"])
+        .output()
+        .expect("ran");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("traefik"));
+    let none = berth()
+        .args([
+            "matrix",
+            "../../examples/expose",
+            "--distribution",
+            "generic",
+            "--ingress",
+            "alb",
+        ])
+        .output()
+        .expect("ran");
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("alb runs on eks"));
+}

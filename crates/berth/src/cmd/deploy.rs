@@ -288,6 +288,7 @@ impl berth_ops::Sink for TermProgress {
             OpsEvent::Deploy { event } => Progress::event(self, event),
             OpsEvent::Warning { message } => self.line(format!("warning: {message}")),
             OpsEvent::Relocated { summary } if self.table => self.line(summary),
+            OpsEvent::Exposed { summary } if self.table => self.line(summary),
             OpsEvent::ImageStarted { image, .. } => {
                 if let Some(b) = &self.bar {
                     b.set_message(format!("pushing {image}"));

@@ -10,13 +10,14 @@ use std::time::Duration;
 /// Test the app on every cell of a support matrix, each on a fresh simulated cluster.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Each cell runs: preflight, install (air-gapped cells: through a signed bundle pushed into a registry only that cluster reaches), readiness, upgrade (with --upgrade-from), the app's test hooks (helm.sh/hook: test), a support bundle with its analysis, uninstall.\n\n\
+    after_help = "Each cell runs: preflight, install (air-gapped cells: through a signed bundle pushed into a registry only that cluster reaches), readiness, upgrade (with --upgrade-from), with --ingress the check that the object generated for the app's `expose` was admitted, the app's test hooks (helm.sh/hook: test), a support bundle with its analysis, uninstall.\n\n\
 Reports go to --out: index.html (the grid, each cell linking to its log and diagnosis), junit.xml, matrix.json.\n\
 Exit codes: 0 every cell passed, 1 a cell failed, 2 bad input.\n\n\
 Examples:\n  berth matrix examples/hello --kube 1.28..1.35 --airgap both\n  \
 berth matrix . --distribution generic,k3s,eks --jobs 4\n  \
 berth matrix . --distribution openshift --upgrade-from ../v1.release\n  \
-berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report"
+berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report\n  \
+berth matrix examples/expose --ingress nginx,traefik,gateway-api,istio"
 )]
 pub struct Args {
     /// The app directory (holding berth.yaml).
@@ -31,6 +32,11 @@ pub struct Args {
     /// online, airgapped or both.
     #[arg(long, default_value = "both")]
     airgap: String,
+    /// Ingress flavours, comma-separated (nginx, f5-nginx, traefik, haproxy, contour, alb,
+    /// gce, azure-application-gateway, aks-app-routing, gateway-api, openshift-route, istio):
+    /// each cell's cluster offers one. Cloud flavours pair with their distribution only.
+    #[arg(long, value_name = "FLAVOURS")]
+    ingress: Option<String>,
     /// Install this version first, then upgrade: its app directory or its release directory
     /// (from `berth release build`).
     #[arg(long, value_name = "DIR")]
@@ -101,7 +107,12 @@ pub fn run(a: Args) -> Result<u8> {
             }
         }
     }
-    let cells = plan::cells(&minors, &dists, airgap);
+    let ingress = match &a.ingress {
+        Some(i) => plan::parse_ingress(i).map_err(|e| crate::exit::BadInput(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let cells = plan::cells_with_ingress(&minors, &dists, airgap, &ingress)
+        .map_err(|e| crate::exit::BadInput(e.to_string()))?;
     let profile: Option<berth_matrix::ProfileTweak> = match a.pod_security.clone() {
         Some(level) => {
             if !matches!(level.as_str(), "privileged" | "baseline" | "restricted") {
@@ -155,11 +166,13 @@ pub fn run(a: Args) -> Result<u8> {
 
 /// One line per finished cell, as it finishes.
 pub fn print_cell(c: &CellResult) {
+    // Ids with an ingress flavour are longer (`1.32-aks-online-azure-application-gateway`).
+    let w = if c.cell.ingress.is_some() { 44 } else { 28 };
     if c.passed {
-        println!("  pass  {:<28} {:>6.1}s", c.id, c.seconds);
+        println!("  pass  {:<w$} {:>6.1}s", c.id, c.seconds);
     } else {
         println!(
-            "  FAIL  {:<28} {:>6.1}s  {}: {}",
+            "  FAIL  {:<w$} {:>6.1}s  {}: {}",
             c.id,
             c.seconds,
             c.failed_step.as_deref().unwrap_or("?"),
