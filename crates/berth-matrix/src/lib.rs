@@ -205,13 +205,16 @@ pub async fn run(
     })
 }
 
-/// Run a cell on a thread of its own with its own single-threaded runtime: its simulator,
-/// registry and client share that thread, and no cell's synchronous work (rendering,
-/// writing the support bundle) holds up another's.
+/// Run a cell on a thread of its own with its own runtime of one worker: its simulator,
+/// registry and client share that worker, and no cell's synchronous work (rendering,
+/// writing the support bundle) holds up another's. A multi-threaded runtime (of one) because
+/// a chart's `lookup` blocks on the cluster from inside rendering, which only such a runtime
+/// allows.
 async fn run_on_own_thread(c: Cell, shared: Arc<Shared>) -> CellResult {
     let cell = c.clone();
     let res = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
