@@ -14,7 +14,7 @@ use crate::object::{self, LABEL_APP, Manifest, ObjectRef, object_ref};
 use crate::order::{self, Batch};
 use crate::plan::{self, Action, Key, Plan};
 use crate::policy::{self, UpgradePolicy};
-use crate::readiness::{Readiness, readiness, readiness_in};
+use crate::readiness::{Readiness, readiness_in};
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::{Value, json};
