@@ -5,6 +5,11 @@
 //!
 //! `cargo run --release -p berth-vendor --example bench_vendor -- [SECONDS]`
 //! Needs `wrk` (Debian) on PATH; PostgreSQL rows need BERTH_TEST_POSTGRES_BIN.
+//!
+//! `BERTH_BENCH_SPLIT_CPUS=1` (needs `taskset`, util-linux, and at least two CPUs): the
+//! servers (this process, its threads, and the PostgreSQL it starts) are pinned to CPU 0 and
+//! wrk runs one thread pinned to CPU 1, so the load generator does not take the servers'
+//! core — the nearest this machine gets to a load generator on another host.
 
 use berth_oci::layout::Layout;
 use berth_oci::release::{ReleaseMeta, write_app_entry};
@@ -23,9 +28,36 @@ struct Row {
     p99_ms: f64,
 }
 
+fn split_cpus() -> bool {
+    std::env::var("BERTH_BENCH_SPLIT_CPUS").is_ok_and(|v| v == "1")
+}
+
+/// With [`split_cpus`]: every thread of this process (and what it starts later) on CPU 0.
+fn pin_servers() {
+    if !split_cpus() {
+        return;
+    }
+    let pid = std::process::id().to_string();
+    let ok = Command::new("taskset")
+        .args(["-a", "-c", "-p", "0", &pid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset could not pin the servers to CPU 0");
+}
+
 fn wrk(url: &str, script: &Path, secs: u64) -> Row {
-    let out = Command::new("wrk")
-        .args(["-t2", "-c64", &format!("-d{secs}s"), "--latency", "-s"])
+    let mut cmd = if split_cpus() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "1", "wrk", "-t1"]);
+        c
+    } else {
+        let mut c = Command::new("wrk");
+        c.arg("-t2");
+        c
+    };
+    let out = cmd
+        .args(["-c64", &format!("-d{secs}s"), "--latency", "-s"])
         .arg(script)
         .arg(url)
         .output()
@@ -152,6 +184,7 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
     let tmp = tempfile::tempdir().expect("tmp");
+    pin_servers();
     let body = r#"{"currentVersion":"1.0.0","instance":{"clusterId":"bench-cluster","kubeVersion":"v1.33.1","distribution":"generic","ready":"ready","berthVersion":"0.1.0"}}"#;
     let mut rows = vec![];
 
@@ -187,7 +220,11 @@ async fn main() {
     }
 
     let base = rows[0].rps;
-    println!("update check, wrk -t2 -c64 -d{secs}s\n");
+    if split_cpus() {
+        println!("update check, servers on CPU 0, wrk -t1 -c64 -d{secs}s on CPU 1\n");
+    } else {
+        println!("update check, wrk -t2 -c64 -d{secs}s\n");
+    }
     println!("| server | requests/s | p50 ms | p99 ms | share of bare rps |");
     println!("|---|---|---|---|---|");
     for r in &rows {
