@@ -927,6 +927,20 @@ fn crypto_shapes() {
         ok(r#"{{ htpasswd "a:b" "pw" }}"#, json!({})),
         "invalid username: a:b"
     );
+    // Sprig's "rsa" is a 4096-bit PKCS#1 key; the CA's is 2048 bits, as Go's genCA makes.
+    let rsa_bits = |pem: &str| {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        rsa::RsaPrivateKey::from_pkcs1_pem(pem)
+            .expect("an RSA PKCS#1 key")
+            .n()
+            .bits()
+    };
+    assert_eq!(
+        rsa_bits(&ok(r#"{{ genPrivateKey "rsa" }}"#, json!({}))),
+        4096
+    );
+    assert_eq!(rsa_bits(parts[1]), 2048);
     assert!(
         ok(r#"{{ genPrivateKey "ecdsa" }}"#, json!({}))
             .starts_with("-----BEGIN EC PRIVATE KEY-----\n")
