@@ -10,7 +10,7 @@
 //! - [`version`]: dpkg, apk and PEP 440 version order.
 //! - [`osv`]: OSV records, the in-memory index and the match → finding decision.
 //! - [`report`]: scan results; [`policy`]: pass/fail with reasons and the release gate;
-//!   [`sbom`]: CycloneDX 1.5 JSON.
+//!   [`sbom`]: CycloneDX 1.5 JSON; [`vex`]: OpenVEX statements that suppress findings.
 
 pub mod artifact;
 pub mod catalog;
@@ -25,6 +25,7 @@ pub mod sarif;
 pub mod sbom;
 pub mod sources;
 pub mod version;
+pub mod vex;
 pub mod vulndb;
 
 pub use error::{Error, Result};

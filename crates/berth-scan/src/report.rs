@@ -41,9 +41,17 @@ pub struct Finding {
     /// Layer digest (images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
+    /// The OpenVEX statement that covers it (`not_affected`/`fixed` suppress it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<crate::vex::VexNote>,
 }
 
 impl Finding {
+    /// Whether a VEX statement suppresses it.
+    pub fn suppressed(&self) -> bool {
+        self.vex.as_ref().is_some_and(|v| v.status.suppresses())
+    }
+
     /// The advisory ID followed by its aliases.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.advisory.as_str()).chain(self.aliases.iter().map(String::as_str))
@@ -193,6 +201,7 @@ pub fn match_catalog(
                         fix: m.fix,
                         path: p.path.clone(),
                         layer: p.layer.clone(),
+                        vex: None,
                     });
                 }
                 Ok(None) => {}
