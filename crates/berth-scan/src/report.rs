@@ -142,6 +142,14 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
     }
 }
 
+/// (normalised name, version) of every installed (dist-info) Python distribution.
+fn installed_python(pkgs: &[Package]) -> std::collections::HashSet<(String, &str)> {
+    pkgs.iter()
+        .filter(|p| p.kind == PackageType::Python && crate::files::python_lock(&p.path).is_none())
+        .map(|p| (catalog::python::normalize(&p.name), p.version.as_str()))
+        .collect()
+}
+
 /// Match a target's packages against the database.
 pub fn match_catalog(
     name: &str,
@@ -177,7 +185,16 @@ pub fn match_catalog(
             "{java} Java packages listed but not matched: berth has no Maven version order yet"
         ));
     }
+    let installed = installed_python(&cat.packages);
     for p in &cat.packages {
+        // A lockfile pin of a distribution that is installed at that version is the same
+        // code: its findings are reported once, at the installed copy.
+        if p.kind == PackageType::Python
+            && crate::files::python_lock(&p.path).is_some()
+            && installed.contains(&(catalog::python::normalize(&p.name), p.version.as_str()))
+        {
+            continue;
+        }
         let Some((ecosystem, mname, mversion, scheme)) = match_key(p, eco.as_deref()) else {
             continue;
         };
