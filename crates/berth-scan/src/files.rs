@@ -39,6 +39,30 @@ pub fn wanted(path: &str) -> bool {
         || is_npm_lock(path)
         || is_node_module_manifest(path)
         || is_cargo_lock(path)
+        || python_lock(path).is_some()
+}
+
+/// Which Python lockfile `path` is, by its file name: `poetry.lock`, `uv.lock`,
+/// `Pipfile.lock`, or a `requirements*.txt`.
+pub fn python_lock(path: &str) -> Option<PythonLock> {
+    let b = base(path);
+    match b {
+        "poetry.lock" | "uv.lock" => Some(PythonLock::Toml),
+        "Pipfile.lock" => Some(PythonLock::Pipfile),
+        _ if b.starts_with("requirements") && b.ends_with(".txt") => Some(PythonLock::Requirements),
+        _ => None,
+    }
+}
+
+/// The kinds of Python lockfile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PythonLock {
+    /// `poetry.lock`, `uv.lock`.
+    Toml,
+    /// `Pipfile.lock`.
+    Pipfile,
+    /// `requirements*.txt`.
+    Requirements,
 }
 
 fn base(path: &str) -> &str {

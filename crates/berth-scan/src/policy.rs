@@ -21,6 +21,8 @@ pub struct Policy {
     pub block_unscanned: bool,
     /// Accepted findings.
     pub allow: Vec<Allowance>,
+    /// OpenVEX documents to apply, as written in the file (relative to the policy file).
+    pub vex: Vec<String>,
 }
 
 impl Default for Policy {
@@ -31,6 +33,7 @@ impl Default for Policy {
             block_unknown_fix_state: true,
             block_unscanned: true,
             allow: Vec::new(),
+            vex: Vec::new(),
         }
     }
 }
@@ -57,6 +60,8 @@ struct RawPolicy {
     block_unscanned: Option<bool>,
     #[serde(default)]
     allow: Vec<RawAllow>,
+    #[serde(default)]
+    vex: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +74,14 @@ struct RawAllow {
 }
 
 impl Policy {
+    /// The policy's VEX documents as paths: relative ones are resolved against the
+    /// directory of the policy file `origin` (so a policy beside berth.yaml names the app's
+    /// files).
+    pub fn vex_paths(&self, origin: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let base = origin.parent().unwrap_or(std::path::Path::new(""));
+        self.vex.iter().map(|v| base.join(v)).collect()
+    }
+
     /// Parse a policy file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Policy> {
         let raw: RawPolicy = serde_saphyr::from_str(text)
@@ -126,6 +139,7 @@ impl Policy {
                 .unwrap_or(d.block_unknown_fix_state),
             block_unscanned: raw.block_unscanned.unwrap_or(d.block_unscanned),
             allow,
+            vex: raw.vex,
         })
     }
 }
@@ -139,6 +153,8 @@ pub struct Decision {
     pub allowed: Vec<String>,
     /// Findings that do not block (no fix yet, below the threshold).
     pub reported: Vec<String>,
+    /// Findings a VEX statement (`not_affected`, `fixed`) suppresses, with the statement.
+    pub suppressed: Vec<String>,
 }
 
 impl Decision {
@@ -181,6 +197,15 @@ pub fn evaluate(report: &ScanReport, policy: &Policy, today: Date) -> Decision {
         };
         for f in &t.findings {
             let line = describe(&target, f);
+            if let Some(v) = f.vex.as_ref().filter(|v| v.status.suppresses()) {
+                d.suppressed
+                    .push(format!("{line}; suppressed by VEX: {}", v.describe()));
+                continue;
+            }
+            let line = match &f.vex {
+                Some(v) => format!("{line}; VEX: {}", v.describe()),
+                None => line,
+            };
             let entry = policy.allow.iter().find(|a| {
                 f.ids().any(|id| id == a.id)
                     && a.package

@@ -41,9 +41,17 @@ pub struct Finding {
     /// Layer digest (images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
+    /// The OpenVEX statement that covers it (`not_affected`/`fixed` suppress it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<crate::vex::VexNote>,
 }
 
 impl Finding {
+    /// Whether a VEX statement suppresses it.
+    pub fn suppressed(&self) -> bool {
+        self.vex.as_ref().is_some_and(|v| v.status.suppresses())
+    }
+
     /// The advisory ID followed by its aliases.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.advisory.as_str()).chain(self.aliases.iter().map(String::as_str))
@@ -134,6 +142,14 @@ fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, S
     }
 }
 
+/// (normalised name, version) of every installed (dist-info) Python distribution.
+fn installed_python(pkgs: &[Package]) -> std::collections::HashSet<(String, &str)> {
+    pkgs.iter()
+        .filter(|p| p.kind == PackageType::Python && crate::files::python_lock(&p.path).is_none())
+        .map(|p| (catalog::python::normalize(&p.name), p.version.as_str()))
+        .collect()
+}
+
 /// Match a target's packages against the database.
 pub fn match_catalog(
     name: &str,
@@ -169,7 +185,16 @@ pub fn match_catalog(
             "{java} Java packages listed but not matched: berth has no Maven version order yet"
         ));
     }
+    let installed = installed_python(&cat.packages);
     for p in &cat.packages {
+        // A lockfile pin of a distribution that is installed at that version is the same
+        // code: its findings are reported once, at the installed copy.
+        if p.kind == PackageType::Python
+            && crate::files::python_lock(&p.path).is_some()
+            && installed.contains(&(catalog::python::normalize(&p.name), p.version.as_str()))
+        {
+            continue;
+        }
         let Some((ecosystem, mname, mversion, scheme)) = match_key(p, eco.as_deref()) else {
             continue;
         };
@@ -193,6 +218,7 @@ pub fn match_catalog(
                         fix: m.fix,
                         path: p.path.clone(),
                         layer: p.layer.clone(),
+                        vex: None,
                     });
                 }
                 Ok(None) => {}

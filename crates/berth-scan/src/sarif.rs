@@ -40,13 +40,25 @@ pub fn sarif(report: &ScanReport) -> Value {
             if let Some(l) = &f.layer {
                 props["layer"] = json!(l);
             }
-            results.push(json!({
+            let mut result = json!({
                 "ruleId": f.advisory,
                 "level": level(f.severity),
                 "message": { "text": format!("{}: {} {} has {} ({}), {fix}", t.name, f.package, f.version, f.advisory, f.severity) },
                 "locations": [ { "physicalLocation": { "artifactLocation": { "uri": f.path } } } ],
                 "properties": props,
-            }));
+            });
+            if let Some(v) = &f.vex {
+                result["properties"]["vex"] = json!(v);
+            }
+            // A suppressed result stays in the log, marked (SARIF §3.35): dashboards hide it.
+            if let Some(v) = f.vex.as_ref().filter(|v| v.status.suppresses()) {
+                result["suppressions"] = json!([{
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": format!("suppressed by VEX: {}", v.describe()),
+                }]);
+            }
+            results.push(result);
         }
     }
     json!({

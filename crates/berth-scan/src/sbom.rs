@@ -173,12 +173,35 @@ fn vulnerabilities(t: &TargetReport, order: &[(&Package, String, String)]) -> Ve
             if let Some(s) = &f.summary {
                 v["description"] = json!(s);
             }
+            if let Some(x) = &f.vex {
+                v["analysis"] = vex_analysis(x);
+            }
             if let FixState::Fixed(fx) = &f.fix {
                 v["recommendation"] = json!(format!("Upgrade {} to {fx} or later", f.matched_name));
             }
             v
         })
         .collect()
+}
+
+/// CycloneDX `analysis` of a VEX statement: state, the corresponding justification when
+/// CycloneDX has one, and a detail naming the statement (and its impact statement).
+fn vex_analysis(x: &crate::vex::VexNote) -> Value {
+    let mut a = json!({
+        "state": crate::vex::cyclonedx_state(x.status),
+        "detail": format!("{}; {}", x.describe(), x.file),
+    });
+    if let Some(j) = x
+        .justification
+        .as_deref()
+        .and_then(crate::vex::cyclonedx_justification)
+    {
+        a["justification"] = json!(j);
+    }
+    if let Ok(t) = x.timestamp.parse::<jiff::Timestamp>() {
+        a["lastUpdated"] = json!(t.to_string());
+    }
+    a
 }
 
 /// The word for a fix state (`fixed`, `not-fixed`, `wont-fix`, `unknown`).

@@ -404,3 +404,131 @@ fn java_archives_from_debian_packages() {
     let purl = berth_scan::sbom::purl(&p[0], None);
     assert_eq!(purl, "pkg:maven/org.apache.commons/commons-lang3@3.12.0");
 }
+
+/// Copy the Python lockfile fixtures into a root filesystem at these paths.
+fn pylock_root(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (fixture, at) in files {
+        let to = dir.path().join(at);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/pylock")
+            .join(fixture);
+        std::fs::copy(from, to).unwrap();
+    }
+    dir
+}
+
+fn pkgs_at(t: &report::TargetReport, path: &str) -> Vec<String> {
+    t.packages
+        .iter()
+        .filter(|p| p.path == path)
+        .inspect(|p| assert_eq!(p.kind, PackageType::Python))
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect()
+}
+
+#[test]
+fn python_lockfiles_list_pinned_index_packages() {
+    let root = pylock_root(&[
+        ("poetry.lock", "srv/a/poetry.lock"),
+        ("uv.lock", "srv/b/uv.lock"),
+        ("Pipfile.lock", "srv/c/Pipfile.lock"),
+        ("requirements.txt", "srv/d/requirements-prod.txt"),
+    ]);
+    let rep = report::scan_rootfs(root.path(), &data_db(), &Limits::default()).unwrap();
+    let t = &rep.targets[0];
+    assert!(t.not_scanned.is_empty(), "{:?}", t.not_scanned);
+    // Path (directory) sources and the editable project itself are not index packages;
+    // a key named `version` in [package.dependencies] is not the package's.
+    assert_eq!(
+        pkgs_at(t, "srv/a/poetry.lock"),
+        ["Requests 2.30.0", "certifi 2024.2.2", "urllib3 2.0.2"]
+    );
+    assert_eq!(
+        pkgs_at(t, "srv/b/uv.lock"),
+        ["certifi 2024.2.2", "jinja2 3.1.2"]
+    );
+    assert_eq!(
+        pkgs_at(t, "srv/c/Pipfile.lock"),
+        ["pytest 8.1.1", "requests 2.30.0"]
+    );
+    // Only name==version pins: options, -e, ranges, wildcards and URLs are skipped;
+    // hashes on continuation lines, extras, markers and comments are not part of the pin.
+    assert_eq!(
+        pkgs_at(t, "srv/d/requirements-prod.txt"),
+        ["certifi 2024.2.2", "jinja2 3.1.2", "requests 2.30.0"]
+    );
+    // Matched as PyPI packages, each named at its lockfile.
+    let hits: BTreeSet<&str> = t
+        .findings
+        .iter()
+        .filter(|f| f.advisory == "GHSA-j8r2-6x86-q33q")
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(
+        hits,
+        BTreeSet::from([
+            "srv/a/poetry.lock",
+            "srv/c/Pipfile.lock",
+            "srv/d/requirements-prod.txt"
+        ])
+    );
+}
+
+#[test]
+fn python_lockfile_pin_of_an_installed_distribution_counts_once() {
+    let root = pylock_root(&[("requirements.txt", "app/requirements.txt")]);
+    let site = root
+        .path()
+        .join("app/.venv/lib/python3.11/site-packages/requests-2.30.0.dist-info");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("METADATA"),
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\n\nbody\n",
+    )
+    .unwrap();
+    let rep = report::scan_rootfs(root.path(), &data_db(), &Limits::default()).unwrap();
+    let t = &rep.targets[0];
+    // Both are in the SBOM, with their paths …
+    let requests: Vec<&str> = t
+        .packages
+        .iter()
+        .filter(|p| p.name == "requests")
+        .map(|p| p.path.as_str())
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    // … and the advisory is reported once, at the installed copy.
+    let hits: Vec<&str> = t
+        .findings
+        .iter()
+        .filter(|f| f.advisory == "GHSA-j8r2-6x86-q33q")
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(
+        hits,
+        ["app/.venv/lib/python3.11/site-packages/requests-2.30.0.dist-info/METADATA"]
+    );
+}
+
+#[test]
+fn python_lockfile_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Pipfile.lock"), "{ not json").unwrap();
+    std::fs::write(
+        dir.path().join("poetry.lock"),
+        "[[package]]\nname = \"x\"\n\n[metadata]\n",
+    )
+    .unwrap();
+    let rep = report::scan_rootfs(dir.path(), &VulnDb::new(), &Limits::default()).unwrap();
+    let ns = &rep.targets[0].not_scanned;
+    assert!(
+        ns.iter().any(|n| n.starts_with("Pipfile.lock: not JSON")),
+        "{ns:?}"
+    );
+    assert!(
+        ns.iter()
+            .any(|n| n.starts_with("poetry.lock:1: [[package]] without name or version")),
+        "{ns:?}"
+    );
+}

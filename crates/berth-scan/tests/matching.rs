@@ -143,6 +143,7 @@ fn a_tracker_cve_named_by_an_advisory_is_one_finding() {
         fix: FixState::Fixed(fix.into()),
         path: "var/lib/dpkg/status".into(),
         layer: None,
+        vex: None,
     };
     let mut v = vec![
         f(

@@ -848,3 +848,234 @@ fn hard_links_resolve_and_symlinks_hide() {
     upper.apply(&mut fs, "sha256:upper");
     assert!(fs.get("var/lib/dpkg/status").is_none());
 }
+
+fn vex_file(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/vex/{name}"))
+}
+
+#[test]
+fn vex_suppresses_not_affected_and_the_latest_statement_wins() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    debian_image(&layout, "registry.example/shop/web:1.0", true);
+    let plain = scan(tmp.path(), None);
+    assert_eq!(policy::gate_reasons(&plain, &Policy::default()).len(), 2);
+
+    // The image-level statement (pkg:oci/web, subcomponent libc6) and the package-level one.
+    let mut rep = plain.clone();
+    let vex =
+        berth_scan::vex::load(&[vex_file("web.openvex.json")]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(vex.len(), 2);
+    vex.apply(&mut rep);
+    let d = policy::evaluate(&rep, &Policy::default(), date(2026, 12, 5));
+    assert!(d.pass(), "{:#?}", d.blocking);
+    assert_eq!(d.suppressed.len(), 2, "{d:#?}");
+    let glibc = d.suppressed.iter().find(|l| l.contains("DSA-5514-1"));
+    assert!(
+        glibc.is_some_and(|l| l.contains("suppressed by VEX: not_affected (vulnerable_code_not_in_execute_path: The image has no setuid-root")
+            && l.contains("https://vex.example.com/web/vex-2026-001 statement 0")),
+        "{:#?}",
+        d.suppressed
+    );
+    let f = &rep.targets[0].findings;
+    assert!(f.iter().all(|f| f.suppressed()), "{f:#?}");
+
+    // SARIF keeps the results, marked as suppressed.
+    let s = berth_scan::sarif::sarif(&rep);
+    let results = s["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 2);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["suppressions"][0]["status"] == "accepted")
+    );
+
+    // A later document says requests is affected: it blocks again; glibc stays suppressed.
+    let mut rep = plain.clone();
+    let vex = berth_scan::vex::load(&[
+        vex_file("web.openvex.json"),
+        vex_file("web-later.openvex.json"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    vex.apply(&mut rep);
+    let d = policy::evaluate(&rep, &Policy::default(), date(2026, 12, 5));
+    assert_eq!(d.suppressed.len(), 1, "{d:#?}");
+    assert_eq!(d.blocking.len(), 1, "{d:#?}");
+    assert!(
+        d.blocking[0].contains("GHSA-j8r2-6x86-q33q") && d.blocking[0].contains("VEX: affected"),
+        "{}",
+        d.blocking[0]
+    );
+
+    // Files in the other order: the timestamps decide, not the order.
+    let mut rep2 = plain.clone();
+    let vex = berth_scan::vex::load(&[
+        vex_file("web-later.openvex.json"),
+        vex_file("web.openvex.json"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    vex.apply(&mut rep2);
+    assert_eq!(rep2, rep);
+}
+
+#[test]
+fn vex_products_must_match_the_package_or_image() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    debian_image(&layout, "registry.example/shop/web:1.0", true);
+    let plain = scan(tmp.path(), None);
+    let doc = |product: &str| {
+        format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:x", "timestamp": "2026-01-01T00:00:00Z",
+            "statements": [{{"vulnerability": {{"name": "CVE-2023-4911"}}, "products": [{product}],
+            "status": "fixed"}}]}}"#
+        )
+    };
+    let suppressed = |product: &str| {
+        let mut set = berth_scan::vex::VexSet::default();
+        set.add_document(&doc(product), "t.json")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut rep = plain.clone();
+        set.apply(&mut rep);
+        rep.targets[0]
+            .findings
+            .iter()
+            .filter(|f| f.suppressed())
+            .count()
+    };
+    assert_eq!(suppressed(r#"{"@id": "pkg:deb/debian/libc6"}"#), 1);
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u1?arch=amd64"}"#),
+        1
+    );
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u3"}"#),
+        0,
+        "another version"
+    );
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:deb/debian/libc6?arch=s390x"}"#),
+        0,
+        "another arch"
+    );
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:deb/debian/glibc"}"#),
+        0,
+        "the binary package is named"
+    );
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:oci/web"}"#),
+        1,
+        "the whole image"
+    );
+    assert_eq!(suppressed(r#"{"@id": "pkg:oci/api"}"#), 0, "another image");
+    assert_eq!(
+        suppressed(r#"{"@id": "pkg:oci/web", "subcomponents": [{"@id": "pkg:deb/debian/curl"}]}"#),
+        0,
+        "another subcomponent"
+    );
+    let digest = plain.targets[0].digest.clone().unwrap_or_default();
+    let by_digest = format!(
+        r#"{{"@id": "pkg:oci/anything@{}"}}"#,
+        digest.replace(':', "%3A")
+    );
+    assert_eq!(suppressed(&by_digest), 1, "the image by digest");
+}
+
+#[test]
+fn bad_vex_documents_are_refused_with_file_statement_and_fix() {
+    let ok_stmt = r#"{"vulnerability": {"name": "CVE-1"}, "products": [{"@id": "pkg:pypi/x"}], "status": "fixed"}"#;
+    let doc = |ctx: &str, stmt: &str| {
+        format!(
+            r#"{{"@context": "{ctx}", "@id": "urn:d", "timestamp": "2026-01-01T00:00:00Z", "statements": [{ok_stmt}, {stmt}]}}"#
+        )
+    };
+    let ctx = "https://openvex.dev/ns/v0.2.0";
+    let err = |text: &str| {
+        let mut set = berth_scan::vex::VexSet::default();
+        match set.add_document(text, "app.vex.json") {
+            Ok(()) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = err("{\"@context\": ");
+    assert!(e.starts_with("app.vex.json: not JSON"), "{e}");
+    let e = err(&doc("https://cyclonedx.org/ns", ok_stmt));
+    assert!(
+        e.contains("app.vex.json: @context") && e.contains("https://openvex.dev/ns/v0.2.0"),
+        "{e}"
+    );
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {"name": "CVE-2"}, "products": [{"@id": "pkg:pypi/x"}], "status": "not_affectd"}"#,
+    ));
+    assert!(e.contains("app.vex.json: statements[1].status: \"not_affectd\" is not an OpenVEX status; use not_affected"), "{e}");
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {"name": "CVE-2"}, "products": [{"@id": "pkg:pypi/x"}], "status": "not_affected"}"#,
+    ));
+    assert!(
+        e.contains("statements[1].status: not_affected needs a justification"),
+        "{e}"
+    );
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {"name": "CVE-2"}, "products": [{"@id": "pkg:pypi/x"}], "status": "not_affected", "justification": "trust_me"}"#,
+    ));
+    assert!(
+        e.contains("statements[1].justification: \"trust_me\"")
+            && e.contains("component_not_present"),
+        "{e}"
+    );
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {}, "products": [{"@id": "pkg:pypi/x"}], "status": "fixed"}"#,
+    ));
+    assert!(
+        e.contains("statements[1].vulnerability.name: missing"),
+        "{e}"
+    );
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {"name": "CVE-2"}, "status": "fixed"}"#,
+    ));
+    assert!(e.contains("statements[1].products: missing"), "{e}");
+    let e = err(&doc(
+        ctx,
+        r#"{"vulnerability": {"name": "CVE-2"}, "products": [{"@id": "pkg:"}], "status": "fixed"}"#,
+    ));
+    assert!(
+        e.contains("statements[1].products[0]: \"pkg:\" is not a valid package URL"),
+        "{e}"
+    );
+    let no_time = format!(r#"{{"@context": "{ctx}", "@id": "urn:d", "statements": [{ok_stmt}]}}"#);
+    let e = err(&no_time);
+    assert!(e.contains("statements[0].timestamp: missing"), "{e}");
+
+    // A missing file is named too.
+    let e = berth_scan::vex::load(&[vex_file("absent.json")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("absent.json"), "{e}");
+}
+
+#[test]
+fn policy_vex_paths_are_relative_to_the_policy_file() {
+    let p = Policy::parse(
+        "vex:\n  - vex/web.openvex.json\n  - /abs/x.json\n",
+        "policy.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let paths = p.vex_paths(Path::new("/apps/shop/berth-scan-policy.yaml"));
+    assert_eq!(
+        paths,
+        vec![
+            std::path::PathBuf::from("/apps/shop/vex/web.openvex.json"),
+            std::path::PathBuf::from("/abs/x.json")
+        ]
+    );
+}

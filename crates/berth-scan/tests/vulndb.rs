@@ -355,6 +355,34 @@ fn sboms_validate_against_the_published_schemas() {
         .find(|v| v["id"] == "GHSA-j8r2-6x86-q33q")
         .unwrap();
     assert_eq!(v["affects"][0]["ref"], "pkg:pypi/requests@2.30.0");
+    // A VEX suppression is CycloneDX `analysis` (valid against the schema too).
+    let mut rep = berth_scan::ScanReport {
+        targets: vec![t.clone()],
+    };
+    let mut vex = berth_scan::vex::VexSet::default();
+    vex.add_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vex/web.openvex.json"))
+        .unwrap();
+    vex.apply(&mut rep);
+    let vexed = sbom::cyclonedx(&rep.targets[0], true);
+    assert_valid(&cdx, &vexed, "CycloneDX with VEX analysis");
+    let a = &vexed["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "GHSA-j8r2-6x86-q33q")
+        .unwrap()["analysis"];
+    assert_eq!(a["state"], "not_affected");
+    assert!(
+        a.get("justification").is_none(),
+        "no CycloneDX label for it: {a}"
+    );
+    assert!(
+        a["detail"]
+            .as_str()
+            .unwrap()
+            .contains("vex-2026-001 statement 1"),
+        "{a}"
+    );
     // The schema must be able to fail: a wrong severity word is refused.
     let mut broken = bom.clone();
     broken["vulnerabilities"][0]["ratings"][0]["severity"] = "urgent".into();

@@ -17,25 +17,32 @@ use std::sync::{Arc, Mutex};
 pub struct ScanGate {
     db: VulnDb,
     policy: Policy,
+    vex: berth_scan::vex::VexSet,
     scans: Mutex<HashMap<String, Arc<ScanReport>>>,
 }
 
 impl ScanGate {
-    /// Load the OSV records of `db_dir` and the policy file (the default policy when absent).
+    /// Load the OSV records of `db_dir` and the policy file (the default policy when absent)
+    /// with the OpenVEX documents it names.
     pub fn load(db_dir: &Path, policy_file: Option<&Path>) -> Result<ScanGate, String> {
         let db = VulnDb::load_dir(db_dir)
             .map_err(|e| format!("vulnerability database {}: {e}", db_dir.display()))?;
-        let policy = match policy_file {
-            None => Policy::default(),
+        let (policy, vex) = match policy_file {
+            None => (Policy::default(), Default::default()),
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| format!("scan policy {}: {e}", p.display()))?;
-                Policy::parse(&text, &p.display().to_string()).map_err(|e| e.to_string())?
+                let policy =
+                    Policy::parse(&text, &p.display().to_string()).map_err(|e| e.to_string())?;
+                let vex = berth_scan::vex::load(&policy.vex_paths(p))
+                    .map_err(|e| format!("scan policy {}: VEX: {e}", p.display()))?;
+                (policy, vex)
             }
         };
         Ok(ScanGate {
             db,
             policy,
+            vex,
             scans: Mutex::default(),
         })
     }
@@ -56,8 +63,10 @@ impl ScanGate {
         if let Some(r) = self.scanned(index) {
             return Ok(r);
         }
-        let report = berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
-            .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))?;
+        let mut report =
+            berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
+                .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))?;
+        self.vex.apply(&mut report);
         let report = Arc::new(report);
         self.scans
             .lock()

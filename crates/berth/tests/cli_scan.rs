@@ -195,6 +195,44 @@ fn scan_layout_reports_every_field_and_exit_codes() {
         "{out}"
     );
 
+    // A VEX statement (image web, subcomponent libc6) suppresses it; still listed.
+    let vex = data("vex/web.openvex.json");
+    let o = scan(w.path(), &[lay_s, "--vex", vex.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("DSA-5514-1"))
+        .unwrap_or_default();
+    assert!(row.contains("vex:not_affected"), "{out}");
+    assert!(
+        out.contains("suppressed: ")
+            && out.contains("vulnerable_code_not_in_execute_path")
+            && out.contains("vex-2026-001 statement 0"),
+        "{out}"
+    );
+    let o = scan(
+        w.path(),
+        &[lay_s, "--vex", vex.to_str().unwrap(), "-o", "cyclonedx"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = &v[0]["vulnerabilities"][0]["analysis"];
+    assert_eq!(a["state"], "not_affected", "{v}");
+    assert_eq!(a["justification"], "code_not_reachable", "{v}");
+    // A bad statement is refused with exit 2, naming the file and the statement.
+    let bad = w.path().join("bad.openvex.json");
+    let text = std::fs::read_to_string(&vex)
+        .unwrap()
+        .replace("\"status\": \"not_affected\",\n      \"justification\": \"vulnerable_code_not_in_execute_path\",", "\"status\": \"not_affected\",");
+    std::fs::write(&bad, text.replace("\"impact_statement\"", "\"note\"")).unwrap();
+    let o = scan(w.path(), &[lay_s, "--vex", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.openvex.json: statements[0].status: not_affected needs a justification"),
+        "{err}"
+    );
+
     // Signed by another key, or corrupt: refused with exit 2, nothing scanned.
     keys(w.path(), "other");
     let o = berth()
@@ -363,7 +401,7 @@ fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
     let (_reg, host) = registry_with_images(w.path());
     let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
     let out = w.path().join("hello-1.0.0.release");
-    let build = |tag: &str| {
+    let build = |tag: &str, extra: &[&str]| {
         let m = w.path().join(format!("rendered-{tag}.yaml"));
         std::fs::write(
             &m,
@@ -385,10 +423,11 @@ fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
             .arg(w.path().join("vuln.db"))
             .arg("--db-key")
             .arg(w.path().join("vendor.pub"))
+            .args(extra)
             .output()
             .unwrap()
     };
-    let o = build("1.0");
+    let o = build("1.0", &[]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -407,7 +446,26 @@ fn release_build_gate_refuses_a_fixable_cve_then_passes_patched() {
     );
     assert!(out.with_extension("blocked").join("index.json").is_file());
 
-    let o = build("1.1");
+    // The app's VEX, named by its scan policy (relative to it), lets the gate pass.
+    std::fs::create_dir_all(w.path().join("vex")).unwrap();
+    std::fs::copy(data("vex/web.openvex.json"), w.path().join("vex/web.json")).unwrap();
+    let pol = w.path().join("scan-policy.yaml");
+    std::fs::write(&pol, "vex:\n  - vex/web.json\n").unwrap();
+    let o = build("1.0", &["--scan-policy", pol.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("suppressed: ") && text.contains("DSA-5514-1"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let o = build("1.1", &[]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),

@@ -4,6 +4,7 @@ pub mod apk;
 pub mod dpkg;
 pub mod java;
 pub mod lang;
+pub mod pylock;
 pub mod python;
 
 use crate::files::{self, FileSet};
@@ -17,7 +18,7 @@ pub enum PackageType {
     Deb,
     /// apk (Alpine).
     Apk,
-    /// An installed Python distribution (dist-info).
+    /// A Python distribution: installed (dist-info) or pinned in a lockfile.
     Python,
     /// An npm package (package-lock.json, node_modules).
     Npm,
@@ -125,6 +126,12 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             lang::npm_manifest(&entry.data, path).map(|p| vec![p])
         } else if files::is_cargo_lock(path) {
             lang::cargo_lock(&entry.data, path)
+        } else if let Some(kind) = files::python_lock(path) {
+            match kind {
+                files::PythonLock::Toml => pylock::toml_lock(&entry.data, path),
+                files::PythonLock::Pipfile => pylock::pipfile_lock(&entry.data, path),
+                files::PythonLock::Requirements => pylock::requirements(&entry.data, path),
+            }
         } else if let Some((_, what)) = files::UNSUPPORTED_DBS.iter().find(|(p, _)| p == path) {
             out.not_scanned
                 .push(format!("{path}: {what} package database found; berth does not read it yet, so its packages were not checked"));

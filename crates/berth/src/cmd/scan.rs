@@ -9,6 +9,7 @@ use berth_scan::image::{LayerCache, Limits};
 use berth_scan::osv::{FixState, VulnDb};
 use berth_scan::policy::{self, Policy};
 use berth_scan::report::{self, ScanReport, TargetReport};
+use berth_scan::vex::{self, VexSet};
 use berth_scan::{sarif, sbom, sources, vulndb};
 use std::path::{Path, PathBuf};
 
@@ -121,6 +122,10 @@ pub struct ScanArgs {
     /// The policy (YAML, docs/formats/scan.md §3; default: every fixable finding blocks).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// An OpenVEX document whose not_affected/fixed statements suppress findings
+    /// (repeatable; added to the policy's `vex:` files).
+    #[arg(long, value_name = "FILE")]
+    vex: Vec<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: ScanFormat,
@@ -332,6 +337,13 @@ fn print_packages(t: &TargetReport) {
     }
 }
 
+/// The VEX documents of a policy (relative to its file) and of `--vex`, loaded.
+fn load_vex(policy: &Policy, policy_path: Option<&Path>, extra: &[PathBuf]) -> Result<VexSet> {
+    let mut paths = policy_path.map(|p| policy.vex_paths(p)).unwrap_or_default();
+    paths.extend(extra.iter().cloned());
+    vex::load(&paths).map_err(|e| BadInput(format!("VEX: {e}")).into())
+}
+
 fn load_policy(path: Option<&Path>) -> Result<Policy> {
     let Some(p) = path else {
         return Ok(Policy::default());
@@ -344,8 +356,9 @@ fn load_policy(path: Option<&Path>) -> Result<Policy> {
 /// Run `berth scan`.
 pub fn run_scan(a: ScanArgs) -> Result<u8> {
     let policy = load_policy(a.policy.as_deref())?;
+    let vex = load_vex(&policy, a.policy.as_deref(), &a.vex)?;
     let db = a.db.load()?;
-    let rep = match (&a.target, &a.namespace) {
+    let mut rep = match (&a.target, &a.namespace) {
         (Some(t), _) => scan_target(t, &db, &a.registry)?,
         (None, Some(ns)) => {
             let target = berth_ops::deploy::Target {
@@ -361,6 +374,7 @@ pub fn run_scan(a: ScanArgs) -> Result<u8> {
         }
         (None, None) => return Err(BadInput("give a target or -n NAMESPACE".into()).into()),
     };
+    vex.apply(&mut rep);
     let decision = policy::evaluate(&rep, &policy, policy::today_utc());
     match a.output {
         ScanFormat::Table => print_findings(&rep, &decision),
@@ -372,6 +386,7 @@ pub fn run_scan(a: ScanArgs) -> Result<u8> {
                     "blocking": decision.blocking,
                     "allowed": decision.allowed,
                     "reported": decision.reported,
+                    "suppressed": decision.suppressed,
                 },
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -449,7 +464,10 @@ pub fn print_findings(rep: &ScanReport, decision: &policy::Decision) {
                     f.aliases.join(","),
                     f.severity.to_string(),
                     fixed,
-                    sbom::fix_state_word(&f.fix).to_string(),
+                    match &f.vex {
+                        Some(v) if v.status.suppresses() => format!("vex:{}", v.status.label()),
+                        _ => sbom::fix_state_word(&f.fix).to_string(),
+                    },
                     short_layer(&f.layer),
                     f.path.clone(),
                 ]);
@@ -462,6 +480,9 @@ pub fn print_findings(rep: &ScanReport, decision: &policy::Decision) {
     }
     for a in &decision.allowed {
         println!("allowed: {a}");
+    }
+    for v in &decision.suppressed {
+        println!("suppressed: {v}");
     }
     if decision.pass() {
         println!("policy: pass");
@@ -615,6 +636,9 @@ pub struct GateFlags {
     /// fixable finding blocks).
     #[arg(long, value_name = "FILE")]
     pub scan_policy: Option<PathBuf>,
+    /// An OpenVEX document for the gate (repeatable; added to the policy's `vex:` files).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     /// Warn when the database is older than this many days.
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub max_db_age: i64,
@@ -640,9 +664,11 @@ pub fn gate_release(release: &Path, app_dir: &Path, g: &GateFlags) -> Result<boo
         .clone()
         .or_else(|| beside.is_file().then_some(beside));
     let policy = load_policy(policy_path.as_deref())?;
+    let vex = load_vex(&policy, policy_path.as_deref(), &g.vex)?;
     let db = flags.load()?;
-    let rep = report::scan_layout(release, &db, Some(&LayerCache::new()), &Limits::default())
+    let mut rep = report::scan_layout(release, &db, Some(&LayerCache::new()), &Limits::default())
         .with_context(|| format!("scanning release {}", release.display()))?;
+    vex.apply(&mut rep);
     let decision = policy::evaluate(&rep, &policy, policy::today_utc());
     if let Some(p) = &policy_path {
         println!("scan policy: {}", p.display());
