@@ -13,8 +13,7 @@ pub struct Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill_all();
     }
 }
 
@@ -67,7 +66,7 @@ impl Postgres {
         );
         let port = free_port();
         let child = spawn(&bin.join("postgres"), &data, dir.path(), port);
-        let pg = Postgres {
+        let mut pg = Postgres {
             child,
             port,
             _dir: dir,
@@ -76,13 +75,43 @@ impl Postgres {
         pg
     }
 
-    fn wait_ready(&self) {
+    /// SIGKILL to the postmaster and every process it started, then wait until all are gone.
+    /// PostgreSQL's backends each call setsid(), so a process-group kill misses them; a
+    /// backend that outlives a killed postmaster keeps the shared memory attached, and the
+    /// next postmaster refuses to start beside it ("pre-existing shared memory block is still
+    /// in use").
+    fn kill_all(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let postmaster = self.child.id() as i32;
+        let mut pids = children_of(postmaster);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        pids.extend(children_of(postmaster));
+        for &p in &pids {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        let t = Instant::now();
+        while pids.iter().any(|&p| alive(p)) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("postgres.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
         let port = self.port;
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("postgres exited ({st}):\n{}", self.log());
+            }
             assert!(
                 t.elapsed() < Duration::from_secs(60),
-                "postgres did not start"
+                "postgres did not start in 60 s:\n{}",
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -95,8 +124,7 @@ impl Postgres {
     /// includes this module restarts its server.)
     #[allow(dead_code)]
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill_all();
         let dir = self._dir.path();
         self.child = spawn(&bin().join("postgres"), &dir.join("data"), dir, self.port);
         self.wait_ready();
@@ -110,6 +138,30 @@ impl Postgres {
     }
 }
 
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| stat_field(*p, 1).is_some_and(|ppid| ppid == pid.to_string()))
+        .collect()
+}
+
+/// Running or not yet reaped, but not a zombie (a zombie has let go of its memory).
+fn alive(pid: i32) -> bool {
+    stat_field(pid, 0).is_some_and(|state| state != "Z")
+}
+
+/// Field `i` after the command name in /proc/PID/stat (0 = state, 1 = parent pid).
+fn stat_field(pid: i32, i: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(i).map(str::to_string)
+}
+
 /// postgres itself as the child (its uid and gid set at exec), not under `runuser`: killing a
 /// `runuser` leaves its postgres running, orphaned, after the test's directory is gone.
 fn spawn(postgres: &Path, data: &Path, socket_dir: &Path, port: u16) -> Child {
@@ -117,6 +169,11 @@ fn spawn(postgres: &Path, data: &Path, socket_dir: &Path, port: u16) -> Child {
     let user = nix::unistd::User::from_name("postgres")
         .unwrap()
         .expect("a postgres system user");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(socket_dir.join("postgres.log"))
+        .unwrap();
     Command::new(postgres)
         .uid(user.uid.as_raw())
         .gid(user.gid.as_raw())
@@ -134,7 +191,7 @@ fn spawn(postgres: &Path, data: &Path, socket_dir: &Path, port: u16) -> Child {
         ])
         .arg(socket_dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap()
 }
