@@ -17,6 +17,7 @@ mod ignore;
 mod manifest;
 mod metadata;
 mod objects;
+mod postrender;
 mod render;
 mod schema;
 mod strvals;
@@ -36,6 +37,7 @@ pub use manifest::{
     Hook, INSTALL_ORDER, Manifest, kind_order, show_only, sort_manifests, split_manifests,
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
+pub use postrender::{PostRenderError, post_render};
 pub use render::{
     ClusterLookup, DEFAULT_KUBE_VERSION, RenderOptions, Rendered, json_to_value, render,
 };

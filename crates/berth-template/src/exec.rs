@@ -429,7 +429,12 @@ impl<'s> Exec<'s> {
                     return Ok(());
                 }
             }
-            Value::Int(n) => {
+            Value::Int(n) | Value::Int64(n) => {
+                // The loop variable has the ranged integer's type.
+                let typed = |i| match &val {
+                    Value::Int64(_) => Value::Int64(i),
+                    _ => Value::Int(i),
+                };
                 if b.pipe.decl.len() > 1 {
                     return Err(Flow::Err(self.error_at(
                         b.pipe.pos,
@@ -439,7 +444,7 @@ impl<'s> Exec<'s> {
                 }
                 if *n > 0 {
                     for i in 0..*n {
-                        if !self.one_iteration(b, Value::Int(i), Value::Int(i), out)? {
+                        if !self.one_iteration(b, typed(i), typed(i), out)? {
                             break;
                         }
                     }

@@ -186,7 +186,7 @@ pub fn write_v(out: &mut String, v: &Value, depth: usize) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float_v(*f)),
         Value::String(s) => out.push_str(s),
         Value::List(l) => {
@@ -482,7 +482,7 @@ fn fmt_arg(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
             't' | 'v' => pad(out, if *b { "true" } else { "false" }, fl, false),
             _ => bad_verb(out, verb, v),
         },
-        Value::Int(i) => match verb {
+        Value::Int(i) | Value::Int64(i) => match verb {
             'd' | 'v' | 'x' | 'X' | 'o' | 'O' | 'b' => fmt_int(out, *i, verb, fl),
             'c' => pad(
                 out,
@@ -655,7 +655,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         // width
         if i < b.len() && b[i] == b'*' {
             i += 1;
-            if let Some(Value::Int(w)) = args.get(argn) {
+            if let Some(Value::Int(w) | Value::Int64(w)) = args.get(argn) {
                 if w.unsigned_abs() > 1_000_000 {
                     out.push_str("%!(BADWIDTH)");
                 } else {
@@ -690,7 +690,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if i < b.len() && b[i] == b'*' {
                 i += 1;
                 match args.get(argn) {
-                    Some(Value::Int(p)) if (0..=1_000_000).contains(p) => {
+                    Some(Value::Int(p) | Value::Int64(p)) if (0..=1_000_000).contains(p) => {
                         fl.prec = Some(*p as usize)
                     }
                     _ => out.push_str("%!(BADPREC)"),

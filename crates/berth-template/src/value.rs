@@ -97,8 +97,11 @@ pub enum Value {
     Nil,
     /// bool
     Bool(bool),
-    /// Any Go integer type (int, int64, ...).
+    /// Go's `int` (template literals, `len`, `int`, `atoi`, `.Release.Revision`).
     Int(i64),
+    /// Go's `int64`: what Sprig's integer math returns (`add`, `mul`, `max`, `int64`, ...).
+    /// Prints like `int`; differs in `typeOf`, `kindOf`, `%T` and `deepEqual`/`has`.
+    Int64(i64),
     /// float64 (every number that comes from values files).
     Float(f64),
     /// string
@@ -192,7 +195,7 @@ impl Value {
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
@@ -215,7 +218,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -239,6 +242,7 @@ impl Value {
             Value::Nil => "<nil>".into(),
             Value::Bool(_) => "bool".into(),
             Value::Int(_) => "int".into(),
+            Value::Int64(_) => "int64".into(),
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
             Value::List(_) => "[]interface {}".into(),
@@ -253,6 +257,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "slice",
@@ -262,6 +267,14 @@ impl Value {
                 Some(Value::List(_)) => "slice",
                 _ => "struct",
             },
+        }
+    }
+
+    /// The integer inside, if this is an `int` or an `int64`.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
         }
     }
 
@@ -332,7 +345,7 @@ impl Value {
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => {

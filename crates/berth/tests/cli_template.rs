@@ -258,3 +258,91 @@ fn set_json_and_set_literal() {
         "{err}"
     );
 }
+
+/// A small post-renderer: adds a label to every object's labels with sed; with `fail`
+/// as its argument it complains on stderr and exits 3; with `junk` it prints broken YAML.
+fn post_renderer_script(dir: &Path) -> PathBuf {
+    let p = dir.join("add-label.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n\
+         case \"$1\" in\n\
+         fail) cat >/dev/null; echo \"cannot reach the label service\" >&2; exit 3;;\n\
+         junk) cat >/dev/null; printf 'a: [b\\n'; exit 0;;\n\
+         esac\n\
+         sed \"s/^  labels:$/  labels:\\n    team: $1/\"\n",
+    )
+    .expect("write script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    p
+}
+
+fn template_with(post: &Path, args: &[&str]) -> std::process::Output {
+    let mut c = berth();
+    c.args(["template", "examples/hello/chart"])
+        .args(["--set", "postgresql.password=s3cret"])
+        .arg("--post-renderer")
+        .arg(post);
+    for a in args {
+        c.args(["--post-renderer-args", a]);
+    }
+    c.output().expect("run berth")
+}
+
+#[test]
+fn post_renderer_output_replaces_the_manifests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = post_renderer_script(dir.path());
+    let plain = berth()
+        .args(["template", "examples/hello/chart"])
+        .args(["--set", "postgresql.password=s3cret"])
+        .output()
+        .expect("run berth");
+    let out = template_with(&script, &["web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = String::from_utf8_lossy(&plain.stdout)
+        .replace("\n  labels:\n", "\n  labels:\n    team: web\n");
+    assert!(want.contains("team: web"), "the chart has objects: {want}");
+    assert_eq!(text, want);
+}
+
+#[test]
+fn post_renderer_failures_name_the_program_and_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = post_renderer_script(dir.path());
+    let cases: Vec<(PathBuf, &str, Vec<&str>)> = vec![
+        (dir.path().join("missing.sh"), "[]", vec!["not found"]),
+        (
+            {
+                let p = dir.path().join("plain.sh");
+                std::fs::write(&p, "#!/bin/sh\ncat\n").expect("write");
+                p
+            },
+            "[]",
+            vec!["not executable", "chmod +x"],
+        ),
+        (
+            script.clone(),
+            "fail",
+            vec!["failed", "exit status: 3", "cannot reach the label service"],
+        ),
+        (script.clone(), "junk", vec!["invalid YAML in document 1"]),
+    ];
+    for (program, arg, want) in cases {
+        let args: Vec<&str> = if arg == "[]" { vec![] } else { vec![arg] };
+        let out = template_with(&program, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{program:?} {arg}: {err}");
+        assert!(out.stdout.is_empty(), "nothing printed on failure");
+        assert!(err.contains(&program.display().to_string()), "{err}");
+        for w in want {
+            assert!(err.contains(w), "{program:?} {arg}: {w:?} missing in {err}");
+        }
+    }
+}

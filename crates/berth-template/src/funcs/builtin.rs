@@ -99,7 +99,7 @@ fn kind(v: &Value) -> Kind {
     match v {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::String(_) => Kind::Str,
         _ => Kind::Other,
@@ -119,10 +119,12 @@ pub(crate) fn eq(a: &Value, b: &Value) -> Result<bool, FnErr> {
         }
         return Ok(false);
     }
+    if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
+        return Ok(x == y);
+    }
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Object(x), Value::Object(y)) => std::sync::Arc::ptr_eq(x, y),
@@ -150,8 +152,10 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FnErr> {
             b.type_name()
         )));
     }
+    if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
+        return Ok(x < y);
+    }
     Ok(match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::String(x), Value::String(y)) => x.as_bytes() < y.as_bytes(),
         _ => false,
@@ -219,7 +223,7 @@ fn index(item: &Value, idx: &[Value]) -> Res {
 
 fn index_int(i: &Value) -> Result<i64, FnErr> {
     match i {
-        Value::Int(n) => Ok(*n),
+        Value::Int(n) | Value::Int64(n) => Ok(*n),
         Value::Nil => Err(FnErr::Call("cannot index slice/array with nil".into())),
         other => Err(FnErr::Call(format!(
             "cannot index slice/array with type {}",

@@ -312,7 +312,7 @@ fn write_json(out: &mut String, v: &Value, html: bool, indent: Option<&str>, dep
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => {
             if f.is_finite() {
                 out.push_str(&gofmt::float_json(*f))
@@ -390,7 +390,7 @@ fn toml_key(k: &str) -> String {
 fn toml_scalar(v: &Value) -> Option<String> {
     Some(match v {
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => {
             if f.is_nan() {
                 "nan".into()

@@ -16,7 +16,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("int64", |_, a| {
         want_n("int64", a, 1)?;
-        Ok(Value::Int(to_i64(&a[0])))
+        Ok(Value::Int64(to_i64(&a[0])))
     });
     m.insert("float64", |_, a| {
         want_n("float64", a, 1)?;
@@ -37,7 +37,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         let v = i64::from_str_radix(body, 8)
             .ok()
             .filter(|_| !body.is_empty() && !body.starts_with(['+', '-']));
-        Ok(Value::Int(match v {
+        Ok(Value::Int64(match v {
             Some(v) if neg => -v,
             Some(v) => v,
             None => 0,
@@ -54,20 +54,20 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("add1", |_, a| {
         want_n("add1", a, 1)?;
-        Ok(Value::Int(to_i64(&a[0]).wrapping_add(1)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_add(1)))
     });
     m.insert("add", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a.iter().fold(0i64, |acc, x| acc.wrapping_add(to_i64(x))),
         ))
     });
     m.insert("sub", |_, a| {
         want_n("sub", a, 2)?;
-        Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
     });
     m.insert("mul", |_, a| {
         want_min("mul", a, 1)?;
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a[1..]
                 .iter()
                 .fold(to_i64(&a[0]), |acc, x| acc.wrapping_mul(to_i64(x))),
@@ -79,7 +79,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         if d == 0 {
             return Err(FnErr::Call("runtime error: integer divide by zero".into()));
         }
-        Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_div(d)))
     });
     m.insert("mod", |_, a| {
         want_n("mod", a, 2)?;
@@ -87,17 +87,17 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         if d == 0 {
             return Err(FnErr::Call("runtime error: integer divide by zero".into()));
         }
-        Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_rem(d)))
     });
     for name in ["max", "biggest"] {
         m.insert(name, |_, a| {
             want_min("max", a, 1)?;
-            Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+            Ok(Value::Int64(a.iter().map(to_i64).max().unwrap_or(0)))
         });
     }
     m.insert("min", |_, a| {
         want_min("min", a, 1)?;
-        Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_i64).min().unwrap_or(0)))
     });
     m.insert("maxf", |_, a| {
         want_min("maxf", a, 1)?;

@@ -32,16 +32,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("trunc", |_, a| {
         want_n("trunc", a, 2)?;
         let (c, x) = (int(a, 0)?, s(a, 1)?);
-        let b = x.as_bytes();
-        let n = b.len() as i64;
-        let r = if c < 0 && n + c > 0 {
-            &b[(n + c) as usize..]
-        } else if c >= 0 && n > c {
-            &b[..c as usize]
-        } else {
-            b
-        };
-        st(String::from_utf8_lossy(r).into_owned())
+        st(trunc(c, x)?.to_string())
     });
     m.insert("trim", |_, a| {
         want_n("trim", a, 1)?;
@@ -916,4 +907,35 @@ fn seq(a: &[Value]) -> Res {
 #[allow(dead_code)]
 fn unused(a: &[Value]) -> Result<(), FnErr> {
     want_min("x", a, 0)
+}
+
+/// Sprig's `trunc`: the first `c` bytes, or with `c < 0` the last `-c` bytes (bytes, not
+/// characters). Where Helm's cut falls inside a UTF-8 character it produces invalid UTF-8,
+/// which its YAML parser then rejects in any manifest; a Rust string cannot hold those
+/// bytes, so berth reports the cut instead of printing something Helm would not.
+fn trunc(c: i64, x: &str) -> Result<&str, FnErr> {
+    let n = x.len() as i64;
+    let at = if c < 0 && n + c > 0 {
+        (n + c) as usize
+    } else if c >= 0 && n > c {
+        c as usize
+    } else {
+        return Ok(x);
+    };
+    if x.is_char_boundary(at) {
+        return Ok(if c < 0 { &x[at..] } else { &x[..at] });
+    }
+    let start = (0..at).rev().find(|&i| x.is_char_boundary(i)).unwrap_or(0);
+    let ch = x[start..].chars().next().unwrap_or('\u{FFFD}');
+    let (before, after) = (start as i64, (start + ch.len_utf8()) as i64);
+    let fix = if c < 0 {
+        format!("trunc {} or trunc {}", -(n - before), -(n - after))
+    } else {
+        format!("trunc {before} or trunc {after}")
+    };
+    Err(FnErr::Call(format!(
+        "trunc {c} cuts {x:?} at byte {at}, inside the character {ch:?} (bytes {before}..{after}): \
+         Helm would produce invalid UTF-8 there, which no manifest can hold; \
+         cut at a character boundary instead ({fix}, or trunc a string without {ch:?})"
+    )))
 }

@@ -18,7 +18,9 @@ berth template examples/hello/chart --set postgresql.password=s3cret\n  \
 berth template examples/hello/chart web -n shop --set replicaCount=3 \\\n    \
 --set postgresql.password=s3cret\n  \
 berth template examples/hello/chart --set postgresql.password=s3cret \\\n    \
---kube-version 1.29 --show-only templates/deployment.yaml"
+--kube-version 1.29 --show-only templates/deployment.yaml\n  \
+berth template examples/hello/chart --set postgresql.password=s3cret \\\n    \
+--post-renderer sed --post-renderer-args s/release-name/web/"
 )]
 pub struct Args {
     /// Chart directory or packaged chart (.tgz).
@@ -73,6 +75,17 @@ pub struct Args {
     /// Skip values.schema.json validation.
     #[arg(long)]
     skip_schema_validation: bool,
+    /// Pipe the output through this program (stdin in, stdout replaces it), as Helm's
+    /// --post-renderer.
+    #[arg(long, value_name = "EXECUTABLE")]
+    post_renderer: Option<PathBuf>,
+    /// An argument for the post-renderer (repeat for several).
+    #[arg(
+        long = "post-renderer-args",
+        value_name = "ARG",
+        requires = "post_renderer"
+    )]
+    post_renderer_args: Vec<String>,
 }
 
 /// Merges values as Helm's CLI does, in its order: `-f` files, `--set-json`, `--set`,
@@ -196,7 +209,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .hooks
             .retain(|h| !h.events.iter().any(|e| e == "test" || e == "test-success"));
     }
-    let out = rendered.template_output(args.include_crds);
+    let mut out = rendered.template_output(args.include_crds);
+    if let Some(program) = &args.post_renderer {
+        out = berth_chart::post_render(&out, program, &args.post_renderer_args)
+            .map_err(|e| BadInput(e.to_string()))?;
+    }
     if args.show_only.is_empty() {
         print!("{out}");
     } else {
