@@ -460,6 +460,7 @@ impl Service {
 
     /// Write every pending instance report in one transaction; on failure they stay pending.
     pub async fn flush_instances(&self) -> SResult<usize> {
+        let _one_at_a_time = self.flushing.lock().await;
         let batch: Vec<(String, PendingInstance)> = match self.pending.lock() {
             Ok(mut m) => m.drain().collect(),
             Err(_) => return Ok(0),

@@ -78,6 +78,9 @@ pub struct Service {
     pub gates: Arc<Vec<Box<dyn ReleaseGate>>>,
     /// Instance reports not written yet (see `customers::PendingInstances`).
     pub(crate) pending: crate::customers::PendingInstances,
+    /// Held while a batch of instance reports is written: a reader's flush waits for the one
+    /// in flight instead of finding the map already drained and reading before it commits.
+    pub(crate) flushing: Arc<tokio::sync::Mutex<()>>,
     /// Reads of the update-check path, trusted for `cache::TTL`.
     pub(crate) caches: Arc<Caches>,
     /// Image trees of releases for the registry endpoint (releases are immutable).
@@ -162,6 +165,7 @@ impl Service {
             store,
             gates: Arc::new(vec![]),
             pending: Default::default(),
+            flushing: Default::default(),
             caches: Default::default(),
             trees: Default::default(),
             scanner: None,
