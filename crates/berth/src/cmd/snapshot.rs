@@ -264,8 +264,9 @@ pub(crate) struct RestoreArgs {
     include: Vec<String>,
 }
 
+/// A retention policy's flags (`forget`, and the scheduled run's retention).
 #[derive(clap::Args)]
-struct ForgetArgs {
+pub(crate) struct KeepArgs {
     /// Keep the n newest snapshots.
     #[arg(long, default_value_t = 0)]
     keep_last: u32,
@@ -278,6 +279,23 @@ struct ForgetArgs {
     /// Keep the newest snapshot of each of the n most recent months.
     #[arg(long, default_value_t = 0)]
     keep_monthly: u32,
+}
+
+impl KeepArgs {
+    pub(crate) fn policy(&self) -> snap::RetentionPolicy {
+        snap::RetentionPolicy {
+            keep_last: self.keep_last,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct ForgetArgs {
+    #[command(flatten)]
+    keep: KeepArgs,
     /// Only print what would be removed.
     #[arg(long)]
     dry_run: bool,
@@ -356,18 +374,8 @@ pub(crate) struct ScheduledArgs {
     /// The image of the per-claim mover Jobs.
     #[arg(long)]
     mover_image: String,
-    /// Keep the n newest snapshots of the app.
-    #[arg(long, default_value_t = 0)]
-    keep_last: u32,
-    /// Keep the newest snapshot of each of the n most recent days (UTC).
-    #[arg(long, default_value_t = 0)]
-    keep_daily: u32,
-    /// Keep the newest snapshot of each of the n most recent ISO weeks.
-    #[arg(long, default_value_t = 0)]
-    keep_weekly: u32,
-    /// Keep the newest snapshot of each of the n most recent months.
-    #[arg(long, default_value_t = 0)]
-    keep_monthly: u32,
+    #[command(flatten)]
+    keep: KeepArgs,
     /// The prune's grace period for condemned data.
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     grace: Duration,
@@ -787,12 +795,7 @@ fn restore(r: &RepoArgs, a: &RestoreArgs) -> anyhow::Result<u8> {
 }
 
 fn forget(r: &RepoArgs, a: &ForgetArgs) -> anyhow::Result<u8> {
-    let policy = snap::RetentionPolicy {
-        keep_last: a.keep_last,
-        keep_daily: a.keep_daily,
-        keep_weekly: a.keep_weekly,
-        keep_monthly: a.keep_monthly,
-    };
+    let policy = a.keep.policy();
     if policy.is_empty() {
         return Err(BadInput(
             "no --keep-last/--keep-daily/--keep-weekly/--keep-monthly given: forget would remove every snapshot".into(),

@@ -299,7 +299,7 @@ pub(super) fn scheduled_run(r: &RepoArgs, a: &ScheduledArgs) -> anyhow::Result<u
     let input = ScheduledRunInput {
         app: a.app.clone(),
         mover_image: a.mover_image.clone(),
-        retention: retention(a.keep_last, a.keep_daily, a.keep_weekly, a.keep_monthly),
+        retention: a.keep.policy(),
         grace: a.grace,
     };
     let progress = Arc::new(TermProgress::new(Format::Table));
