@@ -67,6 +67,51 @@ pub struct RepoAccess {
 }
 
 impl RepoAccess {
+    /// The repository at `url` (`--repo`) for app snapshots, opened by `open`, with what the
+    /// mover pods need to open it too: the password, for S3 the keys this process has
+    /// (`AWS_*` from the environment), a relative directory made absolute. SFTP is refused
+    /// before anything is opened: a pod has neither the login key nor the known hosts.
+    pub fn for_movers<E: From<Error>>(
+        url: &str,
+        password: String,
+        open: impl FnOnce() -> Result<snap::Repository, E>,
+    ) -> Result<RepoAccess, E> {
+        let mut credentials = BTreeMap::new();
+        let location = snap::RepoLocation::parse(url).ok();
+        match &location {
+            Some(snap::RepoLocation::Sftp(_)) => {
+                return Err(Error::BadInput(
+                    "app snapshots need a repository the mover pods open with the password alone: a directory they reach at the same path, or s3://…; sftp:// repositories (key files and known hosts) are not handed to pods yet".into(),
+                )
+                .into());
+            }
+            Some(snap::RepoLocation::S3(_)) => {
+                if let Ok(c) = berth_s3::Credentials::from_env() {
+                    credentials.insert("AWS_ACCESS_KEY_ID".into(), c.access_key);
+                    credentials.insert("AWS_SECRET_ACCESS_KEY".into(), c.secret_key);
+                    if let Some(t) = c.session_token {
+                        credentials.insert("AWS_SESSION_TOKEN".into(), t);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let repo = open()?;
+        // A relative directory means nothing to a pod: hand over the absolute path.
+        let url = match location {
+            Some(snap::RepoLocation::Local(p)) => std::fs::canonicalize(&p)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| url.to_string()),
+            _ => url.to_string(),
+        };
+        Ok(RepoAccess {
+            repo,
+            url,
+            password,
+            credentials,
+        })
+    }
+
     /// The Secret's data: `BERTH_REPO`, `BERTH_REPO_PASSWORD` and the store's credentials.
     pub fn secret_data(&self) -> BTreeMap<String, String> {
         let mut m = self.credentials.clone();

@@ -40,44 +40,9 @@ fn access(r: &RepoArgs) -> anyhow::Result<RepoAccess> {
         },
     };
     let url = r.repo.clone().unwrap_or_default();
-    // The pods open the store with what opened it here: S3 keys from the environment.
-    let mut credentials = std::collections::BTreeMap::new();
-    match berth_snapshot::RepoLocation::parse(&url) {
-        Ok(berth_snapshot::RepoLocation::Sftp(_)) => {
-            return Err(BadInput(
-                "app snapshots need a repository the mover pods open with the password alone: a directory they reach at the same path, or s3://…; sftp:// repositories (key files and known hosts) are not handed to pods yet".into(),
-            )
-            .into());
-        }
-        Ok(berth_snapshot::RepoLocation::S3(_)) => {
-            for k in [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-            ] {
-                if let Ok(v) = std::env::var(k)
-                    && !v.is_empty()
-                {
-                    credentials.insert(k.to_string(), v);
-                }
-            }
-        }
-        _ => {}
-    }
     let secret = berth_snapshot::Secret::Password(password.clone());
-    let repo = berth_snapshot::Repository::open(backend(r, false)?, &secret).map_err(user_error)?;
-    // A relative directory means nothing to a pod: hand over the absolute path.
-    let url = match berth_snapshot::RepoLocation::parse(&url) {
-        Ok(berth_snapshot::RepoLocation::Local(p)) => std::fs::canonicalize(&p)
-            .map(|p| p.display().to_string())
-            .unwrap_or(url),
-        _ => url,
-    };
-    Ok(RepoAccess {
-        repo,
-        url,
-        password,
-        credentials,
+    RepoAccess::for_movers(&url, password, || {
+        berth_snapshot::Repository::open(backend(r, false)?, &secret).map_err(user_error)
     })
 }
 
