@@ -82,6 +82,18 @@ impl Policy {
         self.vex.iter().map(|v| base.join(v)).collect()
     }
 
+    /// The VEX documents this policy names (relative to `origin`, its file, when it has one)
+    /// and then `extra` ones (`--vex`), loaded: a later file wins on equal timestamps.
+    pub fn load_vex(
+        &self,
+        origin: Option<&std::path::Path>,
+        extra: &[std::path::PathBuf],
+    ) -> Result<crate::vex::VexSet> {
+        let mut paths = origin.map(|p| self.vex_paths(p)).unwrap_or_default();
+        paths.extend(extra.iter().cloned());
+        crate::vex::load(&paths)
+    }
+
     /// Parse a policy file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Policy> {
         let raw: RawPolicy = serde_saphyr::from_str(text)

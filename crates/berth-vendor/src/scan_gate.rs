@@ -34,7 +34,8 @@ impl ScanGate {
                     .map_err(|e| format!("scan policy {}: {e}", p.display()))?;
                 let policy =
                     Policy::parse(&text, &p.display().to_string()).map_err(|e| e.to_string())?;
-                let vex = berth_scan::vex::load(&policy.vex_paths(p))
+                let vex = policy
+                    .load_vex(Some(p), &[])
                     .map_err(|e| format!("scan policy {}: VEX: {e}", p.display()))?;
                 (policy, vex)
             }

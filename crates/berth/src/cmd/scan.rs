@@ -9,7 +9,7 @@ use berth_scan::image::{LayerCache, Limits};
 use berth_scan::osv::{FixState, VulnDb};
 use berth_scan::policy::{self, Policy};
 use berth_scan::report::{self, ScanReport, TargetReport};
-use berth_scan::vex::{self, VexSet};
+use berth_scan::vex::VexSet;
 use berth_scan::{sarif, sbom, sources, vulndb};
 use std::path::{Path, PathBuf};
 
@@ -339,9 +339,9 @@ fn print_packages(t: &TargetReport) {
 
 /// The VEX documents of a policy (relative to its file) and of `--vex`, loaded.
 fn load_vex(policy: &Policy, policy_path: Option<&Path>, extra: &[PathBuf]) -> Result<VexSet> {
-    let mut paths = policy_path.map(|p| policy.vex_paths(p)).unwrap_or_default();
-    paths.extend(extra.iter().cloned());
-    vex::load(&paths).map_err(|e| BadInput(format!("VEX: {e}")).into())
+    policy
+        .load_vex(policy_path, extra)
+        .map_err(|e| BadInput(format!("VEX: {e}")).into())
 }
 
 fn load_policy(path: Option<&Path>) -> Result<Policy> {
