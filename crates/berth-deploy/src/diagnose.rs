@@ -288,6 +288,9 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
                     ));
                 }
                 let registry = image_registry(&image);
+                if let Some(d) = pull_refused(pod, &image, registry, name, msg) {
+                    return Some(d);
+                }
                 let detail = if msg.is_empty() {
                     reason.to_string()
                 } else {
@@ -322,6 +325,52 @@ fn image_pull(ev: &Evidence) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// A registry that answered the node's pull with "authorization required": the pod carries
+/// no pull Secret the registry accepts.
+fn pull_refused(
+    pod: &Value,
+    image: &str,
+    registry: &str,
+    container: &str,
+    msg: &str,
+) -> Option<(String, String)> {
+    let refused = msg.contains("pull access denied")
+        || msg.contains("401 Unauthorized")
+        || msg.contains("authorization failed")
+        || msg.contains("no basic auth credentials");
+    if !refused {
+        return None;
+    }
+    let ns = s(pod, "/metadata/namespace");
+    let secrets: Vec<&str> = pod
+        .pointer("/spec/imagePullSecrets")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let carried = if secrets.is_empty() {
+        "the pod has no imagePullSecrets".to_string()
+    } else {
+        format!(
+            "none of the pod's imagePullSecrets ({}) holds credentials the registry accepts",
+            secrets.join(", ")
+        )
+    };
+    Some((
+        format!(
+            "registry {registry} requires credentials to pull {image}, and {carried} ({}, container {container}): {}",
+            pod_name(pod),
+            first_line(msg)
+        ),
+        format!(
+            "give the pods a pull Secret for {registry}: install with --registry {registry} --pull-username USER (password in BERTH_PULL_PASSWORD), which creates Secret berth-registry in every namespace of the app and references it from every pod; or create one yourself (kubectl -n {ns} create secret docker-registry NAME --docker-server={registry} --docker-username=USER --docker-password=…) and list it in the pods' imagePullSecrets or their ServiceAccount's"
+        ),
+    ))
 }
 
 fn quota(ev: &Evidence) -> Option<(String, String)> {
@@ -893,6 +942,35 @@ pub fn unknown_field_hint(message: &str, api_version: &str, kind: &str) -> Optio
     ))
 }
 
+/// Objects whose apiVersion Kubernetes 1.`minor` has deprecated but still serves, in words
+/// (`deployment/web (templates/web.yaml): apps/v1beta2 Deployment is deprecated in 1.9 and
+/// removed in 1.16; use apps/v1 ...`), per the Kubernetes deprecation guide's table. Removed
+/// apiVersions are not listed: applying them fails, with [`unserved_kind`]'s message.
+pub fn deprecated_apis(objects: &[crate::Manifest], minor: u32) -> Vec<String> {
+    use berth_spec::deprecations::{ApiState, check};
+    objects
+        .iter()
+        .filter_map(|m| {
+            let av = m.object.get("apiVersion").and_then(Value::as_str)?;
+            let kind = m.object.get("kind").and_then(Value::as_str)?;
+            let (state, r) = check(av, kind, minor)?;
+            (state == ApiState::Deprecated).then(|| {
+                let name = m
+                    .object
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                format!(
+                    "{}/{name} ({}): {}",
+                    kind.to_lowercase(),
+                    m.source,
+                    r.describe(kind, state)
+                )
+            })
+        })
+        .collect()
+}
+
 /// Why the cluster does not serve an object's kind: an API version this Kubernetes release
 /// no longer serves (from the Kubernetes deprecation guide's table, with the replacement), or
 /// a kind whose CustomResourceDefinition is missing.
@@ -968,6 +1046,47 @@ mod tests {
         );
         assert!(d.fix.contains("berth bundle push"), "{}", d.fix);
         assert_eq!(d.object.name, "web");
+    }
+
+    #[test]
+    fn a_pull_refused_for_want_of_credentials_names_the_pull_secret() {
+        let msg = "failed to pull and unpack image \"registry.example.com/shop/web:1.2\": failed to resolve reference \"registry.example.com/shop/web:1.2\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed";
+        let ev = Evidence {
+            object: deploy(),
+            pods: vec![pod_with(
+                json!({"phase":"Pending","containerStatuses":[{"name":"app","ready":false,"restartCount":0,
+                "state":{"waiting":{"reason":"ErrImagePull","message": msg}}}]}),
+            )],
+            ..Default::default()
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(
+            d.cause
+                .contains("registry registry.example.com requires credentials")
+                && d.cause.contains("the pod has no imagePullSecrets"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.fix.contains("--pull-username")
+                && d.fix
+                    .contains("kubectl -n shop create secret docker-registry"),
+            "{}",
+            d.fix
+        );
+        // A pod that carries a Secret the registry does not accept is told so.
+        let mut pod = ev.pods[0].clone();
+        pod["spec"]["imagePullSecrets"] = json!([{"name": "old-creds"}]);
+        let ev = Evidence {
+            pods: vec![pod],
+            ..ev
+        };
+        let d = diagnose(&ev).unwrap();
+        assert!(
+            d.cause.contains("imagePullSecrets (old-creds)"),
+            "{}",
+            d.cause
+        );
     }
 
     #[test]

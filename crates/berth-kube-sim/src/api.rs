@@ -742,6 +742,9 @@ fn create(
         return Ok(with_warnings(json_response(201, &obj), &warnings));
     }
     let stored = store.commit(&gr, obj, None);
+    if rr.rt.kind == "Namespace" && rr.rt.group.is_empty() {
+        crate::quota::namespace_defaults(&mut store, &name);
+    }
     Ok(with_warnings(
         json_response(201, &output(&stored, &rr.rt)),
         &warnings,
@@ -1094,6 +1097,9 @@ fn apply(
                 return Ok(json_response(201, &obj));
             }
             let stored = store.commit(&gr, obj, None);
+            if rr.rt.kind == "Namespace" && rr.rt.group.is_empty() {
+                crate::quota::namespace_defaults(&mut store, name);
+            }
             Ok(json_response(201, &output(&stored, &rr.rt)))
         }
         Some(old) => {

@@ -49,6 +49,23 @@ pub struct Profile {
     /// k3s's ServiceLB). false models bare metal without MetalLB: they stay `<pending>`, with
     /// no service-controller event. Default true.
     pub load_balancers: bool,
+    /// A ResourceQuota (and optionally a LimitRange) put into every namespace created through
+    /// the API, as multi-tenant clusters do with project templates or policy engines. None by
+    /// default.
+    pub namespace_quota: Option<NamespaceQuotaProfile>,
+}
+
+/// What every new namespace gets (`namespaceQuota`; docs/formats/sim-profile.md §13).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceQuotaProfile {
+    /// `spec.hard` of the ResourceQuota `namespace-quota` (e.g. `limits.cpu: "2"`).
+    pub hard: BTreeMap<String, String>,
+    /// `default` limits of a LimitRange `namespace-limits` of type Container; with
+    /// `defaultRequest` empty too, no LimitRange is created.
+    pub limit_default: BTreeMap<String, String>,
+    /// `defaultRequest` of that LimitRange.
+    pub limit_default_request: BTreeMap<String, String>,
 }
 
 /// Pod Security admission's cluster-wide defaults (an AdmissionConfiguration's `defaults`).
@@ -204,6 +221,7 @@ impl Default for Profile {
             pod_security: PodSecurityProfile::default(),
             security_context_constraints: false,
             load_balancers: true,
+            namespace_quota: None,
         }
     }
 }

@@ -195,6 +195,41 @@ fn missing(
     names
 }
 
+/// The profile's `namespaceQuota` objects for a namespace just created through the API: the
+/// ResourceQuota `namespace-quota` and, when defaults are given, the LimitRange
+/// `namespace-limits`. Created in the same write as the namespace, so no pod can come first.
+pub fn namespace_defaults(store: &mut Store, ns: &str) {
+    let Some(q) = store.profile.namespace_quota.clone() else {
+        return;
+    };
+    let labels = json!({"app.kubernetes.io/managed-by": "cluster-policy"});
+    if !q.hard.is_empty() {
+        crate::controllers::put_new(
+            store,
+            &(String::new(), "resourcequotas".into()),
+            json!({"apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": {"name": "namespace-quota", "namespace": ns, "labels": labels},
+                "spec": {"hard": q.hard}}),
+        );
+    }
+    if !q.limit_default.is_empty() || !q.limit_default_request.is_empty() {
+        let mut limit = json!({"type": "Container"});
+        if !q.limit_default.is_empty() {
+            limit["default"] = json!(q.limit_default);
+        }
+        if !q.limit_default_request.is_empty() {
+            limit["defaultRequest"] = json!(q.limit_default_request);
+        }
+        crate::controllers::put_new(
+            store,
+            &(String::new(), "limitranges".into()),
+            json!({"apiVersion": "v1", "kind": "LimitRange",
+                "metadata": {"name": "namespace-limits", "namespace": ns, "labels": labels},
+                "spec": {"limits": [limit]}}),
+        );
+    }
+}
+
 /// The quota refusal of a new pod in `ns`, if any (`shown` is the name in the message).
 pub fn admission_error(store: &Store, ns: &str, pod: &Value, shown: &str) -> Option<ApiError> {
     let quotas = store.list(&(String::new(), "resourcequotas".into()), Some(ns));

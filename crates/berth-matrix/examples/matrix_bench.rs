@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         timeout: Duration::from_secs(120),
         fail_fast: Duration::from_secs(4),
         profile: None,
+        registry_auth: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -13,6 +13,7 @@ use berth_deploy::inventory::RegistryRecord;
 use berth_deploy::{Cluster, Engine, Release, Report};
 use berth_kube_sim::profile::RegistryProfile;
 use berth_kube_sim::{SimOptions, Simulator};
+use berth_oci::auth::Credentials;
 use berth_oci::relocate::{self, Mapping, Target};
 use berth_oci::{Client, ClientConfig, server, transfer};
 use berth_render::expose::ExposePlan;
@@ -118,7 +119,15 @@ impl Run {
 struct Airgap {
     server: server::RunningServer,
     host: String,
+    /// The registry's one user, when it requires one (`--registry-auth`).
+    credentials: Option<Credentials>,
 }
+
+/// The user of a cell registry that requires one.
+const REGISTRY_USER: &str = "berth-matrix";
+/// The pull Secret an air-gapped install into such a registry creates (as `berth install
+/// --registry-username` does).
+const PULL_SECRET: &str = "berth-registry";
 
 /// Run the cell; never fails (a failure is a result).
 pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResult {
@@ -219,12 +228,26 @@ async fn start_cluster(
         tweak(cell, &mut profile);
     }
     let airgap = if cell.airgapped {
-        let server = server::start(server::ServerConfig::new(
-            dir.join("registry"),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        ))
-        .await
-        .map_err(|e| format!("private registry: {e}"))?;
+        let mut config =
+            server::ServerConfig::new(dir.join("registry"), SocketAddr::from(([127, 0, 0, 1], 0)));
+        let credentials = if shared.opts.registry_auth {
+            // The lowest bcrypt cost: the password is random and lives as long as the cell.
+            let (password, line) = server::access::generated_user(REGISTRY_USER, 4)
+                .map_err(|e| format!("private registry user: {e}"))?;
+            let htpasswd = dir.join("registry-htpasswd");
+            std::fs::write(&htpasswd, line)
+                .map_err(|e| format!("writing {}: {e}", htpasswd.display()))?;
+            config.htpasswd = Some(htpasswd);
+            Some(Credentials {
+                username: REGISTRY_USER.to_string(),
+                password,
+            })
+        } else {
+            None
+        };
+        let server = server::start(config)
+            .await
+            .map_err(|e| format!("private registry: {e}"))?;
         let host = server.addr.to_string();
         // The only registry this cluster's kubelet can reach.
         profile.registries = vec![RegistryProfile {
@@ -232,7 +255,11 @@ async fn start_cluster(
             insecure: true,
             insecure_skip_tls_verify: false,
         }];
-        Some(Airgap { server, host })
+        Some(Airgap {
+            server,
+            host,
+            credentials,
+        })
     } else {
         None
     };
@@ -425,7 +452,10 @@ async fn api_versions(
         .iter()
         .map(|p| format!("expose {}", p.summary()))
         .collect();
-    let warnings = diagnose::deprecated(&release, minor);
+    let warnings: Vec<String> = berth_deploy::diagnose::deprecated_apis(&release.objects, minor)
+        .into_iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
     if !warnings.is_empty() {
         lines.push(format!("API versions: {}", warnings.join("; ")));
     }
@@ -641,6 +671,7 @@ async fn push_and_relocate(
     let target = Target::parse(&registry).map_err(|e| e.to_string())?;
     let client = Client::new(ClientConfig {
         insecure: true,
+        credentials: a.credentials.clone(),
         ..Default::default()
     })
     .map_err(|e| e.to_string())?;
@@ -648,16 +679,33 @@ async fn push_and_relocate(
     transfer::push_images(&client, &rel.layout, &items, &transfer::NoProgress)
         .await
         .map_err(|e| format!("pushing into {registry}: {e}"))?;
-    let mapping: Mapping = rel.mapping(&target);
+    let mut mapping: Mapping = rel.mapping(&target);
+    if a.credentials.is_some() {
+        mapping = mapping.with_pull_secret(PULL_SECRET);
+    }
     let mut values: Vec<serde_json::Value> =
         release.objects.iter().map(|m| m.object.clone()).collect();
     relocate::relocate_objects(&mut values, &mapping).map_err(|e| e.to_string())?;
+    // Namespaces whose objects were rewritten (they run pods): each gets the pull Secret.
+    let mut namespaces = std::collections::BTreeSet::new();
     for (m, v) in release.objects.iter_mut().zip(values) {
+        if v != m.object
+            && let Some(ns) = v
+                .pointer("/metadata/namespace")
+                .and_then(serde_json::Value::as_str)
+        {
+            namespaces.insert(ns.to_string());
+        }
         m.object = v;
+    }
+    let mut secret_note = String::new();
+    if let Some(c) = &a.credentials {
+        add_pull_secrets(release, &namespaces, &a.host, c);
+        secret_note = format!("; pull Secret {PULL_SECRET} for user {}", c.username);
     }
     let record = RegistryRecord {
         registry: registry.clone(),
-        pull_secret: None,
+        pull_secret: mapping.pull_secret.clone(),
         images: rel
             .images
             .iter()
@@ -667,11 +715,29 @@ async fn push_and_relocate(
     Ok((
         record,
         format!(
-            "bundle verified; {} image(s) pushed into {registry} and referenced by digest ({:.2}s)\n",
+            "bundle verified; {} image(s) pushed into {registry} and referenced by digest{secret_note} ({:.2}s)\n",
             items.len(),
             t.elapsed().as_secs_f64()
         ),
     ))
+}
+
+/// The pull Secret in each of `namespaces`, first in the release (as `berth install
+/// --registry-username` adds it).
+fn add_pull_secrets(
+    release: &mut Release,
+    namespaces: &std::collections::BTreeSet<String>,
+    registry_host: &str,
+    c: &Credentials,
+) {
+    for ns in namespaces.iter().rev() {
+        let secret =
+            relocate::pull_secret_object(PULL_SECRET, ns, registry_host, &c.username, &c.password);
+        release.objects.insert(
+            0,
+            berth_deploy::Manifest::new(secret, "berth: image pull secret for the cell registry"),
+        );
+    }
 }
 
 /// Every object of the app ready, per `berth status`.

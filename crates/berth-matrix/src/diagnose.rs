@@ -62,32 +62,6 @@ pub fn of_objects(release: &Release, minor: u32) -> Option<CellDiagnosis> {
     None
 }
 
-/// Objects whose apiVersion Kubernetes 1.`minor` has deprecated (still served), in words.
-pub fn deprecated(release: &Release, minor: u32) -> Vec<String> {
-    release
-        .objects
-        .iter()
-        .filter_map(|m| {
-            let av = m.object.get("apiVersion").and_then(Value::as_str)?;
-            let kind = m.object.get("kind").and_then(Value::as_str)?;
-            let (state, r) = deprecations::check(av, kind, minor)?;
-            (state == ApiState::Deprecated).then(|| {
-                let name = m
-                    .object
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                format!(
-                    "warning: {}/{name} ({}): {}",
-                    kind.to_lowercase(),
-                    m.source,
-                    r.describe(kind, state)
-                )
-            })
-        })
-        .collect()
-}
-
 /// Cause and fix read from an API error message (admission refusals).
 pub fn of_message(msg: &str) -> Option<CellDiagnosis> {
     if let Some(d) = pod_security(msg) {

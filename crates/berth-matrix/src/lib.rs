@@ -88,6 +88,10 @@ pub struct MatrixOptions {
     pub fail_fast: Duration,
     /// Profile changes applied to every cell.
     pub profile: Option<ProfileTweak>,
+    /// Air-gapped cells' registries require a user and password (basic auth), as a
+    /// customer's private registry does: the images are pushed with them and every pod pulls
+    /// through a pull Secret that the install creates.
+    pub registry_auth: bool,
 }
 
 impl std::fmt::Debug for MatrixOptions {

@@ -4,6 +4,7 @@
 
 use crate::MatrixError;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The Kubernetes distributions a cell can simulate.
 pub const DISTRIBUTIONS: &[&str] = &["generic", "k3s", "rke2", "eks", "gke", "aks", "openshift"];
@@ -188,6 +189,63 @@ pub fn parse_ingress(spec: &str) -> Result<Vec<String>, MatrixError> {
     Ok(out)
 }
 
+/// The resources a `--namespace-quota` may limit: those the simulator's quota admission
+/// counts (docs/formats/sim-profile.md §13).
+pub const QUOTA_RESOURCES: [&str; 7] = [
+    "pods",
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// Parse `limits.cpu=2,limits.memory=2Gi,pods=10` into a ResourceQuota's `spec.hard`.
+pub fn parse_quota(spec: &str) -> Result<BTreeMap<String, String>, MatrixError> {
+    let mut hard = BTreeMap::new();
+    for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(MatrixError::Input(format!(
+                "{item:?}: expected RESOURCE=QUANTITY, e.g. limits.cpu=2"
+            )));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if !QUOTA_RESOURCES.contains(&name) {
+            return Err(MatrixError::Input(format!(
+                "{name:?} is not a resource the quota can limit here; choose from {}",
+                QUOTA_RESOURCES.join(", ")
+            )));
+        }
+        if !is_quantity(value) {
+            return Err(MatrixError::Input(format!(
+                "{name}={value:?}: not a Kubernetes quantity (e.g. 2, 500m, 2Gi)"
+            )));
+        }
+        hard.insert(name.to_string(), value.to_string());
+    }
+    if hard.is_empty() {
+        return Err(MatrixError::Input(
+            "names no resource; e.g. limits.cpu=2,limits.memory=2Gi".into(),
+        ));
+    }
+    Ok(hard)
+}
+
+/// A plain decimal with an optional suffix (`m`, `k`, `M`, `G`, `T`, `Ki`, `Mi`, `Gi`, `Ti`).
+fn is_quantity(v: &str) -> bool {
+    let digits_end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(digits_end);
+    !num.is_empty()
+        && num.parse::<f64>().is_ok()
+        && matches!(
+            suffix,
+            "" | "m" | "k" | "M" | "G" | "T" | "Ki" | "Mi" | "Gi" | "Ti"
+        )
+}
+
 /// Whether a distribution can run a flavour's controller: the cloud load balancers only on
 /// their cloud, Routes only on OpenShift (whose Routes berth prefers to anything else there).
 pub fn ingress_fits(ingress: &str, distribution: &str) -> bool {
@@ -258,6 +316,21 @@ pub fn cells_with_ingress(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotas_parse_and_bad_ones_name_the_fix() {
+        let q = parse_quota("limits.cpu=2, limits.memory=2Gi,pods=10").expect("quota");
+        assert_eq!(q["limits.cpu"], "2");
+        assert_eq!(q["limits.memory"], "2Gi");
+        assert_eq!(q["pods"], "10");
+        let e = parse_quota("limits.gpu=1").expect_err("resource");
+        assert!(e.to_string().contains("choose from pods, cpu"), "{e}");
+        let e = parse_quota("cpu=two").expect_err("quantity");
+        assert!(e.to_string().contains("not a Kubernetes quantity"), "{e}");
+        let e = parse_quota("cpu").expect_err("shape");
+        assert!(e.to_string().contains("RESOURCE=QUANTITY"), "{e}");
+        assert!(parse_quota(" , ").is_err());
+    }
 
     #[test]
     fn ranges_lists_and_errors() {

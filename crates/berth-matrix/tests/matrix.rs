@@ -45,6 +45,7 @@ fn run(
         timeout: Duration::from_secs(60),
         fail_fast: Duration::from_secs(2),
         profile,
+        registry_auth: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -186,6 +187,53 @@ fn removed_api_fails_from_its_release_with_the_replacement_and_the_fix_passes() 
 
 fn restricted() -> ProfileTweak {
     Arc::new(|_, p| p.pod_security.enforce = "restricted".into())
+}
+
+/// A cluster that puts a compute quota into every new namespace (`--namespace-quota`).
+fn namespace_quota() -> ProfileTweak {
+    Arc::new(|_, p| {
+        p.namespace_quota = Some(berth_kube_sim::profile::NamespaceQuotaProfile {
+            hard: berth_matrix::plan::parse_quota("limits.cpu=2,limits.memory=2Gi,pods=10")
+                .expect("quota"),
+            ..Default::default()
+        })
+    })
+}
+
+#[test]
+fn a_namespace_quota_refuses_pods_without_limits_and_pods_that_state_them_pass() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        Some(namespace_quota()),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("install"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("ResourceQuota namespace-quota")
+            && d.cause.contains("limits.cpu for: web"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("LimitRange"), "{}", d.fix);
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("resources", json!(true))],
+        Some(namespace_quota()),
+        out2.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
 }
 
 #[test]
@@ -458,6 +506,7 @@ fn upgrade_from_an_older_version_installs_it_then_upgrades_online_and_air_gapped
         timeout: Duration::from_secs(60),
         fail_fast: Duration::from_secs(2),
         profile: None,
+        registry_auth: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -547,6 +596,7 @@ fn run_cells(
         timeout: Duration::from_secs(60),
         fail_fast: Duration::from_secs(2),
         profile,
+        registry_auth: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -692,4 +742,46 @@ fn an_ingress_the_cluster_lacks_fails_with_the_fix_and_the_fitting_one_passes() 
         out.path(),
     );
     assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+}
+
+/// `--registry-auth`: the air-gapped cell's registry requires a login; images are pushed with
+/// it and the install creates the pull Secret every pod uses, so the kubelet (which checks
+/// pulls against that registry with the pods' Secrets) pulls and the cell passes.
+#[test]
+fn air_gapped_cells_install_into_a_registry_that_requires_a_login() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let opts = MatrixOptions {
+        app_dir: repo().join("examples/hello"),
+        upgrade_from: None,
+        cells: plan::cells(&[32], &["generic".to_string()], plan::AirgapMode::Airgapped),
+        jobs: 1,
+        out_dir: out.path().to_path_buf(),
+        values: BTreeMap::new(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile: None,
+        registry_auth: true,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(berth_matrix::run(opts, &|_| {})).expect("ran");
+    let c = cell(&r, "1.32-generic-airgapped");
+    assert!(c.passed, "{:?} {:?}", c.failed_step, c.diagnosis);
+    let detail = &step(c, "install").detail;
+    assert!(
+        detail.contains("pull Secret berth-registry for user berth-matrix"),
+        "{detail}"
+    );
+    // The registry really required the login: its htpasswd is the cell's.
+    let htpasswd = std::fs::read_to_string(
+        out.path()
+            .join("cells")
+            .join("1.32-generic-airgapped")
+            .join("registry-htpasswd"),
+    )
+    .expect("htpasswd");
+    assert!(htpasswd.starts_with("berth-matrix:$2"), "{htpasswd}");
 }

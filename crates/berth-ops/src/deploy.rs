@@ -10,7 +10,7 @@ use crate::progress::{Cancel, DeployProgress, Discard, Event, Sink, Step, step, 
 use berth_deploy::engine::{DeployError, HistoryEntry, Mode, Options, Report, StatusReport};
 use berth_deploy::inventory::{Revision, Status};
 use berth_deploy::plan::Plan;
-use berth_deploy::{Cluster, ConnectOptions, Engine};
+use berth_deploy::{Cluster, ConnectOptions, Engine, Manifest};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -313,6 +313,7 @@ async fn apply(
         })
         .await?;
     }
+    warn_deprecated_apis(&cluster, &prepared.release.objects, &*sink).await;
     cancel.check()?;
     let push_dry = input.dry_run || mode.is_none();
     let relocation = relocation(
@@ -600,4 +601,21 @@ async fn installed_app(cluster: &Cluster, namespace: &str) -> Result<Option<Stri
     } else {
         None
     })
+}
+
+/// Before anything is applied: a warning for each object whose apiVersion the live cluster's
+/// Kubernetes release has deprecated (still served; a removed one fails at apply with its
+/// replacement named). Nothing when the server's version cannot be read.
+async fn warn_deprecated_apis(cluster: &Cluster, objects: &[Manifest], sink: &dyn Sink) {
+    let Ok(version) = cluster.server_version().await else {
+        return;
+    };
+    let Some(minor) = berth_spec::deprecations::minor_of(&version) else {
+        return;
+    };
+    for w in berth_deploy::diagnose::deprecated_apis(objects, minor) {
+        sink.event(Event::Warning {
+            message: format!("Kubernetes {version}: {w}"),
+        });
+    }
 }

@@ -64,6 +64,45 @@ async fn seed(dir: &Path, host: &str) {
         .expect("seed");
 }
 
+/// The vendor's side: examples/hello built into a release with every image pinned (pulled from
+/// the seeded registry at `vendor`), signed into a bundle. Returns the release, the bundle and
+/// the public key.
+async fn vendor_bundle(dir: &Path, vendor: &str) -> (berth_ops::release::Built, PathBuf, PathBuf) {
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    let release_dir = dir.join("hello.release");
+    let rec = Recorder::default();
+    let built = berth_ops::release::build(
+        &berth_ops::release::BuildInput {
+            dir: app,
+            version: Some("1.0.0".into()),
+            out: Some(release_dir.clone()),
+            registry_config: ClientConfig {
+                insecure: true,
+                mirrors: [
+                    ("registry.hello.example".to_string(), vendor.to_string()),
+                    ("docker.io".to_string(), vendor.to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        &rec,
+    )
+    .await
+    .expect("release");
+    assert!(
+        rec.events()
+            .iter()
+            .any(|e| matches!(e, Event::BytesPushed { bytes, .. } if *bytes > 0)),
+        "pull progress"
+    );
+    let (key, pubkey) = keys::generate(&dir.join("vendor")).expect("keys");
+    let bundle = dir.join("hello.bundle");
+    berth_ops::release::create_bundle(&release_dir, &key, None, None, &bundle).expect("bundle");
+    (built, bundle, pubkey)
+}
+
 fn steps(events: &[Event]) -> Vec<Step> {
     events
         .iter()
@@ -83,40 +122,8 @@ async fn an_install_from_a_bundle_alone_pushes_relocates_and_reports_each_step()
     let (customer_srv, customer) = registry(&dir.join("customer")).await;
     seed(dir, &vendor).await;
 
-    // Vendor: release with every image pinned, signed bundle.
-    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
-    let release_dir = dir.join("hello.release");
-    let rec = Recorder::default();
-    let built = berth_ops::release::build(
-        &berth_ops::release::BuildInput {
-            dir: app,
-            version: Some("1.0.0".into()),
-            out: Some(release_dir.clone()),
-            registry_config: ClientConfig {
-                insecure: true,
-                mirrors: [
-                    ("registry.hello.example".to_string(), vendor.clone()),
-                    ("docker.io".to_string(), vendor.clone()),
-                ]
-                .into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        &rec,
-    )
-    .await
-    .expect("release");
+    let (built, bundle, pubkey) = vendor_bundle(dir, &vendor).await;
     assert_eq!(built.meta.images.len(), IMAGES.len());
-    assert!(
-        rec.events()
-            .iter()
-            .any(|e| matches!(e, Event::BytesPushed { bytes, .. } if *bytes > 0)),
-        "pull progress"
-    );
-    let (key, pubkey) = keys::generate(&dir.join("vendor")).expect("keys");
-    let bundle = dir.join("hello.bundle");
-    berth_ops::release::create_bundle(&release_dir, &key, None, None, &bundle).expect("bundle");
 
     // Customer: a cluster that may pull only from its own registry.
     let mut profile = Profile::default();
@@ -227,6 +234,126 @@ async fn an_install_from_a_bundle_alone_pushes_relocates_and_reports_each_step()
         "{e}"
     );
     assert!(!steps(&rec.events()).contains(&Step::PushImages));
+    sim.shutdown().await;
+    customer_srv.shutdown().await;
+    vendor_srv.shutdown().await;
+}
+
+/// A customer registry that requires a login for pulls too, and a pull account whose password
+/// was mistyped: the pods' pull Secret is refused by the registry, and the install fails with
+/// berth's diagnosis naming the registry, the Secret and the fix. With the right password the
+/// same install succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_secret_the_registry_refuses_fails_with_a_diagnosis_and_the_right_one_installs() {
+    berth_oci::client::install_crypto_provider();
+    let w = tempfile::tempdir().expect("tempdir");
+    let dir = w.path();
+    let (vendor_srv, vendor) = registry(&dir.join("vendor")).await;
+    seed(dir, &vendor).await;
+    let (_, bundle, pubkey) = vendor_bundle(dir, &vendor).await;
+
+    let (password, line) =
+        berth_oci::server::access::generated_user("ops", 4).expect("registry user");
+    let htpasswd = dir.join("htpasswd");
+    std::fs::write(&htpasswd, line).expect("htpasswd");
+    let mut config = ServerConfig::new(
+        dir.join("customer"),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    config.htpasswd = Some(htpasswd);
+    let customer_srv = berth_oci::server::start(config).await.expect("registry");
+    let customer = customer_srv.addr.to_string();
+
+    let mut profile = Profile::default();
+    profile.registries.push(RegistryProfile {
+        host: customer.clone(),
+        insecure: true,
+        insecure_skip_tls_verify: false,
+    });
+    let sim = Simulator::start(SimOptions {
+        profile,
+        registry_check: true,
+        ..Default::default()
+    })
+    .await
+    .expect("simulator");
+    let kubeconfig = dir.join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let airgap = AirgapInput {
+        bundle: Some(bundle),
+        pubkey: Some(pubkey),
+        registry: Some(format!("{customer}/hello")),
+        registry_config: ClientConfig {
+            insecure: true,
+            credentials: Some(berth_oci::auth::Credentials {
+                username: "ops".into(),
+                password: password.clone(),
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let install = |ns: &str, airgap: AirgapInput| {
+        let target = Target {
+            kubeconfig: Some(kubeconfig.clone()),
+            namespace: Some(ns.to_string()),
+            timeout: Duration::from_secs(60),
+            ..Target::default()
+        };
+        async move {
+            let input = ApplyInput {
+                airgap: Some(airgap),
+                fail_fast: Some(Duration::from_secs(2)),
+                ..ApplyInput::default()
+            };
+            let rec = Arc::new(Recorder::default());
+            // Boxed: the install future is large, and two of them nest here (debug builds would
+            // overflow a worker thread's stack).
+            Box::pin(deploy::install(
+                &target,
+                &input,
+                rec as Arc<dyn Sink>,
+                &Cancel::new(),
+            ))
+            .await
+            .expect("install ran")
+        }
+    };
+
+    let refused = install(
+        "wrong-password",
+        AirgapInput {
+            pull_username: Some("ops".into()),
+            pull_password: Some("not-the-password".into()),
+            ..airgap.clone()
+        },
+    )
+    .await;
+    assert_ne!(refused.outcome, Outcome::Deployed);
+    let d = refused
+        .diagnoses
+        .iter()
+        .find(|d| d.cause.contains("requires credentials"))
+        .unwrap_or_else(|| panic!("no credentials diagnosis in {:?}", refused.diagnoses));
+    assert!(
+        d.cause
+            .contains(&format!("registry {customer} requires credentials"))
+            && d.cause.contains("imagePullSecrets (berth-registry)"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("--pull-username"), "{}", d.fix);
+
+    let fixed = install(
+        "with-secret",
+        AirgapInput {
+            pull_username: Some("ops".into()),
+            pull_password: Some(password),
+            ..airgap
+        },
+    )
+    .await;
+    assert_eq!(fixed.outcome, Outcome::Deployed, "{:?}", fixed.diagnoses);
     sim.shutdown().await;
     customer_srv.shutdown().await;
     vendor_srv.shutdown().await;

@@ -327,3 +327,74 @@ async fn the_installed_license_is_read_from_the_namespace() {
     assert_eq!(l.days_left, Some(10));
     let _keep = &s.sim;
 }
+
+/// Before anything is applied, an install warns about each object whose apiVersion the live
+/// cluster's release has deprecated (FlowSchema flowcontrol.apiserver.k8s.io/v1beta3 on
+/// Kubernetes 1.29: deprecated there, removed in 1.32), naming the replacement; a dry run
+/// warns the same way, so it serves as the preflight against a live cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_install_warns_about_apis_the_live_cluster_has_deprecated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::start(SimOptions {
+        profile: berth_kube_sim::Profile::builtin("k8s-1.29").expect("profile"),
+        ..Default::default()
+    })
+    .await
+    .expect("simulator");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let app =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../berth-matrix/tests/fixtures/breakage");
+    for dry_run in [true, false] {
+        let target = Target {
+            kubeconfig: Some(kubeconfig.clone()),
+            namespace: Some(format!("breakage-{dry_run}")),
+            timeout: Duration::from_secs(60),
+            ..Target::default()
+        };
+        let input = ApplyInput {
+            app_dir: Some(app.clone()),
+            config: ConfigInput::read(
+                &[],
+                &SetExprs {
+                    set: vec!["flowschema_api=flowcontrol.apiserver.k8s.io/v1beta3".into()],
+                    ..SetExprs::default()
+                },
+            )
+            .expect("config"),
+            dry_run,
+            ..ApplyInput::default()
+        };
+        let rec = Arc::new(Recorder::default());
+        let report = deploy::install(
+            &target,
+            &input,
+            rec.clone() as Arc<dyn Sink>,
+            &Cancel::new(),
+        )
+        .await
+        .expect("install");
+        let expected = if dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Deployed
+        };
+        assert_eq!(report.outcome, expected, "{:?}", report.error);
+        let warnings: Vec<String> = rec
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Warning { message } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            warnings.iter().any(|w| w.starts_with("Kubernetes 1.29")
+                && w.contains("flowschema/")
+                && w.contains("flowcontrol.apiserver.k8s.io/v1beta3")
+                && w.contains("flowcontrol.apiserver.k8s.io/v1")),
+            "dry run {dry_run}: {warnings:?}"
+        );
+    }
+    sim.shutdown().await;
+}

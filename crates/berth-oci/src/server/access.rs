@@ -126,6 +126,18 @@ impl Permissions {
     }
 }
 
+/// A user with a fresh random password (32 hex digits), and its htpasswd line (bcrypt at
+/// `cost`, 4..=31): for registries a program starts for itself, such as the support matrix's
+/// per-cell registries. Returns `(password, line)`; the line ends with a newline.
+pub fn generated_user(user: &str, cost: u32) -> Result<(String, String)> {
+    let mut random = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+    let password = hex::encode(random);
+    let hash = bcrypt::hash(&password, cost)
+        .map_err(|e| Error::Usage(format!("cannot hash the password for {user}: {e}")))?;
+    Ok((password, format!("{user}:{hash}\n")))
+}
+
 /// Read an htpasswd file (bcrypt entries only).
 pub fn read_htpasswd(path: &Path) -> Result<HashMap<String, String>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -369,6 +381,20 @@ mod tests {
         assert!(e.to_string().contains("line 1"), "{e}");
         let e = Permissions::parse(Path::new("perms"), "a pull ../x\n").unwrap_err();
         assert!(e.to_string().contains("../x"), "{e}");
+    }
+
+    #[test]
+    fn a_generated_user_reads_back_and_its_password_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (password, line) = generated_user("matrix", 4).unwrap();
+        let (other, _) = generated_user("matrix", 4).unwrap();
+        assert_eq!(password.len(), 32);
+        assert_ne!(password, other);
+        let path = dir.path().join("htpasswd");
+        std::fs::write(&path, &line).unwrap();
+        let users = read_htpasswd(&path).unwrap();
+        assert!(bcrypt::verify(&password, &users["matrix"]).unwrap());
+        assert!(!bcrypt::verify(&other, &users["matrix"]).unwrap());
     }
 
     #[test]

@@ -16,6 +16,8 @@ Exit codes: 0 every cell passed, 1 a cell failed, 2 bad input.\n\n\
 Examples:\n  berth matrix examples/hello --kube 1.28..1.35 --airgap both\n  \
 berth matrix . --distribution generic,k3s,eks --jobs 4\n  \
 berth matrix . --distribution openshift --upgrade-from ../v1.release\n  \
+berth matrix . --airgap airgapped --registry-auth\n  \
+berth matrix . --namespace-quota limits.cpu=2,limits.memory=2Gi\n  \
 berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report\n  \
 berth matrix examples/expose --ingress nginx,traefik,gateway-api,istio"
 )]
@@ -59,6 +61,16 @@ pub struct Args {
     /// hardened clusters configure it.
     #[arg(long, value_name = "LEVEL")]
     pod_security: Option<String>,
+    /// Every cell's cluster puts this ResourceQuota into each new namespace, as
+    /// multi-tenant clusters do (RESOURCE=QUANTITY,...: limits.cpu=2,limits.memory=2Gi,pods=10):
+    /// containers must then state those requests or limits.
+    #[arg(long, value_name = "HARD")]
+    namespace_quota: Option<String>,
+    /// Air-gapped cells' registries require a user and password, as a customer's private
+    /// registry does: images are pushed with them, and the install creates a pull Secret
+    /// that every pod references.
+    #[arg(long)]
+    registry_auth: bool,
     /// How long a cell waits for readiness (seconds).
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -113,20 +125,7 @@ pub fn run(a: Args) -> Result<u8> {
     };
     let cells = plan::cells_with_ingress(&minors, &dists, airgap, &ingress)
         .map_err(|e| crate::exit::BadInput(e.to_string()))?;
-    let profile: Option<berth_matrix::ProfileTweak> = match a.pod_security.clone() {
-        Some(level) => {
-            if !matches!(level.as_str(), "privileged" | "baseline" | "restricted") {
-                return Err(crate::exit::BadInput(format!(
-                    "--pod-security {level:?}: expected privileged, baseline or restricted"
-                ))
-                .into());
-            }
-            Some(std::sync::Arc::new(move |_, p| {
-                p.pod_security.enforce = level.clone()
-            }))
-        }
-        None => None,
-    };
+    let profile = profile_tweak(a.pod_security.clone(), a.namespace_quota.as_deref())?;
     let opts = MatrixOptions {
         app_dir: a.app_dir.clone(),
         upgrade_from: a.upgrade_from.clone(),
@@ -138,6 +137,7 @@ pub fn run(a: Args) -> Result<u8> {
         timeout: Duration::from_secs(a.timeout.max(1)),
         fail_fast: Duration::from_secs(4),
         profile,
+        registry_auth: a.registry_auth,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -162,6 +162,42 @@ pub fn run(a: Args) -> Result<u8> {
     println!("JUnit XML:   {}", written.junit.display());
     println!("JSON:        {}", written.json.display());
     Ok(if report.failed() > 0 { 1 } else { 0 })
+}
+
+/// The profile changes of `--pod-security` and `--namespace-quota`, checked.
+fn profile_tweak(
+    pod_security: Option<String>,
+    namespace_quota: Option<&str>,
+) -> Result<Option<berth_matrix::ProfileTweak>> {
+    if let Some(level) = &pod_security
+        && !matches!(level.as_str(), "privileged" | "baseline" | "restricted")
+    {
+        return Err(crate::exit::BadInput(format!(
+            "--pod-security {level:?}: expected privileged, baseline or restricted"
+        ))
+        .into());
+    }
+    let quota = match namespace_quota {
+        Some(q) => Some(
+            berth_matrix::plan::parse_quota(q)
+                .map_err(|e| crate::exit::BadInput(format!("--namespace-quota: {e}")))?,
+        ),
+        None => None,
+    };
+    if pod_security.is_none() && quota.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(std::sync::Arc::new(move |_, p| {
+        if let Some(level) = &pod_security {
+            p.pod_security.enforce = level.clone();
+        }
+        if let Some(hard) = &quota {
+            p.namespace_quota = Some(berth_kube_sim::profile::NamespaceQuotaProfile {
+                hard: hard.clone(),
+                ..Default::default()
+            });
+        }
+    })))
 }
 
 /// One line per finished cell, as it finishes.
@@ -213,6 +249,7 @@ pub async fn demo_step(work: PathBuf, app: PathBuf) -> Result<String> {
         timeout: Duration::from_secs(120),
         fail_fast: Duration::from_secs(4),
         profile: None,
+        registry_auth: false,
     };
     let report = berth_matrix::run(opts, &|_| {}).await?;
     let written = berth_matrix::write_reports(&report, &out)?;
