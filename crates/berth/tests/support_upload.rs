@@ -2,7 +2,7 @@
 //! `berth vendor serve` and the simulator: `berth support-bundle -n NS --upload` sends the
 //! redacted bundle with the namespace's license, `berth vendor support-bundles list|download`
 //! gets the same bytes back; an unredacted bundle, a license without the entitlement and a
-//! bad id are refused with their reason.
+//! bad id are refused with their reason. Also `berth console --print-manifest`.
 
 use berth_kube_sim::{SimOptions, Simulator};
 use std::io::{BufRead, BufReader};
@@ -279,4 +279,38 @@ fn support_bundles_go_to_the_vendor_redacted_and_come_back_whole() {
     );
     drop(s);
     rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn console_print_manifest_runs_it_in_the_cluster() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = ok(berth(
+        tmp.path(),
+        &[
+            "console",
+            "-n",
+            "shop",
+            "--print-manifest",
+            "--app-image",
+            "registry.example.com/shop-app:1.0.0",
+            "--vendor-url",
+            "https://updates.example.com",
+        ],
+    ));
+    for want in [
+        "kind: ServiceAccount",
+        "kind: Role",
+        "kind: ClusterRole",
+        "kind: Deployment",
+        "kind: Service",
+        "registry.example.com/shop-app:1.0.0",
+        "https://updates.example.com",
+        "namespace: shop",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    // Without the app image it says what is missing (a usage error, nothing printed).
+    let o = berth(tmp.path(), &["console", "-n", "shop", "--print-manifest"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(o.stdout.is_empty());
 }
