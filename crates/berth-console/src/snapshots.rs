@@ -233,6 +233,7 @@ pub async fn restore_review(
     RestoreConfirmPage {
         nav: nav(&s, Some(&sess), "snapshots"),
         snapshot: row(&snap),
+        app: snap.app.clone(),
         target,
         exists,
         token,

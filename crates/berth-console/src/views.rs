@@ -483,6 +483,8 @@ pub struct RestoreConfirmPage {
     pub nav: Nav,
     /// The snapshot.
     pub snapshot: SnapshotRow,
+    /// The app it holds.
+    pub app: String,
     /// The namespace restored into.
     pub target: String,
     /// It exists already (the app is not installed there).
