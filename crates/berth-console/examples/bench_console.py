@@ -8,7 +8,7 @@ import sys
 from playwright.sync_api import sync_playwright
 
 URL, PASSWORD, CHROMIUM, RUNS = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3], int(sys.argv[4])
-PAGES = ["/", "/configure", "/versions", "/preflight", "/troubleshoot"]
+PAGES = ["/", "/configure", "/versions", "/snapshots", "/preflight", "/troubleshoot"]
 
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

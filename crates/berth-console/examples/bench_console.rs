@@ -31,6 +31,7 @@ const PAGES: &[&str] = &[
     "/versions",
     "/preflight",
     "/troubleshoot",
+    "/snapshots",
     "/login",
 ];
 
@@ -283,6 +284,9 @@ async fn run(runs: usize) -> Res<()> {
                 },
                 timeout: Duration::from_secs(120),
                 data_dir: Some(dir.path().join("data")),
+                vendor_url: None,
+                snapshot_repo: None,
+                mover_image: None,
             },
         )
         .await?;

@@ -9,14 +9,20 @@
 //! - [`ops`]: the operations (typed inputs, progress events, typed results).
 //! - [`screen`]: the config screen's `when` visibility and form input.
 //! - [`jobs`]: running operations and their event streams (server-sent events).
-//! - [`views`], [`server`]: compile-time checked templates and the routes.
+//! - [`views`], [`server`]: compile-time checked templates and the routes; [`updates`]
+//!   (newer releases on the Versions page, the online upgrade) and [`snapshots`] (the
+//!   Snapshots page) add their routes to it.
+//! - [`manifest`]: the objects that run the console in the cluster (`--print-manifest`).
 
 pub mod auth;
 pub mod jobs;
+pub mod manifest;
 pub mod ops;
 pub mod screen;
 pub mod server;
 pub mod session;
+pub mod snapshots;
+pub mod updates;
 pub mod views;
 
 use berth_deploy::{Cluster, ConnectOptions};
@@ -46,6 +52,12 @@ pub struct ConsoleOptions {
     pub timeout: Duration,
     /// Where support bundles (and a generated certificate) go; `None`: a temporary directory.
     pub data_dir: Option<PathBuf>,
+    /// Reach the vendor server here instead of the license's URL (a proxy in between).
+    pub vendor_url: Option<String>,
+    /// The snapshot repository; `None`: the app's snapshot schedule's, if it has one.
+    pub snapshot_repo: Option<ops::RepoFlag>,
+    /// The mover image of snapshots and restores; `None`: berth's own at this version.
+    pub mover_image: Option<String>,
 }
 
 /// Errors starting the console.
@@ -145,7 +157,9 @@ pub async fn start_with(
         opts.app_dir.clone(),
         opts.timeout,
         work_dir,
-    );
+    )
+    .with_vendor_url(opts.vendor_url.clone())
+    .with_snapshots(opts.snapshot_repo.clone(), opts.mover_image.clone());
     let state = server::state(ops, loaded.credentials, true);
     let app = server::router(state);
     let (tls, self_signed) = tls_config(&opts).await?;

@@ -10,6 +10,7 @@ use berth_deploy::plan::Plan;
 use berth_deploy::{Cluster, Engine};
 use berth_ops::deploy::{ApplyInput, Target};
 use berth_ops::prepare::ConfigInput;
+use berth_ops::snapshot::RepoAccess;
 use berth_ops::troubleshoot::{KubeTarget, PreflightInput, SupportBundleInput};
 use berth_ops::{Cancel, ErrorClass};
 use berth_spec::LoadedApp;
@@ -215,6 +216,90 @@ pub struct Ops {
     /// berth.yaml as last read, with the file's modification time and size: pages read the
     /// app on every request, and loading it costs more than rendering most pages.
     app_cache: Arc<std::sync::Mutex<Option<(std::time::SystemTime, u64, LoadedApp)>>>,
+    /// Reach the vendor server here instead of the license's URL.
+    vendor_url: Option<String>,
+    /// The snapshot repository given to the console (`--snapshot-repo`), if any.
+    snapshot_repo: Option<RepoFlag>,
+    /// The mover image of app snapshots and restores.
+    mover_image: String,
+    /// The last repository opened, by what opened it (opening derives the key from the
+    /// password, which takes a while and 64 MiB: not on every page).
+    repo_cache: Arc<std::sync::Mutex<Option<OpenedRepo>>>,
+}
+
+/// An opened repository and the key of what opened it.
+type OpenedRepo = (String, Arc<RepoAccess>);
+
+/// A snapshot repository given to the console itself (`berth console --snapshot-repo URL`,
+/// the password from `BERTH_REPO_PASSWORD` or `--snapshot-password-file`, S3 keys from the
+/// console's environment).
+#[derive(Clone)]
+pub struct RepoFlag {
+    /// The repository: a directory or `s3://…`.
+    pub url: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RepoFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RepoFlag {{ url: {:?}, .. }}", self.url)
+    }
+}
+
+/// Where the Snapshots page's repository comes from.
+#[derive(Debug, Clone)]
+pub enum RepoSource {
+    /// `--snapshot-repo`.
+    Flag(String),
+    /// The app's snapshot schedule (its Secret).
+    Schedule {
+        /// The repository location.
+        url: String,
+        /// `secret/berth-snapshot-APP in namespace NS`.
+        secret: String,
+    },
+}
+
+impl RepoSource {
+    /// The repository location.
+    pub fn url(&self) -> &str {
+        match self {
+            RepoSource::Flag(u) | RepoSource::Schedule { url: u, .. } => u,
+        }
+    }
+}
+
+/// What the Versions page knows about newer releases.
+#[derive(Debug, Clone)]
+pub enum UpdatesState {
+    /// The app was not installed with a license from the vendor server (air-gapped, or from
+    /// a release directory): updates come as bundles.
+    NoLicense,
+    /// The vendor server could not be reached (the message names its URL and why).
+    Unreachable(String),
+    /// The check failed otherwise (a revoked license, a refused channel...).
+    Failed(String),
+    /// The server's answer.
+    Answer(Box<berth_ops::online::UpdatesReport>),
+}
+
+/// How long the Versions page waits for the vendor server.
+pub const UPDATE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Snapshots page's data.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotsState {
+    /// Where the repository comes from (None: none is configured).
+    pub source: Option<RepoSource>,
+    /// The app's schedule.
+    pub schedule: Option<berth_ops::snapshot::schedule::ScheduleInfo>,
+    /// The app's snapshots, newest first.
+    pub snapshots: Vec<berth_ops::snapshot::AppSnapshotSummary>,
+    /// Why the repository could not be opened or listed.
+    pub error: Option<String>,
+    /// Why snapshots are refused here (the installed license), if they are.
+    pub not_licensed: Option<String>,
 }
 
 /// A reviewed change: the config input berth-ops deploys, and what the page showed.
@@ -263,9 +348,11 @@ pub struct BundleResult {
     pub files: Vec<String>,
     /// When it was made (RFC 3339).
     pub at: String,
+    /// Sent to the vendor: the id the vendor server gave it, and when.
+    pub sent: Option<(String, String)>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
@@ -307,7 +394,26 @@ impl Ops {
             app_dir,
             work_dir,
             app_cache: Arc::default(),
+            vendor_url: None,
+            snapshot_repo: None,
+            mover_image: berth_ops::snapshot::default_mover_image(),
+            repo_cache: Arc::default(),
         }
+    }
+
+    /// Reach the vendor server at `url` instead of the license's (a proxy in between).
+    pub fn with_vendor_url(mut self, url: Option<String>) -> Ops {
+        self.vendor_url = url;
+        self
+    }
+
+    /// App snapshots into `repo` (None: the schedule's repository, if any), with `mover_image`.
+    pub fn with_snapshots(mut self, repo: Option<RepoFlag>, mover_image: Option<String>) -> Ops {
+        self.snapshot_repo = repo;
+        if let Some(m) = mover_image {
+            self.mover_image = m;
+        }
+        self
     }
 
     /// The namespace.
@@ -569,9 +675,246 @@ impl Ops {
             results: report.results,
             files,
             at: now(),
+            sent: None,
         })
     }
 }
+
+impl Ops {
+    /// The app's name (from berth.yaml).
+    fn app_name(&self) -> Result<String, OpError> {
+        Ok(self.app()?.app.metadata.name)
+    }
+
+    /// Ask the vendor server what is newer than the installed version: the same update check
+    /// as `berth updates -n`, with the namespace's license.
+    pub async fn updates(&self) -> UpdatesState {
+        let target = self.target.clone();
+        let input = berth_ops::online::UpdatesInput {
+            vendor_url: self.vendor_url.clone(),
+            timeout: Some(UPDATE_CHECK_TIMEOUT),
+            ..Default::default()
+        };
+        let r = off_thread(move || async move {
+            // No license Secret: not an online install; nothing to ask.
+            if berth_ops::online::installed_license(&target)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            Ok(Some(berth_ops::online::updates(&target, &input).await))
+        })
+        .await;
+        match r {
+            Ok(None) => UpdatesState::NoLicense,
+            Ok(Some(Ok(rep))) => UpdatesState::Answer(Box::new(rep)),
+            Ok(Some(Err(e))) if berth_ops::online::unreachable(&e) => {
+                UpdatesState::Unreachable(e.to_string())
+            }
+            Ok(Some(Err(e))) => UpdatesState::Failed(e.to_string()),
+            Err(e) => UpdatesState::Failed(e.to_string()),
+        }
+    }
+
+    /// Upgrade to `version` from the vendor server: `berth upgrade --to VERSION` (every
+    /// required release on the way, each fetched, preflighted and upgraded with automatic
+    /// rollback); the reports of the steps run.
+    pub async fn upgrade_to(&self, version: &str, sink: Sink) -> Result<Vec<Report>, OpError> {
+        let input = ApplyInput::default();
+        let to = berth_ops::online::UpgradeTo {
+            version: Some(version.to_string()),
+            vendor_url: self.vendor_url.clone(),
+            ..Default::default()
+        };
+        Ok(
+            berth_ops::online::upgrade(&self.target, &input, &to, ops_sink(sink), &Cancel::new())
+                .await?,
+        )
+    }
+
+    /// Send a support bundle of the work directory to the vendor server with the namespace's
+    /// license (only a redacted berth bundle is sent: berth-ops checks).
+    pub async fn send_bundle(
+        &self,
+        file: &str,
+        sink: Sink,
+    ) -> Result<berth_vendor::model::SupportBundleInfo, OpError> {
+        let input = berth_ops::online::SendBundleInput {
+            bundle: self.work_dir.join(file),
+            license: None,
+            vendor_url: self.vendor_url.clone(),
+        };
+        let sink = ops_sink(sink);
+        Ok(berth_ops::online::send_support_bundle(&self.target, &input, &*sink).await?)
+    }
+
+    /// Where the snapshot repository comes from: `--snapshot-repo`, else the app's schedule
+    /// Secret; with what opens it.
+    async fn repo_settings(
+        &self,
+        app: &str,
+    ) -> Result<Option<(RepoSource, String, Option<BTreeMap<String, String>>)>, OpError> {
+        if let Some(f) = &self.snapshot_repo {
+            return Ok(Some((
+                RepoSource::Flag(f.url.clone()),
+                f.password.clone(),
+                None,
+            )));
+        }
+        let stored = berth_ops::snapshot::schedule::stored_repository(&self.target, app).await?;
+        Ok(stored.map(|s| {
+            (
+                RepoSource::Schedule {
+                    url: s.url.clone(),
+                    secret: s.source.clone(),
+                },
+                s.password,
+                Some(s.credentials),
+            )
+        }))
+    }
+
+    /// The repository, opened (reused while its location, password and keys stay the same).
+    async fn repository(
+        &self,
+        app: &str,
+    ) -> Result<Option<(RepoSource, Arc<RepoAccess>)>, OpError> {
+        let Some((source, password, creds)) = self.repo_settings(app).await? else {
+            return Ok(None);
+        };
+        let key = blake3::hash(format!("{}\0{password}\0{creds:?}", source.url()).as_bytes())
+            .to_hex()
+            .to_string();
+        if let Ok(c) = self.repo_cache.lock()
+            && let Some((k, a)) = c.as_ref()
+            && *k == key
+        {
+            return Ok(Some((source, a.clone())));
+        }
+        let url = source.url().to_string();
+        let access = tokio::task::spawn_blocking(move || RepoAccess::open(&url, password, creds))
+            .await
+            .map_err(|e| OpError::App(format!("opening the repository stopped: {e}")))??;
+        let access = Arc::new(access);
+        if let Ok(mut c) = self.repo_cache.lock() {
+            *c = Some((key, access.clone()));
+        }
+        Ok(Some((source, access)))
+    }
+
+    /// The Snapshots page: the repository, the schedule and the app's snapshots.
+    pub async fn snapshots(&self) -> Result<SnapshotsState, OpError> {
+        let app = self.app_name()?;
+        let mut st = SnapshotsState {
+            schedule: berth_ops::snapshot::schedule::show(&self.target, Some(&app)).await?,
+            ..Default::default()
+        };
+        if let Err(e) = berth_ops::snapshot::snapshots_allowed(&self.cluster, &self.namespace).await
+        {
+            st.not_licensed = Some(e.to_string());
+        }
+        match self.repository(&app).await {
+            Ok(None) => {}
+            Ok(Some((source, access))) => {
+                st.source = Some(source);
+                let a = app.clone();
+                match tokio::task::spawn_blocking(move || {
+                    berth_ops::snapshot::list(&access.repo, Some(&a))
+                })
+                .await
+                {
+                    Ok(Ok(list)) => st.snapshots = list,
+                    Ok(Err(e)) => st.error = Some(e.to_string()),
+                    Err(e) => st.error = Some(e.to_string()),
+                }
+            }
+            Err(e) => {
+                st.source = self
+                    .repo_settings(&app)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(s, _, _)| s);
+                st.error = Some(e.to_string());
+            }
+        }
+        Ok(st)
+    }
+
+    /// Take an app snapshot now (`berth snapshot create -n`).
+    pub async fn take_snapshot(
+        &self,
+        sink: Sink,
+    ) -> Result<berth_ops::snapshot::AppSnapshotReport, OpError> {
+        let app = self.app_name()?;
+        let (_, access) = self
+            .repository(&app)
+            .await?
+            .ok_or_else(|| OpError::App(NO_REPOSITORY.into()))?;
+        let input = berth_ops::snapshot::AppSnapshotInput {
+            app: Some(app),
+            mover_image: self.mover_image.clone(),
+            tags: vec!["berth.dev/console=true".into()],
+        };
+        let sink = ops_sink(sink);
+        Ok(berth_ops::snapshot::create(&self.target, &access, &input, &*sink).await?)
+    }
+
+    /// One app snapshot of the repository (for the restore confirmation).
+    pub async fn snapshot(
+        &self,
+        id: &str,
+    ) -> Result<Option<berth_ops::snapshot::AppSnapshotSummary>, OpError> {
+        let st = self.snapshots().await?;
+        if let Some(e) = st.error {
+            return Err(OpError::App(e));
+        }
+        Ok(st.snapshots.into_iter().find(|s| s.id == id))
+    }
+
+    /// Restore an app snapshot into `namespace` (`berth snapshot restore ID -n NAMESPACE`;
+    /// never over an installed app: no `--force` from the console).
+    pub async fn restore_snapshot(
+        &self,
+        id: &str,
+        namespace: &str,
+        sink: Sink,
+    ) -> Result<berth_ops::snapshot::AppRestoreReport, OpError> {
+        let app = self.app_name()?;
+        let (_, access) = self
+            .repository(&app)
+            .await?
+            .ok_or_else(|| OpError::App(NO_REPOSITORY.into()))?;
+        let mut target = Target::connected(self.cluster.clone(), namespace.to_string());
+        target.timeout = self.target.timeout;
+        target.kubeconfig = self.target.kubeconfig.clone();
+        target.context = self.target.context.clone();
+        let input = berth_ops::snapshot::AppRestoreInput {
+            snapshot: id.to_string(),
+            force: false,
+            mover_image: self.mover_image.clone(),
+        };
+        Ok(
+            berth_ops::snapshot::restore(&target, &access, &input, ops_sink(sink), &Cancel::new())
+                .await?,
+        )
+    }
+
+    /// Whether namespace `ns` exists.
+    pub async fn namespace_exists(&self, ns: &str) -> Result<bool, OpError> {
+        let r = berth_deploy::object::ObjectRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: String::new(),
+            name: ns.into(),
+        };
+        Ok(self.cluster.get(&r).await?.is_some())
+    }
+}
+
+/// What the Snapshots page says when no repository is configured.
+pub const NO_REPOSITORY: &str = "no snapshot repository is configured for this app: schedule snapshots with `berth snapshot schedule -n NAMESPACE --repo … --cron …` (the console uses the schedule's repository), or start the console with --snapshot-repo";
 
 /// `pass`, `warn`, `fail` or `error`.
 pub fn outcome_word(o: Outcome) -> &'static str {

@@ -40,10 +40,14 @@ pub struct Inner {
     creds: Credentials,
     sessions: Sessions,
     lockout: Lockout,
-    jobs: Jobs,
+    pub(crate) jobs: Jobs,
     drafts: Mutex<HashMap<String, Draft>>,
     preflight: Mutex<Option<PreflightResult>>,
-    bundles: Mutex<Vec<BundleResult>>,
+    pub(crate) bundles: Mutex<Vec<BundleResult>>,
+    /// The last update check and when it was made.
+    pub(crate) updates: Mutex<Option<(Instant, crate::ops::UpdatesState)>>,
+    /// Restores confirmed on a page but not started yet (token → what, for whom, since).
+    pub(crate) restores: Mutex<HashMap<String, crate::snapshots::PendingRestore>>,
     secure_cookies: bool,
 }
 
@@ -62,6 +66,8 @@ pub fn state(ops: Ops, creds: Credentials, secure_cookies: bool) -> AppState {
         drafts: Mutex::new(HashMap::new()),
         preflight: Mutex::new(None),
         bundles: Mutex::new(Vec::new()),
+        updates: Mutex::new(None),
+        restores: Mutex::new(HashMap::new()),
         secure_cookies,
     })
 }
@@ -77,12 +83,26 @@ pub fn router(state: AppState) -> Router {
         .route("/deploy", post(deploy))
         .route("/versions", get(versions))
         .route("/versions/diff", get(versions_diff))
+        .route("/versions/upgrade", post(crate::updates::upgrade))
+        .route(
+            "/snapshots",
+            get(crate::snapshots::page).post(crate::snapshots::take),
+        )
+        .route("/snapshots/restore", post(crate::snapshots::restore_review))
+        .route(
+            "/snapshots/restore/confirm",
+            post(crate::snapshots::restore_confirm),
+        )
         .route("/rollback", post(rollback))
         .route("/preflight", get(preflight_page).post(preflight_run))
         .route("/troubleshoot", get(troubleshoot_page))
         .route("/troubleshoot/bundle", post(bundle_run))
         .route("/troubleshoot/bundles/{file}", get(bundle_download))
         .route("/troubleshoot/bundles/{file}/file", get(bundle_file))
+        .route(
+            "/troubleshoot/bundles/{file}/send",
+            post(crate::updates::send_bundle),
+        )
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/events", get(job_events))
         .route("/assets/{name}", get(asset))
@@ -152,14 +172,14 @@ fn set_cookie(s: &Inner, name: &str, value: &str, max_age: u64) -> HeaderValue {
 }
 
 /// The logged-in session of a request: (id, session).
-fn session(s: &Inner, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(crate) fn session(s: &Inner, headers: &HeaderMap) -> Option<(String, Session)> {
     let raw = cookie(headers, COOKIE)?;
     let id = s.signer.verify("session", &raw)?;
     let sess = s.sessions.get(id, Instant::now())?;
     Some((id.to_string(), sess))
 }
 
-fn nav(s: &Inner, sess: Option<&Session>, active: &'static str) -> Nav {
+pub(crate) fn nav(s: &Inner, sess: Option<&Session>, active: &'static str) -> Nav {
     let app = s
         .ops
         .app()
@@ -176,13 +196,13 @@ fn nav(s: &Inner, sess: Option<&Session>, active: &'static str) -> Nav {
 
 /// A page request: the session, or a redirect to the login page.
 #[allow(clippy::result_large_err)]
-fn page_session(s: &Inner, headers: &HeaderMap) -> Result<(String, Session), Response> {
+pub(crate) fn page_session(s: &Inner, headers: &HeaderMap) -> Result<(String, Session), Response> {
     session(s, headers).ok_or_else(|| Redirect::to("/login").into_response())
 }
 
 /// A change request: logged in, the right CSRF token, and the role allowed.
 #[allow(clippy::result_large_err)]
-fn change_session(
+pub(crate) fn change_session(
     s: &Inner,
     headers: &HeaderMap,
     token: Option<&str>,
@@ -210,7 +230,12 @@ fn change_session(
     Ok((id, sess))
 }
 
-fn error_page(s: &Inner, sess: Option<&Session>, code: StatusCode, msg: String) -> Response {
+pub(crate) fn error_page(
+    s: &Inner,
+    sess: Option<&Session>,
+    code: StatusCode,
+    msg: String,
+) -> Response {
     (
         code,
         ErrorPage {
@@ -685,7 +710,7 @@ fn config_with_errors(
         .into_response()
 }
 
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut b = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -757,7 +782,7 @@ impl Inner {
 // ---------- jobs ----------
 
 /// Start `work` as a job and redirect to its page.
-fn spawn_job<F, Fut>(s: &AppState, title: String, next: &str, work: F) -> Response
+pub(crate) fn spawn_job<F, Fut>(s: &AppState, title: String, next: &str, work: F) -> Response
 where
     F: FnOnce(AppState, Sink) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = (bool, String)> + 'static,
@@ -769,16 +794,42 @@ where
     let rt = tokio::runtime::Handle::current();
     tokio::spawn(async move {
         let sink2 = sink.clone();
-        // The engine's futures are not all provably Send, so an operation runs on a
-        // blocking thread that drives it; a panic there still ends the job with a message.
-        let res = tokio::task::spawn_blocking(move || rt.block_on(work(st, sink))).await;
-        let (ok, text) = res.unwrap_or_else(|e| (false, format!("the operation stopped: {e}")));
+        // The engine's futures are not all provably Send, so an operation runs on a thread of
+        // its own that drives it (with room for the deep futures of an online upgrade or a
+        // restore; boxed, so their state is on the heap); a panic there still ends the job
+        // with a message.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("berth-console-job".into())
+            .stack_size(JOB_STACK)
+            .spawn(move || {
+                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(Box::pin(work(st, sink)))
+                }));
+                let _ = tx.send(res.map_err(|p| {
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".into())
+                }));
+            });
+        let (ok, text) = match spawned {
+            Err(e) => (false, format!("the operation could not start: {e}")),
+            Ok(_) => match rx.await {
+                Ok(Ok(r)) => r,
+                Ok(Err(why)) => (false, format!("the operation stopped: {why}")),
+                Err(_) => (false, "the operation stopped".into()),
+            },
+        };
         sink2(OpEvent::Done { ok, text });
     });
     Redirect::to(&format!("/jobs/{}", job.id)).into_response()
 }
 
-fn report_text(r: &Report) -> (bool, String) {
+/// The stack of a job's thread (address space; pages are used only as deep as it goes).
+const JOB_STACK: usize = 32 * 1024 * 1024;
+
+pub(crate) fn report_text(r: &Report) -> (bool, String) {
     let op = format!("{:?}", r.operation).to_lowercase();
     let rev = r
         .revision
@@ -967,15 +1018,22 @@ async fn job_events(
 
 // ---------- versions ----------
 
-async fn versions(State(s): State<AppState>, headers: HeaderMap) -> Response {
+async fn versions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     let (_, sess) = match page_session(&s, &headers) {
         Ok(x) => x,
         Err(r) => return r,
     };
+    if q.contains_key("refresh") {
+        crate::updates::forget(&s);
+    }
     versions_view(&s, &sess, None).await
 }
 
-async fn versions_view(s: &Inner, sess: &Session, error: Option<String>) -> Response {
+pub(crate) async fn versions_view(s: &Inner, sess: &Session, error: Option<String>) -> Response {
     let app = match s.ops.app() {
         Ok(a) => a,
         Err(e) => {
@@ -1011,11 +1069,13 @@ async fn versions_view(s: &Inner, sess: &Session, error: Option<String>) -> Resp
             message: e.message.unwrap_or_default(),
         })
         .collect();
+    let updates = crate::updates::view(s, current.is_some()).await;
     VersionsPage {
         nav: nav(s, Some(sess), "versions"),
         history,
         can_edit: sess.role == Role::Admin,
         error,
+        updates,
     }
     .into_response()
 }
@@ -1208,13 +1268,23 @@ async fn troubleshoot_page(State(s): State<AppState>, headers: HeaderMap) -> Res
                     size: b.size,
                     files: b.files.clone(),
                     rows: check_rows(&b.results),
+                    sent: b.sent.clone(),
                 })
                 .collect()
         })
         .unwrap_or_default();
+    // Whether "Send to vendor" can work: a license in the namespace that allows uploads.
+    let license = s.ops.license().await.ok().flatten();
+    let send = match &license {
+        _ if sess.role != Role::Admin => SendState::NotAdmin,
+        None => SendState::NoLicense,
+        Some(l) if !l.support_bundle_upload => SendState::NotLicensed(l.customer.clone()),
+        Some(l) => SendState::Ready(l.vendor_url.clone()),
+    };
     TroubleshootPage {
         nav: nav(&s, Some(&sess), "troubleshoot"),
         bundles,
+        send,
     }
     .into_response()
 }
@@ -1253,7 +1323,7 @@ async fn bundle_run(
 }
 
 /// A bundle this console made (by exact name: no path comes from the request).
-fn known_bundle(s: &Inner, file: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn known_bundle(s: &Inner, file: &str) -> Option<std::path::PathBuf> {
     let list = s.bundles.lock().ok()?;
     list.iter()
         .find(|b| b.file == file)

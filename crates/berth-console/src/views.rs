@@ -260,6 +260,52 @@ pub struct VersionsPage {
     pub can_edit: bool,
     /// A refused request.
     pub error: Option<String>,
+    /// Newer releases from the vendor server.
+    pub updates: UpdatesView,
+}
+
+/// The "Available updates" section of the Versions page.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatesView {
+    /// `not-installed`, `no-license`, `unreachable`, `failed` or `answer`.
+    pub state: &'static str,
+    /// What to say (for every state but `answer`).
+    pub message: String,
+    /// The license's channel asked about.
+    pub channel: String,
+    /// The installed version.
+    pub current: String,
+    /// When the vendor server was asked.
+    pub checked: String,
+    /// The vendor server's URL.
+    pub url: String,
+    /// The license has expired (the server offers no upgrade; the app keeps running).
+    pub expired: Option<String>,
+    /// Another refusal of the server (no upgrade possible), in its words.
+    pub refused: Option<String>,
+    /// Why the installed version is past its end of life.
+    pub current_eol: Option<String>,
+    /// Newer releases on the channel, newest first.
+    pub releases: Vec<ReleaseRow>,
+    /// Upgrade buttons are shown (admin, and the server allows an upgrade).
+    pub can_upgrade: bool,
+}
+
+/// A newer release on the Versions page.
+#[derive(Debug, Clone)]
+pub struct ReleaseRow {
+    /// Version.
+    pub version: String,
+    /// Release notes.
+    pub notes: String,
+    /// An upgrade may not skip it.
+    pub required: bool,
+    /// The planned end-of-life date, if any.
+    pub eol_at: Option<String>,
+    /// Why it is past its end of life (no upgrade to it).
+    pub eol: Option<String>,
+    /// The required releases an upgrade to it installs first, in order.
+    pub via: Vec<String>,
 }
 
 /// Differences between two revisions.
@@ -338,6 +384,21 @@ pub struct BundleView {
     pub files: Vec<String>,
     /// Analysis.
     pub rows: Vec<CheckRow>,
+    /// Sent to the vendor: (id, when).
+    pub sent: Option<(String, String)>,
+}
+
+/// Whether "Send to vendor" is offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendState {
+    /// Yes, to this vendor server.
+    Ready(String),
+    /// Viewers do not send data out.
+    NotAdmin,
+    /// No license in the namespace (not an online install).
+    NoLicense,
+    /// The license (of this customer) does not allow uploads.
+    NotLicensed(String),
 }
 
 /// Troubleshoot.
@@ -348,6 +409,88 @@ pub struct TroubleshootPage {
     pub nav: Nav,
     /// Newest first.
     pub bundles: Vec<BundleView>,
+    /// Whether bundles can be sent to the vendor.
+    pub send: SendState,
+}
+
+/// One app snapshot on the Snapshots page.
+#[derive(Debug, Clone)]
+pub struct SnapshotRow {
+    /// Full id.
+    pub id: String,
+    /// First 8 characters.
+    pub short: String,
+    /// When.
+    pub time: String,
+    /// Version (revision).
+    pub version: String,
+    /// The namespace it was taken from.
+    pub namespace: String,
+    /// Claims, comma-separated (or "none").
+    pub claims: String,
+    /// Size in words.
+    pub size: String,
+    /// `scheduled` or `by hand`.
+    pub origin: &'static str,
+}
+
+/// The app's snapshot schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    /// The cron expression.
+    pub cron: String,
+    /// The retention in words.
+    pub retention: String,
+    /// The last run.
+    pub last_run: String,
+    /// The last successful run.
+    pub last_success: String,
+    /// Running now.
+    pub active: bool,
+}
+
+/// Snapshots.
+#[derive(Template, WebTemplate)]
+#[template(path = "snapshots.html")]
+pub struct SnapshotsPage {
+    /// Layout.
+    pub nav: Nav,
+    /// The app's namespace.
+    pub namespace: String,
+    /// The repository (location only) and where it is configured; None: none.
+    pub repo: Option<(String, String)>,
+    /// The schedule.
+    pub schedule: Option<ScheduleView>,
+    /// Newest first.
+    pub snapshots: Vec<SnapshotRow>,
+    /// Why the repository could not be read.
+    pub error: Option<String>,
+    /// Why snapshots are refused here (the license).
+    pub not_licensed: Option<String>,
+    /// Admin.
+    pub can_edit: bool,
+    /// The namespace a restore is offered into by default.
+    pub suggested: String,
+    /// A refused request (a bad namespace name...).
+    pub refused: Option<String>,
+}
+
+/// "Restore snapshot X into namespace Y?"
+#[derive(Template, WebTemplate)]
+#[template(path = "restore.html")]
+pub struct RestoreConfirmPage {
+    /// Layout.
+    pub nav: Nav,
+    /// The snapshot.
+    pub snapshot: SnapshotRow,
+    /// The app it holds.
+    pub app: String,
+    /// The namespace restored into.
+    pub target: String,
+    /// It exists already (the app is not installed there).
+    pub exists: bool,
+    /// The confirmation token.
+    pub token: String,
 }
 
 /// One file of a bundle.

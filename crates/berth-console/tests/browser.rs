@@ -78,6 +78,9 @@ async fn start(namespace: &str) -> Env {
             },
             timeout: Duration::from_secs(120),
             data_dir: Some(dir.path().join("data")),
+            vendor_url: None,
+            snapshot_repo: None,
+            mover_image: None,
         },
     )
     .await
@@ -510,6 +513,9 @@ async fn a_failed_preflight_blocks_deploy_until_a_reason_is_given() {
             },
             timeout: Duration::from_secs(120),
             data_dir: Some(dir.path().join("data")),
+            vendor_url: None,
+            snapshot_repo: None,
+            mover_image: None,
         },
     )
     .await

@@ -13,7 +13,7 @@ use berth_deploy::Cluster;
 use berth_deploy::engine::{Engine, Options, Quiet, Report};
 use berth_deploy::object::ObjectRef;
 use berth_vendor::client::ClientError;
-use berth_vendor::model::InstanceReport;
+use berth_vendor::model::{InstanceReport, UpdateAnswer};
 use berth_vendor::online::{LICENSE_SECRET, Online};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -78,8 +78,25 @@ impl LicenseText {
 
 fn client_err(e: ClientError) -> Error {
     match e.status() {
-        Some(400 | 403 | 404) => Error::BadInput(e.to_string()),
+        Some(400 | 403 | 404 | 413) => Error::BadInput(e.to_string()),
+        // Kept whole, so front ends can tell "not reachable" ([`unreachable`]) from a refusal.
+        _ if matches!(e, ClientError::Unreachable { .. }) => Error::other(e),
         _ => Error::Failed(e.to_string()),
+    }
+}
+
+/// Whether an operation failed because the vendor server could not be reached at all (no
+/// connection, no answer in time): an air-gapped install, a proxy, the server down. The
+/// message says which URL and why.
+pub fn unreachable(e: &Error) -> bool {
+    match e {
+        Error::Other(source) | Error::Context { source, .. } => {
+            source
+                .downcast_ref::<ClientError>()
+                .is_some_and(|c| matches!(c, ClientError::Unreachable { .. }))
+                || source.downcast_ref::<Error>().is_some_and(unreachable)
+        }
+        _ => false,
     }
 }
 
@@ -249,6 +266,12 @@ pub struct LicenseSummary {
     pub expires_at: Option<String>,
     /// Whole days until it expires (negative once expired).
     pub days_left: Option<i64>,
+    /// Support bundles may be sent to the vendor server with it.
+    pub support_bundle_upload: bool,
+    /// App snapshots are allowed.
+    pub snapshots: bool,
+    /// The vendor server it talks to.
+    pub vendor_url: String,
 }
 
 /// The license the app in the target's namespace was installed with; None when it was
@@ -265,17 +288,7 @@ pub async fn installed_license(target: &Target) -> Result<Option<LicenseSummary>
         return Ok(None);
     }
     let spec = license_from_cluster(&cluster, &ns).await?.parse()?.spec;
-    let now = jiff::Timestamp::now();
-    Ok(Some(LicenseSummary {
-        license_id: spec.license_id,
-        customer: spec.customer,
-        license_type: spec.license_type.as_str().into(),
-        channels: spec.channels,
-        expires_at: spec.expires_at.map(|t| t.to_string()),
-        days_left: spec
-            .expires_at
-            .map(|t| (t.as_second() - now.as_second()).div_euclid(86_400)),
-    }))
+    Ok(Some(summary(&spec)))
 }
 
 /// The license installed in `namespace` (parsed, as `berth install --license` checked it),
@@ -469,4 +482,185 @@ async fn preflight(
         ),
     );
     Ok(())
+}
+
+/// What `berth updates` asks (and the console's Versions page).
+#[derive(Debug, Clone, Default)]
+pub struct UpdatesInput {
+    /// The license; `None`: the namespace's `secret/berth-license` (then the deployed version
+    /// is the current one, and the cluster identifies the instance).
+    pub license: Option<LicenseText>,
+    /// The installed version (with a license given: absent = what a new install would get).
+    pub current: Option<String>,
+    /// A channel of the license other than its default.
+    pub channel: Option<String>,
+    /// Reach the vendor server here instead of the license's URL.
+    pub vendor_url: Option<String>,
+    /// UID of the cluster's kube-system namespace, with a license given (default `unknown`).
+    pub cluster_id: Option<String>,
+    /// Give up on a vendor server that has not answered by then (None: the client's own
+    /// timeouts); a page waits on this.
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The vendor server's answer to an update check, and what it was asked about.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpdatesReport {
+    /// Newer releases on the channel, the path, end of life, a refusal (an expired license).
+    pub answer: UpdateAnswer,
+    /// The installed version asked about.
+    pub current: Option<String>,
+    /// The server asked.
+    pub url: String,
+    /// The license (as a front end shows it).
+    pub license: LicenseSummary,
+}
+
+fn summary(spec: &berth_license::Spec) -> LicenseSummary {
+    let now = jiff::Timestamp::now();
+    LicenseSummary {
+        license_id: spec.license_id.clone(),
+        customer: spec.customer.clone(),
+        license_type: spec.license_type.as_str().into(),
+        channels: spec.channels.clone(),
+        expires_at: spec.expires_at.map(|t| t.to_string()),
+        days_left: spec
+            .expires_at
+            .map(|t| (t.as_second() - now.as_second()).div_euclid(86_400)),
+        support_bundle_upload: spec.support_bundle_upload,
+        snapshots: spec.snapshots,
+        vendor_url: spec.vendor_url.clone(),
+    }
+}
+
+/// `berth updates`: ask the vendor server what is newer than the installed version (or, with
+/// a license and no version, what a new install would get): newer releases with their notes,
+/// required flags and end of life, the upgrade path, and why none is possible (an expired
+/// license). With no license given, the license and version are read from `target`'s
+/// namespace. A server that cannot be reached is an error [`unreachable`] recognises.
+pub async fn updates(target: &Target, input: &UpdatesInput) -> Result<UpdatesReport> {
+    let mut current = input.current.clone();
+    let (license, cluster_id) = match &input.license {
+        Some(l) => (
+            l.clone(),
+            input.cluster_id.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        None => {
+            let inst = installed(target, None).await?;
+            current = current.or(Some(inst.version.clone()));
+            let id = instance(&inst.cluster, "").await.cluster_id;
+            (inst.license, id)
+        }
+    };
+    let parsed = license.parse()?;
+    let lic = summary(&parsed.spec);
+    let on = Online::new(parsed, input.vendor_url.as_deref()).map_err(client_err)?;
+    let url = on.url.clone();
+    let q = berth_vendor::model::UpdateCheck {
+        current_version: current.clone(),
+        target_version: None,
+        channel: input.channel.clone(),
+        instance: InstanceReport {
+            cluster_id,
+            berth_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        },
+    };
+    let check = on.client().check_updates(&q);
+    let answer = match input.timeout {
+        Some(t) => match tokio::time::timeout(t, check).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Unreachable {
+                url: url.clone(),
+                reason: format!("no answer within {} s", t.as_secs()),
+            }),
+        },
+        None => check.await,
+    }
+    .map_err(|e| match e {
+        // A refused check (a revoked customer, a channel not licensed) is a failure to report,
+        // not the caller's input to fix.
+        ClientError::Unreachable { .. } => Error::other(e),
+        e => Error::Failed(e.to_string()),
+    })?;
+    Ok(UpdatesReport {
+        answer,
+        current,
+        url,
+        license: lic,
+    })
+}
+
+/// What `berth support-bundle --upload` (and the console's "Send to vendor") sends.
+#[derive(Debug, Clone, Default)]
+pub struct SendBundleInput {
+    /// The support bundle (`.tar.gz`, written by berth with redaction on).
+    pub bundle: std::path::PathBuf,
+    /// The license; `None`: the namespace's `secret/berth-license`.
+    pub license: Option<LicenseText>,
+    /// Reach the vendor server here instead of the license's URL.
+    pub vendor_url: Option<String>,
+}
+
+/// Send a support bundle to the vendor server with the license as the credential. Only a
+/// bundle berth collected with redaction on is sent: it must be an archive berth can open
+/// (the same checks as any bundle read) holding `redaction-report.json`, which berth writes
+/// only when every collected file went through the redactors; anything else is refused before
+/// a byte leaves. The bytes sent are the file's, streamed, checked against the server's
+/// SHA-256 of what it stored.
+pub async fn send_support_bundle(
+    target: &Target,
+    input: &SendBundleInput,
+    sink: &dyn Sink,
+) -> Result<berth_vendor::model::SupportBundleInfo> {
+    let path = input.bundle.clone();
+    let shown = path.display().to_string();
+    let checked = tokio::task::spawn_blocking(move || -> Result<()> {
+        if !path.is_file() {
+            return Err(Error::BadInput(format!(
+                "{} is not a file: only a support bundle archive (.tar.gz, not --no-archive) can be sent",
+                path.display()
+            )));
+        }
+        let reader = berth_troubleshoot::bundle::open(&path)
+            .map_err(|e| Error::BadInput(e.to_string()))?;
+        if reader.read("version.yaml").is_none() {
+            return Err(Error::BadInput(format!(
+                "{} has no version.yaml: it is not a support bundle",
+                path.display()
+            )));
+        }
+        if reader.read("redaction-report.json").is_none() {
+            return Err(Error::BadInput(format!(
+                "{} was not collected with redaction (it has no redaction-report.json): it is not sent; collect it again without --no-redact",
+                path.display()
+            )));
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Failed(format!("checking {shown}: {e}")))?;
+    checked?;
+    let license = match &input.license {
+        Some(l) => l.clone(),
+        None => {
+            let (cluster, ns) = target.connect().await?;
+            license_from_cluster(&cluster, &ns).await?
+        }
+    };
+    let parsed = license.parse()?;
+    if !parsed.spec.support_bundle_upload {
+        return Err(Error::BadInput(format!(
+            "the license {} of {} does not include support bundle uploads: send {shown} to the vendor another way, or ask for a license with supportBundleUpload",
+            parsed.spec.license_id, parsed.spec.customer
+        )));
+    }
+    let on = Online::new(parsed, input.vendor_url.as_deref()).map_err(client_err)?;
+    sink.event(Event::Note {
+        message: format!("sending {shown} to the vendor server at {}", on.url),
+    });
+    on.client()
+        .upload_support_bundle(&input.bundle)
+        .await
+        .map_err(client_err)
 }

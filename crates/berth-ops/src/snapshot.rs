@@ -112,6 +112,48 @@ impl RepoAccess {
         })
     }
 
+    /// Open the repository at `url` with `password` for app snapshots (as
+    /// [`RepoAccess::for_movers`]): a directory or `s3://…`, whose keys come from
+    /// `credentials` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, as a
+    /// schedule's Secret holds them) or, when `None`, from this process's environment.
+    /// Blocking (the password's key derivation and the store's first reads): call it where
+    /// blocking is allowed.
+    pub fn open(
+        url: &str,
+        password: String,
+        credentials: Option<BTreeMap<String, String>>,
+    ) -> Result<RepoAccess> {
+        let s3 = match &credentials {
+            Some(c) => match (c.get("AWS_ACCESS_KEY_ID"), c.get("AWS_SECRET_ACCESS_KEY")) {
+                (Some(a), Some(k)) => Some(snap::S3Credentials {
+                    access_key: a.clone(),
+                    secret_key: k.clone(),
+                    session_token: c.get("AWS_SESSION_TOKEN").cloned(),
+                }),
+                _ => None,
+            },
+            None => snap::S3Credentials::from_env().ok(),
+        };
+        let pw = password.clone();
+        let mut access = Self::for_movers(url, password, || {
+            let loc = snap::RepoLocation::parse(url).map_err(snap_err)?;
+            let opts = snap::BackendOptions {
+                s3,
+                sftp: None,
+                retry_budget: Some(Duration::from_secs(30)),
+            };
+            let backend = snap::open_backend(&loc, &opts, false).map_err(snap_err)?;
+            snap::Repository::open(backend, &snap::Secret::Password(pw)).map_err(snap_err)
+        })?;
+        if let Some(c) = credentials {
+            access.credentials = c
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("AWS_"))
+                .collect();
+        }
+        Ok(access)
+    }
+
     /// The Secret's data: `BERTH_REPO`, `BERTH_REPO_PASSWORD` and the store's credentials.
     pub fn secret_data(&self) -> BTreeMap<String, String> {
         let mut m = self.credentials.clone();
@@ -401,6 +443,82 @@ pub async fn create(
         claims: records,
         hooks: hook_records,
     })
+}
+
+/// An app snapshot as a list shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppSnapshotSummary {
+    /// The snapshot id.
+    pub id: String,
+    /// When it was taken (RFC 3339).
+    pub time: String,
+    /// The app.
+    pub app: String,
+    /// The namespace it was taken from.
+    pub namespace: String,
+    /// The version then deployed.
+    pub version: String,
+    /// The revision then deployed.
+    pub revision: Option<u32>,
+    /// Taken by the schedule's CronJob.
+    pub scheduled: bool,
+    /// The claims whose data it holds.
+    pub claims: Vec<String>,
+    /// Bytes of its items (objects and volume files).
+    pub bytes: u64,
+    /// Every tag.
+    pub tags: Vec<String>,
+}
+
+/// The app snapshots in `repo` (of `app` when given), newest first. Directory snapshots and
+/// the movers' volume snapshots are left out. Blocking.
+pub fn list(repo: &snap::Repository, app: Option<&str>) -> Result<Vec<AppSnapshotSummary>> {
+    let mut out: Vec<(jiff::Timestamp, AppSnapshotSummary)> = Vec::new();
+    for s in repo.snapshots().map_err(snap_err)? {
+        let tags = &s.snapshot.tags;
+        let tag = |k: &str| {
+            tags.iter()
+                .find_map(|t| t.strip_prefix(&format!("{k}=")))
+                .map(String::from)
+        };
+        if tag(TAG_KIND).as_deref() != Some("app") {
+            continue;
+        }
+        let this_app = tag(TAG_APP).unwrap_or_default();
+        if app.is_some_and(|a| a != this_app) {
+            continue;
+        }
+        let claims = s
+            .snapshot
+            .items
+            .iter()
+            .filter(|i| i.kind == snap::ItemKind::Dir)
+            .filter_map(|i| i.path.strip_prefix("volumes/"))
+            .filter(|c| !c.contains('/'))
+            .map(String::from)
+            .collect();
+        out.push((
+            s.snapshot.time,
+            AppSnapshotSummary {
+                id: s.id.clone(),
+                time: s
+                    .snapshot
+                    .time
+                    .round(jiff::Unit::Second)
+                    .map_or_else(|_| s.snapshot.time.to_string(), |t| t.to_string()),
+                app: this_app,
+                namespace: tag(TAG_NAMESPACE).unwrap_or_default(),
+                version: tag(TAG_VERSION).unwrap_or_default(),
+                revision: tag(TAG_REVISION).and_then(|r| r.parse().ok()),
+                scheduled: tags.iter().any(|t| t == "berth.dev/scheduled=true"),
+                claims,
+                bytes: s.snapshot.items.iter().map(|i| i.size).sum(),
+                tags: tags.clone(),
+            },
+        ));
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Repository calls block (an S3 store drives its own runtime, which tokio refuses inside an

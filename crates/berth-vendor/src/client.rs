@@ -568,6 +568,190 @@ impl Client {
     }
 }
 
+/// What a support bundle download wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportBundleDownload {
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Client {
+    /// Send a support bundle file with the license (the customer's side): streamed from the
+    /// file, its SHA-256 computed here first and compared with what the server stored.
+    pub async fn upload_support_bundle(&self, path: &Path) -> CResult<SupportBundleInfo> {
+        let io = |source| ClientError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let p = path.to_path_buf();
+        let (digest, len) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let f = std::fs::File::open(&p)?;
+            let mut r = berth_oci::digest::HashingReader::new(f);
+            std::io::copy(&mut r, &mut std::io::sink())?;
+            Ok(r.finish())
+        })
+        .await
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?
+        .map_err(io)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let f = tokio::fs::File::open(path).await.map_err(io)?;
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
+        let url = with_query(
+            &self.url("/api/v1/license/support-bundles"),
+            &[("name", name.as_str())],
+        )?;
+        let rb = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/gzip")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(body);
+        let info: SupportBundleInfo = self.json("support bundle upload", rb).await?;
+        if info.sha256 != digest.hex() || info.size != len {
+            return Err(ClientError::Release(format!(
+                "the vendor server stored support bundle {} as {} bytes with sha256 {}, but {} has {len} bytes with sha256 {}; send it again",
+                info.id,
+                info.size,
+                info.sha256,
+                path.display(),
+                digest.hex()
+            )));
+        }
+        Ok(info)
+    }
+
+    /// Support bundles customers sent, newest first (vendor token).
+    pub async fn support_bundles(
+        &self,
+        customer: Option<&str>,
+        app: Option<&str>,
+    ) -> CResult<Vec<SupportBundleInfo>> {
+        let mut q: Vec<(&str, &str)> = vec![];
+        if let Some(c) = customer {
+            q.push(("customer", c));
+        }
+        if let Some(a) = app {
+            q.push(("app", a));
+        }
+        let url = with_query(&self.url("/api/v1/support-bundles"), &q)?;
+        self.json("support bundle list", self.http.get(url)).await
+    }
+
+    /// Download a support bundle (vendor token) to `out` (default: `./CUSTOMER-ID.tar.gz`),
+    /// through a temporary file beside it that is renamed once its SHA-256 matches the
+    /// server's.
+    pub async fn download_support_bundle(
+        &self,
+        id: &str,
+        out: Option<&Path>,
+    ) -> CResult<SupportBundleDownload> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(ClientError::Release(format!(
+                "{id:?} is not a support bundle id (see `berth vendor support-bundles list`)"
+            )));
+        }
+        let r = self
+            .send(
+                "support bundle download",
+                self.http
+                    .get(self.url(&format!("/api/v1/support-bundles/{id}"))),
+            )
+            .await?;
+        let want = r
+            .headers()
+            .get("x-berth-sha256")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let out = match out {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let customer = r
+                    .headers()
+                    .get("x-berth-customer")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                PathBuf::from(default_support_file(customer, id))
+            }
+        };
+        let out = out.as_path();
+        let io = |source| ClientError::Io {
+            path: out.to_path_buf(),
+            source,
+        };
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".support-bundle-partial-")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let mut f = tokio::fs::File::from_std(tmp.reopen().map_err(io)?);
+        let mut hasher = berth_oci::digest::Hasher::new();
+        let mut body = r.bytes_stream();
+        let mut bytes = 0u64;
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            let chunk = chunk.map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("downloading support bundle {id}: {}", error_chain(&e)),
+            })?;
+            bytes += chunk.len() as u64;
+            hasher.update(&chunk);
+            tokio::io::AsyncWriteExt::write_all(&mut f, &chunk)
+                .await
+                .map_err(io)?;
+        }
+        f.sync_all().await.map_err(io)?;
+        let got = hasher.finish().hex().to_string();
+        if got != want {
+            return Err(ClientError::Release(format!(
+                "support bundle {id} arrived with sha256 {got}, the server has {want}; download it again"
+            )));
+        }
+        tmp.persist(out).map_err(|e| io(e.error))?;
+        Ok(SupportBundleDownload {
+            file: out.to_path_buf(),
+            bytes,
+            sha256: got,
+        })
+    }
+}
+
+/// `CUSTOMER-ID.tar.gz` with anything but `a-z 0-9 -` dropped from both parts: whatever a
+/// server answers, the default is a plain file name in the current directory.
+pub fn default_support_file(customer: &str, id: &str) -> String {
+    let keep = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect()
+    };
+    let c = keep(customer);
+    if c.is_empty() {
+        format!("support-bundle-{}.tar.gz", keep(id))
+    } else {
+        format!("{c}-{}.tar.gz", keep(id))
+    }
+}
+
+/// `url` with query parameters, each percent-encoded.
+fn with_query(url: &str, q: &[(&str, &str)]) -> CResult<reqwest::Url> {
+    let mut u = reqwest::Url::parse(url).map_err(|e| ClientError::Unreachable {
+        url: url.into(),
+        reason: format!("not a URL: {e}"),
+    })?;
+    if !q.is_empty() {
+        u.query_pairs_mut().extend_pairs(q);
+    }
+    Ok(u)
+}
+
 /// The app entries of a release index (`dev.berth.kind: app`).
 fn app_entries(index: &serde_json::Value) -> Vec<Digest> {
     index["manifests"]

@@ -17,6 +17,8 @@ pub struct Licensee {
     pub app: String,
     pub channels: Vec<String>,
     pub expires_at: Option<i64>,
+    /// The customer may send support bundles (`supportBundleUpload`).
+    pub support_upload: bool,
 }
 
 impl Licensee {
@@ -60,6 +62,7 @@ fn customer_info(r: &sqlx::any::AnyRow) -> CustomerInfo {
         expires_at: db::opt_int(r, "expires_at").map(db::rfc3339),
         airgap: db::int(r, "airgap") == 1,
         snapshots: db::int(r, "snapshots") == 1,
+        support_bundle_upload: db::int(r, "support_upload") == 1,
         revoked: db::opt_int(r, "revoked_at").is_some(),
         entitlements: ents.into_iter().map(|(k, v)| (k, v.to_json())).collect(),
     }
@@ -198,6 +201,7 @@ impl Service {
                 app: info.app,
                 channels: info.channels,
                 expires_at: db::opt_int(&c, "expires_at"),
+                support_upload: info.support_bundle_upload,
             },
             info.airgap,
         ))
@@ -356,6 +360,7 @@ impl Service {
                 app: info.app,
                 channels: info.channels,
                 expires_at: db::opt_int(&c, "expires_at"),
+                support_upload: info.support_bundle_upload,
             }),
         )))
     }

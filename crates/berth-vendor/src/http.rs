@@ -73,6 +73,12 @@ impl From<ServiceError> for ApiError {
                 "too-large",
                 format!("blob {digest} is larger than the server accepts ({limit} bytes)"),
             ),
+            ServiceError::Store(e @ StoreError::BundleTooLarge { .. }) => {
+                ApiError(StatusCode::PAYLOAD_TOO_LARGE, "too-large", e.to_string())
+            }
+            ServiceError::Store(StoreError::NotABundle(m)) => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid", m)
+            }
             ServiceError::Store(e @ StoreError::DigestMismatch { .. }) => {
                 ApiError(StatusCode::BAD_REQUEST, "digest-mismatch", e.to_string())
             }
@@ -199,8 +205,14 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
             buckets: Mutex::new(HashMap::new()),
         }),
     };
+    // Streamed bodies with their own limits (a blob's `--max-blob-mib`, a support bundle's
+    // `--max-support-bundle-mib`), enforced while they are written.
     let blobs = Router::new()
         .route("/api/v1/blobs/{digest}", put(put_blob).head(head_blob))
+        .route(
+            "/api/v1/license/support-bundles",
+            post(upload_support_bundle),
+        )
         .layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -238,6 +250,8 @@ pub fn router(svc: Service, public_url: String, license_rps: f64) -> Router {
         .route("/api/v1/customers/{name}/bundle", post(customer_bundle))
         .route("/api/v1/license/bundle", post(license_bundle))
         .route("/api/v1/updates", post(updates))
+        .route("/api/v1/support-bundles", get(list_support_bundles))
+        .route("/api/v1/support-bundles/{id}", get(download_support_bundle))
         .route(
             "/api/v1/license/releases/{version}/index",
             get(release_index),
@@ -607,4 +621,84 @@ fn bundle_response(b: crate::bundles::BuiltBundle) -> Response {
         body,
     )
         .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct BundleName {
+    name: Option<String>,
+}
+
+/// `POST /api/v1/license/support-bundles?name=FILE`: the license names the customer; the body
+/// is streamed to the store (refused at once when its declared length is over the limit).
+async fn upload_support_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<BundleName>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<SupportBundleInfo>)> {
+    let who = licensee(&s, &h).await?;
+    let declared = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let info = s
+        .svc
+        .receive_support_bundle(&who, q.name.as_deref(), declared, body.into_data_stream())
+        .await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+#[derive(serde::Deserialize)]
+struct BundleFilter {
+    customer: Option<String>,
+    app: Option<String>,
+}
+
+async fn list_support_bundles(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(f): Query<BundleFilter>,
+) -> ApiResult<Json<Vec<SupportBundleInfo>>> {
+    actor(&s, &h, Scope::ReadOnly).await?;
+    Ok(Json(
+        s.svc
+            .support_bundles(f.customer.as_deref(), f.app.as_deref())
+            .await?,
+    ))
+}
+
+async fn download_support_bundle(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let a = actor(&s, &h, Scope::ReadOnly).await?;
+    let (b, body) = s.svc.support_bundle(&a, &id).await?;
+    let body = match body {
+        crate::store::SupportBody::File(f) => {
+            Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024))
+        }
+        crate::store::SupportBody::Remote(stream) => Body::from_stream(stream),
+    };
+    // Customer names are DNS labels and ids UUIDs: nothing in the file name needs quoting.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_LENGTH, b.size.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-{}.tar.gz\"", b.customer, b.id),
+            ),
+            (
+                header::HeaderName::from_static("x-berth-sha256"),
+                b.sha256.clone(),
+            ),
+            (
+                header::HeaderName::from_static("x-berth-customer"),
+                b.customer.clone(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

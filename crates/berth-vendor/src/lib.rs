@@ -1,5 +1,6 @@
 //! The vendor server: apps, channels and immutable releases, customers with signed licenses,
-//! update checks from customers' installs and the instances they report, over an HTTP API.
+//! update checks from customers' installs and the instances they report, and the support
+//! bundles customers send, over an HTTP API.
 //!
 //! One process holds no state of its own: SQLite in the data directory by default (nothing to
 //! install), PostgreSQL when given a URL, and release blobs in a content-addressed store, so
@@ -22,6 +23,7 @@ pub mod scan_gate;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod support;
 pub mod updates;
 
 use std::net::SocketAddr;
@@ -49,6 +51,8 @@ pub struct ServeConfig {
     pub license_rps: f64,
     /// The CVE release gate: an OSV database directory and an optional policy file.
     pub scan: Option<(PathBuf, Option<PathBuf>)>,
+    /// Largest support bundle a customer may send, bytes.
+    pub max_support_bundle: u64,
 }
 
 /// Why the server could not start or stopped.
@@ -115,6 +119,7 @@ pub async fn serve(
         store = store.with_remote(remote);
     }
     let (mut svc, first) = service::Service::start(db.clone(), store, &cfg.data_dir).await?;
+    svc.max_support_bundle = cfg.max_support_bundle;
     if let Some((db_dir, policy)) = &cfg.scan {
         let gate = std::sync::Arc::new(
             scan_gate::ScanGate::load(db_dir, policy.as_deref()).map_err(ServeError::Gate)?,

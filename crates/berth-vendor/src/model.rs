@@ -186,6 +186,9 @@ pub struct CustomerInfo {
     pub expires_at: Option<String>,
     pub airgap: bool,
     pub snapshots: bool,
+    /// May send support bundles with the license.
+    #[serde(default)]
+    pub support_bundle_upload: bool,
     pub revoked: bool,
     pub entitlements: BTreeMap<String, serde_json::Value>,
 }
@@ -255,6 +258,24 @@ pub struct InstanceInfo {
     /// Releases newer than the one running, on the customer's first channel.
     pub behind: u64,
     pub eol: Option<String>,
+}
+
+/// A support bundle a customer sent (`POST /api/v1/license/support-bundles`), as stored and
+/// listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportBundleInfo {
+    /// The server's id (UUIDv7): the only name the bytes are stored under.
+    pub id: String,
+    pub customer: String,
+    pub app: String,
+    pub license_id: String,
+    /// The file name the customer gave, cleaned (never a path).
+    pub name: String,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes as received.
+    pub sha256: String,
+    pub received_at: String,
 }
 
 /// A public signing key.

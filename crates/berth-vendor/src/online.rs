@@ -63,6 +63,11 @@ impl Online {
         Ok(format!("{host}/{}", self.license.spec.app))
     }
 
+    /// The client, authenticated with the license.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The pull credential: user name = license id, password = credential.
     pub fn pull_credential(&self) -> (String, String) {
         (

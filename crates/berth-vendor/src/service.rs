@@ -87,6 +87,8 @@ pub struct Service {
     pub(crate) trees: Arc<crate::registry::TreeCache>,
     /// The vulnerability database behind the CVE gate, also answering exposure questions.
     pub scanner: Option<Arc<crate::scan_gate::ScanGate>>,
+    /// Largest support bundle a customer may send, bytes.
+    pub max_support_bundle: u64,
 }
 
 /// What a channel holds: its policy and its releases, oldest first.
@@ -169,6 +171,7 @@ impl Service {
             caches: Default::default(),
             trees: Default::default(),
             scanner: None,
+            max_support_bundle: crate::support::DEFAULT_MAX_SUPPORT_BUNDLE,
         };
         svc.ensure_signing_key().await?;
         svc.spawn_instance_flusher();
@@ -278,6 +281,12 @@ impl Service {
     /// Write an audit record (every change writes one, so cached reads are dropped here).
     pub async fn audit(&self, actor: &str, action: &str, detail: &str) -> SResult<()> {
         self.invalidate();
+        self.audit_read(actor, action, detail).await
+    }
+
+    /// Write an audit record of something that changed none of the cached reads (a support
+    /// bundle received or downloaded).
+    pub async fn audit_read(&self, actor: &str, action: &str, detail: &str) -> SResult<()> {
         self.db
             .exec(
                 "INSERT INTO audit (id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",

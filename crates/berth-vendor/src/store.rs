@@ -31,6 +31,10 @@ pub enum StoreError {
     },
     #[error("object store: {0}")]
     Remote(#[from] berth_s3::Error),
+    #[error("the support bundle is larger than the server accepts ({limit} bytes)")]
+    BundleTooLarge { limit: u64 },
+    #[error("{0}")]
+    NotABundle(String),
     #[error("storage error ({op}): {source}")]
     Layout {
         op: &'static str,
@@ -285,5 +289,139 @@ impl Store {
             return None;
         }
         tokio::fs::read(self.layout.blob_path(d)).await.ok()
+    }
+}
+
+/// Where support bundles are kept below the data directory (and below the bucket's prefix).
+pub const SUPPORT_DIR: &str = "support-bundles";
+
+/// A stored support bundle opened for streaming.
+pub enum SupportBody {
+    /// From the data directory.
+    File(tokio::fs::File),
+    /// From the bucket.
+    Remote(std::pin::Pin<Box<dyn Stream<Item = Result<bytes::Bytes, berth_s3::Error>> + Send>>),
+}
+
+impl Store {
+    fn support_dir(&self) -> std::path::PathBuf {
+        self.layout.root().join(SUPPORT_DIR)
+    }
+
+    /// The file (or object) name of support bundle `id` (an id the server made: no path).
+    fn support_name(id: &str) -> String {
+        format!("{SUPPORT_DIR}/{id}.tar.gz")
+    }
+
+    /// Store a support bundle from a stream of chunks under `id`, refusing more than `limit`
+    /// bytes and anything that does not start like a gzip file; returns its size and hex
+    /// SHA-256. The body is written to a temporary file as it arrives (never held whole), then
+    /// renamed into place, or uploaded to the bucket and removed. Nothing is left behind when
+    /// it fails.
+    pub async fn put_support_bundle<S, E>(
+        &self,
+        id: &str,
+        body: S,
+        limit: u64,
+    ) -> Result<(u64, String), StoreError>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let io = |op| move |source| StoreError::Io { op, source };
+        let dir = self.support_dir();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(io("create the support bundle directory"))?;
+        // Removed on drop unless persisted: a cut upload leaves nothing.
+        let tmp = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(&dir)
+            .map_err(io("create a temporary support bundle"))?;
+        let mut f = tokio::fs::File::from_std(
+            tmp.reopen()
+                .map_err(io("open a temporary support bundle"))?,
+        );
+        let mut hasher = berth_oci::digest::Hasher::new();
+        let mut size = 0u64;
+        let mut head: Vec<u8> = Vec::with_capacity(2);
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Interrupted {
+                digest: format!("support bundle {id}"),
+                reason: e.to_string(),
+            })?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(StoreError::BundleTooLarge { limit });
+            }
+            if head.len() < 2 {
+                head.extend(chunk.iter().take(2 - head.len()));
+                if head.len() == 2 && head != [0x1f, 0x8b] {
+                    return Err(StoreError::NotABundle(
+                        "the body is not a gzip file: send the .tar.gz `berth support-bundle` wrote".into(),
+                    ));
+                }
+            }
+            hasher.update(&chunk);
+            f.write_all(&chunk)
+                .await
+                .map_err(io("write a support bundle"))?;
+        }
+        if head.len() < 2 {
+            return Err(StoreError::NotABundle(
+                "the body is empty or not a gzip file: send the .tar.gz `berth support-bundle` wrote".into(),
+            ));
+        }
+        f.sync_all().await.map_err(io("write a support bundle"))?;
+        drop(f);
+        let digest = hasher.finish();
+        let sha256 = digest.hex().to_string();
+        match &self.remote {
+            None => {
+                let to = self.layout.root().join(Self::support_name(id));
+                tmp.persist(&to).map_err(|e| StoreError::Io {
+                    op: "move a support bundle into place",
+                    source: e.error,
+                })?;
+            }
+            Some(r) => {
+                let body = berth_s3::Body::File {
+                    path: tmp.path().to_path_buf(),
+                    len: size,
+                    sha256: Some(sha256.clone()),
+                };
+                r.put(&Self::support_name(id), body).await?;
+                // `tmp` is removed when dropped here: the bucket holds the bundle.
+            }
+        }
+        Ok((size, sha256))
+    }
+
+    /// Open a stored support bundle for streaming (from the data directory or the bucket).
+    pub async fn open_support_bundle(&self, id: &str) -> Result<Option<SupportBody>, StoreError> {
+        match &self.remote {
+            None => {
+                let path = self.layout.root().join(Self::support_name(id));
+                match tokio::fs::File::open(&path).await {
+                    Ok(f) => Ok(Some(SupportBody::File(f))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(StoreError::Io {
+                        op: "open a support bundle",
+                        source,
+                    }),
+                }
+            }
+            Some(r) => {
+                let name = Self::support_name(id);
+                if r.head(&name).await?.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(SupportBody::Remote(Box::pin(
+                    r.get(&name, None).await?,
+                ))))
+            }
+        }
     }
 }

@@ -42,6 +42,9 @@ impl ReleaseGate for DenyVersion {
     }
 }
 
+/// The support bundle limit of the test servers (the default is 512 MiB).
+const MAX_SUPPORT_BUNDLE: u64 = 64 * 1024;
+
 async fn start(data: &Path, db_url: Option<&str>, gates: Vec<Box<dyn ReleaseGate>>) -> Server {
     start_with(data, db_url, gates, None).await
 }
@@ -56,6 +59,7 @@ async fn start_with(
     let db = berth_vendor::db::Db::connect(db_url, data).await.unwrap();
     let store = berth_vendor::store::Store::open(data, 1 << 30).unwrap();
     let (mut svc, first) = Service::start(db, store, data).await.unwrap();
+    svc.max_support_bundle = MAX_SUPPORT_BUNDLE;
     svc.gates = Arc::new(gates);
     svc.scanner = scanner;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -946,4 +950,321 @@ async fn the_server_recovers_when_postgres_restarts_under_load() {
         chans.len()
     );
     drop(pg);
+}
+
+/// A gzip stream of `n` bytes of incompressible data (a support bundle's shape, as far as the
+/// server looks).
+fn gzip_bytes(n: usize, seed: u64) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let data: Vec<u8> = (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    e.write_all(&data).unwrap();
+    e.finish().unwrap()
+}
+
+/// `POST /api/v1/license/support-bundles` by hand: (status, body).
+async fn raw_upload(
+    url: &str,
+    bearer: Option<&str>,
+    name: Option<&str>,
+    body: reqwest::Body,
+    length: Option<usize>,
+) -> (u16, serde_json::Value) {
+    let mut u = reqwest::Url::parse(&format!("{url}/api/v1/license/support-bundles")).unwrap();
+    if let Some(n) = name {
+        u.query_pairs_mut().append_pair("name", n);
+    }
+    let mut rb = reqwest::Client::new()
+        .post(u)
+        .header("content-type", "application/gzip")
+        .body(body);
+    if let Some(b) = bearer {
+        rb = rb.bearer_auth(b);
+    }
+    if let Some(n) = length {
+        rb = rb.header("content-length", n);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let v = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, v)
+}
+
+/// Every file below `dir`, relative.
+fn files_below(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Support bundles from customers: the license names the customer, the size limit holds with
+/// and without a declared length, hostile file names stay names, only licensed customers
+/// upload, and the vendor lists and downloads them with a token.
+async fn support_bundles_from_customers(db_url: Option<&str>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), db_url, vec![]).await;
+    let admin = Client::new(&s.url, &s.admin).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (name, upload) in [("acme", true), ("globex", false), ("initech", true)] {
+        admin
+            .create_customer(&NewCustomer {
+                name: name.into(),
+                support_bundle_upload: upload,
+                ..acme_like()
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        admin
+            .customers(None)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.name == "acme" && c.support_bundle_upload)
+    );
+    let lic = |t: String| berth_license::License::parse(&t, "l").unwrap();
+    let acme = lic(admin.issue_license("acme").await.unwrap());
+    let globex = lic(admin.issue_license("globex").await.unwrap());
+    let initech = lic(admin.issue_license("initech").await.unwrap());
+    let ca = Client::new(&s.url, &acme.bearer()).unwrap();
+
+    // The customer's client: streamed from the file, checked against what was stored.
+    let bundle = tmp.path().join("support-bundle-2026-12-05T04_00_00.tar.gz");
+    let bytes = gzip_bytes(40 * 1024, 1);
+    std::fs::write(&bundle, &bytes).unwrap();
+    let sent = ca.upload_support_bundle(&bundle).await.unwrap();
+    assert_eq!(
+        (sent.customer.as_str(), sent.app.as_str()),
+        ("acme", "hello")
+    );
+    assert_eq!(sent.name, "support-bundle-2026-12-05T04_00_00.tar.gz");
+    assert_eq!(sent.size, bytes.len() as u64);
+    assert_eq!(sent.license_id, acme.spec.license_id);
+    assert_eq!(
+        sent.sha256,
+        berth_oci::digest::Digest::of(&bytes).hex().to_string()
+    );
+
+    // Hostile names are data: cleaned, never a path; storage is under the server's ids.
+    let hostile = [
+        "../../../../etc/passwd",
+        "..\\..\\windows\\evil.tgz",
+        "a/b/../../../c.tar.gz",
+        "\0nul\0.tar.gz",
+        "x\r\nSet-Cookie: a=b",
+        "%2e%2e%2f%2e%2e%2fescape",
+        "..",
+        "/",
+        &"long".repeat(200),
+    ];
+    let i_lic = initech.bearer();
+    for (n, name) in hostile.iter().enumerate() {
+        let body = gzip_bytes(1000, n as u64 + 10);
+        let (st, v) = raw_upload(&s.url, Some(&i_lic), Some(name), body.into(), None).await;
+        assert_eq!(st, 201, "{name:?}: {v}");
+        let got = v["name"].as_str().unwrap();
+        assert!(
+            got.ends_with(".tar.gz")
+                && !got.starts_with('.')
+                && got.len() <= 107
+                && got
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "{name:?} -> {got:?}"
+        );
+        assert_eq!(v["customer"], "initech");
+    }
+    // Nothing was written anywhere but under its id.
+    for f in files_below(&s.data.join("support-bundles")) {
+        let id = f.strip_suffix(".tar.gz").unwrap_or_else(|| panic!("{f}"));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{f}");
+    }
+    assert!(
+        !files_below(&s.data)
+            .iter()
+            .any(|f| f.contains("passwd") || f.contains("evil") || f.contains("escape"))
+    );
+
+    // The size limit: a declared length over it is refused at once, and a streamed body
+    // without one is cut off where it passes it; neither leaves a file or a row.
+    let before = files_below(&s.data.join("support-bundles"));
+    let big = gzip_bytes(MAX_SUPPORT_BUNDLE as usize + 10_000, 7);
+    let (st, v) = raw_upload(
+        &s.url,
+        Some(&acme.bearer()),
+        Some("big.tar.gz"),
+        big.clone().into(),
+        Some(big.len()),
+    )
+    .await;
+    assert_eq!((st, v["code"].as_str()), (413, Some("too-large")), "{v}");
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = big
+        .chunks(4096)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let (st, v) = raw_upload(
+        &s.url,
+        Some(&acme.bearer()),
+        Some("big.tar.gz"),
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks)),
+        None,
+    )
+    .await;
+    assert_eq!((st, v["code"].as_str()), (413, Some("too-large")), "{v}");
+    // Exactly at the limit is accepted.
+    let mut exact = gzip_bytes(1000, 8);
+    exact.resize(MAX_SUPPORT_BUNDLE as usize, 0);
+    let (st, v) = raw_upload(&s.url, Some(&acme.bearer()), None, exact.into(), None).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["name"], "support-bundle.tar.gz");
+    let exact_id = v["id"].as_str().unwrap().to_string();
+    let after: Vec<String> = files_below(&s.data.join("support-bundles"))
+        .into_iter()
+        .filter(|f| !f.starts_with(&exact_id))
+        .collect();
+    assert_eq!(before, after, "a refused upload left a file");
+
+    // Not gzip, or empty: refused.
+    let (st, v) = raw_upload(
+        &s.url,
+        Some(&acme.bearer()),
+        None,
+        "PK\x03\x04zip".into(),
+        None,
+    )
+    .await;
+    assert_eq!((st, v["code"].as_str()), (400, Some("invalid")), "{v}");
+    let (st, _) = raw_upload(&s.url, Some(&acme.bearer()), None, "".into(), None).await;
+    assert_eq!(st, 400);
+
+    // Credentials: none, a wrong credential, a vendor token, no entitlement, revoked.
+    let ok = || -> reqwest::Body { gzip_bytes(100, 3).into() };
+    assert_eq!(raw_upload(&s.url, None, None, ok(), None).await.0, 401);
+    let forged = format!("lic.{}.{}", acme.spec.license_id, "0".repeat(64));
+    assert_eq!(
+        raw_upload(&s.url, Some(&forged), None, ok(), None).await.0,
+        401
+    );
+    assert_eq!(
+        raw_upload(&s.url, Some(&s.admin), None, ok(), None).await.0,
+        401
+    );
+    let (st, v) = raw_upload(&s.url, Some(&globex.bearer()), None, ok(), None).await;
+    assert_eq!(st, 403, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("support bundle uploads"),
+        "{v}"
+    );
+
+    // The vendor's side: list (read-only token), filter, download checked by its digest.
+    let ro = admin
+        .create_token("support", Scope::ReadOnly)
+        .await
+        .unwrap();
+    let support = Client::new(&s.url, &ro.token).unwrap();
+    let all = support.support_bundles(None, None).await.unwrap();
+    assert_eq!(all.len(), 1 + hostile.len() + 1);
+    let mine = support.support_bundles(Some("acme"), None).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.iter().all(|b| b.customer == "acme"));
+    assert!(
+        support
+            .support_bundles(Some("acme"), Some("other"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let out = tmp.path().join("downloaded.tar.gz");
+    let d = support
+        .download_support_bundle(&sent.id, Some(&out))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    assert_eq!(d.sha256, sent.sha256);
+    // Licenses and strangers cannot read them; ids are ids.
+    assert_eq!(
+        status(&ca.support_bundles(None, None).await.unwrap_err()),
+        401
+    );
+    let http = reqwest::Client::new();
+    for (id, want) in [
+        ("not-a-uuid".to_string(), 400),
+        ("..".to_string(), 404),
+        (uuid::Uuid::now_v7().to_string(), 404),
+    ] {
+        let r = http
+            .get(format!("{}/api/v1/support-bundles/{id}", s.url))
+            .bearer_auth(&ro.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{id}");
+    }
+    let r = http
+        .get(format!("{}/api/v1/support-bundles/{}", s.url, sent.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+
+    // Revoked: refused with the reason.
+    admin
+        .change_customer(
+            "acme",
+            &CustomerChange {
+                revoked: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (st, v) = raw_upload(&s.url, Some(&acme.bearer()), None, ok(), None).await;
+    assert_eq!(st, 403, "{v}");
+
+    // The audit log has both sides.
+    let log = admin.audit().await.unwrap();
+    assert!(
+        log.iter().any(|r| r.action == "support-bundle.upload"
+            && r.actor == format!("license:{}", acme.spec.license_id)),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.action == "support-bundle.download" && r.actor == "support"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn support_bundles_from_customers_on_sqlite() {
+    support_bundles_from_customers(None).await;
+}
+
+#[tokio::test]
+async fn support_bundles_from_customers_on_postgres() {
+    let pg = pg::Postgres::start();
+    support_bundles_from_customers(Some(&pg.url())).await;
 }

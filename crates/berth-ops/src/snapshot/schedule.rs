@@ -419,6 +419,87 @@ pub async fn show(target: &Target, app: Option<&str>) -> Result<Option<ScheduleI
     }))
 }
 
+/// A repository as a schedule's Secret stores it: the location, its password and the store's
+/// keys (what the CronJob's pod gets), for other front ends to open the same repository.
+#[derive(Clone)]
+pub struct StoredRepository {
+    /// `BERTH_REPO`.
+    pub url: String,
+    /// `BERTH_REPO_PASSWORD`.
+    pub password: String,
+    /// `AWS_*` keys, for an `s3://` repository.
+    pub credentials: BTreeMap<String, String>,
+    /// Where it was read (`secret/berth-snapshot-APP in namespace NS`).
+    pub source: String,
+}
+
+impl std::fmt::Debug for StoredRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StoredRepository {{ url: {:?}, source: {:?}, .. }}",
+            self.url, self.source
+        )
+    }
+}
+
+impl StoredRepository {
+    /// Open it (blocking: see [`RepoAccess::open`]).
+    pub fn open(&self) -> Result<RepoAccess> {
+        RepoAccess::open(
+            &self.url,
+            self.password.clone(),
+            Some(self.credentials.clone()),
+        )
+        .map_err(|e| match e {
+            Error::BadInput(m) => Error::BadInput(format!("{} ({}): {m}", self.url, self.source)),
+            e => e,
+        })
+    }
+}
+
+/// The repository the schedule of `app` in `target`'s namespace writes to, read from its
+/// Secret (`berth-snapshot-APP`); `None` when the app has no schedule.
+pub async fn stored_repository(target: &Target, app: &str) -> Result<Option<StoredRepository>> {
+    use base64::Engine as _;
+    let (cluster, ns) = target.connect().await?;
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: ns.clone(),
+        name: schedule_name(app),
+    };
+    let Some(secret) = cluster.get(&r).await.map_err(Error::other)? else {
+        return Ok(None);
+    };
+    let source = format!("secret/{} in namespace {ns}", r.name);
+    let mut data = BTreeMap::new();
+    for (k, v) in secret["data"].as_object().into_iter().flatten() {
+        let text = v
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some(t) = text {
+            data.insert(k.clone(), t);
+        }
+    }
+    let mut take = |k: &str| {
+        data.remove(k).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::BadInput(format!(
+                "{source} has no {k}: install the schedule again (`berth snapshot schedule -n {ns} --repo … --cron …`)"
+            ))
+        })
+    };
+    let url = take("BERTH_REPO")?;
+    let password = take("BERTH_REPO_PASSWORD")?;
+    Ok(Some(StoredRepository {
+        url,
+        password,
+        credentials: data,
+        source,
+    }))
+}
+
 /// What a scheduled run does (inside the CronJob's pod).
 #[derive(Debug, Clone)]
 pub struct ScheduledRunInput {

@@ -55,6 +55,7 @@ async fn start(data: PathBuf) -> Result<(String, String, tokio::sync::oneshot::S
         max_blob: 1 << 30,
         license_rps: 20.0,
         scan: None,
+        max_support_bundle: berth_vendor::support::DEFAULT_MAX_SUPPORT_BUNDLE,
     };
     tokio::spawn(async move {
         let r = berth_vendor::serve(

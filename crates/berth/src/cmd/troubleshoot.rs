@@ -100,7 +100,8 @@ pub struct PreflightArgs {
 #[command(
     after_help = "Examples:\n  berth support-bundle support-bundle.yaml\n  \
 berth support-bundle --archive /tmp/acme.tar.gz spec.yaml redactors.yaml\n  \
-berth support-bundle            # specs from Secrets/ConfigMaps labelled troubleshoot.sh/kind=support-bundle\n\n\
+berth support-bundle            # specs from Secrets/ConfigMaps labelled troubleshoot.sh/kind=support-bundle\n  \
+berth support-bundle -n hello --upload   # then send it to the vendor\n\n\
 Every file is redacted before it is written. Exit codes: 0 bundle written and its analysis\n\
 passed, 3 written and a check failed, 4 written and a check warned, 2 spec problems, 1 other\n\
 errors (no reachable cluster for the spec's cluster collectors)."
@@ -131,6 +132,16 @@ pub struct SupportBundleArgs {
     /// Skip running the analyzers.
     #[arg(long)]
     pub no_analyze: bool,
+    /// Then send the bundle to the vendor server, with the license as the credential (the
+    /// license installed in -n's namespace, or --license FILE). Only a redacted archive is sent.
+    #[arg(long, conflicts_with_all = ["no_redact", "no_archive"])]
+    pub upload: bool,
+    /// The license to send the bundle with (default: secret/berth-license of -n's namespace).
+    #[arg(long, value_name = "FILE", requires = "upload")]
+    pub license: Option<PathBuf>,
+    /// Reach the vendor server here instead of the license's URL (a proxy in between).
+    #[arg(long, value_name = "URL", requires = "upload")]
+    pub vendor_url: Option<String>,
 }
 
 /// `berth analyze`.
@@ -347,6 +358,11 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
         tokenize: a.tokenize,
         no_analyze: a.no_analyze,
     };
+    let license = a
+        .license
+        .as_deref()
+        .map(berth_ops::online::LicenseText::read)
+        .transpose()?;
     runtime()?.block_on(async move {
         let report = match ops::support_bundle(&input, &print_event, &Cancel::new()).await {
             Ok(r) => r,
@@ -355,17 +371,52 @@ pub fn support_bundle(a: SupportBundleArgs) -> Result<u8> {
         if let Some(size) = report.size {
             eprintln!("support bundle: {} ({size} bytes)", report.path.display());
         }
+        let sent = if a.upload {
+            let target = berth_ops::deploy::Target {
+                kubeconfig: a.cluster.kubeconfig.clone(),
+                context: a.cluster.context.clone(),
+                namespace: a.cluster.namespace.clone(),
+                timeout: Duration::from_secs(60),
+                cluster: None,
+            };
+            let send = berth_ops::online::SendBundleInput {
+                bundle: report.path.clone(),
+                license,
+                vendor_url: a.vendor_url.clone(),
+            };
+            let info = berth_ops::online::send_support_bundle(&target, &send, &print_event)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the support bundle {} was written but not sent to the vendor",
+                        report.path.display()
+                    )
+                })?;
+            eprintln!(
+                "sent to the vendor server as support bundle {} ({} bytes, sha256 {})",
+                info.id, info.size, info.sha256
+            );
+            Some(info)
+        } else {
+            None
+        };
         match a.output {
             Format::Table => {
                 print_table(&report.results, &report.collectors);
                 println!("\nsupport bundle written to {}", report.path.display());
+                if let Some(i) = &sent {
+                    println!("sent to the vendor as {} ({})", i.id, i.name);
+                }
             }
             f => {
-                let doc = json!({
+                let mut doc = json!({
                     "analyzerResults": report.analysis,
                     "archivePath": report.path,
                     "collectors": report.collectors,
                 });
+                if let Some(i) = &sent {
+                    doc["upload"] = serde_json::to_value(i)?;
+                }
                 output::print_structured(&doc, f)?;
             }
         }

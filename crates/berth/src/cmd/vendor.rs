@@ -84,12 +84,46 @@ Needs a server started with --scan-db. Exit code 1 when an instance runs an affe
     /// The audit log: who changed what, when.
     #[command(after_help = "Example:\n  berth vendor audit -o json")]
     Audit(Output),
+    /// Support bundles customers sent with their license (`berth support-bundle --upload`).
+    #[command(
+        subcommand,
+        name = "support-bundles",
+        after_help = "Examples:\n  berth vendor support-bundles list --customer acme\n  berth vendor support-bundles download 0193a5e2-7c1b-7d4e-9a51-2b6f0c1d2e3f"
+    )]
+    SupportBundles(SupportBundlesCmd),
     /// Build a customer's signed air-gap bundle of a release on the server (full, or a delta
     /// over the release the customer runs).
     #[command(
         after_help = "Examples:\n  berth vendor bundle acme --version 1.2.0\n  berth vendor bundle acme --version 1.2.0 --since 1.1.0 -f acme-1.2.0.bundle"
     )]
     Bundle(VendorBundle),
+}
+
+#[derive(clap::Subcommand)]
+enum SupportBundlesCmd {
+    /// List the support bundles customers sent, newest first.
+    #[command(after_help = "Example:\n  berth vendor support-bundles list --customer acme -o json")]
+    List {
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only this app's.
+        #[arg(long)]
+        app: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Download one (checked against its SHA-256 before it is renamed into place).
+    #[command(
+        after_help = "Example:\n  berth vendor support-bundles download \\\n    0193a5e2-7c1b-7d4e-9a51-2b6f0c1d2e3f -f acme.tar.gz"
+    )]
+    Download {
+        /// The id `list` shows.
+        id: String,
+        /// Where to write it (default: ./CUSTOMER-ID.tar.gz).
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -139,6 +173,9 @@ struct Serve {
     /// Update checks and downloads allowed per license per second (burst twice that).
     #[arg(long, default_value_t = 20.0)]
     license_rps: f64,
+    /// Largest support bundle a customer may send, MiB.
+    #[arg(long, default_value_t = 512)]
+    max_support_bundle_mib: u64,
     /// Gate promotions on a CVE scan: a directory of OSV JSON records (docs/formats/scan.md).
     #[arg(long, value_name = "DIR")]
     scan_db: Option<PathBuf>,
@@ -422,6 +459,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             Cmd::Instances(i) => instances(i).await,
             Cmd::Exposure(e) => exposure(e).await,
             Cmd::Bundle(b) => vendor_bundle(b).await,
+            Cmd::SupportBundles(c) => support_bundles(c).await,
             Cmd::Audit(o) => {
                 let log = client()?.audit().await?;
                 show(&log, o.output, &["at", "actor", "action", "detail"], |r| {
@@ -448,6 +486,7 @@ async fn serve(s: Serve) -> anyhow::Result<u8> {
         max_blob: s.max_blob_mib.saturating_mul(1024 * 1024),
         license_rps: s.license_rps,
         scan: s.scan_db.clone().map(|d| (d, s.scan_policy.clone())),
+        max_support_bundle: s.max_support_bundle_mib.saturating_mul(1024 * 1024),
     };
     init_logs();
     let shutdown = async {
@@ -811,6 +850,46 @@ async fn vendor_bundle(b: VendorBundle) -> anyhow::Result<u8> {
     Ok(crate::exit::OK)
 }
 
+async fn support_bundles(c: SupportBundlesCmd) -> anyhow::Result<u8> {
+    let cl = client()?;
+    match c {
+        SupportBundlesCmd::List { customer, app, out } => {
+            let rows = cl
+                .support_bundles(customer.as_deref(), app.as_deref())
+                .await?;
+            if rows.is_empty() && out.output == Format::Table {
+                eprintln!("no support bundle received yet");
+                return Ok(crate::exit::OK);
+            }
+            show(
+                &rows,
+                out.output,
+                &["id", "customer", "app", "received", "size", "name"],
+                |b| {
+                    vec![
+                        b.id.clone(),
+                        b.customer.clone(),
+                        b.app.clone(),
+                        b.received_at.clone(),
+                        b.size.to_string(),
+                        b.name.clone(),
+                    ]
+                },
+            )
+        }
+        SupportBundlesCmd::Download { id, file } => {
+            let d = cl.download_support_bundle(&id, file.as_deref()).await?;
+            eprintln!(
+                "support bundle {id} written to {} ({} bytes, sha256 {})",
+                d.file.display(),
+                d.bytes,
+                d.sha256
+            );
+            Ok(crate::exit::OK)
+        }
+    }
+}
+
 async fn instances(i: Instances) -> anyhow::Result<u8> {
     let rows = client()?.instances(&i.app).await?;
     show(
@@ -1055,52 +1134,37 @@ pub struct UpdatesArgs {
     out: Output,
 }
 
-/// Run `berth updates`: what is newer, which releases are required on the way, EOL status.
+/// Run `berth updates`: what is newer, which releases are required on the way, EOL status
+/// (berth-ops' update check, the one the console's Versions page makes).
 pub fn updates(a: UpdatesArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async {
-        let mut current = a.current.clone();
-        let mut cluster_id = a.cluster_id.clone();
-        let l = match &a.license {
-            Some(p) => berth_license::License::read(p)?,
-            None => {
-                let target = berth_ops::deploy::Target {
-                    kubeconfig: a.kubeconfig.clone(),
-                    context: a.context.clone(),
-                    namespace: a.namespace.clone(),
-                    timeout: std::time::Duration::from_secs(60),
-                    cluster: None,
-                };
-                let inst = berth_ops::online::installed(&target, None).await?;
-                current = current.or(Some(inst.version.clone()));
-                cluster_id = berth_ops::online::instance(&inst.cluster, "")
-                    .await
-                    .cluster_id;
-                berth_license::License::parse(&inst.license.text, &inst.license.source)?
-            }
+        let target = berth_ops::deploy::Target {
+            kubeconfig: a.kubeconfig.clone(),
+            context: a.context.clone(),
+            namespace: a.namespace.clone(),
+            timeout: std::time::Duration::from_secs(60),
+            cluster: None,
         };
-        let url = a
-            .vendor_url
-            .clone()
-            .unwrap_or_else(|| l.spec.vendor_url.clone());
-        let cl = Client::new(&url, &l.bearer())?;
-        let ans = cl
-            .check_updates(&UpdateCheck {
-                current_version: current.clone(),
-                target_version: None,
-                channel: a.channel.clone(),
-                instance: InstanceReport {
-                    cluster_id,
-                    berth_version: env!("CARGO_PKG_VERSION").into(),
-                    ..Default::default()
-                },
-            })
-            .await?;
+        let input = berth_ops::online::UpdatesInput {
+            license: a
+                .license
+                .as_deref()
+                .map(berth_ops::online::LicenseText::read)
+                .transpose()?,
+            current: a.current.clone(),
+            channel: a.channel.clone(),
+            vendor_url: a.vendor_url.clone(),
+            cluster_id: Some(a.cluster_id.clone()),
+            timeout: None,
+        };
+        let rep = berth_ops::online::updates(&target, &input).await?;
+        let ans = &rep.answer;
         if a.out.output != Format::Table {
-            print_structured(&serde_json::to_value(&ans)?, a.out.output)?;
+            print_structured(&serde_json::to_value(ans)?, a.out.output)?;
             return Ok(crate::exit::OK);
         }
-        print_updates(&ans, current.as_deref());
+        print_updates(ans, rep.current.as_deref());
         Ok(if ans.refused.is_some() {
             crate::exit::FAILURE
         } else {
