@@ -123,6 +123,30 @@ struct Airgap {
     credentials: Option<Credentials>,
 }
 
+/// The cluster a cell runs on: its own simulator, or a real cluster (`--kubeconfig`).
+enum ClusterHandle {
+    Sim(Simulator),
+    Live {
+        /// The API server's URL, for the log.
+        url: String,
+    },
+}
+
+impl ClusterHandle {
+    fn url(&self) -> String {
+        match self {
+            ClusterHandle::Sim(s) => s.url(),
+            ClusterHandle::Live { url } => url.clone(),
+        }
+    }
+
+    async fn shutdown(self) {
+        if let ClusterHandle::Sim(s) = self {
+            s.shutdown().await;
+        }
+    }
+}
+
 /// The user of a cell registry that requires one.
 const REGISTRY_USER: &str = "berth-matrix";
 /// The pull Secret an air-gapped install into such a registry creates (as `berth install
@@ -153,8 +177,14 @@ pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResul
                 "cluster".into(),
                 Some(CellDiagnosis {
                     object: String::new(),
-                    cause: format!("the simulated cluster did not start: {e}"),
-                    fix: "free a 127.0.0.1 port and memory, then run the matrix again".into(),
+                    cause: match &cell.kubeconfig {
+                        Some(k) => format!("cannot reach the cluster of {}: {e}", k.display()),
+                        None => format!("the simulated cluster did not start: {e}"),
+                    },
+                    fix: match &cell.kubeconfig {
+                        Some(_) => "check the kubeconfig's server and credentials (kubectl --kubeconfig FILE get ns), then run the matrix again".into(),
+                        None => "free a 127.0.0.1 port and memory, then run the matrix again".into(),
+                    },
                 }),
             ));
             run.steps.push(StepResult {
@@ -166,6 +196,13 @@ pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResul
         }
         Ok((sim, airgap, engine)) => {
             server_version = engine.cluster().git_version().await.unwrap_or_default();
+            if run.cell.kubeconfig.is_some()
+                && let Some(minor) = berth_spec::deprecations::minor_of(&server_version)
+            {
+                // A real cluster's cell is judged against the version it runs.
+                run.cell.minor = minor;
+                run.cell.kube = format!("1.{minor}");
+            }
             run.steps.push(StepResult {
                 step: "cluster".into(),
                 status: StepStatus::Passed,
@@ -183,6 +220,9 @@ pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResul
             support_bundle = steps(&mut run, &engine, airgap.as_ref()).await;
             if let Some(a) = airgap {
                 a.server.shutdown().await;
+            }
+            if matches!(sim, ClusterHandle::Live { .. }) {
+                remove_namespace(&mut run, &engine).await;
             }
             sim.shutdown().await;
         }
@@ -213,53 +253,27 @@ pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResul
         seconds: t0.elapsed().as_secs_f64(),
         log: log_rel,
         support_bundle,
-        cell,
+        // With a live cluster's version filled in.
+        cell: run.cell,
     }
 }
 
-/// The cell's simulator (with its private registry when air-gapped) and an engine on it.
+/// The cell's simulator (with its private registry when air-gapped) and an engine on it, or
+/// for a `--kubeconfig` cell the real cluster and an engine on a throwaway namespace.
 async fn start_cluster(
     cell: &crate::plan::Cell,
     shared: &Shared,
     dir: &Path,
-) -> Result<(Simulator, Option<Airgap>, Engine), String> {
+) -> Result<(ClusterHandle, Option<Airgap>, Engine), String> {
+    if let Some(kubeconfig) = &cell.kubeconfig {
+        return connect_live(kubeconfig, shared).await;
+    }
     let mut profile = distro::profile(cell);
     if let Some(tweak) = &shared.opts.profile {
         tweak(cell, &mut profile);
     }
     let airgap = if cell.airgapped {
-        let mut config =
-            server::ServerConfig::new(dir.join("registry"), SocketAddr::from(([127, 0, 0, 1], 0)));
-        let credentials = if shared.opts.registry_auth {
-            // The lowest bcrypt cost: the password is random and lives as long as the cell.
-            let (password, line) = server::access::generated_user(REGISTRY_USER, 4)
-                .map_err(|e| format!("private registry user: {e}"))?;
-            let htpasswd = dir.join("registry-htpasswd");
-            std::fs::write(&htpasswd, line)
-                .map_err(|e| format!("writing {}: {e}", htpasswd.display()))?;
-            config.htpasswd = Some(htpasswd);
-            Some(Credentials {
-                username: REGISTRY_USER.to_string(),
-                password,
-            })
-        } else {
-            None
-        };
-        let server = server::start(config)
-            .await
-            .map_err(|e| format!("private registry: {e}"))?;
-        let host = server.addr.to_string();
-        // The only registry this cluster's kubelet can reach.
-        profile.registries = vec![RegistryProfile {
-            host: host.clone(),
-            insecure: true,
-            insecure_skip_tls_verify: false,
-        }];
-        Some(Airgap {
-            server,
-            host,
-            credentials,
-        })
+        Some(cell_registry(shared, dir, &mut profile).await?)
     } else {
         None
     };
@@ -276,17 +290,106 @@ async fn start_cluster(
         .map_err(|e| format!("simulator URL {}: {e}", sim.url()))?;
     let client = kube::Client::try_from(kube::Config::new(uri)).map_err(|e| e.to_string())?;
     let cluster = Arc::new(Cluster::from_client(client));
+    let engine = cell_engine(cluster, shared, shared.namespace.clone());
+    Ok((ClusterHandle::Sim(sim), airgap, engine))
+}
+
+/// A real cluster from its kubeconfig, and an engine on a namespace of this run alone
+/// (`<app>-matrix-<random>`), so the cell never touches what the cluster already runs.
+async fn connect_live(
+    kubeconfig: &Path,
+    shared: &Shared,
+) -> Result<(ClusterHandle, Option<Airgap>, Engine), String> {
+    let cluster = Cluster::connect(&berth_deploy::ConnectOptions {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        context: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let url = format!("the cluster of kubeconfig {}", kubeconfig.display());
+    let suffix = rand::random::<u32>() & 0xff_ffff;
+    let namespace = format!("{}-matrix-{suffix:06x}", shared.namespace);
+    let engine = cell_engine(Arc::new(cluster), shared, namespace);
+    Ok((ClusterHandle::Live { url }, None, engine))
+}
+
+/// The cell's private registry (with a login under `--registry-auth`); the profile's only
+/// reachable registry becomes it.
+async fn cell_registry(
+    shared: &Shared,
+    dir: &Path,
+    profile: &mut berth_kube_sim::Profile,
+) -> Result<Airgap, String> {
+    let mut config =
+        server::ServerConfig::new(dir.join("registry"), SocketAddr::from(([127, 0, 0, 1], 0)));
+    let credentials = if shared.opts.registry_auth {
+        // The lowest bcrypt cost: the password is random and lives as long as the cell.
+        let (password, line) = server::access::generated_user(REGISTRY_USER, 4)
+            .map_err(|e| format!("private registry user: {e}"))?;
+        let htpasswd = dir.join("registry-htpasswd");
+        std::fs::write(&htpasswd, line)
+            .map_err(|e| format!("writing {}: {e}", htpasswd.display()))?;
+        config.htpasswd = Some(htpasswd);
+        Some(Credentials {
+            username: REGISTRY_USER.to_string(),
+            password,
+        })
+    } else {
+        None
+    };
+    let server = server::start(config)
+        .await
+        .map_err(|e| format!("private registry: {e}"))?;
+    let host = server.addr.to_string();
+    // The only registry this cluster's kubelet can reach.
+    profile.registries = vec![RegistryProfile {
+        host: host.clone(),
+        insecure: true,
+        insecure_skip_tls_verify: false,
+    }];
+    Ok(Airgap {
+        server,
+        host,
+        credentials,
+    })
+}
+
+fn cell_engine(cluster: Arc<Cluster>, shared: &Shared, namespace: String) -> Engine {
     let opts = Options {
-        namespace: shared.namespace.clone(),
+        namespace,
         timeout: shared.opts.timeout,
         fail_fast: Some(shared.opts.fail_fast),
         ..Options::default()
     };
-    let engine = Engine::new(cluster, opts, Arc::new(berth_deploy::Quiet));
-    Ok((sim, airgap, engine))
+    Engine::new(cluster, opts, Arc::new(berth_deploy::Quiet))
 }
 
-/// Every step after the cluster started; returns the support bundle's path if written.
+/// Remove a live cell's throwaway namespace (after uninstall) and record it as a step.
+async fn remove_namespace(run: &mut Run, engine: &Engine) {
+    let ns = engine.options().namespace.clone();
+    let r = berth_deploy::object::ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: ns.clone(),
+    };
+    let cluster = engine.cluster().clone();
+    run.step("cleanup", true, async move {
+        Some(match cluster.delete(&r).await {
+            Ok(_) => Ok(format!("namespace {ns} deleted")),
+            Err(e) => Err((
+                format!("deleting namespace {ns}: {e}"),
+                Some(CellDiagnosis {
+                    object: format!("namespace/{ns}"),
+                    cause: format!("the cell's throwaway namespace {ns} could not be deleted: {e}"),
+                    fix: format!("delete it by hand: kubectl delete namespace {ns}"),
+                }),
+            )),
+        })
+    })
+    .await;
+}
+
 async fn steps(run: &mut Run, engine: &Engine, airgap: Option<&Airgap>) -> Option<String> {
     let shared = run.shared.clone();
     let engine = Engine::new(
@@ -432,7 +535,7 @@ async fn api_versions(
     let (release, plans) = match app::render_exposed(
         &staged.app_dir,
         &shared.opts.values_of(cell),
-        &shared.namespace,
+        &engine.options().namespace,
         None,
         opts,
     ) {
@@ -569,7 +672,7 @@ async fn deploy(
     let rendered = app::render_exposed(
         &staged.app_dir,
         &shared.opts.values_of(cell),
-        &shared.namespace,
+        &engine.options().namespace,
         previous.as_ref(),
         live,
     );

@@ -133,6 +133,7 @@ mod tests {
             distribution: d.into(),
             airgapped: false,
             ingress: None,
+            kubeconfig: None,
         }
     }
 

@@ -61,6 +61,11 @@ pub struct Cell {
     /// distribution's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingress: Option<String>,
+    /// A real cluster reached through this kubeconfig (`--kubeconfig`) instead of a fresh
+    /// simulator: the cell runs online, in a throwaway namespace removed afterwards; its
+    /// `kube`/`minor` are the server's once connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 impl Cell {
@@ -271,11 +276,45 @@ pub fn cells(minors: &[u32], distributions: &[String], airgap: AirgapMode) -> Ve
                     distribution: d.clone(),
                     airgapped,
                     ingress: None,
+                    kubeconfig: None,
                 });
             }
         }
     }
     out
+}
+
+/// The column of a real cluster (`--kubeconfig FILE`): online only (its nodes cannot reach
+/// the cell's in-process registry), distribution `kubeconfig-<file stem>`; the version is
+/// read from the server when the cell runs.
+pub fn live_cell(kubeconfig: &std::path::Path) -> Result<Cell, MatrixError> {
+    if !kubeconfig.is_file() {
+        return Err(MatrixError::Input(format!(
+            "--kubeconfig {}: no such file; give the kubeconfig of the cluster to add as a column",
+            kubeconfig.display()
+        )));
+    }
+    let stem: String = kubeconfig
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok(Cell {
+        kube: "live".into(),
+        minor: 0,
+        distribution: format!("kubeconfig-{}", stem.trim_matches('-')),
+        airgapped: false,
+        ingress: None,
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+    })
 }
 
 /// [`cells`] times the ingress flavours (none given: [`cells`]); a flavour is paired only

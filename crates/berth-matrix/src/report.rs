@@ -351,6 +351,7 @@ mod tests {
             distribution: d.into(),
             airgapped: a,
             ingress: None,
+            kubeconfig: None,
         };
         let step = |n: &str, s: StepStatus| StepResult {
             step: n.into(),

@@ -785,3 +785,81 @@ fn air_gapped_cells_install_into_a_registry_that_requires_a_login() {
     .expect("htpasswd");
     assert!(htpasswd.starts_with("berth-matrix:$2"), "{htpasswd}");
 }
+
+/// `--kubeconfig`: a cluster reached through a kubeconfig file is a column of its own. Here the
+/// cluster is a simulator started apart from the matrix (the matrix sees only its kubeconfig,
+/// as it would a real cluster's): the cell runs every step online in a throwaway namespace,
+/// takes the server's version, and deletes the namespace at the end.
+#[test]
+fn a_cluster_given_by_kubeconfig_is_a_column_and_keeps_nothing_of_the_run() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(berth_kube_sim::Simulator::start(
+            berth_kube_sim::SimOptions {
+                profile: berth_kube_sim::Profile::builtin("k8s-1.31").expect("profile"),
+                ..Default::default()
+            },
+        ))
+        .expect("simulator");
+    let kubeconfig = out.path().join("staging.yaml");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let opts = MatrixOptions {
+        app_dir: repo().join("examples/hello"),
+        upgrade_from: None,
+        cells: vec![plan::live_cell(&kubeconfig).expect("cell")],
+        jobs: 1,
+        out_dir: out.path().join("report"),
+        values: BTreeMap::new(),
+        values_for: BTreeMap::new(),
+        timeout: Duration::from_secs(60),
+        fail_fast: Duration::from_secs(2),
+        profile: None,
+        registry_auth: false,
+    };
+    let r = rt.block_on(berth_matrix::run(opts, &|_| {})).expect("ran");
+    let c = &r.cells[0];
+    assert_eq!(c.id, "live-kubeconfig-staging-online");
+    assert!(c.passed, "{:?} {:?}", c.failed_step, c.diagnosis);
+    assert_eq!((c.cell.minor, c.cell.kube.as_str()), (31, "1.31"));
+    assert!(
+        c.server_version.starts_with("v1.31"),
+        "{}",
+        c.server_version
+    );
+    let cleanup = &step(c, "cleanup").detail;
+    assert!(cleanup.starts_with("namespace hello-matrix-"), "{cleanup}");
+    let ns = cleanup
+        .trim_start_matches("namespace ")
+        .trim_end_matches(" deleted")
+        .to_string();
+    // The namespace is gone (or going) from the cluster the matrix was pointed at.
+    let left = rt
+        .block_on(async {
+            let cluster = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
+                kubeconfig: Some(kubeconfig.clone()),
+                context: None,
+            })
+            .await
+            .expect("connect");
+            cluster
+                .get(&berth_deploy::object::ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "Namespace".into(),
+                    namespace: String::new(),
+                    name: ns.clone(),
+                })
+                .await
+        })
+        .expect("get namespace");
+    assert!(
+        left.as_ref()
+            .is_none_or(|n| n["status"]["phase"] == "Terminating"),
+        "namespace {ns} left behind: {left:?}"
+    );
+    assert!(plan::live_cell(&out.path().join("missing.yaml")).is_err());
+    rt.block_on(sim.shutdown());
+}

@@ -18,6 +18,7 @@ berth matrix . --distribution generic,k3s,eks --jobs 4\n  \
 berth matrix . --distribution openshift --upgrade-from ../v1.release\n  \
 berth matrix . --airgap airgapped --registry-auth\n  \
 berth matrix . --namespace-quota limits.cpu=2,limits.memory=2Gi\n  \
+berth matrix . --kube 1.33 --kubeconfig ~/.kube/staging.yaml\n  \
 berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report\n  \
 berth matrix examples/expose --ingress nginx,traefik,gateway-api,istio"
 )]
@@ -61,6 +62,10 @@ pub struct Args {
     /// hardened clusters configure it.
     #[arg(long, value_name = "LEVEL")]
     pod_security: Option<String>,
+    /// Add a real cluster as a column (repeatable): the same steps, online, in a throwaway
+    /// namespace that is deleted afterwards.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Vec<PathBuf>,
     /// Every cell's cluster puts this ResourceQuota into each new namespace, as
     /// multi-tenant clusters do (RESOURCE=QUANTITY,...: limits.cpu=2,limits.memory=2Gi,pods=10):
     /// containers must then state those requests or limits.
@@ -123,8 +128,11 @@ pub fn run(a: Args) -> Result<u8> {
         Some(i) => plan::parse_ingress(i).map_err(|e| crate::exit::BadInput(e.to_string()))?,
         None => Vec::new(),
     };
-    let cells = plan::cells_with_ingress(&minors, &dists, airgap, &ingress)
+    let mut cells = plan::cells_with_ingress(&minors, &dists, airgap, &ingress)
         .map_err(|e| crate::exit::BadInput(e.to_string()))?;
+    for k in &a.kubeconfig {
+        cells.push(plan::live_cell(k).map_err(|e| crate::exit::BadInput(e.to_string()))?);
+    }
     let profile = profile_tweak(a.pod_security.clone(), a.namespace_quota.as_deref())?;
     let opts = MatrixOptions {
         app_dir: a.app_dir.clone(),
