@@ -254,15 +254,17 @@ fn ready_after(objs: &[Arc<Value>]) -> Duration {
 
 // ---------- contents: the common controller's part and the sidecar ----------
 
-/// What a cut recorded beside the copy (`<id>.json`), for pre-provisioned contents.
-fn write_meta(dir: &Path, creation_ns: i64, restore_size: i64) {
+/// What a cut recorded beside the copy (`<id>.json`): when it began and the restore size.
+fn write_meta(path: &Path, creation_ns: i64, restore_size: i64) {
     let meta = json!({"creationTime": creation_ns, "restoreSize": restore_size});
-    let _ = std::fs::create_dir_all(dir.parent().unwrap_or(dir));
-    let _ = std::fs::write(dir.with_extension("json"), meta.to_string());
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, meta.to_string());
 }
 
-fn read_meta(dir: &Path) -> Option<(i64, i64)> {
-    let v: Value = serde_json::from_slice(&std::fs::read(dir.with_extension("json")).ok()?).ok()?;
+fn read_meta(path: &Path) -> Option<(i64, i64)> {
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     Some((v["creationTime"].as_i64()?, v["restoreSize"].as_i64()?))
 }
 
@@ -310,12 +312,13 @@ fn contents(store: &mut Store, sh: &Shared) {
                 if !sidecar {
                     continue; // nobody deletes the storage system's snapshot: the finalizer stays
                 }
-                if let Some(h) = c["status"]["snapshotHandle"]
+                // The storage system's snapshot: cut, imported, or still being cut.
+                let handle = c["status"]["snapshotHandle"]
                     .as_str()
                     .or(c["spec"]["source"]["snapshotHandle"].as_str())
-                {
-                    sh.volumes.remove_snapshot(&csi::snapshot_id(h));
-                }
+                    .map(String::from)
+                    .unwrap_or_else(|| csi::snapshot_handle(&driver, md(&c, "uid")));
+                sh.volumes.remove_snapshot(&csi::snapshot_id(&handle));
             }
             remove_finalizer(store, &g, &c, CONTENT_BOUND);
             continue;
@@ -369,7 +372,8 @@ fn contents(store: &mut Store, sh: &Shared) {
 
 /// A content naming an existing snapshot: ready when its copy exists.
 fn pre_provisioned(store: &mut Store, sh: &Shared, c: &Arc<Value>, handle: &str) {
-    let dir = sh.volumes.snapshot_dir(&csi::snapshot_id(handle));
+    let id = csi::snapshot_id(handle);
+    let dir = sh.volumes.snapshot_dir(&id);
     if !dir.is_dir() {
         content_error(
             store,
@@ -381,27 +385,41 @@ fn pre_provisioned(store: &mut Store, sh: &Shared, c: &Arc<Value>, handle: &str)
         );
         return;
     }
-    let (created, size) = read_meta(&dir).unwrap_or((now_nanos(), 0));
+    let (created, size) = read_meta(&sh.volumes.snapshot_meta(&id)).unwrap_or((now_nanos(), 0));
     let mut n = (**c).clone();
     n["status"] = json!({"snapshotHandle": handle, "creationTime": created,
         "restoreSize": size, "readyToUse": true});
     commit(store, &contents_gr(), c, n);
 }
 
-/// CreateSnapshot: the cut copies the volume's directory; readyToUse once the copy is
-/// complete and the fault delay has passed.
+/// CreateSnapshot: the cut is a copy of the volume's directory, begun at the first pass. The
+/// status (handle, `creationTime` = when the copy began, restoreSize) appears once the copy
+/// is complete, so a client that sees `creationTime` knows later writes are not in it;
+/// readyToUse follows, after the fault delay if any.
 fn cut(store: &mut Store, sh: &Shared, c: &Arc<Value>, driver: &str, vh: &str) {
     let objs = fault_sources(store, c);
     let failed = |why: &str| {
         format!("Failed to create snapshot: failed to take snapshot of the volume {vh}: {why:?}")
     };
-    let not_found = || {
-        failed(&format!(
-            "rpc error: code = NotFound desc = volume {vh} not found"
-        ))
-    };
-    let status = &c["status"];
-    let Some(handle) = status["snapshotHandle"].as_str().map(String::from) else {
+    let ready_after = ready_after(&objs);
+    if let Some(created) = c["status"]["creationTime"].as_i64() {
+        // Cut; ready once the delay has passed.
+        if now_nanos() >= created.saturating_add(ready_after.as_nanos() as i64) {
+            let mut n = (**c).clone();
+            n["status"]["readyToUse"] = json!(true);
+            if let Some(m) = n["status"].as_object_mut() {
+                m.remove("error");
+            }
+            commit(store, &contents_gr(), c, n);
+        }
+        return;
+    }
+    let handle = csi::snapshot_handle(driver, md(c, "uid"));
+    let id = csi::snapshot_id(&handle);
+    let (dir, meta) = (sh.volumes.snapshot_dir(&id), sh.volumes.snapshot_meta(&id));
+    let src = volume_by_handle(store, driver, vh);
+    let Some((created, size)) = read_meta(&meta) else {
+        // The first pass: the cut begins now.
         if fails(&objs) {
             let m = failed(&format!(
                 "rpc error: code = Internal desc = the storage system refused to snapshot {vh} (sim.berth.dev/fail: snapshot-failed)"
@@ -409,52 +427,37 @@ fn cut(store: &mut Store, sh: &Shared, c: &Arc<Value>, driver: &str, vh: &str) {
             content_error(store, c, "SnapshotCreationFailed", &m);
             return;
         }
-        let Some((src, capacity)) = volume_by_handle(store, driver, vh) else {
-            content_error(store, c, "SnapshotCreationFailed", &not_found());
+        let Some((src, capacity)) = src else {
+            let m = failed(&format!(
+                "rpc error: code = NotFound desc = volume {vh} not found"
+            ));
+            content_error(store, c, "SnapshotCreationFailed", &m);
             return;
         };
-        // The cut: the copy starts now; the point in time is this moment.
-        let handle = csi::snapshot_handle(driver, md(c, "uid"));
-        let dir = sh.volumes.snapshot_dir(&csi::snapshot_id(&handle));
-        let created = now_nanos();
-        write_meta(&dir, created, capacity);
+        write_meta(&meta, now_nanos(), capacity);
         sh.volumes.copy_tree(&src, &dir);
-        let mut n = (**c).clone();
-        n["status"] = json!({"snapshotHandle": handle, "creationTime": created,
-            "restoreSize": capacity, "readyToUse": false});
-        commit(store, &contents_gr(), c, n);
         return;
     };
-    let dir = sh.volumes.snapshot_dir(&csi::snapshot_id(&handle));
-    // A copy cut before a restart of the simulator is taken again.
-    let src = volume_by_handle(store, driver, vh)
-        .map(|(d, _)| d)
-        .unwrap_or_default();
-    match sh.volumes.copy_tree(&src, &dir) {
+    // A copy begun before a restart of the simulator is taken again.
+    let from = src.map(|(d, _)| d).unwrap_or_default();
+    match sh.volumes.copy_tree(&from, &dir) {
         CopyProgress::Running => {}
         CopyProgress::Failed(e) => {
-            let why = if src.as_os_str().is_empty() {
+            sh.volumes.forget_copy(&dir);
+            let _ = std::fs::remove_file(&meta);
+            let why = if from.as_os_str().is_empty() {
                 format!("rpc error: code = NotFound desc = volume {vh} not found")
             } else {
                 format!("rpc error: code = Internal desc = {e}")
             };
-            let m = format!(
-                "Failed to check and update snapshot content: failed to take snapshot of the volume {vh}: {why:?}"
-            );
-            content_error(store, c, "SnapshotContentCheckandUpdateFailed", &m);
+            content_error(store, c, "SnapshotCreationFailed", &failed(&why));
         }
         CopyProgress::Done => {
-            let created = status["creationTime"].as_i64().unwrap_or_else(now_nanos);
-            let due = created.saturating_add(ready_after(&objs).as_nanos() as i64);
-            if now_nanos() < due {
-                return;
-            }
             sh.volumes.forget_copy(&dir);
+            let ready = now_nanos() >= created.saturating_add(ready_after.as_nanos() as i64);
             let mut n = (**c).clone();
-            n["status"]["readyToUse"] = json!(true);
-            if let Some(m) = n["status"].as_object_mut() {
-                m.remove("error");
-            }
+            n["status"] = json!({"snapshotHandle": handle, "creationTime": created,
+                "restoreSize": size, "readyToUse": ready});
             commit(store, &contents_gr(), c, n);
         }
     }

@@ -256,13 +256,18 @@ impl Volumes {
         self.root.join(".snapshots").join(id)
     }
 
+    /// Where the metadata of snapshot `id`'s copy lives.
+    pub fn snapshot_meta(&self, id: &str) -> PathBuf {
+        self.root.join(".snapshots").join(format!("{id}.json"))
+    }
+
     /// Removes a snapshot's copy and metadata.
     pub fn remove_snapshot(&self, id: &str) {
         let dir = self.snapshot_dir(id);
         self.forget_copy(&dir);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(partial(&dir));
-        let _ = std::fs::remove_file(dir.with_extension("json"));
+        let _ = std::fs::remove_file(self.snapshot_meta(id));
     }
 
     /// Starts copying `from` to `to` on first call (in a thread of its own, beside the API
@@ -285,11 +290,15 @@ impl Volumes {
                 if let Some(parent) = tmp.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                copy_dir(&from, &tmp)?;
-                std::fs::rename(&tmp, &to)
+                copy_dir(&from, &tmp)
             })();
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-            *st = match result {
+            if *st != CopyProgress::Running {
+                // Abandoned (its snapshot or claim was deleted meanwhile).
+                let _ = std::fs::remove_dir_all(&tmp);
+                return;
+            }
+            *st = match result.and_then(|()| std::fs::rename(&tmp, &to)) {
                 Ok(()) => CopyProgress::Done,
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&tmp);
@@ -304,12 +313,20 @@ impl Volumes {
         CopyProgress::Running
     }
 
-    /// Forgets a finished (or abandoned) copy; a running one finishes on its own.
+    /// Forgets a copy; a running one is abandoned (its partial copy is removed, nothing
+    /// appears at the destination).
     pub fn forget_copy(&self, to: &Path) {
-        self.copies
+        let removed = self
+            .copies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(to);
+        if let Some(state) = removed {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            if *st == CopyProgress::Running {
+                *st = CopyProgress::Failed("abandoned".into());
+            }
+        }
     }
 }
 

@@ -531,6 +531,7 @@ fn a_scheduled_run_may_snapshot_and_its_role_allows_it() {
     let start = Instant::now();
     let id = loop {
         let out = env.snap(&["list", "-o", "json"]);
+        assert!(out.status.success(), "{}", text(&out));
         let list: Value = serde_json::from_slice(&out.stdout).expect("json");
         let app = list.as_array().into_iter().flatten().find(|s| {
             s["tags"]
