@@ -1089,6 +1089,24 @@ async fn wait_bound(cluster: &Cluster, ns: &str, name: &str, timeout: Duration) 
         {
             return Ok(());
         }
+        // A class that binds on first consumer binds when the mover's pod is scheduled.
+        if let Some(class) = c
+            .as_ref()
+            .and_then(|c| c.pointer("/spec/storageClassName"))
+            .and_then(Value::as_str)
+        {
+            let sc = ObjectRef {
+                api_version: "storage.k8s.io/v1".into(),
+                kind: "StorageClass".into(),
+                namespace: String::new(),
+                name: class.into(),
+            };
+            if let Ok(Some(sc)) = cluster.get(&sc).await
+                && sc["volumeBindingMode"] == "WaitForFirstConsumer"
+            {
+                return Ok(());
+            }
+        }
         if start.elapsed() > timeout {
             return Err(Error::Failed(format!(
                 "persistentvolumeclaim/{name} in namespace {ns} was not bound within {}s; see `kubectl -n {ns} describe pvc {name}` (is there a default StorageClass?)",

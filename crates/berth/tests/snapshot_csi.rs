@@ -563,8 +563,10 @@ fn a_scheduled_run_may_snapshot_and_its_role_allows_it() {
 }
 
 #[test]
-fn hooks_run_once_each_around_the_cut_and_the_pre_hooks_files_are_in_the_copy() {
-    let env = Env::new(csi_profile(true));
+fn hooks_run_once_each_around_the_cut_and_a_restore_binds_claims_on_first_consumer() {
+    // OpenShift's profile as it comes: gp3-csi binds on first consumer (the temporary claim
+    // binds when its mover's pod is scheduled), csi-aws-vsc is its default class.
+    let env = Env::new(Profile::builtin("openshift").expect("profile"));
     let mover = format!(
         "registry.berth.dev/berth/mover:{}",
         env!("CARGO_PKG_VERSION")
@@ -588,6 +590,8 @@ fn hooks_run_once_each_around_the_cut_and_the_pre_hooks_files_are_in_the_copy() 
         &app.display().to_string(),
         "-n",
         "hello",
+        "--set",
+        "ingress_class=openshift-default",
         "--timeout",
         "60s",
     ]);
@@ -603,6 +607,10 @@ fn hooks_run_once_each_around_the_cut_and_the_pre_hooks_files_are_in_the_copy() 
         .collect();
     assert_eq!(ran, ["pre/dump:succeeded", "post/resume:succeeded"]);
     assert_eq!(rep["claims"][0]["consistency"], "crash-consistent", "{rep}");
+    assert_eq!(
+        rep["claims"][0]["volume_snapshot_class"], "csi-aws-vsc",
+        "{rep}"
+    );
     let id = rep["snapshot_id"].as_str().expect("id");
     let out = env.snap(&["show", id, "-o", "json"]);
     let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -617,4 +625,17 @@ fn hooks_run_once_each_around_the_cut_and_the_pre_hooks_files_are_in_the_copy() 
         "{paths:?}"
     );
     env.assert_clean();
+
+    // A restore where claims bind on first consumer: the restore's mover is that consumer.
+    let before = tree(&env.claim_dir("hello", CLAIM));
+    let out = env.snap(&[
+        "restore",
+        &id[..8],
+        "-n",
+        "hello-restored",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(tree(&env.claim_dir("hello-restored", CLAIM)), before);
 }
