@@ -732,3 +732,22 @@ spec:
     );
     sim.shutdown().await;
 }
+
+#[test]
+fn a_profile_file_names_its_volume_snapshot_classes() {
+    let p = Profile::from_yaml_str(
+        "storageClasses:\n  - {name: longhorn, provisioner: driver.longhorn.io, default: true}\nvolumeSnapshotClasses:\n  - {name: longhorn-snap, driver: driver.longhorn.io, deletionPolicy: Retain, default: true}\n",
+    )
+    .expect("profile");
+    assert!(p.serves_volume_snapshots());
+    assert_eq!(p.volume_snapshot_classes[0].deletion_policy, "Retain");
+    let p = Profile::from_yaml_str("volumeSnapshots: true\n").expect("profile");
+    assert!(p.serves_volume_snapshots() && p.volume_snapshot_classes.is_empty());
+    let e = Profile::from_yaml_str(
+        "volumeSnapshotClasses:\n  - {name: x, driver: d, deletionPolicy: Keep}\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("deletionPolicy must be Delete or Retain"), "{e}");
+    let e = Profile::from_yaml_str("volumeSnapshotClasses:\n  - {name: x}\n").unwrap_err();
+    assert!(e.contains("needs a name and a driver"), "{e}");
+}
