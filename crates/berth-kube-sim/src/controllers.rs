@@ -287,11 +287,13 @@ pub fn seed(store: &mut Store) {
             );
         }
     }
+    crate::csi::seed(store);
     for crd in profile
         .crds
         .iter()
         .cloned()
         .chain(crate::routing::profile_crds(&profile))
+        .chain(crate::snapshots::profile_crds(&profile))
     {
         let mut c = crd;
         c["apiVersion"] = json!("apiextensions.k8s.io/v1");
@@ -305,6 +307,7 @@ pub fn seed(store: &mut Store) {
     // Establish pre-installed CRDs right away, so they are served from the first request.
     crds(store);
     crate::routing::seed(store);
+    crate::snapshots::seed(store);
 }
 
 // ---------- the loop ----------
@@ -353,6 +356,7 @@ pub fn tick(store: &mut Store, sh: &Shared) {
     daemonsets(store);
     cronjobs(store);
     jobs(store);
+    crate::snapshots::tick(store, sh);
     pvcs(store, sh);
     kubelet(store, sh);
     services(store);
@@ -1645,12 +1649,19 @@ fn pvcs(store: &mut Store, sh: &Shared) {
             .to_string();
         let modes = pvc["spec"]["accessModes"].clone();
         let pv_name = format!("pvc-{}", md_str(&pvc, "uid"));
+        // A claim from a VolumeSnapshot waits until its directory holds the snapshot's copy.
+        let target = sh.volumes.root().join(&pv_name);
+        if !crate::snapshots::prefill(store, sh, &pvc, &class, &provisioner, &target) {
+            continue;
+        }
         // A real directory: mover processes and tests read and write the volume's files there.
         let dir = sh.volumes.provision(&pv_name);
+        let (source_key, source) =
+            crate::csi::pv_source(store, &provisioner, &pv_name, md_str(&pvc, "uid"), &dir);
         let mut pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}, "finalizers": ["kubernetes.io/pv-protection"]},
             "spec": {"capacity": {"storage": size}, "accessModes": modes, "persistentVolumeReclaimPolicy": sc["reclaimPolicy"].as_str().unwrap_or("Delete"), "storageClassName": class, "volumeMode": pvc["spec"]["volumeMode"].as_str().unwrap_or("Filesystem"),
                 "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": pvc["metadata"]["uid"], "apiVersion": "v1", "resourceVersion": pvc["metadata"]["resourceVersion"]},
-                "hostPath": {"path": dir.display().to_string(), "type": "DirectoryOrCreate"}},
+                source_key: source},
             "status": {"phase": "Bound"}});
         if let Some(node) = &selected_node {
             // Provisioned for the node the scheduler chose, as topology-aware provisioners do.
@@ -1690,19 +1701,37 @@ fn pvcs(store: &mut Store, sh: &Shared) {
             json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}});
         store.commit(&pvcg, n, Some(pvc.clone()));
     }
-    // A deleted claim releases its volume (reclaim policy Delete).
+    // A deleted claim releases its volume (reclaim policy Delete) once other controllers'
+    // finalizers (a snapshot being cut from it) are gone.
     for pvc in store.list(&pvcg, None) {
         if is_deleting(&pvc) {
+            let fins: Vec<Value> = pvc["metadata"]["finalizers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let others: Vec<Value> = fins
+                .iter()
+                .filter(|f| *f != "kubernetes.io/pvc-protection")
+                .cloned()
+                .collect();
             let mut n = (*pvc).clone();
-            n["metadata"]["finalizers"] = json!([]);
+            n["metadata"]["finalizers"] = Value::Array(others.clone());
             store.commit(&pvcg, n, Some(pvc.clone()));
+            if !others.is_empty() {
+                continue;
+            }
             store.remove(&pvcg, md_str(&pvc, "namespace"), md_str(&pvc, "name"));
+            sh.volumes.forget_copy(
+                &sh.volumes
+                    .root()
+                    .join(format!("pvc-{}", md_str(&pvc, "uid"))),
+            );
             if let Some(v) = pvc["spec"]["volumeName"].as_str() {
                 if let Some(pv) = store.get(&pvg, "", v)
                     && pv["spec"]["persistentVolumeReclaimPolicy"] != "Retain"
-                    && let Some(path) = pv["spec"]["hostPath"]["path"].as_str()
+                    && let Some(path) = crate::csi::volume_dir(&pv)
                 {
-                    sh.volumes.release(path);
+                    sh.volumes.release(&path.display().to_string());
                 }
                 store.remove(&pvg, "", v);
             }

@@ -163,6 +163,7 @@ pub fn apply(store: &mut Store, rt: &ResourceType, obj: &mut Value, old: Option<
             }
             if old.is_none() {
                 obj["status"] = json!({"phase": "Pending"});
+                crate::snapshots::normalize_data_sources(&mut obj["spec"]);
             }
         }
         ("apps", "Deployment") => {

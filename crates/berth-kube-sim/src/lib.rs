@@ -18,13 +18,15 @@
 //! `registry` (image checks), `logs`, `protobuf`, `persist` (state dir), `references`
 //! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
 //! `admission` (webhook calls), `aggregation` (APIService availability), `pod_security`
-//! (Pod Security admission and OpenShift SCC).
+//! (Pod Security admission and OpenShift SCC), `volumes` (volume directories, mover
+//! processes), `csi` (CSI volume sources), `snapshots` (VolumeSnapshots and their controller).
 
 mod admission;
 mod aggregation;
 mod api;
 mod catalog;
 mod controllers;
+mod csi;
 mod defaults;
 mod discovery;
 mod faults;
@@ -40,6 +42,7 @@ mod registry;
 mod routing;
 mod schema;
 mod selector;
+mod snapshots;
 mod status;
 mod store;
 mod table;
@@ -48,6 +51,7 @@ mod validate;
 mod volumes;
 mod watch;
 
+pub use csi::volume_dir;
 pub use volumes::{MOVER_BIN_ENV, is_mover_image};
 
 pub use profile::Profile;

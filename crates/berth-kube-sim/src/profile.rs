@@ -24,6 +24,11 @@ pub struct Profile {
     pub storage_classes: Vec<StorageClassProfile>,
     /// IngressClasses; Ingresses get an address only when their class exists.
     pub ingress_classes: Vec<IngressClassProfile>,
+    /// The `snapshot.storage.k8s.io` API (the external-snapshotter's CRDs) and its snapshot
+    /// controller; implied by `volume_snapshot_classes`. Default false.
+    pub volume_snapshots: bool,
+    /// VolumeSnapshotClasses installed at start (each with a CSIDriver for its driver).
+    pub volume_snapshot_classes: Vec<VolumeSnapshotClassProfile>,
     /// CustomResourceDefinition manifests installed at start.
     pub crds: Vec<Value>,
     /// The Gateway API's standard CRDs (GatewayClass, Gateway, HTTPRoute) are installed.
@@ -134,6 +139,19 @@ pub struct StorageClassProfile {
     pub volume_binding_mode: String,
 }
 
+/// A VolumeSnapshotClass.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeSnapshotClassProfile {
+    pub name: String,
+    /// The CSI driver whose volumes it snapshots, e.g. `ebs.csi.aws.com`.
+    pub driver: String,
+    /// `Delete` (also when empty) or `Retain`.
+    pub deletion_policy: String,
+    /// Annotated `snapshot.storage.kubernetes.io/is-default-class: "true"`.
+    pub default: bool,
+}
+
 /// The binding mode that makes a claim wait for its first pod.
 pub const WAIT_FOR_FIRST_CONSUMER: &str = "WaitForFirstConsumer";
 
@@ -211,6 +229,8 @@ impl Default for Profile {
                 controller: "k8s.io/ingress-nginx".into(),
                 default: true,
             }],
+            volume_snapshots: false,
+            volume_snapshot_classes: vec![],
             crds: vec![],
             gateway_api: false,
             gateways: vec![],
@@ -275,12 +295,25 @@ impl Profile {
             "eks" => {
                 p.distribution = "eks".into();
                 p.kubernetes_version = "1.31.4-eks-2d5f260".into();
-                p.storage_classes = vec![StorageClassProfile {
-                    name: "gp2".into(),
-                    provisioner: "kubernetes.io/aws-ebs".into(),
-                    default: true,
-                    volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
-                }];
+                p.storage_classes = vec![
+                    StorageClassProfile {
+                        name: "gp2".into(),
+                        provisioner: "kubernetes.io/aws-ebs".into(),
+                        default: true,
+                        volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
+                    },
+                    // The EBS CSI driver add-on's class, as the EKS documentation creates it.
+                    StorageClassProfile {
+                        name: "gp3".into(),
+                        provisioner: "ebs.csi.aws.com".into(),
+                        default: false,
+                        volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
+                    },
+                ];
+                p.volume_snapshot_classes = vec![VolumeSnapshotClassProfile::default_for(
+                    "ebs-csi-snapclass",
+                    "ebs.csi.aws.com",
+                )];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "alb".into(),
                     controller: "ingress.k8s.aws/alb".into(),
@@ -327,6 +360,10 @@ impl Profile {
                         volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                     },
                 ];
+                p.volume_snapshot_classes = vec![VolumeSnapshotClassProfile::default_for(
+                    "pd-csi-snapclass",
+                    "pd.csi.storage.gke.io",
+                )];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "gce".into(),
                     controller: "k8s-io/ingress-gce".into(),
@@ -350,6 +387,11 @@ impl Profile {
                     default: true,
                     volume_binding_mode: WAIT_FOR_FIRST_CONSUMER.into(),
                 }];
+                // Installed by OpenShift's AWS EBS CSI driver operator.
+                p.volume_snapshot_classes = vec![VolumeSnapshotClassProfile::default_for(
+                    "csi-aws-vsc",
+                    "ebs.csi.aws.com",
+                )];
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "openshift-default".into(),
                     controller: "openshift.io/ingress-to-route".into(),
@@ -369,6 +411,8 @@ impl Profile {
                 p.distribution = "rke2".into();
                 p.kubernetes_version = "1.32.2+rke2r1".into();
                 p.storage_classes = vec![];
+                // RKE2 bundles the snapshot controller and its CRDs (no CSI driver, no class).
+                p.volume_snapshots = true;
                 p.ingress_classes = vec![IngressClassProfile {
                     name: "nginx".into(),
                     controller: "k8s.io/ingress-nginx".into(),
@@ -426,6 +470,12 @@ impl Profile {
         Err(SimError::UnknownProfile(name_or_path.to_string()))
     }
 
+    /// Whether the `snapshot.storage.k8s.io` API is served (docs/formats/sim-profile.md,
+    /// section 14).
+    pub fn serves_volume_snapshots(&self) -> bool {
+        self.volume_snapshots || !self.volume_snapshot_classes.is_empty()
+    }
+
     fn validate(&self) -> Result<(), String> {
         self.version_parts()?;
         if !matches!(
@@ -477,6 +527,19 @@ impl Profile {
                 ));
             }
         }
+        for (i, c) in self.volume_snapshot_classes.iter().enumerate() {
+            if c.name.is_empty() || c.driver.is_empty() {
+                return Err(format!(
+                    "volumeSnapshotClasses[{i}] needs a name and a driver (the CSI driver whose volumes it snapshots, e.g. ebs.csi.aws.com)"
+                ));
+            }
+            if !matches!(c.deletion_policy.as_str(), "" | "Delete" | "Retain") {
+                return Err(format!(
+                    "volumeSnapshotClasses[{i}].deletionPolicy must be Delete or Retain, got {:?}",
+                    c.deletion_policy
+                ));
+            }
+        }
         for (i, g) in self.gateways.iter().enumerate() {
             for (field, v) in [
                 ("name", &g.name),
@@ -514,6 +577,18 @@ impl Profile {
                 "kubernetesVersion {:?} is not a version like 1.32.0",
                 self.kubernetes_version
             )),
+        }
+    }
+}
+
+impl VolumeSnapshotClassProfile {
+    /// A class marked default, deleting its snapshots with the VolumeSnapshot.
+    pub fn default_for(name: &str, driver: &str) -> VolumeSnapshotClassProfile {
+        VolumeSnapshotClassProfile {
+            name: name.into(),
+            driver: driver.into(),
+            deletion_policy: "Delete".into(),
+            default: true,
         }
     }
 }

@@ -27,6 +27,16 @@ pub(crate) struct Volumes {
     procs: Mutex<HashMap<(String, String), Proc>>,
     /// The API server's URL, handed to processes as their in-cluster access.
     api_url: String,
+    /// Directory copies (snapshots being cut, volumes filled from snapshots), by destination.
+    copies: Mutex<HashMap<PathBuf, std::sync::Arc<Mutex<CopyProgress>>>>,
+}
+
+/// How a directory copy ([`Volumes::copy_tree`]) stands.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CopyProgress {
+    Running,
+    Done,
+    Failed(String),
 }
 
 /// One mover container process (by pod uid and container name).
@@ -74,6 +84,7 @@ impl Volumes {
             mover_bin: Mutex::new(bin),
             procs: Mutex::new(HashMap::new()),
             api_url,
+            copies: Mutex::new(HashMap::new()),
         })
     }
 
@@ -236,6 +247,130 @@ impl Volumes {
     }
 }
 
+/// Directory copies for VolumeSnapshots (snapshots.rs): a snapshot's copy lives in
+/// `<root>/.snapshots/<id>` with its metadata in `<id>.json`; a copy is written to
+/// `<destination>.partial` and renamed when complete, so an existing destination is complete.
+impl Volumes {
+    /// Where the copy of snapshot `id` ([`crate::csi::snapshot_id`]) lives.
+    pub fn snapshot_dir(&self, id: &str) -> PathBuf {
+        self.root.join(".snapshots").join(id)
+    }
+
+    /// Where the metadata of snapshot `id`'s copy lives.
+    pub fn snapshot_meta(&self, id: &str) -> PathBuf {
+        self.root.join(".snapshots").join(format!("{id}.json"))
+    }
+
+    /// Removes a snapshot's copy and metadata.
+    pub fn remove_snapshot(&self, id: &str) {
+        let dir = self.snapshot_dir(id);
+        self.forget_copy(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(partial(&dir));
+        let _ = std::fs::remove_file(self.snapshot_meta(id));
+    }
+
+    /// Starts copying `from` to `to` on first call (in a thread of its own, beside the API
+    /// server) and reports how it stands. A destination that exists is a finished copy.
+    pub fn copy_tree(&self, from: &Path, to: &Path) -> CopyProgress {
+        let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = copies.get(to) {
+            return p.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        if to.is_dir() {
+            return CopyProgress::Done;
+        }
+        let state = std::sync::Arc::new(Mutex::new(CopyProgress::Running));
+        copies.insert(to.to_path_buf(), state.clone());
+        let (from, to) = (from.to_path_buf(), to.to_path_buf());
+        std::thread::spawn(move || {
+            let tmp = partial(&to);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let result = (|| {
+                if let Some(parent) = tmp.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                copy_dir(&from, &tmp)
+            })();
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            if *st != CopyProgress::Running {
+                // Abandoned (its snapshot or claim was deleted meanwhile).
+                let _ = std::fs::remove_dir_all(&tmp);
+                return;
+            }
+            *st = match result.and_then(|()| std::fs::rename(&tmp, &to)) {
+                Ok(()) => CopyProgress::Done,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    CopyProgress::Failed(format!(
+                        "copying {} to {}: {e}",
+                        from.display(),
+                        to.display()
+                    ))
+                }
+            };
+        });
+        CopyProgress::Running
+    }
+
+    /// Forgets a copy; a running one is abandoned (its partial copy is removed, nothing
+    /// appears at the destination).
+    pub fn forget_copy(&self, to: &Path) {
+        let removed = self
+            .copies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(to);
+        if let Some(state) = removed {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            if *st == CopyProgress::Running {
+                *st = CopyProgress::Failed("abandoned".into());
+            }
+        }
+    }
+}
+
+fn partial(to: &Path) -> PathBuf {
+    let mut name = to.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    to.with_file_name(name)
+}
+
+/// Copies a directory tree: directories, regular files (content, permission bits,
+/// modification time) and symlinks (their targets as they are); other kinds are skipped, as
+/// a snapshot of a filesystem holds no sockets or pipes worth keeping.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            let meta = e.metadata()?;
+            let mut input = std::fs::File::open(&src)?;
+            let mut out = std::fs::File::create(&dst)?;
+            std::io::copy(&mut input, &mut out)?;
+            if let Ok(t) = meta.modified() {
+                let _ = out.set_modified(t);
+            }
+            drop(out);
+            std::fs::set_permissions(&dst, meta.permissions())?;
+        }
+    }
+    let meta = std::fs::metadata(from)?;
+    if let Ok(t) = meta.modified()
+        && let Ok(d) = std::fs::File::open(to)
+    {
+        let _ = d.set_modified(t);
+    }
+    std::fs::set_permissions(to, meta.permissions())?;
+    Ok(())
+}
+
 impl Drop for Volumes {
     fn drop(&mut self) {
         let procs = self.procs.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -279,6 +414,8 @@ fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, 
             .and_then(|a| a.iter().find(|v| v["name"] == vname))
             .ok_or_else(|| format!("berth-sim: volumeMount {vname} names no volume of the pod"))?;
         let dir = if let Some(claim) = vol["persistentVolumeClaim"]["claimName"].as_str() {
+            // Bound claims only; their volume's directory (hostPath or the simulator's CSI
+            // volume).
             let pvc = store
                 .get_core("persistentvolumeclaims", ns, claim)
                 .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} not found"))?;
@@ -288,10 +425,9 @@ fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, 
             let pv = store
                 .get_core("persistentvolumes", "", pv_name)
                 .ok_or_else(|| format!("berth-sim: volume {pv_name} not found"))?;
-            pv["spec"]["hostPath"]["path"]
-                .as_str()
-                .map(PathBuf::from)
-                .ok_or_else(|| format!("berth-sim: volume {pv_name} has no hostPath"))?
+            crate::csi::volume_dir(&pv).ok_or_else(|| {
+                format!("berth-sim: volume {pv_name} has no hostPath and is not a volume the simulator provisioned")
+            })?
         } else if let Some(p) = vol["hostPath"]["path"].as_str() {
             PathBuf::from(p)
         } else {
@@ -397,6 +533,61 @@ mod tests {
         ] {
             assert!(!is_mover_image(no), "{no}");
         }
+    }
+
+    #[test]
+    fn a_tree_copy_keeps_contents_modes_times_and_links_and_appears_whole() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().expect("tempdir");
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join("a/b")).expect("mkdir");
+        std::fs::write(src.join("a/b/f"), b"data").expect("write");
+        std::fs::set_permissions(src.join("a/b/f"), std::fs::Permissions::from_mode(0o640))
+            .expect("chmod");
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(src.join("a/b/f"))
+            .and_then(|f| f.set_modified(old))
+            .expect("mtime");
+        std::os::unix::fs::symlink("b/f", src.join("a/link")).expect("link");
+        let v = Volumes::new(Some(t.path()), "http://127.0.0.1:1".into()).expect("volumes");
+        let dst = v.snapshot_dir("snap-1");
+        let mut st = v.copy_tree(&src, &dst);
+        let start = std::time::Instant::now();
+        while st == CopyProgress::Running {
+            assert!(start.elapsed() < std::time::Duration::from_secs(30));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            st = v.copy_tree(&src, &dst);
+        }
+        assert_eq!(st, CopyProgress::Done);
+        assert_eq!(std::fs::read(dst.join("a/b/f")).expect("read"), b"data");
+        let m = std::fs::metadata(dst.join("a/b/f")).expect("meta");
+        assert_eq!(m.permissions().mode() & 0o777, 0o640);
+        assert_eq!(m.modified().expect("mtime"), old);
+        assert_eq!(
+            std::fs::read_link(dst.join("a/link")).expect("link"),
+            PathBuf::from("b/f")
+        );
+        assert!(!partial(&dst).exists());
+        // Later writes to the source are not in the copy.
+        std::fs::write(src.join("late"), b"x").expect("write");
+        assert_eq!(v.copy_tree(&src, &dst), CopyProgress::Done);
+        assert!(!dst.join("late").exists());
+        v.remove_snapshot("snap-1");
+        assert!(!dst.exists());
+        // A missing source fails the copy and leaves nothing.
+        let dst2 = v.snapshot_dir("snap-2");
+        let mut st = v.copy_tree(&t.path().join("nowhere"), &dst2);
+        while st == CopyProgress::Running {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            st = v.copy_tree(&src, &dst2);
+        }
+        assert!(
+            matches!(st, CopyProgress::Failed(ref m) if m.contains("nowhere")),
+            "{st:?}"
+        );
+        assert!(!dst2.exists() && !partial(&dst2).exists());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use crate::plan::Cell;
 use berth_kube_sim::Profile;
 use berth_kube_sim::profile::{
-    GatewayProfile, IngressClassProfile, NodeProfile, StorageClassProfile, WAIT_FOR_FIRST_CONSUMER,
+    GatewayProfile, IngressClassProfile, NodeProfile, StorageClassProfile,
+    VolumeSnapshotClassProfile, WAIT_FOR_FIRST_CONSUMER,
 };
 
 /// The profile a cell's cluster starts from.
@@ -96,6 +97,16 @@ fn aks(p: &mut Profile) {
             volume_binding_mode: "Immediate".into(),
         },
     ];
+    // AKS installs these (its CSI drivers' snapshot classes, neither marked default).
+    p.volume_snapshot_classes = ["disk", "file"]
+        .iter()
+        .map(|d| VolumeSnapshotClassProfile {
+            name: format!("csi-azure{d}-vsc"),
+            driver: format!("{d}.csi.azure.com"),
+            deletion_policy: "Delete".into(),
+            default: false,
+        })
+        .collect();
     p.ingress_classes = vec![IngressClassProfile {
         name: "webapprouting.kubernetes.azure.com".into(),
         controller: "webapprouting.kubernetes.azure.com/nginx".into(),
@@ -151,6 +162,8 @@ mod tests {
         let aks = profile(&cell("aks", 31));
         assert_eq!(aks.distribution, "aks");
         assert_eq!(aks.storage_classes[0].provisioner, "disk.csi.azure.com");
+        assert_eq!(aks.volume_snapshot_classes[0].name, "csi-azuredisk-vsc");
+        assert!(aks.serves_volume_snapshots());
         assert!(profile(&cell("rke2", 31)).storage_classes.is_empty());
     }
 

@@ -361,7 +361,37 @@ async fn apply(
         ),
     )
     .await;
-    Ok(Applied::Report(locate(&cluster, res, false).await?))
+    let report = locate(&cluster, res, false).await?;
+    if !input.dry_run {
+        keep_schedule_current(&engine, &cluster, &namespace, &app, &*sink).await;
+    }
+    Ok(Applied::Report(report))
+}
+
+/// After an install, upgrade or rollback: the app's snapshot schedule, if it has one, gets the
+/// rights to read the kinds of the revision deployed now (docs/formats/snapshot.md, section
+/// 14). A failure here does not fail the deploy: it is a warning naming the fix.
+async fn keep_schedule_current(
+    engine: &Engine,
+    cluster: &Cluster,
+    ns: &str,
+    app: &str,
+    sink: &dyn Sink,
+) {
+    let Ok(revs) = engine.revisions(app).await else {
+        return;
+    };
+    let Some(rev) = revs.iter().rev().find(|r| r.status == Status::Deployed) else {
+        return;
+    };
+    if let Err(e) = crate::snapshot::schedule::follow_revision(cluster, ns, app, rev, sink).await {
+        sink.event(Event::Warning {
+            message: format!(
+                "the Role of {app}'s snapshot schedule could not be updated for revision {} ({e}); scheduled snapshots may leave out the kinds it added until `berth snapshot schedule -n {ns} …` runs again",
+                rev.number
+            ),
+        });
+    }
 }
 
 /// The registry the images come from: the bundle's (pushed now unless `dry_run`), or the one
@@ -434,7 +464,11 @@ pub async fn rollback(
         until_cancelled(&engine, cancel, engine.rollback(app, revision, dry_run)),
     )
     .await;
-    locate(&cluster, res, false).await
+    let report = locate(&cluster, res, false).await?;
+    if !dry_run {
+        keep_schedule_current(&engine, &cluster, &ns, app, &*sink).await;
+    }
+    Ok(report)
 }
 
 /// Remove the app; PersistentVolumeClaims only with `delete_data` (CRDs and objects marked

@@ -25,7 +25,9 @@ use crate::deploy::{Target, not_installed};
 
 pub mod hooks;
 pub mod schedule;
+pub mod volume_snapshots;
 use crate::{Cancel, Discard, Error, Event, Result, Sink};
+use volume_snapshots::{Consistency, Plan};
 
 /// Repository path of berth's mover image; the tag is berth's version.
 pub const MOVER_IMAGE_REPOSITORY: &str = "registry.berth.dev/berth/mover";
@@ -45,6 +47,8 @@ pub const TAG_REVISION: &str = "berth.dev/revision";
 pub const TAG_RUN: &str = "berth.dev/run";
 /// The claim a volume snapshot holds.
 pub const TAG_CLAIM: &str = "berth.dev/claim";
+/// How an app snapshot's volumes were copied: crash-consistent, live or mixed.
+pub const TAG_CONSISTENCY: &str = "berth.dev/consistency";
 /// Largest `app/revision.json` / `app/claims.json` read back.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
 
@@ -180,6 +184,9 @@ pub struct AppSnapshotInput {
     pub mover_image: String,
     /// Extra tags.
     pub tags: Vec<String>,
+    /// StorageClass → VolumeSnapshotClass, for claims whose driver or classes this account
+    /// may not read (a scheduled run; recorded by `berth snapshot schedule`).
+    pub volume_snapshot_classes: BTreeMap<String, String>,
 }
 
 /// One claim as recorded in `app/claims.json`.
@@ -196,6 +203,15 @@ pub struct ClaimRecord {
     pub files: u64,
     /// Bytes backed up.
     pub bytes: u64,
+    /// How the files were read: from a VolumeSnapshot, or live.
+    #[serde(default)]
+    pub consistency: Consistency,
+    /// The VolumeSnapshotClass of a crash-consistent copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_snapshot_class: Option<String>,
+    /// Why a live copy was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_reason: Option<String>,
 }
 
 /// What `berth snapshot create -n NS` did.
@@ -356,6 +372,7 @@ pub async fn create(
             objects.len()
         ),
     );
+    // The app's bound claims (not the temporary claims of a run going on beside this one).
     let claims: Vec<Value> = cluster
         .list("v1", "PersistentVolumeClaim", &ns, None)
         .await
@@ -365,8 +382,21 @@ pub async fn create(
             c.pointer("/spec/volumeName")
                 .and_then(Value::as_str)
                 .is_some()
+                && c["metadata"]["labels"][LABEL_KIND] != "mover"
         })
         .collect();
+    let plans = volume_snapshots::plan(&cluster, &claims, &input.volume_snapshot_classes).await?;
+    for (c, p) in claims.iter().zip(&plans) {
+        if let Plan::Live { reason } = p {
+            note(
+                sink,
+                format!(
+                    "claim {} is copied live (not crash-consistent): {reason}",
+                    object_ref(c).name
+                ),
+            );
+        }
+    }
     let run = run_id();
     let hook_specs = hooks::of_revision(&rev)?;
     let mut hook_records = Vec::new();
@@ -380,40 +410,42 @@ pub async fn create(
         &mut hook_records,
     )
     .await?;
-    let mut jobs = Vec::new();
-    for (i, c) in claims.iter().enumerate() {
-        let claim = object_ref(c).name;
-        let args = vec![
-            "snapshot".to_string(),
-            "mover".into(),
-            "backup".into(),
-            "--source".into(),
-            MOUNT_PATH.into(),
-            "--run".into(),
-            run.clone(),
-            "--claim".into(),
-            claim.clone(),
-        ];
-        jobs.push((
-            claim,
-            mover_job(&ns, &run, i, &input.mover_image, args, true, access),
-        ));
-    }
-    let done = run_movers(&cluster, &ns, &run, access, &jobs, target.timeout, sink).await;
-    cleanup(&cluster, &ns, &run, &jobs).await;
-    // Post hooks run also when the copy failed: they resume what the pre hooks paused.
-    let post = hooks::run(
-        &cluster,
-        &ns,
-        &run,
-        "post",
-        &hook_specs.post,
+    let mut copy = VolumeCopy {
+        cluster: &cluster,
+        ns: &ns,
+        run: &run,
+        access,
+        input,
+        timeout: target.timeout,
         sink,
-        &mut hook_records,
-    )
-    .await;
+        snaps: volume_snapshots::Snapshots::new(&ns, &run),
+        jobs: Vec::new(),
+        post: None,
+    };
+    let done = copy
+        .volumes(&claims, &plans, &hook_specs.post, &mut hook_records)
+        .await;
+    cleanup(&cluster, &ns, &run, &copy.jobs).await;
+    copy.snaps.cleanup(&cluster, sink).await;
+    // Post hooks run also when the copy failed: they resume what the pre hooks paused.
+    let post = match copy.post.take() {
+        Some(r) => r,
+        None => {
+            hooks::run(
+                &cluster,
+                &ns,
+                &run,
+                "post",
+                &hook_specs.post,
+                sink,
+                &mut hook_records,
+            )
+            .await
+        }
+    };
     done?;
     post?;
+    let jobs = copy.jobs;
     let mut tags = vec![
         format!("{TAG_KIND}=app"),
         format!("{TAG_NAMESPACE}={ns}"),
@@ -422,12 +454,16 @@ pub async fn create(
         format!("{TAG_REVISION}={}", rev.number),
     ];
     tags.extend(hooks::tag(&hook_records));
+    if let Some(c) = volume_snapshots::consistency_tag(&plans) {
+        tags.push(format!("{TAG_CONSISTENCY}={c}"));
+    }
     tags.extend(input.tags.iter().cloned());
     let record = AppRecord {
         path: format!("berth-app://{ns}/{app}"),
         rev: &rev,
         objects: &objects,
         claims: &claims,
+        plans: &plans,
         hooks: &hook_records,
         tags,
     };
@@ -519,6 +555,114 @@ pub fn list(repo: &snap::Repository, app: Option<&str>) -> Result<Vec<AppSnapsho
     }
     out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
     Ok(out.into_iter().map(|(_, s)| s).collect())
+
+/// Reading the volumes of one `create`: VolumeSnapshots first, then the movers.
+struct VolumeCopy<'a> {
+    cluster: &'a Cluster,
+    ns: &'a str,
+    run: &'a str,
+    access: &'a RepoAccess,
+    input: &'a AppSnapshotInput,
+    timeout: Duration,
+    sink: &'a dyn Sink,
+    snaps: volume_snapshots::Snapshots,
+    /// The mover Jobs created (by claim).
+    jobs: Vec<(String, Value)>,
+    /// The post hooks' outcome, when they ran early (every volume captured by a snapshot).
+    post: Option<Result<()>>,
+}
+
+impl VolumeCopy<'_> {
+    /// VolumeSnapshots of the planned claims, all at once; the post hooks as soon as no live
+    /// volume remains to be read; temporary claims from the snapshots; then one mover per
+    /// claim, reading the temporary claim or the live one.
+    async fn volumes(
+        &mut self,
+        claims: &[Value],
+        plans: &[Plan],
+        post_hooks: &[berth_spec::manifest::SnapshotHook],
+        hook_records: &mut Vec<hooks::HookRecord>,
+    ) -> Result<()> {
+        let deadline = Instant::now() + self.timeout;
+        self.snaps
+            .take(self.cluster, claims, plans, self.sink)
+            .await?;
+        self.snaps
+            .wait(self.cluster, false, deadline, self.timeout)
+            .await?;
+        if !plans.is_empty() && plans.iter().all(|p| matches!(p, Plan::Snapshot { .. })) {
+            note(
+                self.sink,
+                "every volume is captured by a VolumeSnapshot: the app may resume".into(),
+            );
+            self.post = Some(
+                hooks::run(
+                    self.cluster,
+                    self.ns,
+                    self.run,
+                    "post",
+                    post_hooks,
+                    self.sink,
+                    hook_records,
+                )
+                .await,
+            );
+        }
+        self.snaps
+            .wait(self.cluster, true, deadline, self.timeout)
+            .await?;
+        self.snaps.make_claims(self.cluster).await?;
+        for (i, c) in claims.iter().enumerate() {
+            let claim = object_ref(c).name;
+            let mount = self
+                .snaps
+                .mount_claim(&claim)
+                .unwrap_or_else(|| claim.clone());
+            let args = vec![
+                "snapshot".to_string(),
+                "mover".into(),
+                "backup".into(),
+                "--source".into(),
+                MOUNT_PATH.into(),
+                "--run".into(),
+                self.run.to_string(),
+                "--claim".into(),
+                claim.clone(),
+            ];
+            let job = mover_job(
+                self.ns,
+                self.run,
+                i,
+                &self.input.mover_image,
+                args,
+                &mount,
+                true,
+                self.access,
+            );
+            self.jobs.push((claim, job));
+        }
+        let done = run_movers(
+            self.cluster,
+            self.ns,
+            self.run,
+            self.access,
+            &self.jobs,
+            self.timeout,
+            self.sink,
+        )
+        .await;
+        match done {
+            Err(Error::Failed(m)) if !self.snaps.is_empty() => {
+                let why = self.snaps.claim_problems(self.cluster).await;
+                Err(Error::Failed(if why.is_empty() {
+                    m
+                } else {
+                    format!("{m}; {why}")
+                }))
+            }
+            other => other,
+        }
+    }
 }
 
 /// Repository calls block (an S3 store drives its own runtime, which tokio refuses inside an
@@ -536,6 +680,8 @@ struct AppRecord<'a> {
     rev: &'a Revision,
     objects: &'a [(String, String)],
     claims: &'a [Value],
+    /// How each claim was read (same order as `claims`).
+    plans: &'a [Plan],
     hooks: &'a [hooks::HookRecord],
     tags: Vec<String>,
 }
@@ -558,13 +704,13 @@ fn write_app_snapshot(
         w.add_stream(path, yaml.as_bytes()).map_err(snap_err)?;
     }
     let mut records = Vec::new();
-    for c in a.claims {
+    for (c, plan) in a.claims.iter().zip(a.plans) {
         let name = object_ref(c).name;
         let items = volume_snaps
             .get(&name)
             .map(|s| s.snapshot.items.as_slice())
             .unwrap_or_default();
-        records.push(claim_record(c, items));
+        records.push(claim_record(c, items, plan));
     }
     let claims_json = serde_json::to_vec_pretty(&records).map_err(Error::other)?;
     w.add_stream("app/claims.json", &claims_json[..])
@@ -592,7 +738,7 @@ fn write_app_snapshot(
     Ok((sum.snapshot_id, records))
 }
 
-fn claim_record(c: &Value, items: &[snap::Item]) -> ClaimRecord {
+fn claim_record(c: &Value, items: &[snap::Item], plan: &Plan) -> ClaimRecord {
     let spec = &c["spec"];
     let mut kept = json!({});
     for k in ["accessModes", "resources", "storageClassName", "volumeMode"] {
@@ -609,6 +755,15 @@ fn claim_record(c: &Value, items: &[snap::Item]) -> ClaimRecord {
             .filter(|i| i.kind == snap::ItemKind::File)
             .count() as u64,
         bytes: items.iter().map(|i| i.size).sum(),
+        consistency: plan.consistency(),
+        volume_snapshot_class: match plan {
+            Plan::Snapshot { class, .. } => Some(class.clone()),
+            Plan::Live { .. } => None,
+        },
+        live_reason: match plan {
+            Plan::Live { reason } => Some(reason.clone()),
+            Plan::Snapshot { .. } => None,
+        },
     }
 }
 
@@ -642,7 +797,7 @@ fn find_volume_snapshots(
 /// path.
 ///
 /// An object this account may not read (a scheduled run's service account reads only the
-/// kinds the app had when it was scheduled) is left out with a note: restores use the
+/// kinds its Role names: those of the revision deployed when the Role was last written) is left out with a note: restores use the
 /// revision's own copy (`app/revision.json`), the live copies are for inspection.
 async fn live_objects(
     cluster: &Cluster,
@@ -712,23 +867,20 @@ fn mover_secret(ns: &str, run: &str, access: &RepoAccess) -> Value {
         "stringData": access.secret_data()})
 }
 
-/// A mover Job for one claim.
+/// A mover Job for one claim, mounting `claim` (the claim itself, or its temporary claim
+/// from a VolumeSnapshot).
+#[allow(clippy::too_many_arguments)]
 fn mover_job(
     ns: &str,
     run: &str,
     n: usize,
     image: &str,
     args: Vec<String>,
+    claim: &str,
     read_only: bool,
     access: &RepoAccess,
 ) -> Value {
     let env = access.env_from(&format!("berth-mover-{run}"));
-    let claim = args
-        .iter()
-        .skip_while(|a| *a != "--claim")
-        .nth(1)
-        .cloned()
-        .unwrap_or_default();
     json!({"apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": format!("berth-mover-{run}-{n}"), "namespace": ns,
             "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
@@ -1027,7 +1179,7 @@ async fn restore_claims(
             ];
             (
                 claim.clone(),
-                mover_job(ns, &run, i, &input.mover_image, args, false, access),
+                mover_job(ns, &run, i, &input.mover_image, args, claim, false, access),
             )
         })
         .collect();
@@ -1053,6 +1205,24 @@ async fn wait_bound(cluster: &Cluster, ns: &str, name: &str, timeout: Duration) 
             == Some("Bound")
         {
             return Ok(());
+        }
+        // A class that binds on first consumer binds when the mover's pod is scheduled.
+        if let Some(class) = c
+            .as_ref()
+            .and_then(|c| c.pointer("/spec/storageClassName"))
+            .and_then(Value::as_str)
+        {
+            let sc = ObjectRef {
+                api_version: "storage.k8s.io/v1".into(),
+                kind: "StorageClass".into(),
+                namespace: String::new(),
+                name: class.into(),
+            };
+            if let Ok(Some(sc)) = cluster.get(&sc).await
+                && sc["volumeBindingMode"] == "WaitForFirstConsumer"
+            {
+                return Ok(());
+            }
         }
         if start.elapsed() > timeout {
             return Err(Error::Failed(format!(

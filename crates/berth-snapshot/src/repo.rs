@@ -422,7 +422,8 @@ impl Repository {
         ChunkId(*blake3::keyed_hash(&self.keys.id, data).as_bytes())
     }
 
-    /// Lists snapshots, oldest first. An unreadable snapshot file is an error.
+    /// Lists snapshots, oldest first. An unreadable snapshot file is an error; one deleted
+    /// since the listing is left out.
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
         let mut out = Vec::new();
         for f in self
@@ -430,7 +431,15 @@ impl Repository {
             .list("snapshots")
             .map_err(|e| Error::io("listing snapshots/", e))?
         {
-            let snapshot: Snapshot = self.read_doc(&f.name, AD_SNAPSHOT)?;
+            let snapshot: Snapshot = match self.read_doc(&f.name, AD_SNAPSHOT) {
+                Ok(s) => s,
+                // Forgotten between the listing and the read (a concurrent forget, or a mover
+                // run folding its volume snapshots into an app snapshot): no longer there.
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let id = f.name.trim_start_matches("snapshots/").to_string();
             out.push(SnapshotInfo { id, snapshot });
         }

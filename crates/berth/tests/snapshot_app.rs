@@ -837,3 +837,62 @@ fn snapshot_hooks_run_as_jobs_before_and_after_the_copy_and_a_failing_one_stops_
         "{jobs:?}"
     );
 }
+
+/// Whether the schedule's Role lets its run read `resource` of `group`.
+fn role_reads(env: &Env, group: &str, resource: &str) -> bool {
+    let role = env
+        .get("rbac.authorization.k8s.io/v1", "Role", "hello", SCHEDULE)
+        .expect("role");
+    role["rules"].as_array().is_some_and(|rules| {
+        rules.iter().any(|r| {
+            r["apiGroups"]
+                .as_array()
+                .is_some_and(|g| g.iter().any(|x| x == group))
+                && r["resources"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == resource))
+        })
+    })
+}
+
+#[test]
+fn an_upgrade_that_adds_a_kind_extends_the_schedules_role_and_a_rollback_narrows_it() {
+    let env = Env::new(true);
+    let out = env.berth(&["install", &hello(), "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "apps", "statefulsets"));
+    assert!(!role_reads(&env, "networking.k8s.io", "networkpolicies"));
+
+    // Version 2 adds a NetworkPolicy: the upgrade gives the schedule the right to read it.
+    let app = env.dir.path().join("hello-netpol");
+    let st = Command::new("cp")
+        .args(["-r", &hello(), &app.display().to_string()])
+        .status()
+        .expect("cp");
+    assert!(st.success());
+    std::fs::write(
+        app.join("chart/templates/netpol.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: hello-db\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n",
+    )
+    .expect("write");
+    let out = env.berth(&[
+        "upgrade",
+        &app.display().to_string(),
+        "-n",
+        "hello",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "networking.k8s.io", "networkpolicies"));
+
+    // Back to revision 1: the Role follows.
+    let out = env.berth(&["rollback", "hello", "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!role_reads(&env, "networking.k8s.io", "networkpolicies"));
+    assert!(role_reads(&env, "apps", "statefulsets"));
+}

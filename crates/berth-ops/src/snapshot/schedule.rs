@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppSnapshotInput, AppSnapshotReport, RepoAccess, TAG_APP, TAG_KIND, TAG_NAMESPACE, deployed,
-    note, snap_err, snapshots_allowed,
+    note, snap_err, snapshots_allowed, volume_snapshots,
 };
 use crate::deploy::Target;
 use crate::{Error, Result, Sink};
@@ -183,12 +183,14 @@ fn labels(app: &str) -> Value {
 }
 
 /// The Secret, ServiceAccount, Role, RoleBinding and CronJob of a schedule (in that order).
+/// `classes`: StorageClass → VolumeSnapshotClass, for the run, which may not look them up.
 fn schedule_objects(
     ns: &str,
     app: &str,
     access: &RepoAccess,
     input: &ScheduleInput,
     rules: Vec<Value>,
+    classes: &BTreeMap<String, String>,
 ) -> Vec<Value> {
     let name = schedule_name(app);
     let md = |annotations: Value| {
@@ -214,6 +216,9 @@ fn schedule_objects(
         if n > 0 {
             args.extend([flag.to_string(), n.to_string()]);
         }
+    }
+    for (sc, vsc) in classes {
+        args.extend(["--volume-snapshot-class".to_string(), format!("{sc}={vsc}")]);
     }
     vec![
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": md(Value::Null), "type": "Opaque",
@@ -242,8 +247,13 @@ fn schedule_objects(
 
 /// What the scheduled run needs and nothing more: read the app's revisions and Secrets,
 /// list its claims and pods, read pod logs (hook failures), create and delete the mover
-/// Jobs and their Secret, and `get` each namespaced kind of the app's current revision.
-async fn role_rules(cluster: &Cluster, rev: &berth_deploy::inventory::Revision) -> Vec<Value> {
+/// Jobs and their Secret, the VolumeSnapshots and the temporary claims made from them
+/// (when the cluster serves VolumeSnapshots), and `get` each namespaced kind of the app's
+/// current revision.
+pub(crate) async fn role_rules(
+    cluster: &Cluster,
+    rev: &berth_deploy::inventory::Revision,
+) -> Result<Vec<Value>> {
     let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for m in &rev.objects {
         let r = m.reference();
@@ -254,16 +264,65 @@ async fn role_rules(cluster: &Cluster, rev: &berth_deploy::inventory::Revision) 
     let mut rules = vec![
         json!({"apiGroups": [""], "resources": ["secrets"],
             "verbs": ["get", "list", "create", "patch", "delete"]}),
-        json!({"apiGroups": [""], "resources": ["persistentvolumeclaims", "pods"],
-            "verbs": ["get", "list"]}),
+        json!({"apiGroups": [""], "resources": ["persistentvolumeclaims"],
+            "verbs": ["get", "list", "create", "delete"]}),
+        json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}),
         json!({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}),
+        json!({"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}),
         json!({"apiGroups": ["batch"], "resources": ["jobs"],
             "verbs": ["get", "list", "create", "delete"]}),
     ];
+    if volume_snapshots::served(cluster).await? {
+        rules.push(
+            json!({"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshots"],
+            "verbs": ["get", "list", "create", "delete"]}),
+        );
+    }
     for (group, resources) in read {
         rules.push(json!({"apiGroups": [group], "resources": resources, "verbs": ["get"]}));
     }
-    rules
+    Ok(rules)
+}
+
+/// Keeps an existing schedule's Role in step with the revision deployed now (after an
+/// install, upgrade or rollback), so scheduled runs may read the kinds it added. Nothing
+/// happens when the app has no schedule.
+pub async fn follow_revision(
+    cluster: &Cluster,
+    ns: &str,
+    app: &str,
+    rev: &berth_deploy::inventory::Revision,
+    sink: &dyn Sink,
+) -> Result<()> {
+    let name = schedule_name(app);
+    let r = ObjectRef {
+        api_version: "rbac.authorization.k8s.io/v1".into(),
+        kind: "Role".into(),
+        namespace: ns.into(),
+        name: name.clone(),
+    };
+    let Some(role) = cluster.get(&r).await.map_err(Error::other)? else {
+        return Ok(());
+    };
+    let l = &role["metadata"]["labels"];
+    if l[LABEL_KIND] != KIND_SCHEDULE || l[LABEL_SNAPSHOT_OF] != app {
+        return Ok(());
+    }
+    let rules = role_rules(cluster, rev).await?;
+    if role["rules"] == Value::Array(rules.clone()) {
+        return Ok(());
+    }
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": name, "namespace": ns, "labels": labels(app)}, "rules": rules});
+    cluster.apply(&role, "", true).await.map_err(Error::other)?;
+    note(
+        sink,
+        format!(
+            "role/{name} in namespace {ns}: the snapshot schedule now reads the kinds of revision {}",
+            rev.number
+        ),
+    );
+    Ok(())
 }
 
 fn refs(ns: &str, app: &str) -> Vec<ObjectRef> {
@@ -302,8 +361,19 @@ pub async fn schedule(
             schedule_name(&app)
         )));
     }
-    let rules = role_rules(&cluster, &rev).await;
-    for o in schedule_objects(&ns, &app, access, input, rules) {
+    let rules = role_rules(&cluster, &rev).await?;
+    let claims = cluster
+        .list("v1", "PersistentVolumeClaim", &ns, None)
+        .await
+        .map_err(Error::other)?;
+    let classes = volume_snapshots::schedule_hints(&cluster, &claims).await?;
+    for (sc, vsc) in &classes {
+        note(
+            sink,
+            format!("claims of StorageClass {sc} are snapshotted with VolumeSnapshotClass {vsc}"),
+        );
+    }
+    for o in schedule_objects(&ns, &app, access, input, rules, &classes) {
         let r = berth_deploy::object::object_ref(&o);
         cluster.apply(&o, "", true).await.map_err(Error::other)?;
         note(
@@ -511,6 +581,8 @@ pub struct ScheduledRunInput {
     pub retention: snap::RetentionPolicy,
     /// The prune's grace period.
     pub grace: Duration,
+    /// StorageClass → VolumeSnapshotClass, recorded by `schedule` (`--volume-snapshot-class`).
+    pub volume_snapshot_classes: BTreeMap<String, String>,
 }
 
 /// What a scheduled run did.
@@ -542,6 +614,7 @@ pub async fn run(
             app: Some(input.app.clone()),
             mover_image: input.mover_image.clone(),
             tags: vec!["berth.dev/scheduled=true".into()],
+            volume_snapshot_classes: input.volume_snapshot_classes.clone(),
         },
         &*sink,
     )
@@ -686,7 +759,9 @@ mod tests {
             },
             mover_image: "registry.berth.dev/berth/mover:1".into(),
         };
-        let objs = schedule_objects("shop", "hello", &access, &input, vec![]);
+        let classes: BTreeMap<String, String> =
+            [("gp3-csi".to_string(), "csi-aws-vsc".to_string())].into();
+        let objs = schedule_objects("shop", "hello", &access, &input, vec![], &classes);
         let kinds: Vec<&str> = objs.iter().filter_map(|o| o["kind"].as_str()).collect();
         assert_eq!(
             kinds,
@@ -710,6 +785,10 @@ mod tests {
             .expect("args")
             .to_string();
         assert!(args.contains("\"--keep-daily\",\"7\""), "{args}");
+        assert!(
+            args.contains("\"--volume-snapshot-class\",\"gp3-csi=csi-aws-vsc\""),
+            "{args}"
+        );
         assert!(!args.contains("--keep-last"), "{args}");
         assert_eq!(
             cj["metadata"]["annotations"][ANNOTATION_RETENTION],

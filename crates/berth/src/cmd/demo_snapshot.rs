@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub const RESTORED: &str = "hello-restored";
 const CLAIM: &str = "data-hello-postgresql-0";
 
-/// The directory of the volume bound to `claim` (the simulator's hostPath).
+/// The directory of the volume bound to `claim` (the simulator's).
 async fn claim_dir(cluster: &Cluster, ns: &str, claim: &str) -> Result<PathBuf> {
     let r = |kind: &str, ns: &str, name: &str| ObjectRef {
         api_version: "v1".into(),
@@ -38,10 +38,8 @@ async fn claim_dir(cluster: &Cluster, ns: &str, claim: &str) -> Result<PathBuf> 
         .get(&r("PersistentVolume", "", pv_name))
         .await?
         .ok_or_else(|| anyhow!("persistentvolume/{pv_name} not found"))?;
-    pv["spec"]["hostPath"]["path"]
-        .as_str()
-        .map(PathBuf::from)
-        .ok_or_else(|| anyhow!("persistentvolume/{pv_name} has no hostPath"))
+    berth_kube_sim::volume_dir(&pv)
+        .ok_or_else(|| anyhow!("persistentvolume/{pv_name} is not a simulator volume"))
 }
 
 /// Stand-ins for a database's files, written as the app would.
@@ -126,6 +124,7 @@ pub async fn demo_step(kubeconfig: PathBuf, namespace: String, work: PathBuf) ->
             app: None,
             mover_image: appsnap::default_mover_image(),
             tags: Vec::new(),
+            volume_snapshot_classes: Default::default(),
         },
         &berth_ops::Discard,
     )

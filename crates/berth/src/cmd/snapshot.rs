@@ -84,7 +84,10 @@ enum SnapshotCommand {
 berth snapshot create --repo /mnt/backups/hello -n hello\n\n\
 With -n, a mover Job of berth's own image (--mover-image) reads each PersistentVolumeClaim \
 and writes to the repository itself: the repository must be reachable from the cluster's pods, \
-and its password is handed to them in a Secret deleted afterwards. Secrets of the app are \
+and its password is handed to them in a Secret deleted afterwards. Where a claim's CSI driver \
+has a VolumeSnapshotClass, every claim gets a VolumeSnapshot first (after the pre hooks) and \
+the mover reads a temporary claim made from it: a crash-consistent copy; the others are \
+copied live, and the output and the snapshot say which. Secrets of the app are \
 stored encrypted, like everything in the repository."
     )]
     Create(CreateArgs),
@@ -382,6 +385,10 @@ pub(crate) struct ScheduledArgs {
     /// How long to wait for the mover Jobs.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     timeout: Duration,
+    /// STORAGECLASS=VOLUMESNAPSHOTCLASS: the class for claims of that StorageClass when the
+    /// run may not look it up (recorded by `berth snapshot schedule`); repeatable.
+    #[arg(long, value_name = "STORAGECLASS=CLASS", value_parser = berth_ops::snapshot::volume_snapshots::parse_hint)]
+    volume_snapshot_class: Vec<(String, String)>,
 }
 
 #[derive(clap::Args)]

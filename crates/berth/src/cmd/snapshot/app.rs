@@ -63,6 +63,7 @@ pub(super) fn create(r: &RepoArgs, a: &CreateArgs) -> anyhow::Result<u8> {
         app: a.app.clone(),
         mover_image: a.cluster.mover_image.clone(),
         tags: a.tags.clone(),
+        volume_snapshot_classes: Default::default(),
     };
     let progress = Arc::new(TermProgress::new(r.output));
     let rep = runtime()?.block_on(appsnap::create(
@@ -87,7 +88,17 @@ pub(super) fn create(r: &RepoArgs, a: &CreateArgs) -> anyhow::Result<u8> {
         rep.objects
     );
     for c in &rep.claims {
-        println!("  claim {}: {} files, {}", c.name, c.files, human(c.bytes));
+        let how = match (&c.volume_snapshot_class, &c.live_reason) {
+            (Some(class), _) => format!("crash-consistent (VolumeSnapshotClass {class})"),
+            (None, Some(why)) => format!("copied live: {why}"),
+            (None, None) => "copied live".to_string(),
+        };
+        println!(
+            "  claim {}: {} files, {}, {how}",
+            c.name,
+            c.files,
+            human(c.bytes)
+        );
     }
     Ok(exit::OK)
 }
@@ -266,6 +277,7 @@ pub(super) fn scheduled_run(r: &RepoArgs, a: &ScheduledArgs) -> anyhow::Result<u
         mover_image: a.mover_image.clone(),
         retention: a.keep.policy(),
         grace: a.grace,
+        volume_snapshot_classes: a.volume_snapshot_class.iter().cloned().collect(),
     };
     let progress = Arc::new(TermProgress::new(Format::Table));
     let rep = runtime()?.block_on(sched::run(&t, &access, &input, progress.clone()));
