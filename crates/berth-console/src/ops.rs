@@ -856,6 +856,8 @@ impl Ops {
             app: Some(app),
             mover_image: self.mover_image.clone(),
             tags: vec!["berth.dev/console=true".into()],
+            // The console reads VolumeSnapshotClasses itself (it is not a scheduled pod).
+            volume_snapshot_classes: Default::default(),
         };
         let sink = ops_sink(sink);
         Ok(berth_ops::snapshot::create(&self.target, &access, &input, &*sink).await?)

@@ -555,6 +555,7 @@ pub fn list(repo: &snap::Repository, app: Option<&str>) -> Result<Vec<AppSnapsho
     }
     out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
     Ok(out.into_iter().map(|(_, s)| s).collect())
+}
 
 /// Reading the volumes of one `create`: VolumeSnapshots first, then the movers.
 struct VolumeCopy<'a> {
