@@ -208,6 +208,8 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
         } else if entry.data.starts_with(java::JAR_MARKER) {
             java::packages(&entry.data, path)
+        } else if entry.data.starts_with(lang::RUST_MARKER) {
+            lang::rust_audit_packages(&entry.data, path)
         } else if entry.data.starts_with(lang::GO_MARKER) {
             lang::go_modules(&entry.data, path)
         } else if files::is_npm_lock(path) {
