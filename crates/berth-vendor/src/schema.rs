@@ -4,10 +4,11 @@
 //! same statements and the same `$1` queries run on both engines.
 
 /// (version, statements). Append only: a released migration never changes.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS tokens (
+pub const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY,
             hash TEXT NOT NULL UNIQUE,
             scope TEXT NOT NULL,
@@ -15,25 +16,25 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
             created_at BIGINT NOT NULL,
             revoked_at BIGINT
         )",
-        "CREATE TABLE IF NOT EXISTS signing_keys (
+            "CREATE TABLE IF NOT EXISTS signing_keys (
             id TEXT PRIMARY KEY,
             private_pem TEXT NOT NULL,
             public_pem TEXT NOT NULL,
             created_at BIGINT NOT NULL,
             active BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS apps (
+            "CREATE TABLE IF NOT EXISTS apps (
             name TEXT PRIMARY KEY,
             created_at BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS channels (
+            "CREATE TABLE IF NOT EXISTS channels (
             app TEXT NOT NULL,
             name TEXT NOT NULL,
             keep_minors BIGINT,
             created_at BIGINT NOT NULL,
             PRIMARY KEY (app, name)
         )",
-        "CREATE TABLE IF NOT EXISTS releases (
+            "CREATE TABLE IF NOT EXISTS releases (
             app TEXT NOT NULL,
             version TEXT NOT NULL,
             index_digest TEXT NOT NULL,
@@ -43,21 +44,21 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
             created_at BIGINT NOT NULL,
             PRIMARY KEY (app, version)
         )",
-        "CREATE TABLE IF NOT EXISTS release_blobs (
+            "CREATE TABLE IF NOT EXISTS release_blobs (
             app TEXT NOT NULL,
             version TEXT NOT NULL,
             digest TEXT NOT NULL,
             size BIGINT NOT NULL,
             PRIMARY KEY (app, version, digest)
         )",
-        "CREATE TABLE IF NOT EXISTS channel_releases (
+            "CREATE TABLE IF NOT EXISTS channel_releases (
             app TEXT NOT NULL,
             channel TEXT NOT NULL,
             version TEXT NOT NULL,
             promoted_at BIGINT NOT NULL,
             PRIMARY KEY (app, channel, version)
         )",
-        "CREATE TABLE IF NOT EXISTS customers (
+            "CREATE TABLE IF NOT EXISTS customers (
             name TEXT PRIMARY KEY,
             app TEXT NOT NULL,
             channels TEXT NOT NULL,
@@ -71,14 +72,14 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
             revoked_at BIGINT,
             created_at BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS licenses (
+            "CREATE TABLE IF NOT EXISTS licenses (
             id TEXT PRIMARY KEY,
             customer TEXT NOT NULL,
             credential_hash TEXT NOT NULL,
             issued_at BIGINT NOT NULL,
             document TEXT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS instances (
+            "CREATE TABLE IF NOT EXISTS instances (
             id TEXT PRIMARY KEY,
             license_id TEXT NOT NULL,
             customer TEXT NOT NULL,
@@ -91,12 +92,25 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
             first_seen BIGINT NOT NULL,
             last_seen BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS audit (
+            "CREATE TABLE IF NOT EXISTS audit (
             id TEXT PRIMARY KEY,
             at BIGINT NOT NULL,
             actor TEXT NOT NULL,
             action TEXT NOT NULL,
             detail TEXT NOT NULL
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        // The scans of releases (docs/formats/vendor-server.md, "Kept scans"): one row per
+        // release index and scanner key (berth-scan's revision + the advisory files).
+        2,
+        &["CREATE TABLE IF NOT EXISTS release_scans (
+            index_digest TEXT NOT NULL,
+            scanner TEXT NOT NULL,
+            scanned_at BIGINT NOT NULL,
+            report TEXT NOT NULL,
+            PRIMARY KEY (index_digest, scanner)
+        )"],
+    ),
+];
