@@ -129,7 +129,8 @@ impl<'a> Header<'a> {
                     e.tag, e.kind
                 ));
             }
-            if e.offset as i32 <= -1 || e.offset > dl {
+            // (A negative offset, as rpm's signed field, is a huge u32: caught here too.)
+            if e.offset > dl {
                 return bad(format!(
                     "index entry {i} (tag {}) points at offset {} outside the {dl}-byte data store",
                     e.tag, e.offset as i32

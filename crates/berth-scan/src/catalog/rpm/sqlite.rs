@@ -212,15 +212,9 @@ impl<'a> Db<'a> {
             .ok_or_else(|| format!("page {n} is past the end of the file"))
     }
 
-    /// The payload of a cell whose local part starts at `at` (after its varints), reading the
-    /// overflow chain when the payload does not fit the page.
-    fn payload(
-        &self,
-        page: &'a [u8],
-        at: usize,
-        len: u64,
-        leaf_table: bool,
-    ) -> Result<Vec<u8>, Error> {
+    /// The payload of a table leaf cell whose local part starts at `at` (after its varints),
+    /// reading the overflow chain when the payload does not fit the page.
+    fn payload(&self, page: &'a [u8], at: usize, len: u64) -> Result<Vec<u8>, Error> {
         let max_len = (self.main.len() + self.wal.len() * self.page_size) as u64;
         if len > max_len {
             return Err(format!(
@@ -229,11 +223,8 @@ impl<'a> Db<'a> {
         }
         let len = len as usize;
         let u = self.usable;
-        let x = if leaf_table {
-            u - 35
-        } else {
-            (u - 12) * 64 / 255 - 23
-        };
+        // Table leaf cells keep up to U-35 bytes on the page (fileformat2 §1.6).
+        let x = u - 35;
         let local = if len <= x {
             len
         } else {
@@ -299,7 +290,7 @@ impl<'a> Db<'a> {
                     let at = cell(i)?;
                     let (len, a) = varint(page, at).ok_or("cell is cut off")?;
                     let (rowid, b) = varint(page, at + a).ok_or("cell is cut off")?;
-                    let payload = self.payload(page, at + a + b, len, true)?;
+                    let payload = self.payload(page, at + a + b, len)?;
                     f(rowid as i64, &payload)?;
                 }
             }
