@@ -224,16 +224,18 @@ pub fn match_catalog(
             continue;
         };
         // One advisory once per package, even when it names several of the ecosystems
-        // (Red Hat's baseos and appstream streams).
+        // (Red Hat's baseos and appstream streams): a record that matched in an earlier
+        // ecosystem is not matched again in a later one.
         let mut seen = std::collections::HashSet::new();
         for ecosystem in &ecosystems {
+            let mut matched_here = Vec::new();
             for (rec, aff) in db.lookup(ecosystem, &mname) {
                 if seen.contains(&rec.id) {
                     continue;
                 }
                 match osv::evaluate(rec, aff, scheme, &mversion) {
                     Ok(Some(m)) => {
-                        seen.insert(rec.id.clone());
+                        matched_here.push(rec.id.clone());
                         let mut aliases: Vec<String> =
                             rec.aliases.iter().chain(&rec.upstream).cloned().collect();
                         // AlmaLinux names the CVEs of an errata only under `related`.
@@ -268,6 +270,7 @@ pub fn match_catalog(
                         .push(format!("{} {} against {}: {e}", p.name, p.version, rec.id)),
                 }
             }
+            seen.extend(matched_here);
         }
     }
     dedup_findings(&mut findings);
