@@ -19,3 +19,20 @@ for id in GO-2023-1878 DSA-3029-1 DSA-5514-1 DEBIAN-CVE-2024-58382 ALPINE-CVE-20
     python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references","credits")]; json.dump(d,sys.stdout,indent=2)' \
     > "osv/$id.json"
 done
+# RustSec's record as its advisory-db osv branch has it (prose dropped).
+gh rustsec/advisory-db 057cf031107a80d877c35b4e28e1477f7066bc58 crates/RUSTSEC-2021-0003.json /dev/stdout |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references")]; json.dump(d,sys.stdout,indent=2)' \
+  > osv/RUSTSEC-2021-0003.json
+# AlmaLinux's errata record, prose dropped and its affected list cut to five glibc packages.
+gh AlmaLinux/osv-database 0f58f4620a858b797b968bf3678fc24f78fc088c advisories/almalinux9/ALSA-2023:5453.json /dev/stdout |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); keep={"glibc","glibc-common","glibc-minimal-langpack","libnsl","nscd"}
+d["affected"]=[a for a in d["affected"] if a["package"]["name"] in keep]
+json.dump({k: d[k] for k in ("id","summary","affected","related","published","modified")},sys.stdout,indent=2)' \
+  > osv/ALSA-2023-5453.json
+# Real rpm databases (README.md): RHEL 8 Berkeley DB, SLE 15 ndb (gzipped).
+mkdir -p rpm
+gh knqyf263/go-rpmdb 7e39c901d1c42d070a7c681b5d36c92ac6c129d6 pkg/testdata/libuuid/Packages rpm/libuuid-Packages
+gh knqyf263/go-rpmdb 7e39c901d1c42d070a7c681b5d36c92ac6c129d6 pkg/testdata/sle15-bci/Packages.db /dev/stdout |
+  gzip -9 > rpm/sle15-bci-Packages.db.gz
+# rpm/rpmdb.sqlite.gz and rust/berth-audit-fixture.gz are made here, not fetched: README.md
+# says how.

@@ -21,7 +21,11 @@ pub fn setup_script(var: &str) -> &'static str {
         "BERTH_TEST_POSTGRES_BIN" | "BERTH_TEST_MARIADB" | "BERTH_TEST_REDIS" => {
             "scripts/setup.d/40-databases.sh"
         }
-        "BERTH_TEST_JAVA_DIR" | "BERTH_TEST_NPM_DIR" => "scripts/setup.d/70-scan.sh",
+        "BERTH_TEST_JAVA_DIR"
+        | "BERTH_TEST_NPM_DIR"
+        | "BERTH_TEST_RPM"
+        | "BERTH_TEST_RPMBUILD"
+        | "BERTH_TEST_SQLITE3" => "scripts/setup.d/70-scan.sh",
         "BERTH_TEST_WEED" => "scripts/setup.d/55-seaweedfs.sh",
         "BERTH_TEST_SSHD" | "BERTH_TEST_RESTIC" => "scripts/setup.d/60-snapshot.sh",
         _ => "scripts/setup.d",

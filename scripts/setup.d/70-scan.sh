@@ -16,3 +16,12 @@ else
   done
 fi
 export BERTH_TEST_JAVA_DIR BERTH_TEST_NPM_DIR
+# rpm databases are tested on data Debian's rpm makes: rpmbuild builds small packages, rpm
+# installs them into a temporary root (the sqlite backend) and is the oracle that reads
+# them back (and reads Berkeley DB through its bdb_ro backend); rpm's Lua `rpm.vercmp` is
+# the version-order oracle; sqlite3 writes a database with an uncheckpointed WAL.
+need_apt rpm sqlite3
+BERTH_TEST_RPM="$(command -v rpm)"
+BERTH_TEST_RPMBUILD="$(command -v rpmbuild)"
+BERTH_TEST_SQLITE3="$(command -v sqlite3)"
+export BERTH_TEST_RPM BERTH_TEST_RPMBUILD BERTH_TEST_SQLITE3

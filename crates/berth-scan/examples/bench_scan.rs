@@ -224,6 +224,7 @@ fn match_packages(work: &Path, args: &[String]) -> Res<()> {
             arch: None,
             source_name: None,
             source_version: None,
+            license: None,
             path: format!("site-packages/p{i}.dist-info/METADATA"),
             layer: None,
         })

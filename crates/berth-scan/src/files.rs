@@ -15,15 +15,6 @@ pub const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
 pub const DEBIAN_VERSION: &str = "etc/debian_version";
 /// Alpine's own release file.
 pub const ALPINE_RELEASE: &str = "etc/alpine-release";
-/// Package databases berth does not read yet: their presence makes a target "not fully
-/// scanned" instead of silently clean.
-pub const UNSUPPORTED_DBS: [(&str, &str); 4] = [
-    ("var/lib/rpm/Packages", "rpm (Berkeley DB)"),
-    ("var/lib/rpm/Packages.db", "rpm (ndb)"),
-    ("var/lib/rpm/rpmdb.sqlite", "rpm (sqlite)"),
-    ("usr/lib/sysimage/rpm/rpmdb.sqlite", "rpm (sqlite)"),
-];
-
 /// Whether a path (relative, no leading `/`) holds data a cataloger reads.
 pub fn wanted(path: &str) -> bool {
     path == DPKG_STATUS
@@ -31,7 +22,7 @@ pub fn wanted(path: &str) -> bool {
         || OS_RELEASE.contains(&path)
         || path == DEBIAN_VERSION
         || path == ALPINE_RELEASE
-        || UNSUPPORTED_DBS.iter().any(|(p, _)| *p == path)
+        || crate::catalog::rpm::is_db(path)
         || path
             .strip_prefix(DPKG_STATUS_D)
             .is_some_and(|name| !name.is_empty() && !name.contains('/'))

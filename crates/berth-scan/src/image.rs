@@ -264,8 +264,8 @@ pub fn read_layer<R: Read>(blob: R, what: &str, limits: &Limits) -> Result<Layer
             kept += sum.len() as u64;
             delta.files.insert(path, sum);
         } else if kind.is_file() && is_executable_candidate(&entry) {
-            // A Go binary keeps only its build info; any other executable written here
-            // hides a Go binary a lower layer had at this path.
+            // A Go or auditable Rust binary keeps only its dependency info; any other
+            // executable written here hides such a binary a lower layer had at this path.
             let size = entry.header().size().map_err(bad)?;
             match read_go_binary(&mut entry, size).map_err(bad)? {
                 Some(info) => {
@@ -292,8 +292,9 @@ fn is_executable_candidate<R: Read>(entry: &tar::Entry<'_, R>) -> bool {
     mode & 0o111 != 0 && (files::MIN_GO_BINARY..=files::MAX_GO_BINARY).contains(&size)
 }
 
-/// Read an executable; `Some(kept build info)` when it is a Go binary (an unreadable old
-/// format is kept as a note the cataloger reports), `None` otherwise.
+/// Read an executable; `Some(kept info)` when it is a Rust binary built with cargo-auditable
+/// (its `.dep-v0` dependency list) or a Go binary (its build info; an unreadable old format is
+/// kept as a note the cataloger reports), `None` otherwise.
 pub(crate) fn read_go_binary<R: Read>(r: &mut R, size: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut head = [0u8; 4];
     r.read_exact(&mut head)?;
@@ -310,6 +311,10 @@ pub(crate) fn read_go_binary<R: Read>(r: &mut R, size: u64) -> std::io::Result<O
     let mut data = Vec::with_capacity(size as usize);
     data.extend_from_slice(&head);
     r.take(size.saturating_sub(4)).read_to_end(&mut data)?;
+    // A Rust binary built with cargo-auditable: its dependency list.
+    if let Some(kept) = crate::catalog::lang::rust_audit(&data) {
+        return Ok(Some(kept));
+    }
     Ok(match crate::catalog::lang::go_buildinfo(&data) {
         Some(Ok(info)) => Some(info),
         Some(Err(note)) => {

@@ -25,6 +25,9 @@ pub struct Record {
     /// Upstream IDs (Debian/Alpine records put the CVE here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<String>,
+    /// Related IDs (AlmaLinux records put their CVEs and the RHSA here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
     /// Set when the advisory was withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
@@ -167,6 +170,7 @@ pub struct Match {
 pub struct VulnDb {
     records: Vec<Record>,
     index: HashMap<(String, String), Vec<(usize, usize)>>,
+    ecosystems: std::collections::BTreeSet<String>,
 }
 
 /// Key name used in the index (PyPI names are PEP 503 normalised).
@@ -201,6 +205,9 @@ impl VulnDb {
             if let Some(p) = &a.package {
                 let key = (p.ecosystem.clone(), index_name(&p.ecosystem, &p.name));
                 self.index.entry(key).or_default().push((ri, ai));
+                if !self.ecosystems.contains(&p.ecosystem) {
+                    self.ecosystems.insert(p.ecosystem.clone());
+                }
             }
         }
         self.records.push(rec);
@@ -246,6 +253,11 @@ impl VulnDb {
             db.add_json(&data, &p.display().to_string())?;
         }
         Ok(db)
+    }
+
+    /// Every ecosystem some record names, sorted.
+    pub fn ecosystems(&self) -> impl Iterator<Item = &str> {
+        self.ecosystems.iter().map(String::as_str)
     }
 
     /// Every (record, affected entry) for a package in an ecosystem.

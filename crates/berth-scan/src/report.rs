@@ -85,61 +85,78 @@ pub struct ScanReport {
     pub targets: Vec<TargetReport>,
 }
 
+/// Names what catalogers and matching do, for scans kept by others (the vendor server's
+/// `release_scans` table): change it whenever a release's bytes would give another report
+/// (a new cataloger, a matching rule), so kept scans are made again.
+pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable";
+
 /// Where Debian packages install Python modules (`python3-*` packages).
 pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";
 
-/// Which ecosystem, name and version a package is matched with.
-fn match_key(p: &Package, distro_eco: Option<&str>) -> Option<(String, String, String, Scheme)> {
+/// Which ecosystems, name and version a package is matched with. `distro` holds the
+/// concrete ecosystems of the target's distribution release found in the database.
+fn match_key(p: &Package, distro: &[String]) -> Option<(Vec<String>, String, String, Scheme)> {
+    let lang = |eco: &str, scheme| {
+        Some((
+            vec![eco.to_string()],
+            p.name.clone(),
+            p.version.clone(),
+            scheme,
+        ))
+    };
     match p.kind {
         PackageType::Deb | PackageType::Apk => {
-            let eco = distro_eco?.to_string();
-            let scheme = Scheme::for_ecosystem(&eco)?;
+            let scheme = Scheme::for_ecosystem(distro.first()?)?;
             let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
             let version = p
                 .source_version
                 .clone()
                 .unwrap_or_else(|| p.version.clone());
-            Some((eco, name, version, scheme))
+            Some((distro.to_vec(), name, version, scheme))
         }
+        // Red Hat, AlmaLinux, Rocky Linux and SUSE publish advisories per binary package,
+        // with the full EVR of the fixed build.
+        PackageType::Rpm if distro.is_empty() => None,
+        PackageType::Rpm => Some((
+            distro.to_vec(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Rpm,
+        )),
         // Debian's own Python modules: covered by the Debian advisories of the owning
         // package (which backport fixes); PyPI ranges would report fixed code as vulnerable.
         PackageType::Python if p.path.starts_with(DEBIAN_PYTHON) => None,
-        PackageType::Python => Some((
-            "PyPI".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Pep440,
-        )),
-        PackageType::Npm => Some((
-            "npm".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Semver,
-        )),
-        // Path and git dependencies are not crates.io's: no advisory applies by name.
+        PackageType::Python => lang("PyPI", Scheme::Pep440),
+        PackageType::Npm => lang("npm", Scheme::Semver),
+        // Path and git dependencies are not crates.io's: no advisory applies by name
+        // (Cargo.lock sources `registry+…`/`sparse+…`, cargo-auditable's `crates.io`).
         PackageType::Cargo => p
             .source_name
             .as_deref()
-            .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
-            .then(|| {
-                (
-                    "crates.io".into(),
-                    p.name.clone(),
-                    p.version.clone(),
-                    Scheme::Semver,
-                )
-            }),
+            .is_some_and(|s| {
+                s.starts_with("registry+") || s.starts_with("sparse+") || s == "crates.io"
+            })
+            .then(|| lang("crates.io", Scheme::Semver))
+            .flatten(),
         // A main module built from a checkout is `(devel)`: no version to compare.
         PackageType::Go if p.version.starts_with('(') => None,
-        PackageType::Go => Some((
-            "Go".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Semver,
-        )),
+        PackageType::Go => lang("Go", Scheme::Semver),
         // Listed in the SBOM; matching needs Maven's version order (not implemented yet).
         PackageType::Java => None,
     }
+}
+
+/// The concrete ecosystems of a target's distribution release: the exact one, or the
+/// members of its family that the database holds (Red Hat's repository streams).
+pub fn distro_ecosystems(distro: Option<&Distro>, db: &VulnDb) -> Option<Vec<String>> {
+    Some(match distro?.osv_ecosystems()? {
+        catalog::Ecosystems::Exact(e) => vec![e],
+        fam => db
+            .ecosystems()
+            .filter(|e| fam.matches(e))
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 /// (normalised name, version) of every installed (dist-info) Python distribution.
@@ -157,13 +174,18 @@ pub fn match_catalog(
     cat: Catalog,
     db: &VulnDb,
 ) -> TargetReport {
-    let eco = cat.distro.as_ref().and_then(Distro::osv_ecosystem);
+    let eco = distro_ecosystems(cat.distro.as_ref(), db);
     let mut not_scanned = cat.not_scanned;
     let mut findings = Vec::new();
     let os_pkgs = cat
         .packages
         .iter()
-        .filter(|p| matches!(p.kind, PackageType::Deb | PackageType::Apk))
+        .filter(|p| {
+            matches!(
+                p.kind,
+                PackageType::Deb | PackageType::Apk | PackageType::Rpm
+            )
+        })
         .count();
     if os_pkgs > 0 && eco.is_none() {
         let d = cat
@@ -172,7 +194,8 @@ pub fn match_catalog(
             .map(|d| format!("{} {:?}", d.id, d.version_id))
             .unwrap_or_else(|| "no os-release".into());
         not_scanned.push(format!(
-            "{os_pkgs} OS packages not matched: the distribution release is unknown or unsupported ({d}); berth matches Debian and Alpine releases"
+            "{os_pkgs} OS packages not matched: the distribution release is unknown or unsupported ({d}); berth matches {}",
+            catalog::MATCHED_DISTROS
         ));
     }
     let java = cat
@@ -195,37 +218,59 @@ pub fn match_catalog(
         {
             continue;
         }
-        let Some((ecosystem, mname, mversion, scheme)) = match_key(p, eco.as_deref()) else {
+        let Some((ecosystems, mname, mversion, scheme)) =
+            match_key(p, eco.as_deref().unwrap_or_default())
+        else {
             continue;
         };
-        for (rec, aff) in db.lookup(&ecosystem, &mname) {
-            match osv::evaluate(rec, aff, scheme, &mversion) {
-                Ok(Some(m)) => {
-                    let mut aliases: Vec<String> =
-                        rec.aliases.iter().chain(&rec.upstream).cloned().collect();
-                    aliases.sort();
-                    aliases.dedup();
-                    findings.push(Finding {
-                        package: p.name.clone(),
-                        version: p.version.clone(),
-                        matched_name: mname.clone(),
-                        matched_version: mversion.clone(),
-                        ecosystem: ecosystem.clone(),
-                        advisory: rec.id.clone(),
-                        aliases,
-                        summary: rec.summary.clone(),
-                        severity: m.severity,
-                        fix: m.fix,
-                        path: p.path.clone(),
-                        layer: p.layer.clone(),
-                        vex: None,
-                    });
+        // One advisory once per package, even when it names several of the ecosystems
+        // (Red Hat's baseos and appstream streams): a record that matched in an earlier
+        // ecosystem is not matched again in a later one.
+        let mut seen = std::collections::HashSet::new();
+        for ecosystem in &ecosystems {
+            let mut matched_here = Vec::new();
+            for (rec, aff) in db.lookup(ecosystem, &mname) {
+                if seen.contains(&rec.id) {
+                    continue;
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    not_scanned.push(format!("{} {} against {}: {e}", p.name, p.version, rec.id))
+                match osv::evaluate(rec, aff, scheme, &mversion) {
+                    Ok(Some(m)) => {
+                        matched_here.push(rec.id.clone());
+                        let mut aliases: Vec<String> =
+                            rec.aliases.iter().chain(&rec.upstream).cloned().collect();
+                        // AlmaLinux names the CVEs of an errata only under `related`.
+                        if scheme == Scheme::Rpm && !aliases.iter().any(|a| a.starts_with("CVE-")) {
+                            aliases.extend(
+                                rec.related
+                                    .iter()
+                                    .filter(|r| r.starts_with("CVE-"))
+                                    .cloned(),
+                            );
+                        }
+                        aliases.sort();
+                        aliases.dedup();
+                        findings.push(Finding {
+                            package: p.name.clone(),
+                            version: p.version.clone(),
+                            matched_name: mname.clone(),
+                            matched_version: mversion.clone(),
+                            ecosystem: ecosystem.clone(),
+                            advisory: rec.id.clone(),
+                            aliases,
+                            summary: rec.summary.clone(),
+                            severity: m.severity,
+                            fix: m.fix,
+                            path: p.path.clone(),
+                            layer: p.layer.clone(),
+                            vex: None,
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(e) => not_scanned
+                        .push(format!("{} {} against {}: {e}", p.name, p.version, rec.id)),
                 }
             }
+            seen.extend(matched_here);
         }
     }
     dedup_findings(&mut findings);

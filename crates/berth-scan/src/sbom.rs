@@ -57,11 +57,39 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
             enc_path(&p.name.replacen(':', "/", 1)),
             enc(&p.version)
         ),
+        PackageType::Rpm => {
+            // The purl version is `V-R`; an epoch goes in the `epoch` qualifier.
+            let (epoch, vr) = match p.version.split_once(':') {
+                Some((e, vr)) if e.bytes().all(|b| b.is_ascii_digit()) => (Some(e), vr),
+                _ => (None, p.version.as_str()),
+            };
+            if let Some(d) = distro.filter(|d| !d.version_id.is_empty()) {
+                q.push(format!("distro={}-{}", enc(&d.id), enc(&d.version_id)));
+            }
+            if let Some(e) = epoch.filter(|e| *e != "0") {
+                q.push(format!("epoch={e}"));
+            }
+            let ns = rpm_namespace(distro.map(|d| d.id.as_str()).unwrap_or(""));
+            format!("pkg:rpm/{}/{}@{}", enc(ns), enc(&p.name), enc(vr))
+        }
     };
     if q.is_empty() {
         base
     } else {
         format!("{base}?{}", q.join("&"))
+    }
+}
+
+/// The purl namespace (vendor) of an rpm distribution, by os-release `ID`.
+fn rpm_namespace(id: &str) -> &str {
+    match id {
+        "rhel" => "redhat",
+        "amzn" => "amazon",
+        "ol" => "oracle",
+        "sles" | "sled" => "suse",
+        "" => "rpm",
+        id if id.starts_with("opensuse") => "opensuse",
+        id => id,
     }
 }
 
@@ -110,14 +138,18 @@ pub fn cyclonedx(t: &TargetReport, with_findings: bool) -> Value {
             if let Some(l) = &p.layer {
                 props.push(json!({"name": "berth:location:layer", "value": l}));
             }
-            json!({
+            let mut c = json!({
                 "type": "library",
                 "bom-ref": bom_ref,
                 "name": p.name,
                 "version": p.version,
                 "purl": purl,
                 "properties": props,
-            })
+            });
+            if let Some(l) = &p.license {
+                c["licenses"] = json!([{ "license": { "name": l } }]);
+            }
+            c
         })
         .collect();
     let mut subject = json!({"type": "container", "name": t.name});

@@ -83,14 +83,35 @@ fn distro_release_to_osv_ecosystem() {
             id: id.into(),
             version_id: v.into(),
         }
-        .osv_ecosystem()
+        .osv_ecosystems()
+        .map(|e| e.label())
     };
     assert_eq!(e("debian", "12"), Some("Debian:12".into()));
     assert_eq!(e("debian", "11.9"), Some("Debian:11".into()));
     assert_eq!(e("debian", ""), None, "testing/sid have no release number");
     assert_eq!(e("alpine", "3.19.1"), Some("Alpine:v3.19".into()));
     assert_eq!(e("alpine", "edge"), None);
-    assert_eq!(e("rhel", "9.4"), None);
+    assert_eq!(
+        e("rhel", "9.4"),
+        Some("Red Hat:enterprise_linux:9::*".into())
+    );
+    assert_eq!(
+        e("centos", "8"),
+        Some("Red Hat:enterprise_linux:8::*".into())
+    );
+    assert_eq!(e("almalinux", "9.2"), Some("AlmaLinux:9".into()));
+    assert_eq!(e("rocky", "8.9"), Some("Rocky Linux:8".into()));
+    assert_eq!(
+        e("opensuse-leap", "15.5"),
+        Some("openSUSE:Leap 15.5".into())
+    );
+    assert_eq!(
+        e("sles", "15.5"),
+        Some("SUSE:Linux Enterprise * 15 SP5".into())
+    );
+    assert_eq!(e("sles", "15"), Some("SUSE:Linux Enterprise * 15".into()));
+    assert_eq!(e("fedora", "40"), None, "no OSV data for Fedora");
+    assert_eq!(e("amzn", "2023"), None, "ALAS is not OSV");
 }
 
 #[test]

@@ -556,7 +556,7 @@ fn hostile_and_corrupt_layers_are_refused() {
 }
 
 #[test]
-fn unsupported_database_is_not_scanned_and_blocks() {
+fn damaged_rpm_database_is_not_scanned_and_blocks() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let root = tmp.path();
     std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap_or_else(|e| panic!("{e}"));

@@ -414,5 +414,39 @@ fn sboms_validate_against_the_published_schemas() {
             .iter()
             .any(|r| r["ruleId"] == "GHSA-j8r2-6x86-q33q")
     );
+    // rpm packages (licenses, epoch qualifiers) are valid too.
+    let rpm_root = dir.path().join("rpm-root");
+    std::fs::create_dir_all(rpm_root.join("var/lib/rpm")).unwrap();
+    std::fs::create_dir_all(rpm_root.join("etc")).unwrap();
+    let mut db = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&read("rpm/rpmdb.sqlite.gz")[..]),
+        &mut db,
+    )
+    .unwrap();
+    std::fs::write(rpm_root.join("var/lib/rpm/rpmdb.sqlite"), db).unwrap();
+    std::fs::write(
+        rpm_root.join("etc/os-release"),
+        "ID=rocky\nVERSION_ID=9.3\n",
+    )
+    .unwrap();
+    let osv = VulnDb::load_dir(&data("osv")).unwrap();
+    let rt = report::scan_rootfs(&rpm_root, &osv, &Default::default())
+        .unwrap()
+        .targets
+        .remove(0);
+    assert_eq!(rt.packages.len(), 4);
+    let bom = sbom::cyclonedx(&rt, true);
+    assert_valid(&cdx, &bom, "CycloneDX of rpm packages");
+    assert!(
+        bom.to_string()
+            .contains("pkg:rpm/rocky/openssl@3.0.7-24.el9?arch=noarch&distro=rocky-9.3&epoch=1"),
+        "{bom}"
+    );
+    assert_valid(
+        &spdx_v,
+        &sbom::spdx(&rt, "2026-12-05T00:00:00Z"),
+        "SPDX of rpm packages",
+    );
     let _ = catalog::PackageType::Python;
 }

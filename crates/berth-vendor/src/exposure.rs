@@ -1,13 +1,14 @@
 //! "Who is exposed to CVE-X?": every release of an app scanned against the server's
 //! vulnerability database, the releases an advisory affects, the first release that fixes it,
 //! and the instances whose last reported version is affected (docs/formats/vendor-server.md).
+//! Findings the server's VEX statements mark `not_affected`/`fixed` do not count, as for the
+//! CVE gate; each release's scan is made once and kept (`release_scans`).
 
 use crate::db::{self, Param};
 use crate::model::InstanceInfo;
 use crate::service::{SResult, Service, ServiceError};
 use berth_scan::report::{Finding, ScanReport};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// The answer of `GET /api/v1/apps/{app}/exposure/{advisory}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,11 @@ pub struct ReleaseExposure {
     /// Package databases berth could not read in this release (never taken as clean).
     pub not_scanned: usize,
     pub packages: Vec<ExposedPackage>,
+    /// Findings of the advisory that the server's VEX statements mark `not_affected` or
+    /// `fixed` for this release: they do not make it affected (as they do not block the CVE
+    /// gate), and are listed with the statement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<ExposedPackage>,
 }
 
 /// An affected package of a release.
@@ -45,6 +51,10 @@ pub struct ExposedPackage {
     /// The advisory id the finding is filed under (the question may have named an alias).
     pub advisory: String,
     pub fix: String,
+    /// The VEX statement that covers the finding (`not_affected (justification), VEX <doc>
+    /// statement N`), when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<String>,
 }
 
 /// An install running an affected release.
@@ -57,25 +67,33 @@ pub struct ExposedInstance {
     pub last_seen: String,
 }
 
-/// The affected packages of one scan: findings filed under `advisory` or one of its aliases.
-pub fn affected_packages(report: &ScanReport, advisory: &str) -> Vec<ExposedPackage> {
+/// The packages of one scan with a finding filed under `advisory` or one of its aliases:
+/// (affected, suppressed by VEX). A finding a VEX statement marks `not_affected` or `fixed`
+/// is not an exposure, exactly as it does not block the CVE gate.
+pub fn affected_packages(
+    report: &ScanReport,
+    advisory: &str,
+) -> (Vec<ExposedPackage>, Vec<ExposedPackage>) {
     let matches = |f: &Finding| f.ids().any(|id| id.eq_ignore_ascii_case(advisory));
-    report
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.findings
-                .iter()
-                .filter(|f| matches(f))
-                .map(|f| ExposedPackage {
-                    image: t.name.clone(),
-                    package: f.package.clone(),
-                    version: f.version.clone(),
-                    advisory: f.advisory.clone(),
-                    fix: fix_text(&f.fix),
-                })
-        })
-        .collect()
+    let (mut affected, mut suppressed) = (Vec::new(), Vec::new());
+    for t in &report.targets {
+        for f in t.findings.iter().filter(|f| matches(f)) {
+            let p = ExposedPackage {
+                image: t.name.clone(),
+                package: f.package.clone(),
+                version: f.version.clone(),
+                advisory: f.advisory.clone(),
+                fix: fix_text(&f.fix),
+                vex: f.vex.as_ref().map(|v| v.describe()),
+            };
+            if f.suppressed() {
+                suppressed.push(p);
+            } else {
+                affected.push(p);
+            }
+        }
+    }
+    (affected, suppressed)
 }
 
 fn fix_text(f: &berth_scan::osv::FixState) -> String {
@@ -153,12 +171,13 @@ impl Service {
         let mut releases = Vec::new();
         for (version, index) in versions {
             let report = self.release_scan(&scanner, &index).await?;
-            let packages = affected_packages(&report, advisory);
+            let (packages, suppressed) = affected_packages(&report, advisory);
             releases.push(ReleaseExposure {
                 version: version.to_string(),
                 affected: !packages.is_empty(),
                 not_scanned: report.targets.iter().map(|t| t.not_scanned.len()).sum(),
                 packages,
+                suppressed,
             });
         }
         let instances = exposed_instances(self.instances(app).await?, &releases);
@@ -169,27 +188,6 @@ impl Service {
             releases,
             instances,
         })
-    }
-
-    /// The scan of the release whose index is `index` (made once per process, shared with
-    /// the CVE gate).
-    async fn release_scan(
-        &self,
-        scanner: &Arc<crate::scan_gate::ScanGate>,
-        index: &str,
-    ) -> SResult<Arc<ScanReport>> {
-        if let Some(r) = scanner.scanned(index) {
-            return Ok(r);
-        }
-        let view = self
-            .store
-            .layout_view(&crate::service::digest(index)?)
-            .await?;
-        let (scanner, index) = (scanner.clone(), index.to_string());
-        tokio::task::spawn_blocking(move || scanner.scan(&index, view.path()))
-            .await
-            .map_err(|e| ServiceError::Invalid(format!("scanning a release failed: {e}")))?
-            .map_err(ServiceError::Invalid)
     }
 }
 
@@ -203,6 +201,7 @@ mod tests {
             affected,
             not_scanned: 0,
             packages: vec![],
+            suppressed: vec![],
         }
     }
 

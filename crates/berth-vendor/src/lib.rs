@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod online;
 pub mod registry;
+pub mod release_scans;
 pub mod scan_gate;
 pub mod schema;
 pub mod service;

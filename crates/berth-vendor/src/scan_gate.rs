@@ -1,24 +1,64 @@
 //! The CVE release gate: a release is promoted only when its images pass the scan policy
 //! ("no release while a CVE with an available fix is unpatched"), judged by berth-scan
 //! against an offline OSV database.
+//!
+//! A release's scan depends only on its bytes (releases are immutable), the advisory
+//! database and berth-scan's catalogers, so it is made once per (release, [`ScanGate::key`])
+//! and kept: in memory here, and in the `release_scans` table by the service (see
+//! `Service::release_scan`), so the gate and exposure answers survive restarts and servers
+//! sharing one PostgreSQL scan each release once between them. What is kept is the scan
+//! *before* VEX: the policy's VEX statements (and its allowlist) are applied each time the
+//! scan is read, so a new VEX document takes effect on a restart without a rescan.
 
 use crate::service::{GateInput, ReleaseGate};
 use berth_scan::Policy;
 use berth_scan::image::Limits;
 use berth_scan::osv::VulnDb;
 use berth_scan::report::ScanReport;
+use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Scans every image of a release and applies the policy. Each release is scanned once
-/// per process (by its index digest; releases are immutable), for the gate and for exposure
-/// questions alike.
+/// A release's scan as made, and whether the database has it.
+struct Kept {
+    raw: Arc<ScanReport>,
+    saved: bool,
+}
+
+/// Scans every image of a release and applies the policy.
 pub struct ScanGate {
     db: VulnDb,
+    key: String,
     policy: Policy,
     vex: berth_scan::vex::VexSet,
-    scans: Mutex<HashMap<String, Arc<ScanReport>>>,
+    scans: Mutex<HashMap<String, Kept>>,
+    made: AtomicUsize,
+}
+
+/// Identifies what a scan depends on besides the release: berth-scan's revision and every
+/// advisory file of the database directory (path and content), as `sha256:<hex>`.
+pub fn database_key(db_dir: &Path) -> Result<String, String> {
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(db_dir).follow_links(false) {
+        let e = e.map_err(|e| format!("vulnerability database {}: {e}", db_dir.display()))?;
+        if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json") {
+            files.push(e.into_path());
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(berth_scan::report::SCANNER_REVISION.as_bytes());
+    h.update(b"\n");
+    for f in files {
+        let rel = f.strip_prefix(db_dir).unwrap_or(&f);
+        let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update(b"\0");
+        h.update(Sha256::digest(&bytes));
+    }
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }
 
 impl ScanGate {
@@ -27,6 +67,7 @@ impl ScanGate {
     pub fn load(db_dir: &Path, policy_file: Option<&Path>) -> Result<ScanGate, String> {
         let db = VulnDb::load_dir(db_dir)
             .map_err(|e| format!("vulnerability database {}: {e}", db_dir.display()))?;
+        let key = database_key(db_dir)?;
         let (policy, vex) = match policy_file {
             None => (Policy::default(), Default::default()),
             Some(p) => {
@@ -42,9 +83,11 @@ impl ScanGate {
         };
         Ok(ScanGate {
             db,
+            key,
             policy,
             vex,
             scans: Mutex::default(),
+            made: AtomicUsize::new(0),
         })
     }
 
@@ -53,27 +96,78 @@ impl ScanGate {
         self.db.len()
     }
 
-    /// The scan of the release whose index is `index`, when it was made already.
+    /// What the scans depend on besides the release ([`database_key`]): the `scanner`
+    /// column of the `release_scans` table.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// How many scans this process made (not read from memory or the database).
+    pub fn scans_made(&self) -> usize {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// The policy's VEX statements applied to a kept scan.
+    fn judged(&self, raw: &ScanReport) -> Arc<ScanReport> {
+        let mut r = raw.clone();
+        self.vex.apply(&mut r);
+        Arc::new(r)
+    }
+
+    /// The scan of the release whose index is `index` (VEX applied), when it is in memory.
     pub fn scanned(&self, index: &str) -> Option<Arc<ScanReport>> {
-        self.scans.lock().expect("scan cache").get(index).cloned()
+        let raw = self
+            .scans
+            .lock()
+            .expect("scan cache")
+            .get(index)?
+            .raw
+            .clone();
+        Some(self.judged(&raw))
+    }
+
+    /// Keep a scan read from the database.
+    pub fn remember(&self, index: &str, raw: ScanReport) {
+        self.scans.lock().expect("scan cache").insert(
+            index.to_string(),
+            Kept {
+                raw: Arc::new(raw),
+                saved: true,
+            },
+        );
+    }
+
+    /// A scan made here that the database does not have yet.
+    pub fn unsaved(&self, index: &str) -> Option<Arc<ScanReport>> {
+        let m = self.scans.lock().expect("scan cache");
+        m.get(index).filter(|k| !k.saved).map(|k| k.raw.clone())
+    }
+
+    /// Note that the database has the scan of `index`.
+    pub fn mark_saved(&self, index: &str) {
+        if let Some(k) = self.scans.lock().expect("scan cache").get_mut(index) {
+            k.saved = true;
+        }
     }
 
     /// Every image of the release whose index is `index`, read from the OCI layout
-    /// `layout`: scanned the first time, remembered after.
+    /// `layout`: scanned the first time, remembered after. VEX applied.
     pub fn scan(&self, index: &str, layout: &Path) -> Result<Arc<ScanReport>, String> {
         if let Some(r) = self.scanned(index) {
             return Ok(r);
         }
-        let mut report =
-            berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
-                .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))?;
-        self.vex.apply(&mut report);
-        let report = Arc::new(report);
-        self.scans
-            .lock()
-            .expect("scan cache")
-            .insert(index.to_string(), report.clone());
-        Ok(report)
+        let raw = berth_scan::report::scan_layout(layout, &self.db, None, &Limits::default())
+            .map_err(|e| format!("{} could not be scanned: {e}", layout.display()))?;
+        self.made.fetch_add(1, Ordering::Relaxed);
+        let judged = self.judged(&raw);
+        self.scans.lock().expect("scan cache").insert(
+            index.to_string(),
+            Kept {
+                raw: Arc::new(raw),
+                saved: false,
+            },
+        );
+        Ok(judged)
     }
 }
 

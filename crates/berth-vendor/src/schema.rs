@@ -119,6 +119,18 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS support_bundles_customer ON support_bundles (customer, received_at)",
         ],
     ),
+    (
+        // The scans of releases (docs/formats/vendor-server.md, "Kept scans"): one row per
+        // release index and scanner key (berth-scan's revision + the advisory files).
+        3,
+        &["CREATE TABLE IF NOT EXISTS release_scans (
+            index_digest TEXT NOT NULL,
+            scanner TEXT NOT NULL,
+            scanned_at BIGINT NOT NULL,
+            report TEXT NOT NULL,
+            PRIMARY KEY (index_digest, scanner)
+        )"],
+    ),
 ];
 
 #[cfg(test)]

@@ -806,6 +806,10 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no release {app} {version}")))?;
         let index = digest(&db::text(&row, "index_digest"))?;
+        // The CVE gate reads a scan kept by any server on this database instead of making one.
+        if let Some(scanner) = &self.scanner {
+            self.load_scan(scanner, index.as_str()).await?;
+        }
         let view = self.store.layout_view(&index).await?;
         let input = GateInput {
             index: index.to_string(),
@@ -828,6 +832,9 @@ impl Service {
         })
         .await
         .map_err(|e| ServiceError::Invalid(format!("a release gate failed: {e}")))?;
+        if let Some(scanner) = &self.scanner {
+            self.save_scan(scanner, index.as_str()).await?;
+        }
         Ok(reasons)
     }
 

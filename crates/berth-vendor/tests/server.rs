@@ -1267,4 +1267,228 @@ async fn support_bundles_from_customers_on_sqlite() {
 async fn support_bundles_from_customers_on_postgres() {
     let pg = pg::Postgres::start();
     support_bundles_from_customers(Some(&pg.url())).await;
+
+/// A policy whose OpenVEX document says glibc's CVE-2023-4911 does not affect the libc6 of
+/// release 1.0.0 (2.36-9+deb12u1), for the CVE gate and exposure alike.
+fn vex_policy(dir: &Path) -> PathBuf {
+    let vex = serde_json::json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://vex.example.com/hello/vex-1",
+        "author": "Hello Security",
+        "timestamp": "2026-01-10T09:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": "CVE-2023-4911"},
+            "products": [{"@id": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u1"}],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path",
+            "impact_statement": "no setuid binaries in the image"
+        }]
+    });
+    std::fs::write(dir.join("hello.openvex.json"), vex.to_string()).unwrap();
+    let p = dir.join("policy.yaml");
+    std::fs::write(&p, "vex:\n  - hello.openvex.json\n").unwrap();
+    p
+}
+
+fn osv_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-scan/tests/data/osv")
+}
+
+/// A finding the server's VEX marks not_affected neither blocks the CVE gate nor makes the
+/// release exposed: exposure lists it as suppressed, with the statement, and the release the
+/// gate lets through is the release exposure calls unaffected.
+#[tokio::test]
+async fn exposure_honours_vex_like_the_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gate = Arc::new(
+        berth_vendor::scan_gate::ScanGate::load(&osv_dir(), Some(&vex_policy(tmp.path()))).unwrap(),
+    );
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let s = start_with(
+        &data,
+        None,
+        vec![Box::new(gate.clone())],
+        Some(gate.clone()),
+    )
+    .await;
+    let admin = Client::new(&s.url, &s.admin).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (v, glibc) in [("1.0.0", "2.36-9+deb12u1"), ("1.0.1", "2.36-9+deb12u2")] {
+        let dir = release_with_image(tmp.path(), v, glibc);
+        admin
+            .push_release(&dir, ReleasePush::default())
+            .await
+            .unwrap();
+    }
+    for id in ["CVE-2023-4911", "DSA-5514-1"] {
+        let x = admin.exposure("hello", id).await.unwrap();
+        let r0 = &x.releases[0];
+        assert!(!r0.affected && r0.packages.is_empty(), "{id}: {r0:?}");
+        assert_eq!(r0.suppressed.len(), 1, "{id}: {r0:?}");
+        let vex = r0.suppressed[0].vex.as_deref().unwrap();
+        assert!(
+            vex.contains("not_affected") && vex.contains("vex-1"),
+            "{vex}"
+        );
+        // deb12u2 is not named by the statement: still affected.
+        assert!(x.releases[1].affected, "{id}: {:?}", x.releases[1]);
+        assert_eq!(x.first_fixed, None);
+    }
+    // The gate agrees: 1.0.0 is promoted, 1.0.1 is refused for the same advisory.
+    assert!(admin.promote("hello", "stable", "1.0.0").await.unwrap());
+    let e = admin.promote("hello", "stable", "1.0.1").await.unwrap_err();
+    assert_eq!(status(&e), 422, "{e}");
+    assert!(e.to_string().contains("DSA-5514-1"), "{e}");
+    assert_eq!(
+        gate.scans_made(),
+        2,
+        "each release scanned once for both questions"
+    );
+}
+
+async fn kept_scans(data: &Path, url: Option<&str>) -> Vec<(String, String)> {
+    let db = berth_vendor::db::Db::connect(url, data).await.unwrap();
+    let mut rows: Vec<(String, String)> = db
+        .rows("SELECT index_digest, scanner FROM release_scans", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                berth_vendor::db::text(r, "index_digest"),
+                berth_vendor::db::text(r, "scanner"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Release scans are kept in the database: a restarted server answers exposure and runs
+/// the CVE gate without scanning again; a server with another advisory database scans again
+/// and replaces the kept scans.
+#[tokio::test]
+async fn release_scans_survive_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let g1 = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv_dir(), None).unwrap());
+    let s1 = start_with(&data, None, vec![Box::new(g1.clone())], Some(g1.clone())).await;
+    let token = s1.admin.clone();
+    let admin = Client::new(&s1.url, &token).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (v, glibc) in [
+        ("1.0.0", "2.36-9+deb12u1"),
+        ("1.0.1", "2.36-9+deb12u3"),
+        ("1.1.0", "2.36-9+deb12u3"),
+    ] {
+        let dir = release_with_image(tmp.path(), v, glibc);
+        admin
+            .push_release(&dir, ReleasePush::default())
+            .await
+            .unwrap();
+    }
+    assert!(admin.promote("hello", "stable", "1.0.1").await.unwrap());
+    assert_eq!(g1.scans_made(), 1, "the gate scanned 1.0.1");
+    let before = admin.exposure("hello", "CVE-2023-4911").await.unwrap();
+    assert_eq!(
+        g1.scans_made(),
+        3,
+        "exposure scanned the two others, not 1.0.1 again"
+    );
+    let kept = kept_scans(&data, None).await;
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(kept.iter().all(|(_, k)| k == g1.key()));
+    drop(s1);
+
+    // Restart with the same advisory database: nothing is scanned again.
+    let g2 = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv_dir(), None).unwrap());
+    assert_eq!(g2.key(), g1.key());
+    let s2 = start_with(&data, None, vec![Box::new(g2.clone())], Some(g2.clone())).await;
+    let admin = Client::new(&s2.url, &token).unwrap();
+    let after = admin.exposure("hello", "CVE-2023-4911").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&after.releases).unwrap(),
+        serde_json::to_value(&before.releases).unwrap()
+    );
+    let e = admin.promote("hello", "stable", "1.0.0").await.unwrap_err();
+    assert_eq!(status(&e), 422, "{e}");
+    assert!(admin.promote("hello", "beta", "1.1.0").await.unwrap());
+    assert_eq!(g2.scans_made(), 0, "gate and exposure read the kept scans");
+    drop(s2);
+
+    // Another advisory database (one more record): a new key, every release scanned again.
+    let osv2 = tmp.path().join("osv2");
+    std::fs::create_dir(&osv2).unwrap();
+    for e in std::fs::read_dir(osv_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            std::fs::copy(&p, osv2.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        osv2.join("X-1.json"),
+        r#"{"id": "X-1", "affected": [{"package": {"ecosystem": "Debian:12", "name": "zlib"}, "versions": ["1"]}]}"#,
+    )
+    .unwrap();
+    let g3 = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv2, None).unwrap());
+    assert_ne!(g3.key(), g1.key());
+    let s3 = start_with(&data, None, vec![], Some(g3.clone())).await;
+    let admin = Client::new(&s3.url, &token).unwrap();
+    admin.exposure("hello", "CVE-2023-4911").await.unwrap();
+    assert_eq!(g3.scans_made(), 3);
+    let kept = kept_scans(&data, None).await;
+    assert_eq!(kept.len(), 3, "older scans replaced: {kept:?}");
+    assert!(kept.iter().all(|(_, k)| k == g3.key()));
+}
+
+/// Two servers on one PostgreSQL share the kept scans: what one scanned, the other reads —
+/// here a server whose store does not even hold the releases' blobs answers exposure.
+#[tokio::test]
+async fn two_servers_on_postgres_share_release_scans() {
+    let pg = pg::Postgres::start();
+    let url = pg.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let (d1, d2) = (tmp.path().join("d1"), tmp.path().join("d2"));
+    std::fs::create_dir(&d1).unwrap();
+    std::fs::create_dir(&d2).unwrap();
+    let g1 = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv_dir(), None).unwrap());
+    let s1 = start_with(
+        &d1,
+        Some(&url),
+        vec![Box::new(g1.clone())],
+        Some(g1.clone()),
+    )
+    .await;
+    let admin = Client::new(&s1.url, &s1.admin).unwrap();
+    admin.create_app("hello").await.unwrap();
+    for (v, glibc) in [("1.0.0", "2.36-9+deb12u1"), ("1.0.1", "2.36-9+deb12u3")] {
+        let dir = release_with_image(tmp.path(), v, glibc);
+        admin
+            .push_release(&dir, ReleasePush::default())
+            .await
+            .unwrap();
+    }
+    assert!(admin.promote("hello", "stable", "1.0.1").await.unwrap());
+    let x1 = admin.exposure("hello", "CVE-2023-4911").await.unwrap();
+    assert_eq!(g1.scans_made(), 2);
+
+    let g2 = Arc::new(berth_vendor::scan_gate::ScanGate::load(&osv_dir(), None).unwrap());
+    let s2 = start_with(
+        &d2,
+        Some(&url),
+        vec![Box::new(g2.clone())],
+        Some(g2.clone()),
+    )
+    .await;
+    let other = Client::new(&s2.url, &s1.admin).unwrap();
+    let x2 = other.exposure("hello", "CVE-2023-4911").await.unwrap();
+    assert_eq!(g2.scans_made(), 0, "read from the shared table");
+    assert_eq!(
+        serde_json::to_value(&x2.releases).unwrap(),
+        serde_json::to_value(&x1.releases).unwrap()
+    );
+    assert_eq!(kept_scans(&d2, Some(&url)).await.len(), 2);
 }

@@ -64,6 +64,7 @@ impl Record {
             arch: r.arch,
             source_name: r.origin,
             source_version: None,
+            license: None,
             path: path.to_string(),
             layer: None,
         });

@@ -117,6 +117,7 @@ pub fn parse_status(data: &[u8], path: &str) -> Result<Vec<Package>> {
             arch: st.get("Architecture").map(str::to_string),
             source_name,
             source_version,
+            license: None,
             path: path.to_string(),
             layer: None,
         });

@@ -101,6 +101,7 @@ pub fn packages(kept: &[u8], path: &str) -> Result<Vec<Package>> {
                 arch: None,
                 source_name: None,
                 source_version: None,
+                license: None,
                 path: (*inner).to_string(),
                 layer: None,
             })

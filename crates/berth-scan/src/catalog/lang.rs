@@ -1,5 +1,6 @@
 //! Language package catalogers: npm (`package-lock.json` v1–v3, `node_modules/*/package.json`),
-//! Rust (`Cargo.lock`), Go (module build info embedded in binaries by the Go linker).
+//! Rust (`Cargo.lock`, and the `.dep-v0` section cargo-auditable embeds in binaries), Go
+//! (module build info embedded in binaries by the Go linker).
 
 use super::{Package, PackageType};
 use crate::error::{Error, Result};
@@ -13,6 +14,7 @@ fn pkg(kind: PackageType, name: &str, version: &str, path: &str) -> Package {
         arch: None,
         source_name: None,
         source_version: None,
+        license: None,
         path: path.to_string(),
         layer: None,
     }
@@ -221,4 +223,189 @@ pub fn go_modules(kept: &[u8], path: &str) -> Result<Vec<Package>> {
         return Err(Error::invalid(path, "Go build info names no module"));
     }
     Ok(out)
+}
+
+/// What a Rust binary's cargo-auditable dependency list is turned into before it is kept:
+/// this marker, then the decompressed JSON (or `!reason` when it could not be read).
+pub const RUST_MARKER: &[u8] = b"\0berth-rust-audit\0";
+/// Largest decompressed `.dep-v0` accepted (a binary with thousands of crates is ~200 KiB).
+pub const MAX_AUDIT_JSON: u64 = 8 << 20;
+/// The section cargo-auditable writes.
+pub const AUDIT_SECTION: &str = ".dep-v0";
+
+/// The bytes of the section named `name` of an ELF file (32/64-bit, either byte order).
+/// `None`: not ELF, or no such section. `Some(Err)`: an ELF whose section table is damaged.
+pub fn elf_section<'a>(
+    data: &'a [u8],
+    name: &str,
+) -> Option<std::result::Result<&'a [u8], String>> {
+    if data.get(..4) != Some(b"\x7fELF".as_slice()) {
+        return None;
+    }
+    let wide = match data.get(4) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => return Some(Err("ELF class is neither 32- nor 64-bit".into())),
+    };
+    let big = match data.get(5) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => return Some(Err("ELF byte order is unknown".into())),
+    };
+    let uint = |at: usize, n: usize| -> Option<u64> {
+        let b = data.get(at..at.checked_add(n)?)?;
+        Some(if big {
+            b.iter().fold(0u64, |v, x| (v << 8) | u64::from(*x))
+        } else {
+            b.iter().rev().fold(0u64, |v, x| (v << 8) | u64::from(*x))
+        })
+    };
+    let word = if wide { 8 } else { 4 };
+    let (shoff, entsize, mut shnum, mut strndx) = if wide {
+        (uint(0x28, 8), uint(0x3a, 2), uint(0x3c, 2), uint(0x3e, 2))
+    } else {
+        (uint(0x20, 4), uint(0x2e, 2), uint(0x30, 2), uint(0x32, 2))
+    };
+    let (Some(shoff), Some(entsize)) = (shoff, entsize) else {
+        return Some(Err("ELF header is cut off".into()));
+    };
+    if shoff == 0 {
+        return None; // no section table: nothing named
+    }
+    let min_entsize = if wide { 64 } else { 40 };
+    if entsize < min_entsize {
+        return Some(Err(format!(
+            "ELF section header size {entsize} is too small"
+        )));
+    }
+    let sh = |i: u64| -> Option<usize> {
+        usize::try_from(shoff.checked_add(i.checked_mul(entsize)?)?).ok()
+    };
+    // Extended numbering: the counts live in section 0.
+    if shnum == Some(0) {
+        shnum = sh(0).and_then(|at| uint(at + 16 + 2 * word, word));
+    }
+    if strndx == Some(0xffff) {
+        strndx = sh(0).and_then(|at| uint(at + 16 + 3 * word, 4));
+    }
+    let (Some(shnum), Some(strndx)) = (shnum, strndx) else {
+        return Some(Err("ELF section counts are cut off".into()));
+    };
+    if shnum > 65_535 * 16 || sh(shnum).is_none_or(|end| end > data.len()) {
+        return Some(Err(format!(
+            "ELF section table ({shnum} entries at {shoff}) is outside the file"
+        )));
+    }
+    // (offset, size) of section i, None for SHT_NOBITS.
+    let range = |i: u64| -> std::result::Result<Option<(usize, usize)>, String> {
+        let at = sh(i).ok_or("section header outside the file")?;
+        let kind = uint(at + 4, 4).ok_or("section header cut off")?;
+        let (off, size) = if wide {
+            (uint(at + 24, 8), uint(at + 32, 8))
+        } else {
+            (uint(at + 16, 4), uint(at + 20, 4))
+        };
+        let (off, size) = (
+            off.ok_or("section header cut off")?,
+            size.ok_or("section header cut off")?,
+        );
+        if kind == 8 {
+            return Ok(None);
+        }
+        let end = off.checked_add(size).filter(|e| *e <= data.len() as u64);
+        end.ok_or_else(|| format!("section {i} ({size} bytes at {off}) is outside the file"))?;
+        Ok(Some((off as usize, size as usize)))
+    };
+    let names = match range(strndx) {
+        Ok(Some((o, n))) => &data[o..o + n],
+        Ok(None) => return Some(Err("ELF section name table has no bytes".into())),
+        Err(e) => return Some(Err(e)),
+    };
+    for i in 0..shnum {
+        let Some(at) = sh(i) else { continue };
+        let Some(n) = uint(at, 4) else { continue };
+        let Some(rest) = names.get(n as usize..) else {
+            continue;
+        };
+        let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+        if &rest[..end] == name.as_bytes() {
+            return match range(i) {
+                Ok(Some((o, n))) => Some(Ok(&data[o..o + n])),
+                Ok(None) => Some(Ok(&[])),
+                Err(e) => Some(Err(e)),
+            };
+        }
+    }
+    None
+}
+
+/// The cargo-auditable dependency list of a binary, ready to keep (`RUST_MARKER` + JSON, or
+/// `RUST_MARKER` + `!reason`); `None` when the binary has none.
+pub fn rust_audit(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut out = RUST_MARKER.to_vec();
+    // A damaged section table: not known to be auditable (a Go binary is looked for next).
+    let section = elf_section(data, AUDIT_SECTION)?.ok()?;
+    let mut json = Vec::new();
+    let read = flate2::read::ZlibDecoder::new(section)
+        .take(MAX_AUDIT_JSON + 1)
+        .read_to_end(&mut json);
+    match read {
+        Ok(_) if json.len() as u64 > MAX_AUDIT_JSON => out.extend_from_slice(
+            format!("!{AUDIT_SECTION} decompresses to more than {MAX_AUDIT_JSON} bytes").as_bytes(),
+        ),
+        Ok(_) => out.extend_from_slice(&json),
+        Err(e) => out.extend_from_slice(
+            format!("!{AUDIT_SECTION} is not zlib-compressed data: {e}").as_bytes(),
+        ),
+    }
+    Some(out)
+}
+
+#[derive(serde::Deserialize)]
+struct AuditInfo {
+    packages: Vec<AuditPackage>,
+}
+
+#[derive(serde::Deserialize)]
+struct AuditPackage {
+    name: String,
+    version: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// The crates of a kept cargo-auditable list (auditable-serde's format: `packages[]` with
+/// `name`, `version`, `source` — `crates.io`, `local`, `git`, `registry`… — and `kind`,
+/// `runtime` by default). Build-time crates (`kind: build`: build scripts, proc macros) run
+/// only in the compiler and are not part of the binary: left out.
+pub fn rust_audit_packages(kept: &[u8], path: &str) -> Result<Vec<Package>> {
+    let body = kept.strip_prefix(RUST_MARKER).unwrap_or(kept);
+    if let Some(reason) = body.strip_prefix(b"!") {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "Rust binary built with cargo-auditable, but its dependency list could not be read: {}",
+                String::from_utf8_lossy(reason)
+            ),
+        ));
+    }
+    let info: AuditInfo = serde_json::from_slice(body).map_err(|e| {
+        Error::invalid(
+            path,
+            format!("{AUDIT_SECTION} of a Rust binary is not cargo-auditable JSON: {e}"),
+        )
+    })?;
+    Ok(info
+        .packages
+        .into_iter()
+        .filter(|p| p.kind.as_deref() != Some("build"))
+        .map(|p| {
+            let mut out = pkg(PackageType::Cargo, &p.name, &p.version, path);
+            out.source_name = p.source;
+            out
+        })
+        .collect())
 }

@@ -6,6 +6,7 @@ pub mod java;
 pub mod lang;
 pub mod pylock;
 pub mod python;
+pub mod rpm;
 
 use crate::files::{self, FileSet};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub enum PackageType {
     Go,
     /// A Maven artifact inside a Java archive.
     Java,
+    /// rpm (Red Hat and derivatives, SUSE, Amazon Linux).
+    Rpm,
 }
 
 /// One installed package.
@@ -46,9 +49,13 @@ pub struct Package {
     /// Source package (dpkg `Source:`, apk origin), when different or recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_name: Option<String>,
-    /// Source version (dpkg `Source: name (version)`), when it differs from `version`.
+    /// Source version (dpkg `Source: name (version)`, rpm SOURCERPM), when it differs from
+    /// `version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_version: Option<String>,
+    /// Declared license, when the database records one (rpm LICENSE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
     /// The database file it was read from.
     pub path: String,
     /// Digest of the layer that wrote that file (images).
@@ -65,22 +72,99 @@ pub struct Distro {
     pub version_id: String,
 }
 
-impl Distro {
-    /// The OSV ecosystem of this distribution's advisories (`Debian:12`, `Alpine:v3.19`).
-    pub fn osv_ecosystem(&self) -> Option<String> {
-        let v = self.version_id.trim();
-        match self.id.as_str() {
-            "debian" => {
-                let major = v.split('.').next().filter(|m| !m.is_empty())?;
-                major
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-                    .then(|| format!("Debian:{major}"))
+/// Which OSV ecosystems hold a distribution release's advisories.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ecosystems {
+    /// Exactly one (`Debian:12`, `Alpine:v3.19`, `AlmaLinux:9`, `Rocky Linux:9`).
+    Exact(String),
+    /// Every ecosystem `prefix…suffix` of the database (Red Hat publishes one per repository
+    /// stream, `Red Hat:enterprise_linux:9::baseos`, `…::appstream`; SUSE one per product
+    /// or module, `SUSE:Linux Enterprise Module for Basesystem 15 SP5`).
+    Family {
+        /// What every member starts with.
+        prefix: String,
+        /// What every member ends with.
+        suffix: String,
+        /// An exact name that is a member too (`Red Hat:enterprise_linux:9`).
+        exact: Option<String>,
+    },
+}
+
+impl Ecosystems {
+    /// Whether `ecosystem` is one of them.
+    pub fn matches(&self, ecosystem: &str) -> bool {
+        match self {
+            Ecosystems::Exact(e) => e == ecosystem,
+            Ecosystems::Family {
+                prefix,
+                suffix,
+                exact,
+            } => {
+                exact.as_deref() == Some(ecosystem)
+                    || (ecosystem.len() >= prefix.len() + suffix.len()
+                        && ecosystem.starts_with(prefix.as_str())
+                        && ecosystem.ends_with(suffix.as_str()))
             }
+        }
+    }
+
+    /// How to name them in messages.
+    pub fn label(&self) -> String {
+        match self {
+            Ecosystems::Exact(e) => e.clone(),
+            Ecosystems::Family { prefix, suffix, .. } => format!("{prefix}*{suffix}"),
+        }
+    }
+}
+
+/// The distributions whose releases berth matches, for messages.
+pub const MATCHED_DISTROS: &str = "Debian, Alpine, RHEL (and CentOS, matched against RHEL's data), AlmaLinux, Rocky Linux, openSUSE Leap and SLES";
+
+impl Distro {
+    /// The OSV ecosystems of this distribution release's advisories (`Debian:12`,
+    /// `Alpine:v3.19`, `Red Hat:enterprise_linux:9::*`, …); `None` for a distribution or
+    /// release berth does not match (docs/formats/scan.md §2).
+    pub fn osv_ecosystems(&self) -> Option<Ecosystems> {
+        let v = self.version_id.trim();
+        let major = || {
+            let m = v.split('.').next().filter(|m| !m.is_empty())?;
+            m.bytes().all(|b| b.is_ascii_digit()).then(|| m.to_string())
+        };
+        match self.id.as_str() {
+            "debian" => Some(Ecosystems::Exact(format!("Debian:{}", major()?))),
             "alpine" => {
                 let mut it = v.split('.');
                 let (maj, min) = (it.next()?, it.next()?);
-                Some(format!("Alpine:v{maj}.{min}"))
+                Some(Ecosystems::Exact(format!("Alpine:v{maj}.{min}")))
+            }
+            // CentOS rebuilds RHEL's sources (Trivy and Grype match it against RHEL's data too).
+            "rhel" | "centos" => {
+                let base = format!("Red Hat:enterprise_linux:{}", major()?);
+                Some(Ecosystems::Family {
+                    prefix: format!("{base}::"),
+                    suffix: String::new(),
+                    exact: Some(base),
+                })
+            }
+            "almalinux" => Some(Ecosystems::Exact(format!("AlmaLinux:{}", major()?))),
+            "rocky" => Some(Ecosystems::Exact(format!("Rocky Linux:{}", major()?))),
+            "opensuse-leap" => {
+                let (maj, min) = v.split_once('.')?;
+                Some(Ecosystems::Exact(format!("openSUSE:Leap {maj}.{min}")))
+            }
+            "sles" => {
+                let maj = major()?;
+                let suffix = match v.split_once('.') {
+                    Some((_, sp)) if sp != "0" && sp.bytes().all(|b| b.is_ascii_digit()) => {
+                        format!(" {maj} SP{sp}")
+                    }
+                    _ => format!(" {maj}"),
+                };
+                Some(Ecosystems::Family {
+                    prefix: "SUSE:Linux Enterprise ".into(),
+                    suffix,
+                    exact: None,
+                })
             }
             _ => None,
         }
@@ -114,10 +198,18 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             dpkg::parse_status(&entry.data, path)
         } else if path == files::APK_INSTALLED {
             apk::parse_installed(&entry.data, path)
+        } else if rpm::is_db(path) {
+            if path.ends_with(rpm::WAL_SUFFIX) {
+                continue; // read with its database
+            }
+            let wal = fs.get(&format!("{path}{}", rpm::WAL_SUFFIX));
+            rpm::parse_db(&entry.data, wal.map(|w| w.data.as_slice()), path)
         } else if files::is_python_metadata(path) {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
         } else if entry.data.starts_with(java::JAR_MARKER) {
             java::packages(&entry.data, path)
+        } else if entry.data.starts_with(lang::RUST_MARKER) {
+            lang::rust_audit_packages(&entry.data, path)
         } else if entry.data.starts_with(lang::GO_MARKER) {
             lang::go_modules(&entry.data, path)
         } else if files::is_npm_lock(path) {
@@ -132,10 +224,6 @@ pub fn catalog(fs: &FileSet) -> Catalog {
                 files::PythonLock::Pipfile => pylock::pipfile_lock(&entry.data, path),
                 files::PythonLock::Requirements => pylock::requirements(&entry.data, path),
             }
-        } else if let Some((_, what)) = files::UNSUPPORTED_DBS.iter().find(|(p, _)| p == path) {
-            out.not_scanned
-                .push(format!("{path}: {what} package database found; berth does not read it yet, so its packages were not checked"));
-            continue;
         } else {
             continue;
         };

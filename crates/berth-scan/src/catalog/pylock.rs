@@ -13,6 +13,7 @@ fn pkg(name: &str, version: &str, path: &str) -> Package {
         arch: None,
         source_name: None,
         source_version: None,
+        license: None,
         path: path.to_string(),
         layer: None,
     }

@@ -28,6 +28,7 @@ pub fn parse_metadata(data: &[u8], path: &str) -> Result<Package> {
             arch: None,
             source_name: None,
             source_version: None,
+            license: None,
             path: path.to_string(),
             layer: None,
         }),

@@ -1,9 +1,10 @@
-//! Version order per ecosystem. Advisories say "fixed in X"; whether an installed version
+//! Version order per ecosystem (dpkg, apk, PEP 440, semver, rpm). Advisories say "fixed in X"; whether an installed version
 //! is below X depends on the scheme, and a wrong order is a missed or a false finding.
 
 pub mod apk;
 pub mod deb;
 pub mod pep440;
+pub mod rpm;
 pub mod semver;
 
 use std::cmp::Ordering;
@@ -19,6 +20,8 @@ pub enum Scheme {
     Pep440,
     /// Semantic Versioning 2.0.0 (npm, crates.io, Go).
     Semver,
+    /// rpm EVR (Red Hat and derivatives, SUSE).
+    Rpm,
 }
 
 /// A version string that the scheme cannot read.
@@ -55,6 +58,7 @@ impl Scheme {
             }
             Scheme::Pep440 => Ok(pep440::Pep440::parse(a)?.cmp(&pep440::Pep440::parse(b)?)),
             Scheme::Semver => Ok(semver::Semver::parse(a)?.cmp(&semver::Semver::parse(b)?)),
+            Scheme::Rpm => Ok(rpm::RpmVersion::parse(a)?.cmp(&rpm::RpmVersion::parse(b)?)),
         }
     }
 
@@ -66,6 +70,7 @@ impl Scheme {
             "Alpine" => Some(Scheme::Apk),
             "PyPI" => Some(Scheme::Pep440),
             "npm" | "crates.io" | "Go" => Some(Scheme::Semver),
+            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "openSUSE" | "SUSE" => Some(Scheme::Rpm),
             _ => None,
         }
     }

@@ -965,6 +965,19 @@ async fn exposure(e: ExposureArgs) -> anyhow::Result<u8> {
             None => println!("no release fixes it yet"),
         }
     }
+    for r in &x.releases {
+        for p in &r.suppressed {
+            println!(
+                "  {} {}: {} {} in {} not affected: {}",
+                x.app,
+                r.version,
+                p.package,
+                p.version,
+                p.image,
+                p.vex.as_deref().unwrap_or("VEX")
+            );
+        }
+    }
     for r in x.releases.iter().filter(|r| r.not_scanned > 0) {
         println!(
             "warning: {} {} has {} package database(s) berth could not read: not known to be clean",
