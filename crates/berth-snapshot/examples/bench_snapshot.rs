@@ -395,29 +395,52 @@ fn wait_port(port: u16, what: &str) -> R<()> {
 }
 
 /// Initialises a PostgreSQL cluster, runs `pgbench -i -s scale`, stops it: `dir` is the data.
+/// As root, the server's programs run as the `postgres` user (`initdb` refuses root).
 fn pgbench_data(work: &Path, dir: &Path, scale: u32) -> R<()> {
     let bin = PathBuf::from(
         std::env::var("BERTH_TEST_POSTGRES_BIN")
             .map_err(|_| "BERTH_TEST_POSTGRES_BIN is not set")?,
     );
+    let root = id(&[]) == "0";
+    let pg = |prog: &str| {
+        if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bin.join(prog));
+            c
+        } else {
+            Command::new(bin.join(prog))
+        }
+    };
     let port = free_ports(1).first().copied().ok_or("no free port")?;
-    sh(Command::new(bin.join("initdb"))
+    let sock = work.join("pgsock");
+    let log = work.join("pg.log");
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&sock).map_err(|e| e.to_string())?;
+    std::fs::write(&log, "").map_err(|e| e.to_string())?;
+    if root {
+        let uid: u32 = id(&["-u", "postgres"])
+            .parse()
+            .map_err(|_| "no postgres user to run the server as")?;
+        for p in [dir, &sock, &log] {
+            std::os::unix::fs::chown(p, Some(uid), None)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+    }
+    sh(pg("initdb")
         .args(["-A", "trust", "-U", "postgres", "-D"])
         .arg(dir))?;
-    let sock = work.join("pgsock");
-    std::fs::create_dir_all(&sock).map_err(|e| e.to_string())?;
     let opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1",
         sock.display()
     );
-    sh(Command::new(bin.join("pg_ctl"))
+    sh(pg("pg_ctl")
         .args(["-D"])
         .arg(dir)
         .args(["-o", &opts, "-l"])
-        .arg(work.join("pg.log"))
+        .arg(&log)
         .args(["-w", "start"]))?;
     let started = Instant::now();
-    let r = sh(Command::new(bin.join("pgbench"))
+    let r = sh(pg("pgbench")
         .args([
             "-i",
             "-s",
@@ -432,11 +455,20 @@ fn pgbench_data(work: &Path, dir: &Path, scale: u32) -> R<()> {
         "pgbench -i -s {scale}: {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    sh(Command::new(bin.join("pg_ctl"))
+    sh(pg("pg_ctl")
         .args(["-D"])
         .arg(dir)
         .args(["-m", "fast", "-w", "stop"]))?;
     r
+}
+
+/// `id ARGS`, trimmed (empty when it fails).
+fn id(args: &[&str]) -> String {
+    Command::new("id")
+        .args(if args.is_empty() { &["-u"][..] } else { args })
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// A store under test, with its server (if any) and how each tool addresses it.

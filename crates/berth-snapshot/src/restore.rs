@@ -2,21 +2,103 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Component, Path};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::format::{IndexBlob, Item, ItemKind};
 use crate::repo::Repository;
 use crate::{Error, Result};
 
-/// How much of a pack a restore thread reads at once.
-const READ_AHEAD: u64 = 4 << 20;
-/// Read-ahead windows kept per restore thread.
-const WINDOWS: usize = 4;
+/// At most this much of a pack is read with one request (a larger blob is read whole).
+const READ_SPAN: u64 = 4 << 20;
+/// A gap of up to this many unneeded bytes between two needed blobs of a pack is read
+/// through rather than paying for another request.
+const READ_GAP: u64 = 256 << 10;
+/// Restore threads at least: a thread waiting for its read (S3, SFTP) leaves the cores to
+/// the others.
+const MIN_THREADS: usize = 4;
 
-/// A restore thread's read-ahead windows, most recently used first: (pack id, offset of the
-/// first byte, bytes).
-type Windows = Vec<(String, u64, Vec<u8>)>;
+/// One chunk occurrence to restore: where its blob is, and where its bytes go.
+struct Piece {
+    /// Pack number in [`crate::repo::Index::packs`].
+    pack: u32,
+    blob: IndexBlob,
+    /// Number of the file in the restore's file list.
+    file: u32,
+    /// Offset in that file.
+    at: u64,
+}
+
+/// Bytes `start..end` of one pack, read with one request, holding `pieces[from..to]`.
+struct PackRead {
+    from: usize,
+    to: usize,
+    start: u64,
+    end: u64,
+}
+
+/// The restore's work: every chunk occurrence ordered by pack and offset, cut into reads.
+struct Plan {
+    pieces: Vec<Piece>,
+    reads: Vec<PackRead>,
+}
+
+impl Plan {
+    /// Orders the chunks of `files` by where they are in the packs, so every pack is read
+    /// once and in order whatever order the backup wrote the files in.
+    fn new(files: &[&Item], index: &crate::repo::Index, id_arg: &str) -> Result<Plan> {
+        let mut pieces = Vec::new();
+        for (n, item) in files.iter().enumerate() {
+            let mut at = 0u64;
+            for id in &item.chunks {
+                let loc = index.chunks.get(id).ok_or_else(|| {
+                    Error::corrupt(
+                        format!("snapshot {id_arg}"),
+                        format!(
+                            "item {}: chunk {id} is in no index; run `berth snapshot check`",
+                            item.path
+                        ),
+                    )
+                })?;
+                pieces.push(Piece {
+                    pack: loc.pack,
+                    blob: loc.blob,
+                    file: n as u32,
+                    at,
+                });
+                at += u64::from(loc.blob.raw_length);
+            }
+        }
+        pieces.sort_unstable_by_key(|p| (p.pack, p.blob.offset, p.file, p.at));
+        let mut reads = Vec::new();
+        let mut i = 0;
+        while i < pieces.len() {
+            let first = &pieces[i];
+            let start = first.blob.offset;
+            let mut end = start + u64::from(first.blob.length);
+            let mut j = i + 1;
+            while let Some(p) = pieces.get(j).filter(|p| p.pack == first.pack) {
+                let p_end = p.blob.offset + u64::from(p.blob.length);
+                let new_end = end.max(p_end);
+                if p.blob.offset > end + READ_GAP || (new_end > end && new_end - start > READ_SPAN)
+                {
+                    break;
+                }
+                end = new_end;
+                j += 1;
+            }
+            reads.push(PackRead {
+                from: i,
+                to: j,
+                start,
+                end,
+            });
+            i = j;
+        }
+        Ok(Plan { pieces, reads })
+    }
+}
 
 /// Counters of a restore.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -206,43 +288,9 @@ impl Repository {
             .iter()
             .filter(|i| matches!(i.kind, ItemKind::File | ItemKind::Stream))
             .collect();
-        // Files are restored by several threads; each writes whole files.
-        let workers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 8);
-        // Each thread takes a contiguous run of files: their chunks sit next to each other in
-        // the packs, so one read-ahead window serves many small files (on S3 and SFTP a
-        // request per chunk made restores many times slower than reading packs).
-        let per = files.len().div_ceil(workers).max(1);
-        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(per)
-                .map(|run| {
-                    let index = &index;
-                    scope.spawn(move || {
-                        let (mut n, mut bytes) = (0u64, 0u64);
-                        let mut window = Vec::new();
-                        for item in run {
-                            bytes += self.restore_file(item, target, index, id_arg, &mut window)?;
-                            n += 1;
-                        }
-                        Ok((n, bytes))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Invalid("a restore thread panicked".into())))
-                })
-                .collect()
-        });
-        for r in results {
-            let (n, bytes) = r?;
-            sum.files += n;
-            sum.bytes += bytes;
-        }
+        let (files_n, bytes) = self.restore_files(&files, target, &index, id_arg)?;
+        sum.files += files_n;
+        sum.bytes += bytes;
         for item in snap.items.iter().filter(|i| i.kind == ItemKind::Symlink) {
             if check_link(item).is_err() {
                 sum.refused_links.push(format!(
@@ -312,118 +360,208 @@ impl Repository {
         Ok(out)
     }
 
-    /// One chunk through a restore thread's read-ahead windows: on a miss, up to
-    /// [`READ_AHEAD`] bytes of the pack from the chunk on (never past its last indexed blob)
-    /// are read with one request. Several windows are kept (least recently used goes first)
-    /// because a backup's worker threads interleave files from distant parts of the tree in
-    /// the packs.
-    fn windowed_chunk(
+    /// Writes every file and stream of `files`; returns (files, bytes).
+    ///
+    /// Each pack is read once, in order, a [`READ_SPAN`] at a time, by whichever thread is
+    /// free; every chunk read goes to each place it occurs (files are written at offsets, so
+    /// a file whose chunks sit in several packs is filled by several threads). A file gets its
+    /// mode and time once its last chunk is written. Files of two or more chunks, and empty
+    /// ones, are created first; a one-chunk file is created when its chunk arrives.
+    fn restore_files(
         &self,
-        pack: &str,
-        blob: &IndexBlob,
-        index: &crate::repo::Index,
-        windows: &mut Windows,
-    ) -> Result<Vec<u8>> {
-        let name = crate::repo::pack_path(pack);
-        let end = blob.offset + u64::from(blob.length);
-        let found = windows.iter().position(|(p, start, bytes)| {
-            p == pack && blob.offset >= *start && end <= *start + bytes.len() as u64
-        });
-        let w = match found {
-            Some(i) => windows.remove(i),
-            None => {
-                let pack_end = index
-                    .pack_blobs
-                    .get(pack)
-                    .and_then(|b| b.iter().map(|x| x.offset + u64::from(x.length)).max())
-                    .unwrap_or(end)
-                    .max(end);
-                let len = (pack_end - blob.offset).min(READ_AHEAD.max(u64::from(blob.length)));
-                let bytes = self.backend.read_at(&name, blob.offset, len).map_err(|e| {
-                    Error::corrupt(
-                        &name,
-                        format!("blob at offset {} cannot be read: {e}", blob.offset),
-                    )
-                })?;
-                (pack.to_string(), blob.offset, bytes)
-            }
-        };
-        let from = usize::try_from(blob.offset - w.1).unwrap_or(usize::MAX);
-        let sealed =
-            w.2.get(from..from.saturating_add(blob.length as usize))
-                .ok_or_else(|| {
-                    Error::corrupt(
-                        &name,
-                        format!("blob at offset {} was cut short", blob.offset),
-                    )
-                })?;
-        let data = self.open_chunk(&name, sealed, blob);
-        windows.insert(0, w);
-        windows.truncate(WINDOWS);
-        data
-    }
-
-    /// Writes one file or stream item; returns its size.
-    fn restore_file(
-        &self,
-        item: &Item,
+        files: &[&Item],
         target: &Path,
         index: &crate::repo::Index,
         id_arg: &str,
-        window: &mut Windows,
-    ) -> Result<u64> {
-        let p = target.join(&item.path);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    ) -> Result<(u64, u64)> {
+        let plan = Plan::new(files, index, id_arg)?;
+        for item in files.iter().filter(|i| i.chunks.len() != 1) {
+            let (f, p) = create_file(target, item)?;
+            if item.chunks.is_empty() {
+                finish_file(&f, &p, item)?;
+            }
         }
-        let what = || format!("writing {}", p.display());
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-            .map_err(|e| Error::io(what(), e))?;
+        let left: Vec<AtomicUsize> = files
+            .iter()
+            .map(|i| AtomicUsize::new(i.chunks.len()))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(MIN_THREADS, 8)
+            .min(plan.reads.len().max(1));
+        let results: Vec<Result<u64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (plan, left, next, failed) = (&plan, &left, &next, &failed);
+                    scope.spawn(move || {
+                        let mut bytes = 0u64;
+                        let mut open: Option<(u32, fs::File)> = None;
+                        while !failed.load(Ordering::Relaxed) {
+                            let Some(read) = plan.reads.get(next.fetch_add(1, Ordering::Relaxed))
+                            else {
+                                break;
+                            };
+                            let r = self
+                                .restore_read(plan, read, files, target, index, left, &mut open);
+                            match r {
+                                Ok(n) => bytes += n,
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(bytes)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("a restore thread panicked".into())))
+                })
+                .collect()
+        });
+        let mut bytes = 0;
+        for r in results {
+            bytes += r?;
+        }
+        Ok((files.len() as u64, bytes))
+    }
+
+    /// One read of the plan: the pack range, then each blob in it opened once and written to
+    /// every place it goes; returns the bytes written.
+    #[allow(clippy::too_many_arguments)]
+    fn restore_read(
+        &self,
+        plan: &Plan,
+        read: &PackRead,
+        files: &[&Item],
+        target: &Path,
+        index: &crate::repo::Index,
+        left: &[AtomicUsize],
+        open: &mut Option<(u32, fs::File)>,
+    ) -> Result<u64> {
+        let pieces = &plan.pieces[read.from..read.to];
+        let pack = &index.packs[pieces[0].pack as usize];
+        let name = crate::repo::pack_path(pack);
+        let window = self
+            .backend
+            .read_at(&name, read.start, read.end - read.start);
         let mut bytes = 0u64;
-        for id in &item.chunks {
-            let loc = index.chunks.get(id).ok_or_else(|| {
-                Error::corrupt(
-                    format!("snapshot {id_arg}"),
-                    format!(
-                        "item {}: chunk {id} is in no index; run `berth snapshot check`",
-                        item.path
-                    ),
-                )
-            })?;
-            let pack = &index.packs[loc.pack as usize];
-            // A window that cannot be read whole (a truncated pack) must not hide an intact
-            // chunk: the exact range is tried before other copies.
-            let data = match self
-                .windowed_chunk(pack, &loc.blob, index, window)
-                .or_else(|_| self.read_chunk(pack, &loc.blob))
-            {
+        let mut i = 0;
+        while i < pieces.len() {
+            let blob = &pieces[i].blob;
+            let same = pieces[i..]
+                .iter()
+                .take_while(|p| p.blob.offset == blob.offset)
+                .count();
+            let data = match &window {
+                Ok(w) => {
+                    let from = usize::try_from(blob.offset - read.start).unwrap_or(usize::MAX);
+                    match w.get(from..from.saturating_add(blob.length as usize)) {
+                        Some(sealed) => self.open_chunk(&name, sealed, blob),
+                        None => self.read_chunk(pack, blob),
+                    }
+                }
+                // A range that cannot be read whole (a truncated pack) must not hide an intact
+                // chunk: the exact range is tried before other copies.
+                Err(_) => self.read_chunk(pack, blob),
+            };
+            // Another copy (from a concurrent or later backup) may still be good.
+            let data = match data {
                 Ok(d) => d,
-                // Another copy (from a concurrent or later backup) may still be good.
                 Err(e) => index
                     .pack_blobs
                     .iter()
                     .filter(|(p, _)| *p != pack)
                     .flat_map(|(p, blobs)| {
-                        blobs.iter().filter(|b| b.id == *id).map(move |b| (p, b))
+                        blobs
+                            .iter()
+                            .filter(|b| b.id == blob.id)
+                            .map(move |b| (p, b))
                     })
                     .find_map(|(p, b)| self.read_chunk(p, b).ok())
                     .ok_or(e)?,
             };
-            f.write_all(&data).map_err(|e| Error::io(what(), e))?;
-            bytes += data.len() as u64;
+            for p in &pieces[i..i + same] {
+                let n = p.file as usize;
+                write_piece(target, files[n], p, &data, &left[n], open)?;
+                bytes += data.len() as u64;
+            }
+            i += same;
         }
-        drop(f);
-        if let Some(mode) = item.mode {
-            fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| Error::io(what(), e))?;
-        }
-        set_mtime(&p, item);
         Ok(bytes)
     }
+}
+
+/// Creates an item's file (never through an existing one: the target started empty, so a
+/// second item of the same path is refused) and the directories leading to it.
+fn create_file(target: &Path, item: &Item) -> Result<(fs::File, std::path::PathBuf)> {
+    let p = target.join(&item.path);
+    let create = || fs::OpenOptions::new().write(true).create_new(true).open(&p);
+    let f = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = p.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            }
+            create()
+        }
+        r => r,
+    }
+    .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    Ok((f, p))
+}
+
+/// Writes one chunk occurrence; the last one of a file sets its mode and time.
+fn write_piece(
+    target: &Path,
+    item: &Item,
+    piece: &Piece,
+    data: &[u8],
+    left: &AtomicUsize,
+    open: &mut Option<(u32, fs::File)>,
+) -> Result<()> {
+    if item.chunks.len() == 1 {
+        let (mut f, p) = create_file(target, item)?;
+        f.write_all(data)
+            .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+        return finish_file(&f, &p, item);
+    }
+    let p = target.join(&item.path);
+    let what = |e| Error::io(format!("writing {}", p.display()), e);
+    if open.as_ref().is_none_or(|(n, _)| *n != piece.file) {
+        let f = fs::OpenOptions::new().write(true).open(&p).map_err(what)?;
+        *open = Some((piece.file, f));
+    }
+    let mut done = false;
+    if let Some((_, f)) = open.as_ref() {
+        f.write_all_at(data, piece.at).map_err(what)?;
+        if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            finish_file(f, &p, item)?;
+            done = true;
+        }
+    }
+    if done {
+        *open = None;
+    }
+    Ok(())
+}
+
+/// Sets a restored file's time (best effort) and mode.
+fn finish_file(f: &fs::File, p: &Path, item: &Item) -> Result<()> {
+    if let Some(t) = item.mtime {
+        let _ = f.set_modified(std::time::SystemTime::from(t));
+    }
+    if let Some(mode) = item.mode {
+        f.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    }
+    Ok(())
 }
 
 fn set_mtime(path: &Path, item: &Item) {

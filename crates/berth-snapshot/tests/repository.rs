@@ -703,3 +703,77 @@ fn an_intact_chunk_of_a_truncated_pack_still_restores() {
         .unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
 }
+
+#[test]
+fn chunks_repeated_within_and_across_files_restore_with_every_file_mode_and_time() {
+    // Restore reads each pack once and writes every chunk to each place it occurs: a chunk
+    // repeated inside one file, the same file twice, files of chunks from two packs, and
+    // read-only and empty files, with their times.
+    let mut rng = StdRng::seed_from_u64(seed());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    let mut block = vec![0u8; 150_000];
+    rng.fill_bytes(&mut block);
+    let repeated: Vec<u8> = block
+        .iter()
+        .copied()
+        .cycle()
+        .take(5 * block.len())
+        .collect();
+    let write = |name: &str, data: &[u8], mode: u32, secs: u64| {
+        let p = src.join(name);
+        if p.exists() {
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        fs::write(&p, data).unwrap();
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("d/repeated.bin", &repeated, 0o444, 1_000_000_000);
+    write("twin.bin", &repeated, 0o600, 1_100_000_000);
+    write("empty", b"", 0o400, 1_200_000_000);
+    let repo_dir = tmp.path().join("repo");
+    let repo = init(&repo_dir);
+    let first = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
+    assert!(
+        first.stats.new_chunks * 2 < first.stats.chunks,
+        "the repeated block should dedupe: {:?}",
+        first.stats
+    );
+    // A second pack: part of the twin changes, the rest of it stays in the first pack.
+    let mut changed = repeated.clone();
+    rng.fill_bytes(&mut changed[400_000..420_000]);
+    write("twin.bin", &changed, 0o640, 1_300_000_000);
+    let second = repo.backup_dir(&src, &BackupOptions::default()).unwrap();
+    assert_eq!(files_under(&repo_dir, "packs").len(), 2);
+
+    for (snap, twin) in [
+        (&first.snapshot_id, &repeated),
+        (&second.snapshot_id, &changed),
+    ] {
+        let out = tmp.path().join(format!("out-{snap}"));
+        let r = repo.restore(snap, &out).unwrap();
+        assert_eq!(r.files, 3);
+        assert_eq!(r.bytes, (repeated.len() + twin.len()) as u64);
+        assert_eq!(&fs::read(out.join("d/repeated.bin")).unwrap(), &repeated);
+        assert_eq!(&fs::read(out.join("twin.bin")).unwrap(), twin);
+        assert_eq!(fs::read(out.join("empty")).unwrap(), b"");
+        for name in ["d/repeated.bin", "twin.bin", "empty"] {
+            let (want, got) = (
+                fs::metadata(src.join(name)).unwrap(),
+                fs::metadata(out.join(name)).unwrap(),
+            );
+            if snap == &second.snapshot_id || name != "twin.bin" {
+                assert_eq!(
+                    want.permissions().mode() & 0o7777,
+                    got.permissions().mode() & 0o7777,
+                    "{name}"
+                );
+                assert_eq!(want.modified().unwrap(), got.modified().unwrap(), "{name}");
+            }
+        }
+    }
+}
