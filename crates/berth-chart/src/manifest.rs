@@ -223,6 +223,16 @@ fn string_map(obj: &Value, path: &str) -> Result<Vec<(String, String)>, String> 
 /// The head of one rendered document: from the one-pass scan when the document is in the
 /// subset it checks, else from the full object (which is then kept).
 fn doc_head(doc: &str, path: &str) -> Result<DocHead, ChartError> {
+    if let Some(why) = berth_template::bytes::yaml_utf8_error(doc) {
+        // Helm writes the lone bytes of a cut character (`trunc`, `substr`, `abbrev` inside
+        // a multi-byte character) into the manifest, and its YAML reader refuses them.
+        return Err(ChartError::Manifest {
+            path: path.to_owned(),
+            message: format!(
+                "error converting YAML to JSON: yaml: {why} (a string cut inside a multi-byte character, e.g. by trunc, substr or abbrev, or bytes that are not UTF-8; quote or b64enc it, or cut at a character boundary)"
+            ),
+        });
+    }
     if let Some(h) = crate::head::scan(doc) {
         return Ok(DocHead {
             kind: h.kind,

@@ -312,7 +312,8 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
                 if !notes.is_empty() {
                     notes.push('\n');
                 }
-                notes.push_str(&out);
+                // A terminal shows bytes that are not UTF-8 as U+FFFD.
+                notes.push_str(&berth_template::bytes::lossy(&out));
             }
             continue;
         }

@@ -13,6 +13,7 @@
 //! assert_eq!(set.execute("t.yaml", &data).unwrap(), "HI BERTH");
 //! ```
 
+pub mod bytes;
 mod exec;
 mod funcs;
 pub mod gofmt;
@@ -158,7 +159,9 @@ impl TemplateSet {
         self.lookup = Some(f);
     }
 
-    /// Executes the template `name` with `data` as dot and `$`.
+    /// Executes the template `name` with `data` as dot and `$`. Bytes that are not UTF-8 (a
+    /// `substr` inside a character, a binary `b64dec`) come out as [`bytes`] raw-byte
+    /// characters.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
         let tree = self
             .templates
@@ -172,7 +175,7 @@ impl TemplateSet {
         if self.opts.strip_no_value && out.contains("<no value>") {
             out = out.replace("<no value>", "");
         }
-        Ok(out)
+        Ok(bytes::normalize(out))
     }
 
     /// Parses `source` as a throw-away template named `name` (with access to this set's

@@ -288,6 +288,8 @@ fn write_json_str(out: &mut String, s: &str, html: bool) {
             '\t' => out.push_str("\\t"),
             '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // encoding/json writes a byte that is not UTF-8 as the escape \ufffd.
+            c if crate::bytes::raw_byte(c).is_some() => out.push_str("\\ufffd"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -313,6 +315,7 @@ fn write_json(out: &mut String, v: &Value, html: bool, indent: Option<&str>, dep
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => {
             if f.is_finite() {
                 out.push_str(&gofmt::float_json(*f))
@@ -391,6 +394,7 @@ fn toml_scalar(v: &Value) -> Option<String> {
     Some(match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Uint64(u) => u.to_string(),
         Value::Float(f) => {
             if f.is_nan() {
                 "nan".into()
