@@ -45,4 +45,4 @@ pub use render::{
 };
 pub use strvals::{SetKind, parse_into as parse_set_into, parse_set};
 pub use values::{prepare_values, validate_values};
-pub use yaml::{parse_object, parse_values};
+pub use yaml::{clear_caches, parse_object, parse_values};

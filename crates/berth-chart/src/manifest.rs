@@ -317,11 +317,21 @@ pub fn head_scan_check(doc: &str) -> Option<Result<(), String>> {
 pub fn sort_manifests(
     files: &[(String, String)],
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
-    let mut paths: Vec<&(String, String)> = files.iter().collect();
-    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut paths: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    paths.sort_by(|a, b| a.0.cmp(b.0));
+    sort_files(paths.into_iter())
+}
+
+/// [`sort_manifests`] of files already in path order.
+pub(crate) fn sort_files<'a>(
+    files: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
-    for (path, content) in paths {
+    for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
             continue;
@@ -333,7 +343,7 @@ pub fn sort_manifests(
                 annotations,
                 object,
             } = doc_head(doc, path)?;
-            let m = Manifest::new(path.clone(), doc.to_owned(), kind, object);
+            let m = Manifest::new(path.to_owned(), doc.to_owned(), kind, object);
             let get = |k: &str| {
                 annotations
                     .iter()

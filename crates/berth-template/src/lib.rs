@@ -18,6 +18,7 @@ mod exec;
 mod funcs;
 pub mod gofmt;
 mod lex;
+pub mod memo;
 mod parse;
 pub mod semver;
 mod value;
@@ -132,12 +133,21 @@ impl TemplateSet {
         &self.opts
     }
 
-    /// Parses `source` as the template `name` and registers its `define`s.
+    /// Parses `source` as the template `name` and registers its `define`s. The parse of a
+    /// (name, source) seen before in this process is reused (see [`memo`]).
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
-        let (tree, defines) = parse_source(name, source)?;
-        self.templates.insert(name.to_string(), Arc::new(tree));
+        let parsed = PARSED.get_or_try(name, source, || {
+            parse_source(name, source).map(|(tree, defines)| {
+                Arc::new((
+                    Arc::new(tree),
+                    defines.into_iter().map(Arc::new).collect::<Vec<_>>(),
+                ))
+            })
+        })?;
+        let (tree, defines) = &*parsed;
+        self.templates.insert(name.to_string(), tree.clone());
         for d in defines {
-            self.templates.insert(d.name.clone(), Arc::new(d));
+            self.templates.insert(d.name.clone(), d.clone());
         }
         Ok(())
     }
@@ -190,6 +200,17 @@ impl TemplateSet {
         set.add(name, source)?;
         set.execute(name, data)
     }
+}
+
+/// Parsed templates: (file tree, its defines) by (name, source).
+type Parsed = Arc<(Arc<Tree>, Vec<Arc<Tree>>)>;
+
+static PARSED: std::sync::LazyLock<memo::Memo<Parsed>> =
+    std::sync::LazyLock::new(|| memo::Memo::new(64 << 20));
+
+/// Forgets the parsed templates this process keeps (for measurements of a first render).
+pub fn clear_caches() {
+    PARSED.clear();
 }
 
 pub(crate) fn parse_source(name: &str, source: &str) -> Result<(Tree, Vec<Tree>), TemplateError> {
