@@ -136,14 +136,7 @@ impl TemplateSet {
     /// Parses `source` as the template `name` and registers its `define`s. The parse of a
     /// (name, source) seen before in this process is reused (see [`memo`]).
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
-        let parsed = PARSED.get_or_try(name, source, || {
-            parse_source(name, source).map(|(tree, defines)| {
-                Arc::new((
-                    Arc::new(tree),
-                    defines.into_iter().map(Arc::new).collect::<Vec<_>>(),
-                ))
-            })
-        })?;
+        let parsed = parse_memo(name, source)?;
         let (tree, defines) = &*parsed;
         self.templates.insert(name.to_string(), tree.clone());
         for d in defines {
@@ -207,6 +200,18 @@ type Parsed = Arc<(Arc<Tree>, Vec<Arc<Tree>>)>;
 
 static PARSED: std::sync::LazyLock<memo::Memo<Parsed>> =
     std::sync::LazyLock::new(|| memo::Memo::new(64 << 20));
+
+/// `source` parsed as the template `name`, from the memo when seen before.
+pub(crate) fn parse_memo(name: &str, source: &str) -> Result<Parsed, TemplateError> {
+    PARSED.get_or_try(name, source, || {
+        parse_source(name, source).map(|(tree, defines)| {
+            Arc::new((
+                Arc::new(tree),
+                defines.into_iter().map(Arc::new).collect::<Vec<_>>(),
+            ))
+        })
+    })
+}
 
 /// Forgets the parsed templates this process keeps (for measurements of a first render).
 pub fn clear_caches() {

@@ -2,7 +2,6 @@
 //! required, fail, the YAML/JSON/TOML converters and lookup.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::{FnErr, Func, Res, s, strval, want_n};
 use crate::exec::Exec;
@@ -160,7 +159,7 @@ fn include(ex: &mut Exec, a: &[Value]) -> Res {
 fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
     want_n("tpl", a, 2)?;
     let src = s(a, 0)?.to_string();
-    let (tree, defines) = match crate::parse_source("gotpl", &src) {
+    let parsed = match crate::parse_memo("gotpl", &src) {
         Ok(x) => x,
         Err(crate::TemplateError::Parse {
             name, line, msg, ..
@@ -177,14 +176,14 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
             )));
         }
     };
+    let (tree, defines) = &*parsed;
     let mut overlay = HashMap::new();
     for d in defines {
-        overlay.insert(d.name.clone(), Arc::new(d));
+        overlay.insert(d.name.clone(), d.clone());
     }
-    let tree = Arc::new(tree);
     ex.overlay.push(overlay);
     let mut out = String::new();
-    let r = ex.run_tree(&tree, &a[1], &mut out);
+    let r = ex.run_tree(tree, &a[1], &mut out);
     ex.overlay.pop();
     match r {
         Ok(()) => Ok(Value::str(out.replace("<no value>", ""))),
