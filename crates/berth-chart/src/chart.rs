@@ -103,45 +103,41 @@ impl Chart {
                     .into(),
             });
         }
-        let text = |f: &ChartFile| -> Result<String, ChartError> {
-            String::from_utf8(f.data.clone()).map_err(|_| ChartError::Parse {
-                chart: origin.into(),
-                file: f.name.clone(),
-                message: "not UTF-8 text".into(),
-            })
-        };
         let Some(chart_yaml) = files.iter().find(|f| f.name == "Chart.yaml") else {
             return Err(ChartError::Metadata {
                 chart: origin.into(),
                 message: "Chart.yaml file is missing".into(),
             });
         };
-        let mut metadata = Metadata::parse(&text(chart_yaml)?).map_err(|m| ChartError::Parse {
-            chart: origin.into(),
-            file: "Chart.yaml".into(),
-            message: m,
-        })?;
+        let mut metadata =
+            Metadata::parse(text(chart_yaml, origin)?).map_err(|m| ChartError::Parse {
+                chart: origin.into(),
+                file: "Chart.yaml".into(),
+                message: m,
+            })?;
         let mut c = Chart::default();
         let mut subcharts: std::collections::BTreeMap<String, Vec<ChartFile>> = Default::default();
         for f in files {
             match f.name.as_str() {
                 "Chart.yaml" | "Chart.lock" => {}
                 "values.yaml" => {
-                    c.values =
-                        crate::yaml::parse_values(&text(&f)?).map_err(|m| ChartError::Parse {
+                    c.values = crate::yaml::parse_values(text(&f, origin)?).map_err(|m| {
+                        ChartError::Parse {
                             chart: origin.into(),
                             file: "values.yaml".into(),
                             message: m,
-                        })?;
+                        }
+                    })?;
                 }
                 "values.schema.json" => c.schema = Some(f.data),
                 "requirements.yaml" => {
-                    let doc =
-                        crate::yaml::parse_value(&text(&f)?).map_err(|m| ChartError::Parse {
+                    let doc = crate::yaml::parse_value(text(&f, origin)?).map_err(|m| {
+                        ChartError::Parse {
                             chart: origin.into(),
                             file: "requirements.yaml".into(),
                             message: m,
-                        })?;
+                        }
+                    })?;
                     let deps = crate::metadata::parse_dependencies(doc.get("dependencies"))
                         .map_err(|m| ChartError::Parse {
                             chart: origin.into(),
@@ -251,6 +247,15 @@ impl Chart {
     }
 }
 
+/// A chart file's text, or the error naming it.
+fn text<'a>(f: &'a ChartFile, origin: &str) -> Result<&'a str, ChartError> {
+    std::str::from_utf8(&f.data).map_err(|_| ChartError::Parse {
+        chart: origin.into(),
+        file: f.name.clone(),
+        message: "not UTF-8 text".into(),
+    })
+}
+
 fn walk(
     dir: &Path,
     rel: &str,
@@ -281,9 +286,16 @@ fn walk(
         } else {
             format!("{rel}/{fname}")
         };
-        // Follow symlinks inside a vendor's own chart directory, as Helm does.
-        let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
-        if meta.is_dir() {
+        // Follow symlinks inside a vendor's own chart directory, as Helm does; the entry's
+        // own type (from the directory listing) saves a stat for everything else.
+        let ft = e.file_type().map_err(|err| ChartError::io(&path, err))?;
+        let (is_dir, is_file) = if ft.is_symlink() {
+            let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
+            (meta.is_dir(), meta.is_file())
+        } else {
+            (ft.is_dir(), ft.is_file())
+        };
+        if is_dir {
             if rules.ignored(&name, true) {
                 continue;
             }
@@ -293,13 +305,15 @@ fn walk(
         if rules.ignored(&name, false) {
             continue;
         }
-        if !meta.is_file() {
+        if !is_file {
             return Err(ChartError::io(
                 &path,
                 std::io::Error::other("not a regular file; remove it or list it in .helmignore"),
             ));
         }
-        if meta.len() > MAX_FILE_SIZE {
+        let mut file = std::fs::File::open(&path).map_err(|e| ChartError::io(&path, e))?;
+        let len = file.metadata().map_err(|e| ChartError::io(&path, e))?.len();
+        if len > MAX_FILE_SIZE {
             return Err(ChartError::io(
                 &path,
                 std::io::Error::other(format!(
@@ -307,8 +321,9 @@ fn walk(
                 )),
             ));
         }
-        budget.charge(origin, &name, meta.len())?;
-        let data = std::fs::read(&path).map_err(|e| ChartError::io(&path, e))?;
+        budget.charge(origin, &name, len)?;
+        let mut data = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut file, &mut data).map_err(|e| ChartError::io(&path, e))?;
         out.push(ChartFile {
             name,
             data: archive::strip_bom(data),

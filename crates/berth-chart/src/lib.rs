@@ -13,6 +13,7 @@ mod coalesce;
 mod dependencies;
 mod error;
 mod gofmt;
+mod head;
 mod ignore;
 mod manifest;
 mod metadata;
@@ -34,7 +35,8 @@ pub use coalesce::merge_user_values;
 pub use error::ChartError;
 pub use ignore::IgnoreRules;
 pub use manifest::{
-    Hook, INSTALL_ORDER, Manifest, kind_order, show_only, sort_manifests, split_manifests,
+    Hook, INSTALL_ORDER, Manifest, head_scan_check, kind_order, show_only, sort_manifests,
+    split_manifests,
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
 pub use postrender::{PostRenderError, post_render};
@@ -43,4 +45,4 @@ pub use render::{
 };
 pub use strvals::{SetKind, parse_into as parse_set_into, parse_set};
 pub use values::{prepare_values, validate_values};
-pub use yaml::{parse_object, parse_values};
+pub use yaml::{clear_caches, parse_object, parse_values};

@@ -8,17 +8,87 @@ use regex::Regex;
 use serde_json::Value;
 use std::sync::OnceLock;
 
+/// What sorting reads of a document: its kind, `metadata.name` and the `helm.sh/hook*`
+/// annotations, and the object when it had to be read in full.
+struct DocHead {
+    kind: String,
+    name: String,
+    annotations: Vec<(String, String)>,
+    object: Option<Value>,
+}
+
 /// One rendered Kubernetes object (a document of a template file).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Sorting reads only a document's head (see `head.rs`); the object tree is built when a
+/// consumer asks for it ([`Manifest::object`], [`Manifest::into_object`]).
+#[derive(Clone, Debug)]
 pub struct Manifest {
     /// The template that produced it, e.g. `web/templates/deployment.yaml`.
     pub source_path: String,
     /// The document text exactly as Helm keeps it (left-trimmed).
     pub yaml_text: String,
-    /// The parsed object (null for a comment-only document).
-    pub object: Value,
     /// Its `kind` (empty when absent).
     pub kind: String,
+    /// The parsed object, once read (null for a comment-only document).
+    object: OnceLock<Value>,
+}
+
+impl PartialEq for Manifest {
+    fn eq(&self, o: &Manifest) -> bool {
+        self.source_path == o.source_path && self.yaml_text == o.yaml_text && self.kind == o.kind
+    }
+}
+
+impl Manifest {
+    /// A manifest of `yaml_text` from `source_path`, with its kind and, when already read,
+    /// its object.
+    pub fn new(
+        source_path: String,
+        yaml_text: String,
+        kind: String,
+        object: Option<Value>,
+    ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(v) = object {
+            let _ = cell.set(v);
+        }
+        Manifest {
+            source_path,
+            yaml_text,
+            kind,
+            object: cell,
+        }
+    }
+
+    fn parse(&self) -> Result<Value, ChartError> {
+        crate::yaml::parse_object(&self.yaml_text).map_err(|message| ChartError::Manifest {
+            path: self.source_path.clone(),
+            message,
+        })
+    }
+
+    /// The parsed object (null for a comment-only document), read on first use. Integers
+    /// stay integers, as in Kubernetes JSON.
+    pub fn object(&self) -> Result<&Value, ChartError> {
+        if let Some(v) = self.object.get() {
+            return Ok(v);
+        }
+        let v = self.parse()?;
+        Ok(self.object.get_or_init(|| v))
+    }
+
+    /// The parsed object, consuming the manifest.
+    pub fn into_object(self) -> Result<Value, ChartError> {
+        match self.object.into_inner() {
+            Some(v) => Ok(v),
+            None => {
+                crate::yaml::parse_object(&self.yaml_text).map_err(|message| ChartError::Manifest {
+                    path: self.source_path,
+                    message,
+                })
+            }
+        }
+    }
 }
 
 /// A hook: a document annotated with `helm.sh/hook`.
@@ -150,52 +220,130 @@ fn string_map(obj: &Value, path: &str) -> Result<Vec<(String, String)>, String> 
     }
 }
 
+/// The head of one rendered document: from the one-pass scan when the document is in the
+/// subset it checks, else from the full object (which is then kept).
+fn doc_head(doc: &str, path: &str) -> Result<DocHead, ChartError> {
+    if let Some(why) = berth_template::bytes::yaml_utf8_error(doc) {
+        // Helm writes the lone bytes of a cut character (`trunc`, `substr`, `abbrev` inside
+        // a multi-byte character) into the manifest, and its YAML reader refuses them.
+        return Err(ChartError::Manifest {
+            path: path.to_owned(),
+            message: format!(
+                "error converting YAML to JSON: yaml: {why} (a string cut inside a multi-byte character, e.g. by trunc, substr or abbrev, or bytes that are not UTF-8; quote or b64enc it, or cut at a character boundary)"
+            ),
+        });
+    }
+    if let Some(h) = crate::head::scan(doc) {
+        return Ok(DocHead {
+            kind: h.kind,
+            name: h.name,
+            annotations: h.hook_annotations,
+            object: h.null.then_some(Value::Null),
+        });
+    }
+    full_head(doc, path)
+}
+
+/// [`doc_head`] through the full reader.
+fn full_head(doc: &str, path: &str) -> Result<DocHead, ChartError> {
+    let err = |message: String| ChartError::Manifest {
+        path: path.to_owned(),
+        message,
+    };
+    let object = crate::yaml::parse_object(doc).map_err(err)?;
+    if !(object.is_null() || object.is_object()) {
+        return Err(err(format!(
+            "a document must be a mapping (a Kubernetes object), found {}",
+            crate::yaml::kind_name(&object)
+        )));
+    }
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let annotations = string_map(&object, path).map_err(err)?;
+    let name = object
+        .get("metadata")
+        .and_then(|x| x.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(DocHead {
+        kind,
+        name,
+        annotations,
+        object: Some(object),
+    })
+}
+
+/// Test support: `None` when the one-pass head scan leaves `doc` to the full reader, else
+/// whether the full reader accepts it with the same head.
+#[doc(hidden)]
+pub fn head_scan_check(doc: &str) -> Option<Result<(), String>> {
+    let h = crate::head::scan(doc)?;
+    Some(match full_head(doc, "doc") {
+        Err(e) => Err(format!(
+            "the scan accepts what the full reader refuses: {e}"
+        )),
+        Ok(f) => {
+            let hooks: Vec<(String, String)> = f
+                .annotations
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("helm.sh/hook"))
+                .collect();
+            let null = f.object.as_ref().is_some_and(Value::is_null);
+            if (
+                h.kind.as_str(),
+                h.name.as_str(),
+                &h.hook_annotations,
+                h.null,
+            ) == (f.kind.as_str(), f.name.as_str(), &hooks, null)
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "heads differ: scan {h:?}, full reader kind {:?} name {:?} hooks {hooks:?} null {null}",
+                    f.kind, f.name
+                ))
+            }
+        }
+    })
+}
+
 /// Splits, classifies and sorts rendered files (path → text), as Helm's
 /// `SortManifests` with the install order. Files whose basename starts with `_`
 /// and blank files are skipped. Returns (hooks, manifests).
 pub fn sort_manifests(
     files: &[(String, String)],
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
-    let mut paths: Vec<&(String, String)> = files.iter().collect();
-    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut paths: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    paths.sort_by(|a, b| a.0.cmp(b.0));
+    sort_files(paths.into_iter())
+}
+
+/// [`sort_manifests`] of files already in path order.
+pub(crate) fn sort_files<'a>(
+    files: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
-    for (path, content) in paths {
+    for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
             continue;
         }
         for doc in split_manifests(content) {
-            let object =
-                crate::yaml::parse_object(doc).map_err(|message| ChartError::Manifest {
-                    path: path.clone(),
-                    message,
-                })?;
-            if !(object.is_null() || object.is_object()) {
-                return Err(ChartError::Manifest {
-                    path: path.clone(),
-                    message: format!(
-                        "a document must be a mapping (a Kubernetes object), found {}",
-                        crate::yaml::kind_name(&object)
-                    ),
-                });
-            }
-            let kind = object
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let annotations =
-                string_map(&object, path).map_err(|message| ChartError::Manifest {
-                    path: path.clone(),
-                    message,
-                })?;
-            let m = Manifest {
-                source_path: path.clone(),
-                yaml_text: doc.to_owned(),
-                object,
+            let DocHead {
                 kind,
-            };
+                name,
+                annotations,
+                object,
+            } = doc_head(doc, path)?;
+            let m = Manifest::new(path.to_owned(), doc.to_owned(), kind, object);
             let get = |k: &str| {
                 annotations
                     .iter()
@@ -225,13 +373,6 @@ pub fn sort_manifests(
                     .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
                     .unwrap_or_default()
             };
-            let name = m
-                .object
-                .get("metadata")
-                .and_then(|x| x.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
             hooks.push(Hook {
                 name,
                 events,

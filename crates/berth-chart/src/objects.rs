@@ -28,7 +28,7 @@ impl Files {
     fn text(&self, name: &str) -> Option<String> {
         self.files
             .get(name)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .map(|b| berth_template::bytes::from_go_bytes(b).into_owned())
     }
 }
 

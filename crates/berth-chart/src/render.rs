@@ -3,7 +3,7 @@
 
 use crate::chart::Chart;
 use crate::error::ChartError;
-use crate::manifest::{Hook, Manifest, sort_manifests};
+use crate::manifest::{Hook, Manifest};
 use crate::objects::{ApiVersions, Capabilities, DEFAULT_API_VERSIONS, Files, KubeVersion};
 use crate::values::prepare_values;
 use berth_template::{MapData, MapRef, Options, TemplateSet, Value};
@@ -156,9 +156,9 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
     }
 }
 
-struct Job {
+struct Job<'a> {
     path: String,
-    source: String,
+    source: std::borrow::Cow<'a, str>,
     ctx: MapRef,
     base_path: String,
 }
@@ -170,13 +170,13 @@ struct Globals {
     license: Value,
 }
 
-fn build_ctx(
-    chart: &Chart,
+fn build_ctx<'a>(
+    chart: &'a Chart,
     values: Value,
     g: &Globals,
     is_root: bool,
     full_path: &str,
-    jobs: &mut Vec<Job>,
+    jobs: &mut Vec<Job<'a>>,
 ) -> MapRef {
     let ctx = MapRef::new(MapData::new());
     let subcharts = MapRef::new(MapData::new());
@@ -213,7 +213,7 @@ fn build_ctx(
         }
         jobs.push(Job {
             path: format!("{full_path}/{}", t.name),
-            source: String::from_utf8_lossy(&t.data).into_owned(),
+            source: String::from_utf8_lossy(&t.data),
             ctx: ctx.clone(),
             base_path: format!("{full_path}/templates"),
         });
@@ -312,14 +312,15 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
                 if !notes.is_empty() {
                     notes.push('\n');
                 }
-                notes.push_str(&out);
+                // A terminal shows bytes that are not UTF-8 as U+FFFD.
+                notes.push_str(&berth_template::bytes::lossy(&out));
             }
             continue;
         }
         files.insert(j.path.clone(), out);
     }
-    let pairs: Vec<(String, String)> = files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let (hooks, manifests) = sort_manifests(&pairs)?;
+    let (hooks, manifests) =
+        crate::manifest::sort_files(files.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let crds = c
         .crd_files()
         .into_iter()

@@ -6,6 +6,7 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
+use std::sync::Arc;
 
 /// A YAML document read the way Helm reads it; `FLOATS` turns every number
 /// into a float64 (values files), otherwise integers stay integers (objects).
@@ -146,12 +147,25 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { legacy_octal_numbers: true }
 }
 
+/// Parsed values files, Chart.yaml and requirements.yaml by text, for the processes that
+/// load the same chart again (see `berth_template::memo`).
+static DOCUMENTS: std::sync::LazyLock<berth_template::memo::Memo<Arc<Vec<Value>>>> =
+    std::sync::LazyLock::new(|| berth_template::memo::Memo::new(64 << 20));
+
+/// Forgets the parsed files this process keeps (for measurements of a first load).
+pub fn clear_caches() {
+    DOCUMENTS.clear();
+    berth_template::clear_caches();
+}
+
 /// Parses every document of a YAML stream the way Helm parses values files.
 /// Errors carry the parser's line and column.
-pub(crate) fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<GoYaml> =
-        serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| e.to_string())?;
-    Ok(docs.into_iter().map(|d| d.0).collect())
+pub(crate) fn parse_documents(text: &str) -> Result<Arc<Vec<Value>>, String> {
+    DOCUMENTS.get_or_try("", text, || {
+        let docs: Vec<GoYaml> =
+            serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| e.to_string())?;
+        Ok(Arc::new(docs.into_iter().map(|d| d.0).collect()))
+    })
 }
 
 /// Parses one rendered Kubernetes document (integers kept as integers).
@@ -164,16 +178,20 @@ pub fn parse_object(text: &str) -> Result<Value, String> {
 /// Parses one YAML document (the first when there are several) into a value.
 pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
     Ok(parse_documents(text)?
-        .into_iter()
-        .next()
+        .first()
+        .cloned()
         .unwrap_or(Value::Null))
 }
 
 /// Parses a values file: all documents merged (later documents win, tables
 /// merged), an empty file or a top-level null giving an empty table.
 pub fn parse_values(text: &str) -> Result<Map<String, Value>, String> {
+    let docs = parse_documents(text)?;
+    if let [Value::Object(m)] = docs.as_slice() {
+        return Ok(m.clone());
+    }
     let mut out = Map::new();
-    for doc in parse_documents(text)? {
+    for doc in docs.iter().cloned() {
         match doc {
             Value::Null => {}
             Value::Object(m) => merge_maps(&mut out, m),

@@ -324,5 +324,5 @@ fn a_repeated_entry_takes_the_last_copy_for_every_file() {
     assert_eq!(c.schema.as_deref(), Some(&b"{\"title\":\"last\"}"[..]));
     let r = berth_chart::render(&c, &RenderOptions::default()).expect("renders");
     assert_eq!(r.manifests.len(), 1);
-    assert_eq!(r.manifests[0].object["metadata"]["name"], "last");
+    assert_eq!(r.manifests[0].object().unwrap()["metadata"]["name"], "last");
 }

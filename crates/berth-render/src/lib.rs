@@ -397,29 +397,22 @@ pub fn render_component(
                 src.split_once('/').map_or(src, |(_, rest)| rest)
             )
         };
-        for m in rendered
+        for (m, hook) in rendered
             .manifests
             .into_iter()
-            .filter(|m| m.object.is_object())
+            .map(|m| (m, false))
+            .chain(rendered.hooks.into_iter().map(|h| (h.manifest, true)))
         {
-            out.objects.push(RenderedObject {
-                source: prefix(&m.source_path),
-                object: m.object,
-                hook: false,
-                crd: false,
-            });
-        }
-        for h in rendered
-            .hooks
-            .into_iter()
-            .filter(|h| h.manifest.object.is_object())
-        {
-            out.objects.push(RenderedObject {
-                source: prefix(&h.manifest.source_path),
-                object: h.manifest.object,
-                hook: true,
-                crd: false,
-            });
+            let source = prefix(&m.source_path);
+            let object = m.into_object().map_err(err)?;
+            if object.is_object() {
+                out.objects.push(RenderedObject {
+                    source,
+                    object,
+                    hook,
+                    crd: false,
+                });
+            }
         }
         out.notes = rendered.notes;
     } else if let Some(m) = &c.manifests {

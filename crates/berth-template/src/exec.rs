@@ -223,7 +223,14 @@ impl<'s> Exec<'s> {
                 name
             )));
         };
-        let n = self.include_counts.entry(name.to_string()).or_insert(0);
+        if !self.include_counts.contains_key(name) {
+            self.include_counts.insert(name.to_string(), 0);
+        }
+        let Some(n) = self.include_counts.get_mut(name) else {
+            return Err(FnErr::Call(format!(
+                "template {name:?}: include count lost"
+            )));
+        };
         *n += 1;
         if *n > self.set.opts.max_include_depth {
             *n -= 1;

@@ -187,6 +187,7 @@ pub fn write_v(out: &mut String, v: &Value, depth: usize) {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&float_v(*f)),
         Value::String(s) => out.push_str(s),
         Value::List(l) => {
@@ -258,6 +259,10 @@ fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
             '\t' => out.push_str("\\t"),
             '\x0b' => out.push_str("\\v"),
             '\\' => out.push_str("\\\\"),
+            c if crate::bytes::raw_byte(c).is_some() => out.push_str(&format!(
+                "\\x{:02x}",
+                crate::bytes::raw_byte(c).unwrap_or(0)
+            )),
             c if c == q => {
                 out.push('\\');
                 out.push(c);
@@ -441,7 +446,8 @@ fn fmt_str(out: &mut String, s: &str, verb: char, fl: &Flags) {
             }
         }
         'x' | 'X' => {
-            let bytes = s.as_bytes();
+            let go = crate::bytes::go_bytes(&s);
+            let bytes: &[u8] = &go;
             let bytes = match fl.prec {
                 Some(p) => &bytes[..p.min(bytes.len())],
                 None => bytes,
@@ -505,6 +511,13 @@ fn fmt_arg(out: &mut String, v: &Value, verb: char, fl: &Flags, depth: usize) {
             }
             'e' | 'E' | 'f' | 'F' | 'g' | 'G' => bad_verb(out, verb, v),
             's' => bad_verb(out, verb, v),
+            _ => bad_verb(out, verb, v),
+        },
+        Value::Uint64(u) => match (verb, i64::try_from(*u)) {
+            ('d' | 'v' | 'x' | 'X' | 'o' | 'O' | 'b' | 'c' | 'q' | 'U', Ok(i)) => {
+                fmt_arg(out, &Value::Int(i), verb, fl, depth)
+            }
+            ('d' | 'v', Err(_)) => pad(out, &format!("{}{u}", sign_prefix(false, fl)), fl, true),
             _ => bad_verb(out, verb, v),
         },
         Value::Float(f) => match verb {

@@ -13,10 +13,12 @@
 //! assert_eq!(set.execute("t.yaml", &data).unwrap(), "HI BERTH");
 //! ```
 
+pub mod bytes;
 mod exec;
 mod funcs;
 pub mod gofmt;
 mod lex;
+pub mod memo;
 mod parse;
 pub mod semver;
 mod value;
@@ -131,12 +133,14 @@ impl TemplateSet {
         &self.opts
     }
 
-    /// Parses `source` as the template `name` and registers its `define`s.
+    /// Parses `source` as the template `name` and registers its `define`s. The parse of a
+    /// (name, source) seen before in this process is reused (see [`memo`]).
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
-        let (tree, defines) = parse_source(name, source)?;
-        self.templates.insert(name.to_string(), Arc::new(tree));
+        let parsed = parse_memo(name, source)?;
+        let (tree, defines) = &*parsed;
+        self.templates.insert(name.to_string(), tree.clone());
         for d in defines {
-            self.templates.insert(d.name.clone(), Arc::new(d));
+            self.templates.insert(d.name.clone(), d.clone());
         }
         Ok(())
     }
@@ -158,7 +162,9 @@ impl TemplateSet {
         self.lookup = Some(f);
     }
 
-    /// Executes the template `name` with `data` as dot and `$`.
+    /// Executes the template `name` with `data` as dot and `$`. Bytes that are not UTF-8 (a
+    /// `substr` inside a character, a binary `b64dec`) come out as [`bytes`] raw-byte
+    /// characters.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
         let tree = self
             .templates
@@ -172,7 +178,7 @@ impl TemplateSet {
         if self.opts.strip_no_value && out.contains("<no value>") {
             out = out.replace("<no value>", "");
         }
-        Ok(out)
+        Ok(bytes::normalize(out))
     }
 
     /// Parses `source` as a throw-away template named `name` (with access to this set's
@@ -187,6 +193,29 @@ impl TemplateSet {
         set.add(name, source)?;
         set.execute(name, data)
     }
+}
+
+/// Parsed templates: (file tree, its defines) by (name, source).
+type Parsed = Arc<(Arc<Tree>, Vec<Arc<Tree>>)>;
+
+static PARSED: std::sync::LazyLock<memo::Memo<Parsed>> =
+    std::sync::LazyLock::new(|| memo::Memo::new(64 << 20));
+
+/// `source` parsed as the template `name`, from the memo when seen before.
+pub(crate) fn parse_memo(name: &str, source: &str) -> Result<Parsed, TemplateError> {
+    PARSED.get_or_try(name, source, || {
+        parse_source(name, source).map(|(tree, defines)| {
+            Arc::new((
+                Arc::new(tree),
+                defines.into_iter().map(Arc::new).collect::<Vec<_>>(),
+            ))
+        })
+    })
+}
+
+/// Forgets the parsed templates this process keeps (for measurements of a first render).
+pub fn clear_caches() {
+    PARSED.clear();
 }
 
 pub(crate) fn parse_source(name: &str, source: &str) -> Result<(Tree, Vec<Tree>), TemplateError> {

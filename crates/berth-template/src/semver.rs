@@ -111,9 +111,9 @@ impl std::fmt::Display for Version {
 impl Object for Version {
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
-            "Major" => Value::Int(self.major as i64),
-            "Minor" => Value::Int(self.minor as i64),
-            "Patch" => Value::Int(self.patch as i64),
+            "Major" => Value::Uint64(self.major),
+            "Minor" => Value::Uint64(self.minor),
+            "Patch" => Value::Uint64(self.patch),
             "Prerelease" => Value::str(&self.pre),
             "Metadata" => Value::str(&self.meta),
             "Original" => Value::str(&self.original),

@@ -102,6 +102,9 @@ pub enum Value {
     /// Go's `int64`: what Sprig's integer math returns (`add`, `mul`, `max`, `int64`, ...).
     /// Prints like `int`; differs in `typeOf`, `kindOf`, `%T` and `deepEqual`/`has`.
     Int64(i64),
+    /// Go's `uint64`: what a semantic version's `Major`, `Minor` and `Patch` are
+    /// (`(semver "1.2.3").Major`). Prints like `int`; compares with integers of either sign.
+    Uint64(u64),
     /// float64 (every number that comes from values files).
     Float(f64),
     /// string
@@ -196,10 +199,12 @@ impl Value {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
+            Value::Uint64(u) => serde_json::Value::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
-            Value::String(s) => serde_json::Value::String(s.to_string()),
+            // encoding/json writes bytes that are not UTF-8 as U+FFFD.
+            Value::String(s) => serde_json::Value::String(crate::bytes::lossy(s).into_owned()),
             Value::List(l) => {
                 serde_json::Value::Array(l.iter().map(|v| v.to_json_depth(d + 1)).collect())
             }
@@ -219,6 +224,7 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint64(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -243,6 +249,7 @@ impl Value {
             Value::Bool(_) => "bool".into(),
             Value::Int(_) => "int".into(),
             Value::Int64(_) => "int64".into(),
+            Value::Uint64(_) => "uint64".into(),
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
             Value::List(_) => "[]interface {}".into(),
@@ -258,6 +265,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "slice",
@@ -270,10 +278,11 @@ impl Value {
         }
     }
 
-    /// The integer inside, if this is an `int` or an `int64`.
+    /// The integer inside, if this is an `int` or an `int64` (or a `uint64` that fits).
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) | Value::Int64(i) => Some(*i),
+            Value::Uint64(u) => i64::try_from(*u).ok(),
             _ => None,
         }
     }
@@ -346,6 +355,7 @@ impl Value {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
+            (Value::Uint64(a), Value::Uint64(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => {

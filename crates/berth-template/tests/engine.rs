@@ -496,6 +496,36 @@ fn runaway_recursion_is_bounded() {
     );
 }
 
+/// Go strings are bytes: a cut inside a character keeps the lone bytes, which byte-wise
+/// functions see as they are (Helm v4 outputs, from the differential corpus chart byte-cuts).
+#[test]
+fn byte_cuts_and_uint64_as_in_go() {
+    let d = json!({});
+    let cases = [
+        ("{{ substr 0 1 \"é\" | quote }}", "\"\\xc3\""),
+        ("{{ substr 0 1 \"é\" | len }}", "1"),
+        ("{{ substr 0 1 \"é\" | b64enc }}", "ww=="),
+        ("{{ substr 0 1 \"é\" | toJson }}", "\"\\ufffd\""),
+        ("{{ substr 0 1 \"é\" | upper }}", "\u{FFFD}"),
+        (
+            "{{ printf \"%s%s\" (substr 0 1 \"é\") (substr 1 2 \"é\") }}",
+            "é",
+        ),
+        ("{{ trunc 2 \"héllo\" | quote }}", "\"h\\xc3\""),
+        ("{{ abbrev 6 \"éééé\" | quote }}", "\"é\\xc3...\""),
+        ("{{ \"/5iA\" | b64dec | b64enc }}", "/5iA"),
+        ("{{ printf \"%T\" (semver \"1.2.3\").Major }}", "uint64"),
+        ("{{ kindOf (semver \"1.2.3\").Minor }}", "uint64"),
+        ("{{ eq (semver \"1.2.3\").Major 1 }}", "true"),
+        ("{{ lt (semver \"1.2.3\").Patch 4 }}", "true"),
+        ("{{ deepEqual (semver \"1.2.3\").Major 1 }}", "false"),
+        ("{{ add (semver \"1.2.3\").Minor 1 }}", "3"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(ok(src, d.clone()), want, "{src}");
+    }
+}
+
 #[test]
 fn sprig_strings() {
     let d = json!({});

@@ -19,12 +19,19 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want_min("index", a, 1)?;
         index(&a[0], &a[1..])
     });
-    m.insert("print", |_, a| Ok(Value::str(gofmt::sprint(a))));
-    m.insert("println", |_, a| Ok(Value::str(gofmt::sprintln(a))));
+    m.insert("print", |_, a| {
+        Ok(Value::str(crate::bytes::normalize(gofmt::sprint(a))))
+    });
+    m.insert("println", |_, a| {
+        Ok(Value::str(crate::bytes::normalize(gofmt::sprintln(a))))
+    });
     m.insert("printf", |_, a| {
         want_min("printf", a, 1)?;
         let f = super::s(a, 0)?;
-        Ok(Value::str(gofmt::sprintf(f, &a[1..])))
+        Ok(Value::str(crate::bytes::normalize(gofmt::sprintf(
+            f,
+            &a[1..],
+        ))))
     });
     m.insert("html", |_, a| Ok(Value::str(html_escape(&eval_args(a)))));
     m.insert("js", |_, a| Ok(Value::str(js_escape(&eval_args(a)))));
@@ -90,6 +97,7 @@ enum Kind {
     Invalid,
     Bool,
     Int,
+    Uint,
     Float,
     Str,
     Other,
@@ -100,6 +108,7 @@ fn kind(v: &Value) -> Kind {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
+        Value::Uint64(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::String(_) => Kind::Str,
         _ => Kind::Other,
@@ -109,6 +118,10 @@ fn kind(v: &Value) -> Kind {
 /// Go's `eq` for two operands.
 pub(crate) fn eq(a: &Value, b: &Value) -> Result<bool, FnErr> {
     let (ka, kb) = (kind(a), kind(b));
+    // Go compares integers regardless of their sign.
+    if let (Some(x), Some(y)) = (wide_int(a), wide_int(b)) {
+        return Ok(x == y);
+    }
     if ka != kb {
         if ka != Kind::Invalid && kb != Kind::Invalid {
             return Err(FnErr::Call(format!(
@@ -138,7 +151,19 @@ pub(crate) fn eq(a: &Value, b: &Value) -> Result<bool, FnErr> {
     })
 }
 
+/// An integer of either sign, widened.
+fn wide_int(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(i) | Value::Int64(i) => Some(i128::from(*i)),
+        Value::Uint64(u) => Some(i128::from(*u)),
+        _ => None,
+    }
+}
+
 fn lt(a: &Value, b: &Value) -> Result<bool, FnErr> {
+    if let (Some(x), Some(y)) = (wide_int(a), wide_int(b)) {
+        return Ok(x < y);
+    }
     let (ka, kb) = (kind(a), kind(b));
     if matches!(ka, Kind::Invalid | Kind::Bool | Kind::Other)
         || matches!(kb, Kind::Invalid | Kind::Bool | Kind::Other)
@@ -164,7 +189,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FnErr> {
 
 fn len(v: &Value) -> Res {
     Ok(Value::Int(match v {
-        Value::String(s) => s.len() as i64,
+        Value::String(s) => crate::bytes::go_len(s) as i64,
         Value::List(l) => l.len() as i64,
         Value::Map(m) => m.read().len() as i64,
         Value::Nil => return Err(FnErr::Call("len of nil pointer".into())),
@@ -195,10 +220,11 @@ fn index(item: &Value, idx: &[Value]) -> Res {
             }
             Value::String(s) => {
                 let n = index_int(i)?;
-                if n < 0 || n as usize >= s.len() {
+                let b = crate::bytes::go_bytes(s);
+                if n < 0 || n as usize >= b.len() {
                     return Err(FnErr::Call(format!("index out of range: {n}")));
                 }
-                Value::Int(s.as_bytes()[n as usize] as i64)
+                Value::Int(b[n as usize] as i64)
             }
             Value::Map(m) => match i {
                 Value::String(k) => m.get(k).unwrap_or_default(),
@@ -224,6 +250,7 @@ fn index(item: &Value, idx: &[Value]) -> Res {
 fn index_int(i: &Value) -> Result<i64, FnErr> {
     match i {
         Value::Int(n) | Value::Int64(n) => Ok(*n),
+        Value::Uint64(u) => Ok(i64::try_from(*u).unwrap_or(i64::MAX)),
         Value::Nil => Err(FnErr::Call("cannot index slice/array with nil".into())),
         other => Err(FnErr::Call(format!(
             "cannot index slice/array with type {}",

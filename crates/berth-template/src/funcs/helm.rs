@@ -2,7 +2,6 @@
 //! required, fail, the YAML/JSON/TOML converters and lookup.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::{FnErr, Func, Res, s, strval, want_n};
 use crate::exec::Exec;
@@ -160,7 +159,7 @@ fn include(ex: &mut Exec, a: &[Value]) -> Res {
 fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
     want_n("tpl", a, 2)?;
     let src = s(a, 0)?.to_string();
-    let (tree, defines) = match crate::parse_source("gotpl", &src) {
+    let parsed = match crate::parse_memo("gotpl", &src) {
         Ok(x) => x,
         Err(crate::TemplateError::Parse {
             name, line, msg, ..
@@ -177,14 +176,14 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
             )));
         }
     };
+    let (tree, defines) = &*parsed;
     let mut overlay = HashMap::new();
     for d in defines {
-        overlay.insert(d.name.clone(), Arc::new(d));
+        overlay.insert(d.name.clone(), d.clone());
     }
-    let tree = Arc::new(tree);
     ex.overlay.push(overlay);
     let mut out = String::new();
-    let r = ex.run_tree(&tree, &a[1], &mut out);
+    let r = ex.run_tree(tree, &a[1], &mut out);
     ex.overlay.pop();
     match r {
         Ok(()) => Ok(Value::str(out.replace("<no value>", ""))),
@@ -288,6 +287,8 @@ fn write_json_str(out: &mut String, s: &str, html: bool) {
             '\t' => out.push_str("\\t"),
             '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // encoding/json writes a byte that is not UTF-8 as the escape \ufffd.
+            c if crate::bytes::raw_byte(c).is_some() => out.push_str("\\ufffd"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -313,6 +314,7 @@ fn write_json(out: &mut String, v: &Value, html: bool, indent: Option<&str>, dep
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => {
             if f.is_finite() {
                 out.push_str(&gofmt::float_json(*f))
@@ -391,6 +393,7 @@ fn toml_scalar(v: &Value) -> Option<String> {
     Some(match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Uint64(u) => u.to_string(),
         Value::Float(f) => {
             if f.is_nan() {
                 "nan".into()

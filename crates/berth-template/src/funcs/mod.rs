@@ -200,6 +200,7 @@ pub(crate) fn strval(v: &Value) -> String {
 pub(crate) fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
+        Value::Uint64(u) => *u as i64,
         Value::Float(f) => float_to_i64(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_cast_int(s).unwrap_or(0),
@@ -288,6 +289,7 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
 pub(crate) fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i as f64,
+        Value::Uint64(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => parse_go_float(s).unwrap_or(0.0),

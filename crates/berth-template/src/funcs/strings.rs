@@ -7,6 +7,7 @@ use rand::Rng;
 use sha2::Digest;
 
 use super::{FnErr, Func, Res, int, s, strval, to_strings, want_min, want_n};
+use crate::bytes::{from_go_bytes, go_bytes, lossy};
 use crate::gofmt;
 use crate::value::{MapData, Value};
 
@@ -32,7 +33,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("trunc", |_, a| {
         want_n("trunc", a, 2)?;
         let (c, x) = (int(a, 0)?, s(a, 1)?);
-        st(trunc(c, x)?.to_string())
+        st(trunc(c, x))
     });
     m.insert("trim", |_, a| {
         want_n("trim", a, 1)?;
@@ -40,24 +41,26 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("upper", |_, a| {
         want_n("upper", a, 1)?;
-        st(s(a, 0)?.to_uppercase())
+        st(lossy(s(a, 0)?).to_uppercase())
     });
     m.insert("lower", |_, a| {
         want_n("lower", a, 1)?;
-        st(s(a, 0)?.to_lowercase())
+        st(lossy(s(a, 0)?).to_lowercase())
     });
     m.insert("title", |_, a| {
         want_n("title", a, 1)?;
-        st(title(s(a, 0)?))
+        st(title(&lossy(s(a, 0)?)))
     });
     m.insert("untitle", |_, a| {
         want_n("untitle", a, 1)?;
-        st(untitle(s(a, 0)?))
+        st(untitle(&lossy(s(a, 0)?)))
     });
     m.insert("substr", |_, a| {
         want_n("substr", a, 3)?;
         let (start, end, x) = (int(a, 0)?, int(a, 1)?, s(a, 2)?);
-        let b = x.as_bytes();
+        // Sprig slices the string's bytes; a cut inside a character keeps the lone bytes.
+        let go = go_bytes(x);
+        let b: &[u8] = &go;
         let n = b.len() as i64;
         let r = if start < 0 {
             if end < 0 || end > n {
@@ -80,7 +83,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             }
             &b[start as usize..end as usize]
         };
-        st(String::from_utf8_lossy(r).into_owned())
+        st(from_go_bytes(r).into_owned())
     });
     m.insert("repeat", |_, a| {
         want_n("repeat", a, 2)?;
@@ -134,7 +137,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("swapcase", |_, a| {
         want_n("swapcase", a, 1)?;
-        st(s(a, 0)?
+        st(lossy(s(a, 0)?)
             .chars()
             .map(|c| {
                 if c.is_uppercase() {
@@ -156,15 +159,15 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("snakecase", |_, a| {
         want_n("snakecase", a, 1)?;
-        st(delimited(s(a, 0)?, '_'))
+        st(delimited(&lossy(s(a, 0)?), '_'))
     });
     m.insert("kebabcase", |_, a| {
         want_n("kebabcase", a, 1)?;
-        st(delimited(s(a, 0)?, '-'))
+        st(delimited(&lossy(s(a, 0)?), '-'))
     });
     m.insert("camelcase", |_, a| {
         want_n("camelcase", a, 1)?;
-        st(camel(s(a, 0)?))
+        st(camel(&lossy(s(a, 0)?)))
     });
     m.insert("wrap", |_, a| {
         want_n("wrap", a, 2)?;
@@ -210,7 +213,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
             .collect();
-        st(v.join(" "))
+        st(crate::bytes::normalize(v.join(" ")))
     });
     m.insert("indent", |_, a| {
         want_n("indent", a, 2)?;
@@ -234,19 +237,19 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("sha1sum", |_, a| {
         want_n("sha1sum", a, 1)?;
-        st(hex(&sha1::Sha1::digest(s(a, 0)?.as_bytes())))
+        st(hex(&sha1::Sha1::digest(go_bytes(s(a, 0)?))))
     });
     m.insert("sha256sum", |_, a| {
         want_n("sha256sum", a, 1)?;
-        st(hex(&sha2::Sha256::digest(s(a, 0)?.as_bytes())))
+        st(hex(&sha2::Sha256::digest(go_bytes(s(a, 0)?))))
     });
     m.insert("sha512sum", |_, a| {
         want_n("sha512sum", a, 1)?;
-        st(hex(&sha2::Sha512::digest(s(a, 0)?.as_bytes())))
+        st(hex(&sha2::Sha512::digest(go_bytes(s(a, 0)?))))
     });
     m.insert("adler32sum", |_, a| {
         want_n("adler32sum", a, 1)?;
-        st(adler32(s(a, 0)?.as_bytes()).to_string())
+        st(adler32(&go_bytes(s(a, 0)?)).to_string())
     });
     m.insert("toString", |_, a| {
         want_n("toString", a, 1)?;
@@ -254,7 +257,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("b64enc", |_, a| {
         want_n("b64enc", a, 1)?;
-        st(base64::engine::general_purpose::STANDARD.encode(s(a, 0)?))
+        st(base64::engine::general_purpose::STANDARD.encode(go_bytes(s(a, 0)?)))
     });
     m.insert("b64dec", |_, a| {
         want_n("b64dec", a, 1)?;
@@ -262,12 +265,12 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("b32enc", |_, a| {
         want_n("b32enc", a, 1)?;
-        st(b32enc(s(a, 0)?.as_bytes()))
+        st(b32enc(&go_bytes(s(a, 0)?)))
     });
     m.insert("b32dec", |_, a| {
         want_n("b32dec", a, 1)?;
         st(match b32dec(s(a, 0)?) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(b) => from_go_bytes(&b).into_owned(),
             Err(e) => e,
         })
     });
@@ -567,7 +570,7 @@ fn adler32(b: &[u8]) -> u32 {
 
 fn b64dec(x: &str) -> String {
     match base64::engine::general_purpose::STANDARD.decode(x) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(b) => from_go_bytes(&b).into_owned(),
         Err(e) => match e {
             base64::DecodeError::InvalidByte(i, _) => {
                 format!("illegal base64 data at input byte {i}")
@@ -715,15 +718,15 @@ pub(crate) fn indent(x: &str, n: i64) -> String {
 }
 
 fn abbrev(x: &str, w: i64) -> String {
-    if w < 4 || x.len() as i64 <= w {
+    let n = crate::bytes::go_len(x) as i64;
+    if w < 4 || n <= w {
         return x.to_string();
     }
-    let b = x.as_bytes();
-    format!("{}...", String::from_utf8_lossy(&b[..(w - 3) as usize]))
+    format!("{}...", crate::bytes::slice(x, 0, (w - 3) as usize))
 }
 
 fn abbrev_full(x: &str, offset: i64, max: i64) -> String {
-    let n = x.len() as i64;
+    let n = crate::bytes::go_len(x) as i64;
     if n <= max {
         return x.to_string();
     }
@@ -731,18 +734,17 @@ fn abbrev_full(x: &str, offset: i64, max: i64) -> String {
     if n - off < max - 3 {
         off = n - (max - 3);
     }
-    let b = x.as_bytes();
-    let lossy = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
+    let cut = |from: i64, to: i64| crate::bytes::slice(x, from as usize, to as usize);
     if off <= 4 {
-        return format!("{}...", lossy(&b[..(max - 3) as usize]));
+        return format!("{}...", cut(0, max - 3));
     }
     if max < 7 {
         return x.to_string();
     }
     if off + max - 3 < n {
-        return format!("...{}", abbrev(&lossy(&b[off as usize..]), max - 3));
+        return format!("...{}", abbrev(&cut(off, n), max - 3));
     }
-    format!("...{}", lossy(&b[(n - (max - 3)) as usize..]))
+    format!("...{}", cut(n - (max - 3), n))
 }
 
 /// strings.Title: upper-case the first letter of each word.
@@ -910,32 +912,16 @@ fn unused(a: &[Value]) -> Result<(), FnErr> {
 }
 
 /// Sprig's `trunc`: the first `c` bytes, or with `c < 0` the last `-c` bytes (bytes, not
-/// characters). Where Helm's cut falls inside a UTF-8 character it produces invalid UTF-8,
-/// which its YAML parser then rejects in any manifest; a Rust string cannot hold those
-/// bytes, so berth reports the cut instead of printing something Helm would not.
-fn trunc(c: i64, x: &str) -> Result<&str, FnErr> {
-    let n = x.len() as i64;
-    let at = if c < 0 && n + c > 0 {
-        (n + c) as usize
+/// characters). A cut inside a UTF-8 character keeps the lone bytes, as in Go (see
+/// `crate::bytes`): `quote` prints them as `\xNN`, and written raw into a manifest they fail
+/// its YAML parsing, as in Helm.
+fn trunc(c: i64, x: &str) -> String {
+    let n = crate::bytes::go_len(x) as i64;
+    if c < 0 && n + c > 0 {
+        crate::bytes::slice(x, (n + c) as usize, n as usize)
     } else if c >= 0 && n > c {
-        c as usize
+        crate::bytes::slice(x, 0, c as usize)
     } else {
-        return Ok(x);
-    };
-    if x.is_char_boundary(at) {
-        return Ok(if c < 0 { &x[at..] } else { &x[..at] });
+        x.to_string()
     }
-    let start = (0..at).rev().find(|&i| x.is_char_boundary(i)).unwrap_or(0);
-    let ch = x[start..].chars().next().unwrap_or('\u{FFFD}');
-    let (before, after) = (start as i64, (start + ch.len_utf8()) as i64);
-    let fix = if c < 0 {
-        format!("trunc {} or trunc {}", -(n - before), -(n - after))
-    } else {
-        format!("trunc {before} or trunc {after}")
-    };
-    Err(FnErr::Call(format!(
-        "trunc {c} cuts {x:?} at byte {at}, inside the character {ch:?} (bytes {before}..{after}): \
-         Helm would produce invalid UTF-8 there, which no manifest can hold; \
-         cut at a character boundary instead ({fix}, or trunc a string without {ch:?})"
-    )))
 }
