@@ -1267,6 +1267,7 @@ async fn support_bundles_from_customers_on_sqlite() {
 async fn support_bundles_from_customers_on_postgres() {
     let pg = pg::Postgres::start();
     support_bundles_from_customers(Some(&pg.url())).await;
+}
 
 /// A policy whose OpenVEX document says glibc's CVE-2023-4911 does not affect the libc6 of
 /// release 1.0.0 (2.36-9+deb12u1), for the CVE gate and exposure alike.
