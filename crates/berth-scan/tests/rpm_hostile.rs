@@ -296,3 +296,30 @@ fn mutated_berkeley_databases_give_errors_not_panics() {
 fn mutated_ndb_databases_give_errors_not_panics() {
     fuzz_db("sle15-bci-Packages.db.gz", 8192, 200);
 }
+
+/// Replays `fuzz/corpus/rpmdb` (inputs `cargo fuzz run rpmdb` found: the first byte selects
+/// the reader as in `fuzz/fuzz_targets/rpmdb.rs`) on stable Rust.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    use berth_scan::catalog::lang;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/rpmdb");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(e.unwrap().path()).unwrap();
+        let Some((&sel, rest)) = data.split_first() else {
+            continue;
+        };
+        if sel & 2 != 0 {
+            if let Some(kept) = lang::rust_audit(rest) {
+                let _ = lang::rust_audit_packages(&kept, "fuzz");
+            }
+        } else if sel & 1 != 0 {
+            let (a, b) = rest.split_at(rest.len() / 2);
+            let _ = rpm::parse_db(a, Some(b), "fuzz");
+        } else {
+            let _ = rpm::parse_db(rest, None, "fuzz");
+        }
+        n += 1;
+    }
+    assert!(n > 0);
+}

@@ -283,10 +283,10 @@ pub fn elf_section<'a>(
     };
     // Extended numbering: the counts live in section 0.
     if shnum == Some(0) {
-        shnum = sh(0).and_then(|at| uint(at + 16 + 2 * word, word));
+        shnum = sh(0).and_then(|at| uint(at.checked_add(16 + 2 * word)?, word));
     }
     if strndx == Some(0xffff) {
-        strndx = sh(0).and_then(|at| uint(at + 16 + 3 * word, 4));
+        strndx = sh(0).and_then(|at| uint(at.checked_add(16 + 3 * word)?, 4));
     }
     let (Some(shnum), Some(strndx)) = (shnum, strndx) else {
         return Some(Err("ELF section counts are cut off".into()));

@@ -60,6 +60,12 @@ impl<'a> Db<'a> {
                 );
             }
         };
+        if data.len() < 512 {
+            return Err(format!(
+                "{} bytes are shorter than a Berkeley DB metadata page",
+                data.len()
+            ));
+        }
         let page_size = word(20, big).unwrap_or(0) as usize;
         if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
             return Err(format!(
