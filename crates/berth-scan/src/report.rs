@@ -198,6 +198,18 @@ pub fn match_catalog(
             catalog::MATCHED_DISTROS
         ));
     }
+    // A family (RHEL's streams, SUSE's products) none of whose members the database holds:
+    // its advisories were not loaded, so nothing could match; never reported as clean.
+    if let (Some(fam @ catalog::Ecosystems::Family { .. }), Some([])) = (
+        cat.distro.as_ref().and_then(Distro::osv_ecosystems),
+        eco.as_deref(),
+    ) && os_pkgs > 0
+    {
+        not_scanned.push(format!(
+            "{os_pkgs} OS packages not matched: the vulnerability database holds no advisories of {}; add that distribution's OSV data (docs/formats/vulndb.md)",
+            fam.label()
+        ));
+    }
     let java = cat
         .packages
         .iter()

@@ -676,7 +676,18 @@ fn red_hat_streams_are_one_family() {
         }],
         not_scanned: vec![],
     };
+    // Without any Red Hat data in the database, nothing could match: said so.
+    let empty = report::match_catalog("ubi9", None, cat.clone(), &VulnDb::new());
+    assert!(
+        empty
+            .not_scanned
+            .iter()
+            .any(|n| n.contains("Red Hat:enterprise_linux:9::*")),
+        "{:?}",
+        empty.not_scanned
+    );
     let t = report::match_catalog("ubi9", None, cat, &db);
+    assert!(t.not_scanned.is_empty(), "{:?}", t.not_scanned);
     assert_eq!(t.findings.len(), 1, "{:?}", t.findings);
     assert_eq!(
         t.findings[0].fix,
