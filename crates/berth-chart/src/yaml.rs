@@ -148,9 +148,10 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Parsed values files, Chart.yaml and requirements.yaml by text, for the processes that
-/// load the same chart again (see `berth_template::memo`).
+/// load the same chart again (see `berth_template::memo`). A tree takes several times its
+/// text's size, so the memo holds 16 MiB of text.
 static DOCUMENTS: std::sync::LazyLock<berth_template::memo::Memo<Arc<Vec<Value>>>> =
-    std::sync::LazyLock::new(|| berth_template::memo::Memo::new(64 << 20));
+    std::sync::LazyLock::new(|| berth_template::memo::Memo::new(16 << 20));
 
 /// Forgets the parsed files this process keeps (for measurements of a first load).
 pub fn clear_caches() {

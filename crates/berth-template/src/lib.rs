@@ -195,11 +195,12 @@ impl TemplateSet {
     }
 }
 
-/// Parsed templates: (file tree, its defines) by (name, source).
+/// Parsed templates: (file tree, its defines) by (name, source). A tree takes several times
+/// its source's size, so the memo holds 32 MiB of sources.
 type Parsed = Arc<(Arc<Tree>, Vec<Arc<Tree>>)>;
 
 static PARSED: std::sync::LazyLock<memo::Memo<Parsed>> =
-    std::sync::LazyLock::new(|| memo::Memo::new(64 << 20));
+    std::sync::LazyLock::new(|| memo::Memo::new(32 << 20));
 
 /// `source` parsed as the template `name`, from the memo when seen before.
 pub(crate) fn parse_memo(name: &str, source: &str) -> Result<Parsed, TemplateError> {
