@@ -14,7 +14,7 @@ use berth_deploy::{Cluster, Engine, Release, Report};
 use berth_kube_sim::profile::RegistryProfile;
 use berth_kube_sim::{SimOptions, Simulator};
 use berth_oci::auth::Credentials;
-use berth_oci::relocate::{self, Mapping, Target};
+use berth_oci::relocate::{self, Mapping, PULL_SECRET, Target};
 use berth_oci::{Client, ClientConfig, server, transfer};
 use berth_render::expose::ExposePlan;
 use berth_troubleshoot::analyze::{self, Outcome};
@@ -149,9 +149,6 @@ impl ClusterHandle {
 
 /// The user of a cell registry that requires one.
 const REGISTRY_USER: &str = "berth-matrix";
-/// The pull Secret an air-gapped install into such a registry creates (as `berth install
-/// --registry-username` does).
-const PULL_SECRET: &str = "berth-registry";
 
 /// Run the cell; never fails (a failure is a result).
 pub async fn run_cell(cell: crate::plan::Cell, shared: Arc<Shared>) -> CellResult {

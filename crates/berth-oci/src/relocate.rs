@@ -284,6 +284,11 @@ pub fn relocate_objects(objects: &mut [Value], mapping: &Mapping) -> Result<Repo
     Ok(report)
 }
 
+/// The name of the pull Secret berth creates for a customer registry that needs a login (in
+/// every namespace whose pods it relocates), used by `berth install --pull-username` and the
+/// support matrix's `--registry-auth` cells alike.
+pub const PULL_SECRET: &str = "berth-registry";
+
 /// A `kubernetes.io/dockerconfigjson` Secret for the customer registry.
 pub fn pull_secret_object(
     name: &str,

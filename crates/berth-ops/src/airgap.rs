@@ -17,7 +17,7 @@ use berth_oci::{Digest, Reference, keys, transfer};
 use std::path::PathBuf;
 
 /// Name of the image pull secret berth creates for the customer registry.
-pub const PULL_SECRET: &str = "berth-registry";
+pub use berth_oci::relocate::PULL_SECRET;
 
 /// Where an air-gapped install comes from and where its images go.
 #[derive(Debug, Clone, Default)]
