@@ -149,6 +149,8 @@ async fn build_release(
             extra_images: extras,
             platforms: vec![],
             references: vec![],
+            // The matrix's steps take no snapshot: no mover image to carry.
+            executable_images: vec![],
         };
         release::build(&client, &input, out, &NoProgress)
             .await

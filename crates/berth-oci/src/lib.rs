@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod client;
 pub mod digest;
 pub mod error;
+pub mod executable_image;
 pub mod generate;
 pub mod keys;
 pub mod layout;

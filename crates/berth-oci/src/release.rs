@@ -65,6 +65,19 @@ pub struct ReleaseInput {
     /// Paths the app definition references (berth.yaml, charts, manifests, check files):
     /// the build refuses to write a release that lacks any of them.
     pub references: Vec<AppReference>,
+    /// Images made here from an executable (berth's own mover image), not pulled.
+    pub executable_images: Vec<ExecutableImage>,
+}
+
+/// An image a release build makes from an executable ([`crate::executable_image`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutableImage {
+    /// The reference it is stored and relocated under.
+    pub reference: String,
+    /// The executable.
+    pub executable: std::path::PathBuf,
+    /// Its version (the image's `org.opencontainers.image.version` label).
+    pub version: String,
 }
 
 /// A path that berth.yaml references, which a release must hold.
@@ -274,7 +287,7 @@ pub async fn build(
     let layout = Layout::create(tmp.path())?;
     let (pulled, stats) =
         transfer::pull_images(client, &refs, &layout, &input.platforms, progress).await?;
-    let images: Vec<ReleaseImage> = pulled
+    let mut images: Vec<ReleaseImage> = pulled
         .iter()
         .map(|p| ReleaseImage {
             source: p.source.to_string(),
@@ -282,6 +295,9 @@ pub async fn build(
             media_type: p.descriptor.media_type.clone(),
         })
         .collect();
+    for e in &input.executable_images {
+        images.push(write_executable_image(&layout, e)?);
+    }
     let meta = ReleaseMeta {
         format: 1,
         app: input.app.clone(),
@@ -293,6 +309,26 @@ pub async fn build(
     // The directory was renamed away; forget the TempDir so drop does not delete `out`.
     let _ = tmp.keep();
     Ok((meta, stats))
+}
+
+/// Make an image of an executable in `layout` and list it in `index.json` like a pulled one.
+fn write_executable_image(layout: &Layout, e: &ExecutableImage) -> Result<ReleaseImage> {
+    let source = Reference::parse(&e.reference)?;
+    let files = crate::executable_image::image_files(&e.executable)?;
+    let mut d = crate::executable_image::write_image(layout, &files, &e.version)?;
+    for (k, v) in [
+        (model::ANNOTATION_SOURCE, source.to_string()),
+        (model::ANNOTATION_REF_NAME, source.to_string()),
+        (model::ANNOTATION_KIND, "image".to_string()),
+    ] {
+        d.annotations.insert(k.into(), v);
+    }
+    layout.add_entry(d.clone())?;
+    Ok(ReleaseImage {
+        source: source.to_string(),
+        digest: d.digest,
+        media_type: d.media_type,
+    })
 }
 
 /// Write the app entry (metadata + app files) into a layout's index.

@@ -32,7 +32,25 @@ pub struct BuildInput {
     pub platforms: Vec<String>,
     /// How to reach the vendor's registries (mirrors, TLS, credentials).
     pub registry_config: ClientConfig,
+    /// The berth executable to make the snapshot mover image of (docs/formats/release.md,
+    /// "The mover image"); None leaves it out. The CLI passes itself.
+    pub mover_executable: Option<PathBuf>,
 }
+
+/// What the snapshot movers of a release run: berth's own image at this version.
+fn mover_image(input: &BuildInput) -> Option<release::ExecutableImage> {
+    input
+        .mover_executable
+        .as_ref()
+        .map(|exe| release::ExecutableImage {
+            reference: crate::snapshot::default_mover_image(),
+            executable: exe.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+}
+
+/// Who uses the mover image, in a release plan.
+pub const MOVER_USED_BY: &str = "berth snapshot (mover)";
 
 /// One image a release will hold, with the objects that run it.
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +155,14 @@ fn plan_inner(input: &BuildInput, sink: &dyn Sink) -> Result<Planned> {
                 used_by: by,
             }
         })
-        .collect();
+        .collect::<Vec<PlannedImage>>();
+    let mut images = images;
+    if let Some(m) = mover_image(input) {
+        images.push(PlannedImage {
+            reference: Reference::parse(&m.reference)?.to_string(),
+            used_by: vec![MOVER_USED_BY.to_string()],
+        });
+    }
     let plan = ReleasePlan {
         app: app.metadata.name.clone(),
         version,
@@ -174,6 +199,7 @@ pub async fn build(input: &BuildInput, sink: &dyn Sink) -> Result<Built> {
         objects: p.objects,
         extra_images: p.extras,
         platforms: p.platforms,
+        executable_images: mover_image(input).into_iter().collect(),
     };
     let client = Client::new(input.registry_config.clone())?;
     let (meta, stats) = step(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use berth_deploy::Cluster;
 use berth_deploy::engine::{Mode, Release, Report};
-use berth_deploy::inventory::{Revision, Status};
+use berth_deploy::inventory::{RegistryRecord, Revision, Status};
 use berth_deploy::object::{LABEL_APP, LABEL_KIND, Manifest, ObjectRef, object_ref};
 use berth_deploy::policy::UpgradePolicy;
 use berth_snapshot as snap;
@@ -55,6 +55,48 @@ const MAX_RECORD: u64 = 256 * 1024 * 1024;
 /// The default mover image: berth's own, at this version.
 pub fn default_mover_image() -> String {
     format!("{MOVER_IMAGE_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The image a mover Job runs, and the pull Secret its pod references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoverImage {
+    /// The image reference.
+    pub image: String,
+    /// An image pull Secret in the app's namespace.
+    pub pull_secret: Option<String>,
+}
+
+/// The mover image for an app whose deployed revision records `registry` (an air-gapped
+/// install): the default image becomes its relocated copy in that registry when the release
+/// carried it (docs/formats/release.md, "The mover image"), and an image in that registry is
+/// pulled with the revision's pull Secret. Otherwise `requested` as it is.
+pub fn mover_image_for(requested: &str, registry: Option<&RegistryRecord>) -> MoverImage {
+    let plain = MoverImage {
+        image: requested.to_string(),
+        pull_secret: None,
+    };
+    let Some(rec) = registry else {
+        return plain;
+    };
+    let Ok(target) = berth_oci::relocate::Target::parse(&rec.registry) else {
+        return plain;
+    };
+    let mut image = requested.to_string();
+    if let Ok(src) = berth_oci::Reference::parse(requested)
+        && let Some(digest) = rec.images.get(&src.to_string())
+        && let Ok(d) = berth_oci::digest::Digest::parse(digest)
+    {
+        let mut to = target.map(&src);
+        to.tag = None;
+        to.digest = Some(d);
+        image = to.to_string();
+    }
+    let in_registry =
+        berth_oci::Reference::parse(&image).is_ok_and(|r| r.registry == target.registry);
+    MoverImage {
+        pull_secret: rec.pull_secret.clone().filter(|_| in_registry),
+        image,
+    }
 }
 
 /// An opened repository and what a mover needs to open it too (handed over in a Secret).
@@ -415,10 +457,10 @@ pub async fn create(
         ns: &ns,
         run: &run,
         access,
-        input,
         timeout: target.timeout,
         sink,
         snaps: volume_snapshots::Snapshots::new(&ns, &run),
+        mover: mover_image_for(&input.mover_image, rev.registry.as_ref()),
         jobs: Vec::new(),
         post: None,
     };
@@ -563,10 +605,11 @@ struct VolumeCopy<'a> {
     ns: &'a str,
     run: &'a str,
     access: &'a RepoAccess,
-    input: &'a AppSnapshotInput,
     timeout: Duration,
     sink: &'a dyn Sink,
     snaps: volume_snapshots::Snapshots,
+    /// The image the mover Jobs run.
+    mover: MoverImage,
     /// The mover Jobs created (by claim).
     jobs: Vec<(String, Value)>,
     /// The post hooks' outcome, when they ran early (every volume captured by a snapshot).
@@ -634,7 +677,7 @@ impl VolumeCopy<'_> {
                 self.ns,
                 self.run,
                 i,
-                &self.input.mover_image,
+                &self.mover,
                 args,
                 &mount,
                 true,
@@ -875,14 +918,15 @@ fn mover_job(
     ns: &str,
     run: &str,
     n: usize,
-    image: &str,
+    mover: &MoverImage,
     args: Vec<String>,
     claim: &str,
     read_only: bool,
     access: &RepoAccess,
 ) -> Value {
     let env = access.env_from(&format!("berth-mover-{run}"));
-    json!({"apiVersion": "batch/v1", "kind": "Job",
+    let image = &mover.image;
+    let mut job = json!({"apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": format!("berth-mover-{run}-{n}"), "namespace": ns,
             "labels": {LABEL_KIND: "mover", TAG_RUN: run}},
         "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 3600,
@@ -892,7 +936,11 @@ fn mover_job(
                         "terminationMessagePolicy": "FallbackToLogsOnError",
                         "env": env,
                         "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}]}],
-                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}})
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}});
+    if let Some(secret) = &mover.pull_secret {
+        job["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{ "name": secret }]);
+    }
+    job
 }
 
 /// Creates the Secret and the Jobs, then waits for every Job to complete.
@@ -1055,13 +1103,14 @@ pub async fn restore(
         )));
     }
     ensure_namespace(&cluster, &ns).await?;
+    let mover = restore_mover(&cluster, &rev, &from_ns, &ns, &input.mover_image).await?;
     let (restored, kept) = restore_claims(
         &cluster,
         &ns,
         access,
         &info.id,
         &claims,
-        input,
+        &mover,
         target.timeout,
         &*sink,
     )
@@ -1103,6 +1152,31 @@ pub async fn restore(
     })
 }
 
+/// The restore movers' image: relocated as for [`mover_image_for`]; its pull Secret (a
+/// revision object) is created first, since the movers run before the app's objects return.
+async fn restore_mover(
+    cluster: &Cluster,
+    rev: &Revision,
+    from_ns: &str,
+    ns: &str,
+    requested: &str,
+) -> Result<MoverImage> {
+    let mut mover = mover_image_for(requested, rev.registry.as_ref());
+    if let Some(name) = mover.pull_secret.clone() {
+        let secret = rev.objects.iter().find(|m| {
+            m.object["kind"] == "Secret" && m.object["metadata"]["name"] == name.as_str()
+        });
+        match secret {
+            Some(m) => {
+                let o = rewrite_namespace(&m.object, from_ns, ns);
+                cluster.apply(&o, "", true).await.map_err(Error::other)?;
+            }
+            None => mover.pull_secret = None,
+        }
+    }
+    Ok(mover)
+}
+
 async fn ensure_namespace(cluster: &Cluster, ns: &str) -> Result<()> {
     let r = ObjectRef {
         api_version: "v1".into(),
@@ -1126,7 +1200,7 @@ async fn restore_claims(
     access: &RepoAccess,
     snapshot_id: &str,
     claims: &[ClaimRecord],
-    input: &AppRestoreInput,
+    mover: &MoverImage,
     timeout: Duration,
     sink: &dyn Sink,
 ) -> Result<(Vec<String>, Vec<String>)> {
@@ -1180,7 +1254,7 @@ async fn restore_claims(
             ];
             (
                 claim.clone(),
-                mover_job(ns, &run, i, &input.mover_image, args, claim, false, access),
+                mover_job(ns, &run, i, mover, args, claim, false, access),
             )
         })
         .collect();
@@ -1277,6 +1351,66 @@ pub fn mover_backup(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_default_mover_of_an_air_gapped_install_is_its_relocated_copy() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let mut images = BTreeMap::new();
+        images.insert(default_mover_image(), digest.clone());
+        let rec = RegistryRecord {
+            registry: "registry.corp:5000/hello".into(),
+            pull_secret: Some("berth-registry".into()),
+            images,
+        };
+        let m = mover_image_for(&default_mover_image(), Some(&rec));
+        assert_eq!(
+            m.image,
+            format!("registry.corp:5000/hello/berth/mover@{digest}")
+        );
+        assert_eq!(m.pull_secret.as_deref(), Some("berth-registry"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let access = RepoAccess {
+            repo: snap::Repository::init(
+                Arc::new(snap::LocalBackend::new(dir.path())),
+                &snap::Secret::Password("pw-1234".into()),
+                &snap::InitOptions {
+                    kdf: snap::KdfParams {
+                        m_cost_kib: 1024,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .expect("init"),
+            url: dir.path().display().to_string(),
+            password: "pw-1234".into(),
+            credentials: BTreeMap::new(),
+        };
+        let job = mover_job("ns", "r1", 0, &m, vec![], "data", true, &access);
+        assert_eq!(
+            job["spec"]["template"]["spec"]["imagePullSecrets"],
+            json!([{"name": "berth-registry"}])
+        );
+        // An image of the admin's choice elsewhere is used as given, without the Secret.
+        let other = mover_image_for("mirror.example/berth/mover:9", Some(&rec));
+        assert_eq!(other.image, "mirror.example/berth/mover:9");
+        assert_eq!(other.pull_secret, None);
+        // A release without the mover image: the default stays, pulled from the vendor.
+        let rec2 = RegistryRecord {
+            images: BTreeMap::new(),
+            ..rec
+        };
+        let m = mover_image_for(&default_mover_image(), Some(&rec2));
+        assert_eq!(m.image, default_mover_image());
+        assert_eq!(m.pull_secret, None);
+        let job = mover_job("ns", "r1", 0, &m, vec![], "data", true, &access);
+        assert!(job["spec"]["template"]["spec"]["imagePullSecrets"].is_null());
+        // Not air-gapped: as requested.
+        assert_eq!(
+            mover_image_for(&default_mover_image(), None).image,
+            default_mover_image()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -754,3 +754,91 @@ fn an_airgapped_install_stays_on_its_registry_for_later_operations() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// The release carries berth's mover image; on an air-gapped install a snapshot's movers run
+/// its copy from the customer registry (with the revision's pull Secret), since the kubelet
+/// here pulls from nowhere else, and a restore into a new namespace does the same.
+#[test]
+fn an_airgapped_app_snapshots_and_restores_with_the_mover_from_its_registry() {
+    let (s, bundle, _) = site(None);
+    s.sim
+        .as_ref()
+        .expect("simulator")
+        .set_mover_bin(Some(PathBuf::from(env!("CARGO_BIN_EXE_berth"))));
+    let target = format!("{}/apps", s.host);
+    let mut args = vec![
+        "install".to_string(),
+        "-n".into(),
+        "hello".into(),
+        "--username".into(),
+        PUSHER.into(),
+        "--pull-username".into(),
+        READER.into(),
+    ];
+    args.extend(s.airgap(&bundle, &target));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = s.run(
+        &a,
+        &[
+            ("BERTH_REGISTRY_PASSWORD", PUSH_PASSWORD),
+            ("BERTH_PULL_PASSWORD", READ_PASSWORD),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        s.pushed(
+            "apps",
+            &format!("berth/mover:{}", env!("CARGO_PKG_VERSION"))
+        ),
+        "the install pushed the release's mover image"
+    );
+    let repo = s.p("repo").display().to_string();
+    let snap = |args: &[&str], cluster: bool| {
+        let mut c = berth();
+        c.arg("snapshot").args(args).args(["--repo", &repo]);
+        if cluster {
+            c.arg("--kubeconfig").arg(&s.kubeconfig);
+            if !args.contains(&"--timeout") {
+                c.args(["--timeout", "90s"]);
+            }
+        }
+        c.env("BERTH_REPO_PASSWORD", "pw-airgap-1")
+            .output()
+            .expect("berth runs")
+    };
+    let out = snap(&["init", "--kdf-memory-mib", "8"], false);
+    assert!(out.status.success(), "{}", text(&out));
+    // A mover image the customer registry does not hold cannot be pulled here: the
+    // relocation below is what makes the snapshot work.
+    let out = snap(
+        &[
+            "create",
+            "-n",
+            "hello",
+            "--mover-image",
+            "registry.berth.dev/berth/mover:0.0.1",
+            "--timeout",
+            "10s",
+        ],
+        true,
+    );
+    let t = text(&out);
+    assert!(
+        !out.status.success() && t.contains("its image must be pullable"),
+        "{t}"
+    );
+    let out = snap(&["create", "-n", "hello", "-o", "json"], true);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    assert!(
+        !rep["claims"].as_array().expect("claims").is_empty(),
+        "{rep}"
+    );
+    let out = snap(&["restore", &id, "-n", "hello-restored"], true);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        deployment_image(&s, "hello-restored").starts_with(&format!("{}/apps/", s.host)),
+        "the restored app runs the relocated images"
+    );
+}

@@ -252,7 +252,10 @@ fn hello_release_bundle_push_relocate_and_delta() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("registry.hello.example/hello/migrate:1.0.0") && text.contains("4 image(s)"),
+        text.contains("registry.hello.example/hello/migrate:1.0.0")
+            && text.contains("registry.berth.dev/berth/mover:")
+            && text.contains("berth snapshot (mover)")
+            && text.contains("5 image(s)"),
         "{text}"
     );
     // 1.0.0 renders the chart itself (every config branch); 1.1.0 comes from pre-rendered objects.
@@ -328,7 +331,8 @@ fn hello_release_bundle_push_relocate_and_delta() {
         .output()
         .unwrap();
     let ins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(ins["images"].as_array().unwrap().len(), 4);
+    // hello's four images and berth's own mover image.
+    assert_eq!(ins["images"].as_array().unwrap().len(), 5);
     assert!(
         ins["sum_of_images"].as_u64().unwrap()
             >= ins["unique_bytes"].as_u64().unwrap() + 3 * 300_000
@@ -402,7 +406,7 @@ fn hello_release_bundle_push_relocate_and_delta() {
     let out = push(&p("hello-1.0.0.bundle"), &["-o", "json"]);
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["blobsUploaded"], 0);
-    assert_eq!(again["imagesUpToDate"], 4);
+    assert_eq!(again["imagesUpToDate"], 5);
     // Relocation of the rendered objects points at images that exist, by digest.
     let mut objects: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&rendered("1.0.0")).unwrap();
@@ -447,7 +451,8 @@ fn hello_release_bundle_push_relocate_and_delta() {
         String::from_utf8_lossy(&out.stderr)
     );
     let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(up["imagesUpToDate"], 3, "{up}");
+    // Everything but web 1.1.0, the mover image included (the same executable built both).
+    assert_eq!(up["imagesUpToDate"], 4, "{up}");
     let out = std::process::Command::new(&sk)
         .args([
             "inspect",
@@ -646,4 +651,141 @@ fn bundle_create_refuses_a_release_that_lacks_its_chart() {
             );
         }
     }
+}
+
+/// `berth release build` carries berth's own mover image, made from the running executable
+/// with the libraries the dynamic loader needs: unpacked, it runs on its own.
+#[test]
+fn a_release_carries_a_mover_image_that_runs_on_its_own() {
+    let w = tempfile::tempdir().unwrap();
+    let p = |s: &str| w.path().join(s);
+    // An app without images: the mover is the release's only image, and no registry is needed.
+    let app = p("app");
+    std::fs::create_dir_all(app.join("manifests")).unwrap();
+    std::fs::write(
+        app.join("berth.yaml"),
+        "apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: plain\n  version: 1.0.0\nspec:\n  components:\n    - name: main\n      manifests:\n        path: manifests\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("manifests/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    )
+    .unwrap();
+    let build = |version: &str, out: &str, extra: &[&str]| {
+        berth()
+            .args(["release", "build"])
+            .arg(&app)
+            .args(["--version", version, "--quiet", "--out"])
+            .arg(p(out))
+            .args(extra)
+            .assert()
+            .success();
+    };
+    build("1.0.0", "r.release", &[]);
+    let rel = berth_oci::release::Release::open(&p("r.release")).unwrap();
+    let (src, desc) = rel
+        .images
+        .iter()
+        .find(|(r, _)| r.repository == "berth/mover")
+        .expect("the release holds the mover image");
+    assert_eq!(src.registry, "registry.berth.dev");
+    assert_eq!(src.tag.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    let layout = Layout::open(p("r.release")).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&desc.digest).unwrap()).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(
+        &layout
+            .read_blob(&berth_oci::Digest::parse(m["config"]["digest"].as_str().unwrap()).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/berth"])
+    );
+    assert_eq!(config["os"], "linux");
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    let blob = layout
+        .read_blob(&berth_oci::Digest::parse(layers[0]["digest"].as_str().unwrap()).unwrap())
+        .unwrap();
+    let root = p("rootfs");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&blob[..]), &mut raw).unwrap();
+    assert_eq!(
+        config["rootfs"]["diff_ids"][0].as_str().unwrap(),
+        berth_oci::Digest::of(&raw).to_string(),
+        "diff_id is the uncompressed tar's digest"
+    );
+    tar::Archive::new(&raw[..]).unpack(&root).unwrap();
+    // Nothing of the build machine but the executable and what the loader resolves for it.
+    let exe = root.join("berth");
+    let interp = std::fs::read_dir(root.join("lib64"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .map(|e| e.unwrap().path());
+    let out = match interp {
+        // Dynamically linked: run it with the image's own loader and libraries only.
+        Some(ld) => {
+            let mut dirs: Vec<String> = Vec::new();
+            for e in walk(&root) {
+                if e.file_name().unwrap().to_string_lossy().contains(".so") {
+                    let d = e.parent().unwrap().display().to_string();
+                    if !dirs.contains(&d) {
+                        dirs.push(d);
+                    }
+                }
+            }
+            std::process::Command::new(&ld)
+                .arg("--inhibit-cache")
+                .arg("--library-path")
+                .arg(dirs.join(":"))
+                .arg(&exe)
+                .arg("--version")
+                .env_clear()
+                .output()
+                .unwrap()
+        }
+        None => std::process::Command::new(&exe)
+            .arg("--version")
+            .env_clear()
+            .output()
+            .unwrap(),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The same executable makes the same image: a second release shares its digests.
+    build("1.0.1", "r2.release", &[]);
+    let rel2 = berth_oci::release::Release::open(&p("r2.release")).unwrap();
+    assert!(
+        rel2.images
+            .iter()
+            .any(|(r, d)| r.repository == "berth/mover" && d.digest == desc.digest)
+    );
+    // --no-mover-image leaves it out.
+    build("1.0.2", "r3.release", &["--no-mover-image"]);
+    let rel3 = berth_oci::release::Release::open(&p("r3.release")).unwrap();
+    assert!(rel3.images.is_empty(), "{:?}", rel3.images);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -189,6 +189,7 @@ fn schedule_objects(
     app: &str,
     access: &RepoAccess,
     input: &ScheduleInput,
+    mover: &super::MoverImage,
     rules: Vec<Value>,
     classes: &BTreeMap<String, String>,
 ) -> Vec<Value> {
@@ -205,7 +206,7 @@ fn schedule_objects(
         .iter()
         .map(|s| s.to_string())
         .chain(["--app".into(), app.into()])
-        .chain(["--mover-image".into(), input.mover_image.clone()])
+        .chain(["--mover-image".into(), mover.image.clone()])
         .collect();
     for (flag, n) in [
         ("--keep-last", r.keep_last),
@@ -220,6 +221,10 @@ fn schedule_objects(
     for (sc, vsc) in classes {
         args.extend(["--volume-snapshot-class".to_string(), format!("{sc}={vsc}")]);
     }
+    let pull_secrets = match &mover.pull_secret {
+        Some(s) => json!([{ "name": s }]),
+        None => json!([]),
+    };
     vec![
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": md(Value::Null), "type": "Opaque",
             "stringData": access.secret_data()}),
@@ -238,7 +243,8 @@ fn schedule_objects(
                     "spec": {"backoffLimit": 0,
                         "template": {"metadata": {"labels": labels(app)},
                             "spec": {"restartPolicy": "Never", "serviceAccountName": name,
-                                "containers": [{"name": "snapshot", "image": input.mover_image,
+                                "imagePullSecrets": pull_secrets,
+                                "containers": [{"name": "snapshot", "image": mover.image,
                                     "command": ["/berth"], "args": args,
                                     "terminationMessagePolicy": "FallbackToLogsOnError",
                                     "env": access.env_from(&name)}]}}}}}}),
@@ -373,7 +379,8 @@ pub async fn schedule(
             format!("claims of StorageClass {sc} are snapshotted with VolumeSnapshotClass {vsc}"),
         );
     }
-    for o in schedule_objects(&ns, &app, access, input, rules, &classes) {
+    let mover = super::mover_image_for(&input.mover_image, rev.registry.as_ref());
+    for o in schedule_objects(&ns, &app, access, input, &mover, rules, &classes) {
         let r = berth_deploy::object::object_ref(&o);
         cluster.apply(&o, "", true).await.map_err(Error::other)?;
         note(
@@ -761,7 +768,8 @@ mod tests {
         };
         let classes: BTreeMap<String, String> =
             [("gp3-csi".to_string(), "csi-aws-vsc".to_string())].into();
-        let objs = schedule_objects("shop", "hello", &access, &input, vec![], &classes);
+        let mover = crate::snapshot::mover_image_for(&input.mover_image, None);
+        let objs = schedule_objects("shop", "hello", &access, &input, &mover, vec![], &classes);
         let kinds: Vec<&str> = objs.iter().filter_map(|o| o["kind"].as_str()).collect();
         assert_eq!(
             kinds,

@@ -194,6 +194,9 @@ struct ReleaseBuild {
     /// Keep only these platforms of multi-platform images (os/arch[/variant]); repeatable.
     #[arg(long, value_name = "PLATFORM")]
     platform: Vec<String>,
+    /// Leave out berth's own snapshot mover image (made from this executable).
+    #[arg(long)]
+    no_mover_image: bool,
     /// Print the images that would be included and stop.
     #[arg(long)]
     dry_run: bool,
@@ -239,6 +242,15 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
         images: b.image.clone(),
         platforms: b.platform.clone(),
         registry_config: ClientConfig::default(),
+        mover_executable: if b.no_mover_image {
+            None
+        } else {
+            Some(std::env::current_exe().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot find this executable for the mover image ({e}); pass --no-mover-image"
+                )
+            })?)
+        },
     };
     if b.dry_run {
         let plan = berth_ops::release::plan(&input, &|e| {
