@@ -80,10 +80,13 @@ pub async fn serve(sh: &Arc<Shared>, rr: &ResReq, name: &str, parts: &mut Parts)
         let store = sh.read();
         match store.get(&rr.rt.storage_key(), &ns, name) {
             None => Err(ApiError::not_found(&rr.rt, name).into_response()),
-            Some(pod) => check(&pod, &req).map(|c| {
-                let launch = prepare(sh, &store, &pod, &c, &req);
-                (pod, launch)
-            }),
+            Some(pod) => match check(&pod, &req) {
+                Ok(c) => {
+                    let launch = prepare(sh, &store, &pod, &c, &req);
+                    Ok((pod, launch))
+                }
+                Err(r) => Err(r.into_response()),
+            },
         }
     };
     let (pod, launch) = match checked {
@@ -130,10 +133,31 @@ pub async fn serve(sh: &Arc<Shared>, rr: &ResReq, name: &str, parts: &mut Parts)
         .unwrap_or_default()
 }
 
+/// Why an exec is refused before it starts.
+pub(crate) enum Refusal {
+    /// The API server's answer.
+    Api(ApiError),
+    /// The kubelet's answer for a container that does not run (plain text, 500).
+    NotRunning(String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Api(e) => e.into_response(),
+            Refusal::NotRunning(c) => Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from(format!("container not found (\"{c}\")")))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The API server's and kubelet's refusals, in their order; the container to run in.
-pub(crate) fn check(pod: &Value, req: &ExecRequest) -> Result<Value, Response> {
+pub(crate) fn check(pod: &Value, req: &ExecRequest) -> Result<Value, Refusal> {
     let name = pod["metadata"]["name"].as_str().unwrap_or("");
-    let bad = |m: String| Err(ApiError::bad_request(m).into_response());
+    let bad = |m: String| Err(Refusal::Api(ApiError::bad_request(m)));
     if !req.stdin && !req.stdout && !req.stderr {
         return bad("you must specify at least 1 of stdin, stdout, stderr".into());
     }
@@ -184,11 +208,7 @@ pub(crate) fn check(pod: &Value, req: &ExecRequest) -> Result<Value, Response> {
         .flat_map(|k| pod["status"][*k].as_array().into_iter().flatten())
         .any(|s| s["name"] == cname.as_str() && s["state"]["running"].is_object());
     if !running {
-        return Err(Response::builder()
-            .status(StatusCode::INTERNAL_SERVER_ERROR)
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Body::from(format!("container not found (\"{cname}\")")))
-            .unwrap_or_default());
+        return Err(Refusal::NotRunning(cname));
     }
     Ok(container)
 }
