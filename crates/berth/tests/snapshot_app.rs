@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "../../../testing/tool.rs"]
+mod tool;
+
 const PASSWORD: &str = "app snapshot test password";
 
 struct Env {
@@ -895,4 +898,167 @@ fn an_upgrade_that_adds_a_kind_extends_the_schedules_role_and_a_rollback_narrows
     assert!(out.status.success(), "{}", text(&out));
     assert!(!role_reads(&env, "networking.k8s.io", "networkpolicies"));
     assert!(role_reads(&env, "apps", "statefulsets"));
+}
+
+/// The database pod of examples/hello.
+const DB_SELECTOR: &str = "{app.kubernetes.io/component: database}";
+
+#[test]
+fn exec_hooks_run_in_the_database_pod_and_what_they_write_is_in_the_snapshot() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    // The pre hook writes a checksum of the database password (the container's env, from its
+    // Secret) into the database's volume through its mount path; the post hook marks the
+    // volume after the copy.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: postgresql\n            command: [sh, -c, 'printf %s \"$POSTGRES_PASSWORD\" | sha256sum > /var/lib/postgresql/data/dump.sha256 && echo dumped for $POSTGRES_USER']\n      post:\n        - name: resume\n          exec:\n            selector: {DB_SELECTOR}\n            command: [touch, /var/lib/postgresql/data/resumed]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec", &hooks);
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["lint", &app])
+        .output()
+        .expect("lint");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ran: Vec<String> = rep["hooks"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .map(|h| {
+            format!(
+                "{}/{}:{}@{}/{}",
+                h["phase"], h["name"], h["outcome"], h["pod"], h["container"]
+            )
+            .replace('"', "")
+        })
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            "pre/dump:succeeded@hello-postgresql-0/postgresql",
+            "post/resume:succeeded@hello-postgresql-0/postgresql"
+        ]
+    );
+    // The hook's output is printed.
+    assert!(
+        text(&out).contains("pre-snapshot hook dump | dumped for hello"),
+        "{}",
+        text(&out)
+    );
+
+    // The dump is the password's checksum, on the volume and in the snapshot.
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let secret = env
+        .get("v1", "Secret", "hello", "hello-db")
+        .expect("secret");
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["password"].as_str().expect("password"))
+        .expect("base64");
+    let digest: String = sha2::Sha256::digest(&password)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let want = format!("{digest}  -\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dump.sha256")).expect("the dump on the volume"),
+        want
+    );
+    assert!(dir.join("resumed").exists(), "the post hook ran");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let out = env.snap(&["show", &id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        has_tag(&shown, "berth.dev/hooks=pre/dump,post/resume"),
+        "{}",
+        shown["tags"]
+    );
+
+    // Restored into a new namespace, the volume holds the dump.
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "hello".into(),
+    };
+    env.rt.block_on(env.cluster().delete(&r)).expect("delete");
+    wait_gone(&env, &dir);
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-back", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let back = env.claim_dir("hello-back", claim);
+    assert_eq!(
+        std::fs::read_to_string(back.join("dump.sha256")).expect("the dump restored"),
+        want
+    );
+}
+
+#[test]
+fn a_failing_exec_hook_stops_the_snapshot_and_the_post_hooks_still_run() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    let hooks = format!(
+        "      pre:\n        - name: checkpoint\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sh, -c, 'echo checkpoint refused >&2; exit 7']\n      post:\n        - name: resume\n          exec:\n            selector: {DB_SELECTOR}\n            command: [touch, /var/lib/postgresql/data/resumed]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-fails", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = env.claim_dir("hello", "data-hello-postgresql-0");
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("the pre-snapshot hook checkpoint"), "{t}");
+    assert!(t.contains("exited with code 7"), "{t}");
+    assert!(t.contains("checkpoint refused"), "{t}");
+    assert!(t.contains("pod/hello-postgresql-0"), "{t}");
+    assert!(dir.join("resumed").exists(), "the post hook ran: {t}");
+    assert!(snapshots(&env).is_empty(), "nothing was recorded");
+    let movers = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .filter(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("berth-mover-")
+        })
+        .count();
+    assert_eq!(movers, 0, "no volume was copied");
+
+    // A selector no pod matches is named in the error.
+    let hooks = "      pre:\n        - name: dump\n          exec:\n            selector: {app: no-such-pod}\n            command: [\"true\"]\n";
+    let app = hello_with_hooks(&env, "hello-exec-nopod", hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("no running and ready pod in namespace hello has the labels app=no-such-pod"),
+        "{t}"
+    );
+    assert!(snapshots(&env).is_empty());
+
+    // A schedule of an app with exec hooks may exec into its pods.
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "", "pods/exec"));
+}
+
+/// bubblewrap, which the simulator runs exec'd commands in (scripts/setup.d/25-exec.sh).
+fn berth_bwrap() -> Option<PathBuf> {
+    tool::program_on_path("bwrap")
 }
