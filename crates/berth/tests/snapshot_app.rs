@@ -1052,6 +1052,22 @@ fn a_failing_exec_hook_stops_the_snapshot_and_the_post_hooks_still_run() {
     );
     assert!(snapshots(&env).is_empty());
 
+    // timeoutSeconds ends a command that runs too long.
+    let hooks = format!(
+        "      pre:\n        - name: slow\n          timeoutSeconds: 1\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sleep, \"600\"]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-slow", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the pre-snapshot hook slow") && t.contains("did not end within 1s"),
+        "{t}"
+    );
+    assert!(snapshots(&env).is_empty());
+
     // A schedule of an app with exec hooks may exec into its pods.
     let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
     assert!(out.status.success(), "{}", text(&out));
