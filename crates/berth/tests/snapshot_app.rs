@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// A throwaway PostgreSQL server (BERTH_TEST_POSTGRES_BIN) for the pg_dump exec hook.
+#[path = "../../berth-vendor/tests/pg/mod.rs"]
+mod pg;
 #[path = "../../../testing/tool.rs"]
 mod tool;
 
@@ -1077,4 +1080,91 @@ fn a_failing_exec_hook_stops_the_snapshot_and_the_post_hooks_still_run() {
 /// bubblewrap, which the simulator runs exec'd commands in (scripts/setup.d/25-exec.sh).
 fn berth_bwrap() -> Option<PathBuf> {
     tool::program_on_path("bwrap")
+}
+
+/// `psql` of BERTH_TEST_POSTGRES_BIN against `url`, its output (rows unaligned, tuples only).
+fn psql(url: &str, sql_args: &[&str]) -> String {
+    let bin = tool::tool("BERTH_TEST_POSTGRES_BIN").expect("BERTH_TEST_POSTGRES_BIN");
+    let out = Command::new(bin.join("psql"))
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At"])
+        .args(sql_args)
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql_args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_pg_dump_exec_hook_dumps_a_real_database_into_the_volume_and_the_dump_restores() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let Some(bin) = tool::tool("BERTH_TEST_POSTGRES_BIN") else {
+        return;
+    };
+    let db = pg::Postgres::start();
+    let url = db.url();
+    psql(
+        &url,
+        &[
+            "-c",
+            "create table items (id int primary key, name text); insert into items values (1, 'anchor'), (2, 'rope'), (3, 'sail')",
+        ],
+    );
+    // The hook runs the host's pg_dump (the simulator has no image files) in the database
+    // pod, writing into the pod's volume through its mount path.
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .expect("port");
+    let hooks = format!(
+        "      pre:\n        - name: pg-dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: postgresql\n            command: [sh, -c, 'PGPASSWORD=vendor-pw {}/pg_dump -h 127.0.0.1 -p {port} -U postgres -f /var/lib/postgresql/data/dump.sql postgres && echo dump written']\n",
+        bin.display()
+    );
+    let env = Env::new(true);
+    let app = hello_with_hooks(&env, "hello-pg-dump", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("pre-snapshot hook pg-dump | dump written"),
+        "{}",
+        text(&out)
+    );
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let dump = std::fs::read_to_string(dir.join("dump.sql")).expect("the dump on the volume");
+    assert!(dump.contains("CREATE TABLE public.items"), "{dump}");
+
+    // Restore into a new namespace, then load the restored dump into a fresh database.
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "hello".into(),
+    };
+    env.rt.block_on(env.cluster().delete(&r)).expect("delete");
+    wait_gone(&env, &dir);
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-back", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = env.claim_dir("hello-back", claim).join("dump.sql");
+    assert_eq!(
+        std::fs::read_to_string(&restored).expect("the dump restored"),
+        dump
+    );
+    psql(&url, &["-c", "create database restored"]);
+    let restored_url = url.replace("/postgres?", "/restored?");
+    psql(&restored_url, &["-f", &restored.display().to_string()]);
+    assert_eq!(
+        psql(
+            &restored_url,
+            &["-c", "select id, name from items order by id"]
+        ),
+        "1|anchor\n2|rope\n3|sail\n"
+    );
 }
