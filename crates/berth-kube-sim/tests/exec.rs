@@ -193,3 +193,165 @@ spec:
         "container not found (\"work\")"
     );
 }
+
+/// One exec over a raw WebSocket offering only `protocol`: the binary messages received, as
+/// (channel, bytes), until the server closes.
+async fn raw_exec(
+    sim: &berth_kube_sim::Simulator,
+    query: &str,
+    protocol: &str,
+) -> Vec<(u8, Vec<u8>)> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}/api/v1/namespaces/default/pods/db/exec?{query}",
+        sim.url().replacen("http", "ws", 1)
+    );
+    let mut req = url.into_client_request().expect("request");
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        protocol.parse().expect("header value"),
+    );
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("WebSocket upgrade");
+    assert_eq!(
+        resp.headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some(protocol)
+    );
+    let mut got = Vec::new();
+    while let Some(m) = ws.next().await {
+        match m.expect("message") {
+            Message::Binary(b) if !b.is_empty() => got.push((b[0], b[1..].to_vec())),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v4_channel_protocol_carries_output_and_the_exit_status() {
+    let sim = start().await;
+    let Some(k) = Kubectl::new(&sim) else { return };
+    if program_on_path("bwrap").is_none() {
+        return;
+    }
+    k.ok_stdin(&["apply", "-f", "-"], POD).await;
+    eventually("pod db running", || async {
+        let o = k
+            .run(&["get", "pod", "db", "-o", "jsonpath={.status.phase}"])
+            .await;
+        (o.stdout == "Running").then_some(())
+    })
+    .await;
+    let got = raw_exec(
+        &sim,
+        "command=sh&command=-c&command=echo+out%3B+echo+err+%3E%262%3B+exit+2&container=postgres&stdout=true&stderr=true",
+        "v4.channel.k8s.io",
+    )
+    .await;
+    let channel = |c: u8| -> Vec<u8> {
+        got.iter()
+            .filter(|(ch, _)| *ch == c)
+            .flat_map(|(_, b)| b.clone())
+            .collect()
+    };
+    assert_eq!(channel(1), b"out\n");
+    assert_eq!(channel(2), b"err\n");
+    let status: serde_json::Value = serde_json::from_slice(&channel(3)).expect("a Status");
+    assert_eq!(status["status"], "Failure", "{status}");
+    assert_eq!(status["reason"], "NonZeroExitCode", "{status}");
+    assert_eq!(
+        status["details"]["causes"][0],
+        serde_json::json!({"reason": "ExitCode", "message": "2"})
+    );
+    // The status is the last message.
+    assert_eq!(got.last().map(|(c, _)| *c), Some(3));
+
+    // Without a WebSocket upgrade (SPDY) the request is refused, naming what is served.
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/namespaces/default/pods/db/exec?command=true&stdout=true&container=postgres",
+            sim.url()
+        ))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "SPDY/3.1")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body = resp.text().await.expect("body");
+    assert!(
+        body.contains("v5.channel.k8s.io or v4.channel.k8s.io"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_of_berths_image_runs_the_berth_binary_with_mount_paths_mapped() {
+    let sim = start().await;
+    let Some(k) = Kubectl::new(&sim) else { return };
+    // Any program stands in for the berth binary: `sh`, so the arguments show what it got.
+    let sh = program_on_path("sh").expect("sh");
+    sim.set_mover_bin(Some(sh));
+    let pod = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: mover-data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: mover}
+spec:
+  containers:
+  - name: berth
+    image: registry.berth.dev/berth/mover:1.0.0
+    env: [{name: WHO, value: berth}]
+    volumeMounts: [{name: data, mountPath: /berth/volume}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: mover-data}
+"#;
+    k.ok_stdin(&["apply", "-f", "-"], pod).await;
+    eventually("pod mover running", || async {
+        let o = k
+            .run(&["get", "pod", "mover", "-o", "jsonpath={.status.phase}"])
+            .await;
+        (o.stdout == "Running").then_some(())
+    })
+    .await;
+    let out = k
+        .ok(&[
+            "exec",
+            "mover",
+            "--",
+            "/berth",
+            "-c",
+            "echo \"$WHO\" > \"$1\"; echo done",
+            "sh",
+            "/berth/volume/marker",
+        ])
+        .await;
+    assert_eq!(out, "done\n");
+    let pv = k
+        .ok(&[
+            "get",
+            "pvc",
+            "mover-data",
+            "-o",
+            "jsonpath={.spec.volumeName}",
+        ])
+        .await;
+    let dir = berth_kube_sim::volume_dir(&k.json(&["get", "pv", &pv]).await).expect("volume dir");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("marker")).expect("marker in the volume"),
+        "berth\n"
+    );
+}
