@@ -192,6 +192,35 @@ spec:
         resp.text().await.expect("body"),
         "container not found (\"work\")"
     );
+
+    // A pod no node takes has no host to run anything on.
+    let unschedulable = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: nowhere}
+spec:
+  nodeSelector: {berth.dev/no-such-node: "true"}
+  containers: [{name: work, image: busybox:1.36}]
+"#;
+    k.ok_stdin(&["apply", "-f", "-"], unschedulable).await;
+    eventually("pod nowhere unschedulable", || async {
+        let o = k
+            .run(&[
+                "get",
+                "pod",
+                "nowhere",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='PodScheduled')].reason}",
+            ])
+            .await;
+        (o.stdout == "Unschedulable").then_some(())
+    })
+    .await;
+    let err = k.fails(&["exec", "nowhere", "--", "true"]).await;
+    assert!(
+        err.contains("pod nowhere does not have a host assigned"),
+        "{err}"
+    );
 }
 
 /// One exec over a raw WebSocket offering only `protocol`: the binary messages received, as
