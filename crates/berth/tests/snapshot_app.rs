@@ -563,40 +563,7 @@ fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention()
     assert_eq!(binding["subjects"][0]["name"], SCHEDULE);
 
     // Fire it now (the simulator's run-now annotation) and wait for its snapshot.
-    let r = ObjectRef {
-        api_version: "batch/v1".into(),
-        kind: "CronJob".into(),
-        namespace: "hello".into(),
-        name: SCHEDULE.into(),
-    };
-    let c = env.cluster();
-    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
-    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
-    env.rt.block_on(c.replace(&cj)).expect("annotate");
-    let start = Instant::now();
-    let scheduled = loop {
-        if let Some(s) = snapshots(&env)
-            .into_iter()
-            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
-        {
-            break s;
-        }
-        let jobs = env.list("batch/v1", "Job", "hello");
-        let failed = jobs.iter().find(|j| {
-            j["status"]["conditions"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
-        });
-        if let Some(j) = failed {
-            let pods = env.list("v1", "Pod", "hello");
-            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no scheduled snapshot; jobs: {jobs:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let scheduled = fire_schedule(&env);
     for t in [
         "berth.dev/kind=app",
         "berth.dev/app=hello",
@@ -1166,5 +1133,85 @@ fn a_pg_dump_exec_hook_dumps_a_real_database_into_the_volume_and_the_dump_restor
             &["-c", "select id, name from items order by id"]
         ),
         "1|anchor\n2|rope\n3|sail\n"
+    );
+}
+
+/// Fires the schedule now (the simulator's run-now annotation) and waits for the snapshot its
+/// run writes.
+fn fire_schedule(env: &Env) -> Value {
+    let r = ObjectRef {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        namespace: "hello".into(),
+        name: SCHEDULE.into(),
+    };
+    let c = env.cluster();
+    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
+    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
+    env.rt.block_on(c.replace(&cj)).expect("annotate");
+    let start = Instant::now();
+    loop {
+        if let Some(s) = snapshots(env)
+            .into_iter()
+            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
+        {
+            return s;
+        }
+        let jobs = env.list("batch/v1", "Job", "hello");
+        let failed = jobs.iter().find(|j| {
+            j["status"]["conditions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
+        });
+        if let Some(j) = failed {
+            let pods = env.list("v1", "Pod", "hello");
+            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no scheduled snapshot; jobs: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_scheduled_run_executes_the_exec_hooks_from_inside_the_cluster() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sh, -c, 'echo dumped by the schedule > /var/lib/postgresql/data/scheduled-dump.txt']\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-scheduled", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "", "pods/exec"));
+    let scheduled = fire_schedule(&env);
+    assert!(
+        has_tag(&scheduled, "berth.dev/hooks=pre/dump"),
+        "{scheduled}"
+    );
+    let id = scheduled["id"].as_str().expect("id");
+    let out = env.snap(&[
+        "restore",
+        id,
+        "--target",
+        &env.dir.path().join("out").display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(
+            env.dir
+                .path()
+                .join("out/volumes/data-hello-postgresql-0/scheduled-dump.txt")
+        )
+        .expect("the scheduled dump in the snapshot"),
+        "dumped by the schedule\n"
     );
 }
