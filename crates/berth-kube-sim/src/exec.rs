@@ -268,11 +268,7 @@ fn prepare(
         return prepare_berth(sh, store, pod, container, req, env);
     }
     let binds = binds(sh, store, pod, container)?;
-    let bwrap = find_in_path(BWRAP).ok_or_else(|| {
-        format!(
-            "berth-sim: exec needs bubblewrap (`{BWRAP}`) on the simulator's host to show the pod's volumes at their mount paths; install it (Debian/Ubuntu: apt-get install bubblewrap)"
-        )
-    })?;
+    let bwrap = sandbox_tool(std::env::var_os("PATH"))?;
     let workdir = container["workingDir"]
         .as_str()
         .filter(|w| w.starts_with('/'))
@@ -449,11 +445,17 @@ fn layout(host_root: &Path, at: &str, binds: &[&Bind], args: &mut Vec<OsString>)
     }
 }
 
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from(SANDBOX_PATH));
+/// bubblewrap on `path` (the simulator's `PATH`), or the error that names it and its package.
+pub(crate) fn sandbox_tool(path: Option<OsString>) -> Result<PathBuf, String> {
+    let path = path.unwrap_or_else(|| OsString::from(SANDBOX_PATH));
     std::env::split_paths(&path)
-        .map(|d| d.join(name))
+        .map(|d| d.join(BWRAP))
         .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "berth-sim: exec needs bubblewrap (`{BWRAP}`) on the simulator's host to show the pod's volumes at their mount paths; install it (Debian/Ubuntu: apt-get install bubblewrap)"
+            )
+        })
 }
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -644,6 +646,21 @@ mod tests {
         assert_eq!(r.command, ["sh", "-c", "echo a && exit 3"]);
         assert_eq!(r.container.as_deref(), Some("db"));
         assert!(r.stdout && r.stderr && !r.stdin && !r.tty);
+    }
+
+    #[test]
+    fn a_missing_sandbox_tool_is_named_with_its_package() {
+        let empty = tempfile::tempdir().expect("tempdir");
+        let err = sandbox_tool(Some(empty.path().as_os_str().to_os_string()))
+            .expect_err("no bwrap in an empty directory");
+        assert!(
+            err.contains("bubblewrap (`bwrap`)") && err.contains("apt-get install bubblewrap"),
+            "{err}"
+        );
+        let with = tempfile::tempdir().expect("tempdir");
+        std::fs::write(with.path().join("bwrap"), "").expect("write");
+        let path = std::env::join_paths([empty.path(), with.path()]).expect("PATH");
+        assert_eq!(sandbox_tool(Some(path)), Ok(with.path().join("bwrap")));
     }
 
     #[test]
