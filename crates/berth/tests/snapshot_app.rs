@@ -1022,6 +1022,21 @@ fn a_failing_exec_hook_stops_the_snapshot_and_the_post_hooks_still_run() {
     );
     assert!(snapshots(&env).is_empty());
 
+    // A container the pod does not have is named with the ones it has.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: nope\n            command: [\"true\"]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-nocontainer", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("pod/hello-postgresql-0 has no container nope (it has: postgresql)"),
+        "{t}"
+    );
+
     // timeoutSeconds ends a command that runs too long.
     let hooks = format!(
         "      pre:\n        - name: slow\n          timeoutSeconds: 1\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sleep, \"600\"]\n"
