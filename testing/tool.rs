@@ -15,6 +15,7 @@ pub fn setup_script(var: &str) -> &'static str {
     match var {
         "BERTH_TEST_HELM_PYTHON" => "scripts/setup.d/10-helm-oracle.sh",
         "BERTH_TEST_KUBECTL" => "scripts/setup.d/20-kubectl.sh",
+        "bwrap" => "scripts/setup.d/25-exec.sh",
         "BERTH_TEST_DOCKER_REGISTRY" | "BERTH_TEST_SKOPEO" | "htpasswd" => {
             "scripts/setup.d/30-registry.sh"
         }

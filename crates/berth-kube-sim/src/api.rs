@@ -63,7 +63,7 @@ pub struct ResReq {
 
 /// Entry point for every request.
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let q = parse_query(parts.uri.query());
     let accept = parts
@@ -175,6 +175,13 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
 
+    if rr.rt.kind == "Pod"
+        && rr.sub.as_deref() == Some("exec")
+        && let Some(name) = rr.name.clone()
+        && matches!(parts.method, Method::GET | Method::POST)
+    {
+        return crate::exec::serve(&sh, &rr, &name, &mut parts).await;
+    }
     let result = dispatch(&sh, &parts.method, &parts.headers, &accept, &q, rr, body).await;
     match result {
         Ok(r) => r,
@@ -502,8 +509,9 @@ async fn dispatch(
                     scale(sh, &rr, &name, method, &content_type(headers), &bytes, q)
                 }
                 "log" => logs::serve(sh, &rr, &name, q),
-                "exec" | "attach" | "portforward" => Err(ApiError::bad_request(format!(
-                    "{sub} is not supported by the simulator (berth cluster sim): pods/{name} has no real containers; read its output with `kubectl logs` instead"
+                "exec" => Err(ApiError::method_not_allowed()),
+                "attach" | "portforward" => Err(ApiError::bad_request(format!(
+                    "{sub} is not supported by the simulator (berth cluster sim): pods/{name} has no real containers; read its output with `kubectl logs` or run a command with `kubectl exec` instead"
                 ))),
                 "finalize" => {
                     let bytes = read_body(body).await?;

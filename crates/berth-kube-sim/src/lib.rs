@@ -19,7 +19,7 @@
 //! (missing ServiceAccount/Secret/ConfigMap stalls), `timing` (probe delays, time scale),
 //! `admission` (webhook calls), `aggregation` (APIService availability), `pod_security`
 //! (Pod Security admission and OpenShift SCC), `volumes` (volume directories, mover
-//! processes), `csi` (CSI volume sources), `snapshots` (VolumeSnapshots and their controller).
+//! processes), `exec` (`pods/exec` as host processes), `csi` (CSI volume sources), `snapshots` (VolumeSnapshots and their controller).
 
 mod admission;
 mod aggregation;
@@ -29,6 +29,7 @@ mod controllers;
 mod csi;
 mod defaults;
 mod discovery;
+mod exec;
 mod faults;
 mod fields;
 mod logs;

@@ -98,6 +98,14 @@ impl Volumes {
         *self.mover_bin.lock().unwrap_or_else(|e| e.into_inner()) = bin;
     }
 
+    /// The berth binary that runs containers of berth's image, when set.
+    pub fn mover_bin(&self) -> Option<PathBuf> {
+        self.mover_bin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The directory of volume `pv_name`, created when absent.
     pub fn provision(&self, pv_name: &str) -> PathBuf {
         let dir = self.root.join(pv_name);
@@ -229,7 +237,7 @@ impl Volumes {
     /// What a real pod gets as its in-cluster access (the service account's token, the API
     /// server's address, its namespace), as a kubeconfig file: the user is the pod's service
     /// account, the context's namespace the pod's. The simulator checks no rights.
-    fn pod_kubeconfig(&self, pod: &Value, work: &Path) -> Result<PathBuf, String> {
+    pub(crate) fn pod_kubeconfig(&self, pod: &Value, work: &Path) -> Result<PathBuf, String> {
         let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("pod");
         let sa = pod["spec"]["serviceAccountName"]
@@ -385,7 +393,7 @@ impl Drop for Volumes {
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -403,7 +411,11 @@ fn read_capped(p: &Path) -> String {
 
 /// Mount path → host directory, for every volumeMount of the container backed by a bound
 /// claim (or a hostPath volume); any other volume type is refused.
-fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, PathBuf)>, String> {
+pub(crate) fn mounts(
+    store: &Store,
+    pod: &Value,
+    container: &Value,
+) -> Result<Vec<(String, PathBuf)>, String> {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
     let mut out = Vec::new();
     for m in container["volumeMounts"].as_array().into_iter().flatten() {
@@ -414,20 +426,7 @@ fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, 
             .and_then(|a| a.iter().find(|v| v["name"] == vname))
             .ok_or_else(|| format!("berth-sim: volumeMount {vname} names no volume of the pod"))?;
         let dir = if let Some(claim) = vol["persistentVolumeClaim"]["claimName"].as_str() {
-            // Bound claims only; their volume's directory (hostPath or the simulator's CSI
-            // volume).
-            let pvc = store
-                .get_core("persistentvolumeclaims", ns, claim)
-                .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} not found"))?;
-            let pv_name = pvc["spec"]["volumeName"]
-                .as_str()
-                .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} is not bound"))?;
-            let pv = store
-                .get_core("persistentvolumes", "", pv_name)
-                .ok_or_else(|| format!("berth-sim: volume {pv_name} not found"))?;
-            crate::csi::volume_dir(&pv).ok_or_else(|| {
-                format!("berth-sim: volume {pv_name} has no hostPath and is not a volume the simulator provisioned")
-            })?
+            claim_dir(store, ns, claim)?
         } else if let Some(p) = vol["hostPath"]["path"].as_str() {
             PathBuf::from(p)
         } else {
@@ -440,9 +439,27 @@ fn mounts(store: &Store, pod: &Value, container: &Value) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// The directory of a bound claim's volume (hostPath or the simulator's CSI volume).
+pub(crate) fn claim_dir(store: &Store, ns: &str, claim: &str) -> Result<PathBuf, String> {
+    let pvc = store
+        .get_core("persistentvolumeclaims", ns, claim)
+        .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} not found"))?;
+    let pv_name = pvc["spec"]["volumeName"]
+        .as_str()
+        .ok_or_else(|| format!("berth-sim: claim {ns}/{claim} is not bound"))?;
+    let pv = store
+        .get_core("persistentvolumes", "", pv_name)
+        .ok_or_else(|| format!("berth-sim: volume {pv_name} not found"))?;
+    crate::csi::volume_dir(&pv).ok_or_else(|| {
+        format!(
+            "berth-sim: volume {pv_name} has no hostPath and is not a volume the simulator provisioned"
+        )
+    })
+}
+
 /// An argument naming a mount path (or a path below one, or `--flag=path`) points at the
 /// volume's directory instead.
-fn map_path(arg: &str, mounts: &[(String, PathBuf)]) -> String {
+pub(crate) fn map_path(arg: &str, mounts: &[(String, PathBuf)]) -> String {
     let (flag, value) = match arg.split_once('=') {
         Some((f, v)) if f.starts_with('-') => (Some(f), v),
         _ => (None, arg),
@@ -468,7 +485,11 @@ fn map_path(arg: &str, mounts: &[(String, PathBuf)]) -> String {
 
 /// The container's environment: `value`s and `valueFrom.secretKeyRef` /
 /// `configMapKeyRef` (missing optional keys are skipped).
-fn env(store: &Store, ns: &str, container: &Value) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn env(
+    store: &Store,
+    ns: &str,
+    container: &Value,
+) -> Result<Vec<(String, String)>, String> {
     use base64::Engine as _;
     let mut out = Vec::new();
     for e in container["env"].as_array().into_iter().flatten() {

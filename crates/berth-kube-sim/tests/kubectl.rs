@@ -288,7 +288,7 @@ async fn api_resources_logs_errors() {
         err.contains("previous terminated container \"app\""),
         "{err}"
     );
-    let err = k.fails(&["exec", "deployment/web", "--", "ls"]).await;
+    let err = k.fails(&["attach", "deployment/web"]).await;
     assert!(err.contains("not supported by the simulator"), "{err}");
 
     // Errors as a real API server words them.

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{Target, not_installed};
 
+mod exec_hook;
 pub mod hooks;
 pub mod schedule;
 pub mod volume_snapshots;
@@ -442,7 +443,7 @@ pub async fn create(
     let run = run_id();
     let hook_specs = hooks::of_revision(&rev)?;
     let mut hook_records = Vec::new();
-    hooks::run(
+    let pre = hooks::run(
         &cluster,
         &ns,
         &run,
@@ -451,7 +452,28 @@ pub async fn create(
         sink,
         &mut hook_records,
     )
-    .await?;
+    .await;
+    if let Err(e) = pre {
+        // The post hooks resume what the pre hooks that did run paused; the pre hook's
+        // failure is the error either way.
+        if let Err(p) = hooks::run(
+            &cluster,
+            &ns,
+            &run,
+            "post",
+            &hook_specs.post,
+            sink,
+            &mut hook_records,
+        )
+        .await
+        {
+            note(
+                sink,
+                format!("after the failed pre hook, a post hook failed too: {p}"),
+            );
+        }
+        return Err(e);
+    }
     let mut copy = VolumeCopy {
         cluster: &cluster,
         ns: &ns,

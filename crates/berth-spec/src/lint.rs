@@ -974,7 +974,7 @@ fn semantic(app: &Application, root: &Node, dir: &Path, ctx: &mut Ctx) {
 }
 
 /// `spec.snapshot.hooks`: names, exactly one of job and exec, a job's image, command and
-/// mounts; exec hooks are refused until berth runs them.
+/// mounts, an exec hook's selector, container and command.
 fn check_snapshot_hooks(sn: &SnapshotSpec, root: &Node, ctx: &mut Ctx) {
     for (phase, hooks) in [("pre", &sn.hooks.pre), ("post", &sn.hooks.post)] {
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -1032,16 +1032,7 @@ fn check_snapshot_hooks(sn: &SnapshotSpec, root: &Node, ctx: &mut Ctx) {
                     ),
                     Some("write `job: {image: …, command: [...]}`".into()),
                 ),
-                (None, Some(_)) => ctx.error(
-                    pos_at(root, &at(&["exec"])),
-                    &field("exec"),
-                    "unsupported-hook",
-                    format!(
-                        "{phase} hook `{}`: exec hooks are not supported yet",
-                        h.name
-                    ),
-                    Some("run the command as a job hook instead: `job: {image: …, command: [...], mounts: [{claim: …, mountPath: …}]}` (a Job of the app's image that mounts the claim, or connects to the service)".into()),
-                ),
+                (None, Some(e)) => check_exec_hook(e, phase, &h.name, root, &at, &field, ctx),
                 (Some(j), None) => {
                     if !is_image_ref(&j.image) {
                         ctx.error(
@@ -1084,7 +1075,10 @@ fn check_snapshot_hooks(sn: &SnapshotSpec, root: &Node, ctx: &mut Ctx) {
                                 &field(&mf("claim")),
                                 "missing-field",
                                 "the mount names no claim".into(),
-                                Some("give the PersistentVolumeClaim's name in the app's namespace".into()),
+                                Some(
+                                    "give the PersistentVolumeClaim's name in the app's namespace"
+                                        .into(),
+                                ),
                             );
                         }
                     }
@@ -1092,6 +1086,81 @@ fn check_snapshot_hooks(sn: &SnapshotSpec, root: &Node, ctx: &mut Ctx) {
             }
         }
     }
+}
+
+/// An exec hook: a selector of at least one valid label, a DNS-label container when given,
+/// a command.
+fn check_exec_hook(
+    e: &crate::manifest::HookExec,
+    phase: &str,
+    name: &str,
+    root: &Node,
+    at: &dyn Fn(&[&str]) -> Vec<PathSeg>,
+    field: &dyn Fn(&str) -> String,
+    ctx: &mut Ctx,
+) {
+    if e.selector.is_empty() {
+        ctx.error(
+            pos_at(root, &at(&["exec", "selector"])),
+            &field("exec.selector"),
+            "invalid-hook",
+            format!("{phase} hook `{name}`: the selector names no label"),
+            Some("give the labels of the pod to run in, e.g. `selector: {app.kubernetes.io/name: postgresql}`".into()),
+        );
+    }
+    for (k, v) in &e.selector {
+        if !is_label_key(k) || !is_label_value(v) {
+            ctx.error(
+                pos_at(root, &at(&["exec", "selector"])),
+                &field("exec.selector"),
+                "invalid-hook",
+                format!("{phase} hook `{name}`: `{k}: {v}` is not a valid label"),
+                Some("label keys are `[prefix/]name` and values at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit".into()),
+            );
+        }
+    }
+    if let Some(c) = &e.container
+        && !is_dns_label(c)
+    {
+        ctx.error(
+            pos_at(root, &at(&["exec", "container"])),
+            &field("exec.container"),
+            "invalid-hook",
+            format!("{phase} hook `{name}`: container `{c}` is not a DNS label"),
+            Some(dns_help(c)),
+        );
+    }
+    if e.command.is_empty() || e.command[0].trim().is_empty() {
+        ctx.error(
+            pos_at(root, &at(&["exec", "command"])),
+            &field("exec.command"),
+            "invalid-hook",
+            format!("{phase} hook `{name}`: the command is empty"),
+            Some("give the program and its arguments, e.g. [sh, -c, \"pg_dump -f /data/dump.sql app\"]".into()),
+        );
+    }
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_`, `.` starting and ending
+/// with a letter or digit.
+fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain, the name a non-empty label value.
+fn is_label_key(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    let prefix_ok =
+        prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(is_dns_label));
+    prefix_ok && !name.is_empty() && is_label_value(name)
 }
 
 fn check_file(

@@ -114,7 +114,7 @@ pub struct SnapshotHooks {
     pub post: Vec<SnapshotHook>,
 }
 
-/// One hook: a Job (exactly one of `job` and `exec`).
+/// One hook: a Job or an exec in a pod (exactly one of `job` and `exec`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SnapshotHook {
@@ -123,7 +123,7 @@ pub struct SnapshotHook {
     /// A Job run to completion in the app's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<HookJob>,
-    /// A command run in a container of a running pod (not supported yet: lint refuses it).
+    /// A command run in a container of a running, ready pod (`pods/exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<HookExec>,
     /// How long the hook may run, in seconds (default 600).

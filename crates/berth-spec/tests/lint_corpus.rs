@@ -98,3 +98,72 @@ fn hostile_input_gets_one_clear_error() {
     assert_eq!(r.problems[0].code, "invalid-yaml");
     assert_eq!(r.problems[0].pos.map(|p| p.line), Some(1));
 }
+
+#[test]
+fn exec_hooks_are_accepted_and_bad_ones_are_refused_naming_the_field() {
+    let good = b"apiVersion: berth.dev/v1alpha1
+kind: Application
+metadata:
+  name: shop
+spec:
+  snapshot:
+    hooks:
+      pre:
+        - name: dump
+          timeoutSeconds: 120
+          exec:
+            selector: {app.kubernetes.io/name: postgresql, tier: db}
+            container: postgres
+            command: [sh, -c, \"pg_dump -f /data/dump.sql shop\"]
+      post:
+        - name: resume
+          exec: {selector: {app: db}, command: [touch, /data/resumed]}
+";
+    let report = lint_bytes(good, Path::new("berth.yaml"), Path::new("."));
+    assert_eq!(report.errors(), 0, "{:?}", report.problems);
+
+    let bad = b"apiVersion: berth.dev/v1alpha1
+kind: Application
+metadata:
+  name: shop
+spec:
+  snapshot:
+    hooks:
+      pre:
+        - name: dump
+          exec: {selector: {}, container: Postgres_1, command: []}
+      post:
+        - name: resume
+          exec: {selector: {-app: db}, command: [\" \"]}
+";
+    let report = lint_bytes(bad, Path::new("berth.yaml"), Path::new("."));
+    let mut fields: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.code == "invalid-hook")
+        .map(|p| p.field.as_str())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "spec.snapshot.hooks.post[0].exec.command",
+            "spec.snapshot.hooks.post[0].exec.selector",
+            "spec.snapshot.hooks.pre[0].exec.command",
+            "spec.snapshot.hooks.pre[0].exec.container",
+            "spec.snapshot.hooks.pre[0].exec.selector",
+        ],
+        "{:?}",
+        report.problems
+    );
+    // Each refusal says how to fix it.
+    assert!(
+        report
+            .problems
+            .iter()
+            .filter(|p| p.severity == berth_spec::Severity::Error)
+            .all(|p| p.help.is_some()),
+        "{:?}",
+        report.problems
+    );
+}

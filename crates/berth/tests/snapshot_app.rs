@@ -13,6 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// A throwaway PostgreSQL server (BERTH_TEST_POSTGRES_BIN) for the pg_dump exec hook.
+#[path = "../../berth-vendor/tests/pg/mod.rs"]
+mod pg;
+#[path = "../../../testing/tool.rs"]
+mod tool;
+
 const PASSWORD: &str = "app snapshot test password";
 
 struct Env {
@@ -557,40 +563,7 @@ fn a_schedule_fires_in_the_cluster_snapshots_the_app_and_applies_its_retention()
     assert_eq!(binding["subjects"][0]["name"], SCHEDULE);
 
     // Fire it now (the simulator's run-now annotation) and wait for its snapshot.
-    let r = ObjectRef {
-        api_version: "batch/v1".into(),
-        kind: "CronJob".into(),
-        namespace: "hello".into(),
-        name: SCHEDULE.into(),
-    };
-    let c = env.cluster();
-    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
-    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
-    env.rt.block_on(c.replace(&cj)).expect("annotate");
-    let start = Instant::now();
-    let scheduled = loop {
-        if let Some(s) = snapshots(&env)
-            .into_iter()
-            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
-        {
-            break s;
-        }
-        let jobs = env.list("batch/v1", "Job", "hello");
-        let failed = jobs.iter().find(|j| {
-            j["status"]["conditions"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
-        });
-        if let Some(j) = failed {
-            let pods = env.list("v1", "Pod", "hello");
-            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no scheduled snapshot; jobs: {jobs:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let scheduled = fire_schedule(&env);
     for t in [
         "berth.dev/kind=app",
         "berth.dev/app=hello",
@@ -895,4 +868,365 @@ fn an_upgrade_that_adds_a_kind_extends_the_schedules_role_and_a_rollback_narrows
     assert!(out.status.success(), "{}", text(&out));
     assert!(!role_reads(&env, "networking.k8s.io", "networkpolicies"));
     assert!(role_reads(&env, "apps", "statefulsets"));
+}
+
+/// The database pod of examples/hello.
+const DB_SELECTOR: &str = "{app.kubernetes.io/component: database}";
+
+#[test]
+fn exec_hooks_run_in_the_database_pod_and_what_they_write_is_in_the_snapshot() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    // The pre hook writes a checksum of the database password (the container's env, from its
+    // Secret) into the database's volume through its mount path; the post hook marks the
+    // volume after the copy.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: postgresql\n            command: [sh, -c, 'printf %s \"$POSTGRES_PASSWORD\" | sha256sum > /var/lib/postgresql/data/dump.sha256 && echo dumped for $POSTGRES_USER']\n      post:\n        - name: resume\n          exec:\n            selector: {DB_SELECTOR}\n            command: [touch, /var/lib/postgresql/data/resumed]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec", &hooks);
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["lint", &app])
+        .output()
+        .expect("lint");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ran: Vec<String> = rep["hooks"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .map(|h| {
+            format!(
+                "{}/{}:{}@{}/{}",
+                h["phase"], h["name"], h["outcome"], h["pod"], h["container"]
+            )
+            .replace('"', "")
+        })
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            "pre/dump:succeeded@hello-postgresql-0/postgresql",
+            "post/resume:succeeded@hello-postgresql-0/postgresql"
+        ]
+    );
+    // The hook's output is printed.
+    assert!(
+        text(&out).contains("pre-snapshot hook dump | dumped for hello"),
+        "{}",
+        text(&out)
+    );
+
+    // The dump is the password's checksum, on the volume and in the snapshot.
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let secret = env
+        .get("v1", "Secret", "hello", "hello-db")
+        .expect("secret");
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["password"].as_str().expect("password"))
+        .expect("base64");
+    let digest: String = sha2::Sha256::digest(&password)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let want = format!("{digest}  -\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dump.sha256")).expect("the dump on the volume"),
+        want
+    );
+    assert!(dir.join("resumed").exists(), "the post hook ran");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let out = env.snap(&["show", &id, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        has_tag(&shown, "berth.dev/hooks=pre/dump,post/resume"),
+        "{}",
+        shown["tags"]
+    );
+
+    // Restored into a new namespace, the volume holds the dump.
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "hello".into(),
+    };
+    env.rt.block_on(env.cluster().delete(&r)).expect("delete");
+    wait_gone(&env, &dir);
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-back", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let back = env.claim_dir("hello-back", claim);
+    assert_eq!(
+        std::fs::read_to_string(back.join("dump.sha256")).expect("the dump restored"),
+        want
+    );
+}
+
+#[test]
+fn a_failing_exec_hook_stops_the_snapshot_and_the_post_hooks_still_run() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    let hooks = format!(
+        "      pre:\n        - name: checkpoint\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sh, -c, 'echo checkpoint refused >&2; exit 7']\n      post:\n        - name: resume\n          exec:\n            selector: {DB_SELECTOR}\n            command: [touch, /var/lib/postgresql/data/resumed]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-fails", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = env.claim_dir("hello", "data-hello-postgresql-0");
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("the pre-snapshot hook checkpoint"), "{t}");
+    assert!(t.contains("exited with code 7"), "{t}");
+    assert!(t.contains("checkpoint refused"), "{t}");
+    assert!(t.contains("pod/hello-postgresql-0"), "{t}");
+    assert!(dir.join("resumed").exists(), "the post hook ran: {t}");
+    assert!(snapshots(&env).is_empty(), "nothing was recorded");
+    let movers = env
+        .list("batch/v1", "Job", "hello")
+        .iter()
+        .filter(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("berth-mover-")
+        })
+        .count();
+    assert_eq!(movers, 0, "no volume was copied");
+
+    // A selector no pod matches is named in the error.
+    let hooks = "      pre:\n        - name: dump\n          exec:\n            selector: {app: no-such-pod}\n            command: [\"true\"]\n";
+    let app = hello_with_hooks(&env, "hello-exec-nopod", hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("no running and ready pod in namespace hello has the labels app=no-such-pod"),
+        "{t}"
+    );
+    assert!(snapshots(&env).is_empty());
+
+    // A container the pod does not have is named with the ones it has.
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: nope\n            command: [\"true\"]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-nocontainer", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("pod/hello-postgresql-0 has no container nope (it has: postgresql)"),
+        "{t}"
+    );
+
+    // timeoutSeconds ends a command that runs too long.
+    let hooks = format!(
+        "      pre:\n        - name: slow\n          timeoutSeconds: 1\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sleep, \"600\"]\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-slow", &hooks);
+    let out = env.berth(&["upgrade", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the pre-snapshot hook slow") && t.contains("did not end within 1s"),
+        "{t}"
+    );
+    assert!(snapshots(&env).is_empty());
+
+    // A schedule of an app with exec hooks may exec into its pods.
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "", "pods/exec"));
+}
+
+/// bubblewrap, which the simulator runs exec'd commands in (scripts/setup.d/25-exec.sh).
+fn berth_bwrap() -> Option<PathBuf> {
+    tool::program_on_path("bwrap")
+}
+
+/// `psql` of BERTH_TEST_POSTGRES_BIN against `url`, its output (rows unaligned, tuples only).
+fn psql(url: &str, sql_args: &[&str]) -> String {
+    let bin = tool::tool("BERTH_TEST_POSTGRES_BIN").expect("BERTH_TEST_POSTGRES_BIN");
+    let out = Command::new(bin.join("psql"))
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At"])
+        .args(sql_args)
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql_args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_pg_dump_exec_hook_dumps_a_real_database_into_the_volume_and_the_dump_restores() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let Some(bin) = tool::tool("BERTH_TEST_POSTGRES_BIN") else {
+        return;
+    };
+    let db = pg::Postgres::start();
+    let url = db.url();
+    psql(
+        &url,
+        &[
+            "-c",
+            "create table items (id int primary key, name text); insert into items values (1, 'anchor'), (2, 'rope'), (3, 'sail')",
+        ],
+    );
+    // The hook runs the host's pg_dump (the simulator has no image files) in the database
+    // pod, writing into the pod's volume through its mount path.
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .expect("port");
+    let hooks = format!(
+        "      pre:\n        - name: pg-dump\n          exec:\n            selector: {DB_SELECTOR}\n            container: postgresql\n            command: [sh, -c, 'PGPASSWORD=vendor-pw {}/pg_dump -h 127.0.0.1 -p {port} -U postgres -f /var/lib/postgresql/data/dump.sql postgres && echo dump written']\n",
+        bin.display()
+    );
+    let env = Env::new(true);
+    let app = hello_with_hooks(&env, "hello-pg-dump", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let claim = "data-hello-postgresql-0";
+    let dir = env.claim_dir("hello", claim);
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["create", "-n", "hello", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("pre-snapshot hook pg-dump | dump written"),
+        "{}",
+        text(&out)
+    );
+    let rep: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = rep["snapshot_id"].as_str().expect("id").to_string();
+    let dump = std::fs::read_to_string(dir.join("dump.sql")).expect("the dump on the volume");
+    assert!(dump.contains("CREATE TABLE public.items"), "{dump}");
+
+    // Restore into a new namespace, then load the restored dump into a fresh database.
+    let r = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "hello".into(),
+    };
+    env.rt.block_on(env.cluster().delete(&r)).expect("delete");
+    wait_gone(&env, &dir);
+    let out = env.snap(&["restore", &id[..8], "-n", "hello-back", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = env.claim_dir("hello-back", claim).join("dump.sql");
+    assert_eq!(
+        std::fs::read_to_string(&restored).expect("the dump restored"),
+        dump
+    );
+    psql(&url, &["-c", "create database restored"]);
+    let restored_url = url.replace("/postgres?", "/restored?");
+    psql(&restored_url, &["-f", &restored.display().to_string()]);
+    assert_eq!(
+        psql(
+            &restored_url,
+            &["-c", "select id, name from items order by id"]
+        ),
+        "1|anchor\n2|rope\n3|sail\n"
+    );
+}
+
+/// Fires the schedule now (the simulator's run-now annotation) and waits for the snapshot its
+/// run writes.
+fn fire_schedule(env: &Env) -> Value {
+    let r = ObjectRef {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        namespace: "hello".into(),
+        name: SCHEDULE.into(),
+    };
+    let c = env.cluster();
+    let mut cj = env.rt.block_on(c.get(&r)).expect("get").expect("cronjob");
+    cj["metadata"]["annotations"]["sim.berth.dev/run-now"] = "true".into();
+    env.rt.block_on(c.replace(&cj)).expect("annotate");
+    let start = Instant::now();
+    loop {
+        if let Some(s) = snapshots(env)
+            .into_iter()
+            .find(|s| has_tag(s, "berth.dev/scheduled=true"))
+        {
+            return s;
+        }
+        let jobs = env.list("batch/v1", "Job", "hello");
+        let failed = jobs.iter().find(|j| {
+            j["status"]["conditions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|c| c["type"] == "Failed"))
+        });
+        if let Some(j) = failed {
+            let pods = env.list("v1", "Pod", "hello");
+            panic!("the scheduled Job failed: {j}\npods: {pods:?}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no scheduled snapshot; jobs: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_scheduled_run_executes_the_exec_hooks_from_inside_the_cluster() {
+    if berth_bwrap().is_none() {
+        return;
+    }
+    let env = Env::new(true);
+    let hooks = format!(
+        "      pre:\n        - name: dump\n          exec:\n            selector: {DB_SELECTOR}\n            command: [sh, -c, 'echo dumped by the schedule > /var/lib/postgresql/data/scheduled-dump.txt']\n"
+    );
+    let app = hello_with_hooks(&env, "hello-exec-scheduled", &hooks);
+    let out = env.berth(&["install", &app, "-n", "hello", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.snap(&["schedule", "-n", "hello", "--cron", "@daily"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(role_reads(&env, "", "pods/exec"));
+    let scheduled = fire_schedule(&env);
+    assert!(
+        has_tag(&scheduled, "berth.dev/hooks=pre/dump"),
+        "{scheduled}"
+    );
+    let id = scheduled["id"].as_str().expect("id");
+    let out = env.snap(&[
+        "restore",
+        id,
+        "--target",
+        &env.dir.path().join("out").display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(
+            env.dir
+                .path()
+                .join("out/volumes/data-hello-postgresql-0/scheduled-dump.txt")
+        )
+        .expect("the scheduled dump in the snapshot"),
+        "dumped by the schedule\n"
+    );
 }

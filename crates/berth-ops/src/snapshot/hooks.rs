@@ -1,7 +1,8 @@
 //! Snapshot hooks: berth.yaml's `spec.snapshot.hooks`, kept in each revision, run by every
-//! app snapshot (interactive or scheduled) as Jobs in the app's namespace, the `pre` ones
-//! before the volumes are copied and the `post` ones after. Format:
-//! `docs/formats/berth-yaml.md` (snapshot) and `docs/formats/snapshot.md` (section 13).
+//! app snapshot (interactive or scheduled) in the app's namespace — job hooks as Jobs, exec
+//! hooks as `pods/exec` requests in a ready pod their selector picks — the `pre` ones before
+//! the volumes are copied and the `post` ones after. Format: `docs/formats/berth-yaml.md`
+//! (snapshot) and `docs/formats/snapshot.md` (section 13).
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use super::{TAG_RUN, note, wait_job};
 use crate::{Error, Result, Sink};
 
 /// A hook's default time limit.
-const DEFAULT_TIMEOUT: u32 = 600;
+pub(super) const DEFAULT_TIMEOUT: u32 = 600;
 
 /// One hook that ran, as `app/hooks.json` records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -25,8 +26,15 @@ pub struct HookRecord {
     pub phase: String,
     /// The hook's name in berth.yaml.
     pub name: String,
-    /// The Job that ran it.
+    /// The Job that ran it (a job hook).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub job: String,
+    /// The pod it ran in (an exec hook).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pod: String,
+    /// The container it ran in (an exec hook).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub container: String,
     /// `succeeded` or `failed`.
     pub outcome: String,
 }
@@ -94,38 +102,19 @@ pub(super) async fn run(
     records: &mut Vec<HookRecord>,
 ) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        let Some(job) = hook_job(ns, run, phase, i, h) else {
-            return Err(Error::BadInput(format!(
-                "{phase} hook {} of the installed app is an exec hook: exec hooks are not supported yet; declare it as a job hook in berth.yaml (spec.snapshot.hooks.{phase}[{i}].job) and upgrade",
-                h.name
-            )));
-        };
-        let r = object_ref(&job);
-        note(
-            sink,
-            format!(
-                "{phase}-snapshot hook {}: job/{} in namespace {ns}",
-                h.name, r.name
-            ),
-        );
-        cluster.create(&job).await.map_err(Error::other)?;
-        let timeout = Duration::from_secs(u64::from(h.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT)));
         let start = Instant::now();
-        let what = format!("the {phase}-snapshot hook {}", h.name);
-        let done = wait_job(cluster, &r, &what, timeout).await;
-        records.push(HookRecord {
-            phase: phase.into(),
-            name: h.name.clone(),
-            job: r.name.clone(),
-            outcome: if done.is_ok() { "succeeded" } else { "failed" }.into(),
-        });
-        if let Err(e) = done {
-            return Err(Error::Failed(format!(
-                "{e}; its logs: `kubectl -n {ns} logs job/{}` (the Job is kept for an hour); no snapshot was written",
-                r.name
-            )));
+        match (hook_job(ns, run, phase, i, h), &h.exec) {
+            (Some(job), _) => run_job(cluster, ns, phase, h, &job, sink, records).await?,
+            (None, Some(e)) => {
+                super::exec_hook::run(cluster, ns, phase, h, e, sink, records).await?
+            }
+            (None, None) => {
+                return Err(Error::BadInput(format!(
+                    "{phase} hook {} of the installed app has neither `job` nor `exec`; fix spec.snapshot.hooks.{phase}[{i}] in berth.yaml and upgrade",
+                    h.name
+                )));
+            }
         }
-        let _ = cluster.delete(&r).await;
         note(
             sink,
             format!(
@@ -135,6 +124,46 @@ pub(super) async fn run(
             ),
         );
     }
+    Ok(())
+}
+
+/// Runs one job hook's Job to completion.
+async fn run_job(
+    cluster: &Cluster,
+    ns: &str,
+    phase: &str,
+    h: &SnapshotHook,
+    job: &Value,
+    sink: &dyn Sink,
+    records: &mut Vec<HookRecord>,
+) -> Result<()> {
+    let r = object_ref(job);
+    note(
+        sink,
+        format!(
+            "{phase}-snapshot hook {}: job/{} in namespace {ns}",
+            h.name, r.name
+        ),
+    );
+    cluster.create(job).await.map_err(Error::other)?;
+    let timeout = Duration::from_secs(u64::from(h.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT)));
+    let what = format!("the {phase}-snapshot hook {}", h.name);
+    let done = wait_job(cluster, &r, &what, timeout).await;
+    records.push(HookRecord {
+        phase: phase.into(),
+        name: h.name.clone(),
+        job: r.name.clone(),
+        pod: String::new(),
+        container: String::new(),
+        outcome: if done.is_ok() { "succeeded" } else { "failed" }.into(),
+    });
+    if let Err(e) = done {
+        return Err(Error::Failed(format!(
+            "{e}; its logs: `kubectl -n {ns} logs job/{}` (the Job is kept for an hour); no snapshot was written",
+            r.name
+        )));
+    }
+    let _ = cluster.delete(&r).await;
     Ok(())
 }
 

@@ -253,7 +253,7 @@ fn schedule_objects(
 
 /// What the scheduled run needs and nothing more: read the app's revisions and Secrets,
 /// list its claims and pods, read pod logs (hook failures), create and delete the mover
-/// Jobs and their Secret, the VolumeSnapshots and the temporary claims made from them
+/// Jobs and their Secret, exec into pods (when the revision has exec hooks), the VolumeSnapshots and the temporary claims made from them
 /// (when the cluster serves VolumeSnapshots), and `get` each namespaced kind of the app's
 /// current revision.
 pub(crate) async fn role_rules(
@@ -278,6 +278,18 @@ pub(crate) async fn role_rules(
         json!({"apiGroups": ["batch"], "resources": ["jobs"],
             "verbs": ["get", "list", "create", "delete"]}),
     ];
+    let hooks = super::hooks::of_revision(rev)?;
+    if hooks
+        .pre
+        .iter()
+        .chain(&hooks.post)
+        .any(|h| h.exec.is_some())
+    {
+        // An exec over WebSocket is a GET: clusters authorize it as `get`, or as `create`
+        // with AuthorizePodWebsocketUpgradeCreatePermission.
+        rules.push(json!({"apiGroups": [""], "resources": ["pods/exec"],
+            "verbs": ["get", "create"]}));
+    }
     if volume_snapshots::served(cluster).await? {
         rules.push(
             json!({"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshots"],

@@ -287,6 +287,8 @@ impl berth_ops::Sink for TermProgress {
         match e {
             OpsEvent::Deploy { event } => Progress::event(self, event),
             OpsEvent::Warning { message } => self.line(format!("warning: {message}")),
+            // Notes (a snapshot hook's output, a claim copied live) matter in logs and pipes too.
+            OpsEvent::Note { message } => self.line(format!("note: {message}")),
             OpsEvent::Relocated { summary } if self.table => self.line(summary),
             OpsEvent::Exposed { summary } if self.table => self.line(summary),
             OpsEvent::ImageStarted { image, .. } => {
