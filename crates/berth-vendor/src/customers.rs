@@ -173,6 +173,11 @@ impl Service {
         Ok(rows.iter().map(customer_info).collect())
     }
 
+    /// One customer, or NotFound.
+    pub async fn customer(&self, name: &str) -> SResult<CustomerInfo> {
+        Ok(customer_info(&self.customer_row(name).await?))
+    }
+
     async fn customer_row(&self, name: &str) -> SResult<sqlx::any::AnyRow> {
         check_name("customer", name)?;
         self.db
