@@ -108,7 +108,7 @@ pub fn router(svc: Service, public_url: String, secure_cookies: bool) -> Router 
         .route("/portal/customers/{name}/renew", post(pages::renew))
         .route("/portal/customers/{name}/channels", post(pages::channels))
         .route("/portal/customers/{name}/revoke", post(pages::revoke))
-        .fallback(not_found)
+        .route("/portal/{*rest}", get(not_found).post(not_found))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(
             crate::server::security_headers,
