@@ -754,3 +754,91 @@ async fn served_by_the_vendor_server_unless_turned_off() {
         task.await.unwrap().unwrap();
     }
 }
+
+/// A tool from a BERTH_TEST_* variable; missing fails unless BERTH_TEST_ALLOW_SKIP=1.
+fn tool(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() && Path::new(&p).exists() => Some(p),
+        _ if std::env::var("BERTH_TEST_ALLOW_SKIP").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED {test}: {var} is not set");
+            if let Ok(log) = std::env::var("BERTH_TEST_SKIP_LOG") {
+                use std::io::Write as _;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                {
+                    let _ = writeln!(f, "berth-console {test}: {var} is not set");
+                }
+            }
+            None
+        }
+        _ => panic!(
+            "{var} is not set (or does not exist): run scripts/setup.d/70-console.sh (or set BERTH_TEST_ALLOW_SKIP=1 to skip)"
+        ),
+    }
+}
+
+/// tests/browser_portal.py in Chromium: an admin promotes, meets the gate, issues and
+/// downloads a license, views instances; a read-only login sees no change button.
+#[test]
+fn browser_walkthrough_of_the_portal() {
+    let test = "browser_walkthrough_of_the_portal";
+    let Some(python) = tool("BERTH_TEST_PLAYWRIGHT_PYTHON", test) else {
+        return;
+    };
+    let Some(chromium) = tool("BERTH_TEST_CHROMIUM", test) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let env = rt.block_on(start());
+    let api = Client::new(&env.url, &env.admin).unwrap();
+    let reader = rt
+        .block_on(api.create_token("dashboard", Scope::ReadOnly))
+        .unwrap();
+    // Screenshots and the downloaded license are kept as artefacts under the target dir.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser_portal.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&env.url)
+        .arg(&env.admin)
+        .arg(&reader.token)
+        .arg(&out)
+        .arg(&chromium)
+        .arg(ADVISORY)
+        .output()
+        .expect("run the Playwright script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    eprintln!("screenshots: {}", out.display());
+    assert!(output.status.success(), "the browser walkthrough failed");
+    assert!(stdout.contains("\nOK"), "the script did not finish");
+
+    // What the browser did is what the API reports, and the license it saved verifies.
+    let chs = rt.block_on(api.channels("hello")).unwrap();
+    let beta = chs.iter().find(|c| c.name == "beta").unwrap();
+    assert_eq!(beta.releases.len(), 1);
+    assert_eq!(beta.releases[0].version, "1.1.0");
+    assert_eq!(
+        rt.block_on(stable_versions(&api)),
+        ["1.0.0", "1.1.0"],
+        "the gate kept 1.2.0 off stable"
+    );
+    let text = std::fs::read_to_string(out.join("acme.license.yaml")).unwrap();
+    let lic = berth_license::License::parse(&text, "the downloaded license").unwrap();
+    lic.verify_signature(
+        &rt.block_on(api.verifying_keys()).unwrap(),
+        "the downloaded license",
+    )
+    .unwrap();
+    let acme = rt.block_on(api.customers(None)).unwrap();
+    assert_eq!(acme[0].expires_at.as_deref(), Some("2031-06-30T00:00:00Z"));
+    drop(env);
+}
