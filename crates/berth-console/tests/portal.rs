@@ -403,6 +403,10 @@ async fn scopes_csrf_revoked_tokens_tampering_and_lockout() {
             "No license file",
         ),
         ("/portal/nothing/here", "no such page"),
+        (
+            "/portal/apps/hello/instances?page=9",
+            "no page 9 of the instances of hello",
+        ),
     ] {
         let (code, page) = get(&admin, &format!("{base}{path}")).await;
         assert_eq!(code, 404, "{path}: {page}");
@@ -677,6 +681,13 @@ async fn promote_gate_licenses_forms_and_instances() {
         assert!(page.contains(want), "instances page lacks {want:?}: {page}");
     }
     assert!(page.contains("release(s)"), "how far behind: {page}");
+    assert!(page.contains("Showing 1–1 of 1."), "{page}");
+    let (code, page) = get(
+        &admin,
+        &format!("{base}/portal/apps/hello/instances?page=0"),
+    )
+    .await;
+    assert_eq!(code, 400, "{page}");
 
     // Revoke: the API reports it, and issuing is refused on the page with the reason.
     let r = post(

@@ -425,20 +425,55 @@ pub(super) async fn promote(
 
 // ---------- instances ----------
 
+/// Instances shown per page.
+pub const INSTANCES_PER_PAGE: i64 = 200;
+
+#[derive(serde::Deserialize)]
+pub(super) struct PageQuery {
+    page: Option<String>,
+}
+
 pub(super) async fn instances(
     State(s): State<St>,
     h: HeaderMap,
     Path(app): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
     let who = or_return!(page(&s, &h).await);
     let nav = who.nav("apps");
+    let number = match q.page.as_deref().map(str::parse::<i64>) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => {
+            return error_page(
+                &nav,
+                StatusCode::BAD_REQUEST,
+                "Bad page number",
+                "page must be a whole number from 1 (the first page)".into(),
+            );
+        }
+    };
+    let offset = (number - 1).saturating_mul(INSTANCES_PER_PAGE);
     let loaded = async {
         s.svc.require_app(&app).await?;
-        s.svc.instances(&app).await
+        s.svc.instance_page(&app, offset, INSTANCES_PER_PAGE).await
     };
     let list = or_return!(loaded.await.map_err(|e| service_error(&nav, e)));
+    let pages = (list.total as i64 + INSTANCES_PER_PAGE - 1) / INSTANCES_PER_PAGE;
+    if number > pages.max(1) {
+        return error_page(
+            &nav,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!(
+                "no page {number} of the instances of {app}: there are {} instances, {pages} page(s)",
+                list.total
+            ),
+        );
+    }
     let now = now_ms();
     let rows: Vec<InstanceRow> = list
+        .rows
         .into_iter()
         .map(|i| {
             let seen = i
@@ -461,12 +496,16 @@ pub(super) async fn instances(
             }
         })
         .collect();
-    let past_eol = rows.iter().filter(|r| r.eol.is_some()).count();
     InstancesPage {
         nav,
+        first: offset + 1,
+        last: offset + rows.len() as i64,
+        prev: (number > 1).then(|| number - 1),
+        next: (number < pages).then(|| number + 1),
+        total: list.total,
+        past_eol: list.past_eol,
         app,
         rows,
-        past_eol,
     }
     .into_response()
 }

@@ -183,8 +183,17 @@ pub struct InstanceRow {
 pub struct InstancesPage {
     pub nav: PortalNav,
     pub app: String,
+    /// This page's rows.
     pub rows: Vec<InstanceRow>,
-    pub past_eol: usize,
+    /// Every instance of the app, and those past end of life.
+    pub total: u64,
+    pub past_eol: u64,
+    /// The rows' positions (1-based) in the whole list.
+    pub first: i64,
+    pub last: i64,
+    /// The previous and next page numbers, when there are such pages.
+    pub prev: Option<i64>,
+    pub next: Option<i64>,
 }
 
 /// One customer in the list.
