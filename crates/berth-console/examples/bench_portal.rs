@@ -74,7 +74,7 @@ fn scan(i: usize) -> String {
                 aliases: vec![],
                 summary: None,
                 severity: Severity::High,
-                fix: if i % 3 == 0 {
+                fix: if i.is_multiple_of(3) {
                     FixState::Fixed("1.0-2".into())
                 } else {
                     FixState::NotFixed
@@ -105,14 +105,14 @@ async fn releases(svc: &Service, scanner_key: &str) -> Res<()> {
                     Param::Text(&v),
                     Param::Text(&index),
                     Param::Text(&format!("Release {v}: fixes and improvements.")),
-                    Param::Int((i % 25 == 0) as i64),
+                    Param::Int(i.is_multiple_of(25) as i64),
                     Param::OptInt(eol),
                     Param::Int(now - (RELEASES - i) as i64 * 3_600_000),
                 ],
             )
             .await?;
         let mut chans = vec![];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             chans.push("stable");
         }
         if i >= RELEASES - 100 {
@@ -155,17 +155,17 @@ async fn customers(svc: &Service, actor: &Actor, rng: &mut Rng) -> Res<()> {
             &NewCustomer {
                 name: name.clone(),
                 app: "hello".into(),
-                channels: vec![if c % 5 == 0 { "beta" } else { "stable" }.into()],
+                channels: vec![if c.is_multiple_of(5) { "beta" } else { "stable" }.into()],
                 license_type: "paid".into(),
                 expires_at: Some(
-                    if c % 10 == 0 {
+                    if c.is_multiple_of(10) {
                         "2025-01-01"
                     } else {
                         "2030-01-01"
                     }
                     .into(),
                 ),
-                airgap: c % 7 == 0,
+                airgap: c.is_multiple_of(7),
                 snapshots: false,
                 support_bundle_upload: false,
                 cluster_id: None,
