@@ -155,7 +155,14 @@ async fn customers(svc: &Service, actor: &Actor, rng: &mut Rng) -> Res<()> {
             &NewCustomer {
                 name: name.clone(),
                 app: "hello".into(),
-                channels: vec![if c.is_multiple_of(5) { "beta" } else { "stable" }.into()],
+                channels: vec![
+                    if c.is_multiple_of(5) {
+                        "beta"
+                    } else {
+                        "stable"
+                    }
+                    .into(),
+                ],
                 license_type: "paid".into(),
                 expires_at: Some(
                     if c.is_multiple_of(10) {
