@@ -516,6 +516,13 @@ async fn promote_gate_licenses_forms_and_instances() {
     let to = r.headers()["location"].to_str().unwrap().to_string();
     let (_, page) = get(&admin, &format!("{base}{to}")).await;
     assert!(page.contains("Promoted hello 1.1.0 to beta."), "{page}");
+    // A link cannot make the page announce a promotion that did not happen.
+    let (_, page) = get(
+        &admin,
+        &format!("{base}/portal/apps/hello?promoted=1.2.0&channel=stable"),
+    )
+    .await;
+    assert!(!page.contains("Promoted hello"), "{page}");
     let chs = api.channels("hello").await.unwrap();
     let beta: Vec<&str> = chs
         .iter()

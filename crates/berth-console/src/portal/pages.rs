@@ -143,11 +143,15 @@ pub(super) async fn releases(
     Query(q): Query<Promoted>,
 ) -> Response {
     let who = or_return!(page(&s, &h).await);
-    let notice = q
-        .promoted
-        .zip(q.channel)
-        .map(|(v, c)| format!("Promoted {app} {v} to {c}."));
-    releases_view(&s, &who, &app, notice, None, StatusCode::OK).await
+    releases_view(
+        &s,
+        &who,
+        &app,
+        q.promoted.zip(q.channel),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The scan summary of every release, by index digest.
@@ -165,11 +169,13 @@ async fn summaries(
     Ok(out)
 }
 
+/// The releases page; `promoted` (version, channel) announces a promotion, when that release
+/// is on that channel (a link cannot make the page claim one that did not happen).
 async fn releases_view(
     s: &St,
     who: &Who,
     app: &str,
-    notice: Option<String>,
+    promoted: Option<(String, String)>,
     error: Option<PromoteError>,
     code: StatusCode,
 ) -> Response {
@@ -188,6 +194,9 @@ async fn releases_view(
         .iter()
         .map(|p| ((p.channel.as_str(), p.version.as_str()), p.promoted_at))
         .collect();
+    let notice = promoted
+        .filter(|(v, c)| on.contains_key(&(c.as_str(), v.as_str())))
+        .map(|(v, c)| format!("Promoted {app} {v} to {c}."));
     let by_version: HashMap<&str, &berth_vendor::overview::ReleaseRecord> =
         records.iter().map(|r| (r.version.as_str(), r)).collect();
     let promote_to = |version: &str| -> Vec<String> {
