@@ -567,7 +567,7 @@ async fn promote_gate_licenses_forms_and_instances() {
         ADVISORY,
         "high",
         "1.0-2",
-        "fixed",
+        "fix available",
         "1 blocking finding(s)",
     ] {
         assert!(page.contains(want), "release page lacks {want:?}: {page}");

@@ -288,7 +288,7 @@ fn finding_rows(report: &berth_scan::report::ScanReport) -> Vec<FindingRow> {
     for t in &report.targets {
         for f in &t.findings {
             let (fixed, fix_state) = match &f.fix {
-                berth_scan::osv::FixState::Fixed(v) => (v.clone(), "fixed".to_string()),
+                berth_scan::osv::FixState::Fixed(v) => (v.clone(), "fix available".to_string()),
                 other => (String::new(), berth_vendor::exposure::fix_text(other)),
             };
             out.push(FindingRow {

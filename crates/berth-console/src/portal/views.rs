@@ -127,7 +127,7 @@ pub struct FindingRow {
     pub severity: String,
     /// The version that fixes it, when there is one.
     pub fixed: String,
-    /// `fixed`, `not fixed`, `won't fix`, `unknown`.
+    /// `fix available`, `not fixed`, `won't fix`, `unknown`.
     pub fix_state: String,
     /// The VEX statement that suppresses it, when one does.
     pub suppressed: Option<String>,
