@@ -900,4 +900,69 @@ mod tests {
         assert_eq!(enc("a b/c"), "a%20b%2Fc");
         assert_eq!(fmt_time(0), "1970-01-01 00:00 UTC");
     }
+
+    #[test]
+    fn findings_show_the_fix_and_mark_what_vex_suppresses() {
+        use berth_scan::osv::{FixState, Severity};
+        use berth_scan::report::{Finding, ScanReport, TargetReport};
+        use berth_scan::vex::{VexNote, VexStatus};
+        let finding = |pkg: &str, fix: FixState, vex: Option<VexStatus>| Finding {
+            package: pkg.into(),
+            version: "1.0-1".into(),
+            matched_name: pkg.into(),
+            matched_version: "1.0-1".into(),
+            ecosystem: "Debian:12".into(),
+            advisory: "CVE-2026-1".into(),
+            aliases: vec![],
+            summary: None,
+            severity: Severity::Medium,
+            fix,
+            path: "var/lib/dpkg/status".into(),
+            layer: None,
+            vex: vex.map(|status| VexNote {
+                status,
+                justification: Some("vulnerable_code_not_present".into()),
+                impact_statement: None,
+                action_statement: None,
+                document: "https://vex.example.com/1".into(),
+                file: "hello.openvex.json".into(),
+                statement: 0,
+                timestamp: "2026-01-01T00:00:00Z".into(),
+            }),
+        };
+        let report = ScanReport {
+            targets: vec![TargetReport {
+                name: "web".into(),
+                digest: None,
+                distro: None,
+                packages: vec![],
+                findings: vec![
+                    finding("a", FixState::Fixed("1.0-2".into()), None),
+                    finding("b", FixState::WontFix, Some(VexStatus::NotAffected)),
+                    finding("c", FixState::NotFixed, Some(VexStatus::UnderInvestigation)),
+                ],
+                not_scanned: vec![],
+            }],
+        };
+        let rows = finding_rows(&report);
+        assert_eq!(
+            (rows[0].fixed.as_str(), rows[0].fix_state.as_str()),
+            ("1.0-2", "fix available")
+        );
+        assert!(rows[0].suppressed.is_none());
+        assert_eq!(rows[1].fix_state, "won't fix");
+        let why = rows[1]
+            .suppressed
+            .as_deref()
+            .expect("not_affected suppresses");
+        assert!(
+            why.contains("not_affected") && why.contains("vex.example.com"),
+            "{why}"
+        );
+        assert!(
+            rows[2].suppressed.is_none(),
+            "under investigation suppresses nothing"
+        );
+        assert_eq!(rows[2].severity, "medium");
+    }
 }
