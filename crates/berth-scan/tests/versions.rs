@@ -596,7 +596,23 @@ fn maven_matches_comparable_version() {
         .unwrap_or(0x6d61_7665_u64);
     println!("seed {seed} (set BERTH_SCAN_SEED to reproduce)");
     let mut r = Rng(seed);
-    let versions: Vec<String> = (0..3000).map(|_| gen_maven(&mut r)).collect();
+    // Every fourth version is a spelling of the one before it that Maven may read as equal
+    // (padding, release qualifiers, case), so equality and normalisation are exercised too.
+    let mut versions: Vec<String> = Vec::new();
+    for _ in 0..3000 {
+        let v = match versions.last() {
+            Some(prev) if r.next().is_multiple_of(4) => {
+                let suffix = r.pick(&[".0", "-0", "-ga", ".final", "-RELEASE", ".0.0", "-", "."]);
+                if r.next().is_multiple_of(3) {
+                    prev.to_ascii_uppercase()
+                } else {
+                    format!("{prev}{suffix}")
+                }
+            }
+            _ => gen_maven(&mut r),
+        };
+        versions.push(v);
+    }
     let out = std::process::Command::new(&java)
         .arg("-cp")
         .arg(&jar)
@@ -760,4 +776,64 @@ fn go_pseudo_versions_order_against_tags() {
     ] {
         assert_eq!(pseudo(tagged), None, "{tagged} is not a pseudo-version");
     }
+}
+
+/// golang.org/x/mod's own semver table (tests/data/go): the order its TestCompare checks
+/// over every pair, and the inputs Go calls invalid (berth refuses those).
+#[test]
+fn go_x_mod_semver_table() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/go/semver_test.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut valid = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (input, canonical) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{}: bad line {line:?}", path.display()));
+        if canonical == "-" {
+            assert!(GoVersion::parse(input).is_err(), "{input} is invalid in Go");
+        } else {
+            assert_eq!(
+                go(input, canonical),
+                Ordering::Equal,
+                "{input} = {canonical}"
+            );
+            valid.push((input, canonical));
+        }
+    }
+    assert!(valid.len() > 20, "{} valid versions", valid.len());
+    for (i, (a, ca)) in valid.iter().enumerate() {
+        for (j, (b, cb)) in valid.iter().enumerate() {
+            let want = if ca == cb { Ordering::Equal } else { i.cmp(&j) };
+            assert_eq!(go(a, b), want, "{a} vs {b}");
+        }
+    }
+    // Numbers compare as numbers, shorthands included.
+    assert_eq!(go("v1.19", "v1.2"), Ordering::Greater);
+    assert_eq!(go("v2", "v1.99.99"), Ordering::Greater);
+}
+
+/// Go toolchain names become the `stdlib` versions the Go vulnerability database writes.
+#[test]
+fn go_toolchain_names_in_semver_form() {
+    use berth_scan::version::go::toolchain_semver;
+    for (name, want) in [
+        ("go1.21.5", Some("1.21.5")),
+        ("go1.20", Some("1.20.0")),
+        ("go1", Some("1.0.0")),
+        ("go1.21rc2", Some("1.21.0-rc.2")),
+        ("go1.9beta1", Some("1.9.0-beta.1")),
+        ("go1.20.1 X:boringcrypto", Some("1.20.1")),
+        ("devel go1.23-1a2b3c4 Tue Jan 2 2024", None),
+        ("go1.21.x", None),
+        ("go1.21.5rc1", None),
+        ("gccgo", None),
+    ] {
+        assert_eq!(toolchain_semver(name).as_deref(), want, "{name}");
+    }
+    // 1.21rc2 is below the 1.21.0 release, so an advisory fixed in 1.21.0 applies to it.
+    assert_eq!(go("1.21.0-rc.2", "1.21.0"), Ordering::Less);
 }
