@@ -448,5 +448,48 @@ fn sboms_validate_against_the_published_schemas() {
         &sbom::spdx(&rt, "2026-12-05T00:00:00Z"),
         "SPDX of rpm packages",
     );
+    // A Maven finding (Log4Shell in a constructed log4j-core 2.14.1 jar, written by
+    // Python's zipfile) is valid CycloneDX too, with its fix as the recommendation.
+    let java_root = dir.path().join("java-root");
+    let jar = java_root.join("opt/app/lib/log4j-core-2.14.1.jar");
+    std::fs::create_dir_all(jar.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1],'w')\nz.writestr('META-INF/MANIFEST.MF','Manifest-Version: 1.0\\n')\nz.writestr('META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties','groupId=org.apache.logging.log4j\\nartifactId=log4j-core\\nversion=2.14.1\\n')\nz.close()",
+        ])
+        .arg(&jar)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let jt = report::scan_rootfs(&java_root, &osv, &Default::default())
+        .unwrap()
+        .targets
+        .remove(0);
+    let bom = sbom::cyclonedx(&jt, true);
+    assert_valid(&cdx, &bom, "CycloneDX of a Maven finding");
+    let v = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "GHSA-jfh8-c2jp-5v3q")
+        .unwrap_or_else(|| panic!("{bom}"));
+    assert_eq!(
+        v["affects"][0]["ref"],
+        "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
+    );
+    assert_eq!(v["ratings"][0]["severity"], "critical");
+    assert!(
+        v["recommendation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2.15.0"),
+        "{v}"
+    );
+    assert_valid(
+        &spdx_v,
+        &sbom::spdx(&jt, "2026-12-05T00:00:00Z"),
+        "SPDX of Maven packages",
+    );
     let _ = catalog::PackageType::Python;
 }
