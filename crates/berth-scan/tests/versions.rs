@@ -829,7 +829,7 @@ fn go_toolchain_names_in_semver_form() {
         ("go1.20.1 X:boringcrypto", Some("1.20.1")),
         ("devel go1.23-1a2b3c4 Tue Jan 2 2024", None),
         ("go1.21.x", None),
-        ("go1.21.5rc1", None),
+        ("go1.22.5-1", Some("1.22.5")),
         ("gccgo", None),
     ] {
         assert_eq!(toolchain_semver(name).as_deref(), want, "{name}");

@@ -258,7 +258,7 @@ fn unidentified_note(paths: &[String]) -> String {
         shown.push_str(&format!(", and {} more", paths.len() - SHOWN));
     }
     format!(
-        "{} Java archives not matched: they carry no Maven coordinates (no META-INF/maven/<group>/<artifact>/pom.properties), so no advisory can name them: {shown}",
+        "{} Java archives not matched: they carry no Maven coordinates (no META-INF/maven/<group>/<artifact>/pom.properties, which a Maven build writes), so no advisory can name them: {shown}",
         paths.len()
     )
 }

@@ -17,25 +17,28 @@ use std::cmp::Ordering;
 
 /// The semver form of a Go toolchain name, as the Go vulnerability database writes `stdlib`
 /// versions: `go1.21.5` → `1.21.5`, `go1.20` → `1.20.0`, `go1.21rc2` → `1.21.0-rc.2`,
-/// `go1.9beta1` → `1.9.0-beta.1`; anything after a space (` X:boringcrypto`) is dropped.
-/// `None` for a name that is no release (`devel go1.22-1a2b3c`, `go1.21.x`).
+/// `go1.9beta1` → `1.9.0-beta.1`; anything after a space (` X:boringcrypto`) is dropped, and
+/// so is a vendor's suffix after the release numbers (`go1.22.5-1` → `1.22.5`). `None` for a
+/// name that is no release (`devel go1.22-1a2b3c`, `go1.21.x`).
 pub fn toolchain_semver(name: &str) -> Option<String> {
     let v = name.split(' ').next()?.strip_prefix("go")?;
-    let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
-    let (numbers, pre) = v.split_at(split);
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (numbers, rest) = v.split_at(split);
     let mut parts: Vec<&str> = numbers.split('.').collect();
     if parts.len() > 3 || !parts.iter().all(|p| is_num(p)) {
         return None;
     }
-    let pre = match pre {
-        "" => String::new(),
-        p => {
-            let (word, n) = p.split_at(p.find(|c: char| c.is_ascii_digit())?);
-            if !matches!(word, "rc" | "beta" | "alpha") || !is_num(n) || parts.len() == 3 {
-                return None;
-            }
-            format!("-{word}.{n}")
-        }
+    // Go's own pre-releases: go1.21rc2, go1.9beta1 (never after a patch number).
+    let digits = rest
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (word, n) = rest.split_at(digits);
+    let pre = if matches!(word, "rc" | "beta" | "alpha") && is_num(n) && parts.len() < 3 {
+        format!("-{word}.{n}")
+    } else {
+        String::new()
     };
     parts.resize(3, "0");
     Some(format!("{}{pre}", parts.join(".")))
