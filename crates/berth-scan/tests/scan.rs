@@ -1333,3 +1333,25 @@ fn log4shell_ranges_in_maven_order() {
             .is_empty()
     );
 }
+
+/// A pom.properties whose version is an unresolved property names no version: the advisory
+/// cannot be decided, and the target says so instead of being reported clean (or, ordering
+/// the text as a qualifier, vulnerable).
+#[test]
+fn unresolved_maven_version_is_not_scanned() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let jar = root.path().join("opt/app/lib/log4j-core.jar");
+    std::fs::create_dir_all(jar.parent().unwrap_or(root.path())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&jar, constructed_log4j_core("${revision}")).unwrap_or_else(|e| panic!("{e}"));
+    let rep = report::scan_rootfs(root.path(), &fixture_db(), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = &rep.targets[0];
+    assert!(t.findings.is_empty(), "{:?}", t.findings);
+    assert!(
+        t.not_scanned.iter().any(|n| n.contains(LOG4SHELL)
+            && n.contains("${revision}")
+            && n.contains("unresolved Maven property")),
+        "{:?}",
+        t.not_scanned
+    );
+}

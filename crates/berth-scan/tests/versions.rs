@@ -515,7 +515,15 @@ fn maven_release_lines_and_refusals() {
     }
     assert_eq!(maven("5.3.18.RELEASE", "5.3.18"), Ordering::Equal);
     assert_eq!(maven("2.15", "2.15.0.0"), Ordering::Equal);
-    for bad in ["", "1.0 beta", "1.0\t", "1.0-b\u{e9}ta", "\u{663}.1"] {
+    for bad in [
+        "",
+        "1.0 beta",
+        "1.0\t",
+        "1.0-b\u{e9}ta",
+        "\u{663}.1",
+        "${revision}",
+        "2.14.${patch}",
+    ] {
         let e = MavenVersion::parse(bad).expect_err(bad);
         assert!(e.to_string().contains("maven"), "{e}");
     }

@@ -15,9 +15,10 @@
 //!   each list, from its end, stepping over nested lists (`1.0.0` = `1`, `1-0-1` = `1--1`);
 //! - a missing item compares as null: `1` = `1.0`, `1-sp` > `1`, `1-alpha` < `1`.
 //!
-//! Maven reads every string as some version; berth refuses the empty string and anything
-//! but printable ASCII (no advisory names such a version, and Java's Unicode digit and case
-//! rules would make their order differ between implementations).
+//! Maven reads every string as some version; berth refuses the empty string, anything but
+//! printable ASCII (no advisory names such a version, and Java's Unicode digit and case
+//! rules would make their order differ between implementations) and unresolved properties
+//! (`${revision}`: ordered as a qualifier, it would sort below every release).
 
 use super::VersionError;
 use std::cmp::Ordering;
@@ -179,6 +180,11 @@ impl MavenVersion {
         if !s.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(err(
                 "only printable ASCII without spaces is read as a Maven version",
+            ));
+        }
+        if s.contains("${") {
+            return Err(err(
+                "an unresolved Maven property, not a version (the jar's pom.properties was written without it resolved)",
             ));
         }
         let v = s.to_ascii_lowercase();
