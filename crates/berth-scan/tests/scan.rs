@@ -1355,3 +1355,39 @@ fn unresolved_maven_version_is_not_scanned() {
         t.not_scanned
     );
 }
+
+/// Spring4Shell (GitHub's real advisory) writes its fix as `5.2.20`, while Spring names the
+/// 5.2 releases `5.2.20.RELEASE`: in Maven's order they are equal, so the fixed release is
+/// clean and the one before it is not.
+#[test]
+fn spring4shell_release_qualifier_in_maven_order() {
+    let db = fixture_db();
+    let fix = |name: &str, v: &str| -> Vec<FixState> {
+        db.lookup("Maven", name)
+            .into_iter()
+            .filter_map(|(r, a)| {
+                osv::evaluate(r, a, Scheme::Maven, v)
+                    .unwrap_or_else(|e| panic!("{v}: {e}"))
+                    .map(|m| m.fix)
+            })
+            .collect()
+    };
+    let fixed = |v: &str| vec![FixState::Fixed(v.to_string())];
+    let beans = "org.springframework:spring-beans";
+    for (v, want) in [
+        ("4.3.30.RELEASE", fixed("5.2.20")),
+        ("5.2.19.RELEASE", fixed("5.2.20")),
+        ("5.2.20.RELEASE", vec![]),
+        ("5.2.22.RELEASE", vec![]),
+        ("5.3.0", fixed("5.3.18")),
+        ("5.3.17", fixed("5.3.18")),
+        ("5.3.18", vec![]),
+        ("6.0.0", vec![]),
+    ] {
+        assert_eq!(fix(beans, v), want, "spring-beans {v}");
+    }
+    assert_eq!(
+        fix("org.springframework.boot:spring-boot-starter-web", "2.6.5"),
+        fixed("2.6.6")
+    );
+}
