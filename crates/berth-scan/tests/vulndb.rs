@@ -187,6 +187,16 @@ fn signed_database_round_trips_and_refuses_tampering() {
     assert_eq!(h, h2);
     assert_eq!(db.len() as u64, h.records);
     assert!(!db.lookup("Debian:12", "glibc").is_empty());
+    // Maven records (GitHub's Log4Shell advisory) keep their three affected ranges through
+    // the signed file, and decide 2.14.1 as the record says.
+    let log4j = db.lookup("Maven", "org.apache.logging.log4j:log4j-core");
+    assert_eq!(log4j.len(), 3);
+    let fixes: Vec<_> = log4j
+        .iter()
+        .filter_map(|(r, a)| osv::evaluate(r, a, Scheme::Maven, "2.14.1").unwrap())
+        .map(|m| m.fix)
+        .collect();
+    assert_eq!(fixes, vec![FixState::Fixed("2.15.0".into())]);
     assert_eq!(
         h.age_days("2026-11-11T12:00:00Z".parse().unwrap()).unwrap(),
         10
