@@ -259,6 +259,24 @@ fn merge_prefers_the_tracker_over_the_distribution_osv_export() {
     );
 }
 
+/// GitHub's Log4Shell record names log4j-core in three entries, one per release line: all
+/// three stay; the same record read again (a second source) adds nothing.
+#[test]
+fn merge_keeps_every_entry_of_a_record_and_drops_a_second_copy() {
+    let rec: osv::Record = serde_json::from_slice(&read("osv/GHSA-jfh8-c2jp-5v3q.json")).unwrap();
+    assert_eq!(rec.affected.len(), 3);
+    let merged = vulndb::merge(vec![rec.clone(), rec], Vec::new());
+    assert_eq!(merged.len(), 1, "the second copy is dropped");
+    let fixes: Vec<&str> = merged[0]
+        .affected
+        .iter()
+        .flat_map(|a| &a.ranges)
+        .flat_map(|r| &r.events)
+        .filter_map(|e| e.fixed.as_deref())
+        .collect();
+    assert_eq!(fixes, vec!["2.15.0", "2.3.1", "2.12.2"]);
+}
+
 #[test]
 fn osv_zip_archives_are_read() {
     let dir = tempfile::tempdir().unwrap();
