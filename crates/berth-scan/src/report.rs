@@ -93,6 +93,9 @@ pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable+maven
 /// Where Debian packages install Python modules (`python3-*` packages).
 pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";
 
+/// Where Debian packages install Java archives (`lib*-java` packages).
+pub const DEBIAN_JAVA: &str = "usr/share/java/";
+
 /// Which ecosystems, name and version a package is matched with. `distro` holds the
 /// concrete ecosystems of the target's distribution release found in the database.
 fn match_key(p: &Package, distro: &[String]) -> Option<(Vec<String>, String, String, Scheme)> {
@@ -143,6 +146,9 @@ fn match_key(p: &Package, distro: &[String]) -> Option<(Vec<String>, String, Str
         PackageType::Go => lang("Go", Scheme::Go),
         // `groupId:artifactId` from the archive's pom.properties, as GitHub's and OSV's
         // Maven advisories name artifacts.
+        // Debian's own jars: covered by the Debian advisories of the owning package, which
+        // backports fixes without changing the upstream version pom.properties records.
+        PackageType::Java if p.path.starts_with(DEBIAN_JAVA) => None,
         PackageType::Java => lang("Maven", Scheme::Maven),
     }
 }

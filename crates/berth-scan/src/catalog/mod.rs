@@ -208,7 +208,10 @@ pub fn catalog(fs: &FileSet) -> Catalog {
         } else if files::is_python_metadata(path) {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
         } else if entry.data.starts_with(java::JAR_MARKER) {
-            unidentified_jars.extend(java::unidentified(&entry.data));
+            // Debian's own jars are matched through their Debian package, coordinates or not.
+            if !path.starts_with(crate::report::DEBIAN_JAVA) {
+                unidentified_jars.extend(java::unidentified(&entry.data));
+            }
             java::packages(&entry.data, path)
         } else if entry.data.starts_with(lang::RUST_MARKER) {
             lang::rust_audit_packages(&entry.data, path)
