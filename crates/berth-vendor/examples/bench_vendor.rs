@@ -26,6 +26,8 @@ struct Row {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Runtime stalls during the run: timer wake-ups over 10 ms, and the longest.
+    stalls: (u64, f64),
 }
 
 fn split_cpus() -> bool {
@@ -44,6 +46,46 @@ fn pin_servers() {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "taskset could not pin the servers to CPU 0");
+}
+
+/// Lateness of a 1 ms timer on the servers' runtime: whether the whole runtime stalls (no
+/// task runs) while wrk measures, as opposed to requests waiting on something.
+struct StallProbe {
+    /// Timer wake-ups later than 10 ms, and the latest one, in µs.
+    over_10ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    max_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StallProbe {
+    fn start() -> StallProbe {
+        use std::sync::atomic::Ordering::Relaxed;
+        let p = StallProbe {
+            over_10ms: Default::default(),
+            max_us: Default::default(),
+        };
+        let (over, max) = (p.over_10ms.clone(), p.max_us.clone());
+        tokio::spawn(async move {
+            loop {
+                let t = std::time::Instant::now();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                let late = t.elapsed().as_micros() as u64;
+                if late > 10_000 {
+                    over.fetch_add(1, Relaxed);
+                }
+                max.fetch_max(late, Relaxed);
+            }
+        });
+        p
+    }
+
+    /// (wake-ups over 10 ms, longest in ms) since the last call.
+    fn take(&self) -> (u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.over_10ms.swap(0, Relaxed),
+            self.max_us.swap(0, Relaxed) as f64 / 1000.0,
+        )
+    }
 }
 
 fn wrk(url: &str, script: &Path, secs: u64) -> Row {
@@ -77,6 +119,7 @@ fn wrk(url: &str, script: &Path, secs: u64) -> Row {
         rps: field("Requests/sec:"),
         p50_ms: field("50%"),
         p99_ms: field("99%"),
+        stalls: (0, 0.0),
     }
 }
 
@@ -179,6 +222,7 @@ async fn vendor(data: &Path, db_url: Option<&str>) -> (String, String) {
 
 #[tokio::main]
 async fn main() {
+    let probe = StallProbe::start();
     let secs: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -189,20 +233,24 @@ async fn main() {
     let mut rows = vec![];
 
     let bare = bare_handler().await;
+    probe.take();
     let mut r = wrk(
         &format!("{bare}/api/v1/updates"),
         &lua(tmp.path(), "x", body),
         secs,
     );
+    r.stalls = probe.take();
     r.name = "bare axum handler (constant answer)".into();
     rows.push(r);
 
     let (url, bearer) = vendor(&tmp.path().join("sqlite"), None).await;
+    probe.take();
     let mut r = wrk(
         &format!("{url}/api/v1/updates"),
         &lua(tmp.path(), &bearer, body),
         secs,
     );
+    r.stalls = probe.take();
     r.name = "berth vendor, SQLite".into();
     rows.push(r);
 
@@ -210,12 +258,20 @@ async fn main() {
     if std::env::var("BERTH_TEST_POSTGRES_BIN").is_ok() {
         _pg = pg::Postgres::start();
         let (url, bearer) = vendor(&tmp.path().join("pg"), Some(&_pg.url())).await;
+        probe.take();
         let mut r = wrk(
             &format!("{url}/api/v1/updates"),
             &lua(tmp.path(), &bearer, body),
             secs,
         );
+        r.stalls = probe.take();
         r.name = "berth vendor, PostgreSQL".into();
+        // What PostgreSQL itself did meanwhile: statements over 50 ms, checkpoints, autovacuum.
+        for l in _pg.log().lines().filter(|l| {
+            l.contains("duration:") || l.contains("automatic") || l.contains("checkpoint")
+        }) {
+            eprintln!("postgres: {l}");
+        }
         rows.push(r);
     }
 
@@ -225,16 +281,20 @@ async fn main() {
     } else {
         println!("update check, wrk -t2 -c64 -d{secs}s\n");
     }
-    println!("| server | requests/s | p50 ms | p99 ms | share of bare rps |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| server | requests/s | p50 ms | p99 ms | share of bare rps | runtime stalls > 10 ms (longest) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0}% |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0}% | {} ({:.1} ms) |",
             r.name,
             r.rps,
             r.p50_ms,
             r.p99_ms,
-            100.0 * r.rps / base
+            100.0 * r.rps / base,
+            r.stalls.0,
+            r.stalls.1
         );
     }
 }
