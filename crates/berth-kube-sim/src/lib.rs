@@ -32,6 +32,7 @@ mod discovery;
 mod faults;
 mod fields;
 mod logs;
+mod network;
 mod persist;
 mod pod_security;
 pub mod profile;
