@@ -296,6 +296,51 @@ mod tests {
     }
 
     #[test]
+    fn a_job_test_in_another_namespace_is_admitted_by_its_namespace_and_its_labels() {
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "smoke", "namespace": "tests"},
+            "spec": {"template": {"metadata": {"labels": {"role": "smoke"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "t",
+                    "command": ["nc", "-z", "-w", "3", "web.shop.svc", "8080"]}]}}}});
+        let (pod, ns) = test_pod(&job).expect("a Job runs its template");
+        assert_eq!(ns, "tests");
+        let services = [json!({"metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080}]}})];
+        let pods = [
+            json!({"metadata": {"name": "web-1", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web"}]}}),
+        ];
+        let policies = [deny(&["Ingress"])];
+        let facts = Facts {
+            policies: Policies {
+                policies: &policies,
+                namespaces: &[],
+            },
+            services: &services,
+            pods: &pods,
+        };
+        let path = trace(&pod, &ns, &facts).expect("traced");
+        let d = diagnosis(
+            object_ref(&job),
+            &labels_at(&pod, "/metadata/labels"),
+            &path,
+        )
+        .expect("diagnosed");
+        assert!(
+            d.cause.starts_with("the test job/smoke in namespace tests"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.fix.starts_with("add a NetworkPolicy allowing ingress to pods app=web on port 8080 from pods role=smoke of namespace tests")
+                && d.fix.contains("namespace: shop}")
+                && d.fix.contains("namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: tests}}"),
+            "{}",
+            d.fix
+        );
+    }
+
+    #[test]
     fn default_deny_egress_is_diagnosed_as_the_dns_lookup_first() {
         let (_, d) = objects(vec![deny(&["Ingress", "Egress"])]);
         let d = d.expect("diagnosed");
