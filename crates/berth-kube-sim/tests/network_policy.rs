@@ -107,6 +107,15 @@ async fn default_deny_ingress_times_the_test_out_and_an_allow_policy_lets_it_pas
         np["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "cluster-policy"
     );
+    let table = k.ok(&["get", "netpol", "-n", "shop"]).await;
+    assert!(
+        table.starts_with("NAME           POD-SELECTOR   AGE")
+            && table
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with("default-deny   <none>")),
+        "{table}"
+    );
     // Namespaces present at start get none.
     let none = k.ok(&["get", "networkpolicy", "-n", "default"]).await;
     assert!(none.trim().is_empty(), "{none}");
