@@ -63,6 +63,93 @@ pub async fn diagnose_test(cluster: &Cluster, test: &Value) -> Option<Diagnosis>
     )
 }
 
+/// The labels of the pods an object runs (a Pod, a workload's template, a CronJob's).
+fn pod_labels_of(o: &Value) -> Option<Labels> {
+    let p = match o.get("kind").and_then(Value::as_str)? {
+        "Pod" => "/metadata/labels",
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            "/spec/template/metadata/labels"
+        }
+        "CronJob" => "/spec/jobTemplate/spec/template/metadata/labels",
+        _ => return None,
+    };
+    Some(labels_at(o, p))
+}
+
+/// A note for after an install: `policies` (the NetworkPolicies of `namespace`) isolate pods the app's
+/// `objects` run, and the app ships no NetworkPolicy, so connections to or from them are
+/// refused unless a policy admits them. None when nothing is isolated or the app ships one.
+pub fn isolation_note(namespace: &str, policies: &[Value], objects: &[Value]) -> Option<String> {
+    if objects
+        .iter()
+        .any(|o| o.get("kind").and_then(Value::as_str) == Some("NetworkPolicy"))
+    {
+        return None;
+    }
+    let ctx = Policies {
+        policies,
+        namespaces: &[],
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut isolated: Vec<String> = Vec::new();
+    let mut directions: Vec<&str> = Vec::new();
+    for o in objects {
+        let Some(labels) = pod_labels_of(o) else {
+            continue;
+        };
+        let pod = berth_netpol::Endpoint {
+            namespace: namespace.to_string(),
+            labels,
+            ip: None,
+        };
+        let mut hit = false;
+        for d in [Direction::Ingress, Direction::Egress] {
+            for p in ctx.isolating(&pod, d) {
+                hit = true;
+                let n = berth_netpol::qualified_name(p);
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+                if !directions.contains(&d.as_str()) {
+                    directions.push(d.as_str());
+                }
+            }
+        }
+        if hit {
+            let r = object_ref(o);
+            isolated.push(format!("{}/{}", r.kind.to_lowercase(), r.name));
+        }
+    }
+    if isolated.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} {} isolate{} the app's pods ({}) for {} in namespace {namespace} and the app ships no NetworkPolicy: connections its tests and components make are refused unless a policy admits them",
+        if names.len() == 1 {
+            "NetworkPolicy"
+        } else {
+            "NetworkPolicies"
+        },
+        names.join(", "),
+        if names.len() == 1 { "s" } else { "" },
+        isolated.join(", "),
+        directions.join(" and ").to_lowercase(),
+    ))
+}
+
+/// [`isolation_note`] for the NetworkPolicies `namespace` has on the cluster.
+pub async fn isolation_warning(
+    cluster: &Cluster,
+    namespace: &str,
+    objects: &[Value],
+) -> Option<String> {
+    let policies = cluster
+        .list("networking.k8s.io/v1", "NetworkPolicy", namespace, None)
+        .await
+        .ok()?;
+    isolation_note(namespace, &policies, objects)
+}
+
 /// `k=v,k2=v2`.
 fn selector_text(l: &Labels) -> String {
     l.iter()
@@ -337,6 +424,34 @@ mod tests {
                 && d.fix.contains("namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: tests}}"),
             "{}",
             d.fix
+        );
+    }
+
+    #[test]
+    fn a_namespace_whose_policies_isolate_the_app_gets_a_note_unless_the_app_ships_one() {
+        let web = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}}}}});
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(
+            isolation_note("shop", &[], &[web.clone(), cm.clone()]),
+            None
+        );
+        let note = isolation_note("shop", &[deny(&["Ingress", "Egress"])], &[web.clone(), cm])
+            .expect("isolated");
+        assert_eq!(
+            note,
+            "NetworkPolicy shop/default-deny isolates the app's pods (deployment/web) for ingress and egress in namespace shop and the app ships no NetworkPolicy: connections its tests and components make are refused unless a policy admits them"
+        );
+        // Another namespace's policy does not isolate the app.
+        assert_eq!(
+            isolation_note("other", &[deny(&["Ingress"])], std::slice::from_ref(&web)),
+            None
+        );
+        let own = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "web"}, "spec": {"podSelector": {}}});
+        assert_eq!(
+            isolation_note("shop", &[deny(&["Ingress"])], &[web, own]),
+            None
         );
     }
 

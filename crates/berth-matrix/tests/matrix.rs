@@ -274,6 +274,13 @@ fn default_deny_fails_the_test_step_naming_the_policy_and_shipped_policies_pass(
         d.cause
     );
     assert!(!d.cause.contains("egress"), "{}", d.cause);
+    let install = &step(c, "install").detail;
+    assert!(
+        install.contains(
+            "/default-deny isolates the app's pods (deployment/web, pod/web-test) for ingress"
+        ) && install.contains("the app ships no NetworkPolicy"),
+        "{install}"
+    );
     assert!(
         d.fix
             .contains("label the test pod app.kubernetes.io/component=test")
@@ -320,6 +327,8 @@ fn default_deny_fails_the_test_step_naming_the_policy_and_shipped_policies_pass(
     );
     assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
     assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
+    let install = &step(&r.cells[0], "install").detail;
+    assert!(!install.contains("NetworkPolicy"), "{install}");
 }
 
 #[test]
