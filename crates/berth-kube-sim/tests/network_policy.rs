@@ -218,6 +218,58 @@ spec:
     assert_eq!((phase.as_str(), code), ("Succeeded", 0), "{log}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_nc_is_refused_fails_with_the_cluster_ip_in_its_log() {
+    let sim = start_with(deny(&["Ingress"])).await;
+    let Some(k) = Kubectl::new(&sim) else { return };
+    k.ok(&["create", "namespace", "shop"]).await;
+    web_ready(&k, "shop").await;
+    let ip = k
+        .ok(&[
+            "get",
+            "service",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .await;
+    k.ok_stdin(
+        &["create", "-n", "shop", "-f", "-"],
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: smoke}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: nc
+          image: busybox:1.37
+          command: ["sh", "-c", "nc -z -w 2 web 8080 && echo reachable"]
+"#,
+    )
+    .await;
+    eventually("the Job fails", || async {
+        let j = k.json(&["get", "job", "smoke", "-n", "shop"]).await;
+        j["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Failed" && c["status"] == "True")
+            .then_some(())
+    })
+    .await;
+    let log = k.ok(&["logs", "job/smoke", "-n", "shop"]).await;
+    assert_eq!(
+        log.trim(),
+        format!("nc: can't connect to remote host ({ip}): Connection timed out")
+    );
+}
+
 #[test]
 fn a_default_deny_of_unknown_types_is_refused_with_the_accepted_ones() {
     let e = Profile::from_yaml_str("networkPolicy: {defaultDeny: [Everything]}\n").unwrap_err();
