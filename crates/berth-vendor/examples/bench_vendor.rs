@@ -6,6 +6,9 @@
 //! `cargo run --release -p berth-vendor --example bench_vendor -- [SECONDS]`
 //! Needs `wrk` (Debian) on PATH; PostgreSQL rows need BERTH_TEST_POSTGRES_BIN.
 //!
+//! Each row runs wrk for `BERTH_BENCH_WARMUP` seconds (default 1) before the measured run.
+//! `BERTH_BENCH_PG_RUNS=N` measures the PostgreSQL row N times on the same server.
+//!
 //! `BERTH_BENCH_SPLIT_CPUS=1` (needs `taskset`, util-linux, and at least two CPUs): the
 //! servers (this process, its threads, and the PostgreSQL it starts) are pinned to CPU 0 and
 //! wrk runs one thread pinned to CPU 1, so the load generator does not take the servers'
@@ -28,6 +31,16 @@ struct Row {
     p99_ms: f64,
     /// Runtime stalls during the run: timer wake-ups over 10 ms, and the longest.
     stalls: (u64, f64),
+}
+
+/// How many times the PostgreSQL row runs, one after the other on the same server
+/// (`BERTH_BENCH_PG_RUNS`, default 1): the first starts seconds after PostgreSQL does.
+fn pg_runs() -> u32 {
+    std::env::var("BERTH_BENCH_PG_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn split_cpus() -> bool {
@@ -88,7 +101,28 @@ impl StallProbe {
     }
 }
 
-fn wrk(url: &str, script: &Path, secs: u64) -> Row {
+/// Seconds of load before each measured row (`BERTH_BENCH_WARMUP`, default 1), not
+/// counted: a server's first second after start (its connection pool filling, caches empty,
+/// PostgreSQL's first sessions) is not the steady state the row measures.
+fn warmup_secs() -> u64 {
+    std::env::var("BERTH_BENCH_WARMUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Warm up, then measure (the probe's stalls are those of the measured run).
+fn wrk(url: &str, script: &Path, secs: u64, probe: &StallProbe) -> Row {
+    if warmup_secs() > 0 {
+        wrk_once(url, script, warmup_secs());
+    }
+    probe.take();
+    let mut r = wrk_once(url, script, secs);
+    r.stalls = probe.take();
+    r
+}
+
+fn wrk_once(url: &str, script: &Path, secs: u64) -> Row {
     let mut cmd = if split_cpus() {
         let mut c = Command::new("taskset");
         c.args(["-c", "1", "wrk", "-t1"]);
@@ -233,24 +267,22 @@ async fn main() {
     let mut rows = vec![];
 
     let bare = bare_handler().await;
-    probe.take();
     let mut r = wrk(
         &format!("{bare}/api/v1/updates"),
         &lua(tmp.path(), "x", body),
         secs,
+        &probe,
     );
-    r.stalls = probe.take();
     r.name = "bare axum handler (constant answer)".into();
     rows.push(r);
 
     let (url, bearer) = vendor(&tmp.path().join("sqlite"), None).await;
-    probe.take();
     let mut r = wrk(
         &format!("{url}/api/v1/updates"),
         &lua(tmp.path(), &bearer, body),
         secs,
+        &probe,
     );
-    r.stalls = probe.take();
     r.name = "berth vendor, SQLite".into();
     rows.push(r);
 
@@ -258,14 +290,20 @@ async fn main() {
     if std::env::var("BERTH_TEST_POSTGRES_BIN").is_ok() {
         _pg = pg::Postgres::start();
         let (url, bearer) = vendor(&tmp.path().join("pg"), Some(&_pg.url())).await;
-        probe.take();
-        let mut r = wrk(
-            &format!("{url}/api/v1/updates"),
-            &lua(tmp.path(), &bearer, body),
-            secs,
-        );
-        r.stalls = probe.take();
-        r.name = "berth vendor, PostgreSQL".into();
+        for run in 1..=pg_runs() {
+            let mut r = wrk(
+                &format!("{url}/api/v1/updates"),
+                &lua(tmp.path(), &bearer, body),
+                secs,
+                &probe,
+            );
+            r.name = "berth vendor, PostgreSQL".into();
+            if run < pg_runs() {
+                r.name.push_str(&format!(" (run {run})"));
+            }
+            rows.push(r);
+        }
+        let r = rows.pop().expect("a PostgreSQL row");
         // What PostgreSQL itself did meanwhile: statements over 50 ms, checkpoints, autovacuum.
         for l in _pg.log().lines().filter(|l| {
             l.contains("duration:") || l.contains("automatic") || l.contains("checkpoint")
