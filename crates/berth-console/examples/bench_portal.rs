@@ -12,20 +12,19 @@
 //! capability's 50 ms budget as a ratio. Release versions of instances come from a seeded
 //! generator (the seed is printed; pass it to repeat a run).
 
-use axum::body::Body;
-use axum::http::{Request, header};
 use berth_vendor::db::{Param, now_ms};
 use berth_vendor::model::*;
 use berth_vendor::service::{Actor, Service};
 use std::sync::Arc;
 use std::time::Instant;
-use tower::ServiceExt as _;
 
 const RELEASES: usize = 200;
 const CUSTOMERS: usize = 1000;
 const INSTANCES: usize = 5000;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mod.rs"]
+mod common;
+use common::{Res, percentile, session, time_page};
 
 /// A small deterministic generator (xorshift64*), so a run can be repeated from its seed.
 struct Rng(u64);
@@ -44,14 +43,6 @@ impl Rng {
 
 fn version(i: usize) -> String {
     format!("{}.{}.{}", 1 + i / 100, (i / 10) % 10, i % 10)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// A kept scan: one image, one finding (fixable every third release, so some block).
@@ -211,72 +202,6 @@ async fn customers(svc: &Service, actor: &Actor, rng: &mut Rng) -> Res<()> {
     Ok(())
 }
 
-/// Log in through the router with a vendor token; the session cookie.
-async fn session(app: &axum::Router, token: &str) -> Res<String> {
-    let r = app
-        .clone()
-        .oneshot(Request::get("/portal/login").body(Body::empty())?)
-        .await?;
-    let pre = r
-        .headers()
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .ok_or("no login cookie")?
-        .to_string();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await?;
-    let html = String::from_utf8_lossy(&body);
-    let at = html.find("name=\"csrf\" value=\"").ok_or("no token")? + 19;
-    let csrf = html[at..].split('"').next().ok_or("no token")?;
-    let r = app
-        .clone()
-        .oneshot(
-            Request::post("/portal/login")
-                .header(header::COOKIE, &pre)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("csrf={csrf}&token={token}")))?,
-        )
-        .await?;
-    r.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("berth_portal="))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_string)
-        .ok_or_else(|| "login failed".into())
-}
-
-async fn time_page(
-    app: &axum::Router,
-    path: &str,
-    cookie: &str,
-    runs: usize,
-) -> Res<(Vec<f64>, usize)> {
-    let mut ms = Vec::with_capacity(runs);
-    let mut size = 0;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = app
-            .clone()
-            .oneshot(
-                Request::get(path)
-                    .header(header::COOKIE, cookie)
-                    .body(Body::empty())?,
-            )
-            .await?;
-        let status = r.status();
-        let body = axum::body::to_bytes(r.into_body(), usize::MAX).await?;
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        if !status.is_success() {
-            return Err(format!("{path} answered {status}").into());
-        }
-        size = body.len();
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok((ms, size))
-}
-
 fn main() -> Res<()> {
     // Pages are timed one at a time: the figures are server time, not throughput.
     let mut args = std::env::args().skip(1);
@@ -320,7 +245,13 @@ async fn run(runs: usize, seed: u64) -> Res<()> {
     );
 
     let app = berth_console::portal::router(svc.clone(), "http://127.0.0.1".into(), false);
-    let cookie = session(&app, &token).await?;
+    let cookie = session(
+        &app,
+        "/portal/login",
+        &format!("token={token}"),
+        "berth_portal",
+    )
+    .await?;
     let bare = axum::Router::new().route(
         "/",
         axum::routing::get(|| async { axum::response::Html("<!doctype html><p>ok</p>") }),
