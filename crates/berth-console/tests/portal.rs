@@ -201,6 +201,8 @@ async fn start() -> Env {
 }
 
 fn browser() -> reqwest::Client {
+    // Each test may run in a process of its own: nothing else installs the TLS provider first.
+    berth_oci::client::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
