@@ -190,6 +190,20 @@ pub fn remote_needs(
     lock: Option<&ChartLock>,
 ) -> Result<Vec<RemoteNeed>, ChartError> {
     let deps = chart.metadata.dependencies.as_deref().unwrap_or_default();
+    let missing: Vec<&Dependency> = deps
+        .iter()
+        .filter(|d| {
+            is_remote_repository(&d.repository)
+                && !chart.dependencies.iter().any(|c| {
+                    c.name() == d.name && is_compatible_range(&d.version, &c.metadata.version)
+                })
+        })
+        .collect();
+    // The lock only matters for what is fetched: a chart with everything vendored renders
+    // whatever its lock says, as Helm's render does.
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
     if let Some(l) = lock
         && !l.digest.is_empty()
         && lock_digest(deps, &l.dependencies) != l.digest
@@ -200,17 +214,7 @@ pub fn remote_needs(
         ));
     }
     let mut out: Vec<RemoteNeed> = Vec::new();
-    for d in deps {
-        if !is_remote_repository(&d.repository) {
-            continue;
-        }
-        let vendored = chart
-            .dependencies
-            .iter()
-            .any(|c| c.name() == d.name && is_compatible_range(&d.version, &c.metadata.version));
-        if vendored {
-            continue;
-        }
+    for d in missing {
         let locked = match lock {
             None => None,
             Some(l) => {

@@ -78,6 +78,15 @@ pub enum RenderError {
         /// How to fix it.
         help: String,
     },
+    /// A post-renderer failed or printed something that is not Kubernetes objects.
+    #[error("component `{component}`: {source}")]
+    PostRender {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: berth_chart::PostRenderError,
+    },
     /// A remote chart was referenced; it must be pulled into the release first.
     #[error(
         "component `{component}`: remote chart {repo} is not vendored; run `berth release build` (or `helm pull {repo} --version {version}` into the app directory and use `chart.path`)"
@@ -115,6 +124,13 @@ pub struct AppRenderOptions {
     /// `.License` for charts and `values` templates: the installing license's fields
     /// (`{"Entitlements": {...}, ...}`); an empty `Entitlements` map when `None`.
     pub license: Option<Value>,
+    /// The chart cache that dependencies from `oci://` and `https://` repositories missing
+    /// under a chart's `charts/` are read from (docs/formats/chart-cache.md); `None`: the
+    /// default cache.
+    pub chart_cache: Option<PathBuf>,
+    /// A post-renderer (program, arguments) for every chart component, run after the
+    /// component's own `chart.postRenderer`.
+    pub post_renderer: Option<(PathBuf, Vec<String>)>,
 }
 
 /// One rendered object and where it came from.
@@ -324,6 +340,47 @@ fn release_name(c: &Component) -> String {
     c.release_name.clone().unwrap_or_else(|| c.name.clone())
 }
 
+/// The post-renderers of a chart component, in order: its own `chart.postRenderer`, then
+/// the one given to the command.
+fn post_renderers(
+    app: &LoadedApp,
+    chart: &berth_spec::ChartSource,
+    opts: &AppRenderOptions,
+) -> Vec<(PathBuf, Vec<String>)> {
+    let own = chart
+        .post_renderer
+        .as_ref()
+        .map(|p| (p.program(&app.dir), p.args.clone()));
+    own.into_iter().chain(opts.post_renderer.clone()).collect()
+}
+
+/// Pipes the chart's manifests (hooks excluded) through each post-renderer in turn and
+/// reads the objects of the last one's output.
+fn run_post_renderers(
+    rendered: &berth_chart::Rendered,
+    post: &[(PathBuf, Vec<String>)],
+    component: &str,
+) -> Result<Vec<Value>, RenderError> {
+    let mut text = rendered.manifest_text(false);
+    for (program, args) in post {
+        text = berth_chart::post_render(&text, program, args).map_err(|source| {
+            RenderError::PostRender {
+                component: component.to_string(),
+                source,
+            }
+        })?;
+    }
+    let mut out = Vec::new();
+    for doc in berth_chart::split_manifests(&text) {
+        // post_render checked every document parses.
+        let v = berth_chart::parse_object(doc).unwrap_or(Value::Null);
+        if v.is_object() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 /// Render one component.
 pub fn render_component(
     app: &LoadedApp,
@@ -362,7 +419,13 @@ pub fn render_component(
             path: PathBuf::from(path),
             source: Box::new(source),
         };
-        let loaded = berth_chart::Chart::load(&full).map_err(err)?;
+        let mut loaded = berth_chart::Chart::load(&full).map_err(err)?;
+        let cache = berth_chart::ChartCache::new(
+            opts.chart_cache
+                .clone()
+                .unwrap_or_else(berth_chart::ChartCache::default_dir),
+        );
+        berth_chart::attach_from_cache(&mut loaded, &cache).map_err(err)?;
         let ropts = berth_chart::RenderOptions {
             release_name: release,
             namespace,
@@ -376,7 +439,15 @@ pub fn render_component(
             license: opts.license.clone(),
             ..Default::default()
         };
-        let rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;
+        let mut rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;
+        let post = post_renderers(app, chart, opts);
+        let post_rendered = if post.is_empty() {
+            None
+        } else {
+            let docs = run_post_renderers(&rendered, &post, &c.name)?;
+            rendered.manifests.clear();
+            Some(docs)
+        };
         for (file, f) in loaded.crd_files() {
             let text = String::from_utf8_lossy(&f.data);
             for (i, obj) in parse_docs(&text, &c.name, &format!("{path}/{file}"))?
@@ -413,6 +484,14 @@ pub fn render_component(
                     crd: false,
                 });
             }
+        }
+        for (i, object) in post_rendered.into_iter().flatten().enumerate() {
+            out.objects.push(RenderedObject {
+                source: format!("{path}/(post-renderer)#{}", i + 1),
+                object,
+                hook: false,
+                crd: false,
+            });
         }
         out.notes = rendered.notes;
     } else if let Some(m) = &c.manifests {
@@ -530,6 +609,16 @@ fn parse_docs(text: &str, component: &str, file: &str) -> Result<Vec<Value>, Ren
 /// the components), turning render failures into lint problems. `berth lint` calls this after
 /// the manifest itself is clean, so template errors surface before any install.
 pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Problem> {
+    lint_render_with(app, manifest_file, None)
+}
+
+/// [`lint_render`] reading remote chart dependencies from `chart_cache` (`None`: the
+/// default cache).
+pub fn lint_render_with(
+    app: &LoadedApp,
+    manifest_file: &Path,
+    chart_cache: Option<&Path>,
+) -> Vec<berth_spec::Problem> {
     use berth_spec::{Problem, Severity};
     let mut problems = Vec::new();
     let problem = |severity, code, message: String, help: Option<String>| Problem {
@@ -575,6 +664,7 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
     };
     let opts = AppRenderOptions {
         namespace: "default".into(),
+        chart_cache: chart_cache.map(Path::to_path_buf),
         ..Default::default()
     };
     let mut rendered = Vec::new();
@@ -633,6 +723,15 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
 /// deprecated (a warning), with the replacement, per the Kubernetes deprecation guide's table
 /// (berth_spec::deprecations). Render failures are left to [`lint_render`].
 pub fn lint_api_versions(app: &LoadedApp, kube: &str) -> Result<Vec<berth_spec::Problem>, String> {
+    lint_api_versions_with(app, kube, None)
+}
+
+/// [`lint_api_versions`] reading remote chart dependencies from `chart_cache`.
+pub fn lint_api_versions_with(
+    app: &LoadedApp,
+    kube: &str,
+    chart_cache: Option<&Path>,
+) -> Result<Vec<berth_spec::Problem>, String> {
     use berth_spec::deprecations::{ApiState, check, minor_of};
     use berth_spec::{Problem, Severity};
     let minor = minor_of(kube)
@@ -645,6 +744,7 @@ pub fn lint_api_versions(app: &LoadedApp, kube: &str) -> Result<Vec<berth_spec::
     let opts = AppRenderOptions {
         namespace: "default".into(),
         kube_version: Some(format!("v1.{minor}.0")),
+        chart_cache: chart_cache.map(Path::to_path_buf),
         ..Default::default()
     };
     let mut problems = Vec::new();

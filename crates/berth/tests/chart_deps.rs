@@ -1,0 +1,484 @@
+//! Chart dependencies from repositories (docs/formats/chart-cache.md), with the real binary:
+//! an `https://`-style chart repository served on 127.0.0.1 by a small HTTP server in this
+//! test (index.yaml and archives packed here), and an `oci://` repository on `berth registry
+//! serve` holding charts in Helm's OCI layout (config `application/vnd.cncf.helm.config.v1+json`,
+//! one `application/vnd.cncf.helm.chart.content.v1.tar+gzip` layer), pushed with berth's
+//! registry client. Renders with resolved dependencies are compared with the same chart
+//! vendored, and with Helm v4's render (`BERTH_TEST_HELM_PYTHON`).
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
+fn berth() -> Command {
+    Command::cargo_bin("berth").expect("berth binary")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `.tgz` of chart `name` `version` whose ConfigMap says which version rendered it.
+fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+    let files = [
+        (
+            "Chart.yaml",
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+        ),
+        ("values.yaml", "greeting: hello\n".to_string()),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  version: {{ .Chart.Version | quote }}\n  greeting: {{ .Values.greeting | quote }}\n".to_string(),
+        ),
+    ];
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("{name}/{path}"), text.as_bytes())
+            .expect("tar entry");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// A tiny HTTP/1.1 file server on 127.0.0.1 (one request per connection); stops on drop.
+struct Server {
+    url: String,
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", l.local_addr().expect("addr"));
+        let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (f, s) = (files.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if s.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut c) = conn else { continue };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&req);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let body = f.lock().expect("files").get(&path).cloned();
+                let _ = match body {
+                    Some(b) => c
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                b.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .and_then(|_| c.write_all(&b)),
+                    None => c.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
+                };
+            }
+        });
+        Server { url, files, stop }
+    }
+
+    fn put(&self, path: &str, body: Vec<u8>) {
+        self.files
+            .lock()
+            .expect("files")
+            .insert(path.to_string(), body);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+/// A repository offering `sub` 1.1.0, 1.2.0, 1.4.2, 1.5.0-rc.1 and 2.0.0 (one archive by an
+/// absolute URL, the others relative); `bad_digest` gives 1.4.2 a wrong digest.
+fn serve_repo(bad_digest: bool) -> Server {
+    let s = Server::start();
+    let mut index = String::from("apiVersion: v1\nentries:\n  sub:\n");
+    for v in ["1.1.0", "1.2.0", "1.4.2", "1.5.0-rc.1", "2.0.0"] {
+        let tgz = chart_tgz("sub", v);
+        let mut digest = sha256(&tgz);
+        if bad_digest && v == "1.4.2" {
+            digest = sha256(b"something else");
+        }
+        let url = if v == "1.4.2" {
+            format!("{}/dl/sub-{v}.tgz", s.url)
+        } else {
+            format!("charts/sub-{v}.tgz")
+        };
+        let path = if v == "1.4.2" {
+            format!("/dl/sub-{v}.tgz")
+        } else {
+            format!("/charts/sub-{v}.tgz")
+        };
+        s.put(&path, tgz);
+        index.push_str(&format!(
+            "  - apiVersion: v2\n    name: sub\n    version: {v}\n    digest: {digest}\n    urls:\n    - {url}\n"
+        ));
+    }
+    index.push_str("generated: \"2026-01-01T00:00:00Z\"\n");
+    s.put("/index.yaml", index.into_bytes());
+    s
+}
+
+/// An app whose chart `web` depends on `sub` `constraint` from `repository`.
+fn app(dir: &Path, repository: &str, constraint: &str) -> PathBuf {
+    let chart = dir.join("app/chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: \"{constraint}\"\n  repository: {repository}\n"
+        ),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(chart.join("values.yaml"), "sub:\n  greeting: from-parent\n").expect("values");
+    std::fs::write(
+        chart.join("templates/svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  ports:\n  - port: 80\n",
+    )
+    .expect("template");
+    std::fs::write(
+        dir.join("app/berth.yaml"),
+        "apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  version: 0.1.0\nspec:\n  components:\n  - name: web\n    chart: {path: chart}\n",
+    )
+    .expect("berth.yaml");
+    dir.join("app")
+}
+
+fn template(chart: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+    berth()
+        .arg("template")
+        .arg(chart)
+        .arg("rel")
+        .arg("--chart-cache")
+        .arg(cache)
+        .args(extra)
+        .output()
+        .expect("run berth")
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "berth failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn https_dependency_caret_picks_the_highest_1x_and_offline_reads_the_cache() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = serve_repo(false);
+    let app = app(tmp.path(), &server.url, "^1.2.0");
+    let chart = app.join("chart");
+
+    let lint = berth()
+        .arg("lint")
+        .arg(&app)
+        .arg("--chart-cache")
+        .arg(&cache)
+        .output()
+        .expect("lint");
+    assert!(
+        lint.status.success(),
+        "lint resolves the dependency: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let online = ok(&template(&chart, &cache, &[]));
+    assert!(
+        online.contains("version: \"1.4.2\"") && online.contains("greeting: \"from-parent\""),
+        "^1.2.0 is 1.4.2 (not 2.0.0, not the 1.5.0 prerelease): {online}"
+    );
+    assert!(!chart.join("charts").exists(), "rendering vendors nothing");
+
+    drop(server); // the repository is gone: only the cache is left
+    let offline = ok(&template(&chart, &cache, &["--offline"]));
+    assert_eq!(offline, online, "the cache renders the same chart");
+    let lint = berth()
+        .arg("lint")
+        .arg(&app)
+        .args(["--offline", "--chart-cache"])
+        .arg(&cache)
+        .output()
+        .expect("lint");
+    assert!(lint.status.success(), "offline lint: {}", ok(&lint));
+
+    let empty = tmp.path().join("empty-cache");
+    let miss = template(&chart, &empty, &["--offline"]);
+    assert!(!miss.status.success(), "an empty cache cannot resolve it");
+    let err = String::from_utf8_lossy(&miss.stderr);
+    assert!(
+        err.contains("dependency sub")
+            && err.contains("127.0.0.1")
+            && err.contains("berth chart dependency update"),
+        "the error names the dependency, its repository and the command: {err}"
+    );
+    let lint = berth()
+        .arg("lint")
+        .arg(&app)
+        .args(["--offline", "--chart-cache"])
+        .arg(&empty)
+        .output()
+        .expect("lint");
+    let text = String::from_utf8_lossy(&lint.stdout);
+    assert!(
+        !lint.status.success() && text.contains("chart-dependency"),
+        "offline lint with an empty cache reports the dependency: {text}"
+    );
+}
+
+#[test]
+fn digest_mismatch_is_refused_naming_both_digests() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = serve_repo(true);
+    let out = berth()
+        .args(["chart", "pull", &format!("{}/sub", server.url)])
+        .args(["--version", "^1.2.0", "--chart-cache"])
+        .arg(tmp.path().join("cache"))
+        .arg("-d")
+        .arg(tmp.path())
+        .output()
+        .expect("pull");
+    assert!(!out.status.success(), "a tampered archive is refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let good = sha256(&chart_tgz("sub", "1.4.2"));
+    let bad = sha256(b"something else");
+    assert!(
+        err.contains(&good) && err.contains(&bad),
+        "both digests are named: {err}"
+    );
+    assert!(
+        !tmp.path().join("sub-1.4.2.tgz").exists(),
+        "nothing written"
+    );
+
+    // The untampered versions still pull; an exact version wins over newer ones.
+    let out = berth()
+        .args(["chart", "pull", &format!("{}/sub", server.url)])
+        .args(["--version", "1.2.0", "--chart-cache"])
+        .arg(tmp.path().join("cache"))
+        .arg("-d")
+        .arg(tmp.path())
+        .output()
+        .expect("pull");
+    ok(&out);
+    assert_eq!(
+        std::fs::read(tmp.path().join("sub-1.2.0.tgz")).expect("pulled"),
+        chart_tgz("sub", "1.2.0")
+    );
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pushes `tgz` as chart `name` `version` in Helm's OCI layout.
+fn push_oci_chart(registry: &str, repo: &str, version: &str, tgz: &[u8], dir: &Path) {
+    use berth_oci::{Client, ClientConfig, Digest};
+    berth_oci::client::install_crypto_provider();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = Client::new(ClientConfig {
+        insecure: true,
+        ..Default::default()
+    })
+    .expect("client");
+    let config = format!(r#"{{"name":"sub","version":"{version}","apiVersion":"v2"}}"#);
+    let mut blobs = Vec::new();
+    for (i, b) in [config.as_bytes(), tgz].into_iter().enumerate() {
+        let p = dir.join(format!("blob-{version}-{i}"));
+        std::fs::write(&p, b).expect("blob file");
+        blobs.push((Digest::of(b), p, b.len()));
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                   "digest": blobs[0].0.to_string(), "size": blobs[0].2},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "digest": blobs[1].0.to_string(), "size": blobs[1].2}],
+        "annotations": {"org.opencontainers.image.title": "sub",
+                        "org.opencontainers.image.version": version}
+    });
+    rt.block_on(async {
+        for (d, p, _) in &blobs {
+            client
+                .upload_blob(registry, repo, d, p, &|_| {})
+                .await
+                .expect("upload blob");
+        }
+        client
+            .put_manifest(
+                registry,
+                repo,
+                &version.replace('+', "_"),
+                "application/vnd.oci.image.manifest.v1+json",
+                serde_json::to_vec(&manifest).expect("json").as_slice(),
+            )
+            .await
+            .expect("put manifest");
+    });
+}
+
+#[test]
+fn oci_dependency_pulls_and_renders_as_vendored() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .args(["registry", "serve", "--root"])
+        .arg(tmp.path().join("reg"))
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("registry");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port");
+    let _reg = Kill(child);
+    let registry = line.trim().to_string();
+    for v in ["1.0.0", "1.3.0+build.7", "2.1.0"] {
+        push_oci_chart(&registry, "charts/sub", v, &chart_tgz("sub", v), tmp.path());
+    }
+    let cache = tmp.path().join("cache");
+    let out = berth()
+        .args(["chart", "pull", &format!("oci://{registry}/charts/sub")])
+        .args(["--version", "^1", "--insecure", "--chart-cache"])
+        .arg(&cache)
+        .arg("-d")
+        .arg(tmp.path().join("pulled"))
+        .output()
+        .expect("pull");
+    ok(&out);
+    assert_eq!(
+        std::fs::read(tmp.path().join("pulled/sub-1.3.0+build.7.tgz")).expect("pulled archive"),
+        chart_tgz("sub", "1.3.0+build.7"),
+        "the tag 1.3.0_build.7 is version 1.3.0+build.7, the highest 1.x"
+    );
+
+    let app = app(tmp.path(), &format!("oci://{registry}/charts"), "~1.3.0");
+    let chart = app.join("chart");
+    let resolved = ok(&template(&chart, &cache, &["--insecure"]));
+    assert!(
+        resolved.contains("version: \"1.3.0+build.7\""),
+        "{resolved}"
+    );
+
+    // The same chart with the archive vendored renders byte for byte the same.
+    std::fs::create_dir_all(chart.join("charts")).expect("mkdir");
+    std::fs::copy(
+        tmp.path().join("pulled/sub-1.3.0+build.7.tgz"),
+        chart.join("charts/sub-1.3.0+build.7.tgz"),
+    )
+    .expect("vendor");
+    let vendored = ok(&template(
+        &chart,
+        &tmp.path().join("unused-cache"),
+        &["--offline"],
+    ));
+    assert_eq!(resolved, vendored);
+}
+
+#[test]
+fn dependency_update_writes_helm_lock_and_helm_renders_the_same() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = serve_repo(false);
+    let app = app(tmp.path(), &server.url, ">=1.1.0 <1.3.0");
+    let chart = app.join("chart");
+    let out = berth()
+        .args(["chart", "dependency", "update"])
+        .arg(&chart)
+        .arg("--chart-cache")
+        .arg(&cache)
+        .output()
+        .expect("update");
+    ok(&out);
+    let lock = std::fs::read_to_string(chart.join("Chart.lock")).expect("Chart.lock");
+    assert!(
+        lock.contains("version: \"1.2.0\"") && lock.contains("digest: sha256:"),
+        "{lock}"
+    );
+    assert!(chart.join("charts/sub-1.2.0.tgz").is_file());
+    // The lock pins 1.2.0: rendering from the cache alone (charts/ removed) keeps it.
+    let vendored = ok(&template(&chart, &cache, &["--offline"]));
+    std::fs::remove_dir_all(chart.join("charts")).expect("rm charts");
+    let from_cache = ok(&template(&chart, &cache, &["--offline"]));
+    assert_eq!(from_cache, vendored);
+    assert!(from_cache.contains("version: \"1.2.0\""), "{from_cache}");
+
+    // `build` honours the lock: the same archive comes back.
+    let out = berth()
+        .args(["chart", "dependency", "build", "--offline"])
+        .arg(&chart)
+        .arg("--chart-cache")
+        .arg(&cache)
+        .output()
+        .expect("build");
+    ok(&out);
+    assert_eq!(
+        std::fs::read(chart.join("charts/sub-1.2.0.tgz")).expect("archive"),
+        chart_tgz("sub", "1.2.0")
+    );
+
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let oracle = std::process::Command::new(python)
+        .arg(root().join("scripts/helm_oracle.py"))
+        .arg(&chart)
+        .args(["--name", "rel", "--namespace", "default"])
+        .output()
+        .expect("run oracle");
+    let v: serde_json::Value = serde_json::from_slice(&oracle.stdout).expect("oracle JSON");
+    let manifest = v["manifest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("helm: {v}"));
+    let want = format!("{}\n", manifest.trim());
+    assert!(
+        from_cache.starts_with(&want),
+        "berth (dependency from the cache) differs from helm (vendored):\n--- helm\n{want}\n--- berth\n{from_cache}"
+    );
+}
