@@ -482,3 +482,41 @@ fn dependency_update_writes_helm_lock_and_helm_renders_the_same() {
         "berth (dependency from the cache) differs from helm (vendored):\n--- helm\n{want}\n--- berth\n{from_cache}"
     );
 }
+
+#[test]
+fn release_build_carries_resolved_dependencies_vendored() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = serve_repo(false);
+    let app = app(tmp.path(), &server.url, "^1.2.0");
+    let build = |cache: &Path, out: &str, offline: bool| {
+        let mut c = berth();
+        c.args(["release", "build"])
+            .arg(&app)
+            .args(["--no-mover-image", "--quiet", "--out"])
+            .arg(tmp.path().join(out))
+            .arg("--chart-cache")
+            .arg(cache);
+        if offline {
+            c.arg("--offline");
+        }
+        c.output().expect("release build")
+    };
+    ok(&build(&cache, "online.release", false));
+    drop(server);
+    ok(&build(&cache, "offline.release", true));
+    for out in ["online.release", "offline.release"] {
+        let rel = berth_oci::release::Release::open(&tmp.path().join(out)).expect("release");
+        let archive = rel
+            .read_file("chart/charts/sub-1.4.2.tgz")
+            .expect("read")
+            .unwrap_or_else(|| panic!("{out} carries the dependency"));
+        assert_eq!(archive, chart_tgz("sub", "1.4.2"));
+    }
+    let miss = build(&tmp.path().join("empty"), "miss.release", true);
+    let err = String::from_utf8_lossy(&miss.stderr);
+    assert!(
+        !miss.status.success() && err.contains("dependency sub") && err.contains("--offline"),
+        "{err}"
+    );
+}
