@@ -475,6 +475,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ChartError> {
 /// pins versions). A dependency the cache lacks is an error naming it, its repository and the
 /// command that fetches it.
 pub fn attach_from_cache(chart: &mut Chart, cache: &ChartCache) -> Result<(), ChartError> {
+    // Most charts vendor everything: then the lock is not even read.
+    if remote_needs(chart, None)?.is_empty() {
+        return Ok(());
+    }
     let lock = ChartLock::of(chart)?;
     for need in remote_needs(chart, lock.as_ref())? {
         let Some(hit) = cache.lookup(&need.repository, &need.name, need.wanted())? else {

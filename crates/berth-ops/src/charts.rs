@@ -110,8 +110,21 @@ pub async fn resolve_chart(dir: &Path, fetch: &ChartFetch) -> Result<Vec<CachedC
     let Ok(chart) = Chart::load(dir) else {
         return Ok(Vec::new());
     };
-    let lock = ChartLock::of(&chart).map_err(chart_err)?;
-    let needs = berth_chart::remote_needs(&chart, lock.as_ref()).map_err(chart_err)?;
+    resolve_loaded(&chart, fetch).await
+}
+
+/// Whether the loaded chart lists remote dependencies it does not vendor.
+pub fn needs_remote(chart: &Chart) -> bool {
+    berth_chart::remote_needs(chart, None).is_ok_and(|n| !n.is_empty())
+}
+
+/// [`resolve_chart`] for a chart already loaded.
+pub async fn resolve_loaded(chart: &Chart, fetch: &ChartFetch) -> Result<Vec<CachedChart>> {
+    if !needs_remote(chart) {
+        return Ok(Vec::new());
+    }
+    let lock = ChartLock::of(chart).map_err(chart_err)?;
+    let needs = berth_chart::remote_needs(chart, lock.as_ref()).map_err(chart_err)?;
     let mut out = Vec::new();
     if needs.is_empty() {
         return Ok(out);

@@ -449,6 +449,23 @@ fn dependency_update_writes_helm_lock_and_helm_renders_the_same() {
     assert_eq!(from_cache, vendored);
     assert!(from_cache.contains("version: \"1.2.0\""), "{from_cache}");
 
+    // A constraint the lock no longer meets: the lock is out of sync, and says what to run.
+    let yaml = std::fs::read_to_string(chart.join("Chart.yaml")).expect("Chart.yaml");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        yaml.replace(">=1.1.0 <1.3.0", "^1.4.0"),
+    )
+    .expect("Chart.yaml");
+    let stale = template(&chart, &cache, &["--offline"]);
+    let err = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        !stale.status.success()
+            && err.contains("Chart.lock is out of sync")
+            && err.contains("berth chart dependency update"),
+        "{err}"
+    );
+    std::fs::write(chart.join("Chart.yaml"), &yaml).expect("Chart.yaml");
+
     // `build` honours the lock: the same archive comes back.
     let out = berth()
         .args(["chart", "dependency", "build", "--offline"])
@@ -519,4 +536,63 @@ fn release_build_carries_resolved_dependencies_vendored() {
         !miss.status.success() && err.contains("dependency sub") && err.contains("--offline"),
         "{err}"
     );
+}
+
+#[test]
+fn hostile_repositories_are_refused() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start();
+    // An index over the 32 MiB cap.
+    server.put("/big/index.yaml", vec![b'#'; (32 << 20) + 1]);
+    // An archive whose entry climbs out of the chart.
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let text = b"apiVersion: v2\nname: evil\nversion: 1.0.0\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(text.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "evil/Chart.yaml", &text[..])
+        .expect("entry");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    // Written raw: tar refuses to build a `..` path itself.
+    h.as_gnu_mut().expect("gnu").name[..13].copy_from_slice(b"evil/../../x\0");
+    h.set_cksum();
+    tar.append(&h, &b"x"[..]).expect("entry");
+    let tgz = tar.into_inner().expect("tar").finish().expect("gzip");
+    server.put(
+        "/evil/index.yaml",
+        format!(
+            "apiVersion: v1\nentries:\n  evil:\n  - version: 1.0.0\n    digest: {}\n    urls: [evil-1.0.0.tgz]\n",
+            sha256(&tgz)
+        )
+        .into_bytes(),
+    );
+    server.put("/evil/evil-1.0.0.tgz", tgz);
+    for (reference, want) in [
+        (format!("{}/big/chart", server.url), "larger than"),
+        (
+            format!("{}/evil/evil", server.url),
+            "\"evil/../../x\": the path leaves the chart directory",
+        ),
+    ] {
+        let out = berth()
+            .args(["chart", "pull", &reference, "--chart-cache"])
+            .arg(tmp.path().join("cache"))
+            .arg("-d")
+            .arg(tmp.path().join("out"))
+            .output()
+            .expect("pull");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{reference}: {err}"
+        );
+    }
+    assert!(!tmp.path().join("out").exists(), "nothing written");
+    assert!(!tmp.path().join("x").exists());
 }

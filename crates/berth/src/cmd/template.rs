@@ -195,11 +195,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     )?;
     // Dependencies from oci:// and https:// repositories missing under charts/: into the
     // cache (unless --offline), then from it.
-    let fetch = args.charts.fetch(&args.registry)?;
-    crate::cmd::deploy::runtime()?
-        .block_on(berth_ops::charts::resolve_chart(&chart_path, &fetch))?;
     let mut chart = Chart::load(&chart_path)?;
-    berth_chart::attach_from_cache(&mut chart, &fetch.cache)?;
+    if berth_ops::charts::needs_remote(&chart) {
+        let fetch = args.charts.fetch(&args.registry)?;
+        crate::cmd::deploy::runtime()?
+            .block_on(berth_ops::charts::resolve_loaded(&chart, &fetch))?;
+        berth_chart::attach_from_cache(&mut chart, &fetch.cache)?;
+    }
     let opts = RenderOptions {
         release_name: name,
         namespace: args.namespace.clone(),
