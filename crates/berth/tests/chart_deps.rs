@@ -315,16 +315,27 @@ impl Drop for Kill {
     }
 }
 
-/// Pushes `tgz` as chart `name` `version` in Helm's OCI layout.
+/// Pushes `tgz` as chart `name` `version` in Helm's OCI layout (plain HTTP).
 fn push_oci_chart(registry: &str, repo: &str, version: &str, tgz: &[u8], dir: &Path) {
-    use berth_oci::{Client, ClientConfig, Digest};
-    berth_oci::client::install_crypto_provider();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let client = Client::new(ClientConfig {
+    let cfg = berth_oci::ClientConfig {
         insecure: true,
         ..Default::default()
-    })
-    .expect("client");
+    };
+    push_oci_chart_with(cfg, registry, repo, version, tgz, dir);
+}
+
+fn push_oci_chart_with(
+    cfg: berth_oci::ClientConfig,
+    registry: &str,
+    repo: &str,
+    version: &str,
+    tgz: &[u8],
+    dir: &Path,
+) {
+    use berth_oci::{Client, Digest};
+    berth_oci::client::install_crypto_provider();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = Client::new(cfg).expect("client");
     let config = format!(r#"{{"name":"sub","version":"{version}","apiVersion":"v2"}}"#);
     let mut blobs = Vec::new();
     for (i, b) in [config.as_bytes(), tgz].into_iter().enumerate() {
@@ -595,4 +606,114 @@ fn hostile_repositories_are_refused() {
     }
     assert!(!tmp.path().join("out").exists(), "nothing written");
     assert!(!tmp.path().join("x").exists());
+}
+
+const USER: &str = "charts";
+const PASSWORD: &str = "chart-Pa55word";
+
+/// Debian's docker-registry on 127.0.0.1 with TLS (a CA made here) and an htpasswd login:
+/// (process, host:port, CA file).
+fn docker_registry(bin: &Path, dir: &Path) -> (Kill, String, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("cert");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
+    std::fs::write(dir.join("tls.crt"), cert.pem()).expect("tls.crt");
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).expect("tls.key");
+    let out = std::process::Command::new("htpasswd")
+        .args(["-nbB", USER, PASSWORD])
+        .output()
+        .expect("htpasswd (apache2-utils, installed with the registry)");
+    std::fs::write(dir.join("htpasswd"), out.stdout).expect("htpasswd file");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {d}/tls.crt\n    key: {d}/tls.key\nauth:\n  htpasswd:\n    realm: test\n    path: {d}/htpasswd\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("config.yml"), cfg).expect("config");
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry");
+    let kill = Kill(child);
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (kill, format!("127.0.0.1:{port}"), dir.join("ca.pem"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("docker-registry does not listen on {port}");
+}
+
+#[test]
+fn oci_dependency_from_docker_registry_over_tls_with_a_login() {
+    let Some(bin) = tool("BERTH_TEST_DOCKER_REGISTRY") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (_reg, registry, ca) = docker_registry(&bin, tmp.path());
+    let cfg = berth_oci::ClientConfig {
+        ca_file: Some(ca.clone()),
+        credentials: Some(berth_oci::auth::Credentials {
+            username: USER.into(),
+            password: PASSWORD.into(),
+        }),
+        ..Default::default()
+    };
+    for v in ["0.5.0", "0.6.0-rc.1"] {
+        push_oci_chart_with(
+            cfg.clone(),
+            &registry,
+            "team/sub",
+            v,
+            &chart_tgz("sub", v),
+            tmp.path(),
+        );
+    }
+    let app = app(tmp.path(), &format!("oci://{registry}/team"), ">=0.1.0");
+    let chart = app.join("chart");
+    let cache = tmp.path().join("cache");
+    let ca = ca.display().to_string();
+    let anonymous = template(&chart, &cache, &["--ca-file", &ca]);
+    let err = String::from_utf8_lossy(&anonymous.stderr);
+    assert!(
+        !anonymous.status.success(),
+        "the registry wants a login: {err}"
+    );
+    assert!(
+        err.contains(&registry) && err.contains("requires a login"),
+        "the error names the registry and the login: {err}"
+    );
+
+    let out = berth()
+        .arg("template")
+        .arg(&chart)
+        .arg("rel")
+        .arg("--chart-cache")
+        .arg(&cache)
+        .args(["--ca-file", &ca, "--username", USER])
+        .env("BERTH_REGISTRY_PASSWORD", PASSWORD)
+        .output()
+        .expect("template");
+    let text = ok(&out);
+    assert!(
+        text.contains("version: \"0.5.0\""),
+        "the release, not the prerelease: {text}"
+    );
 }
