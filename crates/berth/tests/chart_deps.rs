@@ -69,6 +69,19 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(None)
+    }
+
+    /// With `login` (user, password), every request must carry it as HTTP basic auth.
+    fn start_with(login: Option<(&str, &str)>) -> Server {
+        use base64::Engine as _;
+        let want = login.map(|(u, p)| {
+            format!(
+                "authorization: basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+            .to_lowercase()
+        });
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", l.local_addr().expect("addr"));
         let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
@@ -90,6 +103,15 @@ impl Server {
                 }
                 let line = String::from_utf8_lossy(&req);
                 let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let authorized = want
+                    .as_ref()
+                    .is_none_or(|w| line.lines().any(|l| l.trim().to_lowercase() == *w));
+                if !authorized {
+                    let _ = c.write_all(
+                        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
                 let body = f.lock().expect("files").get(&path).cloned();
                 let _ = match body {
                     Some(b) => c
@@ -715,5 +737,49 @@ fn oci_dependency_from_docker_registry_over_tls_with_a_login() {
     assert!(
         text.contains("version: \"0.5.0\""),
         "the release, not the prerelease: {text}"
+    );
+}
+
+#[test]
+fn https_repository_with_basic_auth() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with(Some(("reader", "r3ad-Pa55")));
+    let tgz = chart_tgz("sub", "3.1.4");
+    server.put(
+        "/index.yaml",
+        format!(
+            "apiVersion: v1\nentries:\n  sub:\n  - version: 3.1.4\n    digest: {}\n    urls: [sub-3.1.4.tgz]\n",
+            sha256(&tgz)
+        )
+        .into_bytes(),
+    );
+    server.put("/sub-3.1.4.tgz", tgz.clone());
+    let pull = |login: bool| {
+        let mut c = berth();
+        c.args([
+            "chart",
+            "pull",
+            &format!("{}/sub", server.url),
+            "--chart-cache",
+        ])
+        .arg(tmp.path().join("cache"))
+        .arg("-d")
+        .arg(tmp.path());
+        if login {
+            c.args(["--username", "reader"])
+                .env("BERTH_REGISTRY_PASSWORD", "r3ad-Pa55");
+        }
+        c.output().expect("pull")
+    };
+    let anonymous = pull(false);
+    let err = String::from_utf8_lossy(&anonymous.stderr);
+    assert!(
+        !anonymous.status.success() && err.contains("401") && err.contains("index.yaml"),
+        "{err}"
+    );
+    ok(&pull(true));
+    assert_eq!(
+        std::fs::read(tmp.path().join("sub-3.1.4.tgz")).expect("pulled"),
+        tgz
     );
 }
