@@ -67,7 +67,7 @@ pub enum ChartError {
     },
     /// A remote dependency that is neither vendored under `charts/` nor in the chart cache.
     #[error(
-        "chart {chart}: dependency {name} {constraint:?} from {repository} is not in the chart cache {cache}: fetch it while online with `berth chart dependency update CHART_DIR` (or drop --offline), or vendor it under charts/"
+        "chart {chart}: dependency {name} {constraint:?} from {repository} is not in the chart cache {cache}: fill the cache while online (`berth chart dependency update CHART_DIR`, or `berth lint`/`berth release build` without --offline), or vendor the chart under charts/"
     )]
     RemoteMissing {
         /// The chart that declares it.
