@@ -368,7 +368,11 @@ fn push_oci_chart_with(
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+        "config": {"mediaType": if repo.ends_with("/image") {
+                        "application/vnd.oci.image.config.v1+json"
+                    } else {
+                        "application/vnd.cncf.helm.config.v1+json"
+                    },
                    "digest": blobs[0].0.to_string(), "size": blobs[0].2},
         "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
                     "digest": blobs[1].0.to_string(), "size": blobs[1].2}],
@@ -429,6 +433,30 @@ fn oci_dependency_pulls_and_renders_as_vendored() {
         std::fs::read(tmp.path().join("pulled/sub-1.3.0+build.7.tgz")).expect("pulled archive"),
         chart_tgz("sub", "1.3.0+build.7"),
         "the tag 1.3.0_build.7 is version 1.3.0+build.7, the highest 1.x"
+    );
+
+    // An image that is not a chart is refused, naming the media type it has.
+    push_oci_chart(
+        &registry,
+        "charts/image",
+        "1.0.0",
+        &chart_tgz("image", "1.0.0"),
+        tmp.path(),
+    );
+    let out = berth()
+        .args(["chart", "pull", &format!("oci://{registry}/charts/image")])
+        .args(["--insecure", "--chart-cache"])
+        .arg(&cache)
+        .arg("-d")
+        .arg(tmp.path().join("pulled"))
+        .output()
+        .expect("pull");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("is not a Helm chart")
+            && err.contains("application/vnd.oci.image.config.v1+json"),
+        "{err}"
     );
 
     let app = app(tmp.path(), &format!("oci://{registry}/charts"), "~1.3.0");
