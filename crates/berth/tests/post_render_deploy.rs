@@ -198,3 +198,36 @@ fn get_configmap(rt: &tokio::runtime::Runtime, kc: &Path) -> serde_json::Value {
         serde_json::to_value(api.get("settings").await.expect("configmap")).expect("json")
     })
 }
+
+#[test]
+fn release_build_scans_what_the_post_renderer_prints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(dir.path(), "./label.sh");
+    let extra = dir.path().join("extra.sh");
+    script(
+        &extra,
+        "cat; printf -- '---\\napiVersion: v1\\nkind: Pod\\nmetadata:\\n  name: extra\\nspec:\\n  containers:\\n  - name: c\\n    image: registry.example/extra:1.0\\n'",
+    );
+    let plan = |post: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        c.args(["release", "build", &app.display().to_string()])
+            .args(["--dry-run", "--no-mover-image", "-o", "json"]);
+        if post {
+            c.arg("--post-renderer").arg(&extra);
+        }
+        let out = c.output().expect("release build");
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan json");
+        v["images"].clone()
+    };
+    assert_eq!(
+        plan(false),
+        serde_json::json!([]),
+        "the chart runs no image"
+    );
+    assert_eq!(
+        plan(true),
+        serde_json::json!(["registry.example/extra:1.0"]),
+        "the image the post-renderer adds is in the release"
+    );
+}
