@@ -142,19 +142,55 @@ pub async fn resolve_loaded(chart: &Chart, fetch: &ChartFetch) -> Result<Vec<Cac
     Ok(out)
 }
 
-/// [`resolve_chart`] for every local chart component of the app at `app_dir`.
+/// [`resolve_chart`] for every local chart component of the app at `app_dir`, and every
+/// remote chart component (`chart.repo`) not already among the app's `vendored-charts/`.
 pub async fn resolve_app(app_dir: &Path, fetch: &ChartFetch) -> Result<Vec<CachedChart>> {
     let loaded = berth_spec::load(app_dir).map_err(|e| Error::BadInput(e.to_string()))?;
     let mut out = Vec::new();
     for c in &loaded.app.spec.components {
-        if let Some(path) = c.chart.as_ref().and_then(|ch| ch.path.as_ref()) {
+        let Some(chart) = &c.chart else { continue };
+        if let Some(path) = &chart.path {
             let dir = loaded.path(path);
             out.extend(resolve_chart(&dir, fetch).await.map_err(|e| {
                 Error::BadInput(format!("component {}: chart {path}: {e}", c.name))
             })?);
+        } else if let Some(hit) = resolve_component(&loaded, chart, fetch)
+            .await
+            .map_err(|e| Error::BadInput(format!("component {}: {e}", c.name)))?
+        {
+            out.push(hit);
         }
     }
     Ok(out)
+}
+
+/// A remote chart component's archive in the cache (fetched unless offline); `None` when the
+/// app already carries it under `vendored-charts/`.
+async fn resolve_component(
+    app: &berth_spec::LoadedApp,
+    chart: &berth_spec::ChartSource,
+    fetch: &ChartFetch,
+) -> Result<Option<CachedChart>> {
+    let Some((repository, name, version)) = berth_render::remote_chart(chart) else {
+        return Ok(None); // lint reports the incomplete source
+    };
+    let vendored = format!("{}/{name}-{version}.tgz", berth_render::VENDORED_CHARTS);
+    if app.path(&vendored).is_file() {
+        return Ok(None);
+    }
+    let need = RemoteNeed {
+        name,
+        repository,
+        constraint: version.clone(),
+        locked: Some(version),
+    };
+    let hit = if fetch.offline {
+        cached(&need.name, &fetch.cache, &need)?
+    } else {
+        let client = Client::new(fetch.registry.clone())?;
+        fetch_need(&client, &fetch.cache, &need).await?
+    };
+    Ok(Some(hit))
 }
 
 /// The remote dependencies of the app's chart components as release files:
@@ -163,7 +199,21 @@ pub async fn vendor_files(app_dir: &Path, fetch: &ChartFetch) -> Result<Vec<(Str
     let loaded = berth_spec::load(app_dir).map_err(|e| Error::BadInput(e.to_string()))?;
     let mut out = Vec::new();
     for c in &loaded.app.spec.components {
-        let Some(path) = c.chart.as_ref().and_then(|ch| ch.path.as_ref()) else {
+        let Some(chart) = &c.chart else { continue };
+        let Some(path) = &chart.path else {
+            let hit = resolve_component(&loaded, chart, fetch)
+                .await
+                .map_err(|e| Error::BadInput(format!("component {}: {e}", c.name)))?;
+            if let Some(h) = hit {
+                let bytes = fetch.cache.read(&h).map_err(chart_err)?;
+                let rel = format!(
+                    "{}/{}-{}.tgz",
+                    berth_render::VENDORED_CHARTS,
+                    h.name,
+                    h.version
+                );
+                out.push((rel, bytes));
+            }
             continue;
         };
         let dir = loaded.path(path);

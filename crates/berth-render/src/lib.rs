@@ -87,9 +87,10 @@ pub enum RenderError {
         #[source]
         source: berth_chart::PostRenderError,
     },
-    /// A remote chart was referenced; it must be pulled into the release first.
+    /// A remote chart is neither among the app's files (a release carries it) nor in the
+    /// chart cache.
     #[error(
-        "component `{component}`: remote chart {repo} is not vendored; run `berth release build` (or `helm pull {repo} --version {version}` into the app directory and use `chart.path`)"
+        "component `{component}`: remote chart {repo} {version} is neither in the app's {VENDORED_CHARTS}/ nor in the chart cache: fill the cache while online (`berth lint APP_DIR` or `berth chart pull`), or install the release `berth release build` makes"
     )]
     RemoteChart {
         /// The component.
@@ -340,6 +341,60 @@ fn release_name(c: &Component) -> String {
     c.release_name.clone().unwrap_or_else(|| c.name.clone())
 }
 
+/// Where a release keeps the archives of its remote chart components, among the app's files:
+/// `vendored-charts/NAME-VERSION.tgz`.
+pub const VENDORED_CHARTS: &str = "vendored-charts";
+
+/// A remote chart component's (repository, chart name, version): `repo: oci://HOST/PATH/NAME`
+/// is the chart NAME of repository `oci://HOST/PATH`; an `https://` repo names it in `name`.
+pub fn remote_chart(chart: &berth_spec::ChartSource) -> Option<(String, String, String)> {
+    let repo = chart.repo.as_deref()?.trim_end_matches('/');
+    let version = chart.version.clone().unwrap_or_default();
+    if repo.starts_with("oci://") {
+        let (repository, name) = repo.rsplit_once('/')?;
+        return Some((repository.to_string(), name.to_string(), version));
+    }
+    Some((repo.to_string(), chart.name.clone()?, version))
+}
+
+/// The chart a component renders and the path its objects' sources start with: `chart.path`
+/// below the app, or a remote chart from the app's `vendored-charts/` or the chart cache.
+fn load_component_chart(
+    app: &LoadedApp,
+    c: &Component,
+    chart: &berth_spec::ChartSource,
+    cache: &berth_chart::ChartCache,
+) -> Result<(String, berth_chart::Chart), RenderError> {
+    let err = |path: &str, source| RenderError::Chart {
+        component: c.name.clone(),
+        path: PathBuf::from(path),
+        source: Box::new(source),
+    };
+    if let Some(path) = &chart.path {
+        let loaded = berth_chart::Chart::load(&app.path(path)).map_err(|e| err(path, e))?;
+        return Ok((path.clone(), loaded));
+    }
+    let missing = || RenderError::RemoteChart {
+        component: c.name.clone(),
+        repo: chart.repo.clone().unwrap_or_default(),
+        version: chart.version.clone().unwrap_or_default(),
+    };
+    let (repository, name, version) = remote_chart(chart).ok_or_else(missing)?;
+    let path = format!("{VENDORED_CHARTS}/{name}-{version}.tgz");
+    let vendored = app.path(&path);
+    if vendored.is_file() {
+        let loaded = berth_chart::Chart::load(&vendored).map_err(|e| err(&path, e))?;
+        return Ok((path, loaded));
+    }
+    let hit = cache
+        .lookup(&repository, &name, &version)
+        .map_err(|e| err(&path, e))?
+        .ok_or_else(missing)?;
+    let bytes = cache.read(&hit).map_err(|e| err(&path, e))?;
+    let loaded = berth_chart::Chart::load_archive(&bytes, &path).map_err(|e| err(&path, e))?;
+    Ok((path, loaded))
+}
+
 /// The post-renderers of a chart component, in order: its own `chart.postRenderer`, then
 /// the one given to the command.
 fn post_renderers(
@@ -404,27 +459,21 @@ pub fn render_component(
         expose: None,
     };
     if let Some(chart) = &c.chart {
-        let Some(path) = &chart.path else {
-            return Err(RenderError::RemoteChart {
-                component: c.name.clone(),
-                repo: chart.repo.clone().unwrap_or_default(),
-                version: chart.version.clone().unwrap_or_default(),
-            });
-        };
-        let values = component_values(app, c, config, &namespace, opts.license.as_ref())?;
-        out.values = Value::Object(values.clone());
-        let full = app.path(path);
-        let err = |source| RenderError::Chart {
-            component: c.name.clone(),
-            path: PathBuf::from(path),
-            source: Box::new(source),
-        };
-        let mut loaded = berth_chart::Chart::load(&full).map_err(err)?;
         let cache = berth_chart::ChartCache::new(
             opts.chart_cache
                 .clone()
                 .unwrap_or_else(berth_chart::ChartCache::default_dir),
         );
+        let (path, loaded) = load_component_chart(app, c, chart, &cache)?;
+        let path = &path;
+        let values = component_values(app, c, config, &namespace, opts.license.as_ref())?;
+        out.values = Value::Object(values.clone());
+        let err = |source| RenderError::Chart {
+            component: c.name.clone(),
+            path: PathBuf::from(path),
+            source: Box::new(source),
+        };
+        let mut loaded = loaded;
         berth_chart::attach_from_cache(&mut loaded, &cache).map_err(err)?;
         let ropts = berth_chart::RenderOptions {
             release_name: release,
@@ -668,12 +717,7 @@ pub fn lint_render_with(
         ..Default::default()
     };
     let mut rendered = Vec::new();
-    let mut remote = false;
     for c in &app.app.spec.components {
-        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
-            remote = true;
-            continue; // remote charts are rendered at release build time
-        }
         match render_component(app, c, &config, &opts) {
             Ok(r) => rendered.push((c, r)),
             Err(e) => problems.push(problem(
@@ -685,7 +729,7 @@ pub fn lint_render_with(
         }
     }
     // `expose` with the default config, once every Service it may name is rendered.
-    if problems.is_empty() && !remote {
+    if problems.is_empty() {
         let (comps, mut out): (Vec<&Component>, Vec<RenderedComponent>) =
             rendered.into_iter().unzip();
         if let Err(e) = add_exposed(app, &comps, &config, &opts, None, &mut out) {
@@ -749,9 +793,6 @@ pub fn lint_api_versions_with(
     };
     let mut problems = Vec::new();
     for c in &app.app.spec.components {
-        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
-            continue;
-        }
         let Ok(rendered) = render_component(app, c, &config, &opts) else {
             continue;
         };

@@ -813,3 +813,92 @@ fn https_repository_with_basic_auth() {
         tgz
     );
 }
+
+#[test]
+fn remote_chart_component_lints_and_a_release_carries_it() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .args(["registry", "serve", "--root"])
+        .arg(tmp.path().join("reg"))
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("registry");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port");
+    let _reg = Kill(child);
+    let registry = line.trim().to_string();
+    push_oci_chart(
+        &registry,
+        "charts/sub",
+        "2.0.1",
+        &chart_tgz("sub", "2.0.1"),
+        tmp.path(),
+    );
+    let app = tmp.path().join("remote-app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    std::fs::write(
+        app.join("berth.yaml"),
+        format!(
+            "apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata:\n  name: remote\n  version: 0.1.0\nspec:\n  components:\n  - name: sub\n    chart: {{repo: oci://{registry}/charts/sub, version: 2.0.1}}\n"
+        ),
+    )
+    .expect("berth.yaml");
+    let cache = tmp.path().join("cache");
+    let berth_in = |args: &[&str], cache: &Path| {
+        berth()
+            .args(args)
+            .arg("--chart-cache")
+            .arg(cache)
+            .output()
+            .expect("berth")
+    };
+    let a = app.display().to_string();
+    let empty = tmp.path().join("empty");
+    let miss = berth_in(&["lint", &a, "--offline"], &empty);
+    let text = String::from_utf8_lossy(&miss.stdout);
+    assert!(
+        !miss.status.success() && text.contains("chart-dependency"),
+        "offline with an empty cache: {text}"
+    );
+    let lint = berth_in(&["lint", &a, "--insecure"], &cache);
+    assert!(
+        lint.status.success(),
+        "lint fetches and renders the remote chart: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let out = tmp.path().join("remote.release");
+    let build = berth_in(
+        &[
+            "release",
+            "build",
+            &a,
+            "--no-mover-image",
+            "--quiet",
+            "--offline",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &cache,
+    );
+    ok(&build);
+    let rel = berth_oci::release::Release::open(&out).expect("release");
+    assert_eq!(
+        rel.read_file("vendored-charts/sub-2.0.1.tgz")
+            .expect("read"),
+        Some(chart_tgz("sub", "2.0.1")),
+        "the release carries the remote chart"
+    );
+    // The release's app files render with no cache and no registry.
+    let files = tmp.path().join("release-files");
+    rel.write_app_files(&files).expect("app files");
+    let lint = berth_in(&["lint", &files.display().to_string(), "--offline"], &empty);
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+}

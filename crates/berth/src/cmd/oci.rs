@@ -260,6 +260,9 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
         },
     };
     if b.dry_run {
+        // Remote charts into the cache first (unless --offline), so the plan renders them.
+        let fetch = b.charts.fetch(&b.registry)?;
+        crate::cmd::deploy::runtime()?.block_on(berth_ops::charts::resolve_app(&b.dir, &fetch))?;
         let plan = berth_ops::release::plan(&input, &|e| {
             if let berth_ops::Event::Warning { message } = e {
                 eprintln!("warning: {message}");
