@@ -480,6 +480,29 @@ fn oci_dependency_pulls_and_renders_as_vendored() {
         &["--offline"],
     ));
     assert_eq!(resolved, vendored);
+    assert_same_as_helm(&chart, &resolved);
+}
+
+/// Helm v4 renders `chart` (its dependencies vendored) as berth printed `berth_out`.
+fn assert_same_as_helm(chart: &Path, berth_out: &str) {
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let oracle = std::process::Command::new(python)
+        .arg(root().join("scripts/helm_oracle.py"))
+        .arg(chart)
+        .args(["--name", "rel", "--namespace", "default"])
+        .output()
+        .expect("run oracle");
+    let v: serde_json::Value = serde_json::from_slice(&oracle.stdout).expect("oracle JSON");
+    let manifest = v["manifest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("helm: {v}"));
+    let want = format!("{}\n", manifest.trim());
+    assert!(
+        berth_out.starts_with(&want),
+        "berth differs from helm:\n--- helm\n{want}\n--- berth\n{berth_out}"
+    );
 }
 
 #[test]
@@ -541,24 +564,8 @@ fn dependency_update_writes_helm_lock_and_helm_renders_the_same() {
         chart_tgz("sub", "1.2.0")
     );
 
-    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
-        return;
-    };
-    let oracle = std::process::Command::new(python)
-        .arg(root().join("scripts/helm_oracle.py"))
-        .arg(&chart)
-        .args(["--name", "rel", "--namespace", "default"])
-        .output()
-        .expect("run oracle");
-    let v: serde_json::Value = serde_json::from_slice(&oracle.stdout).expect("oracle JSON");
-    let manifest = v["manifest"]
-        .as_str()
-        .unwrap_or_else(|| panic!("helm: {v}"));
-    let want = format!("{}\n", manifest.trim());
-    assert!(
-        from_cache.starts_with(&want),
-        "berth (dependency from the cache) differs from helm (vendored):\n--- helm\n{want}\n--- berth\n{from_cache}"
-    );
+    // berth's render from the cache is Helm's render of the vendored chart.
+    assert_same_as_helm(&chart, &from_cache);
 }
 
 #[test]
