@@ -149,6 +149,16 @@ fn post_renderers_change_what_is_applied_and_a_failing_one_changes_nothing() {
     );
     let cm = get_configmap(&rt, &kc);
     assert_eq!(cm["data"]["replicas"], "3", "nothing applied: {cm}");
+
+    // A first install whose post-renderer fails leaves no trace either.
+    let fail_arg = fail.display().to_string();
+    let out = berth(
+        &["install", &a, "-n", "other", "--post-renderer", &fail_arg],
+        &kc,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = berth(&["history", "web", "-n", "other"], &kc);
+    assert_eq!(out.status.code(), Some(5), "not installed: {}", text(&out));
     drop(sim);
 }
 
