@@ -23,6 +23,16 @@ done
 gh rustsec/advisory-db 057cf031107a80d877c35b4e28e1477f7066bc58 crates/RUSTSEC-2021-0003.json /dev/stdout |
   python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references")]; json.dump(d,sys.stdout,indent=2)' \
   > osv/RUSTSEC-2021-0003.json
+# GitHub's Log4Shell and Spring4Shell advisories (ecosystem Maven) as its advisory-database
+# repository has them (prose dropped).
+gh github/advisory-database 0cfafc15b8ce7c8a53c8685daa0ec1a0c76d4684 \
+  advisories/github-reviewed/2021/12/GHSA-jfh8-c2jp-5v3q/GHSA-jfh8-c2jp-5v3q.json /dev/stdout |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references")]; json.dump(d,sys.stdout,indent=2)' \
+  > osv/GHSA-jfh8-c2jp-5v3q.json
+gh github/advisory-database b4fb55f2669be0216baf4cfb9a01fe4533007957 \
+  advisories/github-reviewed/2022/03/GHSA-36p3-wjmg-h94x/GHSA-36p3-wjmg-h94x.json /dev/stdout |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); [d.pop(k,None) for k in ("details","references")]; json.dump(d,sys.stdout,indent=2)' \
+  > osv/GHSA-36p3-wjmg-h94x.json
 # AlmaLinux's errata record, prose dropped and its affected list cut to five glibc packages.
 gh AlmaLinux/osv-database 0f58f4620a858b797b968bf3678fc24f78fc088c advisories/almalinux9/ALSA-2023:5453.json /dev/stdout |
   python3 -c 'import json,sys; d=json.load(sys.stdin); keep={"glibc","glibc-common","glibc-minimal-langpack","libnsl","nscd"}

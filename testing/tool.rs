@@ -26,7 +26,10 @@ pub fn setup_script(var: &str) -> &'static str {
         | "BERTH_TEST_NPM_DIR"
         | "BERTH_TEST_RPM"
         | "BERTH_TEST_RPMBUILD"
-        | "BERTH_TEST_SQLITE3" => "scripts/setup.d/70-scan.sh",
+        | "BERTH_TEST_SQLITE3"
+        | "BERTH_TEST_JAVA"
+        | "BERTH_TEST_MAVEN_ARTIFACT_JAR"
+        | "BERTH_TEST_LOG4J_CORE_JAR" => "scripts/setup.d/70-scan.sh",
         "BERTH_TEST_WEED" => "scripts/setup.d/55-seaweedfs.sh",
         "BERTH_TEST_SSHD" | "BERTH_TEST_RESTIC" => "scripts/setup.d/60-snapshot.sh",
         _ => "scripts/setup.d",

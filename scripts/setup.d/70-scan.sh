@@ -25,3 +25,11 @@ BERTH_TEST_RPM="$(command -v rpm)"
 BERTH_TEST_RPMBUILD="$(command -v rpmbuild)"
 BERTH_TEST_SQLITE3="$(command -v sqlite3)"
 export BERTH_TEST_RPM BERTH_TEST_RPMBUILD BERTH_TEST_SQLITE3
+# Maven's version order is checked against Maven's own ComparableVersion: the maven-artifact
+# jar of libmaven3-core-java (above) run by a headless JRE. Debian's log4j-core 2.19 is the
+# real jar the Log4Shell test scans (it must not be reported: 2.19 is fixed).
+need_apt openjdk-17-jre-headless liblog4j2-java
+BERTH_TEST_JAVA="$(command -v java)"
+BERTH_TEST_MAVEN_ARTIFACT_JAR=/usr/share/java/maven3-artifact.jar
+BERTH_TEST_LOG4J_CORE_JAR=/usr/share/java/log4j-core.jar
+export BERTH_TEST_JAVA BERTH_TEST_MAVEN_ARTIFACT_JAR BERTH_TEST_LOG4J_CORE_JAR

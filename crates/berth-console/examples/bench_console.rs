@@ -12,8 +12,6 @@
 //!
 //! Prints one table per part with the issue's budgets (50 ms server, 500 ms load) as ratios.
 
-use axum::body::Body;
-use axum::http::{Request, header};
 use berth_console::auth::PasswordInput;
 use berth_console::ops::{KubeAccess, Ops};
 use berth_deploy::{Cluster, ConnectOptions};
@@ -21,7 +19,6 @@ use berth_kube_sim::{SimOptions, Simulator};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt as _;
 
 const OBJECTS: usize = 2000;
 const PASSWORD: &str = "bench-password";
@@ -35,7 +32,9 @@ const PAGES: &[&str] = &[
     "/login",
 ];
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mod.rs"]
+mod common;
+use common::{Res, percentile, session, time_page};
 
 fn copy_dir(src: &Path, dst: &Path) -> Res<()> {
     std::fs::create_dir_all(dst)?;
@@ -63,80 +62,6 @@ fn big_app(dir: &Path) -> Res<PathBuf> {
         ),
     )?;
     Ok(dst)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// Log in through the router; the session cookie.
-async fn session(app: &axum::Router) -> Res<String> {
-    let r = app
-        .clone()
-        .oneshot(Request::get("/login").body(Body::empty())?)
-        .await?;
-    let pre = r
-        .headers()
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .ok_or("no login cookie")?
-        .to_string();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await?;
-    let html = String::from_utf8_lossy(&body);
-    let at = html.find("name=\"csrf\" value=\"").ok_or("no token")? + 19;
-    let token = html[at..].split('"').next().ok_or("no token")?;
-    let r = app
-        .clone()
-        .oneshot(
-            Request::post("/login")
-                .header(header::COOKIE, &pre)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("csrf={token}&password={PASSWORD}")))?,
-        )
-        .await?;
-    r.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("berth_console="))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_string)
-        .ok_or_else(|| "login failed".into())
-}
-
-async fn time_page(
-    app: &axum::Router,
-    path: &str,
-    cookie: &str,
-    runs: usize,
-) -> Res<(Vec<f64>, usize)> {
-    let mut ms = Vec::with_capacity(runs);
-    let mut size = 0;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = app
-            .clone()
-            .oneshot(
-                Request::get(path)
-                    .header(header::COOKIE, cookie)
-                    .body(Body::empty())?,
-            )
-            .await?;
-        let status = r.status();
-        let body = axum::body::to_bytes(r.into_body(), usize::MAX).await?;
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        if !status.is_success() {
-            return Err(format!("{path} answered {status}").into());
-        }
-        size = body.len();
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok((ms, size))
 }
 
 fn main() -> Res<()> {
@@ -227,7 +152,13 @@ async fn run(runs: usize) -> Res<()> {
     }
     let router =
         berth_console::server::router(berth_console::server::state(ops, loaded.credentials, false));
-    let cookie = session(&router).await?;
+    let cookie = session(
+        &router,
+        "/login",
+        &format!("password={PASSWORD}"),
+        "berth_console",
+    )
+    .await?;
     let bare = axum::Router::new().route(
         "/",
         axum::routing::get(|| async { axum::response::Html("<!doctype html><p>ok</p>") }),

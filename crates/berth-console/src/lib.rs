@@ -13,11 +13,14 @@
 //!   (newer releases on the Versions page, the online upgrade) and [`snapshots`] (the
 //!   Snapshots page) add their routes to it.
 //! - [`manifest`]: the objects that run the console in the cluster (`--print-manifest`).
+//! - [`portal`]: the vendor's portal, the same kind of pages served by the vendor server
+//!   (`berth vendor serve`) under `/portal/`, over the vendor service's operations.
 
 pub mod auth;
 pub mod jobs;
 pub mod manifest;
 pub mod ops;
+pub mod portal;
 pub mod screen;
 pub mod server;
 pub mod session;

@@ -9,7 +9,7 @@ use crate::session::{COOKIE, LOGIN_COOKIE, Lockout, Session, Sessions, Signer, t
 use crate::views::*;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,7 +19,7 @@ use berth_spec::ItemType;
 use berth_spec::config::ResolvedConfig;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -112,7 +112,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn security_headers(mut r: Response) -> Response {
+pub(crate) async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     for (k, v) in [
         (
@@ -132,7 +132,7 @@ async fn security_headers(mut r: Response) -> Response {
 }
 
 static APP_JS: &str = include_str!("../assets/app.js");
-static APP_CSS: &str = include_str!("../assets/app.css");
+pub(crate) static APP_CSS: &str = include_str!("../assets/app.css");
 
 async fn asset(Path(name): Path<String>) -> Response {
     let (body, mime) = match name.as_str() {
@@ -153,22 +153,11 @@ async fn asset(Path(name): Path<String>) -> Response {
 // ---------- sessions ----------
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    crate::session::cookie_value(headers, name)
 }
 
 fn set_cookie(s: &Inner, name: &str, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if s.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("invalid=1; Max-Age=0"))
+    crate::session::cookie_header(name, value, "/", max_age, s.secure_cookies)
 }
 
 /// The logged-in session of a request: (id, session).
@@ -275,9 +264,7 @@ fn login_form(s: &Inner, error: Option<String>, code: StatusCode) -> Response {
 }
 
 fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
+    crate::session::client_ip(req)
 }
 
 async fn login(State(s): State<AppState>, req: Request) -> Response {

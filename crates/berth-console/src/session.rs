@@ -1,5 +1,7 @@
 //! Sessions: signed cookies, the in-memory session table with each session's CSRF token, and
 //! the lock-out of clients that guess passwords. Time is passed in, so tests set the clock.
+//! The console's sessions hold a [`Role`]; the vendor's portal uses the same pieces with its
+//! own login (a vendor token's id and scope).
 
 use crate::auth::Role;
 use base64::Engine as _;
@@ -27,6 +29,41 @@ fn random32() -> [u8; 32] {
     let mut b = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
     b
+}
+
+/// The value of cookie `name` in a request's headers.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, scoped to `path`, `Secure` over TLS;
+/// `max_age` 0 deletes the cookie.
+pub fn cookie_header(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+    secure: bool,
+) -> axum::http::HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    axum::http::HeaderValue::from_str(&format!(
+        "{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("invalid=1; Max-Age=0"))
+}
+
+/// The client's address (the lock-out's key); loopback when the server did not record it.
+pub fn client_ip(req: &axum::extract::Request) -> IpAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
 }
 
 /// Signs and checks cookie values with the Secret's session key.
@@ -67,11 +104,11 @@ impl Signer {
     }
 }
 
-/// One logged-in session.
+/// One logged-in session; `R` is who logged in (the console's [`Role`] by default).
 #[derive(Debug, Clone)]
-pub struct Session {
-    /// The role.
-    pub role: Role,
+pub struct Session<R = Role> {
+    /// Who logged in.
+    pub role: R,
     /// The token every POST must carry.
     pub csrf: String,
     expires: Instant,
@@ -87,16 +124,24 @@ pub fn tokens_equal(a: &str, b: &str) -> bool {
 }
 
 /// Logged-in sessions and pending login forms.
-#[derive(Default)]
-pub struct Sessions {
-    live: Mutex<HashMap<String, Session>>,
+pub struct Sessions<R = Role> {
+    live: Mutex<HashMap<String, Session<R>>>,
     /// Pre-login id → (CSRF token of the login form, expiry).
     login: Mutex<HashMap<String, (String, Instant)>>,
 }
 
-impl Sessions {
+impl<R> Default for Sessions<R> {
+    fn default() -> Self {
+        Sessions {
+            live: Mutex::new(HashMap::new()),
+            login: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<R: Clone> Sessions<R> {
     /// Start a session; returns its id (to sign into the cookie).
-    pub fn create(&self, role: Role, now: Instant) -> (String, Session) {
+    pub fn create(&self, role: R, now: Instant) -> (String, Session<R>) {
         let id = b64url(&random32());
         let s = Session {
             role,
@@ -111,7 +156,7 @@ impl Sessions {
     }
 
     /// The live session `id`, if it has not expired or been ended.
-    pub fn get(&self, id: &str, now: Instant) -> Option<Session> {
+    pub fn get(&self, id: &str, now: Instant) -> Option<Session<R>> {
         let m = self.live.lock().ok()?;
         m.get(id).filter(|s| s.expires > now).cloned()
     }
@@ -212,7 +257,7 @@ mod tests {
     #[test]
     fn sessions_expire_and_end() {
         let t0 = Instant::now();
-        let ss = Sessions::default();
+        let ss = Sessions::<Role>::default();
         let (id, s) = ss.create(Role::Viewer, t0);
         assert_eq!(ss.get(&id, t0).unwrap().role, Role::Viewer);
         assert_eq!(ss.get(&id, t0).unwrap().csrf, s.csrf);
@@ -225,7 +270,7 @@ mod tests {
     #[test]
     fn login_form_token_is_bound_to_its_cookie() {
         let t0 = Instant::now();
-        let ss = Sessions::default();
+        let ss = Sessions::<Role>::default();
         let (id, tok) = ss.login_form(t0);
         let (id2, tok2) = ss.login_form(t0);
         assert!(ss.check_login_token(&id, &tok, t0));

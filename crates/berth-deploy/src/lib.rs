@@ -4,7 +4,8 @@
 //!
 //! Pure data and decisions live in their own modules and are tested on JSON fixtures:
 //! [`render`] (the renderer seam and plain manifest directories), [`order`], [`hooks`],
-//! [`plan`], [`readiness`], [`diagnose`], [`inventory`], [`policy`] and [`lock`].
+//! [`plan`], [`readiness`], [`diagnose`], [`inventory`], [`policy`] and [`lock`]; [`network`]
+//! diagnoses a test hook whose connection NetworkPolicies refuse (berth-netpol's evaluator).
 //! I/O sits at the edges: [`cluster`] talks to the API server through the `kube` client and
 //! [`engine`] drives the operations.
 
@@ -16,6 +17,7 @@ pub mod field_names;
 pub mod hooks;
 pub mod inventory;
 pub mod lock;
+pub mod network;
 pub mod object;
 pub mod order;
 pub mod plan;

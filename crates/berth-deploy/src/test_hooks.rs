@@ -82,6 +82,9 @@ pub struct TestRun {
     pub seconds: f64,
     /// The last log lines of a failed test Pod (`; last log lines: ...`), else empty.
     pub logs: String,
+    /// Why a failed or unfinished test could not connect: the NetworkPolicies that refuse
+    /// its connection to the Service it calls (`network`).
+    pub network: Option<Diagnosis>,
 }
 
 impl TestRun {
@@ -101,14 +104,15 @@ pub async fn run_test(
     let r = object_ref(test);
     let _ = cluster.delete(&r).await;
     let start = Instant::now();
-    let done = |outcome, logs| TestRun {
+    let done = |outcome, logs, network| TestRun {
         object: r.clone(),
         outcome,
         seconds: start.elapsed().as_secs_f64(),
         logs,
+        network,
     };
     if let Err(e) = cluster.create(test).await {
-        return done(TestOutcome::NotCreated(e.to_string()), String::new());
+        return done(TestOutcome::NotCreated(e.to_string()), String::new(), None);
     }
     // A diagnosis that holds (an image that cannot be pulled) ends the wait early.
     let mut diagnosed: Option<(Instant, Diagnosis)> = None;
@@ -144,12 +148,15 @@ pub async fn run_test(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let logs = match outcome {
-        TestOutcome::Failed | TestOutcome::TimedOut => test_logs(cluster, test).await,
-        _ => String::new(),
+    let (logs, network) = match outcome {
+        TestOutcome::Failed | TestOutcome::TimedOut => (
+            test_logs(cluster, test).await,
+            crate::network::diagnose_test(cluster, test).await,
+        ),
+        _ => (String::new(), None),
     };
     let _ = cluster.delete(&r).await;
-    done(outcome, logs)
+    done(outcome, logs, network)
 }
 
 /// The last log lines of a test Pod's first container.

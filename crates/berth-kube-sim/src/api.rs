@@ -752,6 +752,7 @@ fn create(
     let stored = store.commit(&gr, obj, None);
     if rr.rt.kind == "Namespace" && rr.rt.group.is_empty() {
         crate::quota::namespace_defaults(&mut store, &name);
+        crate::network::namespace_defaults(&mut store, &name);
     }
     Ok(with_warnings(
         json_response(201, &output(&stored, &rr.rt)),
@@ -1107,6 +1108,7 @@ fn apply(
             let stored = store.commit(&gr, obj, None);
             if rr.rt.kind == "Namespace" && rr.rt.group.is_empty() {
                 crate::quota::namespace_defaults(&mut store, name);
+                crate::network::namespace_defaults(&mut store, name);
             }
             Ok(json_response(201, &output(&stored, &rr.rt)))
         }

@@ -2334,6 +2334,19 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
         init_statuses.push(s);
     }
 
+    // The connection a run-to-completion pod makes, decided once when its containers start.
+    let refused = if is_job_pod && init_done {
+        match store.network.get(&uid) {
+            Some(r) => r.clone(),
+            None => {
+                let r = crate::network::refused(store, pod);
+                store.network.insert(uid.clone(), r.clone());
+                r
+            }
+        }
+    } else {
+        None
+    };
     let mut statuses = Vec::new();
     let mut all_ready = init_done;
     let mut all_terminated_ok = true;
@@ -2471,8 +2484,13 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                         }
                     }
                 } else if is_job_pod {
+                    // A connection the NetworkPolicies refuse ends the container at the
+                    // client's timeout, with the client's exit code.
+                    let (run_for, code) = match refused.as_ref().filter(|r| r.container == cname) {
+                        Some(r) => (r.after, r.exit_code),
+                        None => (run_for, if job_fail { exit_code } else { 0 }),
+                    };
                     if elapsed >= run_for {
-                        let code = if job_fail { exit_code } else { 0 };
                         let fin = if old["state"]["terminated"].is_object() {
                             old["state"]["terminated"].clone()
                         } else {

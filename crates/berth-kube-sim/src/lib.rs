@@ -33,6 +33,7 @@ mod exec;
 mod faults;
 mod fields;
 mod logs;
+mod network;
 mod persist;
 mod pod_security;
 pub mod profile;

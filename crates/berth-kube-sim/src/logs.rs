@@ -149,11 +149,19 @@ pub fn serve(sh: &Arc<Shared>, rr: &ResReq, name: &str, q: &Query) -> Result<Res
     }
     .and_then(|s| s.parse::<jiff::Timestamp>().ok())
     .unwrap_or_else(jiff::Timestamp::now);
-    let mut out = match sh
-        .volumes
-        .output(pod["metadata"]["uid"].as_str().unwrap_or(""), cname)
-    {
-        Some(real) if !previous => real,
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    // A connection the NetworkPolicies refuse: the client prints its error when it gives up.
+    let refused = sh
+        .read()
+        .network
+        .get(uid)
+        .cloned()
+        .flatten()
+        .filter(|r| r.container == cname);
+    let mut out = match (sh.volumes.output(uid, cname), refused) {
+        (Some(real), _) if !previous => real,
+        (_, Some(r)) if status["state"]["terminated"].is_object() => vec![r.log],
+        (_, Some(_)) => Vec::new(),
         _ => lines(&pod, c, previous),
     };
     if let Some(since) = q.get("sinceSeconds").and_then(|s| s.parse::<i64>().ok()) {

@@ -58,6 +58,18 @@ pub struct Profile {
     /// the API, as multi-tenant clusters do with project templates or policy engines. None by
     /// default.
     pub namespace_quota: Option<NamespaceQuotaProfile>,
+    /// A NetworkPolicy `default-deny` put into every namespace created through the API, as
+    /// hardened clusters do with policy engines or project templates. None by default.
+    pub network_policy: Option<NetworkPolicyProfile>,
+}
+
+/// What every new namespace gets (`networkPolicy`; docs/formats/sim-profile.md §16).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicyProfile {
+    /// `policyTypes` of the NetworkPolicy `default-deny` (podSelector `{}`, no rules):
+    /// `[Ingress]` or `[Ingress, Egress]`.
+    pub default_deny: Vec<String>,
 }
 
 /// What every new namespace gets (`namespaceQuota`; docs/formats/sim-profile.md §13).
@@ -242,6 +254,7 @@ impl Default for Profile {
             security_context_constraints: false,
             load_balancers: true,
             namespace_quota: None,
+            network_policy: None,
         }
     }
 }
@@ -552,6 +565,19 @@ impl Profile {
                         "gateways[{i}].{field} is empty: a Gateway needs a name, namespace, gatewayClassName and controllerName"
                     ));
                 }
+            }
+        }
+        if let Some(np) = &self.network_policy {
+            let known = np
+                .default_deny
+                .iter()
+                .all(|t| matches!(t.as_str(), "Ingress" | "Egress"));
+            if np.default_deny.is_empty() || !known {
+                return Err(format!(
+                    "networkPolicy.defaultDeny must list Ingress, Egress or both (the policyTypes \
+                     of the default-deny policy each new namespace gets), got {:?}",
+                    np.default_deny
+                ));
             }
         }
         match self.distribution.as_str() {

@@ -79,6 +79,9 @@ pub struct Store {
     pub born: HashMap<String, Instant>,
     /// uid -> resourceVersion of pods the kubelet has nothing more to do for.
     pub settled: HashMap<String, String>,
+    /// uid -> the refused connection of a pod that runs to completion, decided when its
+    /// containers start (network.rs).
+    pub network: HashMap<String, Option<crate::network::Refused>>,
     /// Bumped on every pod write (Services recompute Endpoints only when it moved).
     pub pods_gen: u64,
     pub endpoints_gen: u64,
@@ -177,6 +180,7 @@ impl Store {
             tx,
             born: HashMap::new(),
             settled: HashMap::new(),
+            network: HashMap::new(),
             pods_gen: 0,
             endpoints_gen: u64::MAX,
             endpoints_seen: HashMap::new(),
@@ -344,6 +348,7 @@ impl Store {
         if let Some(uid) = last["metadata"]["uid"].as_str() {
             self.born.remove(uid);
             self.settled.remove(uid);
+            self.network.remove(uid);
         }
         self.need_gc = true;
         if gr.0 == "apiextensions.k8s.io" {

@@ -800,6 +800,18 @@ fn builtin(store: &Store, kind: &str, group: &str, o: &Value) -> Option<(Vec<Val
                 json!(age(o)),
             ],
         ),
+        ("networking.k8s.io", "NetworkPolicy") => (
+            vec![
+                col("Name", "string", 0),
+                col("Pod-Selector", "string", 0),
+                col("Age", "string", 0),
+            ],
+            vec![
+                name,
+                json!(selector_str(&spec["podSelector"])),
+                json!(age(o)),
+            ],
+        ),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => (
             vec![col("Name", "string", 0), col("Created At", "date", 0)],
             vec![name, json!(s(&o["metadata"]["creationTimestamp"]))],

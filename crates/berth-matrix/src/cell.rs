@@ -704,10 +704,21 @@ async fn deploy(
     let res = engine.deploy(release.clone(), mode, false).await;
     Some(match res {
         Ok(r) if r.ok() => {
+            // The namespace's NetworkPolicies may isolate pods of an app that ships none.
+            let objects: Vec<serde_json::Value> =
+                release.objects.iter().map(|m| m.object.clone()).collect();
+            let note = berth_deploy::network::isolation_warning(
+                engine.cluster(),
+                &engine.options().namespace,
+                &objects,
+            )
+            .await
+            .map(|n| format!("\nwarning: {n}"))
+            .unwrap_or_default();
             if let Ok(mut d) = deployed.lock() {
                 *d = Some((release, plans));
             }
-            Ok(format!("{pushed}{exposed_lines}{}", summary(&r)))
+            Ok(format!("{pushed}{exposed_lines}{}{note}", summary(&r)))
         }
         Ok(r) => Err((
             format!("{pushed}{}", summary(&r)),

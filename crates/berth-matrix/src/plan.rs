@@ -237,6 +237,33 @@ pub fn parse_quota(spec: &str) -> Result<BTreeMap<String, String>, MatrixError> 
     Ok(hard)
 }
 
+/// Parse `ingress` or `ingress,egress` (any case) into the `policyTypes` of the default-deny
+/// NetworkPolicy every new namespace gets (sorted, each once).
+pub fn parse_default_deny(spec: &str) -> Result<Vec<String>, MatrixError> {
+    let mut types = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let t = match item.to_ascii_lowercase().as_str() {
+            "ingress" => "Ingress",
+            "egress" => "Egress",
+            _ => {
+                return Err(MatrixError::Input(format!(
+                    "{item:?}: expected ingress or ingress,egress"
+                )));
+            }
+        };
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    if types.is_empty() {
+        return Err(MatrixError::Input(
+            "names no direction; expected ingress or ingress,egress".into(),
+        ));
+    }
+    types.sort();
+    Ok(types.into_iter().map(String::from).collect())
+}
+
 /// A plain decimal with an optional suffix (`m`, `k`, `M`, `G`, `T`, `Ki`, `Mi`, `Gi`, `Ti`).
 fn is_quantity(v: &str) -> bool {
     let digits_end = v
@@ -369,6 +396,21 @@ mod tests {
         let e = parse_quota("cpu").expect_err("shape");
         assert!(e.to_string().contains("RESOURCE=QUANTITY"), "{e}");
         assert!(parse_quota(" , ").is_err());
+    }
+
+    #[test]
+    fn default_deny_directions_parse_and_bad_ones_name_the_choices() {
+        assert_eq!(parse_default_deny("ingress").expect("ok"), ["Ingress"]);
+        assert_eq!(
+            parse_default_deny("Egress, ingress").expect("ok"),
+            ["Egress", "Ingress"]
+        );
+        let e = parse_default_deny("ingress,dns").expect_err("direction");
+        assert!(
+            e.to_string().contains("expected ingress or ingress,egress"),
+            "{e}"
+        );
+        assert!(parse_default_deny(",").is_err());
     }
 
     #[test]

@@ -51,8 +51,20 @@ pub async fn run_tests(
             TestOutcome::TimedOut => "did not finish in time",
             TestOutcome::Failed => "failed",
         };
+        let detail = format!("{}\ntest {r} {what} ({secs:.2}s){logs}", lines.join("\n"));
+        // NetworkPolicies that refuse the test's connection name the cause and the fix.
+        if let Some(d) = &run.network {
+            return Some(Err((
+                detail,
+                Some(CellDiagnosis {
+                    object: r.to_string(),
+                    cause: format!("{}; the test {what}{logs}", d.cause),
+                    fix: d.fix.clone(),
+                }),
+            )));
+        }
         return Some(Err((
-            format!("{}\ntest {r} {what} ({secs:.2}s){logs}", lines.join("\n")),
+            detail,
             Some(CellDiagnosis {
                 object: r.to_string(),
                 cause: format!("the app's test {r} {what}{logs}"),

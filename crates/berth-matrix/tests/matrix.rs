@@ -236,6 +236,101 @@ fn a_namespace_quota_refuses_pods_without_limits_and_pods_that_state_them_pass()
     assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
 }
 
+/// A cluster that puts a default-deny NetworkPolicy into every new namespace
+/// (`--default-deny`).
+fn default_deny(directions: &str) -> ProfileTweak {
+    let types = berth_matrix::plan::parse_default_deny(directions).expect("directions");
+    Arc::new(move |_, p| {
+        p.network_policy = Some(berth_kube_sim::profile::NetworkPolicyProfile {
+            default_deny: types.clone(),
+        })
+    })
+}
+
+#[test]
+fn default_deny_fails_the_test_step_naming_the_policy_and_shipped_policies_pass() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        Some(default_deny("ingress")),
+        out.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("test"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("test pod/web-test")
+            && d.cause
+                .contains("cannot connect to Service web:8080 (pods app=web port 8080/TCP)")
+            && d.cause
+                .contains("ingress to the Service's pods is isolated by NetworkPolicy")
+            && d.cause.contains("/default-deny")
+            && d.cause.contains("wget: download timed out"),
+        "{}",
+        d.cause
+    );
+    assert!(!d.cause.contains("egress"), "{}", d.cause);
+    let install = &step(c, "install").detail;
+    assert!(
+        install.contains(
+            "/default-deny isolates the app's pods (deployment/web, pod/web-test) for ingress"
+        ) && install.contains("the app ships no NetworkPolicy"),
+        "{install}"
+    );
+    assert!(
+        d.fix
+            .contains("label the test pod app.kubernetes.io/component=test")
+            && d.fix
+                .contains("add a NetworkPolicy allowing ingress to pods app=web on port 8080")
+            && d.fix.contains("kind: NetworkPolicy"),
+        "{}",
+        d.fix
+    );
+
+    // Egress denied too: the lookup is refused first, and the fix admits the DNS.
+    let out2 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[],
+        Some(default_deny("ingress,egress")),
+        out2.path(),
+    );
+    let c = &r.cells[0];
+    assert_eq!(c.failed_step.as_deref(), Some("test"), "{:?}", c.steps);
+    let d = c.diagnosis.as_ref().expect("diagnosis");
+    assert!(
+        d.cause.contains("cannot look up web")
+            && d.cause.contains("/default-deny isolates its egress")
+            && d.cause.contains("wget: bad address 'web'"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("k8s-app: kube-dns"), "{}", d.fix);
+
+    // The app that ships NetworkPolicies for its test passes on the same cluster.
+    let out3 = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &fixture(),
+        "1.32",
+        "generic",
+        "online",
+        &[("network_policies", json!(true))],
+        Some(default_deny("ingress,egress")),
+        out3.path(),
+    );
+    assert!(r.cells[0].passed, "{:?}", r.cells[0].diagnosis);
+    assert_eq!(step(&r.cells[0], "test").status, StepStatus::Passed);
+    let install = &step(&r.cells[0], "install").detail;
+    assert!(!install.contains("NetworkPolicy"), "{install}");
+}
+
 #[test]
 fn restricted_pod_security_refuses_the_pods_with_the_real_message_and_hardened_pods_pass() {
     let out = tempfile::tempdir().expect("tempdir");

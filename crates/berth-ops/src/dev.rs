@@ -427,7 +427,7 @@ impl Session {
             let run = run_test(&cluster, t, self.target.timeout, self.input.fail_fast).await;
             let r = &run.object;
             let secs = run.seconds;
-            lines.push(match &run.outcome {
+            let mut line = match &run.outcome {
                 TestOutcome::Passed => format!("test {r} passed ({secs:.2}s)"),
                 TestOutcome::Failed => format!("test {r} failed ({secs:.2}s){}", run.logs),
                 TestOutcome::TimedOut => {
@@ -435,7 +435,12 @@ impl Session {
                 }
                 TestOutcome::Diagnosed(d) => format!("test {r}: {}; fix: {}", d.cause, d.fix),
                 TestOutcome::NotCreated(e) => format!("test {r} could not be created: {e}"),
-            });
+            };
+            // NetworkPolicies that refuse the test's connection: berth's diagnosis.
+            if let Some(d) = &run.network {
+                line.push_str(&format!("\n  cause: {}\n  fix: {}", d.cause, d.fix));
+            }
+            lines.push(line);
             passed &= run.passed();
         }
         self.emit(DevEvent::Tests {

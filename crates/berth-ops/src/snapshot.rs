@@ -1390,23 +1390,11 @@ mod tests {
         );
         assert_eq!(m.pull_secret.as_deref(), Some("berth-registry"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let access = RepoAccess {
-            repo: snap::Repository::init(
-                Arc::new(snap::LocalBackend::new(dir.path())),
-                &snap::Secret::Password("pw-1234".into()),
-                &snap::InitOptions {
-                    kdf: snap::KdfParams {
-                        m_cost_kib: 1024,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
-            )
-            .expect("init"),
-            url: dir.path().display().to_string(),
-            password: "pw-1234".into(),
-            credentials: BTreeMap::new(),
-        };
+        let access = test_access(
+            dir.path(),
+            &dir.path().display().to_string(),
+            BTreeMap::new(),
+        );
         let job = mover_job("ns", "r1", 0, &m, vec![], "data", true, &access);
         assert_eq!(
             job["spec"]["template"]["spec"]["imagePullSecrets"],
@@ -1434,6 +1422,31 @@ mod tests {
     }
 
     use super::*;
+
+    /// A repository in `dir` (cheap key derivation) handed over as `url` with `credentials`.
+    pub(crate) fn test_access(
+        dir: &std::path::Path,
+        url: &str,
+        credentials: BTreeMap<String, String>,
+    ) -> RepoAccess {
+        RepoAccess {
+            repo: snap::Repository::init(
+                Arc::new(snap::LocalBackend::new(dir)),
+                &snap::Secret::Password("pw-1234".into()),
+                &snap::InitOptions {
+                    kdf: snap::KdfParams {
+                        m_cost_kib: 1024,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .expect("init"),
+            url: url.to_string(),
+            password: "pw-1234".into(),
+            credentials,
+        }
+    }
 
     #[test]
     fn namespaces_are_rewritten_only_where_they_name_the_old_one() {

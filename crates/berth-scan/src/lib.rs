@@ -8,7 +8,7 @@
 //!   streamed out of gzip/zstd, with a per-layer-digest cache; [`rootfs`] reads a directory.
 //! - [`catalog`]: dpkg (`status`, distroless `status.d`), apk, rpm (sqlite, Berkeley DB, ndb),
 //!   Python dist-info and lockfiles, npm, Cargo, Go build info, Java archives.
-//! - [`version`]: dpkg, apk, PEP 440, semver and rpm version order.
+//! - [`version`]: dpkg, apk, PEP 440, semver, rpm, Maven and Go module version order.
 //! - [`osv`]: OSV records, the in-memory index and the match → finding decision.
 //! - [`report`]: scan results; [`policy`]: pass/fail with reasons and the release gate;
 //!   [`sbom`]: CycloneDX 1.5 JSON; [`vex`]: OpenVEX statements that suppress findings.

@@ -88,10 +88,13 @@ pub struct ScanReport {
 /// Names what catalogers and matching do, for scans kept by others (the vendor server's
 /// `release_scans` table): change it whenever a release's bytes would give another report
 /// (a new cataloger, a matching rule), so kept scans are made again.
-pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable";
+pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable+maven";
 
 /// Where Debian packages install Python modules (`python3-*` packages).
 pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";
+
+/// Where Debian packages install Java archives (`lib*-java` packages).
+pub const DEBIAN_JAVA: &str = "usr/share/java/";
 
 /// Which ecosystems, name and version a package is matched with. `distro` holds the
 /// concrete ecosystems of the target's distribution release found in the database.
@@ -140,9 +143,13 @@ fn match_key(p: &Package, distro: &[String]) -> Option<(Vec<String>, String, Str
             .flatten(),
         // A main module built from a checkout is `(devel)`: no version to compare.
         PackageType::Go if p.version.starts_with('(') => None,
-        PackageType::Go => lang("Go", Scheme::Semver),
-        // Listed in the SBOM; matching needs Maven's version order (not implemented yet).
-        PackageType::Java => None,
+        PackageType::Go => lang("Go", Scheme::Go),
+        // `groupId:artifactId` from the archive's pom.properties, as GitHub's and OSV's
+        // Maven advisories name artifacts.
+        // Debian's own jars: covered by the Debian advisories of the owning package, which
+        // backports fixes without changing the upstream version pom.properties records.
+        PackageType::Java if p.path.starts_with(DEBIAN_JAVA) => None,
+        PackageType::Java => lang("Maven", Scheme::Maven),
     }
 }
 
@@ -208,16 +215,6 @@ pub fn match_catalog(
         not_scanned.push(format!(
             "{os_pkgs} OS packages not matched: the vulnerability database holds no advisories of {}; add that distribution's OSV data (docs/formats/vulndb.md)",
             fam.label()
-        ));
-    }
-    let java = cat
-        .packages
-        .iter()
-        .filter(|p| p.kind == PackageType::Java)
-        .count();
-    if java > 0 {
-        not_scanned.push(format!(
-            "{java} Java packages listed but not matched: berth has no Maven version order yet"
         ));
     }
     let installed = installed_python(&cat.packages);

@@ -74,7 +74,9 @@ impl Header {
 
 /// Records whose (ecosystem, package, CVE) a distribution tracker already covers are
 /// dropped from the distribution's own OSV export (`DEBIAN-CVE-…`, `ALPINE-CVE-…`): the
-/// tracker knows more states. Exact duplicates (same id, same affected package) go too.
+/// tracker knows more states. An affected package that an earlier record of the same id
+/// already named goes too (one advisory from two sources); the entries of one record all
+/// stay, as GitHub's advisories give each affected release line of a package its own.
 pub fn merge(osv: Vec<Record>, native: Vec<Record>) -> Vec<Record> {
     let mut covered: HashSet<(String, String, String)> = HashSet::new();
     for r in &native {
@@ -98,15 +100,18 @@ pub fn merge(osv: Vec<Record>, native: Vec<Record>) -> Vec<Record> {
         let id = r.id.clone();
         r.affected.retain(|a| {
             let Some(p) = &a.package else { return true };
-            if export
+            let key = (id.clone(), p.ecosystem.clone(), p.name.clone());
+            let covered_here = export
                 && cves
                     .iter()
-                    .any(|c| covered.contains(&(p.ecosystem.clone(), p.name.clone(), c.clone())))
-            {
-                return false;
-            }
-            seen.insert((id.clone(), p.ecosystem.clone(), p.name.clone()))
+                    .any(|c| covered.contains(&(p.ecosystem.clone(), p.name.clone(), c.clone())));
+            !covered_here && !seen.contains(&key)
         });
+        for a in &r.affected {
+            if let Some(p) = &a.package {
+                seen.insert((id.clone(), p.ecosystem.clone(), p.name.clone()));
+            }
+        }
         if !r.affected.is_empty() {
             out.push(r);
         }

@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
+
 fn fixture_db() -> VulnDb {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/osv");
     VulnDb::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
@@ -1077,5 +1081,313 @@ fn policy_vex_paths_are_relative_to_the_policy_file() {
             std::path::PathBuf::from("/apps/shop/vex/web.openvex.json"),
             std::path::PathBuf::from("/abs/x.json")
         ]
+    );
+}
+
+/// A zip archive (stored members) with these members: enough of a jar for the catalogers,
+/// which read only `META-INF/maven/…/pom.properties` and nested archives.
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let le16 = |v: &mut Vec<u8>, x: usize| v.extend_from_slice(&(x as u16).to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u64| v.extend_from_slice(&(x as u32).to_le_bytes());
+    for (name, data) in members {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let offset = out.len() as u64;
+        // Local header: version 2.0, no flags, stored, 1980-01-01 00:00.
+        le32(&mut out, 0x0403_4b50);
+        for x in [20, 0, 0, 0, 0x21] {
+            le16(&mut out, x);
+        }
+        le32(&mut out, u64::from(crc.sum()));
+        le32(&mut out, data.len() as u64);
+        le32(&mut out, data.len() as u64);
+        le16(&mut out, name.len());
+        le16(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        le32(&mut central, 0x0201_4b50);
+        for x in [20, 20, 0, 0, 0, 0x21] {
+            le16(&mut central, x);
+        }
+        le32(&mut central, u64::from(crc.sum()));
+        le32(&mut central, data.len() as u64);
+        le32(&mut central, data.len() as u64);
+        le16(&mut central, name.len());
+        for x in [0, 0, 0, 0] {
+            le16(&mut central, x);
+        }
+        le32(&mut central, 0);
+        le32(&mut central, offset);
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, cd_size) = (out.len() as u64, central.len() as u64);
+    out.extend_from_slice(&central);
+    le32(&mut out, 0x0605_4b50);
+    for x in [0, 0, members.len(), members.len()] {
+        le16(&mut out, x);
+    }
+    le32(&mut out, cd_size);
+    le32(&mut out, cd_offset);
+    le16(&mut out, 0);
+    out
+}
+
+const LOG4J_CORE: &str = "org.apache.logging.log4j:log4j-core";
+const LOG4SHELL: &str = "GHSA-jfh8-c2jp-5v3q";
+
+/// A constructed log4j-core jar: only a manifest and the pom.properties Maven writes, at
+/// `version`. (Not Apache's jar: the cataloger reads nothing else.)
+fn constructed_log4j_core(version: &str) -> Vec<u8> {
+    let props = format!(
+        "#Created by Apache Maven 3.6.3\nversion={version}\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\n"
+    );
+    zip_of(&[
+        ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\r\n\r\n"),
+        (
+            "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
+            props.as_bytes(),
+        ),
+    ])
+}
+
+/// The files of the Log4Shell target: Debian's real log4j-core 2.19.0 jar (fixed), a
+/// constructed log4j-core 2.14.1 jar, a Spring Boot style fat jar holding a constructed
+/// 2.12.1, and a jar without Maven coordinates.
+fn log4shell_files(debian_jar: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let debian =
+        std::fs::read(debian_jar).unwrap_or_else(|e| panic!("{}: {e}", debian_jar.display()));
+    let inner = constructed_log4j_core("2.12.1");
+    let fat = zip_of(&[
+        ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\r\n\r\n"),
+        ("BOOT-INF/lib/log4j-core-2.12.1.jar", &inner),
+    ]);
+    let bare = zip_of(&[
+        ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\r\n\r\n"),
+        ("com/example/Main.class", b"\xca\xfe\xba\xbe"),
+    ]);
+    vec![
+        ("usr/share/java/log4j-core.jar", debian),
+        (
+            "opt/app/lib/log4j-core-2.14.1.jar",
+            constructed_log4j_core("2.14.1"),
+        ),
+        ("opt/app/app.jar", fat),
+        ("opt/app/lib/in-house.jar", bare),
+    ]
+}
+
+/// What every Log4Shell target must report: the two constructed jars, each with the fix of
+/// its release line; Debian's 2.19.0 listed and not reported; the coordinate-less jar named
+/// as not scanned.
+fn check_log4shell(t: &report::TargetReport, layer: Option<&str>) {
+    let core: BTreeSet<(&str, &str)> = t
+        .packages
+        .iter()
+        .filter(|p| p.kind == PackageType::Java && p.name == LOG4J_CORE)
+        .map(|p| (p.path.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(
+        core,
+        BTreeSet::from([
+            ("usr/share/java/log4j-core.jar", "2.19.0"),
+            ("opt/app/lib/log4j-core-2.14.1.jar", "2.14.1"),
+            (
+                "opt/app/app.jar!/BOOT-INF/lib/log4j-core-2.12.1.jar",
+                "2.12.1"
+            ),
+        ])
+    );
+    let found: Vec<(&str, &str, &FixState)> = t
+        .findings
+        .iter()
+        .filter(|f| f.advisory == LOG4SHELL)
+        .map(|f| (f.path.as_str(), f.version.as_str(), &f.fix))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "opt/app/app.jar!/BOOT-INF/lib/log4j-core-2.12.1.jar",
+                "2.12.1",
+                &FixState::Fixed("2.12.2".into())
+            ),
+            (
+                "opt/app/lib/log4j-core-2.14.1.jar",
+                "2.14.1",
+                &FixState::Fixed("2.15.0".into())
+            ),
+        ]
+    );
+    for f in t.findings.iter().filter(|f| f.advisory == LOG4SHELL) {
+        assert_eq!(f.aliases, vec!["CVE-2021-44228".to_string()]);
+        assert_eq!(f.ecosystem, "Maven");
+        assert_eq!(f.matched_name, LOG4J_CORE);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.layer.as_deref(), layer);
+    }
+    assert!(
+        t.findings
+            .iter()
+            .all(|f| !f.path.starts_with("usr/share/java/")),
+        "Debian's log4j-core 2.19.0 is fixed: {:?}",
+        t.findings
+    );
+    assert_eq!(t.not_scanned.len(), 1, "{:?}", t.not_scanned);
+    assert!(
+        t.not_scanned[0].starts_with("1 Java archives not matched")
+            && t.not_scanned[0].ends_with(": opt/app/lib/in-house.jar"),
+        "{}",
+        t.not_scanned[0]
+    );
+    let blocking = policy::gate_reasons(
+        &ScanReport {
+            targets: vec![t.clone()],
+        },
+        &Policy::default(),
+    );
+    assert!(
+        blocking.iter().any(|b| b.contains(LOG4SHELL)),
+        "{blocking:?}"
+    );
+}
+
+/// Log4Shell (GitHub's real advisory) over a root filesystem and over an image layer.
+#[test]
+fn log4shell_is_reported_for_vulnerable_jars_and_not_for_debians_fixed_one() {
+    let Some(debian_jar) = tool("BERTH_TEST_LOG4J_CORE_JAR") else {
+        return;
+    };
+    let files = log4shell_files(&debian_jar);
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (path, data) in &files {
+        let to = root.path().join(path);
+        std::fs::create_dir_all(to.parent().unwrap_or(root.path()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&to, data).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let rep = report::scan_rootfs(root.path(), &fixture_db(), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_log4shell(&rep.targets[0], None);
+
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layout = Layout::create(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let entries: Vec<Entry> = files.iter().map(|(p, d)| Entry::File(p, d)).collect();
+    let layer = gzip(&tar_of(&entries));
+    let layer_digest = Digest::of(&layer).to_string();
+    add_image(
+        &layout,
+        "registry.example/shop/billing:3.1",
+        &[(layer, "application/vnd.oci.image.layer.v1.tar+gzip")],
+    );
+    let rep = scan(tmp.path(), None);
+    check_log4shell(&rep.targets[0], Some(&layer_digest));
+}
+
+/// The three release lines of the advisory, at their edges, in Maven's order.
+#[test]
+fn log4shell_ranges_in_maven_order() {
+    let db = fixture_db();
+    let fix = |v: &str| -> Option<FixState> {
+        let mut fixes: Vec<FixState> = db
+            .lookup("Maven", LOG4J_CORE)
+            .into_iter()
+            .filter_map(|(r, a)| {
+                osv::evaluate(r, a, Scheme::Maven, v)
+                    .unwrap_or_else(|e| panic!("{v}: {e}"))
+                    .map(|m| m.fix)
+            })
+            .collect();
+        assert!(fixes.len() <= 1, "{v}: {fixes:?}");
+        fixes.pop()
+    };
+    let fixed = |v: &str| Some(FixState::Fixed(v.to_string()));
+    for (v, want) in [
+        ("2.0-beta9", fixed("2.3.1")),
+        ("2.0-rc1", fixed("2.3.1")),
+        ("2.0", fixed("2.3.1")),
+        ("2.3", fixed("2.3.1")),
+        ("2.3.1", None),
+        ("2.3.2", None),
+        ("2.4", fixed("2.12.2")),
+        ("2.4.0", fixed("2.12.2")),
+        ("2.12.1", fixed("2.12.2")),
+        ("2.12.2", None),
+        ("2.12.4", None),
+        ("2.13.0", fixed("2.15.0")),
+        ("2.14.1", fixed("2.15.0")),
+        ("2.15.0-rc1", fixed("2.15.0")),
+        ("2.15.0-SNAPSHOT", fixed("2.15.0")),
+        ("2.15", None),
+        ("2.15.0", None),
+        ("2.15.0.RELEASE", None),
+        ("2.17.1", None),
+        ("2.19.0", None),
+    ] {
+        assert_eq!(fix(v), want, "log4j-core {v}");
+    }
+    // A name is compared exactly: the API jar is not the affected artifact.
+    assert!(
+        db.lookup("Maven", "org.apache.logging.log4j:log4j-api")
+            .is_empty()
+    );
+}
+
+/// A pom.properties whose version is an unresolved property names no version: the advisory
+/// cannot be decided, and the target says so instead of being reported clean (or, ordering
+/// the text as a qualifier, vulnerable).
+#[test]
+fn unresolved_maven_version_is_not_scanned() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let jar = root.path().join("opt/app/lib/log4j-core.jar");
+    std::fs::create_dir_all(jar.parent().unwrap_or(root.path())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&jar, constructed_log4j_core("${revision}")).unwrap_or_else(|e| panic!("{e}"));
+    let rep = report::scan_rootfs(root.path(), &fixture_db(), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = &rep.targets[0];
+    assert!(t.findings.is_empty(), "{:?}", t.findings);
+    assert!(
+        t.not_scanned.iter().any(|n| n.contains(LOG4SHELL)
+            && n.contains("${revision}")
+            && n.contains("unresolved Maven property")),
+        "{:?}",
+        t.not_scanned
+    );
+}
+
+/// Spring4Shell (GitHub's real advisory) writes its fix as `5.2.20`, while Spring names the
+/// 5.2 releases `5.2.20.RELEASE`: in Maven's order they are equal, so the fixed release is
+/// clean and the one before it is not.
+#[test]
+fn spring4shell_release_qualifier_in_maven_order() {
+    let db = fixture_db();
+    let fix = |name: &str, v: &str| -> Vec<FixState> {
+        db.lookup("Maven", name)
+            .into_iter()
+            .filter_map(|(r, a)| {
+                osv::evaluate(r, a, Scheme::Maven, v)
+                    .unwrap_or_else(|e| panic!("{v}: {e}"))
+                    .map(|m| m.fix)
+            })
+            .collect()
+    };
+    let fixed = |v: &str| vec![FixState::Fixed(v.to_string())];
+    let beans = "org.springframework:spring-beans";
+    for (v, want) in [
+        ("4.3.30.RELEASE", fixed("5.2.20")),
+        ("5.2.19.RELEASE", fixed("5.2.20")),
+        ("5.2.20.RELEASE", vec![]),
+        ("5.2.22.RELEASE", vec![]),
+        ("5.3.0", fixed("5.3.18")),
+        ("5.3.17", fixed("5.3.18")),
+        ("5.3.18", vec![]),
+        ("6.0.0", vec![]),
+    ] {
+        assert_eq!(fix(beans, v), want, "spring-beans {v}");
+    }
+    assert_eq!(
+        fix("org.springframework.boot:spring-boot-starter-web", "2.6.5"),
+        fixed("2.6.6")
     );
 }

@@ -1,11 +1,18 @@
-//! Version order per scheme, as table tests from each project's own suite, plus a
-//! differential test against this machine's `dpkg --compare-versions`.
+//! Version order per scheme, as table tests from each project's own suite, plus
+//! differential tests against this machine's `dpkg --compare-versions`, `packaging` and
+//! Maven's own `ComparableVersion`.
 
 use berth_scan::version::Scheme;
 use berth_scan::version::apk;
 use berth_scan::version::deb::DebVersion;
+use berth_scan::version::go::GoVersion;
+use berth_scan::version::maven::MavenVersion;
 use berth_scan::version::pep440::Pep440;
 use std::cmp::Ordering;
+
+#[path = "../../../testing/tool.rs"]
+mod tool_rule;
+use tool_rule::tool;
 
 fn deb(a: &str, b: &str) -> Ordering {
     Scheme::Deb
@@ -439,4 +446,402 @@ fn pep440_matches_packaging() {
         };
         assert_eq!(ours, t, "{a} vs {b} (seed {seed})");
     }
+}
+
+fn maven(a: &str, b: &str) -> Ordering {
+    Scheme::Maven
+        .compare(a, b)
+        .unwrap_or_else(|e| panic!("{a} vs {b}: {e}"))
+}
+
+/// Maven's own ComparableVersionTest (maven-3.8.7), kept as data in tests/data/maven.
+#[test]
+fn maven_comparable_version_test_cases() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/maven/ComparableVersionTest.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut pairs = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let mut f = line.split_whitespace();
+        let op = f.next().unwrap_or_default();
+        let vs: Vec<&str> = f.collect();
+        let want = match op {
+            "<" => Ordering::Less,
+            "=" => Ordering::Equal,
+            _ => panic!("{}: bad line {line:?}", path.display()),
+        };
+        for i in 0..vs.len() {
+            for j in i + 1..vs.len() {
+                assert_eq!(maven(vs[i], vs[j]), want, "{} vs {}", vs[i], vs[j]);
+                assert_eq!(
+                    maven(vs[j], vs[i]),
+                    want.reverse(),
+                    "{} vs {}",
+                    vs[j],
+                    vs[i]
+                );
+                pairs += 1;
+            }
+        }
+    }
+    assert!(pairs > 900, "{pairs} pairs read");
+}
+
+/// The orders that decide Log4Shell and other real Maven advisories, and what is refused.
+#[test]
+fn maven_release_lines_and_refusals() {
+    let ascending = [
+        "2.0-alpha1",
+        "2.0-beta9",
+        "2.0-rc1",
+        "2.0",
+        "2.3.1",
+        "2.4",
+        "2.12.1",
+        "2.12.2",
+        "2.13.0",
+        "2.14.1",
+        "2.15.0-SNAPSHOT",
+        "2.15.0",
+        "2.15.0.Final-sp1",
+        "2.15.1",
+        "2.19.0",
+    ];
+    for w in ascending.windows(2) {
+        assert_eq!(maven(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+    }
+    assert_eq!(maven("5.3.18.RELEASE", "5.3.18"), Ordering::Equal);
+    assert_eq!(maven("2.15", "2.15.0.0"), Ordering::Equal);
+    for bad in [
+        "",
+        "1.0 beta",
+        "1.0\t",
+        "1.0-b\u{e9}ta",
+        "\u{663}.1",
+        "${revision}",
+        "2.14.${patch}",
+    ] {
+        let e = MavenVersion::parse(bad).expect_err(bad);
+        assert!(e.to_string().contains("maven"), "{e}");
+    }
+}
+
+/// Pieces of generated Maven versions: numbers (long ones too), every known qualifier and
+/// its aliases in mixed case, unknown qualifiers, and separators (or none: a transition).
+fn gen_maven(r: &mut Rng) -> String {
+    let nums = [
+        "0",
+        "1",
+        "2",
+        "10",
+        "01",
+        "00",
+        "007",
+        "123456789012",
+        "99999999999999999999",
+    ];
+    let quals = [
+        "alpha",
+        "a",
+        "b",
+        "beta",
+        "m",
+        "milestone",
+        "rc",
+        "cr",
+        "RC",
+        "snapshot",
+        "SNAPSHOT",
+        "ga",
+        "GA",
+        "final",
+        "Final",
+        "release",
+        "sp",
+        "SP",
+        "foo",
+        "x",
+        "abc",
+        "z",
+    ];
+    let seps = [".", "-", "", ".", "-"];
+    let mut v = String::from(if r.next().is_multiple_of(8) {
+        r.pick(&quals)
+    } else {
+        r.pick(&nums)
+    });
+    for _ in 0..(r.next() % 6) {
+        v.push_str(r.pick(&seps));
+        v.push_str(if r.next().is_multiple_of(2) {
+            r.pick(&nums)
+        } else {
+            r.pick(&quals)
+        });
+    }
+    if r.next().is_multiple_of(10) {
+        v.push_str(r.pick(&[".", "-", "--", ".."]));
+    }
+    v
+}
+
+/// Differential: our order equals Maven's own ComparableVersion (Debian's maven-artifact
+/// jar, whose `main` prints the order of each version with the next) on seeded pairs. One
+/// JVM run compares them all.
+#[test]
+fn maven_matches_comparable_version() {
+    let (Some(java), Some(jar)) = (
+        tool("BERTH_TEST_JAVA"),
+        tool("BERTH_TEST_MAVEN_ARTIFACT_JAR"),
+    ) else {
+        return;
+    };
+    let seed = std::env::var("BERTH_SCAN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x6d61_7665_u64);
+    println!("seed {seed} (set BERTH_SCAN_SEED to reproduce)");
+    let mut r = Rng(seed);
+    // Every fourth version is a spelling of the one before it that Maven may read as equal
+    // (padding, release qualifiers, case), so equality and normalisation are exercised too.
+    let mut versions: Vec<String> = Vec::new();
+    for _ in 0..3000 {
+        let v = match versions.last() {
+            Some(prev) if r.next().is_multiple_of(4) => {
+                let suffix = r.pick(&[".0", "-0", "-ga", ".final", "-RELEASE", ".0.0", "-", "."]);
+                if r.next().is_multiple_of(3) {
+                    prev.to_ascii_uppercase()
+                } else {
+                    format!("{prev}{suffix}")
+                }
+            }
+            _ => gen_maven(&mut r),
+        };
+        versions.push(v);
+    }
+    let out = std::process::Command::new(&java)
+        .arg("-cp")
+        .arg(&jar)
+        .arg("org.apache.maven.artifact.versioning.ComparableVersion")
+        .args(&versions)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", java.display()));
+    assert!(
+        out.status.success(),
+        "ComparableVersion: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "   A < B" (or == or >) for each version and the next, in order.
+    let theirs: Vec<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("   "))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [a, op, b] => Some((a.to_string(), op.to_string(), b.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(theirs.len(), versions.len() - 1, "one line per pair");
+    for op in ["<", "==", ">"] {
+        let n = theirs.iter().filter(|t| t.1 == op).count();
+        assert!(
+            n > 50,
+            "only {n} pairs compare {op}: the generator needs more variety"
+        );
+    }
+    let mut differ = Vec::new();
+    for (w, (a, op, b)) in versions.windows(2).zip(&theirs) {
+        assert_eq!((&w[0], &w[1]), (a, b), "output out of step");
+        let want = match op.as_str() {
+            "<" => Ordering::Less,
+            "==" => Ordering::Equal,
+            ">" => Ordering::Greater,
+            _ => panic!("unknown operator in {a} {op} {b}"),
+        };
+        if maven(a, b) != want {
+            differ.push(format!("{a} {op} {b}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {} pairs differ from ComparableVersion (seed {seed}): {:?}",
+        differ.len(),
+        theirs.len(),
+        &differ[..differ.len().min(20)]
+    );
+}
+
+fn go(a: &str, b: &str) -> Ordering {
+    Scheme::Go
+        .compare(a, b)
+        .unwrap_or_else(|e| panic!("{a} vs {b}: {e}"))
+}
+
+/// Go's module version rules, from the golang.org/x/mod/semver and module documentation
+/// (cases written here): shorthands, build metadata ignored, strictness, big numbers.
+#[test]
+fn go_semver_rules() {
+    let ascending = [
+        "v0.0.0",
+        "v0.1.0-alpha",
+        "v0.1.0",
+        "v1.0.0-alpha",
+        "v1.0.0-alpha.1",
+        "v1.0.0-alpha.beta",
+        "v1.0.0-beta",
+        "v1.0.0-beta.2",
+        "v1.0.0-beta.11",
+        "v1.0.0-rc.1",
+        "v1.0.0",
+        "v1.2.0",
+        "v1.10.0",
+        "v2.0.0+incompatible",
+        "v2.0.1",
+        "v99999999999999999999.0.0",
+    ];
+    for w in ascending.windows(2) {
+        assert_eq!(go(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+        assert_eq!(go(w[1], w[0]), Ordering::Greater, "{} > {}", w[1], w[0]);
+    }
+    for (a, b) in [
+        ("v1", "v1.0.0"),
+        ("v1.2", "v1.2.0"),
+        ("v2.0.0+incompatible", "v2.0.0"),
+        ("v1.0.0+a", "v1.0.0+b"),
+        // OSV's Go records write versions without the `v`.
+        ("1.20.6", "v1.20.6"),
+        ("1.20.0-0", "v1.20.0-0"),
+    ] {
+        assert_eq!(go(a, b), Ordering::Equal, "{a} = {b}");
+    }
+    for bad in [
+        "",
+        "v",
+        "v1.2.3.4",
+        "v01.2.3",
+        "v1.02.3",
+        "v1.2.3-01",
+        "v1.2-pre",
+        "v1+build",
+        "v1.2.3-",
+        "v1.2.3-a..b",
+        "v1.2.3+",
+        "v1.2.3-a_b",
+        "(devel)",
+        "go1.21",
+    ] {
+        let e = GoVersion::parse(bad).expect_err(bad);
+        assert!(e.to_string().contains("invalid go version"), "{e}");
+    }
+}
+
+/// Pseudo-versions (go.dev/ref/mod#pseudo-versions) sit where the module reference says:
+/// below the next tag, above the tag they follow, ordered by commit time.
+#[test]
+fn go_pseudo_versions_order_against_tags() {
+    let ascending = [
+        "v0.0.0-20190101000000-aaaaaaaaaaaa",
+        "v0.0.0-20191109021931-daa7c04131f5",
+        "v0.0.0",
+        "v1.2.3-pre",
+        "v1.2.3-pre.0.20191109021931-daa7c04131f5",
+        "v1.2.3-pre.1",
+        "v1.2.3",
+        "v1.2.4-0.20191109021931-daa7c04131f5",
+        "v1.2.4-0.20200101000000-0123456789ab",
+        "v1.2.4-alpha",
+        "v1.2.4",
+        "v2.0.0-20180101000000-abcdefabcdef+incompatible",
+        "v2.0.0",
+    ];
+    for w in ascending.windows(2) {
+        assert_eq!(go(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+    }
+    let pseudo = |v: &str| {
+        GoVersion::parse(v)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .pseudo()
+            .map(|(t, r)| (t.to_string(), r.to_string()))
+    };
+    let want = Some(("20191109021931".to_string(), "daa7c04131f5".to_string()));
+    assert_eq!(pseudo("v0.0.0-20191109021931-daa7c04131f5"), want);
+    assert_eq!(pseudo("v1.2.3-pre.0.20191109021931-daa7c04131f5"), want);
+    assert_eq!(pseudo("v1.2.4-0.20191109021931-daa7c04131f5"), want);
+    assert_eq!(
+        pseudo("v1.2.4-0.20191109021931-daa7c04131f5+incompatible"),
+        want
+    );
+    for tagged in [
+        "v1.2.3",
+        "v1.2.3-pre",
+        "v1.2.0-20191109021931-daa7c04131f5",
+        "v1.2.4-1.20191109021931-daa7c04131f5",
+        "v1.2.4-0.2019110902193-daa7c04131f5",
+    ] {
+        assert_eq!(pseudo(tagged), None, "{tagged} is not a pseudo-version");
+    }
+}
+
+/// golang.org/x/mod's own semver table (tests/data/go): the order its TestCompare checks
+/// over every pair, and the inputs Go calls invalid (berth refuses those).
+#[test]
+fn go_x_mod_semver_table() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/go/semver_test.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut valid = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (input, canonical) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{}: bad line {line:?}", path.display()));
+        if canonical == "-" {
+            assert!(GoVersion::parse(input).is_err(), "{input} is invalid in Go");
+        } else {
+            assert_eq!(
+                go(input, canonical),
+                Ordering::Equal,
+                "{input} = {canonical}"
+            );
+            valid.push((input, canonical));
+        }
+    }
+    assert!(valid.len() > 20, "{} valid versions", valid.len());
+    for (i, (a, ca)) in valid.iter().enumerate() {
+        for (j, (b, cb)) in valid.iter().enumerate() {
+            let want = if ca == cb { Ordering::Equal } else { i.cmp(&j) };
+            assert_eq!(go(a, b), want, "{a} vs {b}");
+        }
+    }
+    // Numbers compare as numbers, shorthands included.
+    assert_eq!(go("v1.19", "v1.2"), Ordering::Greater);
+    assert_eq!(go("v2", "v1.99.99"), Ordering::Greater);
+}
+
+/// Go toolchain names become the `stdlib` versions the Go vulnerability database writes.
+#[test]
+fn go_toolchain_names_in_semver_form() {
+    use berth_scan::version::go::toolchain_semver;
+    for (name, want) in [
+        ("go1.21.5", Some("1.21.5")),
+        ("go1.20", Some("1.20.0")),
+        ("go1", Some("1.0.0")),
+        ("go1.21rc2", Some("1.21.0-rc.2")),
+        ("go1.9beta1", Some("1.9.0-beta.1")),
+        ("go1.20.1 X:boringcrypto", Some("1.20.1")),
+        ("devel go1.23-1a2b3c4 Tue Jan 2 2024", None),
+        ("go1.21.x", None),
+        ("go1.22.5-1", Some("1.22.5")),
+        ("gccgo", None),
+    ] {
+        assert_eq!(toolchain_semver(name).as_deref(), want, "{name}");
+    }
+    // 1.21rc2 is below the 1.21.0 release, so an advisory fixed in 1.21.0 applies to it.
+    assert_eq!(go("1.21.0-rc.2", "1.21.0"), Ordering::Less);
 }

@@ -187,6 +187,16 @@ fn signed_database_round_trips_and_refuses_tampering() {
     assert_eq!(h, h2);
     assert_eq!(db.len() as u64, h.records);
     assert!(!db.lookup("Debian:12", "glibc").is_empty());
+    // Maven records (GitHub's Log4Shell advisory) keep their three affected ranges through
+    // the signed file, and decide 2.14.1 as the record says.
+    let log4j = db.lookup("Maven", "org.apache.logging.log4j:log4j-core");
+    assert_eq!(log4j.len(), 3);
+    let fixes: Vec<_> = log4j
+        .iter()
+        .filter_map(|(r, a)| osv::evaluate(r, a, Scheme::Maven, "2.14.1").unwrap())
+        .map(|m| m.fix)
+        .collect();
+    assert_eq!(fixes, vec![FixState::Fixed("2.15.0".into())]);
     assert_eq!(
         h.age_days("2026-11-11T12:00:00Z".parse().unwrap()).unwrap(),
         10
@@ -247,6 +257,24 @@ fn merge_prefers_the_tracker_over_the_distribution_osv_export() {
         vec![cve.as_str()],
         "the export record is replaced, duplicates dropped"
     );
+}
+
+/// GitHub's Log4Shell record names log4j-core in three entries, one per release line: all
+/// three stay; the same record read again (a second source) adds nothing.
+#[test]
+fn merge_keeps_every_entry_of_a_record_and_drops_a_second_copy() {
+    let rec: osv::Record = serde_json::from_slice(&read("osv/GHSA-jfh8-c2jp-5v3q.json")).unwrap();
+    assert_eq!(rec.affected.len(), 3);
+    let merged = vulndb::merge(vec![rec.clone(), rec], Vec::new());
+    assert_eq!(merged.len(), 1, "the second copy is dropped");
+    let fixes: Vec<&str> = merged[0]
+        .affected
+        .iter()
+        .flat_map(|a| &a.ranges)
+        .flat_map(|r| &r.events)
+        .filter_map(|e| e.fixed.as_deref())
+        .collect();
+    assert_eq!(fixes, vec!["2.15.0", "2.3.1", "2.12.2"]);
 }
 
 #[test]
@@ -447,6 +475,49 @@ fn sboms_validate_against_the_published_schemas() {
         &spdx_v,
         &sbom::spdx(&rt, "2026-12-05T00:00:00Z"),
         "SPDX of rpm packages",
+    );
+    // A Maven finding (Log4Shell in a constructed log4j-core 2.14.1 jar, written by
+    // Python's zipfile) is valid CycloneDX too, with its fix as the recommendation.
+    let java_root = dir.path().join("java-root");
+    let jar = java_root.join("opt/app/lib/log4j-core-2.14.1.jar");
+    std::fs::create_dir_all(jar.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1],'w')\nz.writestr('META-INF/MANIFEST.MF','Manifest-Version: 1.0\\n')\nz.writestr('META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties','groupId=org.apache.logging.log4j\\nartifactId=log4j-core\\nversion=2.14.1\\n')\nz.close()",
+        ])
+        .arg(&jar)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let jt = report::scan_rootfs(&java_root, &osv, &Default::default())
+        .unwrap()
+        .targets
+        .remove(0);
+    let bom = sbom::cyclonedx(&jt, true);
+    assert_valid(&cdx, &bom, "CycloneDX of a Maven finding");
+    let v = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "GHSA-jfh8-c2jp-5v3q")
+        .unwrap_or_else(|| panic!("{bom}"));
+    assert_eq!(
+        v["affects"][0]["ref"],
+        "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
+    );
+    assert_eq!(v["ratings"][0]["severity"], "critical");
+    assert!(
+        v["recommendation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2.15.0"),
+        "{v}"
+    );
+    assert_valid(
+        &spdx_v,
+        &sbom::spdx(&jt, "2026-12-05T00:00:00Z"),
+        "SPDX of Maven packages",
     );
     let _ = catalog::PackageType::Python;
 }

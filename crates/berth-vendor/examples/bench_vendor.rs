@@ -6,6 +6,9 @@
 //! `cargo run --release -p berth-vendor --example bench_vendor -- [SECONDS]`
 //! Needs `wrk` (Debian) on PATH; PostgreSQL rows need BERTH_TEST_POSTGRES_BIN.
 //!
+//! Each row runs wrk for `BERTH_BENCH_WARMUP` seconds (default 1) before the measured run.
+//! `BERTH_BENCH_PG_RUNS=N` measures the PostgreSQL row N times on the same server.
+//!
 //! `BERTH_BENCH_SPLIT_CPUS=1` (needs `taskset`, util-linux, and at least two CPUs): the
 //! servers (this process, its threads, and the PostgreSQL it starts) are pinned to CPU 0 and
 //! wrk runs one thread pinned to CPU 1, so the load generator does not take the servers'
@@ -26,6 +29,18 @@ struct Row {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Runtime stalls during the run: timer wake-ups over 10 ms, and the longest.
+    stalls: (u64, f64),
+}
+
+/// How many times the PostgreSQL row runs, one after the other on the same server
+/// (`BERTH_BENCH_PG_RUNS`, default 1): the first starts seconds after PostgreSQL does.
+fn pg_runs() -> u32 {
+    std::env::var("BERTH_BENCH_PG_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn split_cpus() -> bool {
@@ -46,7 +61,68 @@ fn pin_servers() {
     assert!(ok, "taskset could not pin the servers to CPU 0");
 }
 
-fn wrk(url: &str, script: &Path, secs: u64) -> Row {
+/// Lateness of a 1 ms timer on the servers' runtime: whether the whole runtime stalls (no
+/// task runs) while wrk measures, as opposed to requests waiting on something.
+struct StallProbe {
+    /// Timer wake-ups later than 10 ms, and the latest one, in µs.
+    over_10ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    max_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StallProbe {
+    fn start() -> StallProbe {
+        use std::sync::atomic::Ordering::Relaxed;
+        let p = StallProbe {
+            over_10ms: Default::default(),
+            max_us: Default::default(),
+        };
+        let (over, max) = (p.over_10ms.clone(), p.max_us.clone());
+        tokio::spawn(async move {
+            loop {
+                let t = std::time::Instant::now();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                let late = t.elapsed().as_micros() as u64;
+                if late > 10_000 {
+                    over.fetch_add(1, Relaxed);
+                }
+                max.fetch_max(late, Relaxed);
+            }
+        });
+        p
+    }
+
+    /// (wake-ups over 10 ms, longest in ms) since the last call.
+    fn take(&self) -> (u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.over_10ms.swap(0, Relaxed),
+            self.max_us.swap(0, Relaxed) as f64 / 1000.0,
+        )
+    }
+}
+
+/// Seconds of load before each measured row (`BERTH_BENCH_WARMUP`, default 1), not
+/// counted: a server's first second after start (its connection pool filling, caches empty,
+/// PostgreSQL's first sessions) is not the steady state the row measures.
+fn warmup_secs() -> u64 {
+    std::env::var("BERTH_BENCH_WARMUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Warm up, then measure (the probe's stalls are those of the measured run).
+fn wrk(url: &str, script: &Path, secs: u64, probe: &StallProbe) -> Row {
+    if warmup_secs() > 0 {
+        wrk_once(url, script, warmup_secs());
+    }
+    probe.take();
+    let mut r = wrk_once(url, script, secs);
+    r.stalls = probe.take();
+    r
+}
+
+fn wrk_once(url: &str, script: &Path, secs: u64) -> Row {
     let mut cmd = if split_cpus() {
         let mut c = Command::new("taskset");
         c.args(["-c", "1", "wrk", "-t1"]);
@@ -77,6 +153,7 @@ fn wrk(url: &str, script: &Path, secs: u64) -> Row {
         rps: field("Requests/sec:"),
         p50_ms: field("50%"),
         p99_ms: field("99%"),
+        stalls: (0, 0.0),
     }
 }
 
@@ -179,6 +256,7 @@ async fn vendor(data: &Path, db_url: Option<&str>) -> (String, String) {
 
 #[tokio::main]
 async fn main() {
+    let probe = StallProbe::start();
     let secs: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -193,6 +271,7 @@ async fn main() {
         &format!("{bare}/api/v1/updates"),
         &lua(tmp.path(), "x", body),
         secs,
+        &probe,
     );
     r.name = "bare axum handler (constant answer)".into();
     rows.push(r);
@@ -202,6 +281,7 @@ async fn main() {
         &format!("{url}/api/v1/updates"),
         &lua(tmp.path(), &bearer, body),
         secs,
+        &probe,
     );
     r.name = "berth vendor, SQLite".into();
     rows.push(r);
@@ -210,12 +290,26 @@ async fn main() {
     if std::env::var("BERTH_TEST_POSTGRES_BIN").is_ok() {
         _pg = pg::Postgres::start();
         let (url, bearer) = vendor(&tmp.path().join("pg"), Some(&_pg.url())).await;
-        let mut r = wrk(
-            &format!("{url}/api/v1/updates"),
-            &lua(tmp.path(), &bearer, body),
-            secs,
-        );
-        r.name = "berth vendor, PostgreSQL".into();
+        for run in 1..=pg_runs() {
+            let mut r = wrk(
+                &format!("{url}/api/v1/updates"),
+                &lua(tmp.path(), &bearer, body),
+                secs,
+                &probe,
+            );
+            r.name = "berth vendor, PostgreSQL".into();
+            if run < pg_runs() {
+                r.name.push_str(&format!(" (run {run})"));
+            }
+            rows.push(r);
+        }
+        let r = rows.pop().expect("a PostgreSQL row");
+        // What PostgreSQL itself did meanwhile: statements over 50 ms, checkpoints, autovacuum.
+        for l in _pg.log().lines().filter(|l| {
+            l.contains("duration:") || l.contains("automatic") || l.contains("checkpoint")
+        }) {
+            eprintln!("postgres: {l}");
+        }
         rows.push(r);
     }
 
@@ -225,16 +319,20 @@ async fn main() {
     } else {
         println!("update check, wrk -t2 -c64 -d{secs}s\n");
     }
-    println!("| server | requests/s | p50 ms | p99 ms | share of bare rps |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| server | requests/s | p50 ms | p99 ms | share of bare rps | runtime stalls > 10 ms (longest) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0}% |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0}% | {} ({:.1} ms) |",
             r.name,
             r.rps,
             r.p50_ms,
             r.p99_ms,
-            100.0 * r.rps / base
+            100.0 * r.rps / base,
+            r.stalls.0,
+            r.stalls.1
         );
     }
 }

@@ -173,6 +173,11 @@ impl Service {
         Ok(rows.iter().map(customer_info).collect())
     }
 
+    /// One customer, or NotFound.
+    pub async fn customer(&self, name: &str) -> SResult<CustomerInfo> {
+        Ok(customer_info(&self.customer_row(name).await?))
+    }
+
     async fn customer_row(&self, name: &str) -> SResult<sqlx::any::AnyRow> {
         check_name("customer", name)?;
         self.db
@@ -517,34 +522,56 @@ impl Service {
 
     /// Who runs what: every instance of an app, how far behind and whether past end of life.
     pub async fn instances(&self, app: &str) -> SResult<Vec<InstanceInfo>> {
+        Ok(self.instance_page(app, 0, i64::MAX).await?.rows)
+    }
+
+    /// One page of [`Service::instances`] (`limit` rows from `offset`, in the same order),
+    /// with the count of every instance and of those past end of life.
+    pub async fn instance_page(&self, app: &str, offset: i64, limit: i64) -> SResult<InstancePage> {
         self.flush_instances().await?;
+        let now = now_ms();
+        let mut judge = Judge::default();
+        let groups = self
+            .db
+            .rows(
+                "SELECT c.channels, i.app_version, COUNT(*) AS n
+                 FROM instances i JOIN customers c ON c.name = i.customer WHERE i.app = $1
+                 GROUP BY c.channels, i.app_version",
+                &[Param::Text(app)],
+            )
+            .await?;
+        let (mut total, mut past_eol) = (0, 0);
+        for g in &groups {
+            let n = db::int(g, "n") as u64;
+            total += n;
+            let (_, eol) = judge
+                .judge(
+                    self,
+                    app,
+                    &db::text(g, "channels"),
+                    &db::text(g, "app_version"),
+                    now,
+                )
+                .await?;
+            if eol.is_some() {
+                past_eol += n;
+            }
+        }
         let rows = self
             .db
             .rows(
                 "SELECT i.customer, i.app, i.id, i.app_version, i.kube_version, i.distribution, i.ready, i.berth_version, i.last_seen, c.channels
-                 FROM instances i JOIN customers c ON c.name = i.customer WHERE i.app = $1 ORDER BY i.customer, i.last_seen DESC",
-                &[Param::Text(app)],
+                 FROM instances i JOIN customers c ON c.name = i.customer WHERE i.app = $1 ORDER BY i.customer, i.last_seen DESC, i.id
+                 LIMIT $2 OFFSET $3",
+                &[Param::Text(app), Param::Int(limit), Param::Int(offset)],
             )
             .await?;
-        let now = now_ms();
-        let mut out = vec![];
+        let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let channels: Vec<String> =
-                serde_json::from_str(&db::text(&r, "channels")).unwrap_or_default();
             let version = db::text(&r, "app_version");
-            let (mut behind, mut eol) = (0, None);
-            if let (Some(ch), Ok(v)) = (channels.first(), semver::Version::parse(&version)) {
-                let (policy, rels) = self.channel_view(app, ch).await?;
-                behind = rels
-                    .iter()
-                    .filter(|x| updates::precedence(&x.version, &v).is_gt())
-                    .count() as u64;
-                eol = rels
-                    .iter()
-                    .find(|x| updates::precedence(&x.version, &v).is_eq())
-                    .and_then(|x| updates::eol(x, &rels, policy, now))
-                    .map(|e| e.describe());
-            }
+            let (behind, eol) = judge
+                .judge(self, app, &db::text(&r, "channels"), &version, now)
+                .await?;
             out.push(InstanceInfo {
                 customer: db::text(&r, "customer"),
                 app: db::text(&r, "app"),
@@ -559,7 +586,11 @@ impl Service {
                 eol,
             });
         }
-        Ok(out)
+        Ok(InstancePage {
+            total,
+            past_eol,
+            rows: out,
+        })
     }
 
     /// The index digest of a release the licensee may download (on one of its channels, not
@@ -609,6 +640,61 @@ impl Service {
             )
             .await?
             .is_some())
+    }
+}
+
+/// A page of instances and the counts over all of them.
+#[derive(Debug, Clone)]
+pub struct InstancePage {
+    /// Every instance of the app.
+    pub total: u64,
+    /// Those running a release past its end of life.
+    pub past_eol: u64,
+    pub rows: Vec<InstanceInfo>,
+}
+
+/// How far behind and whether past end of life, judged once per (channels, version): the
+/// instances of an app share a handful of both, and each channel is read once.
+#[derive(Default)]
+struct Judge {
+    views: HashMap<String, crate::service::ChannelView>,
+    judged: HashMap<(String, String), (u64, Option<String>)>,
+}
+
+impl Judge {
+    /// `channels` is the customer's JSON list (the first is the one judged against).
+    async fn judge(
+        &mut self,
+        svc: &Service,
+        app: &str,
+        channels: &str,
+        version: &str,
+        now: i64,
+    ) -> SResult<(u64, Option<String>)> {
+        let key = (channels.to_string(), version.to_string());
+        if let Some(known) = self.judged.get(&key) {
+            return Ok(known.clone());
+        }
+        let chs: Vec<String> = serde_json::from_str(channels).unwrap_or_default();
+        let mut answer = (0, None);
+        if let (Some(ch), Ok(v)) = (chs.first(), semver::Version::parse(version)) {
+            if !self.views.contains_key(ch) {
+                self.views
+                    .insert(ch.clone(), svc.channel_view(app, ch).await?);
+            }
+            let (policy, rels) = &self.views[ch];
+            answer.0 = rels
+                .iter()
+                .filter(|x| updates::precedence(&x.version, &v).is_gt())
+                .count() as u64;
+            answer.1 = rels
+                .iter()
+                .find(|x| updates::precedence(&x.version, &v).is_eq())
+                .and_then(|x| updates::eol(x, rels, *policy, now))
+                .map(|e| e.describe());
+        }
+        self.judged.insert(key, answer.clone());
+        Ok(answer)
     }
 }
 

@@ -50,18 +50,23 @@ impl Db {
     /// Connect: `url` when given (postgres://…), else SQLite at `data_dir/vendor.db`.
     pub async fn connect(url: Option<&str>, data_dir: &Path) -> DbResult<Db> {
         sqlx::any::install_default_drivers();
-        let (url, engine, max) = match url {
-            Some(u) => (u.to_string(), "postgres", 16),
+        // PostgreSQL sessions cost a process fork and a SCRAM exchange each: a few are kept
+        // open from the start, so a burst of requests after start (or after connections
+        // expired) does not wait for many new sessions at once.
+        let (url, engine, max, min) = match url {
+            Some(u) => (u.to_string(), "postgres", 16, 4),
             None => (
                 format!("sqlite://{}?mode=rwc", data_dir.join("vendor.db").display()),
                 "sqlite",
                 8,
+                0,
             ),
         };
         let pool = ctx(
             "connecting",
             AnyPoolOptions::new()
                 .max_connections(max)
+                .min_connections(min)
                 .acquire_timeout(std::time::Duration::from_secs(5))
                 .connect(&url)
                 .await,

@@ -96,7 +96,8 @@ pub fn affected_packages(
     (affected, suppressed)
 }
 
-fn fix_text(f: &berth_scan::osv::FixState) -> String {
+/// A fix state in words (`fixed in 1.2.3`, `not fixed`, `won't fix`, `unknown`).
+pub fn fix_text(f: &berth_scan::osv::FixState) -> String {
     use berth_scan::osv::FixState as F;
     match f {
         F::Fixed(v) => format!("fixed in {v}"),

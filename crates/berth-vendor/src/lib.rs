@@ -18,6 +18,7 @@ pub mod http_registry;
 pub mod metrics;
 pub mod model;
 pub mod online;
+pub mod overview;
 pub mod registry;
 pub mod release_scans;
 pub mod scan_gate;
@@ -54,7 +55,24 @@ pub struct ServeConfig {
     pub scan: Option<(PathBuf, Option<PathBuf>)>,
     /// Largest support bundle a customer may send, bytes.
     pub max_support_bundle: u64,
+    /// More routes served beside the API (the vendor's portal under `/portal/`), built once
+    /// the service is open; `None` serves the API alone.
+    pub extra_routes: Option<ExtraRoutes>,
 }
+
+/// What a set of extra routes is built from when the server starts.
+#[derive(Clone)]
+pub struct Mount {
+    /// The open service (the same one the API's handlers use).
+    pub svc: service::Service,
+    /// The URL written into licenses (`--public-url`, else the listening address).
+    pub public_url: String,
+    /// Whether the server speaks TLS (cookies are then marked `Secure`).
+    pub tls: bool,
+}
+
+/// Builds extra routes (a plain function, so [`ServeConfig`] stays `Clone` and `Debug`).
+pub type ExtraRoutes = fn(Mount) -> axum::Router;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +157,14 @@ pub async fn serve(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{addr}"));
-    let app = http::router(svc.clone(), public, cfg.license_rps);
+    let mut app = http::router(svc.clone(), public.clone(), cfg.license_rps);
+    if let Some(extra) = cfg.extra_routes {
+        app = app.merge(extra(Mount {
+            svc: svc.clone(),
+            public_url: public,
+            tls: cfg.tls.is_some(),
+        }));
+    }
     on_start(&Started {
         addr,
         admin_token_file: first,
@@ -149,10 +174,14 @@ pub async fn serve(
         Some((cert, key)) => serve_tls(listener, app, &cert, &key, shutdown).await,
         None => {
             let l = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Serve)?;
-            axum::serve(l, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(ServeError::Serve)
+            // The client's address reaches handlers (the portal's lock-out counts per address).
+            axum::serve(
+                l,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServeError::Serve)
         }
     };
     // Reports received before the shutdown are written before the process ends.
@@ -182,7 +211,7 @@ async fn serve_tls(
     axum_server::from_tcp_rustls(listener, config)
         .map_err(ServeError::Serve)?
         .handle(handle)
-        .serve(app.into_make_service())
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
         .map_err(ServeError::Serve)
 }

@@ -171,6 +171,13 @@ impl ScanGate {
     }
 }
 
+impl ScanGate {
+    /// What in a judged scan blocks a promotion under this server's policy (one line each).
+    pub fn blocking(&self, report: &ScanReport) -> Vec<String> {
+        berth_scan::gate_reasons(report, &self.policy)
+    }
+}
+
 impl ReleaseGate for ScanGate {
     fn name(&self) -> &str {
         "cve-scan"

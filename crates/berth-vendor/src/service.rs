@@ -447,7 +447,8 @@ impl Service {
         Ok(rows.iter().map(|r| db::text(r, "name")).collect())
     }
 
-    pub(crate) async fn require_app(&self, app: &str) -> SResult<()> {
+    /// NotFound unless the app exists (Invalid for a name that cannot be one).
+    pub async fn require_app(&self, app: &str) -> SResult<()> {
         check_name("app", app)?;
         self.db
             .row("SELECT name FROM apps WHERE name = $1", &[Param::Text(app)])

@@ -397,6 +397,31 @@ fn site(extra_registry: Option<&str>) -> (Site, PathBuf, Vec<String>) {
     (s, bundle, mirrors)
 }
 
+/// `install -n hello` from `bundle` through the customer registry's `apps/` prefix, pushing
+/// as the pusher and giving the cluster the reader's pull credential.
+fn install_into_hello(s: &Site, bundle: &Path) {
+    let target = format!("{}/apps", s.host);
+    let mut args = vec![
+        "install".to_string(),
+        "-n".into(),
+        "hello".into(),
+        "--username".into(),
+        PUSHER.into(),
+        "--pull-username".into(),
+        READER.into(),
+    ];
+    args.extend(s.airgap(bundle, &target));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = s.run(
+        &a,
+        &[
+            ("BERTH_REGISTRY_PASSWORD", PUSH_PASSWORD),
+            ("BERTH_PULL_PASSWORD", READ_PASSWORD),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 fn deployment_image(s: &Site, ns: &str) -> String {
     let d = s
         .get("apps/v1", "Deployment", ns, "hello")
@@ -643,26 +668,7 @@ fn the_cluster_gets_a_pull_credential_never_the_push_credential() {
 #[test]
 fn an_airgapped_install_stays_on_its_registry_for_later_operations() {
     let (s, bundle, _) = site(None);
-    let target = format!("{}/apps", s.host);
-    let mut args = vec![
-        "install".to_string(),
-        "-n".into(),
-        "hello".into(),
-        "--username".into(),
-        PUSHER.into(),
-        "--pull-username".into(),
-        READER.into(),
-    ];
-    args.extend(s.airgap(&bundle, &target));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = s.run(
-        &a,
-        &[
-            ("BERTH_REGISTRY_PASSWORD", PUSH_PASSWORD),
-            ("BERTH_PULL_PASSWORD", READ_PASSWORD),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    install_into_hello(&s, &bundle);
     let relocated = deployment_image(&s, "hello");
     assert!(
         relocated.starts_with(&format!("{}/apps/", s.host)),
@@ -748,7 +754,7 @@ fn an_airgapped_install_stays_on_its_registry_for_later_operations() {
             "hello",
             "--no-relocate",
             "--registry",
-            &target,
+            &format!("{}/apps", s.host),
         ],
         &[],
     );
@@ -765,26 +771,7 @@ fn an_airgapped_app_snapshots_and_restores_with_the_mover_from_its_registry() {
         .as_ref()
         .expect("simulator")
         .set_mover_bin(Some(PathBuf::from(env!("CARGO_BIN_EXE_berth"))));
-    let target = format!("{}/apps", s.host);
-    let mut args = vec![
-        "install".to_string(),
-        "-n".into(),
-        "hello".into(),
-        "--username".into(),
-        PUSHER.into(),
-        "--pull-username".into(),
-        READER.into(),
-    ];
-    args.extend(s.airgap(&bundle, &target));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = s.run(
-        &a,
-        &[
-            ("BERTH_REGISTRY_PASSWORD", PUSH_PASSWORD),
-            ("BERTH_PULL_PASSWORD", READ_PASSWORD),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    install_into_hello(&s, &bundle);
     assert!(
         s.pushed(
             "apps",

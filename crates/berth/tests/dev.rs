@@ -338,6 +338,64 @@ fn test_hooks_run_after_each_save_and_the_edited_test_is_the_one_run() {
     assert!(dev.finish().success());
 }
 
+/// Create a NetworkPolicy `default-deny` (all pods, ingress) in the namespace `default`.
+fn deny_ingress(kubeconfig: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let c = berth_deploy::Cluster::connect(&berth_deploy::ConnectOptions {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+        })
+        .await
+        .expect("connect");
+        c.create(&serde_json::json!({"apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": "default"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+            .await
+            .expect("create the policy");
+    });
+}
+
+#[test]
+fn a_test_refused_by_a_network_policy_is_diagnosed_with_the_policy_and_the_fix() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    let test = app.join("chart/templates/test.yaml");
+    let passing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n    - name: test\n      image: docker.io/library/busybox:1.36\n      command: [wget, -qO-, http://hello/]\n";
+    std::fs::write(&test, passing).expect("test hook");
+    let mut dev = Dev::start(&app, &["--max-iterations", "1", "--test-on-save"]);
+    assert_eq!(dev.wait("applied", 0)["ok"], true);
+    let tests = dev.wait("tests", 0);
+    assert_eq!(tests["passed"], true, "{tests:#}");
+
+    // The cluster starts denying ingress; the next save runs the test again, with a timeout.
+    deny_ingress(&dev.kubeconfig());
+    save(
+        &test,
+        &passing.replace("wget, -qO-", "wget, -T, \"5\", -qO-"),
+    );
+    assert_eq!(dev.wait("applied", 1)["ok"], true);
+    let tests = dev.wait("tests", 1);
+    assert_eq!(tests["passed"], false, "{tests:#}");
+    let text = strings(&tests["lines"]).join("\n");
+    assert!(
+        text.contains("wget: download timed out")
+            && text.contains("cause: the test pod/hello-test in namespace default cannot connect to Service hello:80")
+            && text.contains("isolated by NetworkPolicy default/default-deny"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: label the test pod app.kubernetes.io/component=test")
+            && text.contains("kind: NetworkPolicy"),
+        "{text}"
+    );
+    assert!(dev.finish().success());
+}
+
 #[test]
 fn a_directory_without_berth_yaml_is_refused_with_the_fix() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -113,3 +113,53 @@ fn matrix_ingress_runs_a_cell_per_flavour_and_refuses_unknown_ones() {
     assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("alb runs on eks"));
 }
+
+#[test]
+fn matrix_default_deny_fails_the_test_naming_the_policy_and_refuses_unknown_directions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report");
+    let run = berth()
+        .args([
+            "matrix",
+            "../berth-matrix/tests/fixtures/breakage",
+            "--kube",
+            "1.32",
+            "--distribution",
+            "generic",
+            "--airgap",
+            "online",
+            "--default-deny",
+            "ingress",
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .expect("ran");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  1.32-generic-online") && text.contains("test: the test pod/web-test"),
+        "{text}"
+    );
+    assert!(text.contains("/default-deny"), "{text}");
+    let json = std::fs::read_to_string(out.join("matrix.json")).expect("matrix.json");
+    assert!(
+        json.contains("web-allow-test"),
+        "the fix's example policy: {json}"
+    );
+    let bad = berth()
+        .args([
+            "matrix",
+            "../berth-matrix/tests/fixtures/breakage",
+            "--default-deny",
+            "everything",
+        ])
+        .output()
+        .expect("ran");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--default-deny: \"everything\": expected ingress or ingress,egress")
+    );
+}

@@ -20,9 +20,14 @@ impl Drop for Serve {
 }
 
 fn serve(data: &Path) -> Serve {
+    serve_with(data, &[])
+}
+
+fn serve_with(data: &Path, extra: &[&str]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["vendor", "serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -350,4 +355,41 @@ fn a_push_cut_by_a_killed_server_resumes_after_restart() {
             );
         }
     }
+}
+
+/// The status and body of a plain HTTP GET (no client library: one request, then close).
+fn http_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).expect("answer");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text}"));
+    (status, text)
+}
+
+#[test]
+fn the_portal_is_served_beside_the_api_unless_turned_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(&tmp.path().join("on"));
+    let (status, page) = http_get(&s.url, "/portal/login");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Vendor API token"), "{page}");
+    let (status, _) = http_get(&s.url, "/portal/apps/hello");
+    assert_eq!(
+        status, 303,
+        "a page without a session goes to the login page"
+    );
+    let off = serve_with(&tmp.path().join("off"), &["--no-portal"]);
+    assert_eq!(http_get(&off.url, "/portal/login").0, 404);
+    assert_eq!(http_get(&off.url, "/healthz").0, 200);
 }

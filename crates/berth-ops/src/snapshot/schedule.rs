@@ -745,22 +745,10 @@ mod tests {
     #[test]
     fn the_schedule_objects_hand_the_password_to_the_pod_only_through_the_secret() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let access = RepoAccess {
-            repo: snap::Repository::init(
-                Arc::new(snap::LocalBackend::new(dir.path())),
-                &snap::Secret::Password("pw-1234".into()),
-                &snap::InitOptions {
-                    kdf: snap::KdfParams {
-                        m_cost_kib: 1024,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
-            )
-            .expect("init"),
-            url: "s3://backups/hello?endpoint=https://s3.example.com&region=eu".into(),
-            password: "pw-1234".into(),
-            credentials: [
+        let access = crate::snapshot::tests::test_access(
+            dir.path(),
+            "s3://backups/hello?endpoint=https://s3.example.com&region=eu",
+            [
                 ("AWS_ACCESS_KEY_ID".to_string(), "AKIDEXAMPLE".to_string()),
                 (
                     "AWS_SECRET_ACCESS_KEY".to_string(),
@@ -768,7 +756,7 @@ mod tests {
                 ),
             ]
             .into(),
-        };
+        );
         let input = ScheduleInput {
             app: None,
             cron: "0 3 * * *".into(),

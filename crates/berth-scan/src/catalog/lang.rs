@@ -196,15 +196,11 @@ pub fn go_modules(kept: &[u8], path: &str) -> Result<Vec<Package>> {
     let mut lines = text.lines();
     let go_version = lines.next().unwrap_or_default().trim();
     let mut out = Vec::new();
-    if let Some(v) = go_version.strip_prefix("go") {
-        // go1.21.5, go1.22rc1, go1.20.1 X:boringcrypto: keep the release numbers.
-        let v: String = v
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        if !v.is_empty() {
-            out.push(pkg(PackageType::Go, "stdlib", &v, path));
-        }
+    // go1.21.5, go1.22rc1, go1.20.1 X:boringcrypto: in the semver form the Go vulnerability
+    // database uses (1.22rc1 is below 1.22.0, not equal to it). A development toolchain
+    // (`devel go1.23-…`) names no release and is not listed.
+    if let Some(v) = crate::version::go::toolchain_semver(go_version) {
+        out.push(pkg(PackageType::Go, "stdlib", &v, path));
     }
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();

@@ -189,6 +189,7 @@ pub fn catalog(fs: &FileSet) -> Catalog {
         not_scanned: fs.problems.clone(),
         ..Catalog::default()
     };
+    let mut unidentified_jars = Vec::new();
     for (path, entry) in &fs.files {
         let layer = entry.layer.clone();
         let result = if path == files::DPKG_STATUS || path.starts_with(files::DPKG_STATUS_D) {
@@ -207,6 +208,10 @@ pub fn catalog(fs: &FileSet) -> Catalog {
         } else if files::is_python_metadata(path) {
             python::parse_metadata(&entry.data, path).map(|p| vec![p])
         } else if entry.data.starts_with(java::JAR_MARKER) {
+            // Debian's own jars are matched through their Debian package, coordinates or not.
+            if !path.starts_with(crate::report::DEBIAN_JAVA) {
+                unidentified_jars.extend(java::unidentified(&entry.data));
+            }
             java::packages(&entry.data, path)
         } else if entry.data.starts_with(lang::RUST_MARKER) {
             lang::rust_audit_packages(&entry.data, path)
@@ -235,8 +240,30 @@ pub fn catalog(fs: &FileSet) -> Catalog {
             Err(e) => out.not_scanned.push(e.to_string()),
         }
     }
+    if !unidentified_jars.is_empty() {
+        out.not_scanned.push(unidentified_note(&unidentified_jars));
+    }
     out.packages.sort();
     out
+}
+
+/// One line for every Java archive without Maven coordinates: no advisory can be matched
+/// to it by name, so it is listed as not scanned, never counted as clean.
+fn unidentified_note(paths: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut shown = paths
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        shown.push_str(&format!(", and {} more", paths.len() - SHOWN));
+    }
+    format!(
+        "{} Java archives not matched: they carry no Maven coordinates (no META-INF/maven/<group>/<artifact>/pom.properties, which a Maven build writes), so no advisory can name them: {shown}",
+        paths.len()
+    )
 }
 
 /// Identify the distribution from os-release (or Debian's/Alpine's own files).

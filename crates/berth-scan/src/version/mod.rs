@@ -1,8 +1,10 @@
-//! Version order per ecosystem (dpkg, apk, PEP 440, semver, rpm). Advisories say "fixed in X"; whether an installed version
+//! Version order per ecosystem (dpkg, apk, PEP 440, semver, rpm, Maven, Go modules). Advisories say "fixed in X"; whether an installed version
 //! is below X depends on the scheme, and a wrong order is a missed or a false finding.
 
 pub mod apk;
 pub mod deb;
+pub mod go;
+pub mod maven;
 pub mod pep440;
 pub mod rpm;
 pub mod semver;
@@ -18,10 +20,14 @@ pub enum Scheme {
     Apk,
     /// PEP 440 (PyPI).
     Pep440,
-    /// Semantic Versioning 2.0.0 (npm, crates.io, Go).
+    /// Semantic Versioning 2.0.0 (npm, crates.io).
     Semver,
     /// rpm EVR (Red Hat and derivatives, SUSE).
     Rpm,
+    /// Maven's `ComparableVersion` order (Maven Central artifacts).
+    Maven,
+    /// Go module versions: strict semver with an optional `v`, pseudo-versions.
+    Go,
 }
 
 /// A version string that the scheme cannot read.
@@ -59,6 +65,10 @@ impl Scheme {
             Scheme::Pep440 => Ok(pep440::Pep440::parse(a)?.cmp(&pep440::Pep440::parse(b)?)),
             Scheme::Semver => Ok(semver::Semver::parse(a)?.cmp(&semver::Semver::parse(b)?)),
             Scheme::Rpm => Ok(rpm::RpmVersion::parse(a)?.cmp(&rpm::RpmVersion::parse(b)?)),
+            Scheme::Maven => {
+                Ok(maven::MavenVersion::parse(a)?.cmp(&maven::MavenVersion::parse(b)?))
+            }
+            Scheme::Go => Ok(go::GoVersion::parse(a)?.cmp(&go::GoVersion::parse(b)?)),
         }
     }
 
@@ -69,7 +79,9 @@ impl Scheme {
             "Debian" | "Ubuntu" => Some(Scheme::Deb),
             "Alpine" => Some(Scheme::Apk),
             "PyPI" => Some(Scheme::Pep440),
-            "npm" | "crates.io" | "Go" => Some(Scheme::Semver),
+            "npm" | "crates.io" => Some(Scheme::Semver),
+            "Go" => Some(Scheme::Go),
+            "Maven" => Some(Scheme::Maven),
             "Red Hat" | "AlmaLinux" | "Rocky Linux" | "openSUSE" | "SUSE" => Some(Scheme::Rpm),
             _ => None,
         }

@@ -1,8 +1,7 @@
-//! Semantic Versioning 2.0.0 order (npm, crates.io, Go modules): `MAJOR.MINOR.PATCH`, an
+//! Semantic Versioning 2.0.0 order (npm, crates.io): `MAJOR.MINOR.PATCH`, an
 //! optional `-pre.release` that sorts below the release (numeric identifiers numerically,
 //! below alphanumeric ones, fewer identifiers first), and `+build` metadata that is ignored.
-//! A leading `v` (Go) is accepted. Go pseudo-versions (`v0.0.0-20210101000000-abcdef123456`)
-//! are pre-releases and order by their timestamp this way.
+//! A leading `v` is accepted. Go modules have their own, stricter scheme (`super::go`).
 
 use super::VersionError;
 use std::cmp::Ordering;

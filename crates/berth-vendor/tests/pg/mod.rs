@@ -97,7 +97,9 @@ impl Postgres {
         }
     }
 
-    fn log(&self) -> String {
+    /// The server's log (statements over 50 ms, checkpoints and autovacuum runs are logged).
+    #[allow(dead_code)]
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("postgres.log")).unwrap_or_default()
     }
 
@@ -187,6 +189,12 @@ fn spawn(postgres: &Path, data: &Path, socket_dir: &Path, port: u16) -> Child {
             "listen_addresses=127.0.0.1",
             "-c",
             "max_connections=200",
+            "-c",
+            "log_min_duration_statement=50",
+            "-c",
+            "log_autovacuum_min_duration=0",
+            "-c",
+            "log_checkpoints=on",
             "-k",
         ])
         .arg(socket_dir)

@@ -56,6 +56,7 @@ async fn start(data: PathBuf) -> Result<(String, String, tokio::sync::oneshot::S
         license_rps: 20.0,
         scan: None,
         max_support_bundle: berth_vendor::support::DEFAULT_MAX_SUPPORT_BUNDLE,
+        extra_routes: None,
     };
     tokio::spawn(async move {
         let r = berth_vendor::serve(

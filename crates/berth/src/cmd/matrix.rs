@@ -18,6 +18,7 @@ berth matrix . --distribution generic,k3s,eks --jobs 4\n  \
 berth matrix . --distribution openshift --upgrade-from ../v1.release\n  \
 berth matrix . --airgap airgapped --registry-auth\n  \
 berth matrix . --namespace-quota limits.cpu=2,limits.memory=2Gi\n  \
+berth matrix . --default-deny ingress,egress\n  \
 berth matrix . --kube 1.33 --kubeconfig ~/.kube/staging.yaml\n  \
 berth matrix . --kube 1.30,1.33 --set ingress_class=traefik --out report\n  \
 berth matrix examples/expose --ingress nginx,traefik,gateway-api,istio"
@@ -71,6 +72,11 @@ pub struct Args {
     /// containers must then state those requests or limits.
     #[arg(long, value_name = "HARD")]
     namespace_quota: Option<String>,
+    /// Every cell's cluster puts a NetworkPolicy default-deny (all pods, no rules) into each
+    /// new namespace, as hardened clusters do (ingress, or ingress,egress): the app's test
+    /// hooks then reach its Services only through NetworkPolicies the app ships.
+    #[arg(long, value_name = "DIRECTIONS")]
+    default_deny: Option<String>,
     /// Air-gapped cells' registries require a user and password, as a customer's private
     /// registry does: images are pushed with them, and the install creates a pull Secret
     /// that every pod references.
@@ -133,7 +139,11 @@ pub fn run(a: Args) -> Result<u8> {
     for k in &a.kubeconfig {
         cells.push(plan::live_cell(k).map_err(|e| crate::exit::BadInput(e.to_string()))?);
     }
-    let profile = profile_tweak(a.pod_security.clone(), a.namespace_quota.as_deref())?;
+    let profile = profile_tweak(
+        a.pod_security.clone(),
+        a.namespace_quota.as_deref(),
+        a.default_deny.as_deref(),
+    )?;
     let opts = MatrixOptions {
         app_dir: a.app_dir.clone(),
         upgrade_from: a.upgrade_from.clone(),
@@ -172,10 +182,11 @@ pub fn run(a: Args) -> Result<u8> {
     Ok(if report.failed() > 0 { 1 } else { 0 })
 }
 
-/// The profile changes of `--pod-security` and `--namespace-quota`, checked.
+/// The profile changes of `--pod-security`, `--namespace-quota` and `--default-deny`, checked.
 fn profile_tweak(
     pod_security: Option<String>,
     namespace_quota: Option<&str>,
+    default_deny: Option<&str>,
 ) -> Result<Option<berth_matrix::ProfileTweak>> {
     if let Some(level) = &pod_security
         && !matches!(level.as_str(), "privileged" | "baseline" | "restricted")
@@ -192,7 +203,14 @@ fn profile_tweak(
         ),
         None => None,
     };
-    if pod_security.is_none() && quota.is_none() {
+    let deny = match default_deny {
+        Some(d) => Some(
+            berth_matrix::plan::parse_default_deny(d)
+                .map_err(|e| crate::exit::BadInput(format!("--default-deny: {e}")))?,
+        ),
+        None => None,
+    };
+    if pod_security.is_none() && quota.is_none() && deny.is_none() {
         return Ok(None);
     }
     Ok(Some(std::sync::Arc::new(move |_, p| {
@@ -203,6 +221,11 @@ fn profile_tweak(
             p.namespace_quota = Some(berth_kube_sim::profile::NamespaceQuotaProfile {
                 hard: hard.clone(),
                 ..Default::default()
+            });
+        }
+        if let Some(types) = &deny {
+            p.network_policy = Some(berth_kube_sim::profile::NetworkPolicyProfile {
+                default_deny: types.clone(),
             });
         }
     })))

@@ -182,6 +182,9 @@ struct Serve {
     /// The scan policy (YAML; default: block every fixable finding).
     #[arg(long, value_name = "FILE", requires = "scan_db")]
     scan_policy: Option<PathBuf>,
+    /// Do not serve the vendor's portal (web pages under /portal/, login with a vendor token).
+    #[arg(long)]
+    no_portal: bool,
 }
 
 #[derive(clap::Args)]
@@ -476,6 +479,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
 }
 
 async fn serve(s: Serve) -> anyhow::Result<u8> {
+    let tls = s.tls_cert.is_some();
     let cfg = berth_vendor::ServeConfig {
         data_dir: s.data_dir.clone(),
         addr: s.addr,
@@ -487,6 +491,7 @@ async fn serve(s: Serve) -> anyhow::Result<u8> {
         license_rps: s.license_rps,
         scan: s.scan_db.clone().map(|d| (d, s.scan_policy.clone())),
         max_support_bundle: s.max_support_bundle_mib.saturating_mul(1024 * 1024),
+        extra_routes: (!s.no_portal).then_some(berth_console::portal::mount as _),
     };
     init_logs();
     let shutdown = async {
@@ -497,6 +502,10 @@ async fn serve(s: Serve) -> anyhow::Result<u8> {
         cfg,
         |st| {
             eprintln!("vendor server on {} ({} database, data in {})", st.addr, st.engine, s.data_dir.display());
+            if !s.no_portal {
+                let scheme = if tls { "https" } else { "http" };
+                eprintln!("vendor portal: {scheme}://{}/portal/ (log in with a vendor token)", st.addr);
+            }
             if let Some(f) = &st.admin_token_file {
                 eprintln!("new database: the first admin token is in {f} (mode 0600); `berth vendor login URL --token-file {f}`");
             }
