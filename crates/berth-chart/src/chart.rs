@@ -23,6 +23,8 @@ pub struct Chart {
     pub files: Vec<ChartFile>,
     /// Subcharts found under `charts/`.
     pub dependencies: Vec<Chart>,
+    /// Chart.lock (requirements.lock for `apiVersion: v1`), as written.
+    pub lock: Option<Vec<u8>>,
 }
 
 impl Chart {
@@ -119,7 +121,8 @@ impl Chart {
         let mut subcharts: std::collections::BTreeMap<String, Vec<ChartFile>> = Default::default();
         for f in files {
             match f.name.as_str() {
-                "Chart.yaml" | "Chart.lock" => {}
+                "Chart.yaml" => {}
+                "Chart.lock" => c.lock = Some(f.data),
                 "values.yaml" => {
                     c.values = crate::yaml::parse_values(text(&f, origin)?).map_err(|m| {
                         ChartError::Parse {
@@ -153,6 +156,7 @@ impl Chart {
                 }
                 "requirements.lock" => {
                     if metadata.api_version == "v1" {
+                        c.lock = Some(f.data.clone());
                         c.files.push(f);
                     }
                 }

@@ -65,6 +65,22 @@ pub enum ChartError {
         /// The missing dependencies, comma separated.
         names: String,
     },
+    /// A remote dependency that is neither vendored under `charts/` nor in the chart cache.
+    #[error(
+        "chart {chart}: dependency {name} {constraint:?} from {repository} is not in the chart cache {cache}: fill the cache while online (`berth chart dependency update CHART_DIR`, or `berth lint`/`berth release build` without --offline), or vendor the chart under charts/"
+    )]
+    RemoteMissing {
+        /// The chart that declares it.
+        chart: String,
+        /// The dependency's chart name.
+        name: String,
+        /// Its repository.
+        repository: String,
+        /// The version constraint (or the locked version).
+        constraint: String,
+        /// The cache that was searched.
+        cache: PathBuf,
+    },
     /// `--set`, `--set-string` or `--set-file` expressions that do not parse.
     #[error("cannot parse {flag} {expression:?}: {message}")]
     Strvals {

@@ -19,6 +19,7 @@ mod manifest;
 mod metadata;
 mod objects;
 mod postrender;
+mod remote;
 mod render;
 mod schema;
 mod strvals;
@@ -40,6 +41,10 @@ pub use manifest::{
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
 pub use postrender::{PostRenderError, post_render};
+pub use remote::{
+    CachedChart, ChartCache, ChartLock, LockedDependency, RemoteNeed, attach_from_cache,
+    is_remote_repository, lock_digest, pick_version, remote_needs,
+};
 pub use render::{
     ClusterLookup, DEFAULT_KUBE_VERSION, RenderOptions, Rendered, json_to_value, render,
 };

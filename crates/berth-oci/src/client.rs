@@ -871,6 +871,64 @@ impl Client {
         Ok((l, next))
     }
 
+    /// A whole blob in memory (at most `limit` bytes), verified against its digest.
+    pub async fn get_blob_bytes(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        let url = self.url(registry, repo, &format!("blobs/{digest}"));
+        let action = format!("fetch blob {digest} from {repo}");
+        let resp = self
+            .send(registry, &Scope::pull(repo), &action, &|c| c.get(&url))
+            .await?;
+        if !resp.status().is_success() {
+            return Err(Self::fail(registry, &action, resp).await);
+        }
+        if resp.content_length().unwrap_or(0) > limit {
+            return Err(Error::TooLarge {
+                what: action,
+                limit,
+            });
+        }
+        let bytes = read_limited(resp, limit, registry, &action).await?;
+        digest.verify(&action, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// GET a plain HTTP(S) URL (a chart repository's index or archive) with this client's
+    /// TLS settings and, when configured, its credentials as basic auth; at most `limit`
+    /// bytes.
+    pub async fn get_url(&self, url: &str, limit: u64) -> Result<Vec<u8>> {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let action = format!("fetch {url}");
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.cfg.credentials {
+            req = req.basic_auth(&c.username, Some(&c.password));
+        }
+        let resp = req.send().await.map_err(|e| Error::Transport {
+            registry: host.clone(),
+            action: action.clone(),
+            cause: flatten(&e),
+            hint: String::new(),
+        })?;
+        if !resp.status().is_success() {
+            return Err(Self::fail(&host, &action, resp).await);
+        }
+        if resp.content_length().unwrap_or(0) > limit {
+            return Err(Error::TooLarge {
+                what: action,
+                limit,
+            });
+        }
+        read_limited(resp, limit, &host, &action).await
+    }
+
     /// Tags of a repository.
     pub async fn list_tags(&self, registry: &str, repo: &str) -> Result<Vec<String>> {
         let url = self.url(registry, repo, "tags/list");

@@ -35,7 +35,7 @@ pub enum Error {
     },
     /// Content is larger than the limit accepted for that kind of object.
     #[error(
-        "{what} is larger than {limit} bytes; refusing it (a manifest or index this large is not a real image)"
+        "{what} is larger than {limit} bytes; refusing it (no real manifest, index, chart repository index or chart archive is this large)"
     )]
     TooLarge {
         /// What was being read.

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod bundle;
+pub mod chartrepo;
 pub mod client;
 pub mod digest;
 pub mod error;

@@ -126,6 +126,11 @@ pub struct ApplyInput {
     pub fail_fast: Option<Duration>,
     /// Longest pause between readiness reads (None: the engine's default, 1 s).
     pub wait_poll_max: Option<Duration>,
+    /// A post-renderer (program, arguments) run on every chart component's manifests, after
+    /// the component's own `chart.postRenderer`.
+    pub post_renderer: Option<(PathBuf, Vec<String>)>,
+    /// The chart cache remote chart dependencies are read from (None: the default cache).
+    pub chart_cache: Option<PathBuf>,
 }
 
 impl Default for ApplyInput {
@@ -144,6 +149,8 @@ impl Default for ApplyInput {
             license: None,
             fail_fast: None,
             wait_poll_max: None,
+            post_renderer: None,
+            chart_cache: None,
         }
     }
 }
@@ -260,6 +267,8 @@ async fn apply(
     let render = step(&*sink, Step::Render, async {
         let mut live = live_render_options(&probe, &history, current.is_some()).await?;
         live.license = input.license.as_ref().map(|l| l.template.clone());
+        live.post_renderer = input.post_renderer.clone();
+        live.chart_cache = input.chart_cache.clone();
         prepare_input(
             &app_dir,
             &input.config,

@@ -48,6 +48,8 @@ pub struct DevInput {
     /// The cluster preflight checks run against when their files change (they read it
     /// through a kubeconfig); `None` leaves preflight out.
     pub preflight: Option<crate::troubleshoot::KubeTarget>,
+    /// A post-renderer (program, arguments) run on every chart component's manifests.
+    pub post_renderer: Option<(PathBuf, Vec<String>)>,
 }
 
 impl Default for DevInput {
@@ -62,6 +64,7 @@ impl Default for DevInput {
             debounce: Duration::from_millis(50),
             fail_fast: Duration::from_secs(3),
             preflight: None,
+            post_renderer: None,
         }
     }
 }
@@ -316,6 +319,7 @@ impl Session {
             fail_fast: Some(self.input.fail_fast),
             // Readiness seen within 100 ms, not after a back-off of up to a second.
             wait_poll_max: Some(Duration::from_millis(100)),
+            post_renderer: self.input.post_renderer.clone(),
             ..ApplyInput::default()
         };
         let report = match self.deploy(&apply, cancel).await {
@@ -379,6 +383,7 @@ impl Session {
         let live = crate::prepare::live_render_options(&engine, &history, true).await?;
         let live = berth_render::AppRenderOptions {
             revision: live.revision - 1,
+            post_renderer: self.input.post_renderer.clone(),
             ..live
         };
         let config = ConfigInput::from_file(self.input.config_file.as_deref())?;

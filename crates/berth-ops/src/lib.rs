@@ -21,6 +21,7 @@
 //!   maps to its exit codes or HTTP statuses.
 
 pub mod airgap;
+pub mod charts;
 pub mod deploy;
 pub mod dev;
 pub mod drift;

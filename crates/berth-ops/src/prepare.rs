@@ -37,6 +37,10 @@ pub struct SetExprs {
     pub set_string: Vec<String>,
     /// `ITEM=PATH`: the file's contents (Helm's `--set-file`).
     pub set_file: Vec<String>,
+    /// `ITEM=JSON` (Helm's `--set-json`), applied first.
+    pub set_json: Vec<String>,
+    /// `ITEM=TEXT`, all of TEXT one string (Helm's `--set-literal`), applied last.
+    pub set_literal: Vec<String>,
 }
 
 impl ConfigInput {
@@ -60,6 +64,7 @@ impl ConfigInput {
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
         };
         for (flag, exprs, kind) in [
+            ("--set-json", &sets.set_json, berth_chart::SetKind::Json),
             ("--set", &sets.set, berth_chart::SetKind::Typed),
             (
                 "--set-string",
@@ -67,6 +72,11 @@ impl ConfigInput {
                 berth_chart::SetKind::String,
             ),
             ("--set-file", &sets.set_file, berth_chart::SetKind::File),
+            (
+                "--set-literal",
+                &sets.set_literal,
+                berth_chart::SetKind::Literal,
+            ),
         ] {
             let reader: &dyn Fn(&str) -> std::result::Result<String, String> =
                 if kind == berth_chart::SetKind::File {
@@ -80,7 +90,12 @@ impl ConfigInput {
             }
         }
         let mut sources: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        if !(sets.set.is_empty() && sets.set_string.is_empty() && sets.set_file.is_empty()) {
+        if !(sets.set.is_empty()
+            && sets.set_string.is_empty()
+            && sets.set_file.is_empty()
+            && sets.set_json.is_empty()
+            && sets.set_literal.is_empty())
+        {
             sources.push("--set".into());
         }
         Ok(ConfigInput {

@@ -35,6 +35,13 @@ pub struct BuildInput {
     /// The berth executable to make the snapshot mover image of (docs/formats/release.md,
     /// "The mover image"); None leaves it out. The CLI passes itself.
     pub mover_executable: Option<PathBuf>,
+    /// The chart cache for dependencies from `oci://` and `https://` repositories
+    /// (docs/formats/chart-cache.md); `None`: the default cache.
+    pub chart_cache: Option<PathBuf>,
+    /// Resolve remote chart dependencies only from the cache.
+    pub offline: bool,
+    /// A post-renderer (program, arguments) run on every chart component's manifests.
+    pub post_renderer: Option<(PathBuf, Vec<String>)>,
 }
 
 /// What the snapshot movers of a release run: berth's own image at this version.
@@ -113,7 +120,7 @@ fn plan_inner(input: &BuildInput, sink: &dyn Sink) -> Result<Planned> {
     }
     let mut warnings = Vec::new();
     if input.manifests.is_empty() {
-        let (objs, w) = render_all_branches(&loaded);
+        let (objs, w) = render_all_branches(&loaded, input);
         for message in &w {
             sink.event(crate::Event::Warning {
                 message: message.clone(),
@@ -186,6 +193,14 @@ pub fn plan(input: &BuildInput, sink: &dyn Sink) -> Result<ReleasePlan> {
 
 /// Plan, then pull every image (resolved to a digest) into a new release directory.
 pub async fn build(input: &BuildInput, sink: &dyn Sink) -> Result<Built> {
+    // Remote chart dependencies first: the renders read them from the cache, and the
+    // release carries them vendored so the customer's site never fetches a chart.
+    let fetch = crate::charts::ChartFetch::new(
+        input.chart_cache.clone(),
+        input.offline,
+        input.registry_config.clone(),
+    );
+    let vendored = crate::charts::vendor_files(&input.dir, &fetch).await?;
     let p = step_sync(sink, Step::Plan, || plan_inner(input, sink))?;
     let out = input
         .out
@@ -194,7 +209,11 @@ pub async fn build(input: &BuildInput, sink: &dyn Sink) -> Result<Built> {
     let rel = berth_oci::release::ReleaseInput {
         app: p.plan.app.clone(),
         version: p.plan.version.clone(),
-        files: release::collect_app_files(&p.loaded.dir)?,
+        files: {
+            let mut files = release::collect_app_files(&p.loaded.dir)?;
+            files.extend(vendored);
+            files
+        },
         references: app_references(&p.loaded),
         objects: p.objects,
         extra_images: p.extras,
@@ -359,7 +378,10 @@ fn config_variants(
 
 /// Render the app once per config variant and return every object (duplicates are fine:
 /// images are de-duplicated later). Required items without defaults get placeholders.
-fn render_all_branches(loaded: &berth_spec::LoadedApp) -> (Vec<serde_json::Value>, Vec<String>) {
+fn render_all_branches(
+    loaded: &berth_spec::LoadedApp,
+    build: &BuildInput,
+) -> (Vec<serde_json::Value>, Vec<String>) {
     let mut objects = Vec::new();
     let mut warnings = Vec::new();
     let placeholder = |name: &str| -> serde_json::Value {
@@ -405,6 +427,8 @@ fn render_all_branches(loaded: &berth_spec::LoadedApp) -> (Vec<serde_json::Value
         let Some(cfg) = resolved else { continue };
         let opts = berth_render::AppRenderOptions {
             namespace: "default".into(),
+            chart_cache: build.chart_cache.clone(),
+            post_renderer: build.post_renderer.clone(),
             ..Default::default()
         };
         match berth_render::render_app(loaded, &cfg, &opts) {

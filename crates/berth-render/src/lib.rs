@@ -78,9 +78,19 @@ pub enum RenderError {
         /// How to fix it.
         help: String,
     },
-    /// A remote chart was referenced; it must be pulled into the release first.
+    /// A post-renderer failed or printed something that is not Kubernetes objects.
+    #[error("component `{component}`: {source}")]
+    PostRender {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: berth_chart::PostRenderError,
+    },
+    /// A remote chart is neither among the app's files (a release carries it) nor in the
+    /// chart cache.
     #[error(
-        "component `{component}`: remote chart {repo} is not vendored; run `berth release build` (or `helm pull {repo} --version {version}` into the app directory and use `chart.path`)"
+        "component `{component}`: remote chart {repo} {version} is neither in the app's {VENDORED_CHARTS}/ nor in the chart cache: fill the cache while online (`berth lint APP_DIR` or `berth chart pull`), or install the release `berth release build` makes"
     )]
     RemoteChart {
         /// The component.
@@ -115,6 +125,13 @@ pub struct AppRenderOptions {
     /// `.License` for charts and `values` templates: the installing license's fields
     /// (`{"Entitlements": {...}, ...}`); an empty `Entitlements` map when `None`.
     pub license: Option<Value>,
+    /// The chart cache that dependencies from `oci://` and `https://` repositories missing
+    /// under a chart's `charts/` are read from (docs/formats/chart-cache.md); `None`: the
+    /// default cache.
+    pub chart_cache: Option<PathBuf>,
+    /// A post-renderer (program, arguments) for every chart component, run after the
+    /// component's own `chart.postRenderer`.
+    pub post_renderer: Option<(PathBuf, Vec<String>)>,
 }
 
 /// One rendered object and where it came from.
@@ -324,6 +341,101 @@ fn release_name(c: &Component) -> String {
     c.release_name.clone().unwrap_or_else(|| c.name.clone())
 }
 
+/// Where a release keeps the archives of its remote chart components, among the app's files:
+/// `vendored-charts/NAME-VERSION.tgz`.
+pub const VENDORED_CHARTS: &str = "vendored-charts";
+
+/// A remote chart component's (repository, chart name, version): `repo: oci://HOST/PATH/NAME`
+/// is the chart NAME of repository `oci://HOST/PATH`; an `https://` repo names it in `name`.
+pub fn remote_chart(chart: &berth_spec::ChartSource) -> Option<(String, String, String)> {
+    let repo = chart.repo.as_deref()?.trim_end_matches('/');
+    let version = chart.version.clone().unwrap_or_default();
+    if repo.starts_with("oci://") {
+        let (repository, name) = repo.rsplit_once('/')?;
+        return Some((repository.to_string(), name.to_string(), version));
+    }
+    Some((repo.to_string(), chart.name.clone()?, version))
+}
+
+/// The chart a component renders and the path its objects' sources start with: `chart.path`
+/// below the app, or a remote chart from the app's `vendored-charts/` or the chart cache.
+fn load_component_chart(
+    app: &LoadedApp,
+    c: &Component,
+    chart: &berth_spec::ChartSource,
+    cache: &berth_chart::ChartCache,
+) -> Result<(String, berth_chart::Chart), RenderError> {
+    let err = |path: &str, source| RenderError::Chart {
+        component: c.name.clone(),
+        path: PathBuf::from(path),
+        source: Box::new(source),
+    };
+    if let Some(path) = &chart.path {
+        let loaded = berth_chart::Chart::load(&app.path(path)).map_err(|e| err(path, e))?;
+        return Ok((path.clone(), loaded));
+    }
+    let missing = || RenderError::RemoteChart {
+        component: c.name.clone(),
+        repo: chart.repo.clone().unwrap_or_default(),
+        version: chart.version.clone().unwrap_or_default(),
+    };
+    let (repository, name, version) = remote_chart(chart).ok_or_else(missing)?;
+    let path = format!("{VENDORED_CHARTS}/{name}-{version}.tgz");
+    let vendored = app.path(&path);
+    if vendored.is_file() {
+        let loaded = berth_chart::Chart::load(&vendored).map_err(|e| err(&path, e))?;
+        return Ok((path, loaded));
+    }
+    let hit = cache
+        .lookup(&repository, &name, &version)
+        .map_err(|e| err(&path, e))?
+        .ok_or_else(missing)?;
+    let bytes = cache.read(&hit).map_err(|e| err(&path, e))?;
+    let loaded = berth_chart::Chart::load_archive(&bytes, &path).map_err(|e| err(&path, e))?;
+    Ok((path, loaded))
+}
+
+/// The post-renderers of a chart component, in order: its own `chart.postRenderer`, then
+/// the one given to the command.
+fn post_renderers(
+    app: &LoadedApp,
+    chart: &berth_spec::ChartSource,
+    opts: &AppRenderOptions,
+) -> Vec<(PathBuf, Vec<String>)> {
+    let own = chart
+        .post_renderer
+        .as_ref()
+        .map(|p| (p.program(&app.dir), p.args.clone()));
+    own.into_iter().chain(opts.post_renderer.clone()).collect()
+}
+
+/// Pipes the chart's manifests (hooks excluded) through each post-renderer in turn and
+/// reads the objects of the last one's output.
+fn run_post_renderers(
+    rendered: &berth_chart::Rendered,
+    post: &[(PathBuf, Vec<String>)],
+    component: &str,
+) -> Result<Vec<Value>, RenderError> {
+    let mut text = rendered.manifest_text(false);
+    for (program, args) in post {
+        text = berth_chart::post_render(&text, program, args).map_err(|source| {
+            RenderError::PostRender {
+                component: component.to_string(),
+                source,
+            }
+        })?;
+    }
+    let mut out = Vec::new();
+    for doc in berth_chart::split_manifests(&text) {
+        // post_render checked every document parses.
+        let v = berth_chart::parse_object(doc).unwrap_or(Value::Null);
+        if v.is_object() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 /// Render one component.
 pub fn render_component(
     app: &LoadedApp,
@@ -347,22 +459,22 @@ pub fn render_component(
         expose: None,
     };
     if let Some(chart) = &c.chart {
-        let Some(path) = &chart.path else {
-            return Err(RenderError::RemoteChart {
-                component: c.name.clone(),
-                repo: chart.repo.clone().unwrap_or_default(),
-                version: chart.version.clone().unwrap_or_default(),
-            });
-        };
+        let cache = berth_chart::ChartCache::new(
+            opts.chart_cache
+                .clone()
+                .unwrap_or_else(berth_chart::ChartCache::default_dir),
+        );
+        let (path, loaded) = load_component_chart(app, c, chart, &cache)?;
+        let path = &path;
         let values = component_values(app, c, config, &namespace, opts.license.as_ref())?;
         out.values = Value::Object(values.clone());
-        let full = app.path(path);
         let err = |source| RenderError::Chart {
             component: c.name.clone(),
             path: PathBuf::from(path),
             source: Box::new(source),
         };
-        let loaded = berth_chart::Chart::load(&full).map_err(err)?;
+        let mut loaded = loaded;
+        berth_chart::attach_from_cache(&mut loaded, &cache).map_err(err)?;
         let ropts = berth_chart::RenderOptions {
             release_name: release,
             namespace,
@@ -376,7 +488,15 @@ pub fn render_component(
             license: opts.license.clone(),
             ..Default::default()
         };
-        let rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;
+        let mut rendered = berth_chart::render(&loaded, &ropts).map_err(err)?;
+        let post = post_renderers(app, chart, opts);
+        let post_rendered = if post.is_empty() {
+            None
+        } else {
+            let docs = run_post_renderers(&rendered, &post, &c.name)?;
+            rendered.manifests.clear();
+            Some(docs)
+        };
         for (file, f) in loaded.crd_files() {
             let text = String::from_utf8_lossy(&f.data);
             for (i, obj) in parse_docs(&text, &c.name, &format!("{path}/{file}"))?
@@ -413,6 +533,14 @@ pub fn render_component(
                     crd: false,
                 });
             }
+        }
+        for (i, object) in post_rendered.into_iter().flatten().enumerate() {
+            out.objects.push(RenderedObject {
+                source: format!("{path}/(post-renderer)#{}", i + 1),
+                object,
+                hook: false,
+                crd: false,
+            });
         }
         out.notes = rendered.notes;
     } else if let Some(m) = &c.manifests {
@@ -530,6 +658,16 @@ fn parse_docs(text: &str, component: &str, file: &str) -> Result<Vec<Value>, Ren
 /// the components), turning render failures into lint problems. `berth lint` calls this after
 /// the manifest itself is clean, so template errors surface before any install.
 pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Problem> {
+    lint_render_with(app, manifest_file, None)
+}
+
+/// [`lint_render`] reading remote chart dependencies from `chart_cache` (`None`: the
+/// default cache).
+pub fn lint_render_with(
+    app: &LoadedApp,
+    manifest_file: &Path,
+    chart_cache: Option<&Path>,
+) -> Vec<berth_spec::Problem> {
     use berth_spec::{Problem, Severity};
     let mut problems = Vec::new();
     let problem = |severity, code, message: String, help: Option<String>| Problem {
@@ -575,15 +713,11 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
     };
     let opts = AppRenderOptions {
         namespace: "default".into(),
+        chart_cache: chart_cache.map(Path::to_path_buf),
         ..Default::default()
     };
     let mut rendered = Vec::new();
-    let mut remote = false;
     for c in &app.app.spec.components {
-        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
-            remote = true;
-            continue; // remote charts are rendered at release build time
-        }
         match render_component(app, c, &config, &opts) {
             Ok(r) => rendered.push((c, r)),
             Err(e) => problems.push(problem(
@@ -595,7 +729,7 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
         }
     }
     // `expose` with the default config, once every Service it may name is rendered.
-    if problems.is_empty() && !remote {
+    if problems.is_empty() {
         let (comps, mut out): (Vec<&Component>, Vec<RenderedComponent>) =
             rendered.into_iter().unzip();
         if let Err(e) = add_exposed(app, &comps, &config, &opts, None, &mut out) {
@@ -633,6 +767,15 @@ pub fn lint_render(app: &LoadedApp, manifest_file: &Path) -> Vec<berth_spec::Pro
 /// deprecated (a warning), with the replacement, per the Kubernetes deprecation guide's table
 /// (berth_spec::deprecations). Render failures are left to [`lint_render`].
 pub fn lint_api_versions(app: &LoadedApp, kube: &str) -> Result<Vec<berth_spec::Problem>, String> {
+    lint_api_versions_with(app, kube, None)
+}
+
+/// [`lint_api_versions`] reading remote chart dependencies from `chart_cache`.
+pub fn lint_api_versions_with(
+    app: &LoadedApp,
+    kube: &str,
+    chart_cache: Option<&Path>,
+) -> Result<Vec<berth_spec::Problem>, String> {
     use berth_spec::deprecations::{ApiState, check, minor_of};
     use berth_spec::{Problem, Severity};
     let minor = minor_of(kube)
@@ -645,13 +788,11 @@ pub fn lint_api_versions(app: &LoadedApp, kube: &str) -> Result<Vec<berth_spec::
     let opts = AppRenderOptions {
         namespace: "default".into(),
         kube_version: Some(format!("v1.{minor}.0")),
+        chart_cache: chart_cache.map(Path::to_path_buf),
         ..Default::default()
     };
     let mut problems = Vec::new();
     for c in &app.app.spec.components {
-        if c.chart.as_ref().is_some_and(|ch| ch.path.is_none()) {
-            continue;
-        }
         let Ok(rendered) = render_component(app, c, &config, &opts) else {
             continue;
         };

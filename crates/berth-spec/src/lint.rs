@@ -596,6 +596,10 @@ fn semantic(app: &Application, root: &Node, dir: &Path, ctx: &mut Ctx) {
                     Some("keep one of them".into()),
                 ),
             }
+            if let Some(pr) = &ch.post_renderer {
+                let pp = [cp.clone(), vec![PathSeg::Key("postRenderer".into())]].concat();
+                check_post_renderer(pr, &c.name, root, dir, &pp, ctx);
+            }
         }
         if let Some(m) = &c.manifests {
             let mp = [at("manifests"), vec![PathSeg::Key("path".into())]].concat();
@@ -1137,6 +1141,48 @@ fn check_exec_hook(
             "invalid-hook",
             format!("{phase} hook `{name}`: the command is empty"),
             Some("give the program and its arguments, e.g. [sh, -c, \"pg_dump -f /data/dump.sql app\"]".into()),
+        );
+    }
+}
+
+/// A post-renderer's program must exist: a file below the app directory when the command
+/// holds a `/`, else a name found on PATH.
+fn check_post_renderer(
+    pr: &crate::manifest::PostRenderer,
+    component: &str,
+    root: &Node,
+    dir: &Path,
+    at: &[PathSeg],
+    ctx: &mut Ctx,
+) {
+    let cmd = [at.to_vec(), vec![PathSeg::Key("command".into())]].concat();
+    if pr.command.trim().is_empty() {
+        ctx.error(
+            pos_at(root, &cmd),
+            &path_string(&cmd),
+            "missing-field",
+            format!("component `{component}`: the post-renderer's command is empty"),
+            Some("name a program: a path relative to berth.yaml or a name on PATH".into()),
+        );
+        return;
+    }
+    if pr.command.contains('/') {
+        check_file(ctx, root, dir, &cmd, &pr.command, false);
+        return;
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(&pr.command).is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        ctx.error(
+            pos_at(root, &cmd),
+            &path_string(&cmd),
+            "missing-file",
+            format!(
+                "component `{component}`: post-renderer `{}` is not on PATH",
+                pr.command
+            ),
+            Some("install the program, or ship it in the app and write its path (`scripts/post-render.sh`)".into()),
         );
     }
 }

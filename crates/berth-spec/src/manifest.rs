@@ -289,6 +289,33 @@ pub struct ChartSource {
     /// Exact chart version for a remote chart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// A local program that rewrites the chart's rendered manifests at render time (Helm's
+    /// post-renderer): the manifests on its stdin, its stdout replaces them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_renderer: Option<PostRenderer>,
+}
+
+/// A post-renderer: a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PostRenderer {
+    /// A path relative to berth.yaml (holding a `/`), or a program name looked up on PATH.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+impl PostRenderer {
+    /// The program to run: a path below `app_dir` when the command holds a `/`, else the
+    /// name (looked up on PATH when it runs).
+    pub fn program(&self, app_dir: &std::path::Path) -> std::path::PathBuf {
+        if self.command.contains('/') {
+            app_dir.join(&self.command)
+        } else {
+            std::path::PathBuf::from(&self.command)
+        }
+    }
 }
 
 /// A directory of plain manifests (`*.yaml`, `*.yml`, `*.json`, multi-document allowed).

@@ -62,6 +62,16 @@ impl Version {
         })
     }
 
+    /// Semver precedence (build metadata ignored), as Masterminds' `Compare`.
+    pub fn precedence(&self, o: &Version) -> Ordering {
+        self.cmp(o)
+    }
+
+    /// Whether it has a prerelease part (`1.0.0-rc.1`).
+    pub fn is_prerelease(&self) -> bool {
+        !self.pre.is_empty()
+    }
+
     fn cmp(&self, o: &Version) -> Ordering {
         (self.major, self.minor, self.patch)
             .cmp(&(o.major, o.minor, o.patch))

@@ -33,6 +33,8 @@ enum Command {
     Init(cmd::init::Args),
     /// Render a Helm chart locally, as `helm template` does.
     Template(cmd::template::Args),
+    /// Helm charts from oci:// and https:// repositories: pull, dependency update|build.
+    Chart(cmd::chart::Args),
     /// Print the JSON Schema of berth.yaml (for editors).
     Schema(cmd::schema::Args),
     /// Print shell completions.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Schema(a) => cmd::schema::run(a),
         Command::Template(a) => cmd::template::run(a),
+        Command::Chart(a) => cmd::chart::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Dev(a) => cmd::dev::run(a),

@@ -67,6 +67,19 @@ pub struct ApplyFlags {
     /// Set a config item to a file's contents (ITEM=PATH), as Helm's --set-file.
     #[arg(long, value_name = "ITEM=PATH")]
     pub set_file: Vec<String>,
+    /// Set a config item to a JSON value (ITEM=JSON), as Helm's --set-json (applied first).
+    #[arg(long, value_name = "ITEM=JSON")]
+    pub set_json: Vec<String>,
+    /// Set a config item to the rest of the expression, commas included, as Helm's
+    /// --set-literal (applied last).
+    #[arg(long, value_name = "ITEM=TEXT")]
+    pub set_literal: Vec<String>,
+    #[command(flatten)]
+    pub post: crate::cmd::chart::PostRenderFlags,
+    /// Chart cache for chart dependencies from oci:// and https:// repositories (default:
+    /// $XDG_CACHE_HOME/berth/charts).
+    #[arg(long, value_name = "DIR")]
+    pub chart_cache: Option<PathBuf>,
     /// Pull images from the vendor's registries again: drop the private registry recorded
     /// by an earlier air-gapped install.
     #[arg(long)]
@@ -362,6 +375,8 @@ pub(crate) fn apply_input(
             set: apply.set.clone(),
             set_string: apply.set_string.clone(),
             set_file: apply.set_file.clone(),
+            set_json: apply.set_json.clone(),
+            set_literal: apply.set_literal.clone(),
         },
     )?;
     check_sources(apply, airgap)?;
@@ -383,6 +398,8 @@ pub(crate) fn apply_input(
         license: None,
         fail_fast: None,
         wait_poll_max: None,
+        post_renderer: apply.post.get(),
+        chart_cache: apply.chart_cache.clone(),
     })
 }
 

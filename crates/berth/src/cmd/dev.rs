@@ -52,6 +52,8 @@ pub struct Args {
     /// Stop once no file changed for this long (30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     exit_after_idle: Option<Duration>,
+    #[command(flatten)]
+    post: crate::cmd::chart::PostRenderFlags,
     /// How long to wait for readiness of each change (30s, 5m).
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     timeout: Duration,
@@ -109,6 +111,7 @@ async fn dev(args: Args) -> Result<u8> {
             context,
             namespace: args.namespace.clone(),
         }),
+        post_renderer: args.post.get(),
         ..DevInput::default()
     };
     let format = args.output;

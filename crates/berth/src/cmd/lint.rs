@@ -24,6 +24,10 @@ pub struct Args {
     /// serves (error) or has deprecated (warning), with the replacement.
     #[arg(long, value_name = "VERSION")]
     kube: Option<String>,
+    #[command(flatten)]
+    charts: crate::cmd::chart::ChartCacheFlags,
+    #[command(flatten)]
+    registry: crate::cmd::oci::RegistryFlags,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -39,12 +43,33 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
         let loaded = berth_spec::LoadedApp { dir, app };
+        // Remote chart dependencies into the cache first (online), so the renders find them.
+        let fetch = args.charts.fetch(&args.registry)?;
+        if let Err(e) = crate::cmd::deploy::runtime()?
+            .block_on(berth_ops::charts::resolve_app(&loaded.dir, &fetch))
+        {
+            report.problems.push(Problem {
+                severity: Severity::Error,
+                code: "chart-dependency",
+                file: report.file.clone(),
+                pos: None,
+                field: String::new(),
+                message: e.to_string(),
+                help: Some(if args.charts.offline {
+                    "fill the chart cache while online (`berth chart dependency update CHART_DIR`), or vendor the chart under charts/".into()
+                } else {
+                    "check the dependency's repository, name and version in Chart.yaml, and the registry flags".into()
+                }),
+            });
+        }
+        let cache = Some(fetch.cache.root());
         report
             .problems
-            .extend(berth_render::lint_render(&loaded, &report.file));
+            .extend(berth_render::lint_render_with(&loaded, &report.file, cache));
         if let Some(kube) = &args.kube {
             report.problems.extend(
-                berth_render::lint_api_versions(&loaded, kube).map_err(crate::exit::BadInput)?,
+                berth_render::lint_api_versions_with(&loaded, kube, cache)
+                    .map_err(crate::exit::BadInput)?,
             );
         }
     }

@@ -1,6 +1,7 @@
 //! One module per command (or command group); each wires one library.
 
 pub mod airgap;
+pub mod chart;
 pub mod cluster;
 pub mod completions;
 pub mod console;

@@ -210,6 +210,10 @@ struct ReleaseBuild {
     registry: RegistryFlags,
     #[command(flatten)]
     gate: crate::cmd::scan::GateFlags,
+    #[command(flatten)]
+    charts: crate::cmd::chart::ChartCacheFlags,
+    #[command(flatten)]
+    post: crate::cmd::chart::PostRenderFlags,
 }
 
 /// Run `berth release ...`.
@@ -242,6 +246,9 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
         images: b.image.clone(),
         platforms: b.platform.clone(),
         registry_config: ClientConfig::default(),
+        chart_cache: b.charts.chart_cache.clone(),
+        offline: b.charts.offline,
+        post_renderer: b.post.get(),
         mover_executable: if b.no_mover_image {
             None
         } else {
@@ -253,6 +260,9 @@ fn release_build(b: ReleaseBuild) -> anyhow::Result<u8> {
         },
     };
     if b.dry_run {
+        // Remote charts into the cache first (unless --offline), so the plan renders them.
+        let fetch = b.charts.fetch(&b.registry)?;
+        crate::cmd::deploy::runtime()?.block_on(berth_ops::charts::resolve_app(&b.dir, &fetch))?;
         let plan = berth_ops::release::plan(&input, &|e| {
             if let berth_ops::Event::Warning { message } = e {
                 eprintln!("warning: {message}");

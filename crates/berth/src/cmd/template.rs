@@ -86,6 +86,10 @@ pub struct Args {
         requires = "post_renderer"
     )]
     post_renderer_args: Vec<String>,
+    #[command(flatten)]
+    charts: crate::cmd::chart::ChartCacheFlags,
+    #[command(flatten)]
+    registry: crate::cmd::oci::RegistryFlags,
 }
 
 /// Merges values as Helm's CLI does, in its order: `-f` files, `--set-json`, `--set`,
@@ -189,7 +193,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         &args.set_file,
         &args.set_literal,
     )?;
-    let chart = Chart::load(&chart_path)?;
+    // Dependencies from oci:// and https:// repositories missing under charts/: into the
+    // cache (unless --offline), then from it.
+    let mut chart = Chart::load(&chart_path)?;
+    if berth_ops::charts::needs_remote(&chart) {
+        let fetch = args.charts.fetch(&args.registry)?;
+        crate::cmd::deploy::runtime()?
+            .block_on(berth_ops::charts::resolve_loaded(&chart, &fetch))?;
+        berth_chart::attach_from_cache(&mut chart, &fetch.cache)?;
+    }
     let opts = RenderOptions {
         release_name: name,
         namespace: args.namespace.clone(),
