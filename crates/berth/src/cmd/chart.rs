@@ -53,6 +53,9 @@ impl PostRenderFlags {
 
 /// Helm charts from `oci://` and `https://` repositories.
 #[derive(clap::Args)]
+#[command(after_help = "Example:\n  \
+berth chart pull oci://registry.example.com/charts/redis --version ^1.2.0\n  \
+berth chart dependency update mychart")]
 pub struct Args {
     #[command(subcommand)]
     cmd: Cmd,
@@ -67,6 +70,8 @@ berth chart pull https://charts.example.com/redis -d charts/\n  \
 berth chart pull oci://127.0.0.1:5000/charts/redis --insecure")]
     Pull(Pull),
     /// Fetch a chart's remote dependencies into charts/ and write Chart.lock.
+    #[command(after_help = "Example:\n  berth chart dependency update mychart\n  \
+berth chart dependency build mychart --offline")]
     Dependency(Dependency),
 }
 
