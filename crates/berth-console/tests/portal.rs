@@ -501,6 +501,15 @@ async fn promote_gate_licenses_forms_and_instances() {
     let api = Client::new(&base, &env.admin).unwrap();
     let (admin, csrf) = session(&base, &env.admin).await;
 
+    // The start page counts each app's releases (three pushed) and customers.
+    let (_, page) = get(&admin, &format!("{base}/portal/")).await;
+    let customers = api.customers(Some("hello")).await.unwrap().len();
+    assert!(customers > 0);
+    assert!(
+        page.contains("3 release(s)") && page.contains(&format!("{customers} customer(s)")),
+        "{page}"
+    );
+
     // The releases page: channels with their releases, scan summaries, promote forms.
     let (code, page) = get(&admin, &format!("{base}/portal/apps/hello")).await;
     assert_eq!(code, 200);

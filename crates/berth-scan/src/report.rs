@@ -88,7 +88,7 @@ pub struct ScanReport {
 /// Names what catalogers and matching do, for scans kept by others (the vendor server's
 /// `release_scans` table): change it whenever a release's bytes would give another report
 /// (a new cataloger, a matching rule), so kept scans are made again.
-pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable+maven";
+pub const SCANNER_REVISION: &str = "berth-scan 2026-12 rpm+cargo-auditable+maven+debian-jars";
 
 /// Where Debian packages install Python modules (`python3-*` packages).
 pub const DEBIAN_PYTHON: &str = "usr/lib/python3/dist-packages/";

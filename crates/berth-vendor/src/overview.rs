@@ -23,6 +23,14 @@ pub struct ReleaseRecord {
     pub eol_at: Option<i64>,
 }
 
+/// An app with how many releases and customers it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCounts {
+    pub name: String,
+    pub releases: usize,
+    pub customers: usize,
+}
+
 /// One promotion: a release on a channel since a time (unix milliseconds).
 #[derive(Debug, Clone)]
 pub struct Promotion {
@@ -68,6 +76,33 @@ impl Service {
             name: db::text(&r, "name"),
             scope: Scope::parse(&db::text(&r, "scope")).unwrap_or(Scope::ReadOnly),
         }))
+    }
+
+    /// Every app with its release and customer counts, counted by the database.
+    pub async fn app_counts(&self) -> SResult<Vec<AppCounts>> {
+        let counts = |sql: &'static str| {
+            let db = self.db.clone();
+            async move {
+                let rows = db.rows(sql, &[]).await?;
+                SResult::Ok(
+                    rows.iter()
+                        .map(|r| (db::text(r, "app"), db::int(r, "n").max(0) as usize))
+                        .collect::<std::collections::HashMap<_, _>>(),
+                )
+            }
+        };
+        let releases = counts("SELECT app, COUNT(*) AS n FROM releases GROUP BY app").await?;
+        let customers = counts("SELECT app, COUNT(*) AS n FROM customers GROUP BY app").await?;
+        Ok(self
+            .apps()
+            .await?
+            .into_iter()
+            .map(|name| AppCounts {
+                releases: releases.get(&name).copied().unwrap_or(0),
+                customers: customers.get(&name).copied().unwrap_or(0),
+                name,
+            })
+            .collect())
     }
 
     /// Every release of an app as stored (any order; NotFound for an unknown app).

@@ -103,28 +103,14 @@ fn semver_desc(a: &str, b: &str) -> std::cmp::Ordering {
 pub(super) async fn apps(State(s): State<St>, h: HeaderMap) -> Response {
     let who = or_return!(page(&s, &h).await);
     let nav = who.nav("apps");
-    let names = or_return!(s.svc.apps().await.map_err(|e| service_error(&nav, e)));
-    let customers = or_return!(
-        s.svc
-            .customers(None)
-            .await
-            .map_err(|e| service_error(&nav, e))
-    );
-    let mut apps = Vec::new();
-    for name in names {
-        let releases = or_return!(
-            s.svc
-                .release_records(&name)
-                .await
-                .map_err(|e| service_error(&nav, e))
-        )
-        .len();
-        apps.push(AppRow {
-            customers: customers.iter().filter(|c| c.app == name).count(),
-            name,
-            releases,
-        });
-    }
+    let apps = or_return!(s.svc.app_counts().await.map_err(|e| service_error(&nav, e)))
+        .into_iter()
+        .map(|a| AppRow {
+            name: a.name,
+            releases: a.releases,
+            customers: a.customers,
+        })
+        .collect();
     AppsPage { nav, apps }.into_response()
 }
 
