@@ -114,7 +114,7 @@ pub async fn resolve_chart(dir: &Path, fetch: &ChartFetch) -> Result<Vec<CachedC
 }
 
 /// Whether the loaded chart lists remote dependencies it does not vendor.
-pub fn needs_remote(chart: &Chart) -> bool {
+fn needs_remote(chart: &Chart) -> bool {
     berth_chart::remote_needs(chart, None).is_ok_and(|n| !n.is_empty())
 }
 
@@ -140,6 +140,38 @@ pub async fn resolve_loaded(chart: &Chart, fetch: &ChartFetch) -> Result<Vec<Cac
         out.push(fetch_need(&client, &fetch.cache, n).await?);
     }
     Ok(out)
+}
+
+/// Attach the loaded chart's remote dependencies from the cache, fetched into it first
+/// unless `fetch` is offline (`berth template`); nothing to do for a chart without any.
+pub async fn attach_dependencies(chart: &mut Chart, fetch: &ChartFetch) -> Result<()> {
+    if !resolve_loaded(chart, fetch).await?.is_empty() {
+        berth_chart::attach_from_cache(chart, &fetch.cache).map_err(chart_err)?;
+    }
+    Ok(())
+}
+
+/// Lint's view of the app's remote chart dependencies ([`resolve_app`]): none, or one
+/// problem (code `chart-dependency`) naming the dependency and how to fill the cache.
+pub async fn lint_dependencies(
+    app_dir: &Path,
+    file: &Path,
+    fetch: &ChartFetch,
+) -> Option<berth_spec::Problem> {
+    let e = resolve_app(app_dir, fetch).await.err()?;
+    Some(berth_spec::Problem {
+        severity: berth_spec::Severity::Error,
+        code: "chart-dependency",
+        file: file.to_path_buf(),
+        pos: None,
+        field: String::new(),
+        message: e.to_string(),
+        help: Some(if fetch.offline {
+            "fill the chart cache while online (`berth chart dependency update CHART_DIR`), or vendor the chart under charts/".into()
+        } else {
+            "check the dependency's repository, name and version in Chart.yaml, and the registry flags".into()
+        }),
+    })
 }
 
 /// [`resolve_chart`] for every local chart component of the app at `app_dir`, and every

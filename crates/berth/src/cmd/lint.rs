@@ -45,23 +45,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let loaded = berth_spec::LoadedApp { dir, app };
         // Remote chart dependencies into the cache first (online), so the renders find them.
         let fetch = args.charts.fetch(&args.registry)?;
-        if let Err(e) = crate::cmd::deploy::runtime()?
-            .block_on(berth_ops::charts::resolve_app(&loaded.dir, &fetch))
-        {
-            report.problems.push(Problem {
-                severity: Severity::Error,
-                code: "chart-dependency",
-                file: report.file.clone(),
-                pos: None,
-                field: String::new(),
-                message: e.to_string(),
-                help: Some(if args.charts.offline {
-                    "fill the chart cache while online (`berth chart dependency update CHART_DIR`), or vendor the chart under charts/".into()
-                } else {
-                    "check the dependency's repository, name and version in Chart.yaml, and the registry flags".into()
-                }),
-            });
-        }
+        report
+            .problems
+            .extend(
+                crate::cmd::deploy::runtime()?.block_on(berth_ops::charts::lint_dependencies(
+                    &loaded.dir,
+                    &report.file,
+                    &fetch,
+                )),
+            );
         let cache = Some(fetch.cache.root());
         report
             .problems

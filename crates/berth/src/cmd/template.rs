@@ -196,12 +196,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // Dependencies from oci:// and https:// repositories missing under charts/: into the
     // cache (unless --offline), then from it.
     let mut chart = Chart::load(&chart_path)?;
-    if berth_ops::charts::needs_remote(&chart) {
-        let fetch = args.charts.fetch(&args.registry)?;
-        crate::cmd::deploy::runtime()?
-            .block_on(berth_ops::charts::resolve_loaded(&chart, &fetch))?;
-        berth_chart::attach_from_cache(&mut chart, &fetch.cache)?;
-    }
+    let fetch = args.charts.fetch(&args.registry)?;
+    crate::cmd::deploy::runtime()?
+        .block_on(berth_ops::charts::attach_dependencies(&mut chart, &fetch))?;
     let opts = RenderOptions {
         release_name: name,
         namespace: args.namespace.clone(),
