@@ -34,6 +34,8 @@ pub struct Checker {
     registries: Vec<RegistryProfile>,
     cache: Cache,
     platforms: Platforms,
+    /// Keys the password hashes of cache keys.
+    keys: std::collections::hash_map::RandomState,
 }
 
 /// An image reference split into (registry host, repository, reference).
@@ -121,6 +123,7 @@ impl Checker {
             registries,
             cache: Arc::new(Mutex::new(HashMap::new())),
             platforms: Arc::new(Mutex::new(HashMap::new())),
+            keys: Default::default(),
         }
     }
 
@@ -137,9 +140,11 @@ impl Checker {
     pub fn state(&self, image: &str, creds: Creds) -> PullState {
         let (host, repo, reference) = split_image(image);
         let cred = creds.get(&host).cloned();
+        // Keyed by the whole credential: pods pulling with a wrong password and pods pulling
+        // with the right one under the same user must not share an answer.
         let key = format!(
             "{image}\u{0}{}",
-            cred.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+            cred.as_ref().map(|c| self.cred_key(c)).unwrap_or_default()
         );
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,6 +179,15 @@ impl Checker {
                 .insert(key, (st, Instant::now()));
         });
         PullState::Checking
+    }
+}
+
+impl Checker {
+    /// A credential as a cache key: the user and a keyed hash of the password (the password
+    /// itself is not kept in the cache).
+    fn cred_key(&self, (user, password): &(String, String)) -> String {
+        use std::hash::BuildHasher as _;
+        format!("{user}\u{0}{:016x}", self.keys.hash_one(password))
     }
 }
 
@@ -481,6 +495,38 @@ mod tests {
         assert_eq!(
             split_image("reg.example.com/a@sha256:abc").2,
             "sha256:abc".to_string()
+        );
+    }
+
+    /// A refusal seen with a wrong password is not the answer for the right one (pods of
+    /// two namespaces pulling as one user with different Secrets).
+    #[tokio::test]
+    async fn answers_are_kept_per_password_not_per_user() {
+        let checker = Checker::new(vec![]);
+        let image = "127.0.0.1:9/app/web:1";
+        let creds = |p: &str| -> Creds {
+            [(
+                "127.0.0.1:9".to_string(),
+                ("ops".to_string(), p.to_string()),
+            )]
+            .into()
+        };
+        let refused = PullState::Missing("unauthorized".into());
+        let wrong = format!(
+            "{image}\u{0}{}",
+            checker.cred_key(&("ops".into(), "wrong".into()))
+        );
+        checker
+            .cache
+            .lock()
+            .unwrap()
+            .insert(wrong, (refused.clone(), Instant::now()));
+        assert_eq!(checker.state(image, creds("wrong")), refused);
+        assert_eq!(checker.state(image, creds("right")), PullState::Checking);
+        assert!(
+            !checker
+                .cred_key(&("ops".into(), "right".into()))
+                .contains("right")
         );
     }
 }
