@@ -321,19 +321,16 @@ async fn login(State(s): State<AppState>, req: Request) -> Response {
     };
     s.lockout.succeed(ip);
     let (id, _) = s.sessions.create(role, now);
-    let mut r = Redirect::to("/").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
+    crate::session::logged_in(
+        "/",
         set_cookie(
             &s,
             COOKIE,
             &s.signer.sign("session", &id),
             crate::session::SESSION_TTL.as_secs(),
         ),
-    );
-    r.headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&s, LOGIN_COOKIE, "", 0));
-    r
+        set_cookie(&s, LOGIN_COOKIE, "", 0),
+    )
 }
 
 async fn logout(

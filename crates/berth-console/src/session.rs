@@ -43,6 +43,21 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
         .map(|(_, v)| v.to_string())
 }
 
+/// The answer to a successful login: a redirect to `to` that sets the session cookie and
+/// clears the login form's cookie (both built by the front end, with its path and flags).
+pub(crate) fn logged_in(
+    to: &str,
+    session_cookie: axum::http::HeaderValue,
+    cleared_login_cookie: axum::http::HeaderValue,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut r = axum::response::Redirect::to(to).into_response();
+    let h = r.headers_mut();
+    h.append(axum::http::header::SET_COOKIE, session_cookie);
+    h.append(axum::http::header::SET_COOKIE, cleared_login_cookie);
+    r
+}
+
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, scoped to `path`, `Secure` over TLS;
 /// `max_age` 0 deletes the cookie.
 pub fn cookie_header(

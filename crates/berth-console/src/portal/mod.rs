@@ -428,19 +428,16 @@ async fn login(State(s): State<St>, req: Request) -> Response {
         },
         now,
     );
-    let mut r = Redirect::to("/portal/").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
+    crate::session::logged_in(
+        "/portal/",
         set_cookie(
             &s,
             COOKIE,
             &s.signer.sign("portal-session", &id),
             crate::session::SESSION_TTL.as_secs(),
         ),
-    );
-    r.headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&s, LOGIN_COOKIE, "", 0));
-    r
+        set_cookie(&s, LOGIN_COOKIE, "", 0),
+    )
 }
 
 async fn logout(
