@@ -67,6 +67,15 @@ pub struct MoverImage {
     pub pull_secret: Option<String>,
 }
 
+impl MoverImage {
+    /// Reference the pull Secret, if any, from a pod spec.
+    pub(crate) fn add_pull_secret(&self, pod_spec: &mut Value) {
+        if let Some(secret) = &self.pull_secret {
+            pod_spec["imagePullSecrets"] = json!([{ "name": secret }]);
+        }
+    }
+}
+
 /// The mover image for an app whose deployed revision records `registry` (an air-gapped
 /// install): the default image becomes its relocated copy in that registry when the release
 /// carried it (docs/formats/release.md, "The mover image"), and an image in that registry is
@@ -959,9 +968,7 @@ fn mover_job(
                         "env": env,
                         "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}]}],
                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}]}}}});
-    if let Some(secret) = &mover.pull_secret {
-        job["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{ "name": secret }]);
-    }
+    mover.add_pull_secret(&mut job["spec"]["template"]["spec"]);
     job
 }
 

@@ -221,11 +221,7 @@ fn schedule_objects(
     for (sc, vsc) in classes {
         args.extend(["--volume-snapshot-class".to_string(), format!("{sc}={vsc}")]);
     }
-    let pull_secrets = match &mover.pull_secret {
-        Some(s) => json!([{ "name": s }]),
-        None => json!([]),
-    };
-    vec![
+    let mut objects = vec![
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": md(Value::Null), "type": "Opaque",
             "stringData": access.secret_data()}),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md(Value::Null)}),
@@ -243,12 +239,16 @@ fn schedule_objects(
                     "spec": {"backoffLimit": 0,
                         "template": {"metadata": {"labels": labels(app)},
                             "spec": {"restartPolicy": "Never", "serviceAccountName": name,
-                                "imagePullSecrets": pull_secrets,
                                 "containers": [{"name": "snapshot", "image": mover.image,
                                     "command": ["/berth"], "args": args,
                                     "terminationMessagePolicy": "FallbackToLogsOnError",
                                     "env": access.env_from(&name)}]}}}}}}),
-    ]
+    ];
+    // The CronJob (last) pulls the mover image with the revision's pull Secret, if any.
+    if let Some(cron) = objects.last_mut() {
+        mover.add_pull_secret(&mut cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]);
+    }
+    objects
 }
 
 /// What the scheduled run needs and nothing more: read the app's revisions and Secrets,
