@@ -20,6 +20,9 @@
 //! again: the files are still read, values and templates are not parsed again).
 
 use berth_chart::{Chart, RenderOptions};
+/// The allocator of the `berth` binary, so the benchmark measures what it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -64,6 +67,13 @@ fn berth(
         objects = once()?;
     }
     let mut times = Vec::with_capacity(runs);
+    // For profiling one of the two: BERTH_BENCH_ONLY=first or =again times the other once.
+    let only = std::env::var("BERTH_BENCH_ONLY").ok();
+    let runs = match only.as_deref() {
+        Some("first") if !first => 1,
+        Some("again") if first => 1,
+        _ => runs,
+    };
     for _ in 0..runs {
         if first {
             berth_chart::clear_caches();

@@ -17,6 +17,7 @@
 
 use crate::error::ChartError;
 use std::io::Read;
+use std::sync::Arc;
 
 /// Largest single file Helm accepts in a chart (5 MiB).
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
@@ -85,17 +86,18 @@ impl Budget {
 pub struct ChartFile {
     /// Path relative to the chart root, e.g. `templates/deployment.yaml`.
     pub name: String,
-    /// The file's bytes (a leading UTF-8 byte-order mark removed, as Helm does).
-    pub data: Vec<u8>,
+    /// The file's bytes (a leading UTF-8 byte-order mark removed, as Helm does), shared: a
+    /// chart is cloned for every render, and `.Files` hands the same bytes to templates.
+    pub data: Arc<[u8]>,
 }
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
-pub(crate) fn strip_bom(mut data: Vec<u8>) -> Vec<u8> {
-    if data.starts_with(UTF8_BOM) {
-        data.drain(..3);
+pub(crate) fn strip_bom(data: Arc<[u8]>) -> Arc<[u8]> {
+    match data.strip_prefix(UTF8_BOM) {
+        Some(rest) => Arc::from(rest),
+        None => data,
     }
-    data
 }
 
 /// Counts decompressed bytes and fails once more than `limit` were produced.
@@ -213,7 +215,7 @@ pub fn read_archive_within(
         total += size;
         let file = ChartFile {
             name,
-            data: strip_bom(data),
+            data: strip_bom(data.into()),
         };
         // Last copy wins, as in Helm (whose loader overwrites) and tar (which re-extracts).
         match seen.get(&file.name) {

@@ -3,6 +3,7 @@
 
 use crate::archive::{self, Budget, ChartFile, MAX_FILE_SIZE, MAX_SUBCHART_DEPTH};
 use crate::error::ChartError;
+use crate::filecache::{self, EntryKind};
 use crate::ignore::IgnoreRules;
 use crate::metadata::Metadata;
 use serde_json::{Map, Value};
@@ -122,7 +123,7 @@ impl Chart {
         for f in files {
             match f.name.as_str() {
                 "Chart.yaml" => {}
-                "Chart.lock" => c.lock = Some(f.data),
+                "Chart.lock" => c.lock = Some(f.data.to_vec()),
                 "values.yaml" => {
                     c.values = crate::yaml::parse_values(text(&f, origin)?).map_err(|m| {
                         ChartError::Parse {
@@ -132,7 +133,7 @@ impl Chart {
                         }
                     })?;
                 }
-                "values.schema.json" => c.schema = Some(f.data),
+                "values.schema.json" => c.schema = Some(f.data.to_vec()),
                 "requirements.yaml" => {
                     let doc = crate::yaml::parse_value(text(&f, origin)?).map_err(|m| {
                         ChartError::Parse {
@@ -156,7 +157,7 @@ impl Chart {
                 }
                 "requirements.lock" => {
                     if metadata.api_version == "v1" {
-                        c.lock = Some(f.data.clone());
+                        c.lock = Some(f.data.to_vec());
                         c.files.push(f);
                     }
                 }
@@ -275,48 +276,42 @@ fn walk(
             std::io::Error::other("directories nest too deep (a symlink loop?)"),
         ));
     }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| ChartError::io(dir, e))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let Some(fname) = e.file_name().to_str().map(str::to_owned) else {
+    let dir_meta = std::fs::metadata(dir).map_err(|e| ChartError::io(dir, e))?;
+    let entries = filecache::list_dir(dir, &dir_meta).map_err(|e| ChartError::io(dir, e))?;
+    for e in entries.iter() {
+        let Some(fname) = e.name.to_str() else {
             continue;
         };
-        let path = e.path();
+        let path = dir.join(fname);
         let name = if rel.is_empty() {
-            fname.clone()
+            fname.to_owned()
         } else {
             format!("{rel}/{fname}")
         };
         // Follow symlinks inside a vendor's own chart directory, as Helm does; the entry's
-        // own type (from the directory listing) saves a stat for everything else.
-        let ft = e.file_type().map_err(|err| ChartError::io(&path, err))?;
-        let (is_dir, is_file) = if ft.is_symlink() {
-            let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
-            (meta.is_dir(), meta.is_file())
-        } else {
-            (ft.is_dir(), ft.is_file())
-        };
-        if is_dir {
-            if rules.ignored(&name, true) {
+        // own type (from the directory listing) lets ignored entries go without a stat.
+        let listed_dir = e.kind == EntryKind::Dir;
+        if e.kind != EntryKind::Symlink && rules.ignored(&name, listed_dir) {
+            continue;
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
+        if meta.is_dir() {
+            if e.kind == EntryKind::Symlink && rules.ignored(&name, true) {
                 continue;
             }
             walk(&path, &name, rules, out, depth + 1, budget, origin)?;
             continue;
         }
-        if rules.ignored(&name, false) {
+        if e.kind == EntryKind::Symlink && rules.ignored(&name, false) {
             continue;
         }
-        if !is_file {
+        if !meta.is_file() {
             return Err(ChartError::io(
                 &path,
                 std::io::Error::other("not a regular file; remove it or list it in .helmignore"),
             ));
         }
-        let mut file = std::fs::File::open(&path).map_err(|e| ChartError::io(&path, e))?;
-        let len = file.metadata().map_err(|e| ChartError::io(&path, e))?.len();
+        let len = meta.len();
         if len > MAX_FILE_SIZE {
             return Err(ChartError::io(
                 &path,
@@ -326,8 +321,8 @@ fn walk(
             ));
         }
         budget.charge(origin, &name, len)?;
-        let mut data = Vec::with_capacity(len as usize);
-        std::io::Read::read_to_end(&mut file, &mut data).map_err(|e| ChartError::io(&path, e))?;
+        let data = filecache::read_file(&path, &meta, MAX_FILE_SIZE)
+            .map_err(|e| ChartError::io(&path, e))?;
         out.push(ChartFile {
             name,
             data: archive::strip_bom(data),

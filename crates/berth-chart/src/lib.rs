@@ -12,6 +12,7 @@ mod chart;
 mod coalesce;
 mod dependencies;
 mod error;
+mod filecache;
 mod gofmt;
 mod head;
 mod ignore;

@@ -19,7 +19,7 @@ impl Files {
             files: Arc::new(
                 files
                     .iter()
-                    .map(|f| (f.name.clone(), Arc::from(f.data.as_slice())))
+                    .map(|f| (f.name.clone(), f.data.clone()))
                     .collect(),
             ),
         }
@@ -497,11 +497,11 @@ mod tests {
         let f = Files::new(&[
             crate::ChartFile {
                 name: "conf/a.txt".into(),
-                data: b"x\ny\n".to_vec(),
+                data: b"x\ny\n".as_slice().into(),
             },
             crate::ChartFile {
                 name: "conf/b.bin".into(),
-                data: b"hi".to_vec(),
+                data: b"hi".as_slice().into(),
             },
         ]);
         let call = |m: &str, a: &[Value]| f.call_method(m, a).unwrap().unwrap();

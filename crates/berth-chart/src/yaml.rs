@@ -153,9 +153,11 @@ fn options() -> serde_saphyr::Options {
 static DOCUMENTS: std::sync::LazyLock<berth_template::memo::Memo<Arc<Vec<Value>>>> =
     std::sync::LazyLock::new(|| berth_template::memo::Memo::new(16 << 20));
 
-/// Forgets the parsed files this process keeps (for measurements of a first load).
+/// Forgets the parsed files and the file contents this process keeps (for measurements of a
+/// first load).
 pub fn clear_caches() {
     DOCUMENTS.clear();
+    crate::filecache::clear();
     berth_template::clear_caches();
 }
 

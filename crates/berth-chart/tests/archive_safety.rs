@@ -320,7 +320,7 @@ fn a_repeated_entry_takes_the_last_copy_for_every_file() {
     assert_eq!(c.values.get("v").and_then(|v| v.as_str()), Some("last"));
     assert_eq!(c.templates.len(), 1);
     assert_eq!(c.files.len(), 1);
-    assert_eq!(c.files[0].data, b"last");
+    assert_eq!(&*c.files[0].data, b"last");
     assert_eq!(c.schema.as_deref(), Some(&b"{\"title\":\"last\"}"[..]));
     let r = berth_chart::render(&c, &RenderOptions::default()).expect("renders");
     assert_eq!(r.manifests.len(), 1);

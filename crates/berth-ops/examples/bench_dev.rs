@@ -11,7 +11,10 @@
 //! the simulated cluster takes to run hooks and become ready, which no tool can shorten: the
 //! simulator plays probe delays and Job durations at `timeScale` (default 10x real time).
 //!
-//! Run: `cargo run --release -p berth-ops --example bench_dev [-- EDITS [TIME_SCALE]]`.
+//! Run: `cargo run --release -p berth-ops --example bench_dev [-- EDITS [TIME_SCALE [JOB_RUN_FOR]]]`.
+//! JOB_RUN_FOR (e.g. `50ms`) is the profile's `faults.jobRunFor`: how long the simulator runs
+//! a Job's pod (default 1 s of wall time, not scaled by `timeScale`), which hello's
+//! `pre-upgrade` migration Job pays on every save.
 
 #[path = "../../../testing/public_charts.rs"]
 mod public_charts;
@@ -224,7 +227,11 @@ async fn main() {
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(berth_kube_sim::profile::DEFAULT_TIME_SCALE);
-    println!("simulator timeScale {time_scale}; {edits} edits per chart and tool\n");
+    let job_run_for: Option<String> = std::env::args().nth(3);
+    println!(
+        "simulator timeScale {time_scale}; Job pods run {}; {edits} edits per chart and tool\n",
+        job_run_for.as_deref().unwrap_or("1s (default)")
+    );
     let work = tempfile::tempdir().expect("tempdir");
     let corpus = public_charts::unpack(&work.path().join("corpus"));
     let prometheus = corpus
@@ -265,7 +272,13 @@ async fn main() {
             copy_dir(&root.join("examples/hello"), &app);
         }
         // Each tool gets a fresh simulated cluster.
-        let (sim, kc) = cluster(work.path(), &format!("{}-berth", case.name), time_scale).await;
+        let (sim, kc) = cluster(
+            work.path(),
+            &format!("{}-berth", case.name),
+            time_scale,
+            job_run_for.clone(),
+        )
+        .await;
         let (mut b, mut own) = bench_berth(&kc, work.path(), case, edits).await;
         sim.shutdown().await;
         let (_, b95) = row(case.name, "berth dev: save to applied and ready", &mut b);
@@ -275,7 +288,13 @@ async fn main() {
             &mut own,
         );
         if let Some(py) = &helm_py {
-            let (sim, kc) = cluster(work.path(), &format!("{}-helm", case.name), time_scale).await;
+            let (sim, kc) = cluster(
+                work.path(),
+                &format!("{}-helm", case.name),
+                time_scale,
+                job_run_for.clone(),
+            )
+            .await;
             let mut h = bench_helm(py, &kc, work.path(), case, edits);
             sim.shutdown().await;
             let (_, h95) = row(case.name, "helm upgrade --wait", &mut h);
@@ -288,10 +307,19 @@ async fn main() {
     }
 }
 
-async fn cluster(work: &Path, name: &str, time_scale: f64) -> (Simulator, PathBuf) {
+async fn cluster(
+    work: &Path,
+    name: &str,
+    time_scale: f64,
+    job_run_for: Option<String>,
+) -> (Simulator, PathBuf) {
     let sim = Simulator::start(SimOptions {
         profile: berth_kube_sim::Profile {
             time_scale,
+            faults: berth_kube_sim::profile::ProfileFaults {
+                job_run_for,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..SimOptions::default()

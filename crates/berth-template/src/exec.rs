@@ -1,7 +1,7 @@
 //! Execution of parsed templates with Go's semantics (`text/template/exec.go`): variable
 //! scoping, field resolution, pipelines, range/with/if, break/continue, and Go's error text.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 use crate::TemplateSet;
@@ -122,11 +122,11 @@ type R<T> = Result<T, Flow>;
 pub(crate) struct Exec<'s> {
     pub(crate) set: &'s TemplateSet,
     /// Templates defined by `tpl` strings, visible for the duration of that call.
-    pub(crate) overlay: Vec<HashMap<String, Arc<Tree>>>,
+    pub(crate) overlay: Vec<FastMap<String, Arc<Tree>>>,
     vars: Vec<(String, Value)>,
     /// Current tree (for error positions) and template name.
     tree: Option<Arc<Tree>>,
-    include_counts: HashMap<String, usize>,
+    include_counts: FastMap<String, usize>,
     depth: usize,
     steps: u64,
     pub(crate) out_bytes: usize,
@@ -139,7 +139,7 @@ impl<'s> Exec<'s> {
             overlay: Vec::new(),
             vars: Vec::new(),
             tree: None,
-            include_counts: HashMap::new(),
+            include_counts: FastMap::default(),
             depth: 0,
             steps: 0,
             out_bytes: 0,

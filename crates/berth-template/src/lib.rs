@@ -15,6 +15,7 @@
 
 pub mod bytes;
 mod exec;
+mod fasthash;
 mod funcs;
 pub mod gofmt;
 mod lex;
@@ -24,7 +25,7 @@ pub mod semver;
 mod value;
 pub mod yaml;
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 pub use exec::ExecError;
@@ -113,7 +114,7 @@ impl TemplateError {
 /// together so `define`s are shared). Later definitions of a name replace earlier ones.
 #[derive(Clone)]
 pub struct TemplateSet {
-    pub(crate) templates: HashMap<String, Arc<Tree>>,
+    pub(crate) templates: FastMap<String, Arc<Tree>>,
     pub(crate) opts: Options,
     pub(crate) lookup: Option<LookupFn>,
 }
@@ -122,7 +123,7 @@ impl TemplateSet {
     /// An empty set.
     pub fn new(opts: Options) -> Self {
         TemplateSet {
-            templates: HashMap::new(),
+            templates: FastMap::default(),
             opts,
             lookup: None,
         }

@@ -8,6 +8,11 @@ mod output;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc: rendering a chart allocates many small strings and maps; with glibc's allocator
+/// malloc and free took a fifth of a render (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "berth",

@@ -1,12 +1,10 @@
 //! Go text/template builtins (`funcs.go`): comparison, len, index, print*, html, js, urlquery.
 
-use std::collections::HashMap;
-
 use super::{FnErr, Func, Res, want_min, want_n};
 use crate::gofmt;
 use crate::value::Value;
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("not", |_, a| {
         want_n("not", a, 1)?;
         Ok(Value::Bool(!a[0].is_true()))

@@ -2,7 +2,6 @@
 //! authorities and certificates (RSA-2048 keys as Sprig makes them), random bytes.
 //! Outputs are random by nature; they match Helm's by shape (PEM types, fields).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -13,7 +12,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use super::{FnErr, Func, Res, int, s, strval, want_n};
 use crate::value::{MapData, Value};
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("bcrypt", |_, a| {
         want_n("bcrypt", a, 1)?;
         Ok(Value::str(bcrypt_hash(s(a, 0)?)?))

@@ -1,15 +1,13 @@
 //! Helm's own template functions (`pkg/engine/funcs.go`, `engine.go`): include, tpl,
 //! required, fail, the YAML/JSON/TOML converters and lookup.
 
-use std::collections::HashMap;
-
 use super::{FnErr, Func, Res, s, strval, want_n};
 use crate::exec::Exec;
 use crate::gofmt;
 use crate::value::{MapData, Value};
 use crate::yaml;
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("include", include);
     m.insert("tpl", tpl);
     m.insert("required", |_, a| {
@@ -177,7 +175,7 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
         }
     };
     let (tree, defines) = &*parsed;
-    let mut overlay = HashMap::new();
+    let mut overlay = crate::fasthash::FastMap::default();
     for d in defines {
         overlay.insert(d.name.clone(), d.clone());
     }

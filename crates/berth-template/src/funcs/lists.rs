@@ -1,11 +1,9 @@
 //! Sprig list and dict functions (`list.go`, `dict.go`) with mergo's merge semantics.
 
-use std::collections::HashMap;
-
 use super::{FnErr, Func, as_list, int, map, s, strval, to_i64, want_min, want_n};
 use crate::value::{MapData, MapRef, Value};
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("list", |_, a| Ok(Value::list(a.to_vec())));
     m.insert("tuple", |_, a| Ok(Value::list(a.to_vec())));
     for name in ["append", "push", "mustAppend", "mustPush"] {

@@ -1,15 +1,13 @@
 //! Sprig conversion and math (`numeric.go`): integer math casts to int64, float math goes
 //! through decimals (`mulf 1.1 3` = 3.3), conversions never fail (0 instead).
 
-use std::collections::HashMap;
-
 use rand::Rng;
 
 use super::{FnErr, Func, Res, int, to_f64, to_i64, want_min, want_n};
 use crate::gofmt;
 use crate::value::Value;
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("int", |_, a| {
         want_n("int", a, 1)?;
         Ok(Value::Int(to_i64(&a[0])))

@@ -1,13 +1,11 @@
 //! Sprig defaults, reflection, paths, semver, dates, uuid, url and network functions.
 
-use std::collections::HashMap;
-
 use super::{FnErr, Func, Res, boolean, s, strval, want_min, want_n};
 use crate::exec::Exec;
 use crate::semver::{Constraints, Version};
 use crate::value::{MapData, Value};
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("default", |_, a| {
         want_min("default", a, 1)?;
         match a.get(1) {

@@ -2,7 +2,7 @@
 //! and Helm's own functions. Later registrations override earlier ones, as FuncMap entries
 //! override builtins in Go (so `slice` is Sprig's).
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::OnceLock;
 
 use crate::exec::{Exec, ExecError};
@@ -34,10 +34,10 @@ pub(crate) enum FnErr {
 pub(crate) type Func = fn(&mut Exec, &[Value]) -> Result<Value, FnErr>;
 pub(crate) type Res = Result<Value, FnErr>;
 
-fn registry() -> &'static HashMap<&'static str, Func> {
-    static REG: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+fn registry() -> &'static FastMap<&'static str, Func> {
+    static REG: OnceLock<FastMap<&'static str, Func>> = OnceLock::new();
     REG.get_or_init(|| {
-        let mut m: HashMap<&'static str, Func> = HashMap::new();
+        let mut m: FastMap<&'static str, Func> = FastMap::default();
         builtin::register(&mut m);
         strings::register(&mut m);
         math::register(&mut m);

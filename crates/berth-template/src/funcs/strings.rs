@@ -1,7 +1,5 @@
 //! Sprig string, regex, encoding and hash functions (`strings.go`, `regex.go`, `crypto.go`).
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use rand::Rng;
 use sha2::Digest;
@@ -15,7 +13,7 @@ fn st(v: String) -> Res {
     Ok(Value::str(v))
 }
 
-pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("hello", |_, _| st("Hello!".into()));
     m.insert("abbrev", |_, a| {
         want_n("abbrev", a, 2)?;

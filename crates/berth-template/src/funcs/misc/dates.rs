@@ -2,7 +2,6 @@
 //! and Go's duration text.
 
 use std::any::Any;
-use std::collections::HashMap;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
@@ -125,7 +124,7 @@ fn date_in_zone(layout: &str, v: &Value, z: &str) -> String {
     format(&input_time(v).with_time_zone(zone(z)), layout)
 }
 
-pub(crate) fn register(m: &mut HashMap<&'static str, Func>) {
+pub(crate) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("now", |_, _| Ok(Value::object(Time(Zoned::now()))));
     m.insert("date", |_, a| {
         want_n("date", a, 2)?;
