@@ -28,10 +28,15 @@ fn root() -> PathBuf {
 
 /// A `.tgz` of chart `name` `version` whose ConfigMap says which version rendered it.
 fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+    chart_tgz_with(name, version, "")
+}
+
+/// [`chart_tgz`] with `more` appended to its Chart.yaml (e.g. a `dependencies:` list).
+fn chart_tgz_with(name: &str, version: &str, more: &str) -> Vec<u8> {
     let files = [
         (
             "Chart.yaml",
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n{more}"),
         ),
         ("values.yaml", "greeting: hello\n".to_string()),
         (
@@ -908,4 +913,74 @@ fn remote_chart_component_lints_and_a_release_carries_it() {
         "{}",
         String::from_utf8_lossy(&lint.stdout)
     );
+}
+
+/// A fetched chart that declares a remote dependency of its own without carrying it under
+/// its `charts/`: Helm resolves only the top level and renders the subchart without it, so
+/// berth does the same (the repository offers the dependency; it is not fetched) and warns,
+/// naming the subchart, the dependency and the fix.
+#[test]
+fn fetched_subchart_lacking_its_own_remote_dependency_renders_as_helm_with_a_warning() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = Server::start();
+    let leaf = chart_tgz("leaf", "1.0.0");
+    let sub = chart_tgz_with(
+        "sub",
+        "1.0.0",
+        &format!(
+            "dependencies:\n- name: leaf\n  version: \"^1.0.0\"\n  repository: {}\n",
+            server.url
+        ),
+    );
+    server.put(
+        "/index.yaml",
+        format!(
+            "apiVersion: v1\nentries:\n  sub:\n  - version: 1.0.0\n    digest: {}\n    urls: [sub-1.0.0.tgz]\n  leaf:\n  - version: 1.0.0\n    digest: {}\n    urls: [leaf-1.0.0.tgz]\n",
+            sha256(&sub),
+            sha256(&leaf)
+        )
+        .into_bytes(),
+    );
+    server.put("/sub-1.0.0.tgz", sub);
+    server.put("/leaf-1.0.0.tgz", leaf);
+    let app = app(tmp.path(), &server.url, "1.0.0");
+    let chart = app.join("chart");
+
+    let out = template(&chart, &cache, &[]);
+    let text = ok(&out);
+    assert!(
+        text.contains("name: rel-sub") && !text.contains("rel-leaf"),
+        "sub renders, its undeclared-in-charts/ leaf does not: {text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("subchart sub")
+            && err.contains("dependency leaf \"^1.0.0\"")
+            && err.contains(&server.url)
+            && err.contains("vendor it into sub's package"),
+        "the warning names the subchart, the dependency and the fix: {err}"
+    );
+    assert!(
+        !std::fs::read_dir(cache.join("blobs/sha256"))
+            .expect("cache blobs")
+            .flatten()
+            .any(|e| std::fs::read(e.path()).ok().as_deref()
+                == Some(chart_tgz("leaf", "1.0.0").as_slice())),
+        "leaf is not fetched"
+    );
+
+    // Vendored by `dependency update` (top level only, as Helm's), Helm renders the same.
+    ok(&berth()
+        .args(["chart", "dependency", "update"])
+        .arg(&chart)
+        .arg("--chart-cache")
+        .arg(&cache)
+        .output()
+        .expect("update"));
+    assert!(chart.join("charts/sub-1.0.0.tgz").is_file());
+    assert!(!chart.join("charts/leaf-1.0.0.tgz").exists());
+    let vendored = ok(&template(&chart, &cache, &["--offline"]));
+    assert_eq!(vendored, text);
+    assert_same_as_helm(&chart, &text);
 }
