@@ -69,6 +69,10 @@ fn sha256(b: &[u8]) -> String {
 struct Server {
     url: String,
     files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    /// Extra header lines per path (e.g. `Link: <…>; rel="next"`).
+    headers: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Every requested path (with its query), in order.
+    requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -90,8 +94,15 @@ impl Server {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", l.local_addr().expect("addr"));
         let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+        let headers: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (f, s) = (files.clone(), stop.clone());
+        let (f, s, hd, rq) = (
+            files.clone(),
+            stop.clone(),
+            headers.clone(),
+            requests.clone(),
+        );
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 if s.load(std::sync::atomic::Ordering::SeqCst) {
@@ -108,6 +119,9 @@ impl Server {
                 }
                 let line = String::from_utf8_lossy(&req);
                 let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                rq.lock().expect("requests").push(path.clone());
+                let extra = hd.lock().expect("headers").get(&path).cloned();
+                let extra = extra.map(|h| format!("{h}\r\n")).unwrap_or_default();
                 let authorized = want
                     .as_ref()
                     .is_none_or(|w| line.lines().any(|l| l.trim().to_lowercase() == *w));
@@ -122,7 +136,7 @@ impl Server {
                     Some(b) => c
                         .write_all(
                             format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
                                 b.len()
                             )
                             .as_bytes(),
@@ -134,7 +148,13 @@ impl Server {
                 };
             }
         });
-        Server { url, files, stop }
+        Server {
+            url,
+            files,
+            headers,
+            requests,
+            stop,
+        }
     }
 
     fn put(&self, path: &str, body: Vec<u8>) {
@@ -142,6 +162,17 @@ impl Server {
             .lock()
             .expect("files")
             .insert(path.to_string(), body);
+    }
+}
+
+impl Server {
+    /// [`put`](Self::put) with one extra header line on the answer.
+    fn put_with_header(&self, path: &str, body: Vec<u8>, header: &str) {
+        self.put(path, body);
+        self.headers
+            .lock()
+            .expect("headers")
+            .insert(path.to_string(), header.to_string());
     }
 }
 
@@ -983,4 +1014,114 @@ fn fetched_subchart_lacking_its_own_remote_dependency_renders_as_helm_with_a_war
     let vendored = ok(&template(&chart, &cache, &["--offline"]));
     assert_eq!(vendored, text);
     assert_same_as_helm(&chart, &text);
+}
+
+/// An `oci://` repository whose tag list comes in pages (OCI distribution spec: `Link:
+/// <URL>; rel="next"`), served over HTTP on 127.0.0.1 by this test: Debian's docker-registry
+/// (2.8) ignores `?n=` and answers every tag at once, so it cannot show pagination. The
+/// version `^1` picks is only on the last page; next links are relative, then absolute; a
+/// link to another host and a link back to a page already read are refused.
+#[test]
+fn oci_tag_list_pages_are_followed_on_the_same_registry_only() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start();
+    let registry = server.url.trim_start_matches("http://").to_string();
+    let list = "/v2/charts/sub/tags/list";
+    let tags = |t: &[&str]| serde_json::json!({"name": "charts/sub", "tags": t}).to_string();
+    let link = |to: &str| format!("Link: <{to}>; rel=\"next\"");
+    // Page 1 (what berth asks first) -> page 2 (relative link) -> page 3 (absolute link).
+    let page2 = format!("{list}?last=1.1.0&n=2");
+    let page3 = format!("{list}?last=2.0.0&n=2");
+    server.put_with_header(list, tags(&["1.0.0", "1.1.0"]).into_bytes(), &link(&page2));
+    server.put_with_header(
+        &page2,
+        tags(&["1.9.0", "2.0.0"]).into_bytes(),
+        &link(&format!("{}{page3}", server.url)),
+    );
+    server.put(&page3, tags(&["1.10.0"]).into_bytes());
+    // The chart behind tag 1.10.0, in Helm's OCI layout.
+    let tgz = chart_tgz("sub", "1.10.0");
+    let config = br#"{"name":"sub","version":"1.10.0","apiVersion":"v2"}"#.to_vec();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                   "digest": format!("sha256:{}", sha256(&config)), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "digest": format!("sha256:{}", sha256(&tgz)), "size": tgz.len()}]
+    });
+    server.put(
+        "/v2/charts/sub/manifests/1.10.0",
+        manifest.to_string().into_bytes(),
+    );
+    server.put(
+        &format!("/v2/charts/sub/blobs/sha256:{}", sha256(&config)),
+        config,
+    );
+    server.put(
+        &format!("/v2/charts/sub/blobs/sha256:{}", sha256(&tgz)),
+        tgz.clone(),
+    );
+    let pull = || {
+        berth()
+            .args(["chart", "pull", &format!("oci://{registry}/charts/sub")])
+            .args(["--version", "^1", "--insecure", "--chart-cache"])
+            .arg(tmp.path().join("cache"))
+            .arg("-d")
+            .arg(tmp.path().join("pulled"))
+            .output()
+            .expect("pull")
+    };
+    ok(&pull());
+    assert_eq!(
+        std::fs::read(tmp.path().join("pulled/sub-1.10.0.tgz")).expect("pulled"),
+        tgz,
+        "1.10.0, on the third page, is the highest 1.x"
+    );
+    let asked = server.requests.lock().expect("requests").clone();
+    for p in [list, page2.as_str(), page3.as_str()] {
+        assert!(asked.iter().any(|a| a == p), "{p} was read: {asked:?}");
+    }
+
+    // The library asks for a page size with `?n=`.
+    server.put_with_header(
+        &format!("{list}?n=2"),
+        tags(&["1.0.0", "1.1.0"]).into_bytes(),
+        &link(&page2),
+    );
+    berth_oci::client::install_crypto_provider();
+    let client = berth_oci::Client::new(berth_oci::ClientConfig {
+        insecure: true,
+        ..Default::default()
+    })
+    .expect("client");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let all = rt
+        .block_on(client.list_tags_paged(&registry, "charts/sub", Some(2)))
+        .expect("tags");
+    assert_eq!(all, ["1.0.0", "1.1.0", "1.9.0", "2.0.0", "1.10.0"]);
+
+    // A next link to another host (the same server under another name) is refused.
+    let port = registry.rsplit_once(':').expect("port").1;
+    server.put_with_header(
+        &page2,
+        tags(&["1.9.0", "2.0.0"]).into_bytes(),
+        &link(&format!("http://localhost:{port}{page3}")),
+    );
+    let out = pull();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!("http://localhost:{port}{page3}"))
+            && err.contains("another host"),
+        "{err}"
+    );
+    // A link back to a page already read is a loop.
+    server.put_with_header(&page2, tags(&["1.9.0", "2.0.0"]).into_bytes(), &link(list));
+    let out = pull();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("already followed") && err.contains(&registry),
+        "{err}"
+    );
 }
