@@ -1125,3 +1125,147 @@ fn oci_tag_list_pages_are_followed_on_the_same_registry_only() {
         "{err}"
     );
 }
+
+/// A parent chart depending on a sibling directory (`file://../other`) and on `sub` from the
+/// test's repository, written under `root`.
+fn parent_with_local_sibling(root: &Path, repository: &str, local: &str) -> PathBuf {
+    let parent = root.join("parent");
+    let other = root.join("other");
+    for d in [&parent, &other] {
+        std::fs::create_dir_all(d.join("templates")).expect("mkdir");
+    }
+    std::fs::write(
+        other.join("Chart.yaml"),
+        "apiVersion: v2\nname: other\nversion: 0.2.0\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(other.join("values.yaml"), "greeting: hi\n").expect("values");
+    std::fs::write(other.join("scratch.bak"), "left out\n").expect("scratch");
+    std::fs::write(other.join(".helmignore"), "*.bak\n").expect("helmignore");
+    std::fs::write(
+        other.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-other\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  files: {{ .Files.Glob \"*.bak\" | len | quote }}\n",
+    )
+    .expect("template");
+    std::fs::write(
+        parent.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n- name: other\n  version: \">=0.1.0 <1.0.0\"\n  repository: {local}\n- name: sub\n  version: ^1.2.0\n  repository: {repository}\n"
+        ),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        parent.join("values.yaml"),
+        "other:\n  greeting: from-parent\n",
+    )
+    .expect("values");
+    std::fs::write(
+        parent.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-parent\n",
+    )
+    .expect("template");
+    parent
+}
+
+/// `dependency update` packages a `file://` dependency from its directory into
+/// `charts/NAME-VERSION.tgz` and pins its version in Chart.lock, as Helm v4's own
+/// `dependency update` does: the same lock (digest included), and Helm renders berth's
+/// result as it renders its own. A path that is not a directory, or a chart whose version
+/// is outside the constraint, is refused naming the dependency, the path and the fix.
+#[test]
+fn dependency_update_packages_file_dependencies_as_helm_does() {
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = serve_repo(false);
+    let mine = parent_with_local_sibling(&tmp.path().join("berth"), &server.url, "file://../other");
+    let helms = parent_with_local_sibling(&tmp.path().join("helm"), &server.url, "file://../other");
+    let update = |chart: &Path| {
+        berth()
+            .args(["chart", "dependency", "update"])
+            .arg(chart)
+            .arg("--chart-cache")
+            .arg(&cache)
+            .output()
+            .expect("update")
+    };
+    ok(&update(&mine));
+    let helm = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, helm_python.registry as r; r.dependency_update(sys.argv[1])",
+        ])
+        .arg(&helms)
+        .output()
+        .expect("helm dependency update");
+    assert!(
+        helm.status.success(),
+        "helm: {}",
+        String::from_utf8_lossy(&helm.stderr)
+    );
+    let lock = |chart: &Path| {
+        let text = std::fs::read_to_string(chart.join("Chart.lock")).expect("Chart.lock");
+        let l = berth_chart::ChartLock::parse(&text, "Chart.lock").expect("lock YAML");
+        (l.dependencies, l.digest)
+    };
+    let (ours, theirs) = (lock(&mine), lock(&helms));
+    assert_eq!(
+        ours, theirs,
+        "berth's Chart.lock is Helm's, digest included"
+    );
+    assert_eq!(
+        (
+            ours.0[0].name.as_str(),
+            ours.0[0].repository.as_str(),
+            ours.0[0].version.as_str()
+        ),
+        ("other", "file://../other", "0.2.0")
+    );
+    for c in [&mine, &helms] {
+        assert!(c.join("charts/other-0.2.0.tgz").is_file());
+        assert!(c.join("charts/sub-1.4.2.tgz").is_file());
+    }
+    let text = ok(&template(&mine, &cache, &["--offline"]));
+    assert!(
+        text.contains("greeting: \"from-parent\"") && text.contains("files: \"0\""),
+        "the packaged sibling renders with the parent's values, its ignored file left out: {text}"
+    );
+    assert_same_as_helm(&mine, &text);
+    assert_same_as_helm(&helms, &text);
+
+    // A path that is not a chart directory.
+    let bad = parent_with_local_sibling(
+        &tmp.path().join("missing"),
+        &server.url,
+        "file://../nothere",
+    );
+    let out = update(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("dependency other (repository file://../nothere)")
+            && err.contains("nothere is not a directory")
+            && err.contains("Chart.yaml"),
+        "{err}"
+    );
+    assert!(!bad.join("Chart.lock").exists(), "no lock is written");
+    assert!(!bad.join("charts").exists(), "nothing is fetched");
+
+    // A sibling whose version is outside the constraint.
+    let yaml = std::fs::read_to_string(mine.join("Chart.yaml")).expect("Chart.yaml");
+    std::fs::write(
+        mine.join("Chart.yaml"),
+        yaml.replace(">=0.1.0 <1.0.0", "^1.0.0"),
+    )
+    .expect("Chart.yaml");
+    let out = update(&mine);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("is version 0.2.0, outside the constraint \"^1.0.0\"")
+            && err.contains("other/Chart.yaml"),
+        "{err}"
+    );
+}
