@@ -1100,6 +1100,24 @@ fn oci_tag_list_pages_are_followed_on_the_same_registry_only() {
         .block_on(client.list_tags_paged(&registry, "charts/sub", Some(2)))
         .expect("tags");
     assert_eq!(all, ["1.0.0", "1.1.0", "1.9.0", "2.0.0", "1.10.0"]);
+    // A list longer than berth's cap is refused, whatever the pages.
+    let many: Vec<String> = (0..=berth_oci::paging::MAX_TAGS)
+        .map(|i| format!("0.0.{i}"))
+        .collect();
+    server.put(
+        "/v2/charts/many/tags/list",
+        serde_json::json!({"name": "charts/many", "tags": many})
+            .to_string()
+            .into_bytes(),
+    );
+    let err = rt
+        .block_on(client.list_tags(&registry, "charts/many"))
+        .expect_err("too many tags")
+        .to_string();
+    assert!(
+        err.contains(&format!("more than {} tags", berth_oci::paging::MAX_TAGS)),
+        "{err}"
+    );
 
     // A next link to another host (the same server under another name) is refused.
     let port = registry.rsplit_once(':').expect("port").1;
