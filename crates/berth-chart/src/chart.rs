@@ -61,6 +61,13 @@ impl Chart {
 
     /// Loads a chart directory, skipping what `.helmignore` lists.
     pub fn load_dir(dir: &Path) -> Result<Chart, ChartError> {
+        let (files, mut budget) = Chart::dir_files(dir)?;
+        Chart::from_files_within(files, &dir.display().to_string(), 0, &mut budget)
+    }
+
+    /// The files of a chart directory that [`Chart::load_dir`] reads (`.helmignore`
+    /// honoured), named relative to the chart root, and the budget they used.
+    pub fn dir_files(dir: &Path) -> Result<(Vec<ChartFile>, Budget), ChartError> {
         let ignore_path = dir.join(".helmignore");
         let mut rules = match std::fs::read_to_string(&ignore_path) {
             Ok(text) => IgnoreRules::parse(&text).map_err(|m| ChartError::Parse {
@@ -76,7 +83,7 @@ impl Chart {
         let mut budget = Budget::default();
         let origin = dir.display().to_string();
         walk(dir, "", &rules, &mut files, 0, &mut budget, &origin)?;
-        Chart::from_files_within(files, &origin, 0, &mut budget)
+        Ok((files, budget))
     }
 
     /// Builds a chart from its files (names relative to the chart root), as

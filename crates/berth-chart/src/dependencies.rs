@@ -158,6 +158,9 @@ fn process_enabled(
         .into_iter()
         .filter(|d| !removed.contains(d.name()))
         .collect();
+    if !path.is_empty() {
+        warn_nested_missing(c.name(), path, &kept_meta, &kept, w);
+    }
     for t in kept.iter_mut() {
         let sub = format!("{path}{}.", t.name());
         process_enabled(t, &cvals, &sub, w)?;
@@ -165,6 +168,35 @@ fn process_enabled(
     c.metadata.dependencies = Some(kept_meta);
     c.dependencies = kept;
     Ok(())
+}
+
+/// A subchart's enabled dependency that its own `charts/` does not hold. Helm checks only
+/// the top-level chart and renders such a subchart without it; berth renders the same, and
+/// says so instead of dropping it silently (a packaged chart carries its dependencies, so
+/// the fix is in that chart's package, not in the parent).
+fn warn_nested_missing(
+    chart: &str,
+    path: &str,
+    reqs: &[Dependency],
+    present: &[Chart],
+    w: &mut Vec<String>,
+) {
+    for r in reqs {
+        if present.iter().any(|d| d.name() == r.name) {
+            continue;
+        }
+        let from = if r.repository.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", r.repository)
+        };
+        w.push(format!(
+            "warning: subchart {chart} (values path {}) declares dependency {} {:?}{from} that is not in its charts/ directory, so it is not rendered (as Helm does); vendor it into {chart}'s package (`berth chart dependency update` in {chart}'s source, then package it again)",
+            path.trim_end_matches('.'),
+            r.name,
+            r.version,
+        ));
+    }
 }
 
 fn path_to_map(parent: &str, data: Map<String, Value>) -> Map<String, Value> {

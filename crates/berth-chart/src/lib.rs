@@ -19,6 +19,7 @@ mod ignore;
 mod manifest;
 mod metadata;
 mod objects;
+mod package;
 mod postrender;
 mod remote;
 mod render;
@@ -41,6 +42,7 @@ pub use manifest::{
     split_manifests,
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
+pub use package::package_dir;
 pub use postrender::{PostRenderError, post_render};
 pub use remote::{
     CachedChart, ChartCache, ChartLock, LockedDependency, RemoteNeed, attach_from_cache,

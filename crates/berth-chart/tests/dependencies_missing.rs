@@ -71,3 +71,54 @@ fn enabled_alias_in_range_renders() {
         r.files.keys().collect::<Vec<_>>()
     );
 }
+
+/// A subchart's own dependency missing from its `charts/`: Helm checks only the top level
+/// and renders the subchart without it; berth renders the same and warns, unless the
+/// dependency is disabled.
+#[test]
+fn subchart_missing_its_own_dependency_renders_without_it_and_warns() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    write(
+        dir,
+        "Chart.yaml",
+        "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies:\n- name: mid\n  version: 1.x\n",
+    );
+    write(
+        dir,
+        "charts/mid/Chart.yaml",
+        "apiVersion: v2\nname: mid\nversion: 1.2.0\ndependencies:\n- name: leaf\n  version: ^2.0.0\n  repository: oci://registry.example/charts\n  condition: leaf.enabled\n",
+    );
+    write(
+        dir,
+        "charts/mid/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mid\n",
+    );
+    let c = Chart::load(dir).expect("chart loads");
+    let r = berth_chart::render(&c, &RenderOptions::default()).expect("renders as Helm does");
+    assert!(
+        r.files
+            .keys()
+            .any(|k| k == "top/charts/mid/templates/cm.yaml"),
+        "{:?}",
+        r.files.keys().collect::<Vec<_>>()
+    );
+    let w = r.warnings.join("\n");
+    assert!(
+        w.contains("subchart mid")
+            && w.contains("dependency leaf \"^2.0.0\" from oci://registry.example/charts")
+            && w.contains("vendor it into mid's package"),
+        "{w}"
+    );
+
+    let opts = RenderOptions {
+        values: serde_json::from_str(r#"{"mid": {"leaf": {"enabled": false}}}"#).expect("json"),
+        ..RenderOptions::default()
+    };
+    let r = berth_chart::render(&c, &opts).expect("renders");
+    assert!(
+        !r.warnings.iter().any(|w| w.contains("leaf")),
+        "a disabled dependency is not missing: {:?}",
+        r.warnings
+    );
+}

@@ -929,25 +929,81 @@ impl Client {
         read_limited(resp, limit, &host, &action).await
     }
 
-    /// Tags of a repository.
+    /// Tags of a repository, every page of them ([`crate::paging`]).
     pub async fn list_tags(&self, registry: &str, repo: &str) -> Result<Vec<String>> {
-        let url = self.url(registry, repo, "tags/list");
+        self.list_tags_paged(registry, repo, None).await
+    }
+
+    /// [`list_tags`](Self::list_tags) asking for `page_size` tags a page (`?n=`); `None`
+    /// leaves the page size to the registry. Next pages come from the `Link` header.
+    pub async fn list_tags_paged(
+        &self,
+        registry: &str,
+        repo: &str,
+        page_size: Option<u32>,
+    ) -> Result<Vec<String>> {
+        let mut url = self.url(registry, repo, "tags/list");
+        if let Some(n) = page_size {
+            url.push_str(&format!("?n={n}"));
+        }
         let action = format!("list tags of {repo}");
+        let first = url::Url::parse(&url)
+            .map_err(|e| Error::Usage(format!("invalid registry address {registry}: {e}")))?;
+        let mut pages = crate::paging::TagPages::new(first.clone());
+        let mut next = Some(first);
+        let mut out = Vec::new();
+        while let Some(page) = next.take() {
+            let (tags, link) = self
+                .tag_page(registry, repo, &action, page.as_str())
+                .await?;
+            out.extend(tags);
+            let step = if out.len() > crate::paging::MAX_TAGS {
+                Err(crate::paging::PageError::TooManyTags)
+            } else {
+                pages.next(link.as_deref())
+            };
+            next = step.map_err(|e| Error::Paging {
+                registry: registry.to_string(),
+                action: action.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// One page of a tag list: its tags and its `Link` header.
+    async fn tag_page(
+        &self,
+        registry: &str,
+        repo: &str,
+        action: &str,
+        url: &str,
+    ) -> Result<(Vec<String>, Option<String>)> {
         let resp = self
-            .send(registry, &Scope::pull(repo), &action, &|c| {
-                c.request(Method::GET, &url)
+            .send(registry, &Scope::pull(repo), action, &|c| {
+                c.request(Method::GET, url)
             })
             .await?;
         if !resp.status().is_success() {
-            return Err(Self::fail(registry, &action, resp).await);
+            return Err(Self::fail(registry, action, resp).await);
         }
+        let link = resp
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
         #[derive(serde::Deserialize)]
         struct Tags {
             tags: Option<Vec<String>>,
         }
-        let b = read_limited(resp, 16 << 20, registry, &action).await?;
-        let t: Tags = serde_json::from_slice(&b).map_err(|e| Error::json(action, e))?;
-        Ok(t.tags.unwrap_or_default())
+        let b = read_limited(resp, 16 << 20, registry, action).await?;
+        let t: Tags = serde_json::from_slice(&b).map_err(|e| Error::json(action.to_string(), e))?;
+        Ok((
+            t.tags.unwrap_or_default(),
+            (!link.is_empty()).then_some(link),
+        ))
     }
 }
 

@@ -95,6 +95,16 @@ pub enum Error {
         /// Extra advice.
         hint: String,
     },
+    /// A registry's tag-list pages that berth will not follow (another host, a loop, no end).
+    #[error("registry {registry}: {action}: {reason}")]
+    Paging {
+        /// Registry host.
+        registry: String,
+        /// What berth was doing.
+        action: String,
+        /// Why the walk stopped.
+        reason: String,
+    },
     /// Credentials or the auth challenge could not be used.
     #[error("registry {registry}: authentication failed: {reason}")]
     Auth {

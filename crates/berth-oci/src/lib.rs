@@ -7,6 +7,7 @@
 //! - [`release`]: images collected from rendered objects, written with the app into a layout.
 //! - [`bundle`]: one signed file carrying a release (or the delta from an older one).
 //! - [`relocate`]: the deterministic mapping of image references to a customer registry.
+//! - [`paging`]: following a registry's tag-list pages safely.
 //! - [`server`]: `berth registry serve`.
 
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod generate;
 pub mod keys;
 pub mod layout;
 pub mod model;
+pub mod paging;
 pub mod reference;
 pub mod release;
 pub mod relocate;

@@ -318,7 +318,8 @@ fn write_archive(cache: &ChartCache, hit: &CachedChart, out: &Path) -> Result<()
 }
 
 /// `berth chart dependency update|build CHART_DIR`: every remote dependency of Chart.yaml
-/// into `charts/NAME-VERSION.tgz`, and Chart.lock written in Helm's format. `build` honours
+/// into `charts/NAME-VERSION.tgz`, every `file://` dependency packaged there from its
+/// directory, and Chart.lock written in Helm's format. `build` honours
 /// an existing Chart.lock; `update` resolves the constraints again.
 pub async fn dependency_update(
     dir: &Path,
@@ -331,27 +332,19 @@ pub async fn dependency_update(
     } else {
         None
     };
+    let deps = chart.metadata.dependencies.clone().unwrap_or_default();
+    // Local charts first: a wrong path fails before anything is fetched or written over.
+    let mut local: Vec<LockedDependency> = Vec::new();
+    for d in deps.iter().filter(|d| d.repository.starts_with("file://")) {
+        local.push(LockedDependency {
+            name: d.name.clone(),
+            repository: d.repository.clone(),
+            version: package_local(dir, chart.name(), d)?,
+        });
+    }
     // Resolve every remote dependency, vendored or not: the archives are written again.
     let vendored = std::mem::take(&mut chart.dependencies);
-    let needs = berth_chart::remote_needs(&chart, lock.as_ref()).map_err(chart_err)?;
-    let client = if fetch.offline {
-        None
-    } else {
-        Some(Client::new(fetch.registry.clone())?)
-    };
-    let mut resolved: Vec<CachedChart> = Vec::new();
-    for n in &needs {
-        let hit = match &client {
-            None => cached(chart.name(), &fetch.cache, n)?,
-            Some(c) => fetch_need(c, &fetch.cache, n).await?,
-        };
-        let out = dir
-            .join("charts")
-            .join(format!("{}-{}.tgz", hit.name, hit.version));
-        write_archive(&fetch.cache, &hit, &out)?;
-        resolved.push(hit);
-    }
-    let deps = chart.metadata.dependencies.clone().unwrap_or_default();
+    let resolved = fetch_remote(dir, &chart, lock.as_ref(), fetch).await?;
     let locked: Vec<LockedDependency> = deps
         .iter()
         .map(|d| {
@@ -359,6 +352,12 @@ pub async fn dependency_update(
                 .iter()
                 .find(|r| r.name == d.name && r.repository == d.repository.trim_end_matches('/'))
                 .map(|r| r.version.clone())
+                .or_else(|| {
+                    local
+                        .iter()
+                        .find(|l| l.name == d.name && l.repository == d.repository)
+                        .map(|l| l.version.clone())
+                })
                 .or_else(|| {
                     vendored
                         .iter()
@@ -382,6 +381,85 @@ pub async fn dependency_update(
     std::fs::write(&path, lock_yaml(&lock))
         .map_err(|e| Error::Failed(format!("{}: {e}", path.display())))?;
     Ok(lock)
+}
+
+/// The chart's remote dependencies (its vendored charts set aside) fetched, or read from
+/// the cache offline, and written as `dir/charts/NAME-VERSION.tgz`.
+async fn fetch_remote(
+    dir: &Path,
+    chart: &Chart,
+    lock: Option<&ChartLock>,
+    fetch: &ChartFetch,
+) -> Result<Vec<CachedChart>> {
+    let needs = berth_chart::remote_needs(chart, lock).map_err(chart_err)?;
+    let client = if fetch.offline || needs.is_empty() {
+        None
+    } else {
+        Some(Client::new(fetch.registry.clone())?)
+    };
+    let mut resolved: Vec<CachedChart> = Vec::new();
+    for n in &needs {
+        let hit = match &client {
+            None => cached(chart.name(), &fetch.cache, n)?,
+            Some(c) => fetch_need(c, &fetch.cache, n).await?,
+        };
+        let out = dir
+            .join("charts")
+            .join(format!("{}-{}.tgz", hit.name, hit.version));
+        write_archive(&fetch.cache, &hit, &out)?;
+        resolved.push(hit);
+    }
+    Ok(resolved)
+}
+
+/// A `file://` dependency of the chart at `dir` packaged from its directory into
+/// `charts/NAME-VERSION.tgz`, as Helm's `dependency update` does; the path is relative to
+/// the chart directory unless absolute. Returns the version it has (the one Chart.lock pins).
+fn package_local(dir: &Path, chart: &str, d: &berth_chart::Dependency) -> Result<String> {
+    let rel = d.repository.trim_start_matches("file://");
+    let path = if Path::new(rel).is_absolute() {
+        PathBuf::from(rel)
+    } else {
+        dir.join(rel)
+    };
+    let what = format!(
+        "chart {chart} ({}/Chart.yaml): dependency {} (repository {})",
+        dir.display(),
+        d.name,
+        d.repository
+    );
+    if !path.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{what}: {} is not a directory; write the path of the dependency's chart directory, relative to {}, in its repository field",
+            path.display(),
+            dir.display()
+        )));
+    }
+    let (sub, archive) =
+        berth_chart::package_dir(&path).map_err(|e| Error::BadInput(format!("{what}: {e}")))?;
+    let version = sub.metadata.version.clone();
+    if sub.name() != d.name {
+        return Err(Error::BadInput(format!(
+            "{what}: {} holds chart {:?}, not {:?}; fix the name or the repository path in Chart.yaml",
+            path.display(),
+            sub.name(),
+            d.name
+        )));
+    }
+    if berth_chart::pick_version(&d.version, std::slice::from_ref(&version)).is_none() {
+        return Err(Error::BadInput(format!(
+            "{what}: {} is version {version}, outside the constraint {:?}; change the constraint in Chart.yaml or the version in {}",
+            path.display(),
+            d.version,
+            path.join("Chart.yaml").display()
+        )));
+    }
+    let out = dir.join("charts").join(format!("{}-{version}.tgz", d.name));
+    if let Some(p) = out.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::Failed(format!("{}: {e}", p.display())))?;
+    }
+    std::fs::write(&out, archive).map_err(|e| Error::Failed(format!("{}: {e}", out.display())))?;
+    Ok(version)
 }
 
 /// Chart.lock as Helm writes it (keys sorted, two-space list items).

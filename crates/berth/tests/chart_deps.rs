@@ -28,10 +28,15 @@ fn root() -> PathBuf {
 
 /// A `.tgz` of chart `name` `version` whose ConfigMap says which version rendered it.
 fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+    chart_tgz_with(name, version, "")
+}
+
+/// [`chart_tgz`] with `more` appended to its Chart.yaml (e.g. a `dependencies:` list).
+fn chart_tgz_with(name: &str, version: &str, more: &str) -> Vec<u8> {
     let files = [
         (
             "Chart.yaml",
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n{more}"),
         ),
         ("values.yaml", "greeting: hello\n".to_string()),
         (
@@ -64,6 +69,10 @@ fn sha256(b: &[u8]) -> String {
 struct Server {
     url: String,
     files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    /// Extra header lines per path (e.g. `Link: <…>; rel="next"`).
+    headers: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Every requested path (with its query), in order.
+    requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -85,8 +94,15 @@ impl Server {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", l.local_addr().expect("addr"));
         let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+        let headers: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (f, s) = (files.clone(), stop.clone());
+        let (f, s, hd, rq) = (
+            files.clone(),
+            stop.clone(),
+            headers.clone(),
+            requests.clone(),
+        );
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 if s.load(std::sync::atomic::Ordering::SeqCst) {
@@ -103,6 +119,9 @@ impl Server {
                 }
                 let line = String::from_utf8_lossy(&req);
                 let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                rq.lock().expect("requests").push(path.clone());
+                let extra = hd.lock().expect("headers").get(&path).cloned();
+                let extra = extra.map(|h| format!("{h}\r\n")).unwrap_or_default();
                 let authorized = want
                     .as_ref()
                     .is_none_or(|w| line.lines().any(|l| l.trim().to_lowercase() == *w));
@@ -117,7 +136,7 @@ impl Server {
                     Some(b) => c
                         .write_all(
                             format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
                                 b.len()
                             )
                             .as_bytes(),
@@ -129,7 +148,13 @@ impl Server {
                 };
             }
         });
-        Server { url, files, stop }
+        Server {
+            url,
+            files,
+            headers,
+            requests,
+            stop,
+        }
     }
 
     fn put(&self, path: &str, body: Vec<u8>) {
@@ -137,6 +162,17 @@ impl Server {
             .lock()
             .expect("files")
             .insert(path.to_string(), body);
+    }
+}
+
+impl Server {
+    /// [`put`](Self::put) with one extra header line on the answer.
+    fn put_with_header(&self, path: &str, body: Vec<u8>, header: &str) {
+        self.put(path, body);
+        self.headers
+            .lock()
+            .expect("headers")
+            .insert(path.to_string(), header.to_string());
     }
 }
 
@@ -907,5 +943,347 @@ fn remote_chart_component_lints_and_a_release_carries_it() {
         lint.status.success(),
         "{}",
         String::from_utf8_lossy(&lint.stdout)
+    );
+}
+
+/// A fetched chart that declares a remote dependency of its own without carrying it under
+/// its `charts/`: Helm resolves only the top level and renders the subchart without it, so
+/// berth does the same (the repository offers the dependency; it is not fetched) and warns,
+/// naming the subchart, the dependency and the fix.
+#[test]
+fn fetched_subchart_lacking_its_own_remote_dependency_renders_as_helm_with_a_warning() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = Server::start();
+    let leaf = chart_tgz("leaf", "1.0.0");
+    let sub = chart_tgz_with(
+        "sub",
+        "1.0.0",
+        &format!(
+            "dependencies:\n- name: leaf\n  version: \"^1.0.0\"\n  repository: {}\n",
+            server.url
+        ),
+    );
+    server.put(
+        "/index.yaml",
+        format!(
+            "apiVersion: v1\nentries:\n  sub:\n  - version: 1.0.0\n    digest: {}\n    urls: [sub-1.0.0.tgz]\n  leaf:\n  - version: 1.0.0\n    digest: {}\n    urls: [leaf-1.0.0.tgz]\n",
+            sha256(&sub),
+            sha256(&leaf)
+        )
+        .into_bytes(),
+    );
+    server.put("/sub-1.0.0.tgz", sub);
+    server.put("/leaf-1.0.0.tgz", leaf);
+    let app = app(tmp.path(), &server.url, "1.0.0");
+    let chart = app.join("chart");
+
+    let out = template(&chart, &cache, &[]);
+    let text = ok(&out);
+    assert!(
+        text.contains("name: rel-sub") && !text.contains("rel-leaf"),
+        "sub renders, its undeclared-in-charts/ leaf does not: {text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("subchart sub")
+            && err.contains("dependency leaf \"^1.0.0\"")
+            && err.contains(&server.url)
+            && err.contains("vendor it into sub's package"),
+        "the warning names the subchart, the dependency and the fix: {err}"
+    );
+    assert!(
+        !std::fs::read_dir(cache.join("blobs/sha256"))
+            .expect("cache blobs")
+            .flatten()
+            .any(|e| std::fs::read(e.path()).ok().as_deref()
+                == Some(chart_tgz("leaf", "1.0.0").as_slice())),
+        "leaf is not fetched"
+    );
+
+    // Vendored by `dependency update` (top level only, as Helm's), Helm renders the same.
+    ok(&berth()
+        .args(["chart", "dependency", "update"])
+        .arg(&chart)
+        .arg("--chart-cache")
+        .arg(&cache)
+        .output()
+        .expect("update"));
+    assert!(chart.join("charts/sub-1.0.0.tgz").is_file());
+    assert!(!chart.join("charts/leaf-1.0.0.tgz").exists());
+    let vendored = ok(&template(&chart, &cache, &["--offline"]));
+    assert_eq!(vendored, text);
+    assert_same_as_helm(&chart, &text);
+}
+
+/// An `oci://` repository whose tag list comes in pages (OCI distribution spec: `Link:
+/// <URL>; rel="next"`), served over HTTP on 127.0.0.1 by this test: Debian's docker-registry
+/// (2.8) ignores `?n=` and answers every tag at once, so it cannot show pagination. The
+/// version `^1` picks is only on the last page; next links are relative, then absolute; a
+/// link to another host and a link back to a page already read are refused.
+#[test]
+fn oci_tag_list_pages_are_followed_on_the_same_registry_only() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start();
+    let registry = server.url.trim_start_matches("http://").to_string();
+    let list = "/v2/charts/sub/tags/list";
+    let tags = |t: &[&str]| serde_json::json!({"name": "charts/sub", "tags": t}).to_string();
+    let link = |to: &str| format!("Link: <{to}>; rel=\"next\"");
+    // Page 1 (what berth asks first) -> page 2 (relative link) -> page 3 (absolute link).
+    let page2 = format!("{list}?last=1.1.0&n=2");
+    let page3 = format!("{list}?last=2.0.0&n=2");
+    server.put_with_header(list, tags(&["1.0.0", "1.1.0"]).into_bytes(), &link(&page2));
+    server.put_with_header(
+        &page2,
+        tags(&["1.9.0", "2.0.0"]).into_bytes(),
+        &link(&format!("{}{page3}", server.url)),
+    );
+    server.put(&page3, tags(&["1.10.0"]).into_bytes());
+    // The chart behind tag 1.10.0, in Helm's OCI layout.
+    let tgz = chart_tgz("sub", "1.10.0");
+    let config = br#"{"name":"sub","version":"1.10.0","apiVersion":"v2"}"#.to_vec();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                   "digest": format!("sha256:{}", sha256(&config)), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "digest": format!("sha256:{}", sha256(&tgz)), "size": tgz.len()}]
+    });
+    server.put(
+        "/v2/charts/sub/manifests/1.10.0",
+        manifest.to_string().into_bytes(),
+    );
+    server.put(
+        &format!("/v2/charts/sub/blobs/sha256:{}", sha256(&config)),
+        config,
+    );
+    server.put(
+        &format!("/v2/charts/sub/blobs/sha256:{}", sha256(&tgz)),
+        tgz.clone(),
+    );
+    let pull = || {
+        berth()
+            .args(["chart", "pull", &format!("oci://{registry}/charts/sub")])
+            .args(["--version", "^1", "--insecure", "--chart-cache"])
+            .arg(tmp.path().join("cache"))
+            .arg("-d")
+            .arg(tmp.path().join("pulled"))
+            .output()
+            .expect("pull")
+    };
+    ok(&pull());
+    assert_eq!(
+        std::fs::read(tmp.path().join("pulled/sub-1.10.0.tgz")).expect("pulled"),
+        tgz,
+        "1.10.0, on the third page, is the highest 1.x"
+    );
+    let asked = server.requests.lock().expect("requests").clone();
+    for p in [list, page2.as_str(), page3.as_str()] {
+        assert!(asked.iter().any(|a| a == p), "{p} was read: {asked:?}");
+    }
+
+    // The library asks for a page size with `?n=`.
+    server.put_with_header(
+        &format!("{list}?n=2"),
+        tags(&["1.0.0", "1.1.0"]).into_bytes(),
+        &link(&page2),
+    );
+    berth_oci::client::install_crypto_provider();
+    let client = berth_oci::Client::new(berth_oci::ClientConfig {
+        insecure: true,
+        ..Default::default()
+    })
+    .expect("client");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let all = rt
+        .block_on(client.list_tags_paged(&registry, "charts/sub", Some(2)))
+        .expect("tags");
+    assert_eq!(all, ["1.0.0", "1.1.0", "1.9.0", "2.0.0", "1.10.0"]);
+    // A list longer than berth's cap is refused, whatever the pages.
+    let many: Vec<String> = (0..=berth_oci::paging::MAX_TAGS)
+        .map(|i| format!("0.0.{i}"))
+        .collect();
+    server.put(
+        "/v2/charts/many/tags/list",
+        serde_json::json!({"name": "charts/many", "tags": many})
+            .to_string()
+            .into_bytes(),
+    );
+    let err = rt
+        .block_on(client.list_tags(&registry, "charts/many"))
+        .expect_err("too many tags")
+        .to_string();
+    assert!(
+        err.contains(&format!("more than {} tags", berth_oci::paging::MAX_TAGS)),
+        "{err}"
+    );
+
+    // A next link to another host (the same server under another name) is refused.
+    let port = registry.rsplit_once(':').expect("port").1;
+    server.put_with_header(
+        &page2,
+        tags(&["1.9.0", "2.0.0"]).into_bytes(),
+        &link(&format!("http://localhost:{port}{page3}")),
+    );
+    let out = pull();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!("http://localhost:{port}{page3}"))
+            && err.contains("another host"),
+        "{err}"
+    );
+    // A link back to a page already read is a loop.
+    server.put_with_header(&page2, tags(&["1.9.0", "2.0.0"]).into_bytes(), &link(list));
+    let out = pull();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("already followed") && err.contains(&registry),
+        "{err}"
+    );
+}
+
+/// A parent chart depending on a sibling directory (`file://../other`) and on `sub` from the
+/// test's repository, written under `root`.
+fn parent_with_local_sibling(root: &Path, repository: &str, local: &str) -> PathBuf {
+    let parent = root.join("parent");
+    let other = root.join("other");
+    for d in [&parent, &other] {
+        std::fs::create_dir_all(d.join("templates")).expect("mkdir");
+    }
+    std::fs::write(
+        other.join("Chart.yaml"),
+        "apiVersion: v2\nname: other\nversion: 0.2.0\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(other.join("values.yaml"), "greeting: hi\n").expect("values");
+    std::fs::write(other.join("scratch.bak"), "left out\n").expect("scratch");
+    std::fs::write(other.join(".helmignore"), "*.bak\n").expect("helmignore");
+    std::fs::write(
+        other.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-other\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  files: {{ .Files.Glob \"*.bak\" | len | quote }}\n",
+    )
+    .expect("template");
+    std::fs::write(
+        parent.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n- name: other\n  version: \">=0.1.0 <1.0.0\"\n  repository: {local}\n- name: sub\n  version: ^1.2.0\n  repository: {repository}\n"
+        ),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        parent.join("values.yaml"),
+        "other:\n  greeting: from-parent\n",
+    )
+    .expect("values");
+    std::fs::write(
+        parent.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-parent\n",
+    )
+    .expect("template");
+    parent
+}
+
+/// `dependency update` packages a `file://` dependency from its directory into
+/// `charts/NAME-VERSION.tgz` and pins its version in Chart.lock, as Helm v4's own
+/// `dependency update` does: the same lock (digest included), and Helm renders berth's
+/// result as it renders its own. A path that is not a directory, or a chart whose version
+/// is outside the constraint, is refused naming the dependency, the path and the fix.
+#[test]
+fn dependency_update_packages_file_dependencies_as_helm_does() {
+    let Some(python) = tool("BERTH_TEST_HELM_PYTHON") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let server = serve_repo(false);
+    let mine = parent_with_local_sibling(&tmp.path().join("berth"), &server.url, "file://../other");
+    let helms = parent_with_local_sibling(&tmp.path().join("helm"), &server.url, "file://../other");
+    let update = |chart: &Path| {
+        berth()
+            .args(["chart", "dependency", "update"])
+            .arg(chart)
+            .arg("--chart-cache")
+            .arg(&cache)
+            .output()
+            .expect("update")
+    };
+    ok(&update(&mine));
+    let helm = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, helm_python.registry as r; r.dependency_update(sys.argv[1])",
+        ])
+        .arg(&helms)
+        .output()
+        .expect("helm dependency update");
+    assert!(
+        helm.status.success(),
+        "helm: {}",
+        String::from_utf8_lossy(&helm.stderr)
+    );
+    let lock = |chart: &Path| {
+        let text = std::fs::read_to_string(chart.join("Chart.lock")).expect("Chart.lock");
+        let l = berth_chart::ChartLock::parse(&text, "Chart.lock").expect("lock YAML");
+        (l.dependencies, l.digest)
+    };
+    let (ours, theirs) = (lock(&mine), lock(&helms));
+    assert_eq!(
+        ours, theirs,
+        "berth's Chart.lock is Helm's, digest included"
+    );
+    assert_eq!(
+        (
+            ours.0[0].name.as_str(),
+            ours.0[0].repository.as_str(),
+            ours.0[0].version.as_str()
+        ),
+        ("other", "file://../other", "0.2.0")
+    );
+    for c in [&mine, &helms] {
+        assert!(c.join("charts/other-0.2.0.tgz").is_file());
+        assert!(c.join("charts/sub-1.4.2.tgz").is_file());
+    }
+    let text = ok(&template(&mine, &cache, &["--offline"]));
+    assert!(
+        text.contains("greeting: \"from-parent\"") && text.contains("files: \"0\""),
+        "the packaged sibling renders with the parent's values, its ignored file left out: {text}"
+    );
+    assert_same_as_helm(&mine, &text);
+    assert_same_as_helm(&helms, &text);
+
+    // A path that is not a chart directory.
+    let bad = parent_with_local_sibling(
+        &tmp.path().join("missing"),
+        &server.url,
+        "file://../nothere",
+    );
+    let out = update(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("dependency other (repository file://../nothere)")
+            && err.contains("nothere is not a directory")
+            && err.contains("Chart.yaml"),
+        "{err}"
+    );
+    assert!(!bad.join("Chart.lock").exists(), "no lock is written");
+    assert!(!bad.join("charts").exists(), "nothing is fetched");
+
+    // A sibling whose version is outside the constraint.
+    let yaml = std::fs::read_to_string(mine.join("Chart.yaml")).expect("Chart.yaml");
+    std::fs::write(
+        mine.join("Chart.yaml"),
+        yaml.replace(">=0.1.0 <1.0.0", "^1.0.0"),
+    )
+    .expect("Chart.yaml");
+    let out = update(&mine);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("is version 0.2.0, outside the constraint \"^1.0.0\"")
+            && err.contains("other/Chart.yaml"),
+        "{err}"
     );
 }

@@ -99,8 +99,8 @@ struct Dependency {
 
 #[derive(clap::Subcommand)]
 enum DepCmd {
-    /// Resolve every remote dependency again (newest matching versions), write
-    /// charts/*.tgz and Chart.lock.
+    /// Resolve every remote dependency again (newest matching versions), package
+    /// file:// dependencies from their directories, write charts/*.tgz and Chart.lock.
     #[command(after_help = "Example:\n  berth chart dependency update examples/hello/chart")]
     Update(DepArgs),
     /// Write charts/*.tgz at the versions Chart.lock pins (as update without a lock).
