@@ -31,7 +31,7 @@ fn archive_bytes(name: &str, files: &[ChartFile]) -> std::io::Result<Vec<u8>> {
         h.set_mode(0o644);
         h.set_mtime(0);
         h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, format!("{name}/{}", f.name), f.data.as_slice())?;
+        tar.append_data(&mut h, format!("{name}/{}", f.name), &*f.data)?;
     }
     tar.into_inner()?.finish()
 }
