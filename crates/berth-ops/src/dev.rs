@@ -4,7 +4,9 @@
 //! changed objects, wait for readiness and report the object-level diff, any diagnosis and
 //! the time from the save to "applied and ready". Problems are reported at file:line:column
 //! and the loop goes on. Optionally the chart's test hooks run after each successful apply,
-//! and the preflight checks whenever their files change.
+//! and the preflight checks whenever their files change. While it runs, [`DevCommand`]s sent
+//! through [`DevCommands`] (keys in `berth dev`) run the tests or preflight now, re-apply
+//! with no file change, or quit.
 //!
 //! Every step is the operation the other front ends call ([`crate::deploy::install`],
 //! [`crate::deploy::upgrade`], [`crate::troubleshoot::preflight`]) over one cluster
@@ -23,6 +25,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use watch::Watch;
 
 /// What `berth dev` watches and how it stops.
@@ -50,6 +53,9 @@ pub struct DevInput {
     pub preflight: Option<crate::troubleshoot::KubeTarget>,
     /// A post-renderer (program, arguments) run on every chart component's manifests.
     pub post_renderer: Option<(PathBuf, Vec<String>)>,
+    /// Requests made while the loop runs (keys on a terminal); `None` takes none. Once every
+    /// sender is gone the loop goes on watching files.
+    pub commands: Option<DevCommands>,
 }
 
 impl Default for DevInput {
@@ -65,8 +71,86 @@ impl Default for DevInput {
             fail_fast: Duration::from_secs(3),
             preflight: None,
             post_renderer: None,
+            commands: None,
         }
     }
+}
+
+/// A request to the running loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevCommand {
+    /// Run the chart's test hooks now, against what is applied.
+    Test,
+    /// Run the preflight checks now.
+    Preflight,
+    /// Render and apply now, with no file change (after the cluster was changed by hand).
+    Reapply,
+    /// Stop the loop (as a cancel does).
+    Quit,
+    /// Show the keys.
+    Help,
+    /// Input that names no command (as typed, trimmed).
+    Unknown(String),
+}
+
+/// The keys of [`DevCommand::parse`] and what each does, in the order they are shown.
+pub const KEYS: [(&str, &str); 5] = [
+    ("t", "run the test hooks"),
+    ("p", "run preflight"),
+    ("r", "re-apply"),
+    ("q", "quit"),
+    ("?", "show the keys"),
+];
+
+impl DevCommand {
+    /// The command a line of input names: a key of [`KEYS`] (also `h`) or its word (`test`,
+    /// `preflight`, `reapply`, `quit`, `help`), in any case; `None` for a blank line.
+    pub fn parse(input: &str) -> Option<DevCommand> {
+        let word = input.trim();
+        if word.is_empty() {
+            return None;
+        }
+        Some(match word.to_lowercase().as_str() {
+            "t" | "test" => DevCommand::Test,
+            "p" | "preflight" => DevCommand::Preflight,
+            "r" | "reapply" | "re-apply" => DevCommand::Reapply,
+            "q" | "quit" => DevCommand::Quit,
+            "?" | "h" | "help" => DevCommand::Help,
+            _ => DevCommand::Unknown(word.to_string()),
+        })
+    }
+}
+
+/// The receiving end of the loop's commands. It is taken by the first [`run`] given it
+/// (clones share it), so [`DevInput`] stays cloneable.
+#[derive(Clone)]
+pub struct DevCommands(Arc<std::sync::Mutex<Option<UnboundedReceiver<DevCommand>>>>);
+
+impl DevCommands {
+    /// A sender for a console, a terminal or a test, and the input for [`DevInput::commands`].
+    pub fn channel() -> (UnboundedSender<DevCommand>, DevCommands) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (tx, DevCommands(Arc::new(std::sync::Mutex::new(Some(rx)))))
+    }
+
+    fn take(&self) -> Option<UnboundedReceiver<DevCommand>> {
+        self.0.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+impl std::fmt::Debug for DevCommands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DevCommands")
+    }
+}
+
+/// One key and what it does (in [`DevEvent::Keys`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct DevKey {
+    /// The key.
+    pub key: String,
+    /// What it does.
+    pub action: String,
 }
 
 /// One event of the dev loop (inside [`Event::Dev`]); `iteration` 0 is the first install.
@@ -106,11 +190,30 @@ pub enum DevEvent {
         /// One line per test.
         lines: Vec<String>,
     },
-    /// The preflight checks ran (their files changed).
+    /// The keys the loop takes (once after the first install, and on `?`).
+    Keys {
+        /// Each key and what it does.
+        keys: Vec<DevKey>,
+    },
+    /// A command was taken and is running (`test`, `preflight` or `reapply`).
+    Command {
+        /// The change it belongs to (a re-apply is a change of its own).
+        iteration: u32,
+        /// Which.
+        command: String,
+    },
+    /// Input that names no command.
+    UnknownKey {
+        /// The input, trimmed.
+        input: String,
+        /// The keys there are.
+        keys: Vec<String>,
+    },
+    /// The preflight checks ran (their files changed, or `p`).
     Preflight {
         /// The change's number.
         iteration: u32,
-        /// `pass`, `warn` or `fail`.
+        /// `pass`, `warn` or `fail`; `none` when no check ran (none named, or preflight off).
         verdict: String,
         /// One line per check.
         lines: Vec<String>,
@@ -119,7 +222,7 @@ pub enum DevEvent {
     Stopped {
         /// Changes handled.
         iterations: u32,
-        /// Why (`interrupted`, `max iterations`, `idle`).
+        /// Why (`interrupted`, `quit`, `max iterations`, `idle`).
         reason: String,
     },
 }
@@ -169,7 +272,7 @@ pub struct DevSummary {
     pub latencies: Vec<f64>,
 }
 
-/// Run the loop until `cancel`, `max_iterations` or `exit_after_idle`. Problems with the
+/// Run the loop until `cancel`, [`DevCommand::Quit`], `max_iterations` or `exit_after_idle`. Problems with the
 /// app are events, not errors: only a cluster that cannot be reached ends the loop early.
 pub async fn run(
     target: &Target,
@@ -194,6 +297,7 @@ pub async fn run(
         input: input.clone(),
         sink,
         installed: false,
+        app: None,
         summary: DevSummary::default(),
     };
     let mut watch = Watch::new(&input.app_dir, input.config_file.as_deref());
@@ -201,8 +305,12 @@ pub async fn run(
         app_dir: input.app_dir.clone(),
         files: watch.len(),
     });
+    let mut commands = input.commands.as_ref().and_then(DevCommands::take);
     dev.change(0, &[], Instant::now(), None, cancel).await;
-    let reason = dev.watch_loop(&mut watch, cancel).await;
+    if commands.is_some() {
+        dev.keys();
+    }
+    let reason = dev.watch_loop(&mut watch, &mut commands, cancel).await;
     dev.emit(DevEvent::Stopped {
         iterations: dev.summary.iterations,
         reason: reason.into(),
@@ -210,11 +318,24 @@ pub async fn run(
     Ok(dev.summary)
 }
 
+/// The next command; never resolves once every sender is gone (the loop goes on watching).
+async fn next_command(commands: &mut Option<UnboundedReceiver<DevCommand>>) -> DevCommand {
+    if let Some(rx) = commands {
+        if let Some(c) = rx.recv().await {
+            return c;
+        }
+        *commands = None;
+    }
+    std::future::pending().await
+}
+
 struct Session {
     target: Target,
     input: DevInput,
     sink: Arc<dyn Sink>,
     installed: bool,
+    /// The app's name once a deploy reported it (what `t` tests).
+    app: Option<String>,
     summary: DevSummary,
 }
 
@@ -223,8 +344,13 @@ impl Session {
         self.sink.event(Event::Dev { event: e });
     }
 
-    /// Poll until a stop condition; returns why it stopped.
-    async fn watch_loop(&mut self, watch: &mut Watch, cancel: &Cancel) -> &'static str {
+    /// Poll files and take commands until a stop condition; returns why it stopped.
+    async fn watch_loop(
+        &mut self,
+        watch: &mut Watch,
+        commands: &mut Option<UnboundedReceiver<DevCommand>>,
+        cancel: &Cancel,
+    ) -> &'static str {
         let mut quiet_since = Instant::now();
         loop {
             if cancel.is_cancelled() {
@@ -244,36 +370,117 @@ impl Session {
             {
                 return "idle";
             }
-            tokio::select! {
+            let command = tokio::select! {
                 () = cancel.cancelled() => return "interrupted",
-                () = tokio::time::sleep(self.input.poll) => {}
+                () = tokio::time::sleep(self.input.poll) => None,
+                c = next_command(commands) => Some(c),
+            };
+            if let Some(c) = command {
+                if c == DevCommand::Quit {
+                    return "quit";
+                }
+                self.command(c, watch, cancel).await;
+                quiet_since = Instant::now();
+                continue;
             }
-            let (mut files, mut newest) = watch.poll();
+            let (files, newest) = watch.poll();
             if files.is_empty() {
                 continue;
             }
-            let seen = Instant::now();
-            // Wait for the files to be quiet: one save of several files is one change.
-            loop {
-                tokio::time::sleep(self.input.debounce).await;
-                let (more, n) = watch.poll();
-                if more.is_empty() {
-                    break;
-                }
-                files.extend(more);
-                newest = newest.max(n);
-            }
-            files.sort();
-            files.dedup();
-            self.summary.iterations += 1;
-            let n = self.summary.iterations;
-            let checks = files.iter().any(|f| watch.preflight_files().contains(f));
-            self.change(n, &files, seen, newest, cancel).await;
-            if checks {
-                self.preflight(n, watch.preflight_files()).await;
-            }
+            self.files_changed(watch, files, newest, cancel).await;
             quiet_since = Instant::now();
         }
+    }
+
+    /// Handle saved files once they are quiet, then preflight if the checks changed.
+    async fn files_changed(
+        &mut self,
+        watch: &mut Watch,
+        mut files: Vec<PathBuf>,
+        mut newest: Option<SystemTime>,
+        cancel: &Cancel,
+    ) {
+        let seen = Instant::now();
+        // Wait for the files to be quiet: one save of several files is one change.
+        loop {
+            tokio::time::sleep(self.input.debounce).await;
+            let (more, n) = watch.poll();
+            if more.is_empty() {
+                break;
+            }
+            files.extend(more);
+            newest = newest.max(n);
+        }
+        files.sort();
+        files.dedup();
+        self.summary.iterations += 1;
+        let n = self.summary.iterations;
+        let checks = files.iter().any(|f| watch.preflight_files().contains(f));
+        self.change(n, &files, seen, newest, cancel).await;
+        if checks {
+            self.preflight(n, watch.preflight_files()).await;
+        }
+    }
+
+    /// Do what a command asks (all but quit, which ends the loop).
+    async fn command(&mut self, command: DevCommand, watch: &Watch, cancel: &Cancel) {
+        let started = |dev: &Session, iteration: u32, name: &str| {
+            dev.emit(DevEvent::Command {
+                iteration,
+                command: name.into(),
+            });
+        };
+        let n = self.summary.iterations;
+        match command {
+            DevCommand::Test => {
+                started(self, n, "test");
+                match self.app.clone() {
+                    Some(app) => self.tests(n, &app).await,
+                    None => self.emit(DevEvent::Tests {
+                        iteration: n,
+                        passed: false,
+                        lines: vec![
+                            "nothing is applied yet: fix the problems above and save".into(),
+                        ],
+                    }),
+                }
+            }
+            DevCommand::Preflight => {
+                started(self, n, "preflight");
+                if self.input.preflight.is_none() {
+                    self.emit(DevEvent::Preflight {
+                        iteration: n,
+                        verdict: "none".into(),
+                        lines: vec!["preflight is off: no cluster was given for the checks".into()],
+                    });
+                }
+                self.preflight(n, watch.preflight_files()).await;
+            }
+            DevCommand::Reapply => {
+                self.summary.iterations += 1;
+                started(self, n + 1, "reapply");
+                self.change(n + 1, &[], Instant::now(), None, cancel).await;
+            }
+            DevCommand::Help => self.keys(),
+            DevCommand::Unknown(input) => self.emit(DevEvent::UnknownKey {
+                input,
+                keys: KEYS.iter().map(|(k, _)| (*k).to_string()).collect(),
+            }),
+            DevCommand::Quit => {}
+        }
+    }
+
+    /// Show the keys.
+    fn keys(&self) {
+        self.emit(DevEvent::Keys {
+            keys: KEYS
+                .iter()
+                .map(|(key, action)| DevKey {
+                    key: (*key).into(),
+                    action: (*action).into(),
+                })
+                .collect(),
+        });
     }
 
     /// Handle one change: lint, then render, diff, apply and wait (one upgrade), then tests.
@@ -285,7 +492,7 @@ impl Session {
         newest_write: Option<SystemTime>,
         cancel: &Cancel,
     ) {
-        if iteration > 0 {
+        if !files.is_empty() {
             self.emit(DevEvent::Changed {
                 iteration,
                 files: files.to_vec(),
@@ -342,9 +549,11 @@ impl Session {
             since_write,
         );
         let ok = applied.ok;
+        self.app = Some(report.app.clone());
         if ok {
             self.installed = true;
-            if iteration > 0 {
+            // A re-apply has no save to measure from.
+            if !files.is_empty() {
                 self.summary
                     .latencies
                     .push(since_write.unwrap_or(applied.seconds));
@@ -352,7 +561,7 @@ impl Session {
         }
         self.emit(DevEvent::Applied(Box::new(applied)));
         if ok && self.input.test_on_save && !cancel.is_cancelled() {
-            self.tests(iteration, &report).await;
+            self.tests(iteration, &report.app).await;
         }
     }
 
@@ -397,9 +606,9 @@ impl Session {
         Ok(test_hooks(&prepared.release.objects))
     }
 
-    /// Run the chart's test hooks (after a successful apply).
-    async fn tests(&self, iteration: u32, report: &Report) {
-        let tests = match self.test_objects(&report.app).await {
+    /// Run the chart's test hooks (after a successful apply, or on `t`).
+    async fn tests(&self, iteration: u32, app: &str) {
+        let tests = match self.test_objects(app).await {
             Ok(t) => t,
             Err(e) => {
                 self.emit(DevEvent::Tests {
@@ -450,11 +659,21 @@ impl Session {
         });
     }
 
-    /// Run the preflight checks of berth.yaml (their files changed).
+    /// Run the preflight checks of berth.yaml (their files changed, or `p`).
     async fn preflight(&self, iteration: u32, files: &[PathBuf]) {
+        let none = |why: &str| DevEvent::Preflight {
+            iteration,
+            verdict: "none".into(),
+            lines: vec![why.into()],
+        };
         let Some(kube) = &self.input.preflight else {
             return;
         };
+        if files.is_empty() {
+            return self.emit(none(
+                "berth.yaml names no preflight checks (spec.checks.preflights)",
+            ));
+        }
         let input = crate::troubleshoot::PreflightInput {
             specs: files.iter().map(|f| f.display().to_string()).collect(),
             kube: kube.clone(),
