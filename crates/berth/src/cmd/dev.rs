@@ -4,7 +4,7 @@
 use crate::cmd::deploy::parse_duration;
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
-use berth_ops::dev::{Applied, DevEvent, DevInput};
+use berth_ops::dev::{Applied, DevCommand, DevCommands, DevEvent, DevInput};
 use berth_ops::{Cancel, Event};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -19,10 +19,15 @@ check or the --config file is linted, rendered, diffed against the cluster and a
 (only the objects that changed), then waited on until ready. Each change prints the objects \
 created, updated and pruned, any diagnosis, and the time from the save to applied and \
 ready. Problems are shown at file:line:column and the loop goes on. Ctrl-C stops.\n\n\
+Keys, each followed by Enter, act while the loop runs: t runs the chart's test hooks \
+against what is applied, p runs the preflight checks, r renders and applies again with no \
+file change (after changing the cluster by hand), q quits, ? shows the keys. Input that is \
+closed (</dev/null) or turned off with --no-keys leaves only the files and Ctrl-C.\n\n\
 Examples:\n  berth dev examples/hello          # on an in-process simulated cluster\n  \
 berth dev . --config dev.yaml --test-on-save\n  \
 berth dev . --kubeconfig ~/.kube/kind.yaml -n hello\n  \
-berth dev . --max-iterations 3 -o json   # one JSON event per line"
+berth dev . --max-iterations 3 -o json   # one JSON event per line\n  \
+berth dev . --no-keys                  # stdin left alone (a background job)"
 )]
 pub struct Args {
     /// The app directory (holding berth.yaml).
@@ -46,7 +51,12 @@ pub struct Args {
     /// Run the chart's test hooks (helm.sh/hook: test) after each successful apply.
     #[arg(long)]
     test_on_save: bool,
-    /// Stop after this many changes were handled (the first install is not counted).
+    /// Read no keys from stdin (a job in the background of a shell, which must not read
+    /// the terminal).
+    #[arg(long)]
+    no_keys: bool,
+    /// Stop after this many changes were handled (the first install is not counted; a
+    /// re-apply by key counts).
     #[arg(long, value_name = "N")]
     max_iterations: Option<u32>,
     /// Stop once no file changed for this long (30s, 5m).
@@ -112,6 +122,7 @@ async fn dev(args: Args) -> Result<u8> {
             namespace: args.namespace.clone(),
         }),
         post_renderer: args.post.get(),
+        commands: (!args.no_keys).then(read_keys),
         ..DevInput::default()
     };
     let format = args.output;
@@ -130,6 +141,24 @@ async fn dev(args: Args) -> Result<u8> {
     }
     res?;
     Ok(crate::exit::OK)
+}
+
+/// Commands from the lines of stdin. A thread of its own, not the runtime's blocking pool:
+/// a read that never returns must not hold up the exit. At the end of input (</dev/null)
+/// the thread ends and the loop goes on without keys.
+fn read_keys() -> DevCommands {
+    let (tx, commands) = DevCommands::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { return };
+            if let Some(c) = DevCommand::parse(&line)
+                && tx.send(c).is_err()
+            {
+                return;
+            }
+        }
+    });
+    commands
 }
 
 /// One event: a JSON line with `-o json`, else lines for people (results on stdout, the
@@ -223,6 +252,28 @@ fn human(e: &DevEvent) -> String {
                 s.push_str(&format!("  {l}\n"));
             }
             s
+        }
+        DevEvent::Keys { keys } => {
+            let list: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{} {}", k.key, k.action))
+                .collect();
+            format!("keys (then Enter): {}\n", list.join(", "))
+        }
+        DevEvent::Command { iteration, command } => {
+            let what = match command.as_str() {
+                "test" => "running the test hooks",
+                "preflight" => "running preflight",
+                "reapply" => "re-applying with no file change",
+                other => other,
+            };
+            format!("\n[{iteration}] {what}\n")
+        }
+        DevEvent::UnknownKey { input, keys } => {
+            format!(
+                "unknown key {input:?}; keys: {} (then Enter)\n",
+                keys.join(" ")
+            )
         }
         DevEvent::Stopped { iterations, reason } => {
             format!("stopped ({reason}) after {iterations} change(s)\n")
