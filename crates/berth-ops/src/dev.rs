@@ -83,7 +83,8 @@ pub enum DevCommand {
     Test,
     /// Run the preflight checks now.
     Preflight,
-    /// Render and apply now, with no file change (after the cluster was changed by hand).
+    /// Render and apply now, with no file change, taking over fields another field manager
+    /// owns (after the cluster was changed by hand).
     Reapply,
     /// Stop the loop (as a cancel does).
     Quit,
@@ -306,7 +307,8 @@ pub async fn run(
         files: watch.len(),
     });
     let mut commands = input.commands.as_ref().and_then(DevCommands::take);
-    dev.change(0, &[], Instant::now(), None, cancel).await;
+    dev.change(0, &[], Instant::now(), None, false, cancel)
+        .await;
     if commands.is_some() {
         dev.keys();
     }
@@ -416,7 +418,7 @@ impl Session {
         self.summary.iterations += 1;
         let n = self.summary.iterations;
         let checks = files.iter().any(|f| watch.preflight_files().contains(f));
-        self.change(n, &files, seen, newest, cancel).await;
+        self.change(n, &files, seen, newest, false, cancel).await;
         if checks {
             self.preflight(n, watch.preflight_files()).await;
         }
@@ -459,7 +461,9 @@ impl Session {
             DevCommand::Reapply => {
                 self.summary.iterations += 1;
                 started(self, n + 1, "reapply");
-                self.change(n + 1, &[], Instant::now(), None, cancel).await;
+                // Asked for after a change by hand: the files win over its field manager.
+                self.change(n + 1, &[], Instant::now(), None, true, cancel)
+                    .await;
             }
             DevCommand::Help => self.keys(),
             DevCommand::Unknown(input) => self.emit(DevEvent::UnknownKey {
@@ -484,12 +488,14 @@ impl Session {
     }
 
     /// Handle one change: lint, then render, diff, apply and wait (one upgrade), then tests.
+    /// `force_conflicts` takes over fields another field manager owns (a re-apply).
     async fn change(
         &mut self,
         iteration: u32,
         files: &[PathBuf],
         seen: Instant,
         newest_write: Option<SystemTime>,
+        force_conflicts: bool,
         cancel: &Cancel,
     ) {
         if !files.is_empty() {
@@ -527,6 +533,7 @@ impl Session {
             // Readiness seen within 100 ms, not after a back-off of up to a second.
             wait_poll_max: Some(Duration::from_millis(100)),
             post_renderer: self.input.post_renderer.clone(),
+            force_conflicts,
             ..ApplyInput::default()
         };
         let report = match self.deploy(&apply, cancel).await {
@@ -810,6 +817,35 @@ fn next_place(s: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_words_name_commands_and_anything_else_is_unknown() {
+        let cases = [
+            ("t", DevCommand::Test),
+            ("TEST\n", DevCommand::Test),
+            (" p ", DevCommand::Preflight),
+            ("r", DevCommand::Reapply),
+            ("re-apply", DevCommand::Reapply),
+            ("q", DevCommand::Quit),
+            ("Quit", DevCommand::Quit),
+            ("?", DevCommand::Help),
+            ("h", DevCommand::Help),
+            ("tq", DevCommand::Unknown("tq".into())),
+            ("x y", DevCommand::Unknown("x y".into())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(DevCommand::parse(input), Some(want), "{input:?}");
+        }
+        assert_eq!(DevCommand::parse("  \n"), None);
+        // Every key shown parses to a command.
+        for (key, _) in KEYS {
+            let c = DevCommand::parse(key);
+            assert!(
+                c.is_some_and(|c| !matches!(c, DevCommand::Unknown(_))),
+                "{key}"
+            );
+        }
+    }
 
     #[test]
     fn a_template_error_points_at_the_file_on_disk() {
