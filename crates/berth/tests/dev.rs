@@ -3,8 +3,10 @@
 //! object by object (and are in the cluster); a broken template is reported at
 //! file:line:column while the loop keeps running; fixing it applies again; a lint error in
 //! berth.yaml is reported at its place; the chart's test hooks run after each apply with
-//! `--test-on-save`, the edited test being the one that runs. Events are read as JSON lines
-//! (`-o json`). No timing is asserted: deadlines only keep a broken build from hanging.
+//! `--test-on-save`, the edited test being the one that runs; keys piped into stdin (`t`, `q`)
+//! run the tests and quit, and a stdin at its end leaves the loop running. Events are read as
+//! JSON lines (`-o json`). No timing is asserted: deadlines only keep a broken build from
+//! hanging.
 
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
@@ -431,5 +433,95 @@ fn ctrl_c_stops_the_loop_cleanly() {
     assert!(ok, "kill -INT failed");
     let stopped = dev.wait("stopped", 0);
     assert_eq!(stopped["reason"], "interrupted");
+    assert!(dev.finish().success());
+}
+
+/// Run `berth dev --sim` on `app` with `keys` as its whole stdin (then closed); its exit
+/// status, stdout and stderr once it ended by itself.
+fn dev_with_keys(app: &Path, keys: &str) -> (std::process::ExitStatus, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("dev")
+        .arg(app)
+        .arg("--sim")
+        .env("NO_COLOR", "1")
+        .env("HOME", app.parent().expect("temp dir"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("berth dev starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(keys.as_bytes()).expect("write the keys");
+    drop(stdin);
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout")));
+    let err = read(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "berth dev did not stop; stdout: {}\nstderr: {}",
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status,
+        out.join().expect("stdout read"),
+        err.join().expect("stderr read"),
+    )
+}
+
+#[test]
+fn keys_piped_into_berth_dev_run_the_test_hooks_and_quit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    let passing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n    - name: test\n      image: docker.io/library/busybox:1.36\n      command: [wget, -qO-, http://hello/]\n";
+    std::fs::write(app.join("chart/templates/test.yaml"), passing).expect("test hook");
+    // Without --test-on-save: the tests run only because `t` asked.
+    let (status, out, err) = dev_with_keys(&app, "t\nq\n");
+    assert!(status.success(), "{status}\nstdout: {out}\nstderr: {err}");
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in stdout: {out}\nstderr: {err}"))
+    };
+    let installed = at("[0] applied and ready");
+    let keys = at("keys (then Enter): t run the test hooks, p run preflight, r re-apply, q quit");
+    let passed = at("[0] tests passed\n  test pod/hello-test in namespace default passed");
+    let stopped = at("stopped (quit) after 0 change(s)");
+    assert!(
+        installed < keys && keys < passed && passed < stopped,
+        "out of order: {out}"
+    );
+}
+
+#[test]
+fn with_stdin_closed_berth_dev_keeps_running_until_idle() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    // Dev::start gives the process /dev/null as stdin: at its end at once.
+    let mut dev = Dev::start(&app, &["--exit-after-idle", "2s"]);
+    assert_eq!(dev.wait("applied", 0)["ok"], true);
+    let stopped = dev.wait("stopped", 0);
+    assert_eq!(stopped["reason"], "idle", "{stopped:#}");
+    assert!(
+        dev.seen.iter().any(|e| e["dev"] == "keys"),
+        "the keys are announced: {:#?}",
+        dev.seen
+    );
     assert!(dev.finish().success());
 }
