@@ -439,11 +439,19 @@ fn ctrl_c_stops_the_loop_cleanly() {
 /// Run `berth dev --sim` on `app` with `keys` as its whole stdin (then closed); its exit
 /// status, stdout and stderr once it ended by itself.
 fn dev_with_keys(app: &Path, keys: &str) -> (std::process::ExitStatus, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("dev").arg(app).arg("--sim");
+    with_input(cmd, app, keys)
+}
+
+/// Run `cmd` with `input` as its whole stdin; its exit status, stdout and stderr.
+fn with_input(
+    mut cmd: Command,
+    app: &Path,
+    input: &str,
+) -> (std::process::ExitStatus, String, String) {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("dev")
-        .arg(app)
-        .arg("--sim")
+    let mut child = cmd
         .env("NO_COLOR", "1")
         .env("HOME", app.parent().expect("temp dir"))
         .stdin(Stdio::piped())
@@ -452,7 +460,7 @@ fn dev_with_keys(app: &Path, keys: &str) -> (std::process::ExitStatus, String, S
         .spawn()
         .expect("berth dev starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(keys.as_bytes()).expect("write the keys");
+    stdin.write_all(input.as_bytes()).expect("write the input");
     drop(stdin);
     let read = |mut r: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
@@ -506,6 +514,47 @@ fn keys_piped_into_berth_dev_run_the_test_hooks_and_quit() {
     assert!(
         installed < keys && keys < passed && passed < stopped,
         "out of order: {out}"
+    );
+}
+
+#[test]
+fn single_keys_on_a_terminal_run_the_test_hooks_and_quit_and_the_terminal_is_restored() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    let passing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n    - name: test\n      image: docker.io/library/busybox:1.36\n      command: [wget, -qO-, http://hello/]\n";
+    std::fs::write(app.join("chart/templates/test.yaml"), passing).expect("test hook");
+    // util-linux `script` runs berth dev on a terminal of its own (a pty) and types our
+    // input into it: `t` and `q` with no Enter. Then the terminal's settings are printed.
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let shell = format!(
+        "{} dev {} --sim; echo \"berth dev exited $?\"; stty -a",
+        quote(Path::new(env!("CARGO_BIN_EXE_berth"))),
+        quote(&app)
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &shell, "/dev/null"]);
+    let (status, out, err) = with_input(cmd, &app, "tq");
+    let out = out.replace('\r', "");
+    assert!(status.success(), "{status}\nstdout: {out}\nstderr: {err}");
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in the terminal: {out}\nstderr: {err}"))
+    };
+    // No Enter is asked for.
+    let keys = at("keys: t run the test hooks, p run preflight, r re-apply, q quit");
+    let passed = at("[0] tests passed\n  test pod/hello-test in namespace default passed");
+    let stopped = at("stopped (quit) after 0 change(s)");
+    let exited = at("berth dev exited 0");
+    assert!(
+        keys < passed && passed < stopped && stopped < exited,
+        "{out}"
+    );
+    // Line editing and echo are back on.
+    let settings = &out[exited..];
+    let flags: Vec<&str> = settings.split_whitespace().collect();
+    assert!(
+        flags.contains(&"icanon") && flags.contains(&"echo") && flags.contains(&"isig"),
+        "the terminal is left changed: {settings}"
     );
 }
 

@@ -6,7 +6,7 @@ use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
 use berth_ops::dev::{Applied, DevCommand, DevCommands, DevEvent, DevInput};
 use berth_ops::{Cancel, Event};
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ check or the --config file is linted, rendered, diffed against the cluster and a
 (only the objects that changed), then waited on until ready. Each change prints the objects \
 created, updated and pruned, any diagnosis, and the time from the save to applied and \
 ready. Problems are shown at file:line:column and the loop goes on. Ctrl-C stops.\n\n\
-Keys, each followed by Enter, act while the loop runs: t runs the chart's test hooks \
+Keys act while the loop runs (on a terminal a key alone; from a pipe one a line): t runs the chart's test hooks \
 against what is applied, p runs the preflight checks, r renders and applies again with no \
 file change (after changing the cluster by hand), q quits, ? shows the keys. Input that is \
 closed (</dev/null) or turned off with --no-keys leaves only the files and Ctrl-C.\n\n\
@@ -122,11 +122,22 @@ async fn dev(args: Args) -> Result<u8> {
             namespace: args.namespace.clone(),
         }),
         post_renderer: args.post.get(),
-        commands: (!args.no_keys).then(read_keys),
         ..DevInput::default()
     };
+    // Held until the loop ends: dropping it gives the terminal its line mode back.
+    let (commands, key_mode) = if args.no_keys {
+        (None, None)
+    } else {
+        read_keys()
+    };
+    let input = DevInput { commands, ..input };
+    let enter = if key_mode.is_some() {
+        ""
+    } else {
+        " (then Enter)"
+    };
     let format = args.output;
-    let sink: Arc<dyn berth_ops::Sink> = Arc::new(move |e: Event| print_event(e, format));
+    let sink: Arc<dyn berth_ops::Sink> = Arc::new(move |e: Event| print_event(e, format, enter));
     let cancel = Cancel::new();
     let stop = cancel.clone();
     let on_ctrl_c = tokio::spawn(async move {
@@ -135,6 +146,7 @@ async fn dev(args: Args) -> Result<u8> {
         }
     });
     let res = berth_ops::dev::run(&target, &input, sink, &cancel).await;
+    drop(key_mode);
     on_ctrl_c.abort();
     if let Some(s) = sim {
         s.shutdown().await;
@@ -143,27 +155,95 @@ async fn dev(args: Args) -> Result<u8> {
     Ok(crate::exit::OK)
 }
 
-/// Commands from the lines of stdin. A thread of its own, not the runtime's blocking pool:
-/// a read that never returns must not hold up the exit. At the end of input (</dev/null)
-/// the thread ends and the loop goes on without keys.
-fn read_keys() -> DevCommands {
+/// Commands from stdin: single keys on a terminal (in the foreground), else lines. A thread
+/// of its own, not the runtime's blocking pool: a read that never returns must not hold up
+/// the exit. At the end of input (</dev/null) the thread ends and the loop goes on without
+/// keys. A terminal of a background job is not read (reading it would stop the process).
+fn read_keys() -> (Option<DevCommands>, Option<KeyMode>) {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let (tx, commands) = DevCommands::channel();
+        std::thread::spawn(move || {
+            for line in stdin.lines() {
+                let Ok(line) = line else { return };
+                if let Some(c) = DevCommand::parse(&line)
+                    && tx.send(c).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        return (Some(commands), None);
+    }
+    if !KeyMode::in_foreground() {
+        return (None, None);
+    }
+    let mode = KeyMode::enter();
     let (tx, commands) = DevCommands::channel();
+    let single = mode.is_some();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { return };
-            if let Some(c) = DevCommand::parse(&line)
+        let mut line = String::new();
+        for b in std::io::stdin().lock().bytes() {
+            let Ok(b) = b else { return };
+            let input = match (single, b) {
+                (true, b) if b.is_ascii_graphic() => (b as char).to_string(),
+                // Enter, spaces and control keys (ESC of an arrow key) name nothing.
+                (true, _) => continue,
+                (false, b'\n') => std::mem::take(&mut line),
+                (false, b) => {
+                    line.push(b as char);
+                    continue;
+                }
+            };
+            if let Some(c) = DevCommand::parse(&input)
                 && tx.send(c).is_err()
             {
                 return;
             }
         }
     });
-    commands
+    (Some(commands), mode)
+}
+
+/// A terminal taking single keys: line editing and echo off, signals (Ctrl-C) and output
+/// processing kept, so printed lines look as before. The settings are restored on drop.
+struct KeyMode(nix::sys::termios::Termios);
+
+impl KeyMode {
+    /// Whether this process is the terminal's foreground job.
+    fn in_foreground() -> bool {
+        let stdin = std::io::stdin();
+        nix::unistd::tcgetpgrp(&stdin).is_ok_and(|g| g == nix::unistd::getpgrp())
+    }
+
+    /// Turn line mode off; `None` (lines, then Enter) where the terminal refuses.
+    fn enter() -> Option<KeyMode> {
+        use nix::sys::termios::{
+            LocalFlags, SetArg, SpecialCharacterIndices, tcgetattr, tcsetattr,
+        };
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut keys = saved.clone();
+        keys.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO);
+        keys.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+        keys.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+        tcsetattr(&stdin, SetArg::TCSANOW, &keys).ok()?;
+        Some(KeyMode(saved))
+    }
+}
+
+impl Drop for KeyMode {
+    fn drop(&mut self) {
+        let stdin = std::io::stdin();
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &self.0);
+    }
 }
 
 /// One event: a JSON line with `-o json`, else lines for people (results on stdout, the
 /// engine's notes and warnings on stderr).
-fn print_event(e: Event, format: Format) {
+/// `enter` follows the keys where each must be followed by Enter.
+fn print_event(e: Event, format: Format, enter: &str) {
     if format != Format::Table {
         if let Event::Dev { event } = &e
             && let Ok(line) = serde_json::to_string(event)
@@ -176,7 +256,7 @@ fn print_event(e: Event, format: Format) {
     }
     match e {
         Event::Dev { event } => {
-            let text = human(&event);
+            let text = human(&event, enter);
             let mut out = std::io::stdout().lock();
             let _ = write!(out, "{text}");
             let _ = out.flush();
@@ -190,7 +270,7 @@ fn print_event(e: Event, format: Format) {
 }
 
 /// The lines of one dev event.
-fn human(e: &DevEvent) -> String {
+fn human(e: &DevEvent, enter: &str) -> String {
     let color = output::color_stdout();
     let paint = |s: &str, ok: bool| {
         if !color {
@@ -258,7 +338,7 @@ fn human(e: &DevEvent) -> String {
                 .iter()
                 .map(|k| format!("{} {}", k.key, k.action))
                 .collect();
-            format!("keys (then Enter): {}\n", list.join(", "))
+            format!("keys{enter}: {}\n", list.join(", "))
         }
         DevEvent::Command { iteration, command } => {
             let what = match command.as_str() {
@@ -270,10 +350,7 @@ fn human(e: &DevEvent) -> String {
             format!("\n[{iteration}] {what}\n")
         }
         DevEvent::UnknownKey { input, keys } => {
-            format!(
-                "unknown key {input:?}; keys: {} (then Enter)\n",
-                keys.join(" ")
-            )
+            format!("unknown key {input:?}; keys: {}{enter}\n", keys.join(" "))
         }
         DevEvent::Stopped { iterations, reason } => {
             format!("stopped ({reason}) after {iterations} change(s)\n")
