@@ -27,7 +27,7 @@ Examples:\n  berth dev examples/hello          # on an in-process simulated clus
 berth dev . --config dev.yaml --test-on-save\n  \
 berth dev . --kubeconfig ~/.kube/kind.yaml -n hello\n  \
 berth dev . --max-iterations 3 -o json   # one JSON event per line\n  \
-berth dev . --no-keys                  # stdin left alone (a background job)"
+berth dev . --no-keys                  # stdin and the terminal left alone"
 )]
 pub struct Args {
     /// The app directory (holding berth.yaml).
@@ -51,8 +51,8 @@ pub struct Args {
     /// Run the chart's test hooks (helm.sh/hook: test) after each successful apply.
     #[arg(long)]
     test_on_save: bool,
-    /// Read no keys from stdin (a job in the background of a shell, which must not read
-    /// the terminal).
+    /// Read no keys from stdin, leaving it and the terminal's settings alone (a terminal
+    /// the process is in the background of is never read).
     #[arg(long)]
     no_keys: bool,
     /// Stop after this many changes were handled (the first install is not counted; a
