@@ -82,7 +82,8 @@ impl Chart {
         let mut files = Vec::new();
         let mut budget = Budget::default();
         let origin = dir.display().to_string();
-        walk(dir, "", &rules, &mut files, 0, &mut budget, &origin)?;
+        let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
+        walk(&root, "", &rules, &mut files, 0, &mut budget, &origin)?;
         Ok((files, budget))
     }
 
@@ -269,7 +270,7 @@ fn text<'a>(f: &'a ChartFile, origin: &str) -> Result<&'a str, ChartError> {
 }
 
 fn walk(
-    dir: &Path,
+    dir: &filecache::Dir,
     rel: &str,
     rules: &IgnoreRules,
     out: &mut Vec<ChartFile>,
@@ -279,17 +280,15 @@ fn walk(
 ) -> Result<(), ChartError> {
     if depth > 64 {
         return Err(ChartError::io(
-            dir,
+            dir.path(),
             std::io::Error::other("directories nest too deep (a symlink loop?)"),
         ));
     }
-    let dir_meta = std::fs::metadata(dir).map_err(|e| ChartError::io(dir, e))?;
-    let entries = filecache::list_dir(dir, &dir_meta).map_err(|e| ChartError::io(dir, e))?;
+    let entries = dir.list().map_err(|e| ChartError::io(dir.path(), e))?;
     for e in entries.iter() {
         let Some(fname) = e.name.to_str() else {
             continue;
         };
-        let path = dir.join(fname);
         let name = if rel.is_empty() {
             fname.to_owned()
         } else {
@@ -301,35 +300,32 @@ fn walk(
         if e.kind != EntryKind::Symlink && rules.ignored(&name, listed_dir) {
             continue;
         }
-        let meta = std::fs::metadata(&path).map_err(|e| ChartError::io(&path, e))?;
-        if meta.is_dir() {
+        let err = |e: std::io::Error| ChartError::io(dir.path().join(fname), e);
+        let st = dir.stat(fname).map_err(err)?;
+        if st.is_dir() {
             if e.kind == EntryKind::Symlink && rules.ignored(&name, true) {
                 continue;
             }
-            walk(&path, &name, rules, out, depth + 1, budget, origin)?;
+            let sub = dir.sub(fname).map_err(err)?;
+            walk(&sub, &name, rules, out, depth + 1, budget, origin)?;
             continue;
         }
         if e.kind == EntryKind::Symlink && rules.ignored(&name, false) {
             continue;
         }
-        if !meta.is_file() {
-            return Err(ChartError::io(
-                &path,
-                std::io::Error::other("not a regular file; remove it or list it in .helmignore"),
-            ));
+        if !st.is_file() {
+            return Err(err(std::io::Error::other(
+                "not a regular file; remove it or list it in .helmignore",
+            )));
         }
-        let len = meta.len();
+        let len = st.len();
         if len > MAX_FILE_SIZE {
-            return Err(ChartError::io(
-                &path,
-                std::io::Error::other(format!(
-                    "chart file is larger than the maximum file size {MAX_FILE_SIZE} bytes"
-                )),
-            ));
+            return Err(err(std::io::Error::other(format!(
+                "chart file is larger than the maximum file size {MAX_FILE_SIZE} bytes"
+            ))));
         }
         budget.charge(origin, &name, len)?;
-        let data = filecache::read_file(&path, &meta, MAX_FILE_SIZE)
-            .map_err(|e| ChartError::io(&path, e))?;
+        let data = dir.read(fname, &st, MAX_FILE_SIZE).map_err(err)?;
         out.push(ChartFile {
             name,
             data: archive::strip_bom(data),

@@ -11,11 +11,15 @@
 //! before (an editor's save) is read again on every load until it has settled.
 //! Directory listings follow the same rule on the directory's own stamp, which moves when an
 //! entry is created, removed or renamed.
+//!
+//! Files are looked up relative to an open directory ([`Dir`]), so checking a stamp costs one
+//! `fstatat` of one path component rather than a walk of the whole path.
 
+use nix::fcntl::{OFlag, open, openat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,13 +41,13 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    pub(crate) fn of(m: &Metadata) -> Stamp {
+    fn of(st: &FileStat) -> Stamp {
         Stamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
         }
     }
 
@@ -98,73 +102,154 @@ pub(crate) fn clear() {
     c.bytes = 0;
 }
 
-/// The entries of directory `dir` (`meta` is its metadata), sorted by name.
-pub(crate) fn list_dir(dir: &Path, meta: &Metadata) -> std::io::Result<Arc<Vec<DirEntry>>> {
-    let stamp = Stamp::of(meta);
-    if let Some((s, entries)) = cache().dirs.get(dir)
-        && *s == stamp
-    {
-        return Ok(entries.clone());
-    }
-    let now = SystemTime::now();
-    let mut entries = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        let Ok(e) = e else { continue };
-        let kind = match e.file_type() {
-            Ok(t) if t.is_symlink() => EntryKind::Symlink,
-            Ok(t) if t.is_dir() => EntryKind::Dir,
-            Ok(t) if t.is_file() => EntryKind::File,
-            Ok(_) => EntryKind::Other,
-            Err(_) => continue,
-        };
-        entries.push(DirEntry {
-            name: e.file_name(),
-            kind,
-        });
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let entries = Arc::new(entries);
-    if stamp.settled(now) {
-        cache()
-            .dirs
-            .insert(dir.to_path_buf(), (stamp, entries.clone()));
-    }
-    Ok(entries)
+/// What a stat says about one path: its stamp, type and size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stat {
+    stamp: Stamp,
+    mode: u32,
 }
 
-/// The contents of regular file `path` (`meta` is its metadata), read when the cache has no
-/// entry for this version of it. Refuses to read past `limit` bytes.
-pub(crate) fn read_file(path: &Path, meta: &Metadata, limit: u64) -> std::io::Result<Arc<[u8]>> {
-    let stamp = Stamp::of(meta);
-    if let Some((s, data)) = cache().files.get(path)
-        && *s == stamp
-    {
-        return Ok(data.clone());
-    }
-    let now = SystemTime::now();
-    let file = std::fs::File::open(path)?;
-    let mut data = Vec::with_capacity(meta.len().min(limit) as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(&file, limit + 1), &mut data)?;
-    if data.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "chart file is larger than the maximum file size {limit} bytes"
-        )));
-    }
-    let data: Arc<[u8]> = data.into();
-    // Keep it only if it is the version the stamp names (no write since the stat) and it has
-    // settled.
-    if data.len() as u64 == stamp.size && stamp.settled(now) && data.len() <= MAX_BYTES / 4 {
-        let mut c = cache();
-        if c.bytes + data.len() > MAX_BYTES {
-            c.files.clear();
-            c.bytes = 0;
-        }
-        c.bytes += data.len();
-        if let Some((_, old)) = c.files.insert(path.to_path_buf(), (stamp, data.clone())) {
-            c.bytes -= old.len();
+impl Stat {
+    fn of(st: &FileStat) -> Stat {
+        Stat {
+            stamp: Stamp::of(st),
+            mode: st.st_mode,
         }
     }
-    Ok(data)
+    fn kind(&self) -> u32 {
+        self.mode & SFlag::S_IFMT.bits()
+    }
+    pub(crate) fn is_dir(&self) -> bool {
+        self.kind() == SFlag::S_IFDIR.bits()
+    }
+    pub(crate) fn is_file(&self) -> bool {
+        self.kind() == SFlag::S_IFREG.bits()
+    }
+    pub(crate) fn len(&self) -> u64 {
+        self.stamp.size
+    }
+}
+
+fn io(e: nix::errno::Errno) -> std::io::Error {
+    std::io::Error::from(e)
+}
+
+/// An open directory (`O_PATH`): entries are stat'ed and opened relative to it.
+pub(crate) struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+    stat: Stat,
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_PATH
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
+
+impl Dir {
+    /// Opens directory `path` (symlinks followed).
+    pub(crate) fn open(path: &Path) -> std::io::Result<Dir> {
+        let fd = open(path, DIR_FLAGS, Mode::empty()).map_err(io)?;
+        Dir::with_fd(fd, path.to_path_buf())
+    }
+
+    /// Opens the subdirectory `name` of this one.
+    pub(crate) fn sub(&self, name: &str) -> std::io::Result<Dir> {
+        let fd = openat(&self.fd, name, DIR_FLAGS, Mode::empty()).map_err(io)?;
+        Dir::with_fd(fd, self.path.join(name))
+    }
+
+    fn with_fd(fd: OwnedFd, path: PathBuf) -> std::io::Result<Dir> {
+        let stat = Stat::of(&fstat(&fd).map_err(io)?);
+        Ok(Dir { fd, path, stat })
+    }
+
+    /// The directory's path, as opened.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stats entry `name` (symlinks followed).
+    pub(crate) fn stat(&self, name: &str) -> std::io::Result<Stat> {
+        let st = fstatat(&self.fd, name, nix::fcntl::AtFlags::empty()).map_err(io)?;
+        Ok(Stat::of(&st))
+    }
+
+    /// The directory's entries, sorted by name.
+    pub(crate) fn list(&self) -> std::io::Result<Arc<Vec<DirEntry>>> {
+        let stamp = self.stat.stamp;
+        if let Some((s, entries)) = cache().dirs.get(&self.path)
+            && *s == stamp
+        {
+            return Ok(entries.clone());
+        }
+        let now = SystemTime::now();
+        let mut entries = Vec::new();
+        for e in std::fs::read_dir(&self.path)? {
+            let Ok(e) = e else { continue };
+            let kind = match e.file_type() {
+                Ok(t) if t.is_symlink() => EntryKind::Symlink,
+                Ok(t) if t.is_dir() => EntryKind::Dir,
+                Ok(t) if t.is_file() => EntryKind::File,
+                Ok(_) => EntryKind::Other,
+                Err(_) => continue,
+            };
+            entries.push(DirEntry {
+                name: e.file_name(),
+                kind,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let entries = Arc::new(entries);
+        if stamp.settled(now) {
+            cache()
+                .dirs
+                .insert(self.path.clone(), (stamp, entries.clone()));
+        }
+        Ok(entries)
+    }
+
+    /// The contents of regular file `name` (`stat` is its [`Dir::stat`]), read when the
+    /// cache has no entry for this version of it. Refuses to read past `limit` bytes.
+    pub(crate) fn read(&self, name: &str, stat: &Stat, limit: u64) -> std::io::Result<Arc<[u8]>> {
+        let path = self.path.join(name);
+        let stamp = stat.stamp;
+        if let Some((s, data)) = cache().files.get(&path)
+            && *s == stamp
+        {
+            return Ok(data.clone());
+        }
+        let now = SystemTime::now();
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        let file = std::fs::File::from(fd);
+        let mut data = Vec::with_capacity(stamp.size.min(limit) as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(&file, limit + 1), &mut data)?;
+        if data.len() as u64 > limit {
+            return Err(std::io::Error::other(format!(
+                "chart file is larger than the maximum file size {limit} bytes"
+            )));
+        }
+        let data: Arc<[u8]> = data.into();
+        // Keep it only if it is the version the stamp names (no write since the stat) and it
+        // has settled.
+        if data.len() as u64 == stamp.size && stamp.settled(now) && data.len() <= MAX_BYTES / 4 {
+            let mut c = cache();
+            if c.bytes + data.len() > MAX_BYTES {
+                c.files.clear();
+                c.bytes = 0;
+            }
+            c.bytes += data.len();
+            if let Some((_, old)) = c.files.insert(path, (stamp, data.clone())) {
+                c.bytes -= old.len();
+            }
+        }
+        Ok(data)
+    }
 }
 
 #[cfg(test)]
@@ -178,22 +263,28 @@ mod tests {
             .unwrap();
     }
 
+    fn read(dir: &Path, name: &str, limit: u64) -> std::io::Result<Arc<[u8]>> {
+        let d = Dir::open(dir)?;
+        let st = d.stat(name)?;
+        d.read(name, &st, limit)
+    }
+
     #[test]
     fn a_file_is_read_again_when_it_changes_even_at_the_same_size_and_mtime() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("values.yaml");
         std::fs::write(&p, "a: 1\n").unwrap();
         set_times(&p, 10);
-        let m = std::fs::metadata(&p).unwrap();
-        assert_eq!(&*read_file(&p, &m, 100).unwrap(), b"a: 1\n");
+        let d = Dir::open(dir.path()).unwrap();
+        let st = d.stat("values.yaml").unwrap();
+        assert_eq!(&*d.read("values.yaml", &st, 100).unwrap(), b"a: 1\n");
         // Same size, mtime put back: ctime still moves (and the file is unsettled now).
         std::fs::write(&p, "a: 2\n").unwrap();
         set_times(&p, 10);
-        let m2 = std::fs::metadata(&p).unwrap();
-        assert_eq!(&*read_file(&p, &m2, 100).unwrap(), b"a: 2\n");
-        // Read again with the first stamp would still give what was cached for it: the
-        // stamps differ, so a stale entry can only answer for the version it was read as.
-        assert_ne!(Stamp::of(&m), Stamp::of(&m2));
+        let st2 = d.stat("values.yaml").unwrap();
+        assert_eq!(&*d.read("values.yaml", &st2, 100).unwrap(), b"a: 2\n");
+        // A stale entry can only answer for the version it was read as.
+        assert_ne!(st.stamp, st2.stamp);
     }
 
     #[test]
@@ -201,13 +292,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.yaml");
         std::fs::write(&p, "x").unwrap();
-        let m = std::fs::metadata(&p).unwrap();
-        read_file(&p, &m, 100).unwrap();
+        read(dir.path(), "t.yaml", 100).unwrap();
         // Just written: its ctime is now, so it was not kept.
         assert!(!cache().files.contains_key(&p));
         std::thread::sleep(SETTLED + Duration::from_millis(50));
-        let m = std::fs::metadata(&p).unwrap();
-        read_file(&p, &m, 100).unwrap();
+        read(dir.path(), "t.yaml", 100).unwrap();
         assert!(cache().files.contains_key(&p));
     }
 
@@ -216,8 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
         std::fs::write(&p, vec![b'x'; 101]).unwrap();
-        let m = std::fs::metadata(&p).unwrap();
-        let e = read_file(&p, &m, 100).unwrap_err();
+        let e = read(dir.path(), "big", 100).unwrap_err();
         assert!(e.to_string().contains("maximum file size 100"), "{e}");
     }
 
@@ -227,8 +315,9 @@ mod tests {
         std::fs::write(dir.path().join("b"), "").unwrap();
         std::fs::create_dir(dir.path().join("a")).unwrap();
         let names = |d: &Path| {
-            let m = std::fs::metadata(d).unwrap();
-            list_dir(d, &m)
+            Dir::open(d)
+                .unwrap()
+                .list()
                 .unwrap()
                 .iter()
                 .map(|e| (e.name.to_string_lossy().into_owned(), e.kind))

@@ -312,17 +312,50 @@ pub fn seed(store: &mut Store) {
 
 // ---------- the loop ----------
 
+/// How soon after a change the controllers look again (a real cluster's controllers react to
+/// watch events within milliseconds, not on a timer).
+pub const FOLLOW: Duration = Duration::from_millis(5);
+
+/// At most this many passes in a row come early; then the loop waits a whole [`TICK`], so a
+/// controller that changes something on every pass cannot spin.
+const MAX_EARLY: u32 = 50;
+
 pub fn spawn(sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut iv = tokio::time::interval(TICK);
-        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The controllers pass every TICK (time-driven work: probe delays, Job durations,
+        // backoffs), and sooner — FOLLOW after the store moved — while one write leads to the
+        // next (a Deployment's ReplicaSet, its pods, their readiness, the rollout's status).
+        let mut last_rv = 0u64;
+        let mut moved = false;
+        let mut early = 0u32;
+        let mut pass_took = Duration::ZERO;
+        let mut last_pass = tokio::time::Instant::now();
         loop {
-            tokio::select! {
-                _ = iv.tick() => {}
-                _ = stop.changed() => return,
+            let deadline = last_pass + TICK;
+            loop {
+                let soon = tokio::time::Instant::now() + FOLLOW.max(pass_took);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline.min(soon)) => {}
+                    _ = stop.changed() => return,
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    early = 0;
+                    break;
+                }
+                if early < MAX_EARLY && (moved || sh.read().rv != last_rv) {
+                    early += 1;
+                    break;
+                }
             }
+            let started = std::time::Instant::now();
             let mut store = sh.write();
+            let before = store.rv;
             tick(&mut store, &sh);
+            moved = store.rv != before;
+            last_rv = store.rv;
+            drop(store);
+            pass_took = started.elapsed();
+            last_pass = tokio::time::Instant::now();
         }
     })
 }

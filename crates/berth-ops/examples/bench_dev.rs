@@ -25,6 +25,10 @@ use berth_ops::{Cancel, Event};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The allocator of the `berth` binary, so the benchmark measures what it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One benchmark case: a chart, the file edited and the line after which a label goes.
 struct Case {
     name: &'static str,

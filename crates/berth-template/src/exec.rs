@@ -2,6 +2,7 @@
 //! scoping, field resolution, pipelines, range/with/if, break/continue, and Go's error text.
 
 use crate::fasthash::FastMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::TemplateSet;
@@ -123,7 +124,10 @@ pub(crate) struct Exec<'s> {
     pub(crate) set: &'s TemplateSet,
     /// Templates defined by `tpl` strings, visible for the duration of that call.
     pub(crate) overlay: Vec<FastMap<String, Arc<Tree>>>,
-    vars: Vec<(String, Value)>,
+    /// Variables in scope, innermost last; a template's own start at `vars_base` (a template
+    /// does not see its caller's variables).
+    vars: Vec<(Cow<'static, str>, Value)>,
+    vars_base: usize,
     /// Current tree (for error positions) and template name.
     tree: Option<Arc<Tree>>,
     include_counts: FastMap<String, usize>,
@@ -138,6 +142,7 @@ impl<'s> Exec<'s> {
             set,
             overlay: Vec::new(),
             vars: Vec::new(),
+            vars_base: 0,
             tree: None,
             include_counts: FastMap::default(),
             depth: 0,
@@ -200,12 +205,14 @@ impl<'s> Exec<'s> {
                 ),
             ));
         }
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), data.clone())]);
+        let saved_base = std::mem::replace(&mut self.vars_base, self.vars.len());
+        self.vars.push((Cow::Borrowed("$"), data.clone()));
         let saved_tree = self.tree.replace(tree.clone());
         let r = stacker::maybe_grow(RED_ZONE, STACK_GROW, || {
             self.walk_list(data, &tree.root, out)
         });
-        self.vars = saved_vars;
+        self.vars.truncate(self.vars_base);
+        self.vars_base = saved_base;
         self.tree = saved_tree;
         self.depth -= 1;
         match r {
@@ -295,8 +302,14 @@ impl<'s> Exec<'s> {
                 self.step(pipe.pos)?;
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    let s = self.print_value(pipe, &v)?;
-                    self.emit(out, &s, pipe.pos)?;
+                    match &v {
+                        // The common case, without a copy.
+                        Value::String(s) => self.emit(out, s, pipe.pos)?,
+                        _ => {
+                            let s = self.print_value(pipe, &v)?;
+                            self.emit(out, &s, pipe.pos)?;
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -487,7 +500,8 @@ impl<'s> Exec<'s> {
     }
 
     fn set_var(&mut self, name: &str, v: Value, pos: usize) -> R<()> {
-        for (n, slot) in self.vars.iter_mut().rev() {
+        let base = self.vars_base;
+        for (n, slot) in self.vars[base..].iter_mut().rev() {
             if n == name {
                 *slot = v;
                 return Ok(());
@@ -501,7 +515,7 @@ impl<'s> Exec<'s> {
     }
 
     fn var(&self, name: &str, pos: usize) -> R<Value> {
-        for (n, v) in self.vars.iter().rev() {
+        for (n, v) in self.vars[self.vars_base..].iter().rev() {
             if n == name {
                 return Ok(v.clone());
             }
@@ -527,7 +541,7 @@ impl<'s> Exec<'s> {
                     return Err(Flow::Err(e));
                 }
             } else {
-                self.vars.push((d.clone(), val.clone()));
+                self.vars.push((Cow::Owned(d.clone()), val.clone()));
             }
         }
         Ok(val)
