@@ -6,6 +6,7 @@
 use crate::error::ChartError;
 use regex::Regex;
 use serde_json::Value;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// What sorting reads of a document: its kind, `metadata.name` and the `helm.sh/hook*`
@@ -220,28 +221,43 @@ fn string_map(obj: &Value, path: &str) -> Result<Vec<(String, String)>, String> 
     }
 }
 
+/// Heads of rendered documents by text: a chart rendered again (`berth dev`, the console)
+/// mostly renders the same documents, and finding one is cheaper than scanning it. Keyed by
+/// the whole text, so an entry cannot be stale.
+static HEADS: std::sync::LazyLock<berth_template::memo::Memo<Option<Arc<crate::head::Head>>>> =
+    std::sync::LazyLock::new(|| berth_template::memo::Memo::new(16 << 20));
+
+/// Forgets the heads kept (for measurements of a first render).
+pub(crate) fn clear_heads() {
+    HEADS.clear();
+}
+
 /// The head of one rendered document: from the one-pass scan when the document is in the
 /// subset it checks, else from the full object (which is then kept).
 fn doc_head(doc: &str, path: &str) -> Result<DocHead, ChartError> {
-    if let Some(why) = berth_template::bytes::yaml_utf8_error(doc) {
+    let scanned = HEADS.get_or_try("", doc, || {
+        match berth_template::bytes::yaml_utf8_error(doc) {
+            Some(why) => Err(why),
+            None => Ok(crate::head::scan(doc).map(Arc::new)),
+        }
+    });
+    match scanned {
         // Helm writes the lone bytes of a cut character (`trunc`, `substr`, `abbrev` inside
         // a multi-byte character) into the manifest, and its YAML reader refuses them.
-        return Err(ChartError::Manifest {
+        Err(why) => Err(ChartError::Manifest {
             path: path.to_owned(),
             message: format!(
                 "error converting YAML to JSON: yaml: {why} (a string cut inside a multi-byte character, e.g. by trunc, substr or abbrev, or bytes that are not UTF-8; quote or b64enc it, or cut at a character boundary)"
             ),
-        });
-    }
-    if let Some(h) = crate::head::scan(doc) {
-        return Ok(DocHead {
-            kind: h.kind,
-            name: h.name,
-            annotations: h.hook_annotations,
+        }),
+        Ok(Some(h)) => Ok(DocHead {
+            kind: h.kind.clone(),
+            name: h.name.clone(),
+            annotations: h.hook_annotations.clone(),
             object: h.null.then_some(Value::Null),
-        });
+        }),
+        Ok(None) => full_head(doc, path),
     }
-    full_head(doc, path)
 }
 
 /// [`doc_head`] through the full reader.

@@ -213,7 +213,11 @@ fn build_ctx<'a>(
         }
         jobs.push(Job {
             path: format!("{full_path}/{}", t.name),
-            source: String::from_utf8_lossy(&t.data),
+            // Valid UTF-8 (nearly always) is checked by the fast validator, not the lossy one.
+            source: match std::str::from_utf8(&t.data) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(&t.data),
+            },
             ctx: ctx.clone(),
             base_path: format!("{full_path}/templates"),
         });
