@@ -8,6 +8,7 @@ use crate::ignore::IgnoreRules;
 use crate::metadata::Metadata;
 use serde_json::{Map, Value};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A Helm chart in memory.
 #[derive(Clone, Debug, Default)]
@@ -68,21 +69,32 @@ impl Chart {
     /// The files of a chart directory that [`Chart::load_dir`] reads (`.helmignore`
     /// honoured), named relative to the chart root, and the budget they used.
     pub fn dir_files(dir: &Path) -> Result<(Vec<ChartFile>, Budget), ChartError> {
+        let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
         let ignore_path = dir.join(".helmignore");
-        let mut rules = match std::fs::read_to_string(&ignore_path) {
-            Ok(text) => IgnoreRules::parse(&text).map_err(|m| ChartError::Parse {
-                chart: dir.display().to_string(),
-                file: ".helmignore".into(),
-                message: m,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IgnoreRules::default(),
+        let ignore = match root.stat(".helmignore") {
+            Ok(st) if st.is_file() => root
+                .read(".helmignore", &st, MAX_FILE_SIZE)
+                .map_err(|e| ChartError::io(&ignore_path, e))?,
+            Ok(_) => {
+                return Err(ChartError::io(
+                    ignore_path,
+                    std::io::Error::other("not a regular file"),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Arc::from(&b""[..]),
             Err(e) => return Err(ChartError::io(ignore_path, e)),
         };
+        let parse_err = |message: String| ChartError::Parse {
+            chart: dir.display().to_string(),
+            file: ".helmignore".into(),
+            message,
+        };
+        let text = std::str::from_utf8(&ignore).map_err(|_| parse_err("not UTF-8 text".into()))?;
+        let mut rules = IgnoreRules::parse(text).map_err(parse_err)?;
         rules.add_defaults();
         let mut files = Vec::new();
         let mut budget = Budget::default();
         let origin = dir.display().to_string();
-        let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
         walk(&root, "", &rules, &mut files, 0, &mut budget, &origin)?;
         Ok((files, budget))
     }

@@ -7,6 +7,17 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Appends `b` in decimal.
+fn push_decimal(out: &mut String, b: u8) {
+    if b >= 100 {
+        out.push(char::from(b'0' + b / 100));
+    }
+    if b >= 10 {
+        out.push(char::from(b'0' + (b / 10) % 10));
+    }
+    out.push(char::from(b'0' + b % 10));
+}
+
 /// `.Files`: path → bytes.
 #[derive(Clone, Default)]
 pub(crate) struct Files {
@@ -133,6 +144,35 @@ impl Object for Files {
 
     fn type_name(&self) -> String {
         "files.Files".into()
+    }
+
+    /// Go's `%v` of `map[string][]byte`: `map[a.txt:[104 105] b:[]]`, written straight from the
+    /// bytes (the same text as formatting [`Object::underlying`], without a value per byte:
+    /// charts print `.Files` through `toString` or `%v`, and a chart's files can be megabytes).
+    fn display(&self) -> String {
+        let size: usize = self
+            .files
+            .iter()
+            .map(|(k, v)| k.len() + 3 + 4 * v.len())
+            .sum();
+        let mut out = String::with_capacity(size + 5);
+        out.push_str("map[");
+        for (i, (k, v)) in self.files.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(k);
+            out.push_str(":[");
+            for (j, b) in v.iter().enumerate() {
+                if j > 0 {
+                    out.push(' ');
+                }
+                push_decimal(&mut out, *b);
+            }
+            out.push(']');
+        }
+        out.push(']');
+        out
     }
 
     fn underlying(&self) -> Option<Value> {
@@ -490,6 +530,30 @@ mod tests {
         );
         assert!(KubeVersion::parse("one").is_err());
         assert!(KubeVersion::parse("1").is_err());
+    }
+
+    #[test]
+    fn files_print_as_the_map_of_byte_lists_they_wrap() {
+        let f = Files::new(&[
+            crate::ChartFile {
+                name: "b/z.bin".into(),
+                data: [0u8, 9, 10, 99, 100, 255].as_slice().into(),
+            },
+            crate::ChartFile {
+                name: "a.txt".into(),
+                data: b"hi".as_slice().into(),
+            },
+            crate::ChartFile {
+                name: "empty".into(),
+                data: b"".as_slice().into(),
+            },
+        ]);
+        let direct = f.display();
+        assert_eq!(
+            direct,
+            "map[a.txt:[104 105] b/z.bin:[0 9 10 99 100 255] empty:[]]"
+        );
+        assert_eq!(direct, f.underlying().unwrap().to_string());
     }
 
     #[test]

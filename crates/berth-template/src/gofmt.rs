@@ -186,8 +186,12 @@ pub fn write_v(out: &mut String, v: &Value, depth: usize) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
-        Value::Uint64(u) => out.push_str(&u.to_string()),
+        Value::Int(i) | Value::Int64(i) => {
+            let _ = std::fmt::Write::write_fmt(out, format_args!("{i}"));
+        }
+        Value::Uint64(u) => {
+            let _ = std::fmt::Write::write_fmt(out, format_args!("{u}"));
+        }
         Value::Float(f) => out.push_str(&float_v(*f)),
         Value::String(s) => out.push_str(s),
         Value::List(l) => {

@@ -215,6 +215,12 @@ pub(crate) fn parse_memo(name: &str, source: &str) -> Result<Parsed, TemplateErr
     })
 }
 
+/// How many RSA keys templates of this process generated (`genPrivateKey`, `genCA`, ...):
+/// for measurements that report charts generating keys apart.
+pub fn rsa_keys_generated() -> u64 {
+    funcs::rsa_keys_generated()
+}
+
 /// Forgets the parsed templates this process keeps (for measurements of a first render).
 pub fn clear_caches() {
     PARSED.clear();

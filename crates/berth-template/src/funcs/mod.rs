@@ -52,6 +52,10 @@ fn registry() -> &'static FastMap<&'static str, Func> {
     })
 }
 
+pub(crate) fn rsa_keys_generated() -> u64 {
+    crypto::RSA_KEYS_GENERATED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn exists(name: &str) -> bool {
     registry().contains_key(name)
 }
