@@ -56,9 +56,18 @@ pub struct Options {
     /// Record this host's facts (host collectors) in the baseline too: for installs run on
     /// the cluster's own machine (embedded clusters, VMs).
     pub baseline_host: bool,
-    /// The readiness wait re-reads pending objects after 100 ms, then backs off up to this.
-    /// Default 1 s; the dev loop uses 100 ms, where a second of lag is most of the budget.
+    /// The readiness and hook waits re-read pending objects after [`Options::wait_poll_min`]
+    /// (100 ms, or a quarter of this when that is less), then back off up to this. Default
+    /// 1 s; the dev loop uses 100 ms (first re-read after 25 ms), where a second of lag is
+    /// most of the budget.
     pub wait_poll_max: Duration,
+}
+
+impl Options {
+    /// The first re-read of a wait: 100 ms, or a quarter of [`Options::wait_poll_max`].
+    pub fn wait_poll_min(&self) -> Duration {
+        Duration::from_millis(100).min(self.wait_poll_max / 4)
+    }
 }
 
 impl Default for Options {
@@ -1711,6 +1720,7 @@ impl Engine {
         if !self.cluster.delete(r).await.map_err(fail)? {
             return Ok(());
         }
+        let mut interval = self.opts.wait_poll_min();
         while self.cluster.get(r).await.map_err(fail)?.is_some() {
             if Instant::now() > deadline {
                 return Err(WaitFailure {
@@ -1718,7 +1728,8 @@ impl Engine {
                     diagnoses: vec![],
                 });
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(interval).await;
+            interval = (interval * 3 / 2).min(Duration::from_millis(100).max(interval));
         }
         Ok(())
     }
@@ -1786,7 +1797,7 @@ impl Engine {
                 pending.insert(k.clone(), (m.reference(), st, live.get(&k).cloned()));
             }
         }
-        let mut interval = Duration::from_millis(100);
+        let mut interval = self.opts.wait_poll_min();
         let mut diagnosed_since: Option<(Instant, Vec<Diagnosis>)> = None;
         let mut last_diag = Instant::now();
         loop {

@@ -316,6 +316,9 @@ pub fn seed(store: &mut Store) {
 /// watch events within milliseconds, not on a timer).
 pub const FOLLOW: Duration = Duration::from_millis(5);
 
+/// A pass a controller asked for comes no sooner than this after the last one.
+const WAKE_MIN: Duration = Duration::from_millis(1);
+
 /// At most this many passes in a row come early; then the loop waits a whole [`TICK`], so a
 /// controller that changes something on every pass cannot spin.
 const MAX_EARLY: u32 = 50;
@@ -330,8 +333,14 @@ pub fn spawn(sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> tokio::task::J
         let mut early = 0u32;
         let mut pass_took = Duration::ZERO;
         let mut last_pass = tokio::time::Instant::now();
+        let mut wake: Option<std::time::Instant> = None;
         loop {
-            let deadline = last_pass + TICK;
+            // A whole tick after the last pass, or when a controller asked to look again.
+            let mut deadline = last_pass + TICK;
+            if let Some(w) = wake {
+                let w = tokio::time::Instant::from_std(w).max(last_pass + WAKE_MIN);
+                deadline = deadline.min(w);
+            }
             loop {
                 let soon = tokio::time::Instant::now() + FOLLOW.max(pass_took);
                 tokio::select! {
@@ -353,6 +362,7 @@ pub fn spawn(sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> tokio::task::J
             tick(&mut store, &sh);
             moved = store.rv != before;
             last_rv = store.rv;
+            wake = store.wake.take();
             drop(store);
             pass_took = started.elapsed();
             last_pass = tokio::time::Instant::now();
@@ -2540,6 +2550,7 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                         s["started"] = json!(true);
                         s["ready"] = json!(true);
                         all_terminated_ok = false;
+                        store.wake_in(run_for - elapsed);
                     }
                 } else {
                     let started = old["state"]["running"]["startedAt"].clone();
@@ -2555,6 +2566,9 @@ fn kubelet_pod(store: &mut Store, sh: &Shared, pod: &Arc<Value>, used: &mut Usag
                     let gate = ready_after.max(crate::timing::ready_after(&c, time_scale));
                     let ready = !readiness_fail && elapsed >= gate;
                     s["ready"] = json!(ready);
+                    if !ready && !readiness_fail {
+                        store.wake_in(gate.saturating_sub(elapsed));
+                    }
                     if !ready {
                         all_ready = false;
                         if readiness_fail && elapsed > Duration::from_secs(1) {

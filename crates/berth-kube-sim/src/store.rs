@@ -8,7 +8,7 @@ use crate::status::ApiError;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// group, plural
@@ -86,6 +86,9 @@ pub struct Store {
     pub pods_gen: u64,
     pub endpoints_gen: u64,
     pub endpoints_seen: HashMap<String, String>,
+    /// The earliest moment a controller asked to look again (a Job's pod that finishes then,
+    /// a container that becomes ready then); the controller loop wakes for it.
+    pub wake: Option<Instant>,
     /// Event dedup index: (involved uid, reason, message) -> (namespace, event name).
     pub event_index: HashMap<(String, String, String), (String, String)>,
     /// Last time a throttled event was recorded, by (involved uid, reason, message).
@@ -184,6 +187,7 @@ impl Store {
             pods_gen: 0,
             endpoints_gen: u64::MAX,
             endpoints_seen: HashMap::new(),
+            wake: None,
             event_index: HashMap::new(),
             event_last: HashMap::new(),
             need_gc: false,
@@ -267,6 +271,12 @@ impl Store {
 
     /// Store `obj` (a create when `old` is None). Bumps rv and emits unless nothing changed.
     /// Sets generation when the spec changed.
+    /// Asks the controller loop to pass again `after` from now (the earliest request wins).
+    pub fn wake_in(&mut self, after: Duration) {
+        let at = Instant::now() + after;
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+
     pub fn commit(&mut self, gr: &Gr, mut obj: Value, old: Option<Arc<Value>>) -> Arc<Value> {
         let ns = obj["metadata"]["namespace"]
             .as_str()
