@@ -31,16 +31,37 @@ pub fn weed_binary() -> Result<PathBuf, String> {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+/// `n` distinct free ports on 127.0.0.1 (each held until all are chosen, so none repeats).
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound port").port())
+        .collect()
 }
 
+/// How many times [`Seaweed::start`] tries: a port chosen free can be taken by another
+/// process before the server binds it, which the server reports and exits.
+const START_ATTEMPTS: usize = 4;
+
 impl Seaweed {
-    /// Starts a server and waits until its S3 API answers.
+    /// Starts a server and waits until its S3 API answers; on fresh ports again when one of
+    /// the chosen ports was taken meanwhile.
     pub fn start() -> Result<Seaweed, String> {
+        let mut attempt = 1;
+        loop {
+            match Seaweed::start_once() {
+                Err(e) if attempt < START_ATTEMPTS && e.contains("is not available") => {
+                    eprintln!("weed mini: a chosen port was taken, trying other ports: {e}");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once() -> Result<Seaweed, String> {
         let bin = weed_binary()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let data = dir.path().join("data");
@@ -53,7 +74,21 @@ impl Seaweed {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let s3_port = free_port();
+        let flags = [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "s3.port.iceberg",
+            "s3.port.lance",
+        ];
+        let ports = free_ports(flags.len() + 1);
+        let s3_port = ports[0];
         let mut args = vec![
             "mini".to_string(),
             format!("-dir={}", data.display()),
@@ -69,20 +104,8 @@ impl Seaweed {
             "-volume.max=8".into(),
             "-master.volumeSizeLimitMB=64".into(),
         ];
-        for flag in [
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-            "s3.port.iceberg",
-            "s3.port.lance",
-        ] {
-            args.push(format!("-{flag}={}", free_port()));
+        for (flag, port) in flags.iter().zip(&ports[1..]) {
+            args.push(format!("-{flag}={port}"));
         }
         let child = spawn(&bin, &args, dir.path())?;
         let mut w = Seaweed {
