@@ -310,7 +310,11 @@ pub async fn pull(
 }
 
 fn write_archive(cache: &ChartCache, hit: &CachedChart, out: &Path) -> Result<()> {
-    let bytes = cache.read(hit).map_err(chart_err)?;
+    write_chart_file(out, &cache.read(hit).map_err(chart_err)?)
+}
+
+/// Writes a chart archive at `out`, creating its directory.
+fn write_chart_file(out: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(p) = out.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::Failed(format!("{}: {e}", p.display())))?;
     }
@@ -455,10 +459,7 @@ fn package_local(dir: &Path, chart: &str, d: &berth_chart::Dependency) -> Result
         )));
     }
     let out = dir.join("charts").join(format!("{}-{version}.tgz", d.name));
-    if let Some(p) = out.parent() {
-        std::fs::create_dir_all(p).map_err(|e| Error::Failed(format!("{}: {e}", p.display())))?;
-    }
-    std::fs::write(&out, archive).map_err(|e| Error::Failed(format!("{}: {e}", out.display())))?;
+    write_chart_file(&out, &archive)?;
     Ok(version)
 }
 

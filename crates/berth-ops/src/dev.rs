@@ -455,8 +455,9 @@ impl Session {
                         verdict: "none".into(),
                         lines: vec!["preflight is off: no cluster was given for the checks".into()],
                     });
+                } else {
+                    self.preflight(n, watch.preflight_files()).await;
                 }
-                self.preflight(n, watch.preflight_files()).await;
             }
             DevCommand::Reapply => {
                 self.summary.iterations += 1;
@@ -530,7 +531,7 @@ impl Session {
             // applies over it.
             rollback_on_failure: false,
             fail_fast: Some(self.input.fail_fast),
-            // Readiness seen within 100 ms, not after a back-off of up to a second.
+            // Readiness seen within 25–100 ms, not after a back-off of up to a second.
             wait_poll_max: Some(Duration::from_millis(100)),
             post_renderer: self.input.post_renderer.clone(),
             force_conflicts,

@@ -1,5 +1,6 @@
 //! A fast hasher for the engine's small string-keyed maps (template names, function names,
-//! include counters), looked up on every `include` and function call. SipHash, the
+//! include counters), looked up on every `include` and function call, and for the parse
+//! memo's keys (`memo`). SipHash, the
 //! standard map's default, guards against chosen collisions; these maps hold at most a
 //! chart's own template names and the fixed function table, and a chart's size is capped
 //! (berth-chart's limits), so the cheaper hash is enough.
@@ -15,6 +16,13 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 pub(crate) struct FastHasher(u64);
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl FastHasher {
+    /// A hasher whose state starts at `seed` (the parse memo folds the key's lengths in).
+    pub(crate) fn seeded(seed: u64) -> FastHasher {
+        FastHasher(seed)
+    }
+}
 
 impl Hasher for FastHasher {
     fn write(&mut self, bytes: &[u8]) {

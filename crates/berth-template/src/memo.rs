@@ -4,6 +4,7 @@
 //! whole text (a hash to find them, the text itself to confirm), so an entry can never be
 //! stale; the memo forgets everything once the texts it holds pass its size limit.
 
+use crate::fasthash::FastHasher;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -26,20 +27,13 @@ struct Entry<V> {
 
 /// A fast hash of the key (collisions are settled by comparing the texts).
 fn hash(name: &str, text: &str) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = (name.len() as u64) ^ ((text.len() as u64) << 32);
+    use std::hash::Hasher as _;
+    let mut h = FastHasher::seeded((name.len() as u64) ^ ((text.len() as u64) << 32));
     for part in [name.as_bytes(), text.as_bytes()] {
-        let mut chunks = part.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-        h = (h.rotate_left(5) ^ 0xff).wrapping_mul(K);
+        h.write(part);
+        h.write_u8(0xff);
     }
-    h
+    h.finish()
 }
 
 impl<V: Clone> Memo<V> {

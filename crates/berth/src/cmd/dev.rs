@@ -161,24 +161,13 @@ async fn dev(args: Args) -> Result<u8> {
 /// keys. A terminal of a background job is not read (reading it would stop the process).
 fn read_keys() -> (Option<DevCommands>, Option<KeyMode>) {
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        let (tx, commands) = DevCommands::channel();
-        std::thread::spawn(move || {
-            for line in stdin.lines() {
-                let Ok(line) = line else { return };
-                if let Some(c) = DevCommand::parse(&line)
-                    && tx.send(c).is_err()
-                {
-                    return;
-                }
-            }
-        });
-        return (Some(commands), None);
-    }
-    if !KeyMode::in_foreground() {
+    let mode = if !stdin.is_terminal() {
+        None
+    } else if KeyMode::in_foreground() {
+        KeyMode::enter()
+    } else {
         return (None, None);
-    }
-    let mode = KeyMode::enter();
+    };
     let (tx, commands) = DevCommands::channel();
     let single = mode.is_some();
     std::thread::spawn(move || {
@@ -200,6 +189,10 @@ fn read_keys() -> (Option<DevCommands>, Option<KeyMode>) {
             {
                 return;
             }
+        }
+        // A last line without a newline before the end of input.
+        if let Some(c) = DevCommand::parse(&line) {
+            let _ = tx.send(c);
         }
     });
     (Some(commands), mode)
