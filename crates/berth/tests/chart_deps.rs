@@ -435,12 +435,12 @@ fn push_oci_chart_with(
     });
 }
 
-#[test]
-fn oci_dependency_pulls_and_renders_as_vendored() {
-    let tmp = tempfile::tempdir().expect("temp dir");
+/// `berth registry serve` on a free port with its store at `root`: the server (killed when
+/// dropped) and its `127.0.0.1:PORT`.
+fn serve_registry(root: &Path) -> (Kill, String) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .args(["registry", "serve", "--root"])
-        .arg(tmp.path().join("reg"))
+        .arg(root)
         .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -450,8 +450,13 @@ fn oci_dependency_pulls_and_renders_as_vendored() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("port");
-    let _reg = Kill(child);
-    let registry = line.trim().to_string();
+    (Kill(child), line.trim().to_string())
+}
+
+#[test]
+fn oci_dependency_pulls_and_renders_as_vendored() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (_reg, registry) = serve_registry(&tmp.path().join("reg"));
     for v in ["1.0.0", "1.3.0+build.7", "2.1.0"] {
         push_oci_chart(&registry, "charts/sub", v, &chart_tgz("sub", v), tmp.path());
     }
@@ -860,20 +865,7 @@ fn https_repository_with_basic_auth() {
 #[test]
 fn remote_chart_component_lints_and_a_release_carries_it() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
-        .args(["registry", "serve", "--root"])
-        .arg(tmp.path().join("reg"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("registry");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("port");
-    let _reg = Kill(child);
-    let registry = line.trim().to_string();
+    let (_reg, registry) = serve_registry(&tmp.path().join("reg"));
     push_oci_chart(
         &registry,
         "charts/sub",
