@@ -6,6 +6,7 @@ use crate::error::ChartError;
 use crate::filecache::{self, EntryKind};
 use crate::ignore::IgnoreRules;
 use crate::metadata::Metadata;
+use crate::treecache;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,20 +38,28 @@ impl Chart {
 
     /// Loads a chart from a directory or a `.tgz` file.
     pub fn load(path: &Path) -> Result<Chart, ChartError> {
-        let meta = std::fs::metadata(path).map_err(|e| ChartError::io(path, e))?;
-        if meta.is_dir() {
-            Chart::load_dir(path)
-        } else {
-            if meta.len() > archive::MAX_ARCHIVE_SIZE {
-                return Err(ChartError::Archive {
-                    archive: path.display().to_string(),
-                    entry: String::new(),
-                    reason: "archive file is larger than 100 MiB".into(),
-                });
+        let root = match filecache::Dir::open(path) {
+            Ok(root) => root,
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Chart::load_archive_file(path);
             }
-            let bytes = std::fs::read(path).map_err(|e| ChartError::io(path, e))?;
-            Chart::load_archive(&bytes, &path.display().to_string())
+            Err(e) => return Err(ChartError::io(path, e)),
+        };
+        let (files, mut budget) = Chart::files_in(path, root)?;
+        Chart::from_files_within(files, &path.display().to_string(), 0, &mut budget)
+    }
+
+    fn load_archive_file(path: &Path) -> Result<Chart, ChartError> {
+        let meta = std::fs::metadata(path).map_err(|e| ChartError::io(path, e))?;
+        if meta.len() > archive::MAX_ARCHIVE_SIZE {
+            return Err(ChartError::Archive {
+                archive: path.display().to_string(),
+                entry: String::new(),
+                reason: "archive file is larger than 100 MiB".into(),
+            });
         }
+        let bytes = std::fs::read(path).map_err(|e| ChartError::io(path, e))?;
+        Chart::load_archive(&bytes, &path.display().to_string())
     }
 
     /// Loads a chart from `.tgz` bytes; `origin` names it in errors.
@@ -70,6 +79,17 @@ impl Chart {
     /// honoured), named relative to the chart root, and the budget they used.
     pub fn dir_files(dir: &Path) -> Result<(Vec<ChartFile>, Budget), ChartError> {
         let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
+        Chart::files_in(dir, root)
+    }
+
+    /// [`Chart::dir_files`] of `dir`, opened as `root`: kept from the last walk while the
+    /// kernel reports no change under it (`treecache`), else walked.
+    fn files_in(dir: &Path, root: filecache::Dir) -> Result<(Vec<ChartFile>, Budget), ChartError> {
+        if let Some(kept) = treecache::get(dir, &root) {
+            return Ok(kept);
+        }
+        let mut rec = treecache::Recorder::start(dir, &root);
+        rec.watch(&root);
         let ignore_path = dir.join(".helmignore");
         let ignore = match root.stat(".helmignore") {
             Ok(st) if st.is_file() => root
@@ -95,7 +115,15 @@ impl Chart {
         let mut files = Vec::new();
         let mut budget = Budget::default();
         let origin = dir.display().to_string();
-        walk(&root, "", &rules, &mut files, 0, &mut budget, &origin)?;
+        let mut w = Walk {
+            rules: &rules,
+            out: &mut files,
+            budget: &mut budget,
+            origin: &origin,
+            rec: &mut rec,
+        };
+        w.walk(&root, "", 0)?;
+        rec.keep(&files, &budget);
         Ok((files, budget))
     }
 
@@ -281,67 +309,80 @@ fn text<'a>(f: &'a ChartFile, origin: &str) -> Result<&'a str, ChartError> {
     })
 }
 
-fn walk(
-    dir: &filecache::Dir,
-    rel: &str,
-    rules: &IgnoreRules,
-    out: &mut Vec<ChartFile>,
-    depth: usize,
-    budget: &mut Budget,
-    origin: &str,
-) -> Result<(), ChartError> {
-    if depth > 64 {
-        return Err(ChartError::io(
-            dir.path(),
-            std::io::Error::other("directories nest too deep (a symlink loop?)"),
-        ));
-    }
-    let entries = dir.list().map_err(|e| ChartError::io(dir.path(), e))?;
-    for e in entries.iter() {
-        let Some(fname) = e.name.to_str() else {
-            continue;
-        };
-        let name = if rel.is_empty() {
-            fname.to_owned()
-        } else {
-            format!("{rel}/{fname}")
-        };
-        // Follow symlinks inside a vendor's own chart directory, as Helm does; the entry's
-        // own type (from the directory listing) lets ignored entries go without a stat.
-        let listed_dir = e.kind == EntryKind::Dir;
-        if e.kind != EntryKind::Symlink && rules.ignored(&name, listed_dir) {
-            continue;
+/// One walk of a chart directory: what it keeps out, what it has read, and the budget.
+struct Walk<'a> {
+    rules: &'a IgnoreRules,
+    out: &'a mut Vec<ChartFile>,
+    budget: &'a mut Budget,
+    origin: &'a str,
+    rec: &'a mut treecache::Recorder,
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, dir: &filecache::Dir, rel: &str, depth: usize) -> Result<(), ChartError> {
+        if depth > 64 {
+            return Err(ChartError::io(
+                dir.path(),
+                std::io::Error::other("directories nest too deep (a symlink loop?)"),
+            ));
         }
-        let err = |e: std::io::Error| ChartError::io(dir.path().join(fname), e);
-        let st = dir.stat(fname).map_err(err)?;
-        if st.is_dir() {
-            if e.kind == EntryKind::Symlink && rules.ignored(&name, true) {
+        let entries = dir.list().map_err(|e| ChartError::io(dir.path(), e))?;
+        for e in entries.iter() {
+            let Some(fname) = e.name.to_str() else {
+                continue;
+            };
+            let name = if rel.is_empty() {
+                fname.to_owned()
+            } else {
+                format!("{rel}/{fname}")
+            };
+            // Follow symlinks inside a vendor's own chart directory, as Helm does; the
+            // entry's own type (from the listing) lets ignored entries go without a stat.
+            let listed_dir = e.kind == EntryKind::Dir;
+            let symlink = e.kind == EntryKind::Symlink;
+            if !symlink && self.rules.ignored(&name, listed_dir) {
                 continue;
             }
-            let sub = dir.sub(fname).map_err(err)?;
-            walk(&sub, &name, rules, out, depth + 1, budget, origin)?;
-            continue;
+            let err = |e: std::io::Error| ChartError::io(dir.path().join(fname), e);
+            let st = dir.stat(fname).map_err(err)?;
+            if st.is_dir() {
+                if symlink && self.rules.ignored(&name, true) {
+                    continue;
+                }
+                if symlink {
+                    // A watch on this directory does not see the link's target change.
+                    self.rec.refuse();
+                }
+                let sub = dir.sub(fname).map_err(err)?;
+                self.rec.watch(&sub);
+                self.walk(&sub, &name, depth + 1)?;
+                continue;
+            }
+            if symlink && self.rules.ignored(&name, false) {
+                continue;
+            }
+            if !st.is_file() {
+                return Err(err(std::io::Error::other(
+                    "not a regular file; remove it or list it in .helmignore",
+                )));
+            }
+            if symlink || st.links() > 1 {
+                // A symlink's target, or a file written through another name, changes elsewhere.
+                self.rec.refuse();
+            }
+            let len = st.len();
+            if len > MAX_FILE_SIZE {
+                return Err(err(std::io::Error::other(format!(
+                    "chart file is larger than the maximum file size {MAX_FILE_SIZE} bytes"
+                ))));
+            }
+            self.budget.charge(self.origin, &name, len)?;
+            let data = dir.read(fname, &st, MAX_FILE_SIZE).map_err(err)?;
+            self.out.push(ChartFile {
+                name,
+                data: archive::strip_bom(data),
+            });
         }
-        if e.kind == EntryKind::Symlink && rules.ignored(&name, false) {
-            continue;
-        }
-        if !st.is_file() {
-            return Err(err(std::io::Error::other(
-                "not a regular file; remove it or list it in .helmignore",
-            )));
-        }
-        let len = st.len();
-        if len > MAX_FILE_SIZE {
-            return Err(err(std::io::Error::other(format!(
-                "chart file is larger than the maximum file size {MAX_FILE_SIZE} bytes"
-            ))));
-        }
-        budget.charge(origin, &name, len)?;
-        let data = dir.read(fname, &st, MAX_FILE_SIZE).map_err(err)?;
-        out.push(ChartFile {
-            name,
-            data: archive::strip_bom(data),
-        });
+        Ok(())
     }
-    Ok(())
 }

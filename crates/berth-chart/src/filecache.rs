@@ -107,6 +107,7 @@ pub(crate) fn clear() {
 pub(crate) struct Stat {
     stamp: Stamp,
     mode: u32,
+    nlink: u64,
 }
 
 impl Stat {
@@ -114,6 +115,7 @@ impl Stat {
         Stat {
             stamp: Stamp::of(st),
             mode: st.st_mode,
+            nlink: st.st_nlink as u64,
         }
     }
     fn kind(&self) -> u32 {
@@ -127,6 +129,10 @@ impl Stat {
     }
     pub(crate) fn len(&self) -> u64 {
         self.stamp.size
+    }
+    /// How many names the file has (hard links).
+    pub(crate) fn links(&self) -> u64 {
+        self.nlink
     }
 }
 
@@ -161,6 +167,21 @@ impl Dir {
     fn with_fd(fd: OwnedFd, path: PathBuf) -> std::io::Result<Dir> {
         let stat = Stat::of(&fstat(&fd).map_err(io)?);
         Ok(Dir { fd, path, stat })
+    }
+
+    /// The open directory.
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// The descriptor's number (for `/proc/self/fd/N`).
+    pub(crate) fn raw_fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+    }
+
+    /// Device and inode of the directory.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        (self.stat.stamp.dev, self.stat.stamp.ino)
     }
 
     /// The directory's path, as opened.

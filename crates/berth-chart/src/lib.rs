@@ -25,6 +25,7 @@ mod remote;
 mod render;
 mod schema;
 mod strvals;
+mod treecache;
 mod values;
 pub mod version;
 mod yaml;

@@ -148,12 +148,17 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::str(s),
         serde_json::Value::Array(a) => Value::list(a.iter().map(json_to_value).collect()),
-        serde_json::Value::Object(o) => Value::map(
-            o.iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect(),
-        ),
+        serde_json::Value::Object(o) => json_map_to_value(o),
     }
+}
+
+/// [`json_to_value`] of a map.
+pub fn json_map_to_value(o: &serde_json::Map<String, serde_json::Value>) -> Value {
+    Value::map(
+        o.iter()
+            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .collect(),
+    )
 }
 
 struct Job<'a> {
@@ -262,7 +267,7 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
         ("Revision".to_owned(), Value::Int(opts.revision)),
         ("Service".to_owned(), Value::str("Helm")),
     ]));
-    let values = json_to_value(&serde_json::Value::Object(vals.clone()));
+    let values = json_map_to_value(&vals);
     let mut jobs = Vec::new();
     let license = opts
         .license

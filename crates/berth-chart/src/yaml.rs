@@ -158,6 +158,7 @@ static DOCUMENTS: std::sync::LazyLock<berth_template::memo::Memo<Arc<Vec<Value>>
 pub fn clear_caches() {
     DOCUMENTS.clear();
     crate::filecache::clear();
+    crate::treecache::clear();
     crate::manifest::clear_heads();
     berth_template::clear_caches();
 }
