@@ -14,6 +14,8 @@
 //! in-process through helm-python-sdk (`Chart.load` + `helm_render`, timed inside
 //! Python by `scripts/helm_oracle.py --bench`). Reported: median (and min) per run.
 //!
+//! `BERTH_BENCH_CHART=SUBSTR` measures only the charts whose name contains SUBSTR.
+//!
 //! berth is measured twice: "first" clears the process's parse memos before every run
 //! (`berth_chart::clear_caches`: what a one-shot `berth template` pays), "again" keeps them
 //! (what `berth dev`, the vendor server or the console pay to render an unchanged chart
@@ -254,6 +256,10 @@ fn main() {
     let hello = root().join("examples/hello/chart");
     if hello.join("Chart.yaml").exists() {
         charts.push(("examples/hello".into(), hello, hello_values));
+    }
+    // For profiling one chart: BERTH_BENCH_CHART=SUBSTR.
+    if let Ok(only) = std::env::var("BERTH_BENCH_CHART") {
+        charts.retain(|(n, _, _)| n.contains(&only));
     }
     println!("load + render, warm, median of {runs} runs (min in brackets)");
     println!(

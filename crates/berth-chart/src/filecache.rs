@@ -115,7 +115,7 @@ impl Stat {
         Stat {
             stamp: Stamp::of(st),
             mode: st.st_mode,
-            nlink: st.st_nlink as u64,
+            nlink: st.st_nlink,
         }
     }
     fn kind(&self) -> u32 {

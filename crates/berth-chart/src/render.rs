@@ -306,13 +306,10 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
         if base.starts_with('_') {
             continue;
         }
-        j.ctx.insert(
-            "Template",
-            Value::map(MapData::from([
-                ("Name".to_owned(), Value::str(&j.path)),
-                ("BasePath".to_owned(), Value::str(&j.base_path)),
-            ])),
-        );
+        j.ctx.set_template_entry(Value::map(MapData::from([
+            ("Name".to_owned(), Value::str(&j.path)),
+            ("BasePath".to_owned(), Value::str(&j.base_path)),
+        ])));
         let out = set
             .execute(&j.path, &Value::Map(j.ctx.clone()))
             .map_err(|e| ChartError::Template(e.helm_message()))?;

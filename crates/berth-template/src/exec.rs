@@ -9,6 +9,7 @@ use crate::TemplateSet;
 use crate::funcs::{self, FnErr};
 use crate::gofmt;
 use crate::parse::{Arg, Branch, Command, List, Node, Number, Pipe, Tree, line_col};
+use crate::purity::Purity;
 use crate::value::Value;
 
 /// Stack red zone and growth for deep recursion (include depth 1000 must not overflow).
@@ -132,9 +133,59 @@ pub(crate) struct Exec<'s> {
     tree: Option<Arc<Tree>>,
     include_counts: FastMap<String, usize>,
     depth: usize,
+    /// The deepest `depth` reached (for what a kept `include` output needed).
+    peak_depth: usize,
     steps: u64,
     pub(crate) out_bytes: usize,
+    /// Purity verdicts and kept `include` outputs, carried from one `execute` of the set to
+    /// the next.
+    pub(crate) reuse: Reuse,
 }
+
+/// What an `execute` hands to the next one of the same set.
+#[derive(Default)]
+pub(crate) struct Reuse {
+    purity: Purity,
+    /// Outputs of `include`s of pure templates, by name, with the data they were for.
+    kept: FastMap<String, Vec<KeptInclude>>,
+    /// Counts `execute` calls.
+    execution: u64,
+    /// Counts `include`s answered from a kept output.
+    pub(crate) reused: u64,
+    /// [`crate::value::context_stores`] when the set first executed: once a context has
+    /// been stored into a map since, outputs are reused within one `execute` only.
+    stores: Option<u64>,
+}
+
+impl Reuse {
+    /// Starts the next `execute`.
+    pub(crate) fn next_execution(&mut self) {
+        self.execution += 1;
+        self.stores.get_or_insert_with(crate::value::context_stores);
+    }
+}
+
+/// One `include` output kept for reuse: valid while no map has been written since, in the
+/// same `execute` or, for a context-free template, in a later one.
+struct KeptInclude {
+    /// The data (dot) it was computed for; held so the map cannot be freed and its address
+    /// reused.
+    data: crate::value::MapRef,
+    /// [`crate::value::map_writes`] before it ran.
+    writes: u64,
+    out: String,
+    /// What running it cost, charged again on reuse.
+    steps: u64,
+    bytes: usize,
+    depth: usize,
+    /// The `execute` it ran in.
+    execution: u64,
+    /// From the purity analysis: it does not read a context's `Template` entry.
+    context_free: bool,
+}
+
+/// `include`s kept per template name (distinct data) at most.
+const KEPT_PER_NAME: usize = 8;
 
 impl<'s> Exec<'s> {
     pub(crate) fn new(set: &'s TemplateSet) -> Self {
@@ -146,8 +197,10 @@ impl<'s> Exec<'s> {
             tree: None,
             include_counts: FastMap::default(),
             depth: 0,
+            peak_depth: 0,
             steps: 0,
             out_bytes: 0,
+            reuse: Reuse::default(),
         }
     }
 
@@ -194,6 +247,7 @@ impl<'s> Exec<'s> {
         out: &mut String,
     ) -> Result<(), Box<ExecError>> {
         self.depth += 1;
+        self.peak_depth = self.peak_depth.max(self.depth);
         if self.depth > self.set.opts.max_include_depth.max(1) * 2 + 10 {
             self.depth -= 1;
             return Err(self.error_at(
@@ -222,8 +276,88 @@ impl<'s> Exec<'s> {
         }
     }
 
-    /// Helm's `include`: counts nesting per name.
+    /// Helm's `include`: counts nesting per name. The output of a pure template (see
+    /// `purity`) for the same map as data is reused while no map has been written since.
     pub(crate) fn include(&mut self, name: &str, data: &Value) -> Result<String, FnErr> {
+        let reusable = match data {
+            // Inside `tpl`, its own defines may stand for the set's.
+            Value::Map(m) if self.overlay.is_empty() => {
+                let v = self.verdict(name);
+                v.pure.then(|| (m.clone(), v.context_free))
+            }
+            _ => None,
+        };
+        if let Some((m, _)) = &reusable
+            && let Some(out) = self.reuse(name, m)
+        {
+            return Ok(out);
+        }
+        let before = (
+            crate::value::map_writes(),
+            self.steps,
+            self.out_bytes,
+            self.depth,
+            std::mem::replace(&mut self.peak_depth, self.depth),
+        );
+        let r = self.include_run(name, data);
+        let depth = self.peak_depth - before.3;
+        self.peak_depth = self.peak_depth.max(before.4);
+        let out = r?;
+        if let Some((m, context_free)) = reusable {
+            let execution = self.reuse.execution;
+            let kept = self.reuse.kept.entry(name.to_string()).or_default();
+            if kept.len() >= KEPT_PER_NAME {
+                kept.remove(0);
+            }
+            kept.push(KeptInclude {
+                data: m,
+                writes: before.0,
+                out: out.clone(),
+                steps: self.steps - before.1,
+                bytes: self.out_bytes - before.2,
+                depth,
+                execution,
+                context_free,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The purity verdict of template `name` of the set.
+    fn verdict(&mut self, name: &str) -> crate::purity::Verdict {
+        let set = self.set;
+        self.reuse
+            .purity
+            .of(name, &|n: &str| set.templates.get(n).cloned())
+    }
+
+    /// A kept output of `include name` for `data`, charged to this execution's budgets as if
+    /// it ran; `None` if there is none, a map was written since, or the budgets or the
+    /// depth limit would not allow running it here.
+    fn reuse(&mut self, name: &str, data: &crate::value::MapRef) -> Option<String> {
+        let writes = crate::value::map_writes();
+        let across = self.reuse.stores == Some(crate::value::context_stores());
+        let execution = self.reuse.execution;
+        let k = self.reuse.kept.get(name)?.iter().find(|k| {
+            k.writes == writes
+                && k.data.ptr_eq(data)
+                && (k.execution == execution || (k.context_free && across))
+        })?;
+        let opts = &self.set.opts;
+        if self.steps + k.steps > opts.max_steps
+            || self.out_bytes + k.bytes > opts.max_output_bytes
+            || self.depth + k.depth > opts.max_include_depth
+        {
+            return None;
+        }
+        self.steps += k.steps;
+        self.out_bytes += k.bytes;
+        let out = k.out.clone();
+        self.reuse.reused += 1;
+        Some(out)
+    }
+
+    fn include_run(&mut self, name: &str, data: &Value) -> Result<String, FnErr> {
         let Some(tree) = self.find(name) else {
             return Err(FnErr::Call(format!(
                 "template: no template {:?} associated with template \"gotpl\"",

@@ -21,6 +21,7 @@ pub mod gofmt;
 mod lex;
 pub mod memo;
 mod parse;
+mod purity;
 pub mod semver;
 mod value;
 pub mod yaml;
@@ -112,11 +113,25 @@ impl TemplateError {
 
 /// Many named templates parsed into one namespace (Helm parses all chart templates
 /// together so `define`s are shared). Later definitions of a name replace earlier ones.
-#[derive(Clone)]
 pub struct TemplateSet {
     pub(crate) templates: FastMap<String, Arc<Tree>>,
     pub(crate) opts: Options,
     pub(crate) lookup: Option<LookupFn>,
+    /// What one `execute` leaves to the next: purity verdicts and reusable `include`
+    /// outputs (see `purity`).
+    reuse: std::sync::Mutex<exec::Reuse>,
+}
+
+impl Clone for TemplateSet {
+    /// A copy with the same templates; nothing is reused between the two.
+    fn clone(&self) -> Self {
+        TemplateSet {
+            templates: self.templates.clone(),
+            opts: self.opts.clone(),
+            lookup: self.lookup.clone(),
+            reuse: Default::default(),
+        }
+    }
 }
 
 impl TemplateSet {
@@ -126,6 +141,7 @@ impl TemplateSet {
             templates: FastMap::default(),
             opts,
             lookup: None,
+            reuse: Default::default(),
         }
     }
 
@@ -139,6 +155,8 @@ impl TemplateSet {
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
         let parsed = parse_memo(name, source)?;
         let (tree, defines) = &*parsed;
+        // Other templates change what the verdicts and outputs were computed from.
+        *self.reuse.get_mut().unwrap_or_else(|e| e.into_inner()) = Default::default();
         self.templates.insert(name.to_string(), tree.clone());
         for d in defines {
             self.templates.insert(d.name.clone(), d.clone());
@@ -158,6 +176,12 @@ impl TemplateSet {
         v
     }
 
+    /// How many `include`s so far were answered with an output kept from an earlier run of
+    /// the same template on the same data (see `purity`).
+    pub fn reused_includes(&self) -> u64 {
+        self.reuse.lock().unwrap_or_else(|e| e.into_inner()).reused
+    }
+
     /// Sets the backend of Helm's `lookup` (without one, `lookup` returns an empty map).
     pub fn set_lookup(&mut self, f: LookupFn) {
         self.lookup = Some(f);
@@ -173,9 +197,13 @@ impl TemplateSet {
             .ok_or_else(|| TemplateError::NotFound(name.to_string()))?
             .clone();
         let mut ex = exec::Exec::new(self);
+        let lock = || self.reuse.lock().unwrap_or_else(|e| e.into_inner());
+        ex.reuse = std::mem::take(&mut *lock());
+        ex.reuse.next_execution();
         let mut out = String::new();
-        ex.run_tree(&tree, data, &mut out)
-            .map_err(TemplateError::Exec)?;
+        let r = ex.run_tree(&tree, data, &mut out);
+        *lock() = std::mem::take(&mut ex.reuse);
+        r.map_err(TemplateError::Exec)?;
         if self.opts.strip_no_value && out.contains("<no value>") {
             out = out.replace("<no value>", "");
         }

@@ -7,12 +7,32 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::gofmt;
 
 /// The sorted string-keyed map behind [`Value::Map`].
 pub type MapData = BTreeMap<String, Value>;
+
+/// Write accesses to any map so far, in this process: a computation that read maps may be
+/// reused while this count has not moved (an `include` of a pure template, see `purity`).
+static MAP_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a map has been opened for writing in this process.
+pub(crate) fn map_writes() -> u64 {
+    MAP_WRITES.load(Ordering::Relaxed)
+}
+
+/// Maps with a `Template` entry (a chart context) stored into another map so far: after
+/// that, a template may reach a context through its data without the purity analysis
+/// seeing it, so `include` outputs are no longer reused from one template file to the next.
+static CONTEXT_STORES: AtomicU64 = AtomicU64::new(0);
+
+/// How many chart contexts have been stored into maps in this process.
+pub(crate) fn context_stores() -> u64 {
+    CONTEXT_STORES.load(Ordering::Relaxed)
+}
 
 /// A shared, mutable map (Go `map[string]interface{}`): clones share the same storage.
 #[derive(Clone, Default)]
@@ -27,8 +47,9 @@ impl MapRef {
     pub fn read(&self) -> RwLockReadGuard<'_, MapData> {
         self.0.read().unwrap_or_else(|e| e.into_inner())
     }
-    /// Write access.
+    /// Write access (counted by [`map_writes`]).
     pub fn write(&self) -> RwLockWriteGuard<'_, MapData> {
+        MAP_WRITES.fetch_add(1, Ordering::Relaxed);
         self.0.write().unwrap_or_else(|e| e.into_inner())
     }
     /// Looks up one key (cloned value).
@@ -37,7 +58,23 @@ impl MapRef {
     }
     /// Inserts a key.
     pub fn insert(&self, k: impl Into<String>, v: Value) {
+        if let Value::Map(m) = &v
+            && m.read().contains_key("Template")
+        {
+            // A chart context stored where later templates can reach it without going
+            // through their data: see [`context_stores`].
+            CONTEXT_STORES.fetch_add(1, Ordering::Relaxed);
+        }
         self.write().insert(k.into(), v);
+    }
+    /// Sets the `Template` entry of a chart context without counting it in
+    /// [`map_writes`]: Helm's engine sets it before each template file, and `include`
+    /// reuse checks for templates that depend on it itself (`purity`).
+    pub fn set_template_entry(&self, v: Value) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert("Template".to_string(), v);
     }
     /// True if both handles point at the same map.
     pub fn ptr_eq(&self, o: &MapRef) -> bool {
