@@ -159,6 +159,7 @@ pub fn clear_caches() {
     DOCUMENTS.clear();
     crate::filecache::clear();
     crate::treecache::clear();
+    crate::schema::clear();
     crate::manifest::clear_heads();
     berth_template::clear_caches();
 }

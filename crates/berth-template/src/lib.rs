@@ -252,6 +252,7 @@ pub fn rsa_keys_generated() -> u64 {
 /// Forgets the parsed templates this process keeps (for measurements of a first render).
 pub fn clear_caches() {
     PARSED.clear();
+    funcs::clear_parsed_yaml();
 }
 
 pub(crate) fn parse_source(name: &str, source: &str) -> Result<(Tree, Vec<Tree>), TemplateError> {

@@ -6,6 +6,7 @@ use crate::exec::Exec;
 use crate::gofmt;
 use crate::value::{MapData, Value};
 use crate::yaml;
+use std::sync::Arc;
 
 pub(super) fn register(m: &mut crate::fasthash::FastMap<&'static str, Func>) {
     m.insert("include", include);
@@ -197,26 +198,42 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> Res {
     }
 }
 
+/// Documents `fromYaml`/`fromYamlArray` parsed, by text: charts parse the same rendered
+/// snippets (`tpl` of a values block, a helper's output) in every template and every render.
+/// Each call still builds its own maps from the kept tree (maps are mutable).
+static PARSED_YAML: std::sync::LazyLock<crate::memo::Memo<Arc<serde_json::Value>>> =
+    std::sync::LazyLock::new(|| crate::memo::Memo::new(8 << 20));
+
+/// [`parse_yaml_first`] through [`PARSED_YAML`].
+fn parse_yaml_kept(src: &str) -> Result<Arc<serde_json::Value>, String> {
+    PARSED_YAML.get_or_try("", src, || parse_yaml_first(src).map(Arc::new))
+}
+
+/// Forgets the parsed `fromYaml` documents.
+pub(crate) fn clear_parsed_yaml() {
+    PARSED_YAML.clear();
+}
+
 /// sigs.k8s.io/yaml Unmarshal of the first document into a map (errors → `{Error: msg}`).
 pub(crate) fn from_yaml(src: &str) -> Value {
-    match parse_yaml_first(src) {
-        Ok(serde_json::Value::Object(o)) => Value::from_json(serde_json::Value::Object(o)),
+    match parse_yaml_kept(src).as_deref() {
+        Ok(o @ serde_json::Value::Object(_)) => Value::from_json_ref(o),
         Ok(serde_json::Value::Null) => Value::empty_map(),
         Ok(other) => error_map(&format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-            json_kind(&other)
+            json_kind(other)
         )),
-        Err(e) => error_map(&e),
+        Err(e) => error_map(e),
     }
 }
 
 fn from_yaml_array(src: &str) -> Value {
-    match parse_yaml_first(src) {
-        Ok(serde_json::Value::Array(v)) => Value::from_json(serde_json::Value::Array(v)),
+    match parse_yaml_kept(src).as_deref() {
+        Ok(a @ serde_json::Value::Array(_)) => Value::from_json_ref(a),
         Ok(serde_json::Value::Null) => Value::list(Vec::new()),
         Ok(other) => Value::list(vec![Value::str(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
-            json_kind(&other)
+            json_kind(other)
         ))]),
         Err(e) => Value::list(vec![Value::str(e)]),
     }

@@ -56,6 +56,11 @@ pub(crate) fn rsa_keys_generated() -> u64 {
     crypto::RSA_KEYS_GENERATED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Forgets the documents `fromYaml` parsed.
+pub(crate) fn clear_parsed_yaml() {
+    helm::clear_parsed_yaml();
+}
+
 pub(crate) fn exists(name: &str) -> bool {
     registry().contains_key(name)
 }

@@ -367,7 +367,7 @@ fn rand_from(a: &[Value], name: &str, set: &[u8]) -> Res {
         .collect())
 }
 
-type Compile = fn(&str) -> Result<regex::Regex, FnErr>;
+type Compile = fn(&str) -> Result<std::rc::Rc<regex::Regex>, FnErr>;
 
 fn regex_find_all(a: &[Value], comp: Compile) -> Res {
     want_n("regexFindAll", a, 3)?;
@@ -419,21 +419,24 @@ fn regex_split(a: &[Value], comp: Compile) -> Res {
 /// Compiled patterns by their Go source (or the compile error), per thread: a chart applies
 /// the same few patterns to every value in a loop, and compiling one costs far more than
 /// matching it. Bounded: past [`REGEX_CACHE_MAX`] patterns the cache starts again.
-type RegexCache =
-    std::cell::RefCell<std::collections::HashMap<String, Result<regex::Regex, regex::Error>>>;
+type RegexCache = std::cell::RefCell<
+    std::collections::HashMap<String, Result<std::rc::Rc<regex::Regex>, regex::Error>>,
+>;
 const REGEX_CACHE_MAX: usize = 512;
 thread_local! {
     static REGEXES: RegexCache = RegexCache::default();
 }
 
-fn cached_regex(re: &str) -> Result<regex::Regex, regex::Error> {
+fn cached_regex(re: &str) -> Result<std::rc::Rc<regex::Regex>, regex::Error> {
     REGEXES.with(|c| {
         if let Some(r) = c.borrow().get(re) {
             return r.clone();
         }
+        // Shared, not cloned: a clone of a `Regex` starts its own empty match cache.
         let r = regex::RegexBuilder::new(&go_pattern(re))
             .size_limit(1 << 22)
-            .build();
+            .build()
+            .map(std::rc::Rc::new);
         let mut m = c.borrow_mut();
         if m.len() >= REGEX_CACHE_MAX {
             m.clear();
@@ -444,12 +447,12 @@ fn cached_regex(re: &str) -> Result<regex::Regex, regex::Error> {
 }
 
 /// Compiles like Go's regexp.Compile (the `must*` forms and regexMatch).
-fn compile(re: &str) -> Result<regex::Regex, FnErr> {
+fn compile(re: &str) -> Result<std::rc::Rc<regex::Regex>, FnErr> {
     cached_regex(re).map_err(|e| FnErr::Call(go_regex_error(re, &e)))
 }
 
 /// Compiles like Go's regexp.MustCompile, whose panic text the plain Sprig forms show.
-fn must_compile(re: &str) -> Result<regex::Regex, FnErr> {
+fn must_compile(re: &str) -> Result<std::rc::Rc<regex::Regex>, FnErr> {
     cached_regex(re).map_err(|e| {
         FnErr::Call(format!(
             "regexp: Compile(`{re}`): {}",
