@@ -22,6 +22,9 @@ fn push_decimal(out: &mut String, b: u8) {
 #[derive(Clone, Default)]
 pub(crate) struct Files {
     files: Arc<BTreeMap<String, Arc<[u8]>>>,
+    /// The `%v` text, once made: charts print a context (which holds `.Files`) through
+    /// `toString`, `cat` or `contains` again and again, and the files do not change.
+    shown: std::sync::OnceLock<String>,
 }
 
 impl Files {
@@ -33,7 +36,35 @@ impl Files {
                     .map(|f| (f.name.clone(), f.data.clone()))
                     .collect(),
             ),
+            shown: Default::default(),
         }
+    }
+
+    /// Go's `%v` of the files.
+    fn show(&self) -> String {
+        let size: usize = self
+            .files
+            .iter()
+            .map(|(k, v)| k.len() + 3 + 4 * v.len())
+            .sum();
+        let mut out = String::with_capacity(size + 5);
+        out.push_str("map[");
+        for (i, (k, v)) in self.files.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(k);
+            out.push_str(":[");
+            for (j, b) in v.iter().enumerate() {
+                if j > 0 {
+                    out.push(' ');
+                }
+                push_decimal(&mut out, *b);
+            }
+            out.push(']');
+        }
+        out.push(']');
+        out
     }
 
     fn text(&self, name: &str) -> Option<String> {
@@ -111,6 +142,7 @@ impl Object for Files {
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                     ),
+                    shown: Default::default(),
                 })
             }),
             "Lines" => arg_str(args, 0).map(|p| match self.text(&p) {
@@ -150,29 +182,7 @@ impl Object for Files {
     /// bytes (the same text as formatting [`Object::underlying`], without a value per byte:
     /// charts print `.Files` through `toString` or `%v`, and a chart's files can be megabytes).
     fn display(&self) -> String {
-        let size: usize = self
-            .files
-            .iter()
-            .map(|(k, v)| k.len() + 3 + 4 * v.len())
-            .sum();
-        let mut out = String::with_capacity(size + 5);
-        out.push_str("map[");
-        for (i, (k, v)) in self.files.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push_str(k);
-            out.push_str(":[");
-            for (j, b) in v.iter().enumerate() {
-                if j > 0 {
-                    out.push(' ');
-                }
-                push_decimal(&mut out, *b);
-            }
-            out.push(']');
-        }
-        out.push(']');
-        out
+        self.shown.get_or_init(|| self.show()).clone()
     }
 
     fn underlying(&self) -> Option<Value> {
