@@ -330,7 +330,11 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, ChartErro
     let crds = c
         .crd_files()
         .into_iter()
-        .map(|(p, f)| (p, String::from_utf8_lossy(&f.data).into_owned()))
+        // The fast validator first: CRD files can be megabytes.
+        .map(|(p, f)| match std::str::from_utf8(&f.data) {
+            Ok(text) => (p, text.to_owned()),
+            Err(_) => (p, String::from_utf8_lossy(&f.data).into_owned()),
+        })
         .collect();
     Ok(Rendered {
         manifests,
