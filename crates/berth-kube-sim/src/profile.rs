@@ -471,6 +471,23 @@ impl Profile {
         Ok(p)
     }
 
+    /// This profile with the app's own durations passing `speed` times faster than real
+    /// time: durations from manifests (probe delays) through `timeScale`, and, unless the
+    /// profile sets `faults.jobRunFor`, Job pods running 1 s / `speed` (at least 10 ms)
+    /// instead of 1 s (docs/formats/sim-profile.md §8). `berth dev` runs its cluster so.
+    /// A `speed` of 1 or less keeps the profile as it is.
+    pub fn sped_up(mut self, speed: f64) -> Profile {
+        if speed <= 1.0 || !speed.is_finite() {
+            return self;
+        }
+        self.time_scale = speed;
+        if self.faults.job_run_for.is_none() {
+            let ms = (1000.0 / speed).max(10.0).round() as u64;
+            self.faults.job_run_for = Some(format!("{ms}ms"));
+        }
+        self
+    }
+
     /// Built-in name or a path to a YAML file.
     pub fn resolve(name_or_path: &str) -> Result<Profile, SimError> {
         if let Some(p) = Profile::builtin(name_or_path) {
@@ -616,5 +633,34 @@ impl VolumeSnapshotClassProfile {
             deletion_policy: "Delete".into(),
             default: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod speed_tests {
+    use super::*;
+
+    #[test]
+    fn sped_up_scales_manifest_durations_and_shortens_jobs_unless_the_profile_says() {
+        let p = Profile::default().sped_up(1000.0);
+        assert_eq!(p.time_scale, 1000.0);
+        assert_eq!(p.faults.job_run_for.as_deref(), Some("10ms"));
+        assert_eq!(
+            Profile::default()
+                .sped_up(20.0)
+                .faults
+                .job_run_for
+                .as_deref(),
+            Some("50ms")
+        );
+        let mut own = Profile::default();
+        own.faults.job_run_for = Some("3s".into());
+        assert_eq!(
+            own.sped_up(1000.0).faults.job_run_for.as_deref(),
+            Some("3s")
+        );
+        let same = Profile::default().sped_up(1.0);
+        assert_eq!(same.time_scale, Profile::default().time_scale);
+        assert_eq!(same.faults.job_run_for, None);
     }
 }

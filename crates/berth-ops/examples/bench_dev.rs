@@ -9,7 +9,9 @@
 //! Besides the total, each berth change is split into the loop's own work (lint, render,
 //! diff, apply: the change's time minus the engine's hook and readiness waits) and the time
 //! the simulated cluster takes to run hooks and become ready, which no tool can shorten: the
-//! simulator plays probe delays and Job durations at `timeScale` (default 10x real time).
+//! simulator plays probe delays at `timeScale` and runs Job pods for `faults.jobRunFor`.
+//! Without TIME_SCALE the cluster runs as `berth dev` starts it (`Profile::sped_up`: probe
+//! delays 1000x faster, Job pods 10 ms); `10 1s` is the profile of `berth cluster sim`.
 //!
 //! Run: `cargo run --release -p berth-ops --example bench_dev [-- EDITS [TIME_SCALE [JOB_RUN_FOR]]]`.
 //! JOB_RUN_FOR (e.g. `50ms`) is the profile's `faults.jobRunFor`: how long the simulator runs
@@ -227,11 +229,14 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(40);
-    let time_scale: f64 = std::env::args()
-        .nth(2)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(berth_kube_sim::profile::DEFAULT_TIME_SCALE);
-    let job_run_for: Option<String> = std::env::args().nth(3);
+    // Without TIME_SCALE: the profile `berth dev` gives its simulated cluster.
+    let (time_scale, job_run_for) = match std::env::args().nth(2).and_then(|a| a.parse().ok()) {
+        Some(ts) => (ts, std::env::args().nth(3)),
+        None => {
+            let p = berth_kube_sim::Profile::default().sped_up(berth_ops::dev::DEV_SIM_SPEED);
+            (p.time_scale, p.faults.job_run_for)
+        }
+    };
     println!(
         "simulator timeScale {time_scale}; Job pods run {}; {edits} edits per chart and tool\n",
         job_run_for.as_deref().unwrap_or("1s (default)")

@@ -95,6 +95,12 @@ pub enum DevCommand {
 }
 
 /// The keys of [`DevCommand::parse`] and what each does, in the order they are shown.
+/// How many times faster than a real cluster the app's own clock runs in the simulated
+/// cluster `berth dev` starts (`berth_kube_sim::Profile::sped_up`): probe delays and Job
+/// durations are the app's, not what a save is checked for, and a developer waits for each
+/// save.
+pub const DEV_SIM_SPEED: f64 = 1000.0;
+
 pub const KEYS: [(&str, &str); 5] = [
     ("t", "run the test hooks"),
     ("p", "run preflight"),

@@ -39,6 +39,15 @@ pub struct Args {
     /// Use an in-process simulated cluster (the default without --kubeconfig).
     #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
     sim: bool,
+    /// The simulated cluster's profile: a built-in name (default, k3s, eks, gke, openshift,
+    /// rke2, bare, k8s-1.NN) or a profile file (docs/formats/sim-profile.md).
+    #[arg(long, value_name = "NAME|FILE", default_value = "default", conflicts_with_all = ["kubeconfig", "context"])]
+    sim_profile: String,
+    /// How many times faster than real time the app's own durations pass in the simulated
+    /// cluster (probe delays; Job pods run 1 s divided by it unless the profile says how
+    /// long). 1 = as `berth cluster sim` runs them.
+    #[arg(long, value_name = "N", default_value_t = berth_ops::dev::DEV_SIM_SPEED, conflicts_with_all = ["kubeconfig", "context"])]
+    sim_speed: f64,
     /// Use the cluster of this kubeconfig instead of a simulated one.
     #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
@@ -88,9 +97,14 @@ async fn dev(args: Args) -> Result<u8> {
     let kubeconfig = match &args.kubeconfig {
         Some(k) => k.clone(),
         None => {
-            let s = berth_kube_sim::Simulator::start(berth_kube_sim::SimOptions::default())
-                .await
-                .context("cannot start the simulated cluster")?;
+            let profile = berth_kube_sim::Profile::resolve(&args.sim_profile)
+                .with_context(|| format!("--sim-profile {}", args.sim_profile))?;
+            let s = berth_kube_sim::Simulator::start(berth_kube_sim::SimOptions {
+                profile: profile.sped_up(args.sim_speed),
+                ..Default::default()
+            })
+            .await
+            .context("cannot start the simulated cluster")?;
             let k = work.path().join("kubeconfig");
             s.write_kubeconfig(&k)?;
             eprintln!(
