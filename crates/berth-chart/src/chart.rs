@@ -16,8 +16,9 @@ use std::sync::Arc;
 pub struct Chart {
     /// Chart.yaml.
     pub metadata: Metadata,
-    /// values.yaml (numbers as float64, as Helm reads them).
-    pub values: Map<String, Value>,
+    /// values.yaml (numbers as float64, as Helm reads them); shared, as a chart is copied
+    /// for every render and the parsed file is kept by text.
+    pub values: Arc<Map<String, Value>>,
     /// values.schema.json, when present.
     pub schema: Option<Vec<u8>>,
     /// `templates/**` files.
@@ -45,8 +46,21 @@ impl Chart {
             }
             Err(e) => return Err(ChartError::io(path, e)),
         };
-        let (files, mut budget) = Chart::files_in(path, root)?;
-        Chart::from_files_within(files, &path.display().to_string(), 0, &mut budget)
+        Chart::load_opened(path, root)
+    }
+
+    /// Builds the chart of directory `dir` (opened as `root`); a chart built from a walk
+    /// the tree cache still vouches for is copied, not built again.
+    fn load_opened(dir: &Path, root: filecache::Dir) -> Result<Chart, ChartError> {
+        if let Some(c) = treecache::get_chart(dir, &root) {
+            return Ok(c);
+        }
+        let (files, mut budget, serial) = Chart::files_in(dir, root)?;
+        let c = Chart::from_files_within(files, &dir.display().to_string(), 0, &mut budget)?;
+        if let Some(serial) = serial {
+            treecache::set_chart(dir, serial, &c);
+        }
+        Ok(c)
     }
 
     fn load_archive_file(path: &Path) -> Result<Chart, ChartError> {
@@ -71,22 +85,25 @@ impl Chart {
 
     /// Loads a chart directory, skipping what `.helmignore` lists.
     pub fn load_dir(dir: &Path) -> Result<Chart, ChartError> {
-        let (files, mut budget) = Chart::dir_files(dir)?;
-        Chart::from_files_within(files, &dir.display().to_string(), 0, &mut budget)
+        let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
+        Chart::load_opened(dir, root)
     }
 
     /// The files of a chart directory that [`Chart::load_dir`] reads (`.helmignore`
     /// honoured), named relative to the chart root, and the budget they used.
     pub fn dir_files(dir: &Path) -> Result<(Vec<ChartFile>, Budget), ChartError> {
         let root = filecache::Dir::open(dir).map_err(|e| ChartError::io(dir, e))?;
-        Chart::files_in(dir, root)
+        Chart::files_in(dir, root).map(|(files, budget, _)| (files, budget))
     }
 
     /// [`Chart::dir_files`] of `dir`, opened as `root`: kept from the last walk while the
     /// kernel reports no change under it (`treecache`), else walked.
-    fn files_in(dir: &Path, root: filecache::Dir) -> Result<(Vec<ChartFile>, Budget), ChartError> {
-        if let Some(kept) = treecache::get(dir, &root) {
-            return Ok(kept);
+    fn files_in(
+        dir: &Path,
+        root: filecache::Dir,
+    ) -> Result<(Vec<ChartFile>, Budget, Option<u64>), ChartError> {
+        if let Some((files, budget, serial)) = treecache::get(dir, &root) {
+            return Ok((files, budget, Some(serial)));
         }
         let mut rec = treecache::Recorder::start(dir, &root);
         rec.watch(&root);
@@ -123,8 +140,8 @@ impl Chart {
             rec: &mut rec,
         };
         w.walk(&root, "", 0)?;
-        rec.keep(&files, &budget);
-        Ok((files, budget))
+        let serial = rec.keep(&files, &budget);
+        Ok((files, budget, serial))
     }
 
     /// Builds a chart from its files (names relative to the chart root), as
@@ -173,13 +190,14 @@ impl Chart {
                 "Chart.yaml" => {}
                 "Chart.lock" => c.lock = Some(f.data.to_vec()),
                 "values.yaml" => {
-                    c.values = crate::yaml::parse_values(text(&f, origin)?).map_err(|m| {
-                        ChartError::Parse {
-                            chart: origin.into(),
-                            file: "values.yaml".into(),
-                            message: m,
-                        }
-                    })?;
+                    c.values =
+                        crate::yaml::parse_values_shared(text(&f, origin)?).map_err(|m| {
+                            ChartError::Parse {
+                                chart: origin.into(),
+                                file: "values.yaml".into(),
+                                message: m,
+                            }
+                        })?;
                 }
                 "values.schema.json" => c.schema = Some(f.data.to_vec()),
                 "requirements.yaml" => {

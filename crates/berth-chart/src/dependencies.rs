@@ -9,6 +9,7 @@ use crate::error::ChartError;
 use crate::metadata::Dependency;
 use crate::version::is_compatible_range;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Runs enablement then import-values on `chart` (mutating it) for user values `vals`.
 pub(crate) fn process(
@@ -258,6 +259,6 @@ fn process_import_values(c: &mut Chart, w: &mut Vec<String>) -> Result<(), Chart
     }
     let mut vals = cvals;
     coalesce_tables(&mut vals, b, "", true, w);
-    c.values = vals;
+    c.values = Arc::new(vals);
     Ok(())
 }

@@ -32,6 +32,7 @@
 //! An overflowing event queue forgets everything; so does passing [`MAX_WATCHES`] watches or
 //! [`MAX_TREES`] charts (a new inotify instance starts empty).
 
+use crate::Chart;
 use crate::archive::{Budget, ChartFile};
 use crate::filecache::Dir;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
@@ -68,6 +69,10 @@ struct Tree {
     epoch: u64,
     files: Vec<ChartFile>,
     budget: Budget,
+    /// Names this walk's result (see [`set_chart`]).
+    serial: u64,
+    /// The chart built from `files`, once built.
+    chart: Option<Chart>,
 }
 
 struct State {
@@ -81,6 +86,8 @@ struct State {
     trees: HashMap<PathBuf, Tree>,
     /// Charts loaded once: the second load watches (a one-shot load pays nothing).
     seen: HashSet<PathBuf>,
+    /// Numbers the kept walks.
+    serial: u64,
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| {
@@ -91,6 +98,7 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| {
         changes: HashMap::new(),
         trees: HashMap::new(),
         seen: HashSet::new(),
+        serial: 0,
     })
 });
 
@@ -156,19 +164,44 @@ fn identity(dir: &Dir) -> (u64, u64) {
     dir.identity()
 }
 
+/// What [`get`] finds: the files of the last walk and the number of that walk.
+pub(crate) type Kept = (Vec<ChartFile>, Budget, u64);
+
 /// The files of the chart directory `path` (opened as `root`) from its last walk, if no
 /// change has been reported in it since.
-pub(crate) fn get(path: &Path, root: &Dir) -> Option<(Vec<ChartFile>, Budget)> {
+pub(crate) fn get(path: &Path, root: &Dir) -> Option<Kept> {
     let mut s = state();
+    let t = valid(&mut s, path, root)?;
+    Some((t.files.clone(), t.budget.clone(), t.serial))
+}
+
+/// The chart built from the files of the last walk of `path`, if no change has been
+/// reported since and it was built ([`set_chart`]).
+pub(crate) fn get_chart(path: &Path, root: &Dir) -> Option<Chart> {
+    let mut s = state();
+    valid(&mut s, path, root)?.chart.clone()
+}
+
+/// Keeps `chart`, built from the files of walk `serial` of `path`, with them.
+pub(crate) fn set_chart(path: &Path, serial: u64, chart: &Chart) {
+    if let Some(t) = state().trees.get_mut(path)
+        && t.serial == serial
+    {
+        t.chart = Some(chart.clone());
+    }
+}
+
+/// The kept walk of `path` if it is still what the directory holds.
+fn valid<'s>(s: &'s mut State, path: &Path, root: &Dir) -> Option<&'s Tree> {
     s.inotify.as_ref()?;
     s.drain();
     let now = s.changes.get(path).copied().unwrap_or(0);
     let t = s.trees.get(path)?;
-    if t.epoch == s.epoch && t.changes == now && t.root == identity(root) {
-        return Some((t.files.clone(), t.budget.clone()));
+    if !(t.epoch == s.epoch && t.changes == now && t.root == identity(root)) {
+        s.trees.remove(path);
+        return None;
     }
-    s.trees.remove(path);
-    None
+    s.trees.get(path)
 }
 
 /// Forgets every chart (for measurements of a first load).
@@ -251,15 +284,18 @@ impl Recorder {
         self.usable = false;
     }
 
-    /// Keeps the walk's result if every directory was watched and nothing refused it.
-    pub(crate) fn keep(self, files: &[ChartFile], budget: &Budget) {
+    /// Keeps the walk's result if every directory was watched and nothing refused it;
+    /// returns the walk's number when kept.
+    pub(crate) fn keep(self, files: &[ChartFile], budget: &Budget) -> Option<u64> {
         if !self.usable {
-            return;
+            return None;
         }
         let mut s = state();
         if s.epoch != self.epoch {
-            return;
+            return None;
         }
+        s.serial += 1;
+        let serial = s.serial;
         s.trees.insert(
             self.key,
             Tree {
@@ -268,8 +304,11 @@ impl Recorder {
                 epoch: self.epoch,
                 files: files.to_vec(),
                 budget: budget.clone(),
+                serial,
+                chart: None,
             },
         );
+        Some(serial)
     }
 }
 

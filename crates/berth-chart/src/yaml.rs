@@ -157,6 +157,7 @@ static DOCUMENTS: std::sync::LazyLock<berth_template::memo::Memo<Arc<Vec<Value>>
 /// first load).
 pub fn clear_caches() {
     DOCUMENTS.clear();
+    VALUES.clear();
     crate::filecache::clear();
     crate::treecache::clear();
     crate::schema::clear();
@@ -187,6 +188,15 @@ pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
         .first()
         .cloned()
         .unwrap_or(Value::Null))
+}
+
+/// Values files parsed, by text, shared (see [`DOCUMENTS`]).
+static VALUES: std::sync::LazyLock<berth_template::memo::Memo<Arc<Map<String, Value>>>> =
+    std::sync::LazyLock::new(|| berth_template::memo::Memo::new(16 << 20));
+
+/// [`parse_values`], shared and kept by text for the rest of the process.
+pub(crate) fn parse_values_shared(text: &str) -> Result<Arc<Map<String, Value>>, String> {
+    VALUES.get_or_try("", text, || parse_values(text).map(Arc::new))
 }
 
 /// Parses a values file: all documents merged (later documents win, tables
