@@ -574,3 +574,24 @@ fn with_stdin_closed_berth_dev_keeps_running_until_idle() {
     );
     assert!(dev.finish().success());
 }
+
+#[test]
+fn an_unknown_simulator_profile_is_refused_naming_the_flag() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = copy_hello(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("dev")
+        .arg(&app)
+        .args(["--sim-profile", "no-such-cluster", "--max-iterations", "1"])
+        .env("NO_COLOR", "1")
+        .env("HOME", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("berth dev runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--sim-profile no-such-cluster") && err.contains("no-such-cluster"),
+        "{err}"
+    );
+}
