@@ -1074,6 +1074,49 @@ fn deployments(store: &mut Store) {
             };
             set_status(store, &dg, &cur, status);
         }
+        if complete && !paused {
+            cleanup_old_replicasets(store, &rsg, &d, &rs_name, &rss);
+        }
+    }
+}
+
+/// The deployment controller's cleanup once a rollout is complete: of the old ReplicaSets
+/// (`rss` but `current`), all but the newest `spec.revisionHistoryLimit` (default 10) are
+/// deleted, oldest revision first, skipping any that still has replicas. Without it every
+/// rollout adds one ReplicaSet for good, and clients that read a Deployment's ReplicaSets
+/// (Helm's kstatus wait) slow down rollout after rollout.
+fn cleanup_old_replicasets(
+    store: &mut Store,
+    rsg: &Gr,
+    d: &Value,
+    current: &str,
+    rss: &[Arc<Value>],
+) {
+    let limit = d["spec"]["revisionHistoryLimit"]
+        .as_i64()
+        .unwrap_or(10)
+        .max(0) as usize;
+    let mut old: Vec<&Arc<Value>> = rss
+        .iter()
+        .filter(|r| md_str(r, "name") != current && !is_deleting(r))
+        .collect();
+    if old.len() <= limit {
+        return;
+    }
+    let revision = |r: &Value| {
+        r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+            .as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    old.sort_by_key(|r| revision(r));
+    let excess = old.len() - limit;
+    for r in old.into_iter().take(excess) {
+        let scaled_down = r["spec"]["replicas"].as_i64().unwrap_or(0) == 0
+            && r["status"]["replicas"].as_i64().unwrap_or(0) == 0;
+        if scaled_down {
+            delete_now(store, rsg, r);
+        }
     }
 }
 

@@ -315,3 +315,80 @@ async fn await_condition_sees_rollout() {
     assert_eq!(l.items.len(), 3);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_replicasets_beyond_the_revision_history_limit_are_deleted() {
+    let sim = start().await;
+    let c = client(&sim).await;
+    let deps: Api<DynamicObject> =
+        Api::namespaced_with(c.clone(), "default", &gvk("apps", "v1", "Deployment"));
+    let rss: Api<DynamicObject> =
+        Api::namespaced_with(c.clone(), "default", &gvk("apps", "v1", "ReplicaSet"));
+    let apply = |version: usize, limit: Option<i64>| {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": format!("web:{version}")}]}}}});
+        if let Some(l) = limit {
+            d["spec"]["revisionHistoryLimit"] = json!(l);
+        }
+        d
+    };
+    // Thirteen rollouts, each waited for: the default limit keeps ten old ReplicaSets.
+    for v in 1..=13 {
+        deps.patch(
+            "web",
+            &PatchParams::apply("berth"),
+            &Patch::Apply(&apply(v, None)),
+        )
+        .await
+        .expect("apply");
+        eventually("rollout complete", || async {
+            let o = deps.get("web").await.ok()?;
+            let done = o.data["status"]["updatedReplicas"] == 1
+                && o.data["status"]["replicas"] == 1
+                && o.data["status"]["availableReplicas"] == 1
+                && o.data["status"]["observedGeneration"] == json!(o.metadata.generation);
+            done.then_some(())
+        })
+        .await;
+    }
+    let names = |l: kube::core::ObjectList<DynamicObject>| {
+        let mut v: Vec<i64> = l
+            .items
+            .iter()
+            .filter_map(|r| {
+                r.metadata.annotations.as_ref()?["deployment.kubernetes.io/revision"]
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let kept = eventually("old ReplicaSets cleaned up", || async {
+        let revs = names(rss.list(&ListParams::default()).await.ok()?);
+        (revs.len() == 11).then_some(revs)
+    })
+    .await;
+    assert_eq!(
+        kept,
+        (3..=13).collect::<Vec<_>>(),
+        "the oldest revisions go first"
+    );
+    // A lower limit applies on the next complete rollout.
+    deps.patch(
+        "web",
+        &PatchParams::apply("berth"),
+        &Patch::Apply(&apply(14, Some(2))),
+    )
+    .await
+    .expect("apply");
+    let kept = eventually("cleaned up to the new limit", || async {
+        let revs = names(rss.list(&ListParams::default()).await.ok()?);
+        (revs.len() == 3).then_some(revs)
+    })
+    .await;
+    assert_eq!(kept, [12, 13, 14]);
+    sim.shutdown().await;
+}
