@@ -398,18 +398,24 @@ fn a_test_refused_by_a_network_policy_is_diagnosed_with_the_policy_and_the_fix()
     assert!(dev.finish().success());
 }
 
+/// `berth dev APP ARGS --max-iterations 1` with HOME in `home`, for runs that stop at once.
+fn dev_refused(app: &Path, home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("dev")
+        .arg(app)
+        .args(args)
+        .args(["--max-iterations", "1"])
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .expect("berth dev runs")
+}
+
 #[test]
 fn a_directory_without_berth_yaml_is_refused_with_the_fix() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("dev")
-        .arg(tmp.path())
-        .args(["--sim", "--max-iterations", "1"])
-        .env("NO_COLOR", "1")
-        .env("HOME", tmp.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("berth dev runs");
+    let out = dev_refused(tmp.path(), tmp.path(), &["--sim"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -579,15 +585,7 @@ fn with_stdin_closed_berth_dev_keeps_running_until_idle() {
 fn an_unknown_simulator_profile_is_refused_naming_the_flag() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let app = copy_hello(tmp.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("dev")
-        .arg(&app)
-        .args(["--sim-profile", "no-such-cluster", "--max-iterations", "1"])
-        .env("NO_COLOR", "1")
-        .env("HOME", tmp.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("berth dev runs");
+    let out = dev_refused(&app, tmp.path(), &["--sim-profile", "no-such-cluster"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
