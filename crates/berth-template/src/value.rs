@@ -24,7 +24,8 @@ pub(crate) fn map_writes() -> u64 {
     MAP_WRITES.load(Ordering::Relaxed)
 }
 
-/// Maps with a `Template` entry (a chart context) stored into another map so far: after
+/// Maps with a `Template` entry (a chart context), or values holding one, stored into
+/// another map so far: after
 /// that, a template may reach a context through its data without the purity analysis
 /// seeing it, so `include` outputs are no longer reused from one template file to the next.
 static CONTEXT_STORES: AtomicU64 = AtomicU64::new(0);
@@ -32,6 +33,32 @@ static CONTEXT_STORES: AtomicU64 = AtomicU64::new(0);
 /// How many chart contexts have been stored into maps in this process.
 pub(crate) fn context_stores() -> u64 {
     CONTEXT_STORES.load(Ordering::Relaxed)
+}
+
+/// How many maps and lists [`may_hold_context`] looks into before it answers yes.
+const CONTEXT_SCAN: usize = 256;
+
+/// Whether `v` is, holds, or may hold a chart context (a map with a `Template` entry) at
+/// any depth: a context inside a dict or a list stored into the values is as reachable as
+/// one stored directly. Past `budget` maps and lists it answers yes.
+fn may_hold_context(v: &Value, budget: &mut usize) -> bool {
+    let children: Vec<Value> = match v {
+        Value::Map(m) => {
+            let d = m.read();
+            if d.contains_key("Template") {
+                return true;
+            }
+            d.values().filter(|x| x.is_container()).cloned().collect()
+        }
+        Value::List(l) => l.iter().filter(|x| x.is_container()).cloned().collect(),
+        _ => return false,
+    };
+    if *budget == 0 {
+        return true;
+    }
+    *budget -= 1;
+    // The map's lock is released before going down: a map may hold itself.
+    children.iter().any(|c| may_hold_context(c, budget))
 }
 
 /// A shared, mutable map (Go `map[string]interface{}`): clones share the same storage.
@@ -58,9 +85,7 @@ impl MapRef {
     }
     /// Inserts a key.
     pub fn insert(&self, k: impl Into<String>, v: Value) {
-        if let Value::Map(m) = &v
-            && m.read().contains_key("Template")
-        {
+        if may_hold_context(&v, &mut CONTEXT_SCAN.clone()) {
             // A chart context stored where later templates can reach it without going
             // through their data: see [`context_stores`].
             CONTEXT_STORES.fetch_add(1, Ordering::Relaxed);
@@ -155,6 +180,11 @@ pub enum Value {
 }
 
 impl Value {
+    /// True for a map or a list.
+    fn is_container(&self) -> bool {
+        matches!(self, Value::Map(_) | Value::List(_))
+    }
+
     /// True for [`Value::Nil`].
     pub fn is_nil(&self) -> bool {
         matches!(self, Value::Nil)

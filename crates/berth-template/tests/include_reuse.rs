@@ -142,6 +142,29 @@ fn include_reuse_keeps_every_output_as_if_run_again() {
     );
     let c = ctx(&[]);
     assert_eq!(render(&set, &c, &["a", "bb"]), ["a", "bb"]);
+    // The same with the context inside a dict or a list that is stored.
+    for stored in [r#"(dict "c" $)"#, r#"(list $)"#] {
+        let reach = if stored.starts_with("(dict") {
+            ".Values.keep.c"
+        } else {
+            "(index .Values.keep 0)"
+        };
+        let helper = format!(
+            r#"{{{{- define "v" -}}}}{{{{ (index {reach} "Template").Name }}}}{{{{- end -}}}}"#
+        );
+        let first =
+            format!(r#"{{{{ $_ := set .Values "keep" {stored} }}}}{{{{ include "v" . }}}}"#);
+        let set = set_of(
+            &[
+                ("_h.tpl", helper.as_str()),
+                ("a", first.as_str()),
+                ("bb", r#"{{ include "v" . }}"#),
+            ],
+            Options::default(),
+        );
+        let c = ctx(&[]);
+        assert_eq!(render(&set, &c, &["a", "bb"]), ["a", "bb"], "{stored}");
+    }
 
     // Not reused: random values, `tpl`, a computed name, and a `tpl` define of the same name.
     let set = set_of(
